@@ -1,0 +1,41 @@
+# hir — the two commands a user needs are `make test` and `make demo`.
+BUILD      ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS       ?= $(shell nproc)
+CMAKE_ARGS ?=
+ifeq ($(CI),true)
+CMAKE_ARGS += -DHIR_WERROR=ON
+endif
+
+.PHONY: all deps configure build test demo bench clean help
+
+all: build
+
+help:
+	@echo "make test   install missing dependencies, build, run every test"
+	@echo "make demo   build, start a local hybrid deployment, send it 10,000 images, report"
+	@echo "make bench  build and run the benchmarks in bench/"
+	@echo "make clean  remove $(BUILD)/"
+
+deps:
+	@scripts/install-deps.sh
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 900
+
+demo: build
+	$(BUILD)/hir demo
+
+bench: build
+	bench/run.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,52 @@
+// hir: the hybrid inference router's command line (serve, demo).
+#include <CLI/CLI.hpp>
+
+#include "bench/demo.h"
+#include "router/serve.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "hir — a hybrid inference router. It serves the KServe v2 / Triton inference API and sends\n"
+      "each request to the cheapest target (MCU, edge box or cloud) and model variant that meets\n"
+      "its latency budget and accuracy need, falling back when a target fails.\n\n"
+      "Examples:\n"
+      "  hir serve                         # the embedded demo configuration on 127.0.0.1:8000\n"
+      "  hir serve --config prod.yaml --port 9000\n"
+      "  hir demo                          # start a local deployment and send it 10,000 images\n"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", HIR_VERSION);
+
+  hir::router::ServeOptions so;
+  auto* serve = app.add_subcommand("serve", "Run the router until SIGTERM/SIGINT (then drain requests in flight)");
+  serve->add_option("-c,--config", so.config_path, "YAML configuration (default: the embedded config/demo.yaml)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--host", so.host, "Listen address (overrides server.host)");
+  serve->add_option("-p,--port", so.port, "Listen port, 0 for any free port (overrides server.port)")
+      ->check(CLI::Range(0, 65535));
+  serve->add_option("--port-file", so.port_file, "Write the bound port to this file once listening");
+  serve->add_option("--log-level", so.log_level, "debug, info, warn or error")->capture_default_str();
+  serve->add_option("--drain-seconds", so.drain_seconds, "How long shutdown waits for requests in flight")
+      ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  serve->footer(
+      "Clients call POST /v2/models/<model>/infer exactly as they would call Triton; routing hints go in\n"
+      "the request's parameters (latency_budget_ms, priority, complexity, min_accuracy, max_cost_usd)\n"
+      "or in x-hir-* headers. Other endpoints: /v2, /v2/health/{live,ready}, /v2/models[/<m>],\n"
+      "/metrics (Prometheus), /v1/targets.");
+
+  hir::bench::DemoOptions dopt;
+  auto* demo = app.add_subcommand("demo", "Start a local hybrid deployment, drive it with Fashion-MNIST, report, stop");
+  demo->add_option("-c,--config", dopt.config_path, "Configuration whose `demo` section says what to start")
+      ->check(CLI::ExistingFile);
+  demo->add_option("--model-repository", dopt.model_repository, "Model repository for the workers")
+      ->capture_default_str();
+  demo->add_option("-n,--images", dopt.images, "How many test images to send (at most 10000)")
+      ->capture_default_str()->check(CLI::Range(1, 10000));
+  demo->add_option("--concurrency", dopt.concurrency, "Requests in flight")->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  demo->add_flag("--json", dopt.json, "Send JSON bodies instead of the binary tensor extension");
+
+  CLI11_PARSE(app, argc, argv);
+  if (serve->parsed()) return hir::router::run_serve(so);
+  if (demo->parsed()) return hir::bench::run_demo(dopt);
+  return 0;
+}

@@ -1,0 +1,166 @@
+#include "bench/loadgen.h"
+
+#include <fmt/format.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include "core/idx.h"
+#include "core/percentile.h"
+#include "net/event_loop.h"
+#include "protocol/v2_codec.h"
+
+namespace hir::bench {
+namespace {
+
+void decode_into(LoadResult& out, const net::HttpResponse& r) {
+  auto hl = r.headers.get("inference-header-content-length");
+  auto resp = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
+  if (!resp.ok()) {
+    out.error = resp.status().message();
+    return;
+  }
+  if (auto t = param_string(resp->parameters, "hir_target")) out.target = *t;
+  if (resp->outputs.empty() || resp->outputs[0].datatype != DataType::kFp32) return;
+  const std::string& d = resp->outputs[0].data;
+  size_t n = d.size() / 4;
+  float best = -1;
+  for (size_t i = 0; i < n; ++i) {
+    float v;
+    std::memcpy(&v, d.data() + i * 4, 4);
+    if (v > best) {
+      best = v;
+      out.predicted = static_cast<int>(i);
+    }
+  }
+}
+
+// Shared state of one run. Every callback runs on the loop's single thread.
+struct Run {
+  const std::vector<LoadItem>& items;
+  const LoadOptions& opts;
+  net::EventLoop& loop;
+  net::HttpClient& client;
+  std::vector<LoadResult> results;
+  size_t next = 0, done = 0;
+
+  void issue() {
+    if (next >= items.size() || (opts.cancel && opts.cancel->load())) {
+      if (done == next) loop.stop();
+      return;
+    }
+    size_t i = next++;
+    net::HttpRequest req;
+    req.method = "POST";
+    req.target = opts.path;
+    req.body = items[i].body;
+    if (items[i].json_length) {
+      req.headers.set("Content-Type", "application/octet-stream");
+      req.headers.set("Inference-Header-Content-Length", std::to_string(*items[i].json_length));
+    } else {
+      req.headers.set("Content-Type", "application/json");
+    }
+    auto t0 = SteadyClock::now();
+    client.send(opts.url, std::move(req), opts.timeout, [this, i, t0](Result<net::HttpResponse> r) {
+      LoadResult& out = results[i];
+      out.latency_ms = to_ms(SteadyClock::now() - t0);
+      if (!r.ok()) out.error = r.status().message();
+      else {
+        out.status = r->status;
+        if (r->status == 200) decode_into(out, *r);
+        else out.error = r->body.substr(0, 200);
+      }
+      ++done;
+      issue();
+    });
+  }
+};
+
+}  // namespace
+
+std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, const LoadOptions& opts) {
+  net::EventLoop loop;
+  net::HttpClient client(loop);
+  Run run{items, opts, loop, client, std::vector<LoadResult>(items.size()), 0, 0};
+  if (items.empty()) return {};
+  loop.post([&run] {
+    for (int k = 0; k < std::max(1, run.opts.concurrency); ++k) run.issue();
+  });
+  loop.run(1);
+  run.results.resize(run.next);  // requests never issued (cancelled) are not reported
+  return std::move(run.results);
+}
+
+Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary) {
+  auto dir = fashion_mnist_dir();
+  auto images = read_idx_images(dir + "/t10k-images-idx3-ubyte.gz");
+  if (!images.ok()) return images.status();
+  auto labels = read_idx_labels(dir + "/t10k-labels-idx1-ubyte.gz");
+  if (!labels.ok()) return labels.status();
+  size_t n = std::min({limit, static_cast<size_t>(images->count), labels->size()});
+  size_t px = images->image_size();
+  std::vector<LoadItem> items;
+  items.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    InferRequest req;
+    Tensor t;
+    t.name = "input";
+    t.datatype = DataType::kFp32;
+    t.shape = {1, static_cast<int64_t>(px)};
+    t.data.resize(px * 4);
+    for (size_t k = 0; k < px; ++k) {
+      float v = static_cast<float>(images->pixels[i * px + k]) / 255.0f;
+      std::memcpy(t.data.data() + k * 4, &v, 4);
+    }
+    req.inputs.push_back(std::move(t));
+    req.outputs.push_back({"probabilities", {}, binary});
+    auto enc = protocol::encode_infer_request(req, binary);
+    items.push_back({std::move(enc.body), enc.json_length, (*labels)[i]});
+  }
+  return items;
+}
+
+Summary summarize(const std::vector<LoadResult>& results, const std::vector<LoadItem>& items) {
+  Summary s;
+  std::vector<double> lat;
+  double total = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    ++s.sent;
+    ++s.per_status[r.status];
+    if (r.status != 200) continue;
+    ++s.ok;
+    lat.push_back(r.latency_ms);
+    total += r.latency_ms;
+    ++s.per_target[r.target.empty() ? "(direct)" : r.target];
+    if (i < items.size() && items[i].label >= 0) {
+      ++s.labelled;
+      if (r.predicted == items[i].label) ++s.correct;
+    }
+  }
+  s.mean = lat.empty() ? 0 : total / static_cast<double>(lat.size());
+  s.p50 = percentile(lat, 0.50);
+  s.p95 = percentile(lat, 0.95);
+  s.p99 = percentile(lat, 0.99);
+  return s;
+}
+
+std::string format_summary(const Summary& s, double wall_seconds) {
+  std::string out;
+  auto pct = [](size_t a, size_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
+  out += fmt::format("  requests      {} sent, {} ok ({:.2f}%), {:.0f} req/s\n", s.sent, s.ok,
+                     pct(s.ok, s.sent), wall_seconds > 0 ? static_cast<double>(s.sent) / wall_seconds : 0);
+  out += fmt::format("  accuracy      {:.2f}% ({} of {} labelled images)\n", pct(s.correct, s.labelled),
+                     s.correct, s.labelled);
+  out += fmt::format("  latency ms    p50 {:.2f}  p95 {:.2f}  p99 {:.2f}  mean {:.2f}\n", s.p50, s.p95,
+                     s.p99, s.mean);
+  for (const auto& [t, n] : s.per_target)
+    out += fmt::format("  target        {:<12} {:>6} ({:.1f}%)\n", t, n, pct(n, s.ok));
+  for (const auto& [code, n] : s.per_status)
+    if (code != 200) out += fmt::format("  status        {:<12} {:>6}\n", code == 0 ? std::string("no reply") : std::to_string(code), n);
+  return out;
+}
+
+}  // namespace hir::bench

@@ -1,0 +1,55 @@
+// A load generator for v2 inference endpoints: sends prepared request bodies with a fixed number
+// in flight (closed loop) and records, per request, the status, latency, the target that served
+// it (hir_target) and the predicted class. Used by `hir demo` and by the integration tests.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "net/client.h"
+
+namespace hir::bench {
+
+struct LoadItem {
+  std::string body;
+  std::optional<size_t> json_length;  // set for binary-extension bodies
+  int label = -1;                     // the true class, when known
+};
+
+struct LoadResult {
+  int status = 0;  // HTTP status; 0 when no response came
+  double latency_ms = 0;
+  std::string target;   // the response's hir_target parameter, if any
+  int predicted = -1;   // argmax of the first output, if it could be read
+  std::string error;    // transport or decoding error
+};
+
+struct LoadOptions {
+  net::Url url;
+  std::string path;  // e.g. /v2/models/fmnist/infer
+  int concurrency = 16;
+  Duration timeout = std::chrono::seconds(10);
+  const std::atomic<bool>* cancel = nullptr;  // stop issuing new requests when it turns true
+};
+
+std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, const LoadOptions& opts);
+
+// Fashion-MNIST test images as v2 requests for input `input` FP32 [1,784] scaled to [0,1].
+// binary: the binary tensor extension; otherwise JSON data. limit: at most this many images.
+Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary);
+
+struct Summary {
+  size_t sent = 0, ok = 0, correct = 0, labelled = 0;
+  double p50 = 0, p95 = 0, p99 = 0, mean = 0;
+  std::map<std::string, size_t> per_target;
+  std::map<int, size_t> per_status;
+};
+Summary summarize(const std::vector<LoadResult>& results, const std::vector<LoadItem>& items);
+std::string format_summary(const Summary& s, double wall_seconds);
+
+}  // namespace hir::bench

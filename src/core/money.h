@@ -1,0 +1,31 @@
+// Money as an integer count of nano-dollars, so sums over millions of requests do not drift and
+// no bare double stands for USD.
+#pragma once
+
+#include <cmath>
+#include <compare>
+#include <cstdint>
+#include <string>
+
+namespace hir {
+
+class Money {
+ public:
+  constexpr Money() = default;
+  static constexpr Money from_nano(int64_t n) { return Money(n); }
+  static Money from_usd(double usd) { return Money(static_cast<int64_t>(std::llround(usd * 1e9))); }
+
+  constexpr int64_t nano() const { return nano_; }
+  double usd() const { return static_cast<double>(nano_) / 1e9; }
+
+  constexpr Money operator+(Money o) const { return Money(nano_ + o.nano_); }
+  constexpr Money& operator+=(Money o) { nano_ += o.nano_; return *this; }
+  constexpr Money operator-(Money o) const { return Money(nano_ - o.nano_); }
+  constexpr auto operator<=>(const Money&) const = default;
+
+ private:
+  constexpr explicit Money(int64_t n) : nano_(n) {}
+  int64_t nano_ = 0;
+};
+
+}  // namespace hir

@@ -1,0 +1,222 @@
+#include "core/tensor.h"
+
+#include <charconv>
+#include <limits>
+#include <set>
+#include <string_view>
+
+namespace hir {
+namespace {
+
+constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+
+const ParamValue* find_param(const Parameters& p, std::string_view key) {
+  auto it = p.find(key);
+  return it == p.end() ? nullptr : &it->second;
+}
+
+std::string squote(std::string_view s) {
+  std::string out = "'";
+  out += s;
+  out += '\'';
+  return out;
+}
+
+// Reads the little-endian uint32 length prefix of a BYTES element (shared/protocol-v2.md §3).
+uint32_t read_u32_le(const char* p) {
+  const auto* b = reinterpret_cast<const unsigned char*>(p);
+  return uint32_t{b[0]} | uint32_t{b[1]} << 8 | uint32_t{b[2]} << 16 | uint32_t{b[3]} << 24;
+}
+
+Status check_bytes_elements(const Tensor& t, int64_t count) {
+  const std::string& d = t.data;
+  size_t off = 0;
+  // Bounded by the data size: each element consumes at least its 4-byte prefix.
+  for (int64_t i = 0; i < count; ++i) {
+    if (d.size() - off < 4)
+      return InvalidArgument("BYTES data for " + squote(t.name) + " ends before element " +
+                             std::to_string(i) + " of " + std::to_string(count) +
+                             " (missing its 4-byte length)");
+    uint32_t len = read_u32_le(d.data() + off);
+    off += 4;
+    if (d.size() - off < len)
+      return InvalidArgument("BYTES element " + std::to_string(i) + " of " + squote(t.name) +
+                             " claims " + std::to_string(len) + " bytes but only " +
+                             std::to_string(d.size() - off) + " remain");
+    off += len;
+  }
+  if (off != d.size())
+    return InvalidArgument("BYTES data for " + squote(t.name) + " has " +
+                           std::to_string(d.size() - off) + " bytes after its " +
+                           std::to_string(count) + " elements");
+  return Status::Ok();
+}
+
+std::string model_label(const InferRequest& req, const ModelSignature& sig) {
+  return squote(sig.name.empty() ? req.model_name : sig.name);
+}
+
+// Triton (TR-CORE infer_request.cc): the shape must match the spec, -1 matching anything; with
+// max_batch_size > 0 the leading dimension is the batch and is bounded by max_batch_size.
+Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignature& sig,
+                   const std::string& model) {
+  for (int64_t d : in.shape)
+    if (d < 0)
+      return InvalidArgument("unexpected shape for input " + squote(in.name) + " for model " +
+                             model + ": negative dimension in " + shape_to_string(in.shape));
+  const bool batched = sig.max_batch_size > 0;
+  bool match = in.shape.size() == spec.shape.size();
+  for (size_t i = 0; match && i < in.shape.size(); ++i) {
+    if (batched && i == 0) continue;
+    match = spec.shape[i] == -1 || spec.shape[i] == in.shape[i];
+  }
+  if (!match)
+    return InvalidArgument("unexpected shape for input " + squote(in.name) + " for model " + model +
+                           ". Expected " + shape_to_string(spec.shape) + ", got " +
+                           shape_to_string(in.shape));
+  if (batched && !in.shape.empty() && in.shape[0] > sig.max_batch_size)
+    return InvalidArgument(
+        "inference request batch-size must be <= " + std::to_string(sig.max_batch_size) + " for " +
+        model + ", got " + std::to_string(in.shape[0]));
+  return Status::Ok();
+}
+
+const TensorSpec* find_spec(const std::vector<TensorSpec>& specs, std::string_view name) {
+  for (const TensorSpec& s : specs)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+Status check_input(const Tensor& in, const ModelSignature& sig, const std::string& model) {
+  const TensorSpec* spec = find_spec(sig.inputs, in.name);
+  if (spec == nullptr)
+    return InvalidArgument("unexpected inference input " + squote(in.name) + " for model " + model);
+  if (spec->datatype != in.datatype)
+    return InvalidArgument("inference input " + squote(in.name) + " data-type is " +
+                           squote(datatype_name(in.datatype)) + ", but model " + model +
+                           " expects " + squote(datatype_name(spec->datatype)));
+  HIR_RETURN_IF_ERROR(check_shape(in, *spec, sig, model));
+  return check_tensor_data(in);
+}
+
+Status check_outputs(const InferRequest& req, const ModelSignature& sig, const std::string& model) {
+  std::set<std::string_view> seen;
+  for (const RequestedOutput& out : req.outputs) {
+    if (!seen.insert(out.name).second)
+      return InvalidArgument("output " + squote(out.name) + " already exists in request");
+    if (find_spec(sig.outputs, out.name) == nullptr)
+      return InvalidArgument("unexpected inference output " + squote(out.name) + " for model " +
+                             model);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::optional<double> param_number(const Parameters& p, std::string_view key) {
+  const ParamValue* v = find_param(p, key);
+  if (v == nullptr) return std::nullopt;
+  if (const auto* i = std::get_if<int64_t>(v)) return static_cast<double>(*i);
+  if (const auto* d = std::get_if<double>(v)) return *d;
+  if (const auto* s = std::get_if<std::string>(v)) {
+    // Hints may come from x-hir-* headers, where every value is text.
+    double out = 0;
+    auto [ptr, ec] = std::from_chars(s->data(), s->data() + s->size(), out);
+    if (ec == std::errc() && ptr == s->data() + s->size() && !s->empty()) return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> param_string(const Parameters& p, std::string_view key) {
+  const ParamValue* v = find_param(p, key);
+  if (v == nullptr) return std::nullopt;
+  if (const auto* s = std::get_if<std::string>(v)) return *s;
+  if (const auto* b = std::get_if<bool>(v)) return std::string(*b ? "true" : "false");
+  if (const auto* i = std::get_if<int64_t>(v)) return std::to_string(*i);
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof buf, std::get<double>(*v));
+  return std::string(buf, res.ptr);
+}
+
+std::optional<bool> param_bool(const Parameters& p, std::string_view key) {
+  const ParamValue* v = find_param(p, key);
+  if (v == nullptr) return std::nullopt;
+  if (const auto* b = std::get_if<bool>(v)) return *b;
+  if (const auto* i = std::get_if<int64_t>(v)) {
+    if (*i == 0 || *i == 1) return *i == 1;
+    return std::nullopt;
+  }
+  if (const auto* s = std::get_if<std::string>(v)) {
+    if (*s == "true" || *s == "1") return true;
+    if (*s == "false" || *s == "0") return false;
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> element_count(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    if (d < 0)
+      return InvalidArgument("shape " + shape_to_string(shape) + " has a negative dimension");
+  for (int64_t d : shape) {
+    if (d == 0) return int64_t{0};  // an empty tensor, however large the other dimensions
+  }
+  for (int64_t d : shape) {
+    if (n > kInt64Max / d)
+      return InvalidArgument("shape " + shape_to_string(shape) +
+                             " causes total element count to exceed maximum size");
+    n *= d;
+  }
+  return n;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  // Triton's DimsListToString: "[1,5]", no spaces.
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ',';
+    s += std::to_string(shape[i]);
+  }
+  s += ']';
+  return s;
+}
+
+Status check_tensor_data(const Tensor& t) {
+  Result<int64_t> count = element_count(t.shape);
+  if (!count.ok())
+    return InvalidArgument("tensor " + squote(t.name) + ": " + count.status().message());
+  if (t.datatype == DataType::kBytes) return check_bytes_elements(t, *count);
+  const auto width = static_cast<int64_t>(datatype_size(t.datatype));
+  if (*count > kInt64Max / width)
+    return InvalidArgument("byte size overflow for " + squote(t.name) + " with shape " +
+                           shape_to_string(t.shape));
+  const auto expected = static_cast<uint64_t>(*count * width);
+  if (t.data.size() != expected)
+    return InvalidArgument("byte size mismatch for " + squote(t.name) + ": " +
+                           std::string(datatype_name(t.datatype)) + " " + shape_to_string(t.shape) +
+                           " needs " + std::to_string(expected) + " bytes, got " +
+                           std::to_string(t.data.size()));
+  return Status::Ok();
+}
+
+bool InferRequest::wants_binary(std::string_view output_name) const {
+  for (const RequestedOutput& o : outputs)
+    if (o.name == output_name && o.binary_data.has_value()) return *o.binary_data;
+  return param_bool(parameters, "binary_data_output").value_or(false);
+}
+
+Status validate_request(const InferRequest& req, const ModelSignature& sig) {
+  const std::string model = model_label(req, sig);
+  if (req.inputs.size() != sig.inputs.size())
+    return InvalidArgument("expected " + std::to_string(sig.inputs.size()) + " inputs but got " +
+                           std::to_string(req.inputs.size()) + " inputs for model " + model);
+  std::set<std::string_view> seen;
+  for (const Tensor& in : req.inputs) {
+    if (!seen.insert(in.name).second)
+      return InvalidArgument("input " + squote(in.name) + " already exists in request");
+    HIR_RETURN_IF_ERROR(check_input(in, sig, model));
+  }
+  return check_outputs(req, sig, model);
+}
+
+}  // namespace hir

@@ -1,0 +1,236 @@
+// HTTP message helpers and the wire format of message heads. No Asio here on purpose: this file
+// compiles in a second, unlike the Beast translation units.
+#include "net/http.h"
+
+#include <cstdio>
+
+#include "net/wire.h"
+
+namespace hir::net {
+namespace {
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Length of the valid UTF-8 sequence at s[i], or 0 if it is not one (overlong forms, surrogates
+// and code points above U+10FFFF included), so that a JSON body stays valid even when a message
+// echoes bytes a client sent.
+size_t utf8_length(std::string_view s, size_t i) {
+  auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = b(i);
+  size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+  if (n == 0 || c > 0xF4 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; ++k)
+    if ((b(i + k) & 0xC0) != 0x80) return 0;
+  if (c == 0xE0 && b(i + 1) < 0xA0) return 0;  // overlong
+  if (c == 0xED && b(i + 1) > 0x9F) return 0;  // UTF-16 surrogate
+  if (c == 0xF0 && b(i + 1) < 0x90) return 0;  // overlong
+  if (c == 0xF4 && b(i + 1) > 0x8F) return 0;  // above U+10FFFF
+  return n;
+}
+
+// RFC 8259 §7: quote, backslash and control characters must be escaped; invalid UTF-8 becomes
+// U+FFFD.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      size_t n = utf8_length(s, i);
+      if (n == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(s.substr(i, n));
+        i += n;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+    ++i;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+std::optional<std::string_view> Headers::get(std::string_view name) const {
+  for (const auto& [k, v] : items)
+    if (wire::iequals(k, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+void Headers::set(std::string name, std::string value) {
+  bool replaced = false;
+  for (auto it = items.begin(); it != items.end();) {
+    if (!wire::iequals(it->first, name)) {
+      ++it;
+    } else if (!replaced) {
+      it->second = std::move(value);
+      replaced = true;
+      ++it;
+    } else {
+      it = items.erase(it);  // set() leaves exactly one
+    }
+  }
+  if (!replaced) items.emplace_back(std::move(name), std::move(value));
+}
+
+void Headers::add(std::string name, std::string value) {
+  items.emplace_back(std::move(name), std::move(value));
+}
+
+HttpResponse error_response(int status, std::string_view message) {
+  std::string body = "{\"error\":";
+  append_json_string(body, message);
+  body += '}';
+  return json_response(status, std::move(body));
+}
+
+HttpResponse json_response(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.headers.set("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find_first_of("?#"));
+}
+
+namespace wire {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower(a[i]) != lower(b[i])) return false;
+  return true;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+bool header_safe(std::string_view name, std::string_view value) {
+  if (name.empty()) return false;
+  for (char c : name)
+    if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') return false;
+  for (char c : value)
+    if (c == '\r' || c == '\n' || c == '\0') return false;
+  return true;
+}
+
+namespace {
+
+// Framing headers are the transport's job; a handler's copy would contradict ours.
+bool framing_header(std::string_view name) {
+  return iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding") ||
+         iequals(name, "Connection");
+}
+
+void append_header(std::string& out, std::string_view name, std::string_view value) {
+  out.append(name);
+  out += ": ";
+  out.append(value);
+  out += "\r\n";
+}
+
+}  // namespace
+
+void append_response_head(std::string& out, const HttpResponse& res, int version,
+                          bool keep_alive, std::string_view server_name) {
+  // A 1xx here would leave the client waiting for a final answer that never comes.
+  int status = (res.status >= 200 && res.status <= 999) ? res.status : 500;
+  out += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out.append(reason_phrase(status));
+  out += "\r\n";
+  bool has_server = false;
+  for (const auto& [k, v] : res.headers.items) {
+    if (framing_header(k) || !header_safe(k, v)) continue;
+    has_server = has_server || iequals(k, "Server");
+    append_header(out, k, v);
+  }
+  if (!has_server && !server_name.empty()) append_header(out, "Server", server_name);
+  // RFC 9110 §8.6: no Content-Length on 204; on 304 it would describe the cached body.
+  if (status != 204 && status != 304)
+    append_header(out, "Content-Length", std::to_string(res.body.size()));
+  if (!keep_alive) {
+    append_header(out, "Connection", "close");
+  } else if (version == 10) {
+    append_header(out, "Connection", "keep-alive");
+  }
+  out += "\r\n";
+}
+
+void append_request_head(std::string& out, const HttpRequest& req, std::string_view target,
+                         std::string_view host) {
+  out.append(req.method.empty() ? std::string_view("GET") : std::string_view(req.method));
+  out += ' ';
+  out.append(target.empty() ? std::string_view("/") : target);
+  out += " HTTP/1.1\r\n";
+  append_header(out, "Host", host);
+  for (const auto& [k, v] : req.headers.items) {
+    // Connection passes through so that a caller can ask for close; the pool then honours it.
+    if (iequals(k, "Host") || iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding") ||
+        !header_safe(k, v))
+      continue;
+    append_header(out, k, v);
+  }
+  append_header(out, "Content-Length", std::to_string(req.body.size()));
+  out += "\r\n";
+}
+
+}  // namespace wire
+}  // namespace hir::net

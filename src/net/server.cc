@@ -1,0 +1,474 @@
+// The HTTP/1.1 server. One coroutine per connection, on the connection's own strand, so the loop
+// may run on several threads without locks around a connection's state. Errors are values
+// (as_tuple); nothing throws out of a coroutine.
+#include "net/server.h"
+
+#include <array>
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+
+#include "net/parsers.h"
+#include "net/wire.h"
+
+namespace hir::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Strand = asio::strand<asio::io_context::executor_type>;
+using error_code = boost::system::error_code;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// STACK.md: Beast's default buffer reads 512 bytes at a time, so a ~700-byte request took two
+// recv calls. 8 KiB holds a typical inference request; large bodies get a bigger one for a while.
+constexpr size_t kReadBuffer = 8 << 10;
+constexpr size_t kBodyReadBuffer = 64 << 10;
+// After a response with Connection: close the peer may still be sending (an unread body, a
+// pipelined request). Closing with unread bytes makes the kernel send RST, which can destroy
+// the response before the client reads it, so read and discard for a short while first.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr size_t kLingerBytes = 1 << 20;
+
+struct Session;
+
+// The server's shared state. HttpServer::Impl is private, so the sessions name this base.
+struct ServerState : std::enable_shared_from_this<ServerState> {
+  ServerState(EventLoop& loop, ServerOptions o, Handler h)
+      : io(*static_cast<asio::io_context*>(loop.native())),
+        opts(std::move(o)),
+        handler(std::move(h)),
+        accept_strand(asio::make_strand(io)),
+        acceptor(accept_strand),
+        grace_timer(accept_strand) {}
+
+  bool add(const std::shared_ptr<Session>& s);
+  void remove(Session* s);
+  std::vector<std::shared_ptr<Session>> live_sessions();
+  void fire_drained_locked(std::unique_lock<std::mutex>& lk);
+
+  asio::io_context& io;
+  const ServerOptions opts;
+  const Handler handler;
+  Strand accept_strand;
+  tcp::acceptor acceptor;        // on accept_strand
+  asio::steady_timer grace_timer;  // on accept_strand
+  std::atomic<uint16_t> port{0};
+  std::atomic<size_t> conns{0};
+  std::atomic<size_t> in_flight{0};
+  std::atomic<bool> draining_flag{false};  // read by sessions without the lock
+  std::atomic<bool> closed{false};         // the HttpServer is gone: call no handler
+
+  std::mutex mu;  // guards the fields below
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  bool draining = false;
+  bool drained = false;
+  std::vector<std::function<void()>> on_drained;
+};
+
+struct Session : std::enable_shared_from_this<Session> {
+  enum class State { kIdle, kReading, kBusy };
+
+  Session(std::shared_ptr<ServerState> srv, Strand st, tcp::socket sock)
+      : server(std::move(srv)), strand(st), stream(std::move(sock)), wake(st) {
+    error_code ec;
+    auto ep = stream.socket().remote_endpoint(ec);
+    if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+  ~Session() { server->remove(this); }
+
+  // From any thread: hands the handler's response to the coroutine waiting on `wake`.
+  void deliver(HttpResponse r) {
+    asio::dispatch(strand, [self = shared_from_this(), r = std::move(r)]() mutable {
+      if (self->aborted) return;
+      self->response = std::move(r);
+      self->wake.cancel();
+    });
+  }
+  // On the strand. A connection between requests has nothing to lose by closing now.
+  void close_if_idle() {
+    if (state == State::kIdle) close();
+  }
+  // On the strand. Ends the exchange in progress too (grace ran out, or the server is gone).
+  void abort() {
+    aborted = true;
+    close();
+    wake.cancel();
+  }
+  void close() {
+    error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream.close();
+  }
+
+  std::shared_ptr<ServerState> server;
+  Strand strand;
+  beast::tcp_stream stream;
+  asio::steady_timer wake;  // the coroutine waits on it for the handler's response
+  std::string remote;
+  // Touched only on the strand:
+  State state = State::kIdle;
+  bool aborted = false;
+  std::optional<HttpResponse> response;
+};
+
+bool ServerState::add(const std::shared_ptr<Session>& s) {
+  std::lock_guard lk(mu);
+  if (draining) return false;
+  sessions.emplace(s.get(), s);
+  return true;
+}
+
+void ServerState::remove(Session* s) {
+  std::unique_lock lk(mu);
+  if (sessions.erase(s) == 0) return;
+  conns.fetch_sub(1);
+  if (draining && sessions.empty()) fire_drained_locked(lk);
+}
+
+std::vector<std::shared_ptr<Session>> ServerState::live_sessions() {
+  std::vector<std::shared_ptr<Session>> out;
+  std::lock_guard lk(mu);
+  for (auto& [p, w] : sessions)
+    if (auto s = w.lock()) out.push_back(std::move(s));
+  return out;
+}
+
+void ServerState::fire_drained_locked(std::unique_lock<std::mutex>& lk) {
+  if (drained) return;
+  drained = true;
+  auto fns = std::move(on_drained);
+  on_drained.clear();
+  lk.unlock();
+  if (closed) return;  // the loop may be tearing down; the owner no longer waits
+  asio::dispatch(accept_strand, [self = shared_from_this()] { self->grace_timer.cancel(); });
+  for (auto& fn : fns)
+    if (fn) asio::post(io, std::move(fn));
+}
+
+namespace {
+
+// The handler's side of one request. Every copy of the Responder shares one Pending, so the
+// first call wins; when the last copy dies unanswered, the guard answers 500 so the connection
+// does not hang.
+struct Pending {
+  std::weak_ptr<Session> session;
+  std::atomic<bool> done{false};
+  void complete(HttpResponse r) {
+    if (done.exchange(true, std::memory_order_acq_rel)) return;
+    if (auto s = session.lock()) s->deliver(std::move(r));
+  }
+};
+
+struct ResponderGuard {
+  explicit ResponderGuard(std::shared_ptr<Pending> pending) : p(std::move(pending)) {}
+  ResponderGuard(const ResponderGuard&) = delete;  // a copy's destructor would answer 500
+  ResponderGuard& operator=(const ResponderGuard&) = delete;
+  std::shared_ptr<Pending> p;
+  ~ResponderGuard() {
+    if (!p->done.load(std::memory_order_acquire))
+      p->complete(error_response(500, "the handler dropped the request without answering"));
+  }
+};
+
+struct InFlight {
+  std::atomic<size_t>& n;
+  explicit InFlight(std::atomic<size_t>& c) : n(c) { n.fetch_add(1); }
+  ~InFlight() { n.fetch_sub(1); }
+};
+
+bool is_parse_error(const error_code& ec) {
+  return ec.category() == make_error_code(http::error::bad_method).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message &&
+         ec != http::error::short_read;
+}
+
+// The status to answer a failed read with, or 0 to close silently (timeout, reset, EOF).
+int status_for_read_error(const error_code& ec) {
+  if (ec == http::error::header_limit) return 431;
+  if (ec == http::error::body_limit) return 413;
+  if (is_parse_error(ec)) return 400;
+  return 0;
+}
+
+std::string_view message_for(int status) {
+  switch (status) {
+    case 431: return "request header too large";
+    case 413: return "request body too large";
+    default: return "malformed HTTP request";
+  }
+}
+
+asio::awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
+                                     bool keep_alive, bool send_body) {
+  std::string head;
+  wire::append_response_head(head, res, version, keep_alive, s.server->opts.server_name);
+  std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+                                         asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
+  s.stream.expires_after(s.server->opts.write_timeout);
+  auto [ec, n] = co_await asio::async_write(s.stream, bufs, kTuple);
+  co_return !ec;
+}
+
+// Half-close, then drain what the peer still sends until it closes or limits run out.
+asio::awaitable<void> linger_close(Session& s) {
+  error_code ec;
+  s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  std::array<char, 4096> sink;
+  size_t total = 0;
+  s.stream.expires_after(kLingerTime);
+  while (total < kLingerBytes && !s.aborted) {
+    auto [rec, n] = co_await s.stream.async_read_some(asio::buffer(sink), kTuple);
+    if (rec) break;
+    total += n;
+  }
+}
+
+asio::awaitable<void> run_session(std::shared_ptr<Session> sp) {
+  Session& s = *sp;
+  const ServerOptions& opt = s.server->opts;
+  beast::flat_buffer buf;
+  buf.reserve(kReadBuffer);
+  bool first = true;
+  bool linger = false;
+  for (;;) {
+    s.state = Session::State::kIdle;
+    if (s.server->draining_flag.load()) break;
+    // Waiting for a request to start is the idle (keep-alive) wait; its header then gets its
+    // own budget, so a slow sender cannot stretch one request over both.
+    if (buf.size() == 0) {
+      s.stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
+      auto [ec, n] = co_await s.stream.async_read_some(buf.prepare(kReadBuffer), kTuple);
+      if (ec) break;
+      buf.commit(n);
+    }
+    s.state = Session::State::kReading;
+    HttpRequest req;
+    wire::RequestParser parser(req);
+    parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
+    parser.body_limit(opt.max_body_bytes);
+    s.stream.expires_after(opt.header_timeout);
+    auto [hec, hn] = co_await http::async_read_header(s.stream, buf, parser, kTuple);
+    error_code ec = hec;
+    if (!ec && !parser.is_done()) {
+      if (parser.expect_continue() && parser.version() == 11) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        s.stream.expires_after(opt.write_timeout);
+        auto [cec, cn] = co_await asio::async_write(s.stream, asio::buffer(kContinue), kTuple);
+        if (cec) break;
+      }
+      if (parser.content_length().value_or(0) > kReadBuffer) buf.reserve(kBodyReadBuffer);
+      s.stream.expires_after(opt.body_timeout);
+      auto [bec, bn] = co_await http::async_read(s.stream, buf, parser, kTuple);
+      ec = bec;
+    }
+    if (ec) {
+      int status = status_for_read_error(ec);
+      int version = parser.version() == 10 ? 10 : 11;
+      if (status != 0 && co_await write_response(s, error_response(status, message_for(status)),
+                                                 version, false, true))
+        linger = true;
+      break;
+    }
+    if (s.server->closed.load()) break;
+
+    s.state = Session::State::kBusy;
+    InFlight counted(s.server->in_flight);
+    req.remote = s.remote;
+    const bool head = req.method == "HEAD";
+    const int version = parser.version();
+    bool keep_alive = parser.keep_alive();
+    {
+      auto pending = std::make_shared<Pending>();
+      pending->session = sp;
+      Responder responder = [g = std::make_shared<ResponderGuard>(pending)](
+                                HttpResponse r) { g->p->complete(std::move(r)); };
+      // The handler gets a copy: if it throws, unwinding drops its copy, and this one keeps
+      // the guard from answering "dropped" before the catch can say what happened.
+      try {
+        s.server->handler(std::move(req), Responder(responder));
+      } catch (const std::exception& e) {
+        pending->complete(error_response(500, std::string("handler failed: ") + e.what()));
+      } catch (...) {
+        pending->complete(error_response(500, "handler failed"));
+      }
+    }
+    while (!s.response && !s.aborted) {
+      s.wake.expires_at(asio::steady_timer::time_point::max());
+      co_await s.wake.async_wait(kTuple);  // woken by cancel() from deliver() or abort()
+    }
+    if (s.aborted) break;
+    HttpResponse res = std::move(*s.response);
+    s.response.reset();
+    keep_alive = keep_alive && !s.server->draining_flag.load();
+    const bool send_body = !head && res.status != 204 && res.status != 304;
+    if (!co_await write_response(s, res, version, keep_alive, send_body)) break;
+    if (!keep_alive) {
+      // Linger only when the peer has sent more (pipelined requests): otherwise a plain close
+      // sends FIN after the response, and done() of a drain is not held up for nothing.
+      error_code aec;
+      linger = buf.size() > 0 || s.stream.socket().available(aec) > 0;
+      break;
+    }
+    first = false;
+    if (buf.capacity() > kReadBuffer && buf.size() <= kReadBuffer) {
+      buf.shrink_to_fit();  // give back a big body's buffer between requests
+      buf.reserve(kReadBuffer);
+    }
+  }
+  if (linger && !s.aborted) co_await linger_close(s);
+  s.close();
+}
+
+asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> self) {
+  for (;;) {
+    Strand strand = asio::make_strand(self->io);
+    tcp::socket sock(strand);
+    auto [ec] = co_await self->acceptor.async_accept(sock, kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) co_return;
+      // Out of descriptors or buffers: pause instead of spinning; the backlog waits in the
+      // kernel meanwhile.
+      asio::steady_timer pause(self->accept_strand, std::chrono::milliseconds(50));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    error_code ignored;
+    if (self->conns.load() >= self->opts.max_connections) {
+      sock.close(ignored);  // over the cap: shed at once, before it costs a coroutine
+      continue;
+    }
+    sock.set_option(tcp::no_delay(true), ignored);  // responses go out in one write anyway
+    self->conns.fetch_add(1);
+    auto s = std::make_shared<Session>(self, strand, std::move(sock));
+    if (!self->add(s)) {
+      // Draining: not registered, so remove() will not count it down.
+      self->conns.fetch_sub(1);
+      s->close();
+      continue;
+    }
+    asio::co_spawn(strand, run_session(std::move(s)), asio::detached);
+  }
+}
+
+}  // namespace
+
+struct HttpServer::Impl : ServerState {
+  using ServerState::ServerState;
+};
+
+HttpServer::HttpServer(EventLoop& loop, ServerOptions opts, Handler handler)
+    : impl_(std::make_shared<Impl>(loop, std::move(opts), std::move(handler))) {}
+
+HttpServer::~HttpServer() {
+  impl_->closed = true;
+  impl_->draining_flag = true;
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->draining = true;
+    impl_->drained = true;  // nobody waits for done any more
+    impl_->on_drained.clear();
+  }
+  auto self = impl_;
+  asio::dispatch(self->accept_strand, [self] {
+    error_code ec;
+    self->acceptor.close(ec);
+    self->grace_timer.cancel();
+  });
+  for (auto& s : impl_->live_sessions()) asio::dispatch(s->strand, [s] { s->abort(); });
+}
+
+Status HttpServer::listen() {
+  Impl& im = *impl_;
+  if (im.acceptor.is_open()) return Status(Code::kFailedPrecondition, "already listening");
+  error_code ec;
+  std::string host = im.opts.host.empty() || im.opts.host == "*" ? "0.0.0.0" : im.opts.host;
+  tcp::endpoint ep;
+  auto addr = asio::ip::make_address(host, ec);
+  if (!ec) {
+    ep = tcp::endpoint(addr, im.opts.port);
+  } else {
+    // A name (e.g. "localhost"): resolved once, at startup, so blocking here is harmless.
+    tcp::resolver resolver(im.io);
+    auto results = resolver.resolve(host, std::to_string(im.opts.port),
+                                    tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+    if (ec || results.empty())
+      return InvalidArgument("cannot resolve listen host '" + host + "': " + ec.message());
+    ep = results.begin()->endpoint();
+  }
+  auto where = [&] { return host + ":" + std::to_string(im.opts.port); };
+  if (im.acceptor.open(ep.protocol(), ec); ec)
+    return Unavailable("open socket for " + where() + ": " + ec.message());
+  im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (im.acceptor.bind(ep, ec); ec) {
+    im.acceptor.close(ec);
+    return Unavailable("bind " + where() + ": " + ec.message());
+  }
+  if (im.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
+    im.acceptor.close(ec);
+    return Unavailable("listen on " + where() + ": " + ec.message());
+  }
+  im.port = im.acceptor.local_endpoint(ec).port();
+  asio::co_spawn(im.accept_strand, accept_loop(impl_), asio::detached);
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->port.load(); }
+
+void HttpServer::shutdown(Duration grace, std::function<void()> done) {
+  auto self = impl_;
+  bool first_call = false;
+  {
+    std::unique_lock lk(self->mu);
+    if (self->drained) {  // a second call after the drain finished: answer at once
+      lk.unlock();
+      if (done) asio::post(self->io, std::move(done));
+      return;
+    }
+    self->on_drained.push_back(std::move(done));
+    first_call = !self->draining;
+    self->draining = true;
+    self->draining_flag = true;
+    if (self->sessions.empty()) {
+      self->fire_drained_locked(lk);
+      lk.lock();
+    }
+  }
+  if (!first_call) return;
+  asio::dispatch(self->accept_strand, [self, grace] {
+    error_code ec;
+    self->acceptor.close(ec);
+    {
+      std::lock_guard lk(self->mu);
+      if (self->drained) return;  // nothing was in flight; no need to hold a timer
+    }
+    self->grace_timer.expires_after(grace);
+    self->grace_timer.async_wait([self](error_code ec) {
+      if (ec) return;  // everyone finished in time
+      for (auto& s : self->live_sessions()) asio::dispatch(s->strand, [s] { s->abort(); });
+    });
+  });
+  for (auto& s : self->live_sessions()) asio::dispatch(s->strand, [s] { s->close_if_idle(); });
+}
+
+size_t HttpServer::connections() const { return impl_->conns.load(); }
+size_t HttpServer::requests_in_flight() const { return impl_->in_flight.load(); }
+
+}  // namespace hir::net

@@ -1,0 +1,270 @@
+// Parsing of v2 inference requests and responses, JSON and binary (shared/protocol-v2.md §2, §3).
+#include <charconv>
+#include <limits>
+#include <set>
+
+#include "protocol/json_read.h"
+#include "protocol/tensor_data.h"
+#include "protocol/v2_codec.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace detail;  // NOLINT: internal helpers of this module
+
+constexpr std::string_view kHeaderName = "Inference-Header-Content-Length";
+
+// The binary section after the JSON header; each binary tensor takes its bytes in JSON order.
+struct BinaryCursor {
+  std::string_view rest;
+};
+
+std::string squote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Triton parses the header with stoi and rejects non-numeric values, values outside int32 and
+// values beyond the body with 400 (TR-SRC GetInferenceHeaderLength). Stricter than stoi here:
+// trailing garbage ("12abc") is rejected too.
+Result<size_t> json_part_length(std::string_view body, std::optional<std::string_view> header) {
+  if (!header) return body.size();
+  const std::string_view v = trim_ows(*header);
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec == std::errc::invalid_argument || ptr != v.data() + v.size())
+    return InvalidArgument(std::string(kHeaderName) + " must be a non-negative integer, got " +
+                           squote(*header));
+  if (ec == std::errc::result_out_of_range || n > uint64_t{std::numeric_limits<int32_t>::max()})
+    return InvalidArgument(std::string(kHeaderName) + " " + std::string(v) + " is out of range");
+  if (n > body.size())
+    return InvalidArgument("inference header size should be in range [0, " +
+                           std::to_string(body.size()) + "], got: " + std::string(v));
+  return static_cast<size_t>(n);
+}
+
+// Moves inputs[i].parameters.binary_data_size out of the parameters: it describes the transport.
+Status take_binary_size(Parameters& params, const std::string& path, std::optional<int64_t>& out) {
+  auto it = params.find("binary_data_size");
+  if (it == params.end()) return Status::Ok();
+  const auto* n = std::get_if<int64_t>(&it->second);
+  if (n == nullptr || *n < 0)
+    return InvalidArgument("'" + path +
+                           ".parameters.binary_data_size' must be a non-negative integer");
+  out = *n;
+  params.erase(it);
+  return Status::Ok();
+}
+
+Status take_binary_bytes(BinaryCursor& bin, int64_t size, std::string_view role, Tensor& t) {
+  if (static_cast<uint64_t>(size) > bin.rest.size())
+    // Triton's wording (TR-SRC ParseJsonTritonIO), with what was actually left.
+    return InvalidArgument("unexpected size for " + std::string(role) + " " + squote(t.name) +
+                           ", expecting " + std::to_string(size) + " additional bytes but " +
+                           std::to_string(bin.rest.size()) + " remain");
+  t.data.assign(bin.rest.substr(0, static_cast<size_t>(size)));
+  bin.rest.remove_prefix(static_cast<size_t>(size));
+  return check_tensor_data(t);
+}
+
+Status read_tensor_header(const object& o, const std::string& path, Tensor& t) {
+  element v;
+  std::string_view s;
+  HIR_RETURN_IF_ERROR(required(o, "name", path + ".name", v));
+  HIR_RETURN_IF_ERROR(as_string(v, path + ".name", s));
+  if (s.empty()) return InvalidArgument("'" + path + ".name' must not be empty");
+  t.name = s;
+  HIR_RETURN_IF_ERROR(required(o, "datatype", path + ".datatype", v));
+  HIR_RETURN_IF_ERROR(as_string(v, path + ".datatype", s));
+  std::optional<DataType> dt = parse_datatype(s);
+  if (!dt)
+    return InvalidArgument("'" + path + ".datatype' of " + squote(t.name) +
+                           " is not a valid datatype: " + squote(s));
+  t.datatype = *dt;
+  HIR_RETURN_IF_ERROR(required(o, "shape", path + ".shape", v));
+  HIR_RETURN_IF_ERROR(as_shape(v, path + ".shape", 0, t.shape));
+  Result<int64_t> count = element_count(t.shape);
+  if (!count.ok())
+    return InvalidArgument("'" + path + ".shape' of " + squote(t.name) + ": " +
+                           count.status().message());
+  if (auto p = member(o, "parameters"))
+    HIR_RETURN_IF_ERROR(as_parameters(*p, path + ".parameters", t.parameters));
+  return Status::Ok();
+}
+
+// One request input or response output: a header plus `data` or binary_data_size (exactly one).
+Status read_tensor(const element& e, std::string_view role, const std::string& path,
+                   BinaryCursor& bin, Tensor& t, bool& was_binary) {
+  object o;
+  HIR_RETURN_IF_ERROR(as_object(e, path, o));
+  HIR_RETURN_IF_ERROR(read_tensor_header(o, path, t));
+  if (t.parameters.count("shared_memory_region") != 0)
+    return Unimplemented("shared memory is not supported ('" + path +
+                         ".parameters.shared_memory_region')");
+  std::optional<int64_t> binary_size;
+  HIR_RETURN_IF_ERROR(take_binary_size(t.parameters, path, binary_size));
+  std::optional<element> data = member(o, "data");
+  if (data.has_value() == binary_size.has_value())
+    return InvalidArgument(std::string(role) + " " + squote(t.name) +
+                           " must set exactly one of 'data' and 'parameters.binary_data_size'");
+  was_binary = binary_size.has_value();
+  if (binary_size) return take_binary_bytes(bin, *binary_size, role, t);
+  return read_json_data(*data, path + ".data", t);
+}
+
+Status read_inputs(const element& e, BinaryCursor& bin, std::vector<Tensor>& out) {
+  array arr;
+  HIR_RETURN_IF_ERROR(as_array(e, "inputs", arr));
+  std::set<std::string, std::less<>> names;
+  size_t i = 0;
+  for (element in : arr) {
+    Tensor t;
+    bool binary = false;
+    HIR_RETURN_IF_ERROR(
+        read_tensor(in, "input", "inputs[" + std::to_string(i++) + "]", bin, t, binary));
+    if (!names.insert(t.name).second)
+      return InvalidArgument("input " + squote(t.name) + " appears more than once in the request");
+    out.push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
+Status read_requested_output(const element& e, const std::string& path, RequestedOutput& out) {
+  object o;
+  HIR_RETURN_IF_ERROR(as_object(e, path, o));
+  element v;
+  std::string_view s;
+  HIR_RETURN_IF_ERROR(required(o, "name", path + ".name", v));
+  HIR_RETURN_IF_ERROR(as_string(v, path + ".name", s));
+  if (s.empty()) return InvalidArgument("'" + path + ".name' must not be empty");
+  out.name = s;
+  if (auto p = member(o, "parameters"))
+    HIR_RETURN_IF_ERROR(as_parameters(*p, path + ".parameters", out.parameters));
+  auto it = out.parameters.find("binary_data");
+  if (it != out.parameters.end()) {
+    const bool* b = std::get_if<bool>(&it->second);
+    if (b == nullptr)
+      return InvalidArgument("'" + path + ".parameters.binary_data' must be a boolean");
+    out.binary_data = *b;
+    out.parameters.erase(it);
+  }
+  return Status::Ok();
+}
+
+Status read_requested_outputs(const element& e, std::vector<RequestedOutput>& out) {
+  array arr;
+  HIR_RETURN_IF_ERROR(as_array(e, "outputs", arr));
+  size_t i = 0;
+  for (element o : arr) {
+    RequestedOutput r;
+    HIR_RETURN_IF_ERROR(read_requested_output(o, "outputs[" + std::to_string(i++) + "]", r));
+    out.push_back(std::move(r));
+  }
+  return Status::Ok();
+}
+
+// `id` is a string; a null (KServe sends null model_version) reads as absent.
+Status read_optional_string(const object& o, std::string_view key, std::string& out) {
+  std::optional<element> v = member(o, key);
+  if (!v || v->is_null()) return Status::Ok();
+  std::string_view s;
+  HIR_RETURN_IF_ERROR(as_string(*v, key, s));
+  out = s;
+  return Status::Ok();
+}
+
+Status read_request_parameters(const object& root, Parameters& out) {
+  std::optional<element> p = member(root, "parameters");
+  if (!p) return Status::Ok();
+  HIR_RETURN_IF_ERROR(as_parameters(*p, "parameters", out));
+  auto it = out.find("binary_data_output");
+  if (it != out.end() && !std::holds_alternative<bool>(it->second))
+    return InvalidArgument("'parameters.binary_data_output' must be a boolean");
+  return Status::Ok();
+}
+
+Status read_request(const object& root, BinaryCursor& bin, InferRequest& req) {
+  HIR_RETURN_IF_ERROR(read_optional_string(root, "id", req.id));
+  HIR_RETURN_IF_ERROR(read_request_parameters(root, req.parameters));
+  element inputs;
+  HIR_RETURN_IF_ERROR(required(root, "inputs", "inputs", inputs));
+  HIR_RETURN_IF_ERROR(read_inputs(inputs, bin, req.inputs));
+  if (auto outputs = member(root, "outputs"))
+    HIR_RETURN_IF_ERROR(read_requested_outputs(*outputs, req.outputs));
+  return Status::Ok();
+}
+
+Status read_response_outputs(const element& e, BinaryCursor& bin, InferResponse& resp) {
+  array arr;
+  HIR_RETURN_IF_ERROR(as_array(e, "outputs", arr));
+  size_t i = 0;
+  for (element out : arr) {
+    Tensor t;
+    bool binary = false;
+    HIR_RETURN_IF_ERROR(
+        read_tensor(out, "output", "outputs[" + std::to_string(i++) + "]", bin, t, binary));
+    resp.outputs.push_back(std::move(t));
+    resp.binary.push_back(binary);
+  }
+  return Status::Ok();
+}
+
+Status read_response(const object& root, BinaryCursor& bin, InferResponse& resp) {
+  if (auto err = member(root, "error")) {
+    std::string_view msg;
+    HIR_RETURN_IF_ERROR(as_string(*err, "error", msg));
+    return InvalidArgument("the response carries an error: " + std::string(msg));
+  }
+  HIR_RETURN_IF_ERROR(read_optional_string(root, "id", resp.id));
+  HIR_RETURN_IF_ERROR(read_optional_string(root, "model_name", resp.model_name));
+  HIR_RETURN_IF_ERROR(read_optional_string(root, "model_version", resp.model_version));
+  if (auto p = member(root, "parameters"))
+    HIR_RETURN_IF_ERROR(as_parameters(*p, "parameters", resp.parameters));
+  element outputs;
+  HIR_RETURN_IF_ERROR(required(root, "outputs", "outputs", outputs));
+  return read_response_outputs(outputs, bin, resp);
+}
+
+Status check_no_leftover(const BinaryCursor& bin) {
+  if (bin.rest.empty()) return Status::Ok();
+  return InvalidArgument("unexpected additional input data: " + std::to_string(bin.rest.size()) +
+                         " bytes after the last binary tensor");
+}
+
+}  // namespace
+
+Result<InferRequest> parse_infer_request(std::string_view body,
+                                         std::optional<std::string_view> header_length) {
+  Result<size_t> json_len = json_part_length(body, header_length);
+  if (!json_len.ok()) return json_len.status();
+  if (header_length && *json_len == 0)
+    return Unimplemented("a raw binary request (" + std::string(kHeaderName) +
+                         ": 0) needs the model's signature: use parse_raw_binary_request");
+  ParsedJson doc(body.substr(0, *json_len), "request");
+  HIR_RETURN_IF_ERROR(doc.status());
+  BinaryCursor bin{body.substr(*json_len)};
+  InferRequest req;
+  HIR_RETURN_IF_ERROR(read_request(doc.root(), bin, req));
+  HIR_RETURN_IF_ERROR(check_no_leftover(bin));
+  return req;
+}
+
+Result<InferResponse> parse_infer_response(std::string_view body,
+                                           std::optional<std::string_view> header_length) {
+  Result<size_t> json_len = json_part_length(body, header_length);
+  if (!json_len.ok()) return json_len.status();
+  if (header_length && *json_len == 0)
+    return InvalidArgument(std::string(kHeaderName) + ": 0 is not valid for a response");
+  ParsedJson doc(body.substr(0, *json_len), "response");
+  HIR_RETURN_IF_ERROR(doc.status());
+  BinaryCursor bin{body.substr(*json_len)};
+  InferResponse resp;
+  HIR_RETURN_IF_ERROR(read_response(doc.root(), bin, resp));
+  HIR_RETURN_IF_ERROR(check_no_leftover(bin));
+  return resp;
+}
+
+}  // namespace hir::protocol

@@ -1,0 +1,158 @@
+// Encoding of v2 inference requests and responses (shared/protocol-v2.md §2, §3). Field order
+// follows the worked example of §3, which the tests reproduce byte for byte.
+#include "protocol/json_write.h"
+#include "protocol/tensor_data.h"
+#include "protocol/v2_codec.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace detail;  // NOLINT: internal helpers of this module
+
+// Writes ,"parameters":{...} from p, with `extra` (if any) under `key` replacing p's own entry;
+// nothing when the result is empty. The transport keys are the codec's to set, not the caller's.
+void append_params_field(std::string& out, const Parameters& p, std::string_view key,
+                         const ParamValue* extra) {
+  if (p.empty()) {  // the common case: no copy
+    if (extra == nullptr) return;
+    out += ",\"parameters\":{";
+    append_key(out, key);
+    append_param_value(out, *extra);
+    out += '}';
+    return;
+  }
+  Parameters merged = p;
+  merged.erase(std::string(key));
+  if (extra != nullptr) merged.insert_or_assign(std::string(key), *extra);
+  if (merged.empty()) return;
+  out += ",\"parameters\":";
+  append_parameters(out, merged);
+}
+
+// Appends the JSON for one tensor (request input or response output); raw tensors add their
+// bytes to `binary` and say so with binary_data_size.
+void append_tensor(std::string& out, std::string& binary, const Tensor& t, bool raw,
+                   bool request_order) {
+  out += "{\"name\":";
+  append_json_string(out, t.name);
+  if (request_order) {
+    out += ",\"shape\":";
+    append_shape(out, t.shape);
+  }
+  out += ",\"datatype\":";
+  append_json_string(out, datatype_name(t.datatype));
+  if (!request_order) {
+    out += ",\"shape\":";
+    append_shape(out, t.shape);
+  }
+  if (raw) {
+    const ParamValue size = static_cast<int64_t>(t.data.size());
+    append_params_field(out, t.parameters, "binary_data_size", &size);
+    binary += t.data;
+  } else {
+    append_params_field(out, t.parameters, "binary_data_size", nullptr);
+    out += ",\"data\":";
+    append_json_data(out, t);
+  }
+  out += '}';
+}
+
+void append_requested_output(std::string& out, const RequestedOutput& o) {
+  out += "{\"name\":";
+  append_json_string(out, o.name);
+  if (o.binary_data) {
+    const ParamValue flag = *o.binary_data;
+    append_params_field(out, o.parameters, "binary_data", &flag);
+  } else {
+    append_params_field(out, o.parameters, "binary_data", nullptr);
+  }
+  out += '}';
+}
+
+// Any raw tensor, even an empty one, makes the body binary: binary_data_size must come with
+// Inference-Header-Content-Length (shared/protocol-v2.md §3).
+Encoded finish(std::string json, const std::string& binary, bool any_raw) {
+  if (!any_raw) return Encoded{std::move(json), std::nullopt};
+  const size_t json_length = json.size();
+  json += binary;
+  return Encoded{std::move(json), json_length};
+}
+
+size_t data_bytes(const std::vector<Tensor>& ts) {
+  size_t n = 0;
+  for (const Tensor& t : ts) n += t.data.size();
+  return n;
+}
+
+}  // namespace
+
+Encoded encode_infer_request(const InferRequest& req, bool binary_inputs) {
+  std::string out, binary;
+  bool any_raw = false;
+  out.reserve(256 + (binary_inputs ? 0 : 4 * data_bytes(req.inputs)));
+  out += '{';
+  if (!req.id.empty()) {
+    out += "\"id\":";
+    append_json_string(out, req.id);
+    out += ',';
+  }
+  if (!req.parameters.empty()) {
+    out += "\"parameters\":";
+    append_parameters(out, req.parameters);
+    out += ',';
+  }
+  out += "\"inputs\":[";
+  for (size_t i = 0; i < req.inputs.size(); ++i) {
+    if (i > 0) out += ',';
+    const Tensor& t = req.inputs[i];
+    const bool raw = binary_inputs || !json_can_carry(t);
+    any_raw = any_raw || raw;
+    append_tensor(out, binary, t, raw, true);
+  }
+  out += ']';
+  if (!req.outputs.empty()) {
+    out += ",\"outputs\":[";
+    for (size_t i = 0; i < req.outputs.size(); ++i) {
+      if (i > 0) out += ',';
+      append_requested_output(out, req.outputs[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+  return finish(std::move(out), binary, any_raw);
+}
+
+Encoded encode_infer_response(const InferResponse& resp) {
+  std::string out, binary;
+  bool any_raw = false;
+  out.reserve(256 + 4 * data_bytes(resp.outputs));
+  out += '{';
+  if (!resp.id.empty()) {
+    out += "\"id\":";
+    append_json_string(out, resp.id);
+    out += ',';
+  }
+  out += "\"model_name\":";
+  append_json_string(out, resp.model_name);
+  if (!resp.model_version.empty()) {
+    out += ",\"model_version\":";
+    append_json_string(out, resp.model_version);
+  }
+  if (!resp.parameters.empty()) {
+    out += ",\"parameters\":";
+    append_parameters(out, resp.parameters);
+  }
+  out += ",\"outputs\":[";
+  for (size_t i = 0; i < resp.outputs.size(); ++i) {
+    if (i > 0) out += ',';
+    const Tensor& t = resp.outputs[i];
+    const bool asked = i < resp.binary.size() && resp.binary[i];
+    const bool raw = asked || !json_can_carry(t);
+    any_raw = any_raw || raw;
+    append_tensor(out, binary, t, raw, false);
+  }
+  out += "]}";
+  return finish(std::move(out), binary, any_raw);
+}
+
+}  // namespace hir::protocol

@@ -1,0 +1,24 @@
+// Internal to src/protocol: hand-written JSON appends for the encoders (std::to_chars, no DOM).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/tensor.h"
+
+namespace hir::protocol::detail {
+
+void append_int(std::string& out, int64_t v);
+void append_uint(std::string& out, uint64_t v);
+// Shortest text that reads back as the same float / double (std::to_chars). Callers handle
+// NaN and infinity, which JSON cannot carry.
+void append_float(std::string& out, float v);
+void append_double(std::string& out, double v);
+void append_shape(std::string& out, const Shape& shape);  // [1,4]
+// "key": with the key escaped; comma handling stays with the caller.
+void append_key(std::string& out, std::string_view key);
+// One parameter value, as append_parameters writes it.
+void append_param_value(std::string& out, const ParamValue& v);
+
+}  // namespace hir::protocol::detail

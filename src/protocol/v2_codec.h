@@ -1,0 +1,74 @@
+// The KServe v2 / Open Inference Protocol REST codec, with Triton's binary tensor extension
+// (shared/protocol-v2.md §2-§3). Pure functions: no I/O, no globals the caller can see.
+//
+// Contracts:
+// - Parsers never throw and never crash on any input; malformed input yields Code::kInvalidArgument
+//   with a message naming the field (Triton answers most of these with 400).
+// - Parsed tensors hold their data in wire form (core/tensor.h), checked against shape and type.
+//   Transport-only parameters are consumed, not kept: inputs[i].parameters.binary_data_size,
+//   outputs[i].parameters.binary_data (moved to RequestedOutput::binary_data) and the response's
+//   outputs[i].parameters.binary_data_size. The request-wide binary_data_output stays in
+//   InferRequest::parameters, where InferRequest::wants_binary reads it.
+// - Encoders write compact JSON with fields in a fixed order (the order of the examples in
+//   shared/protocol-v2.md §3, which they reproduce byte for byte). A tensor that JSON cannot carry
+//   exactly is always sent raw: FP16/BF16 (Triton rejects them in JSON), FP32/FP64 holding NaN or
+//   infinity, and BYTES elements that are not valid UTF-8.
+// - Thread-safe: each thread reuses its own parser.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace hir::protocol {
+
+// Body of an infer request or response after encoding. When json_length is set the body carries
+// binary tensor data: send `Inference-Header-Content-Length: *json_length` and
+// Content-Type application/octet-stream; otherwise it is plain JSON (application/json).
+struct Encoded {
+  std::string body;
+  std::optional<size_t> json_length;
+};
+
+// header_length: the raw value of the Inference-Header-Content-Length header, nullopt if absent.
+// Validates it like Triton (non-numeric, negative, beyond int32, > body size -> kInvalidArgument).
+// A value of 0 (raw binary request) returns Code::kUnimplemented: the caller must look up the
+// model and call parse_raw_binary_request. model_name/model_version are left empty (they come
+// from the URL).
+Result<InferRequest> parse_infer_request(std::string_view body,
+                                         std::optional<std::string_view> header_length);
+// Raw-binary request (header length 0): the body is the single input's bytes (shared/protocol-v2.md
+// §3). Allowed for a model with one input and at most one variable dimension besides the batch
+// dimension (a batching model gets batch 1); a BYTES input must have one element, and the body is
+// that element's content. The request asks for every output raw (binary_data_output=true).
+Result<InferRequest> parse_raw_binary_request(std::string_view body, const ModelSignature& sig);
+// Parses a response; resp.binary[i] records whether output i came raw. A body of the form
+// {"error": "..."} yields kInvalidArgument carrying that message.
+Result<InferResponse> parse_infer_response(std::string_view body,
+                                           std::optional<std::string_view> header_length);
+
+// For the router and the bench client. binary_inputs: send every input raw.
+Encoded encode_infer_request(const InferRequest& req, bool binary_inputs);
+// Honours resp.binary[i] (missing entries mean JSON).
+Encoded encode_infer_response(const InferResponse& resp);
+
+// {"name","versions","platform","inputs","outputs"}; "max_batch_size" is added when > 0 (hir's own
+// addition, ignored by other clients; a leading -1 alone cannot tell a batch dimension).
+std::string encode_model_metadata(const ModelSignature& sig);
+Result<ModelSignature> parse_model_metadata(std::string_view body);
+std::string encode_server_metadata(std::string_view name, std::string_view version,
+                                   const std::vector<std::string>& extensions);
+
+std::string error_body(std::string_view message);  // {"error":"..."} properly escaped
+// Appends s quoted and escaped. Invalid UTF-8 is replaced by U+FFFD so the output is valid JSON.
+void append_json_string(std::string& out, std::string_view s);
+// Appends {"k":v,...}. A double is written so that it reads back as a double ("5.0"); a NaN or
+// infinity, which JSON lacks, as the string "NaN", "Infinity" or "-Infinity".
+void append_parameters(std::string& out, const Parameters& p);
+
+}  // namespace hir::protocol

@@ -1,0 +1,85 @@
+#include "protocol/v2_path.h"
+
+#include <optional>
+#include <vector>
+
+namespace hir::protocol {
+namespace {
+
+std::vector<std::string_view> split(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') { ++i; continue; }
+    size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    parts.push_back(path.substr(i, j - i));
+    i = j;
+  }
+  return parts;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// RFC 3986 §2.1 percent-decoding; nullopt for a broken escape or a decoded '/' or NUL.
+std::optional<std::string> decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') { out += s[i]; continue; }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    char c = static_cast<char>(hi * 16 + lo);
+    if (c == '/' || c == '\0') return std::nullopt;
+    out += c;
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+V2Path parse_v2_path(std::string_view path) {
+  V2Path r;
+  auto p = split(path);
+  if (p.empty() || p[0] != "v2") return r;
+  if (p.size() == 1) { r.endpoint = V2Endpoint::kServerMetadata; return r; }
+  if (p[1] == "health" && p.size() == 3) {
+    if (p[2] == "live") r.endpoint = V2Endpoint::kLive;
+    if (p[2] == "ready") r.endpoint = V2Endpoint::kReady;
+    return r;
+  }
+  if (p[1] != "models") return r;
+  if (p.size() == 2) { r.endpoint = V2Endpoint::kModelList; return r; }
+  auto model = decode(p[2]);
+  if (!model || model->empty()) return r;
+  size_t next = 3;
+  std::string version;
+  if (p.size() >= 5 && p[3] == "versions") {
+    auto v = decode(p[4]);
+    if (!v || v->empty()) return r;
+    version = *v;
+    next = 5;
+  }
+  V2Endpoint e = V2Endpoint::kUnknown;
+  if (p.size() == next) e = V2Endpoint::kModelMetadata;
+  else if (p.size() == next + 1 && p[next] == "ready") e = V2Endpoint::kModelReady;
+  else if (p.size() == next + 1 && p[next] == "infer") e = V2Endpoint::kInfer;
+  if (e == V2Endpoint::kUnknown) return r;
+  r.endpoint = e;
+  r.model = std::move(*model);
+  r.version = std::move(version);
+  return r;
+}
+
+std::string_view v2_method(V2Endpoint e) {
+  return e == V2Endpoint::kInfer ? "POST" : "GET";
+}
+
+}  // namespace hir::protocol

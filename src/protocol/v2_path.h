@@ -1,0 +1,32 @@
+// The KServe v2 REST paths (shared/protocol-v2.md §1), parsed once for the router and the worker.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace hir::protocol {
+
+enum class V2Endpoint {
+  kUnknown,
+  kServerMetadata,  // GET /v2
+  kLive,            // GET /v2/health/live
+  kReady,           // GET /v2/health/ready
+  kModelList,       // GET /v2/models
+  kModelMetadata,   // GET /v2/models/{m}[/versions/{v}]
+  kModelReady,      // GET /v2/models/{m}[/versions/{v}]/ready
+  kInfer,           // POST /v2/models/{m}[/versions/{v}]/infer
+};
+
+struct V2Path {
+  V2Endpoint endpoint = V2Endpoint::kUnknown;
+  std::string model;    // percent-decoded
+  std::string version;  // empty when the path has no /versions/{v}
+};
+
+// Parses a request path (no query string). Unknown shapes give kUnknown; model names may not be
+// empty and may not contain '/'.
+V2Path parse_v2_path(std::string_view path);
+// The method each endpoint answers ("GET" or "POST").
+std::string_view v2_method(V2Endpoint e);
+
+}  // namespace hir::protocol

@@ -1,0 +1,248 @@
+#include "router/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "net/client.h"
+
+namespace hir::router {
+namespace {
+
+// yaml-cpp reports errors by throwing; everything below runs inside one try block in
+// parse_config, and reports its own findings through this exception type.
+struct ConfigError {
+  std::string message;
+};
+
+[[noreturn]] void fail(const std::string& where, const std::string& what) {
+  throw ConfigError{where + ": " + what};
+}
+
+void check_keys(const YAML::Node& n, const std::set<std::string>& allowed, const std::string& where) {
+  if (!n.IsMap()) fail(where, "must be a mapping");
+  for (const auto& kv : n) {
+    auto key = kv.first.as<std::string>();
+    if (!allowed.count(key)) fail(where, "unknown key '" + key + "'");
+  }
+}
+
+template <class T>
+T get(const YAML::Node& n, const char* key, const std::string& where, T fallback) {
+  if (!n[key]) return fallback;
+  try {
+    return n[key].as<T>();
+  } catch (const YAML::Exception&) {
+    fail(where, std::string("'") + key + "' has the wrong type");
+  }
+}
+
+std::string required_string(const YAML::Node& n, const char* key, const std::string& where) {
+  auto s = get<std::string>(n, key, where, "");
+  if (s.empty()) fail(where, std::string("'") + key + "' is required");
+  return s;
+}
+
+HardwareClass parse_class(const std::string& s, const std::string& where) {
+  if (s == "mcu") return HardwareClass::kMcu;
+  if (s == "edge-cpu") return HardwareClass::kEdgeCpu;
+  if (s == "edge-gpu") return HardwareClass::kEdgeGpu;
+  if (s == "cloud") return HardwareClass::kCloud;
+  fail(where, "class '" + s + "' is not one of mcu, edge-cpu, edge-gpu, cloud");
+}
+
+Money parse_usd(const YAML::Node& n, const char* key, const std::string& where) {
+  double v = get<double>(n, key, where, 0.0);
+  if (v < 0) fail(where, std::string("'") + key + "' must be >= 0");
+  return Money::from_usd(v);
+}
+
+ServerConfig parse_server(const YAML::Node& n) {
+  ServerConfig s;
+  if (!n) return s;
+  const std::string w = "server";
+  check_keys(n, {"host", "port", "threads", "max_body_bytes", "max_connections",
+                 "default_latency_budget_ms"}, w);
+  s.host = get<std::string>(n, "host", w, s.host);
+  int port = get<int>(n, "port", w, s.port);
+  if (port < 0 || port > 65535) fail(w, "port out of range");
+  s.port = static_cast<uint16_t>(port);
+  s.threads = get<int>(n, "threads", w, s.threads);
+  if (s.threads < 1 || s.threads > 64) fail(w, "threads must be 1..64");
+  s.max_body_bytes = get<size_t>(n, "max_body_bytes", w, s.max_body_bytes);
+  s.max_connections = get<size_t>(n, "max_connections", w, s.max_connections);
+  double budget = get<double>(n, "default_latency_budget_ms", w, to_ms(s.default_budget));
+  if (budget <= 0) fail(w, "default_latency_budget_ms must be > 0");
+  s.default_budget = from_ms(budget);
+  return s;
+}
+
+TargetConfig parse_target(const YAML::Node& n, size_t i) {
+  std::string w = "targets[" + std::to_string(i) + "]";
+  check_keys(n, {"name", "url", "class", "cost_per_request_usd", "cost_per_second_usd",
+                 "token_env", "timeout_ms"}, w);
+  TargetConfig t;
+  t.name = required_string(n, "name", w);
+  w = "target '" + t.name + "'";
+  t.url = required_string(n, "url", w);
+  auto url = net::Url::parse(t.url);
+  if (!url.ok()) fail(w, "url: " + url.status().message());
+  t.hw = parse_class(required_string(n, "class", w), w);
+  t.cost_per_request = parse_usd(n, "cost_per_request_usd", w);
+  t.cost_per_second = parse_usd(n, "cost_per_second_usd", w);
+  t.token_env = get<std::string>(n, "token_env", w, "");
+  double timeout = get<double>(n, "timeout_ms", w, to_ms(t.timeout));
+  if (timeout <= 0) fail(w, "timeout_ms must be > 0");
+  t.timeout = from_ms(timeout);
+  return t;
+}
+
+std::vector<TensorSpec> parse_specs(const YAML::Node& n, const std::string& w) {
+  if (!n || !n.IsSequence() || n.size() == 0) fail(w, "needs at least one tensor");
+  std::vector<TensorSpec> out;
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string wi = w + "[" + std::to_string(i) + "]";
+    check_keys(n[i], {"name", "datatype", "shape"}, wi);
+    TensorSpec s;
+    s.name = required_string(n[i], "name", wi);
+    auto dt = parse_datatype(required_string(n[i], "datatype", wi));
+    if (!dt) fail(wi, "unknown datatype");
+    s.datatype = *dt;
+    s.shape = get<std::vector<int64_t>>(n[i], "shape", wi, {});
+    for (auto d : s.shape)
+      if (d < -1 || d == 0) fail(wi, "dimensions must be positive or -1");
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+VariantConfig parse_variant(const YAML::Node& n, const std::string& w, const Config& cfg) {
+  check_keys(n, {"name", "targets", "accuracy", "size_bytes"}, w);
+  VariantConfig v;
+  v.name = required_string(n, "name", w);
+  v.targets = get<std::vector<std::string>>(n, "targets", w, {});
+  if (v.targets.empty()) fail(w, "'targets' needs at least one target name");
+  for (const auto& t : v.targets)
+    if (!cfg.find_target(t)) fail(w, "unknown target '" + t + "'");
+  v.accuracy = get<double>(n, "accuracy", w, 0.0);
+  if (v.accuracy < 0 || v.accuracy > 1) fail(w, "accuracy must be within 0..1");
+  v.size_bytes = get<int64_t>(n, "size_bytes", w, 0);
+  return v;
+}
+
+ModelConfig parse_model(const YAML::Node& n, size_t i, const Config& cfg) {
+  std::string w = "models[" + std::to_string(i) + "]";
+  check_keys(n, {"name", "platform", "max_batch_size", "inputs", "outputs", "variants"}, w);
+  ModelConfig m;
+  m.signature.name = required_string(n, "name", w);
+  w = "model '" + m.signature.name + "'";
+  m.signature.platform = get<std::string>(n, "platform", w, "hir_router");
+  m.signature.versions = {"1"};
+  m.signature.max_batch_size = get<int64_t>(n, "max_batch_size", w, 0);
+  if (m.signature.max_batch_size < 0) fail(w, "max_batch_size must be >= 0");
+  m.signature.inputs = parse_specs(n["inputs"], w + ".inputs");
+  m.signature.outputs = parse_specs(n["outputs"], w + ".outputs");
+  // The file gives shapes without the batch dimension (as Triton's config.pbtxt does); the
+  // v2 metadata and validation see it as a leading -1.
+  if (m.signature.max_batch_size > 0) {
+    for (auto* specs : {&m.signature.inputs, &m.signature.outputs})
+      for (auto& s : *specs) s.shape.insert(s.shape.begin(), -1);
+  }
+  const auto& vs = n["variants"];
+  if (!vs || !vs.IsSequence() || vs.size() == 0) fail(w, "needs at least one variant");
+  for (size_t j = 0; j < vs.size(); ++j)
+    m.variants.push_back(parse_variant(vs[j], w + ".variants[" + std::to_string(j) + "]", cfg));
+  return m;
+}
+
+std::vector<DemoWorker> parse_demo(const YAML::Node& n, const Config& cfg) {
+  std::vector<DemoWorker> out;
+  if (!n) return out;
+  check_keys(n, {"workers"}, "demo");
+  const auto& ws = n["workers"];
+  if (!ws || !ws.IsSequence()) fail("demo", "'workers' must be a list");
+  for (size_t i = 0; i < ws.size(); ++i) {
+    std::string w = "demo.workers[" + std::to_string(i) + "]";
+    check_keys(ws[i], {"target", "models", "concurrency", "emulate_rtt_ms", "emulate_jitter_ms"}, w);
+    DemoWorker d;
+    d.target = required_string(ws[i], "target", w);
+    if (!cfg.find_target(d.target)) fail(w, "unknown target '" + d.target + "'");
+    d.models = get<std::vector<std::string>>(ws[i], "models", w, {});
+    if (d.models.empty()) fail(w, "'models' needs at least one model");
+    d.concurrency = get<int>(ws[i], "concurrency", w, 1);
+    d.emulate_rtt_ms = get<double>(ws[i], "emulate_rtt_ms", w, 0.0);
+    d.emulate_jitter_ms = get<double>(ws[i], "emulate_jitter_ms", w, 0.0);
+    if (d.concurrency < 1 || d.emulate_rtt_ms < 0 || d.emulate_jitter_ms < 0)
+      fail(w, "concurrency must be >= 1 and delays >= 0");
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Config parse_root(const YAML::Node& root) {
+  check_keys(root, {"server", "targets", "models", "demo"}, "configuration");
+  Config cfg;
+  cfg.server = parse_server(root["server"]);
+  const auto& ts = root["targets"];
+  if (!ts || !ts.IsSequence() || ts.size() == 0) fail("configuration", "needs at least one target");
+  for (size_t i = 0; i < ts.size(); ++i) {
+    auto t = parse_target(ts[i], i);
+    if (cfg.find_target(t.name)) fail("target '" + t.name + "'", "defined twice");
+    cfg.targets.push_back(std::move(t));
+  }
+  const auto& ms = root["models"];
+  if (!ms || !ms.IsSequence() || ms.size() == 0) fail("configuration", "needs at least one model");
+  for (size_t i = 0; i < ms.size(); ++i) {
+    auto m = parse_model(ms[i], i, cfg);
+    if (cfg.find_model(m.signature.name)) fail("model '" + m.signature.name + "'", "defined twice");
+    cfg.models.push_back(std::move(m));
+  }
+  cfg.demo_workers = parse_demo(root["demo"], cfg);
+  return cfg;
+}
+
+}  // namespace
+
+std::string_view hardware_class_name(HardwareClass c) {
+  switch (c) {
+    case HardwareClass::kMcu: return "mcu";
+    case HardwareClass::kEdgeCpu: return "edge-cpu";
+    case HardwareClass::kEdgeGpu: return "edge-gpu";
+    case HardwareClass::kCloud: return "cloud";
+  }
+  return "?";
+}
+
+const TargetConfig* Config::find_target(std::string_view name) const {
+  for (const auto& t : targets)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+const ModelConfig* Config::find_model(std::string_view name) const {
+  for (const auto& m : models)
+    if (m.signature.name == name) return &m;
+  return nullptr;
+}
+
+Result<Config> parse_config(std::string_view yaml_text) {
+  try {
+    return parse_root(YAML::Load(std::string(yaml_text)));
+  } catch (const ConfigError& e) {
+    return InvalidArgument("config: " + e.message);
+  } catch (const YAML::Exception& e) {
+    return InvalidArgument(std::string("config: ") + e.what());
+  }
+}
+
+Result<Config> load_config_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return NotFound("config: cannot read " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str());
+}
+
+}  // namespace hir::router

@@ -1,0 +1,75 @@
+// The router's configuration: where it listens, the targets it can send work to, and the logical
+// models with the variants each target serves. Loaded from YAML (config/demo.yaml is the
+// embedded default); every field is documented in docs/configuration.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/money.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/time.h"
+
+namespace hir::router {
+
+enum class HardwareClass { kMcu, kEdgeCpu, kEdgeGpu, kCloud };
+std::string_view hardware_class_name(HardwareClass c);
+
+struct TargetConfig {
+  std::string name;
+  std::string url;             // http://host:port[/base]
+  HardwareClass hw = HardwareClass::kEdgeCpu;
+  Money cost_per_request;      // charged per request sent
+  Money cost_per_second;       // charged per second of service (wall time of the call)
+  std::string token_env;       // environment variable with a bearer token ("" = none)
+  Duration timeout = std::chrono::seconds(5);  // per attempt, capped by the request's deadline
+};
+
+struct VariantConfig {
+  std::string name;                  // the model's name on its targets
+  std::vector<std::string> targets;  // target names, in order of preference
+  double accuracy = 0;               // top-1 on the model's test set, 0..1
+  int64_t size_bytes = 0;
+};
+
+struct ModelConfig {
+  ModelSignature signature;             // what the logical model takes and returns
+  std::vector<VariantConfig> variants;  // in order of preference (cheapest first)
+};
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8000;
+  int threads = 1;
+  size_t max_body_bytes = 64u << 20;
+  size_t max_connections = 20000;
+  Duration default_budget = std::chrono::seconds(10);  // deadline when a request gives none
+};
+
+// A local process `hir demo` starts to stand in for a target (ignored by `hir serve`).
+struct DemoWorker {
+  std::string target;               // the target it plays; it listens on that target's port
+  std::vector<std::string> models;  // model repository entries it serves
+  int concurrency = 1;
+  double emulate_rtt_ms = 0;        // stands in for a WAN link to a cloud region
+  double emulate_jitter_ms = 0;
+};
+
+struct Config {
+  ServerConfig server;
+  std::vector<DemoWorker> demo_workers;
+  std::vector<TargetConfig> targets;
+  std::vector<ModelConfig> models;
+
+  const TargetConfig* find_target(std::string_view name) const;
+  const ModelConfig* find_model(std::string_view name) const;
+};
+
+// Parses and checks a configuration: unknown keys, missing fields, a variant naming an unknown
+// target, duplicate names and bad URLs are errors that name the offending entry.
+Result<Config> parse_config(std::string_view yaml_text);
+Result<Config> load_config_file(const std::string& path);
+
+}  // namespace hir::router

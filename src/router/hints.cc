@@ -1,0 +1,93 @@
+#include "router/hints.h"
+
+#include <charconv>
+#include <string>
+
+namespace hir::router {
+namespace {
+
+struct HintName {
+  std::string_view param;
+  std::string_view header;
+};
+
+constexpr HintName kBudget{"latency_budget_ms", "x-hir-latency-budget-ms"};
+constexpr HintName kPriority{"priority", "x-hir-priority"};
+constexpr HintName kComplexity{"complexity", "x-hir-complexity"};
+constexpr HintName kMinAccuracy{"min_accuracy", "x-hir-min-accuracy"};
+constexpr HintName kMaxCost{"max_cost_usd", "x-hir-max-cost-usd"};
+
+std::optional<double> parse_double(std::string_view s) {
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// A numeric hint: absent (nullopt inside ok), a number, or an error naming the hint.
+Result<std::optional<double>> number_hint(const Parameters& params, const net::Headers& headers,
+                                          const HintName& name, double lo, double hi) {
+  std::optional<double> v;
+  if (auto it = params.find(name.param); it != params.end()) {
+    v = param_number(params, name.param);
+    if (!v) return InvalidArgument("parameter '" + std::string(name.param) + "' must be a number");
+  } else if (auto h = headers.get(name.header)) {
+    v = parse_double(*h);
+    if (!v) return InvalidArgument("header '" + std::string(name.header) + "' must be a number");
+  }
+  if (v && !(*v >= lo && *v <= hi))
+    return InvalidArgument("hint '" + std::string(name.param) + "' is out of range [" +
+                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return v;
+}
+
+Result<Priority> priority_hint(const Parameters& params, const net::Headers& headers) {
+  std::optional<std::string> s;
+  if (params.find(kPriority.param) != params.end()) {
+    s = param_string(params, kPriority.param);
+    if (!s) return InvalidArgument("parameter 'priority' must be a string");
+  } else if (auto h = headers.get(kPriority.header)) {
+    s = std::string(*h);
+  }
+  if (!s || *s == "standard") return Priority::kStandard;
+  if (*s == "critical") return Priority::kCritical;
+  if (*s == "sheddable") return Priority::kSheddable;
+  return InvalidArgument("priority '" + *s + "' is not one of critical, standard, sheddable");
+}
+
+}  // namespace
+
+std::string_view priority_name(Priority p) {
+  switch (p) {
+    case Priority::kCritical: return "critical";
+    case Priority::kStandard: return "standard";
+    case Priority::kSheddable: return "sheddable";
+  }
+  return "?";
+}
+
+Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& headers) {
+  RequestHints h;
+  auto budget = number_hint(params, headers, kBudget, 1e-3, 3.6e6);
+  if (!budget.ok()) return budget.status();
+  if (*budget) h.latency_budget = from_ms(**budget);
+
+  auto prio = priority_hint(params, headers);
+  if (!prio.ok()) return prio.status();
+  h.priority = *prio;
+
+  auto cx = number_hint(params, headers, kComplexity, 0, 1);
+  if (!cx.ok()) return cx.status();
+  if (*cx) h.complexity = **cx;
+
+  auto acc = number_hint(params, headers, kMinAccuracy, 0, 1);
+  if (!acc.ok()) return acc.status();
+  h.min_accuracy = *acc;
+
+  auto cost = number_hint(params, headers, kMaxCost, 0, 1e6);
+  if (!cost.ok()) return cost.status();
+  if (*cost) h.max_cost = Money::from_usd(**cost);
+  return h;
+}
+
+}  // namespace hir::router

@@ -1,0 +1,31 @@
+// Routing hints a client attaches to a request: in the request's `parameters`, or, for clients
+// that cannot add parameters, in x-hir-* headers. Parameters win over headers.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "core/money.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/time.h"
+#include "net/http.h"
+
+namespace hir::router {
+
+enum class Priority { kCritical, kStandard, kSheddable };
+std::string_view priority_name(Priority p);
+
+struct RequestHints {
+  std::optional<Duration> latency_budget;  // latency_budget_ms / x-hir-latency-budget-ms, > 0
+  Priority priority = Priority::kStandard;  // priority / x-hir-priority
+  double complexity = 0.5;                  // complexity / x-hir-complexity, 0..1
+  std::optional<double> min_accuracy;       // min_accuracy / x-hir-min-accuracy, 0..1
+  std::optional<Money> max_cost;            // max_cost_usd / x-hir-max-cost-usd, >= 0
+};
+
+// Reads and checks the hints; a value out of range or of the wrong type is kInvalidArgument
+// naming the hint, so a client learns about a typo instead of silently getting defaults.
+Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& headers);
+
+}  // namespace hir::router

@@ -1,0 +1,72 @@
+#include "router/serve.h"
+
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+
+#include "net/client.h"
+#include "net/event_loop.h"
+#include "net/server.h"
+#include "router/config.h"
+#include "router/embedded_config.h"
+#include "router/service.h"
+#include "telemetry/log.h"
+#include "telemetry/metrics.h"
+
+namespace hir::router {
+
+int run_serve(const ServeOptions& opts) {
+  auto level = telemetry::parse_level(opts.log_level);
+  if (!level) {
+    std::fprintf(stderr, "hir serve: unknown --log-level '%s'\n", opts.log_level.c_str());
+    return 2;
+  }
+  telemetry::init_logging(*level, "hir");
+  auto cfg = opts.config_path.empty() ? parse_config(embedded_demo_config())
+                                      : load_config_file(opts.config_path);
+  if (!cfg.ok()) {
+    std::fprintf(stderr, "hir serve: %s\n", cfg.status().message().c_str());
+    return 2;
+  }
+  if (!opts.host.empty()) cfg->server.host = opts.host;
+  if (opts.port >= 0) cfg->server.port = static_cast<uint16_t>(opts.port);
+
+  net::EventLoop loop;
+  telemetry::Registry metrics;
+  net::HttpClient client(loop);
+  RouterService service(*cfg, client, metrics, std::make_unique<OrderedPreferencePolicy>(*cfg));
+  net::ServerOptions so;
+  so.host = cfg->server.host;
+  so.port = cfg->server.port;
+  so.max_body_bytes = cfg->server.max_body_bytes;
+  so.max_connections = cfg->server.max_connections;
+  net::HttpServer server(loop, so, [&service](net::HttpRequest&& r, net::Responder done) {
+    service.handle(std::move(r), std::move(done));
+  });
+  if (Status s = server.listen(); !s.ok()) {
+    std::fprintf(stderr, "hir serve: cannot listen on %s:%d: %s\n", so.host.c_str(), so.port,
+                 s.message().c_str());
+    return 1;
+  }
+  metrics.gauge_fn("hir_http_connections", "Open client connections", {},
+                   [&server] { return static_cast<double>(server.connections()); });
+  if (!opts.port_file.empty()) std::ofstream(opts.port_file) << server.port() << "\n";
+  telemetry::log_info("listening", {{"host", so.host}, {"port", static_cast<int64_t>(server.port())},
+                                    {"config", opts.config_path.empty() ? "embedded" : opts.config_path},
+                                    {"targets", static_cast<int64_t>(cfg->targets.size())},
+                                    {"models", static_cast<int64_t>(cfg->models.size())}});
+
+  bool stopping = false;
+  loop.on_signals({SIGINT, SIGTERM}, [&](int sig) {
+    if (stopping) return;  // a second signal while draining changes nothing
+    stopping = true;
+    service.set_ready(false);
+    telemetry::log_info("shutdown", {{"signal", sig}, {"in_flight", static_cast<int64_t>(server.requests_in_flight())}});
+    server.shutdown(from_ms(opts.drain_seconds * 1000), [&loop] { loop.stop(); });
+  });
+  loop.run(cfg->server.threads);
+  telemetry::log_info("stopped");
+  return 0;
+}
+
+}  // namespace hir::router

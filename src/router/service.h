@@ -1,0 +1,55 @@
+// hir serve's request handling: the v2 REST API in front of the targets. Parses only what it must
+// (the request's hints, and a validation against the logical model), asks the routing policy for
+// a plan, forwards the client's body bytes unchanged to each attempt in turn within the request's
+// deadline, and answers with the target's outputs plus what the router did (hir_* parameters).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "net/client.h"
+#include "net/event_loop.h"
+#include "net/http.h"
+#include "router/config.h"
+#include "router/policy.h"
+#include "telemetry/metrics.h"
+
+namespace hir::router {
+
+class RouterService {
+ public:
+  // cfg, loop, client and metrics must outlive the service.
+  RouterService(const Config& cfg, net::HttpClient& client, telemetry::Registry& metrics,
+                std::unique_ptr<RoutingPolicy> policy);
+  ~RouterService();
+
+  // The net::Handler: call from the server for every request.
+  void handle(net::HttpRequest&& req, net::Responder respond);
+
+  // Not ready while shutting down, so load balancers stop sending before the drain.
+  void set_ready(bool ready) { ready_ = ready; }
+
+ private:
+  struct Target;
+  struct Call;
+  net::HttpResponse metadata_response(const std::string& model) const;
+  net::HttpResponse model_list_response() const;
+  net::HttpResponse targets_response() const;
+  void infer(net::HttpRequest&& req, const ModelConfig& model, net::Responder respond);
+  void attempt(std::shared_ptr<Call> call);
+  void finish_ok(std::shared_ptr<Call> call, net::HttpResponse&& upstream, double attempt_ms);
+  void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
+  const Target& target_of(const TargetConfig* t) const;
+
+  const Config& cfg_;
+  net::HttpClient& client_;
+  telemetry::Registry& metrics_;
+  std::unique_ptr<RoutingPolicy> policy_;
+  std::vector<Target> targets_;  // same order as cfg_.targets
+  std::atomic<bool> ready_{true};
+  telemetry::Gauge& inflight_;
+};
+
+}  // namespace hir::router

@@ -1,0 +1,152 @@
+#include "telemetry/trace.h"
+
+#include <chrono>
+#include <random>
+#include <thread>
+
+namespace hir::telemetry {
+
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+// xoshiro256** (Blackman & Vigna, https://prng.di.unimi.it/): four words of state, a few ns per id.
+class Xoshiro {
+ public:
+  Xoshiro() {
+    uint64_t seed = 0;
+    try {
+      std::random_device rd;
+      seed = (uint64_t{rd()} << 32) ^ rd();
+    } catch (...) {
+      // No entropy device: fall back to time and thread identity, still distinct per thread.
+    }
+    seed ^= static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    seed ^= std::hash<std::thread::id>{}(std::this_thread::get_id());
+    // splitmix64 spreads one seed over the whole state, as the xoshiro authors recommend.
+    for (uint64_t& w : s_) w = splitmix64(seed);
+  }
+
+  uint64_t next() {
+    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
+uint64_t random64() {
+  thread_local Xoshiro rng;
+  return rng.next();
+}
+
+uint64_t random_nonzero64() {
+  uint64_t v = 0;
+  while (v == 0) v = random64();
+  return v;
+}
+
+void append_hex64(std::string& out, uint64_t v) {
+  for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(v >> shift) & 0xF];
+}
+
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+int hex_value(char c) { return c <= '9' ? c - '0' : c - 'a' + 10; }
+
+bool lower_hex_not_all_zero(std::string_view s) {
+  bool nonzero = false;
+  for (char c : s) {
+    if (!is_lower_hex(c)) return false;
+    nonzero |= c != '0';
+  }
+  return nonzero;
+}
+
+constexpr size_t kVersion00Length = 55;  // 2 + 1 + 32 + 1 + 16 + 1 + 2
+
+}  // namespace
+
+std::string new_request_id() {
+  std::string id;
+  id.reserve(16);
+  append_hex64(id, random64());
+  return id;
+}
+
+std::optional<TraceContext> TraceContext::parse(std::string_view v) {
+  if (v.size() < kVersion00Length) return std::nullopt;
+  if (!is_lower_hex(v[0]) || !is_lower_hex(v[1])) return std::nullopt;
+  const std::string_view version = v.substr(0, 2);
+  if (version == "ff") return std::nullopt;  // the spec forbids version ff
+  if (version == "00") {
+    if (v.size() != kVersion00Length) return std::nullopt;
+  } else if (v.size() > kVersion00Length && v[kVersion00Length] != '-') {
+    return std::nullopt;  // later versions may only append "-..." after the flags
+  }
+  if (v[2] != '-' || v[35] != '-' || v[52] != '-') return std::nullopt;
+  const std::string_view trace_id = v.substr(3, 32);
+  const std::string_view parent_id = v.substr(36, 16);
+  if (!lower_hex_not_all_zero(trace_id) || !lower_hex_not_all_zero(parent_id)) return std::nullopt;
+  if (!is_lower_hex(v[53]) || !is_lower_hex(v[54])) return std::nullopt;
+
+  TraceContext ctx;
+  ctx.trace_id = std::string(trace_id);
+  ctx.parent_id = std::string(parent_id);
+  ctx.flags = static_cast<uint8_t>(hex_value(v[53]) * 16 + hex_value(v[54]));
+  // Flags of an unknown version may mean something else; only the sampled bit is understood.
+  if (version != "00") ctx.flags &= 0x01;
+  return ctx;
+}
+
+TraceContext TraceContext::generate() {
+  TraceContext ctx;
+  ctx.trace_id.reserve(32);
+  // Only the whole 128 bits must be non-zero; a non-zero high half is the simplest way to ensure it.
+  append_hex64(ctx.trace_id, random_nonzero64());
+  append_hex64(ctx.trace_id, random64());
+  ctx.parent_id.reserve(16);
+  append_hex64(ctx.parent_id, random_nonzero64());
+  ctx.flags = 1;
+  return ctx;
+}
+
+TraceContext TraceContext::child() const {
+  TraceContext ctx;
+  ctx.trace_id = trace_id;
+  ctx.parent_id.reserve(16);
+  append_hex64(ctx.parent_id, random_nonzero64());
+  ctx.flags = flags;
+  return ctx;
+}
+
+std::string TraceContext::header() const {
+  std::string out;
+  out.reserve(kVersion00Length);
+  out += "00-";
+  out += trace_id;
+  out += '-';
+  out += parent_id;
+  out += '-';
+  out += kHex[flags >> 4];
+  out += kHex[flags & 0xF];
+  return out;
+}
+
+}  // namespace hir::telemetry

@@ -1,0 +1,36 @@
+// Request ids and W3C Trace Context (https://www.w3.org/TR/trace-context/ §3.2, the traceparent header).
+//
+// Ids come from a per-thread xoshiro256** generator seeded once per thread from std::random_device:
+// fast (no lock, no syscall per id) and unpredictable enough for correlation ids. They are not secrets
+// and must not be used as such.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hir::telemetry {
+
+// 16 lowercase hex characters (64 random bits).
+std::string new_request_id();
+
+struct TraceContext {
+  std::string trace_id;   // 32 lowercase hex, not all zero
+  std::string parent_id;  // 16 lowercase hex, not all zero
+  uint8_t flags = 1;      // bit 0: sampled
+
+  // Parses a traceparent value; nullopt when it is not valid, and the caller then starts a new trace,
+  // as the spec asks. Version 00 must be exactly "00-<32 hex>-<16 hex>-<2 hex>"; hex is lowercase only;
+  // version ff and all-zero ids are invalid. A higher version is parsed as the spec's "versioning of
+  // traceparent" asks: the 00 fields first, then the end of the value or '-', and only the sampled flag.
+  static std::optional<TraceContext> parse(std::string_view traceparent);
+  // A new trace: random trace id and parent id, sampled.
+  static TraceContext generate();
+  // The context to send downstream: same trace id and flags, a new parent (span) id.
+  TraceContext child() const;
+  // "00-<trace_id>-<parent_id>-<flags as 2 lowercase hex>".
+  std::string header() const;
+};
+
+}  // namespace hir::telemetry

@@ -1,0 +1,121 @@
+// Starts real hir-worker and hir serve processes on 127.0.0.1 for the integration tests, and
+// makes blocking HTTP calls to them. Every process is stopped when its handle goes away.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/process.h"
+#include "net/client.h"
+#include "net/event_loop.h"
+
+namespace hir::testing {
+
+inline std::string temp_dir() {
+  std::string t = (std::filesystem::temp_directory_path() / "hir-it-XXXXXX").string();
+  return mkdtemp(t.data()) ? t : "/tmp";
+}
+
+// One blocking request on a private loop; {status 0, error text in body} when no response came.
+inline net::HttpResponse call(int port, const std::string& method, const std::string& target,
+                              std::string body = "", net::Headers headers = {},
+                              Duration timeout = std::chrono::seconds(20)) {
+  net::EventLoop loop;
+  net::HttpClient client(loop);
+  net::Url url;
+  url.host = "127.0.0.1";
+  url.port = static_cast<uint16_t>(port);
+  net::HttpRequest req;
+  req.method = method;
+  req.target = target;
+  req.headers = std::move(headers);
+  req.body = std::move(body);
+  net::HttpResponse out{0, {}, ""};
+  client.send(url, std::move(req), timeout, [&](Result<net::HttpResponse> r) {
+    if (r.ok()) out = std::move(*r);
+    else out.body = r.status().message();
+    loop.stop();
+  });
+  loop.run(1);
+  return out;
+}
+
+inline bool wait_ready(int port, Duration timeout = std::chrono::seconds(30)) {
+  auto deadline = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < deadline) {
+    if (call(port, "GET", "/v2/health/ready", "", {}, std::chrono::seconds(1)).status == 200) return true;
+    usleep(50 * 1000);
+  }
+  return false;
+}
+
+struct Proc {
+  ChildProcess child;
+  int port = 0;
+  std::string log;
+};
+
+// Starts a binary with --port 0 --port-file and waits until it listens and is ready.
+inline Proc start(const std::string& bin, std::vector<std::string> args, const std::string& dir,
+                  const std::string& name) {
+  Proc p;
+  std::string port_file = dir + "/" + name + ".port";
+  std::filesystem::remove(port_file);
+  p.log = dir + "/" + name + ".log";
+  std::vector<std::string> argv = {bin};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--port", "0", "--port-file", port_file});
+  auto c = ChildProcess::spawn(argv, p.log);
+  EXPECT_TRUE(c.ok()) << c.status().message();
+  if (!c.ok()) return p;
+  p.child = std::move(*c);
+  // Poll in short slices so a child that dies at start-up fails the test at once.
+  Result<int> port = DeadlineExceeded("not started");
+  for (int i = 0; i < 300 && !port.ok() && p.child.running(); ++i)
+    port = wait_for_port_file(port_file, std::chrono::milliseconds(100));
+  EXPECT_TRUE(port.ok()) << name << " did not start; log: " << p.log;
+  if (!port.ok()) return p;
+  p.port = *port;
+  EXPECT_TRUE(wait_ready(p.port)) << name << " not ready; log: " << p.log;
+  return p;
+}
+
+inline Proc start_worker(const std::string& dir, const std::string& name, std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--model-repository", std::string(HIR_SOURCE_DIR) + "/models"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return start(HIR_WORKER_BIN, args, dir, name);
+}
+
+// Writes a router configuration with one target per (name, port, class, variant) and starts hir serve.
+struct TargetSpec {
+  std::string name;
+  int port;
+  std::string hw;
+  std::string variant;
+  double cost = 0.0001;
+};
+
+inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& targets,
+                         const std::string& extra_args = "") {
+  std::ofstream cfg(dir + "/router.yaml");
+  cfg << "targets:\n";
+  for (const auto& t : targets)
+    cfg << "  - {name: " << t.name << ", url: \"http://127.0.0.1:" << t.port << "\", class: " << t.hw
+        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: 2000}\n";
+  cfg << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
+         "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
+         "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n";
+  for (const auto& t : targets)
+    cfg << "      - {name: " << t.variant << ", targets: [" << t.name << "], accuracy: 0.9}\n";
+  cfg.close();
+  std::vector<std::string> args = {"serve", "--config", dir + "/router.yaml"};
+  if (!extra_args.empty()) args.push_back(extra_args);
+  return start(HIR_BIN, args, dir, "router");
+}
+
+}  // namespace hir::testing

@@ -1,0 +1,215 @@
+// End-to-end: real hir-worker and hir serve processes on 127.0.0.1.
+#include <signal.h>
+
+#include <future>
+#include <thread>
+
+#include "bench/loadgen.h"
+#include "harness.h"
+#include "protocol/v2_codec.h"
+
+using namespace hir;
+using namespace hir::testing;
+
+namespace {
+
+net::Headers binary_headers(const bench::LoadItem& item) {
+  net::Headers h;
+  if (item.json_length) {
+    h.set("Content-Type", "application/octet-stream");
+    h.set("Inference-Header-Content-Length", std::to_string(*item.json_length));
+  } else {
+    h.set("Content-Type", "application/json");
+  }
+  return h;
+}
+
+InferResponse decode(const net::HttpResponse& r) {
+  auto hl = r.headers.get("inference-header-content-length");
+  auto d = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
+  EXPECT_TRUE(d.ok()) << d.status().message() << " body: " << r.body.substr(0, 200);
+  return d.ok() ? std::move(*d) : InferResponse{};
+}
+
+class RouterIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir();
+    auto items = bench::fmnist_test_requests(8, true);
+    ASSERT_TRUE(items.ok()) << items.status().message();
+    binary_ = std::move(*items);
+    auto json = bench::fmnist_test_requests(8, false);
+    ASSERT_TRUE(json.ok());
+    json_ = std::move(*json);
+  }
+  std::string dir_;
+  std::vector<bench::LoadItem> binary_, json_;
+};
+
+}  // namespace
+
+TEST_F(RouterIT, HealthMetadataAndReady) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  for (int port : {w.port, r.port}) {
+    EXPECT_EQ(call(port, "GET", "/v2/health/live").status, 200);
+    EXPECT_EQ(call(port, "GET", "/v2/health/ready").status, 200);
+    auto meta = call(port, "GET", "/v2");
+    EXPECT_EQ(meta.status, 200);
+    EXPECT_NE(meta.body.find("binary_tensor_data"), std::string::npos);
+    EXPECT_EQ(call(port, "GET", "/v2/notapi").status, 404);
+    EXPECT_EQ(call(port, "POST", "/v2/health/live").status, 405);
+    EXPECT_EQ(call(port, "GET", "/metrics").status, 200);
+  }
+  auto wm = call(w.port, "GET", "/v2/models/fmnist-small");
+  ASSERT_EQ(wm.status, 200);
+  auto sig = protocol::parse_model_metadata(wm.body);
+  ASSERT_TRUE(sig.ok()) << wm.body;
+  EXPECT_EQ(sig->inputs.at(0).shape, (Shape{-1, 784}));
+  auto rm = call(r.port, "GET", "/v2/models/fmnist");
+  ASSERT_EQ(rm.status, 200);
+  auto rsig = protocol::parse_model_metadata(rm.body);
+  ASSERT_TRUE(rsig.ok()) << rm.body;
+  EXPECT_EQ(rsig->name, "fmnist");
+  EXPECT_EQ(rsig->outputs.at(0).name, "probabilities");
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/ready").status, 200);
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/nope").status, 404);
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/versions/9").status, 404);
+}
+
+TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  for (const auto* set : {&binary_, &json_}) {
+    for (const auto& item : *set) {
+      auto direct = call(w.port, "POST", "/v2/models/fmnist-small/infer", item.body, binary_headers(item));
+      auto routed = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item));
+      ASSERT_EQ(direct.status, 200) << direct.body;
+      ASSERT_EQ(routed.status, 200) << routed.body;
+      auto d = decode(direct), x = decode(routed);
+      ASSERT_EQ(d.outputs.size(), 1u);
+      ASSERT_EQ(x.outputs.size(), 1u);
+      EXPECT_EQ(d.outputs[0].data, x.outputs[0].data);  // the very same bytes
+      EXPECT_EQ(x.outputs[0].shape, (Shape{1, 10}));
+      EXPECT_EQ(x.model_name, "fmnist");
+      EXPECT_EQ(param_string(x.parameters, "hir_target").value_or(""), "edge-1");
+      EXPECT_EQ(param_string(x.parameters, "hir_variant").value_or(""), "fmnist-small");
+      EXPECT_EQ(param_number(x.parameters, "hir_fallbacks").value_or(-1), 0);
+      EXPECT_GT(param_number(x.parameters, "hir_cost_usd").value_or(0), 0);
+      EXPECT_GT(param_number(x.parameters, "hir_latency_ms").value_or(0), 0);
+      // Binary in, binary out: the extension survives the router both ways.
+      EXPECT_EQ(routed.headers.get("inference-header-content-length").has_value(), item.json_length.has_value());
+    }
+  }
+}
+
+TEST_F(RouterIT, RequestIdIsEchoedAndBadRequestsAre4xx) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  std::string body = R"({"id":"req-42","inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 784; ++i) body += i ? ",0.5" : "0.5";
+  body += "]}]}";
+  auto ok = call(r.port, "POST", "/v2/models/fmnist/infer", body, h);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(decode(ok).id, "req-42");
+  EXPECT_EQ(ok.headers.get("x-request-id").value_or(""), "req-42");
+  for (const std::string& bad : {
+           std::string("{"), std::string(R"({"inputs":[]})"),
+           std::string(R"({"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})"),
+           std::string(R"({"inputs":[{"name":"nope","shape":[1,1],"datatype":"FP32","data":[1]}]})"),
+           body.substr(0, body.size() - 2) + R"(],"parameters":{"priority":"urgent"}})"}) {
+    auto res = call(r.port, "POST", "/v2/models/fmnist/infer", bad, h);
+    EXPECT_GE(res.status, 400) << bad.substr(0, 80);
+    EXPECT_LT(res.status, 500) << bad.substr(0, 80);
+    EXPECT_NE(res.body.find("\"error\""), std::string::npos);
+  }
+  EXPECT_EQ(call(r.port, "GET", "/v2/health/live").status, 200);  // still up
+}
+
+TEST_F(RouterIT, FailsOverWhenTheFirstWorkerIsKilled) {
+  auto edge = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto cloud = start_worker(dir_, "cloud", {"--models", "fmnist-large"});
+  auto r = start_router(dir_, {{"edge-1", edge.port, "edge-cpu", "fmnist-small"},
+                               {"cloud-1", cloud.port, "cloud", "fmnist-large", 0.0002}});
+  const auto& item = binary_[0];
+  auto before = decode(call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item)));
+  EXPECT_EQ(param_string(before.parameters, "hir_target").value_or(""), "edge-1");
+
+  edge.child.kill_now();
+  for (const auto& it : binary_) {
+    auto res = call(r.port, "POST", "/v2/models/fmnist/infer", it.body, binary_headers(it));
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto d = decode(res);
+    EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "cloud-1");
+    EXPECT_EQ(param_string(d.parameters, "hir_variant").value_or(""), "fmnist-large");
+    EXPECT_GE(param_number(d.parameters, "hir_fallbacks").value_or(0), 1);
+  }
+  cloud.child.kill_now();
+  auto none = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item));
+  EXPECT_EQ(none.status, 503);
+  EXPECT_NE(none.body.find("all 2 target(s) failed"), std::string::npos) << none.body;
+  auto metrics = call(r.port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("hir_fallbacks_total"), std::string::npos);
+}
+
+TEST_F(RouterIT, FullQueueAnswers503) {
+  // One execution thread and room for one waiting request: a burst of big batches overflows it.
+  auto w = start_worker(dir_, "busy", {"--models", "fmnist-large", "--concurrency", "1", "--queue-depth", "1"});
+  InferRequest big;
+  Tensor t;
+  t.name = "input";
+  t.shape = {256, 784};
+  t.data.assign(256 * 784 * 4, '\0');
+  big.inputs.push_back(std::move(t));
+  auto enc = protocol::encode_infer_request(big, true);
+  bench::LoadItem item{enc.body, enc.json_length, -1};
+  std::vector<bench::LoadItem> items(32, item);
+  bench::LoadOptions lo;
+  lo.url.host = "127.0.0.1";
+  lo.url.port = static_cast<uint16_t>(w.port);
+  lo.path = "/v2/models/fmnist-large/infer";
+  lo.concurrency = 32;
+  auto results = bench::run_closed_loop(items, lo);
+  int ok = 0, full = 0;
+  for (const auto& res : results) {
+    if (res.status == 200) ++ok;
+    if (res.status == 503) {
+      ++full;
+      EXPECT_NE(res.error.find("\"error\""), std::string::npos);
+    }
+  }
+  EXPECT_GE(ok, 1);
+  EXPECT_GE(full, 1);
+  EXPECT_EQ(ok + full, 32);
+  EXPECT_EQ(call(w.port, "GET", "/v2/health/live").status, 200);
+}
+
+TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
+  // The worker holds each response 500 ms (emulated WAN), so requests are surely in flight.
+  auto w = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-rtt-ms", "500"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  std::vector<bench::LoadItem> items(binary_.begin(), binary_.begin() + 4);
+  bench::LoadOptions lo;
+  lo.url.host = "127.0.0.1";
+  lo.url.port = static_cast<uint16_t>(r.port);
+  lo.path = "/v2/models/fmnist/infer";
+  lo.concurrency = 4;
+  auto fut = std::async(std::launch::async, [&] { return bench::run_closed_loop(items, lo); });
+  // Wait until the router reports all four in flight, then ask it to stop.
+  bool in_flight = false;
+  for (int i = 0; i < 200 && !in_flight; ++i) {
+    auto m = call(r.port, "GET", "/metrics").body;
+    in_flight = m.find("hir_requests_in_flight 4") != std::string::npos;
+    if (!in_flight) usleep(5000);
+  }
+  ASSERT_TRUE(in_flight);
+  ::kill(r.child.pid(), SIGTERM);
+  auto results = fut.get();
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& res : results) EXPECT_EQ(res.status, 200) << res.error;
+  EXPECT_EQ(r.child.wait(std::chrono::seconds(20)), 0);
+  // And it no longer listens.
+  EXPECT_EQ(call(r.port, "GET", "/v2/health/live", "", {}, std::chrono::seconds(2)).status, 0);
+}

@@ -1,0 +1,278 @@
+#include "net/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "net/server.h"
+#include "net_test_util.h"
+
+namespace hir::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::call;
+using testing::local_url;
+using testing::LoopThread;
+using testing::make_request;
+using testing::wait_until;
+
+TEST(Url, ParsesHostPortAndBase) {
+  auto u = Url::parse("http://edge-1.local:8000/base/v2/");
+  ASSERT_TRUE(u.ok()) << u.status().to_string();
+  EXPECT_EQ(u->scheme, "http");
+  EXPECT_EQ(u->host, "edge-1.local");
+  EXPECT_EQ(u->port, 8000);
+  EXPECT_EQ(u->base_path, "/base/v2");
+  EXPECT_EQ(u->authority(), "edge-1.local:8000");
+
+  u = Url::parse("http://127.0.0.1");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->port, 80);
+  EXPECT_EQ(u->base_path, "");
+  EXPECT_EQ(Url::parse("HTTP://h/")->base_path, "");
+
+  u = Url::parse("http://[::1]:9000/x");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->host, "::1");
+  EXPECT_EQ(u->authority(), "[::1]:9000");
+}
+
+TEST(Url, RefusesHttpsAndGarbage) {
+  auto https = Url::parse("https://cloud.example.com/v2");
+  EXPECT_EQ(https.status().code(), Code::kUnimplemented);
+  EXPECT_EQ(https.status().message(), "https targets are not supported yet");
+  for (const char* bad :
+       {"", "garbage", "ftp://h", "http://", "http://:80", "http://h:", "http://h:0",
+        "http://h:99999", "http://h:8a", "http://h h", "http://user@h", "http://h/a?b=1",
+        "http://[::1", "http://[::1]x", "//h:80"}) {
+    EXPECT_EQ(Url::parse(bad).status().code(), Code::kInvalidArgument) << bad;
+  }
+}
+
+// A server that echoes the target, the Host header and the peer (so tests see reuse).
+struct Upstream {
+  explicit Upstream(LoopThread& lt, ServerOptions o = {}) : server(lt.loop, o, [this](HttpRequest&& req, Responder r) {
+    handle(std::move(req), std::move(r));
+  }) {
+    EXPECT_TRUE(server.listen().ok());
+  }
+  void handle(HttpRequest&& req, Responder respond) {
+    {
+      std::lock_guard lk(mu);
+      remotes.insert(req.remote);
+      if (path_of(req.target) == "/park") {
+        parked.push_back(std::move(respond));
+        return;
+      }
+    }
+    HttpResponse res;
+    res.status = path_of(req.target) == "/missing" ? 404 : 200;
+    res.headers.set("X-Target", req.target);
+    res.headers.set("X-Host", std::string(req.headers.get("host").value_or("")));
+    res.body = req.method + " " + req.body;
+    respond(std::move(res));
+  }
+  size_t remote_count() {
+    std::lock_guard lk(mu);
+    return remotes.size();
+  }
+  void release_parked() {
+    std::vector<Responder> v;
+    {
+      std::lock_guard lk(mu);
+      v.swap(parked);
+    }
+    for (auto& r : v) r(json_response(200, "{}"));
+  }
+  std::mutex mu;
+  std::set<std::string> remotes;
+  std::vector<Responder> parked;
+  HttpServer server;
+};
+
+TEST(HttpClient, RoundTripPrependsBasePathAndSetsHost) {
+  LoopThread lt;
+  Upstream up(lt);
+  HttpClient client(lt.loop);
+  auto r = call(client, local_url(up.server.port(), "/base"), make_request("POST", "/v2/x?q=1", "hi"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "POST hi");
+  EXPECT_EQ(r->headers.get("x-target").value(), "/base/v2/x?q=1");
+  EXPECT_EQ(r->headers.get("x-host").value(), "127.0.0.1:" + std::to_string(up.server.port()));
+
+  // A name goes through the resolver (and, where localhost is ::1 first, on to 127.0.0.1).
+  auto named = Url::parse("http://localhost:" + std::to_string(up.server.port()));
+  ASSERT_TRUE(named.ok());
+  r = call(client, *named, make_request("GET", "/named"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->headers.get("x-target").value(), "/named");
+
+  r = call(client, local_url(up.server.port()), make_request("GET", "/missing"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 404);  // any status is a response, not an error
+}
+
+TEST(HttpClient, ReusesPooledConnections) {
+  LoopThread lt;
+  Upstream up(lt);
+  HttpClient client(lt.loop);
+  for (int i = 0; i < 5; ++i) {
+    auto r = call(client, local_url(up.server.port()), make_request("GET", "/"));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+  }
+  EXPECT_EQ(up.remote_count(), 1u);
+  EXPECT_EQ(up.server.connections(), 1u);
+}
+
+TEST(HttpClient, PoolIsBoundedPerHost) {
+  LoopThread lt;
+  Upstream up(lt);
+  ClientOptions o;
+  o.max_idle_per_host = 0;
+  HttpClient client(lt.loop, o);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(call(client, local_url(up.server.port()), make_request("GET", "/")).ok());
+  EXPECT_EQ(up.remote_count(), 3u);  // nothing kept, so each request connected anew
+}
+
+TEST(HttpClient, RefusedConnectionIsUnavailable) {
+  // A bound socket that does not listen: connecting to it is refused.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  LoopThread lt;
+  HttpClient client(lt.loop);
+  auto r = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/"));
+  ::close(fd);
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+}
+
+TEST(HttpClient, DeadlineExceededWhenTheHandlerIsSlow) {
+  LoopThread lt;
+  Upstream up(lt);
+  HttpClient client(lt.loop);
+  auto r = call(client, local_url(up.server.port()), make_request("GET", "/park"), 50ms);
+  EXPECT_EQ(r.status().code(), Code::kDeadlineExceeded) << r.status().to_string();
+  up.release_parked();
+  // The timed-out connection was closed, not pooled: the next request uses a fresh one.
+  auto ok = call(client, local_url(up.server.port()), make_request("GET", "/"));
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(up.remote_count(), 2u);
+}
+
+TEST(HttpClient, RetriesWhenTheServerClosedAnIdleKeepAlive) {
+  LoopThread lt;
+  ServerOptions o;
+  o.idle_timeout = 20ms;
+  Upstream up(lt, o);
+  HttpClient client(lt.loop);
+  ASSERT_TRUE(call(client, local_url(up.server.port()), make_request("GET", "/")).ok());
+  // The server drops the pooled connection; the client only learns when it uses it.
+  ASSERT_TRUE(wait_until([&] { return up.server.connections() == 0; }));
+  auto r = call(client, local_url(up.server.port()), make_request("POST", "/", "again"));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, "POST again");
+  EXPECT_EQ(up.remote_count(), 2u);
+}
+
+// A one-shot raw server that answers whatever it reads with `reply`, then closes.
+class RawUpstream {
+ public:
+  explicit RawUpstream(std::string reply) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread_ = std::thread([this, reply = std::move(reply)] {
+      int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      char buf[4096];
+      (void)::recv(c, buf, sizeof buf, 0);
+      (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      ::shutdown(c, SHUT_WR);
+      while (::recv(c, buf, sizeof buf, 0) > 0) {
+      }
+      ::close(c);
+    });
+  }
+  ~RawUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  uint16_t port = 0;
+
+ private:
+  int fd_;
+  std::thread thread_;
+};
+
+TEST(HttpClient, MalformedOrOversizedResponseIsUnavailable) {
+  LoopThread lt;
+  {
+    RawUpstream raw("garbage that is not HTTP\r\n\r\n");
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+  }
+  {
+    RawUpstream raw("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'x'));
+    ClientOptions o;
+    o.max_response_bytes = 10;
+    HttpClient client(lt.loop, o);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+  }
+  {  // a response that ends with the connection is fine, and is not pooled
+    RawUpstream raw("HTTP/1.1 200 OK\r\n\r\nuntil-eof");
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->body, "until-eof");
+  }
+}
+
+TEST(HttpClient, HttpsIsUnimplemented) {
+  LoopThread lt;
+  HttpClient client(lt.loop);
+  Url u;
+  u.scheme = "https";
+  u.host = "127.0.0.1";
+  auto r = call(client, u, make_request("GET", "/"));
+  EXPECT_EQ(r.status().code(), Code::kUnimplemented);
+}
+
+TEST(HttpClient, ConcurrentSendsFromManyThreads) {
+  LoopThread lt(2);
+  Upstream up(lt);
+  HttpClient client(lt.loop);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < 4; ++i)
+    ts.emplace_back([&, i] {
+      for (int k = 0; k < 25; ++k) {
+        std::string body = std::to_string(i * 100 + k);
+        auto r = call(client, local_url(up.server.port()), make_request("POST", "/", body));
+        if (r.ok() && r->body == "POST " + body) ok.fetch_add(1);
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 100);
+  EXPECT_LE(up.remote_count(), 4u);  // at most one connection per concurrent caller
+}
+
+}  // namespace
+}  // namespace hir::net

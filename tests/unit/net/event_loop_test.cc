@@ -1,0 +1,96 @@
+#include "net/event_loop.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <thread>
+
+#include "net_test_util.h"
+
+namespace hir::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::wait_until;
+
+TEST(EventLoop, PostRunsOnTheLoopAndStopEndsRun) {
+  EventLoop loop;
+  std::thread::id ran_on;
+  loop.post([&] {
+    ran_on = std::this_thread::get_id();
+    loop.stop();
+  });
+  loop.run();
+  EXPECT_EQ(ran_on, std::this_thread::get_id());
+  EXPECT_TRUE(loop.stopped());
+}
+
+TEST(EventLoop, RunsOnSeveralThreads) {
+  testing::LoopThread lt(3);
+  std::atomic<int> n{0};
+  for (int i = 0; i < 100; ++i) lt.loop.post([&] { n.fetch_add(1); });
+  EXPECT_TRUE(wait_until([&] { return n.load() == 100; }));
+}
+
+TEST(EventLoop, RunAfterFiresAndCancelPreventsIt) {
+  testing::LoopThread lt;
+  std::atomic<int> fired{0}, cancelled_ran{0};
+  auto keep = lt.loop.run_after(1ms, [&] { fired.fetch_add(1); });
+  auto t = lt.loop.run_after(std::chrono::hours(1), [&] { cancelled_ran.fetch_add(1); });
+  t->cancel();
+  t->cancel();  // twice is harmless
+  // A timer cancelled after its deadline passed, but before its handler got the (here
+  // blocked) loop thread, must not run either.
+  std::atomic<bool> blocked{false}, release{false};
+  lt.loop.post([&] {
+    blocked = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+  });
+  ASSERT_TRUE(wait_until([&] { return blocked.load(); }));
+  std::atomic<int> late{0};
+  auto t2 = lt.loop.run_after(0ms, [&] { late.fetch_add(1); });
+  std::this_thread::sleep_for(2ms);  // not a timing assertion: only makes the race likelier
+  t2->cancel();
+  release = true;
+  EXPECT_TRUE(wait_until([&] { return fired.load() == 1; }));
+  std::atomic<bool> marker{false};
+  lt.loop.run_after(5ms, [&] { marker = true; });  // runs after t2's slot
+  EXPECT_TRUE(wait_until([&] { return marker.load(); }));
+  EXPECT_EQ(cancelled_ran.load(), 0);
+  EXPECT_EQ(late.load(), 0);
+}
+
+TEST(EventLoop, DroppingTheTimerHandleDoesNotCancel) {
+  testing::LoopThread lt;
+  std::atomic<bool> fired{false};
+  lt.loop.run_after(1ms, [&] { fired = true; });
+  EXPECT_TRUE(wait_until([&] { return fired.load(); }));
+}
+
+TEST(EventLoop, SignalsRearm) {
+  testing::LoopThread lt;
+  std::atomic<int> seen{0};
+  lt.loop.on_signals({SIGUSR1}, [&](int sig) {
+    if (sig == SIGUSR1) seen.fetch_add(1);
+  });
+  // The signal_set is registered by the time on_signals returns.
+  ::raise(SIGUSR1);
+  EXPECT_TRUE(wait_until([&] { return seen.load() == 1; }));
+  ::raise(SIGUSR1);
+  EXPECT_TRUE(wait_until([&] { return seen.load() == 2; }));
+}
+
+TEST(EventLoop, CanRunAgainAfterStop) {
+  EventLoop loop;
+  int n = 0;
+  loop.post([&] { ++n, loop.stop(); });
+  loop.run();
+  loop.post([&] { ++n, loop.stop(); });
+  loop.run();
+  EXPECT_EQ(n, 2);
+  EXPECT_NE(loop.native(), nullptr);
+}
+
+}  // namespace
+}  // namespace hir::net

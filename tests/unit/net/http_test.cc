@@ -1,0 +1,86 @@
+#include "net/http.h"
+
+#include <gtest/gtest.h>
+
+#include "net/wire.h"
+
+namespace hir::net {
+namespace {
+
+TEST(Headers, GetIsCaseInsensitive) {
+  Headers h;
+  h.add("Content-Type", "application/json");
+  EXPECT_EQ(h.get("content-type").value(), "application/json");
+  EXPECT_EQ(h.get("CONTENT-TYPE").value(), "application/json");
+  EXPECT_FALSE(h.get("content-length").has_value());
+}
+
+TEST(Headers, SetReplacesEveryCopyAndAddAppends) {
+  Headers h;
+  h.add("X-A", "1");
+  h.add("x-a", "2");
+  h.set("X-a", "3");
+  ASSERT_EQ(h.items.size(), 1u);
+  EXPECT_EQ(h.get("x-A").value(), "3");
+  h.set("X-B", "4");
+  h.add("X-B", "5");
+  EXPECT_EQ(h.items.size(), 3u);
+  EXPECT_EQ(h.get("x-b").value(), "4");  // the first one wins on get
+}
+
+TEST(ErrorResponse, IsJsonWithEscaping) {
+  HttpResponse r = error_response(404, "model \"m\" not found\n\\ \x01");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.headers.get("content-type").value(), "application/json");
+  EXPECT_EQ(r.body, R"({"error":"model \"m\" not found\n\\ \u0001"})");
+}
+
+TEST(ErrorResponse, KeepsUtf8AndReplacesInvalidBytes) {
+  EXPECT_EQ(error_response(400, "caf\xc3\xa9").body, "{\"error\":\"caf\xc3\xa9\"}");
+  EXPECT_EQ(error_response(400, "a\xff" "b").body, R"({"error":"a\ufffdb"})");
+  EXPECT_EQ(error_response(400, "\xc3").body, R"({"error":"\ufffd"})");  // truncated sequence
+  EXPECT_EQ(error_response(400, "\xed\xa0\x80").body,  // a UTF-16 surrogate is not UTF-8
+            R"({"error":"\ufffd\ufffd\ufffd"})");
+}
+
+TEST(JsonResponse, SetsContentType) {
+  HttpResponse r = json_response(201, R"({"a":1})");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, R"({"a":1})");
+  EXPECT_EQ(r.headers.get("Content-Type").value(), "application/json");
+}
+
+TEST(PathOf, DropsQuery) {
+  EXPECT_EQ(path_of("/v2/models/m/infer?x=1"), "/v2/models/m/infer");
+  EXPECT_EQ(path_of("/v2/health/ready"), "/v2/health/ready");
+  EXPECT_EQ(path_of("/?"), "/");
+  EXPECT_EQ(path_of(""), "");
+}
+
+TEST(Wire, ResponseHeadFramesTheBody) {
+  HttpResponse r = json_response(200, "{}");
+  r.headers.add("Content-Length", "999");  // a handler's framing header is ignored
+  r.headers.add("X-Bad", "a\r\nInjected: yes");
+  std::string head;
+  wire::append_response_head(head, r, 11, false, "hir");
+  EXPECT_EQ(head,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nServer: hir\r\n"
+            "Content-Length: 2\r\nConnection: close\r\n\r\n");
+  head.clear();
+  wire::append_response_head(head, HttpResponse{204, {}, ""}, 10, true, "hir");
+  EXPECT_EQ(head, "HTTP/1.0 204 No Content\r\nServer: hir\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST(Wire, RequestHeadSetsHostAndLength) {
+  HttpRequest req;
+  req.method = "POST";
+  req.body = "abc";
+  req.headers.add("host", "ignored");
+  req.headers.add("X-Trace", "1");
+  std::string head;
+  wire::append_request_head(head, req, "/base/x", "h:80");
+  EXPECT_EQ(head, "POST /base/x HTTP/1.1\r\nHost: h:80\r\nX-Trace: 1\r\nContent-Length: 3\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace hir::net

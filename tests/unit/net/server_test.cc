@@ -1,0 +1,389 @@
+#include "net/server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "net_test_util.h"
+
+namespace hir::net {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::get_request;
+using testing::LoopThread;
+using testing::post_request;
+using testing::RawConn;
+using testing::wait_until;
+
+// Echoes what it received, so tests can check the request side too.
+void echo(HttpRequest&& req, Responder respond) {
+  HttpResponse r;
+  r.headers.set("X-Method", req.method);
+  r.headers.set("X-Path", std::string(path_of(req.target)));
+  r.headers.set("X-Remote", req.remote);
+  if (auto v = req.headers.get("x-test")) r.headers.set("X-Test", std::string(*v));
+  r.body = req.body;
+  respond(std::move(r));
+}
+
+// Holds responders until the test answers them.
+struct Parked {
+  std::mutex mu;
+  std::vector<Responder> responders;
+  Handler handler() {
+    return [this](HttpRequest&&, Responder r) {
+      std::lock_guard lk(mu);
+      responders.push_back(std::move(r));
+    };
+  }
+  size_t count() {
+    std::lock_guard lk(mu);
+    return responders.size();
+  }
+  void answer(size_t i, std::string body) {
+    Responder r;
+    {
+      std::lock_guard lk(mu);
+      r = responders.at(i);
+    }
+    HttpResponse res;
+    res.body = std::move(body);
+    r(std::move(res));
+  }
+};
+
+struct ServerFixture {
+  explicit ServerFixture(Handler h, ServerOptions o = {}, int threads = 1)
+      : lt(threads), server(lt.loop, std::move(o), std::move(h)) {
+    Status s = server.listen();
+    EXPECT_TRUE(s.ok()) << s.to_string();
+  }
+  uint16_t port() const { return server.port(); }
+  LoopThread lt;
+  HttpServer server;
+};
+
+TEST(HttpServer, GetAndPostRoundTrip) {
+  ServerFixture f(echo);
+  ASSERT_NE(f.port(), 0);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(get_request("/v2/health/ready?x=1", "X-Test: yes\r\n")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("X-Method"), "GET");
+  EXPECT_EQ(r->header("X-Path"), "/v2/health/ready");
+  EXPECT_EQ(r->header("x-test"), "yes");
+  EXPECT_EQ(r->header("Server"), "hir");
+  EXPECT_EQ(r->header("Content-Length"), "0");
+  EXPECT_TRUE(r->header("X-Remote")->starts_with("127.0.0.1:"));
+
+  ASSERT_TRUE(c.send(post_request("/v2/models/m/infer", R"({"inputs":[]})")));
+  r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("X-Method"), "POST");
+  EXPECT_EQ(r->body, R"({"inputs":[]})");
+}
+
+TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
+  ServerFixture f(echo);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(get_request("/a")));
+  auto r1 = c.read_response();
+  ASSERT_TRUE(c.send(get_request("/b")));
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_EQ(r1->header("X-Remote"), r2->header("X-Remote"));  // same client port: one connection
+  EXPECT_FALSE(r2->header("Connection").has_value());
+  EXPECT_EQ(f.server.connections(), 1u);
+}
+
+TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
+  Parked parked;
+  ServerFixture f(parked.handler(), {}, 2);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(get_request("/1") + get_request("/2")));
+  ASSERT_TRUE(wait_until([&] { return parked.count() == 1; }));
+  parked.answer(0, "first");
+  ASSERT_TRUE(wait_until([&] { return parked.count() == 2; }));  // read only after the first
+  parked.answer(1, "second");
+  auto r1 = c.read_response();
+  auto r2 = c.read_response();
+  ASSERT_TRUE(r1 && r2);
+  EXPECT_EQ(r1->body, "first");
+  EXPECT_EQ(r2->body, "second");
+}
+
+TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  ServerFixture f([&](HttpRequest&& req, Responder respond) {
+    std::lock_guard lk(mu);
+    threads.emplace_back([body = req.body, respond] {
+      std::this_thread::sleep_for(10ms);
+      respond(json_response(200, body));
+      respond(json_response(500, "ignored"));  // a second call is ignored
+    });
+  }, {}, 2);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(post_request("/x", "late")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "late");
+  ASSERT_TRUE(c.send(get_request("/y")));  // the connection still works
+  EXPECT_TRUE(c.read_response());
+  std::lock_guard lk(mu);
+  for (auto& t : threads) t.join();
+}
+
+TEST(HttpServer, DroppedResponderAnswers500AndThrowingHandlerToo) {
+  ServerFixture f([](HttpRequest&& req, Responder) {
+    if (req.target == "/throw") throw std::runtime_error("boom");
+  });
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(get_request("/drop")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_EQ(r->header("Content-Type"), "application/json");
+  ASSERT_TRUE(c.send(get_request("/throw")));
+  r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_NE(r->body.find("boom"), std::string::npos);
+}
+
+TEST(HttpServer, BodyOverLimitIs413AndServerStillServes) {
+  ServerOptions o;
+  o.max_body_bytes = 1024;
+  ServerFixture f(echo, o);
+  {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send(post_request("/big", std::string(4096, 'x'))));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+    EXPECT_EQ(r->header("Connection"), "close");
+    EXPECT_EQ(r->body, R"({"error":"request body too large"})");
+    EXPECT_TRUE(c.wait_closed());
+  }
+  {  // chunked bodies count too
+    RawConn c(f.port());
+    std::string chunk(2000, 'y');
+    ASSERT_TRUE(c.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n" +
+                       chunk + "\r\n0\r\n\r\n"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 413);
+  }
+  RawConn ok(f.port());
+  ASSERT_TRUE(ok.send(post_request("/small", std::string(1024, 'x'))));
+  auto r = ok.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body.size(), 1024u);
+}
+
+TEST(HttpServer, HeaderOverLimitIs431) {
+  ServerOptions o;
+  o.max_header_bytes = 1024;
+  ServerFixture f(echo, o);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(get_request("/", "X-Big: " + std::string(4096, 'h') + "\r\n")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+  EXPECT_EQ(r->header("Content-Type"), "application/json");
+  EXPECT_TRUE(c.wait_closed());
+}
+
+TEST(HttpServer, MalformedRequestIs400ThenClose) {
+  ServerFixture f(echo);
+  for (std::string bad : {"NOT A REQUEST\r\n\r\n", "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
+                          "POST / HTTP/1.1\r\nContent-Length: nope\r\n\r\n"}) {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send(bad));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << bad;
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_EQ(r->header("Connection"), "close");
+    EXPECT_TRUE(c.wait_closed());
+  }
+}
+
+TEST(HttpServer, Http10AndConnectionCloseEndTheConnection) {
+  ServerFixture f(echo);
+  {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send("GET / HTTP/1.0\r\n\r\n"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->head.starts_with("HTTP/1.0 200"));
+    EXPECT_TRUE(c.wait_closed());
+  }
+  {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send(get_request("/", "Connection: close\r\n")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("Connection"), "close");
+    EXPECT_TRUE(c.wait_closed());
+  }
+  {  // HTTP/1.0 that asks for keep-alive keeps it
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->header("Connection"), "keep-alive");
+    ASSERT_TRUE(c.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+    EXPECT_TRUE(c.read_response());
+  }
+}
+
+TEST(HttpServer, HeadAndExpectContinue) {
+  ServerFixture f([](HttpRequest&& req, Responder respond) {
+    respond(json_response(200, req.method == "HEAD" ? "{\"x\":1}" : req.body));
+  });
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto r = c.read_response(/*head=*/true);  // Content-Length 7, but no body follows
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->header("Content-Length"), "7");
+  ASSERT_TRUE(c.send("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+  // Raw check: the interim answer comes before the body is sent.
+  auto interim = c.read_response();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.send("body"));
+  r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "body");
+}
+
+TEST(HttpServer, IdleAndHeaderTimeoutsClose) {
+  ServerOptions o;
+  o.idle_timeout = 50ms;
+  o.header_timeout = 50ms;
+  ServerFixture f(echo, o);
+  RawConn idle(f.port());
+  ASSERT_TRUE(idle.send(get_request("/")));
+  ASSERT_TRUE(idle.read_response());
+  EXPECT_TRUE(idle.wait_closed());
+  RawConn silent(f.port());  // connects and never sends a byte
+  EXPECT_TRUE(silent.wait_closed());
+  EXPECT_TRUE(wait_until([&] { return f.server.connections() == 0; }));
+}
+
+TEST(HttpServer, ConnectionsBeyondTheCapAreClosed) {
+  ServerOptions o;
+  o.max_connections = 1;
+  ServerFixture f(echo, o);
+  auto a = std::make_unique<RawConn>(f.port());
+  ASSERT_TRUE(a->send(get_request("/a")));
+  ASSERT_TRUE(a->read_response());
+  ASSERT_EQ(f.server.connections(), 1u);
+  RawConn b(f.port());
+  b.send(get_request("/b"));  // may fail if the close already arrived
+  EXPECT_FALSE(b.read_response());
+  a.reset();
+  ASSERT_TRUE(wait_until([&] { return f.server.connections() == 0; }));
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(get_request("/c")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+TEST(HttpServer, GracefulShutdownAnswersInFlightThenCallsDone) {
+  Parked parked;
+  ServerFixture f([&](HttpRequest&& req, Responder respond) {
+    if (req.target == "/slow") return parked.handler()(std::move(req), std::move(respond));
+    echo(std::move(req), std::move(respond));
+  });
+  RawConn idle(f.port());  // an idle keep-alive connection
+  ASSERT_TRUE(idle.send(get_request("/fast")));
+  ASSERT_TRUE(idle.read_response());
+  RawConn busy(f.port());
+  ASSERT_TRUE(busy.send(get_request("/slow")));
+  ASSERT_TRUE(wait_until([&] { return parked.count() == 1; }));
+  EXPECT_EQ(f.server.requests_in_flight(), 1u);
+
+  std::atomic<bool> done{false};
+  f.server.shutdown(std::chrono::seconds(60), [&] { done = true; });
+  EXPECT_TRUE(idle.wait_closed());  // idle ones go at once
+  RawConn late(f.port());
+  EXPECT_FALSE(late.connected() && late.send(get_request("/")) && late.read_response());
+  EXPECT_FALSE(done.load());  // the slow request is still in flight
+
+  parked.answer(0, "finished");
+  auto r = busy.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "finished");
+  EXPECT_EQ(r->header("Connection"), "close");
+  EXPECT_TRUE(wait_until([&] { return done.load(); }));
+  EXPECT_EQ(f.server.connections(), 0u);
+  EXPECT_EQ(f.server.requests_in_flight(), 0u);
+}
+
+TEST(HttpServer, ShutdownClosesWhatOutlivesTheGrace) {
+  Parked parked;
+  ServerFixture f(parked.handler());
+  RawConn busy(f.port());
+  ASSERT_TRUE(busy.send(get_request("/never")));
+  ASSERT_TRUE(wait_until([&] { return parked.count() == 1; }));
+  std::atomic<bool> done{false};
+  f.server.shutdown(10ms, [&] { done = true; });
+  EXPECT_TRUE(wait_until([&] { return done.load(); }));
+  EXPECT_TRUE(busy.wait_closed());
+  parked.answer(0, "too late");  // harmless after the connection is gone
+}
+
+TEST(HttpServer, ShutdownWithNothingOpenCallsDone) {
+  ServerFixture f(echo);
+  std::atomic<int> done{0};
+  f.server.shutdown(1s, [&] { done.fetch_add(1); });
+  EXPECT_TRUE(wait_until([&] { return done.load() == 1; }));
+  f.server.shutdown(1s, [&] { done.fetch_add(1); });  // a second call is answered too
+  EXPECT_TRUE(wait_until([&] { return done.load() == 2; }));
+}
+
+TEST(HttpServer, ListenErrorsAreStatuses) {
+  ServerFixture f(echo);
+  LoopThread lt;
+  ServerOptions o;
+  o.port = f.port();  // taken
+  HttpServer dup(lt.loop, o, echo);
+  Status s = dup.listen();
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.to_string();
+  o.port = 0;
+  o.host = "192.0.2.1";  // TEST-NET-1: not an address of this machine
+  HttpServer foreign(lt.loop, o, echo);
+  EXPECT_FALSE(foreign.listen().ok());
+}
+
+TEST(HttpServer, ManyConcurrentConnectionsOnSeveralThreads) {
+  ServerFixture f(echo, {}, 3);
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i)
+    ts.emplace_back([&, i] {
+      RawConn c(f.port());
+      for (int k = 0; k < 20; ++k) {
+        std::string body = std::to_string(i) + "/" + std::to_string(k);
+        if (!c.send(post_request("/e", body))) return;
+        auto r = c.read_response();
+        if (r && r->body == body) ok.fetch_add(1);
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 160);
+}
+
+}  // namespace
+}  // namespace hir::net

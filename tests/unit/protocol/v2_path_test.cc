@@ -1,0 +1,36 @@
+#include "protocol/v2_path.h"
+
+#include <gtest/gtest.h>
+
+using hir::protocol::parse_v2_path;
+using hir::protocol::V2Endpoint;
+
+TEST(V2Path, ServerEndpoints) {
+  EXPECT_EQ(parse_v2_path("/v2").endpoint, V2Endpoint::kServerMetadata);
+  EXPECT_EQ(parse_v2_path("/v2/").endpoint, V2Endpoint::kServerMetadata);
+  EXPECT_EQ(parse_v2_path("/v2/health/live").endpoint, V2Endpoint::kLive);
+  EXPECT_EQ(parse_v2_path("/v2/health/ready").endpoint, V2Endpoint::kReady);
+  EXPECT_EQ(parse_v2_path("/v2/models").endpoint, V2Endpoint::kModelList);
+}
+
+TEST(V2Path, ModelEndpointsWithAndWithoutVersion) {
+  auto m = parse_v2_path("/v2/models/fmnist");
+  EXPECT_EQ(m.endpoint, V2Endpoint::kModelMetadata);
+  EXPECT_EQ(m.model, "fmnist");
+  EXPECT_EQ(m.version, "");
+  auto r = parse_v2_path("/v2/models/fmnist/versions/3/ready");
+  EXPECT_EQ(r.endpoint, V2Endpoint::kModelReady);
+  EXPECT_EQ(r.version, "3");
+  auto i = parse_v2_path("/v2/models/a%20b/versions/v1.2/infer");
+  EXPECT_EQ(i.endpoint, V2Endpoint::kInfer);
+  EXPECT_EQ(i.model, "a b");
+  EXPECT_EQ(i.version, "v1.2");
+}
+
+TEST(V2Path, UnknownShapes) {
+  for (const char* p : {"/", "/v1", "/v2/health", "/v2/health/x", "/v2/notapi", "/v2/models/m/foo",
+                        "/v2/models/m/versions", "/v2/models/m/versions/1/infer/x", "/v2/models/%2F/infer",
+                        "/v2/models/%zz/infer", "/v2/models/%4", "/v3/models/m"}) {
+    EXPECT_EQ(parse_v2_path(p).endpoint, V2Endpoint::kUnknown) << p;
+  }
+}

@@ -1,0 +1,81 @@
+#include "router/config.h"
+
+#include <gtest/gtest.h>
+
+#include "router/embedded_config.h"
+
+using namespace hir::router;
+
+namespace {
+const char* kMinimal = R"(
+targets:
+  - {name: e1, url: "http://127.0.0.1:9001", class: edge-cpu, cost_per_request_usd: 0.00001}
+  - {name: c1, url: "http://127.0.0.1:9002", class: cloud, cost_per_request_usd: 0.0002, timeout_ms: 250}
+models:
+  - name: m
+    inputs: [{name: input, datatype: FP32, shape: [784]}]
+    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]
+    max_batch_size: 8
+    variants:
+      - {name: m-small, targets: [e1], accuracy: 0.88}
+      - {name: m-large, targets: [c1], accuracy: 0.91}
+)";
+
+std::string expect_error(const std::string& yaml) {
+  auto r = parse_config(yaml);
+  EXPECT_FALSE(r.ok()) << yaml;
+  return r.ok() ? "" : r.status().message();
+}
+}  // namespace
+
+TEST(Config, EmbeddedDefaultParses) {
+  auto cfg = parse_config(embedded_demo_config());
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_GE(cfg->targets.size(), 2u);
+  ASSERT_NE(cfg->find_model("fmnist"), nullptr);
+  EXPECT_FALSE(cfg->demo_workers.empty());
+}
+
+TEST(Config, MinimalParsesWithDefaults) {
+  auto cfg = parse_config(kMinimal);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  EXPECT_EQ(cfg->server.port, 8000);
+  const auto* c1 = cfg->find_target("c1");
+  ASSERT_NE(c1, nullptr);
+  EXPECT_EQ(c1->hw, HardwareClass::kCloud);
+  EXPECT_EQ(c1->cost_per_request, hir::Money::from_usd(0.0002));
+  EXPECT_DOUBLE_EQ(hir::to_ms(c1->timeout), 250);
+  const auto* m = cfg->find_model("m");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->signature.max_batch_size, 8);
+  ASSERT_EQ(m->variants.size(), 2u);
+  EXPECT_EQ(m->variants[1].targets[0], "c1");
+}
+
+TEST(Config, ErrorsNameTheProblem) {
+  EXPECT_NE(expect_error("targets: [").find("config"), std::string::npos);
+  EXPECT_NE(expect_error(std::string(kMinimal) + "bogus: 1\n").find("unknown key 'bogus'"), std::string::npos);
+  std::string bad_target = kMinimal;
+  bad_target.replace(bad_target.find("targets: [c1]"), 13, "targets: [zz]");
+  EXPECT_NE(expect_error(bad_target).find("unknown target 'zz'"), std::string::npos);
+  std::string bad_class = kMinimal;
+  bad_class.replace(bad_class.find("class: cloud"), 12, "class: moon");
+  EXPECT_NE(expect_error(bad_class).find("moon"), std::string::npos);
+  std::string bad_url = kMinimal;
+  bad_url.replace(bad_url.find("http://127.0.0.1:9001"), 21, "ftp://x");
+  EXPECT_NE(expect_error(bad_url).find("target 'e1'"), std::string::npos);
+  std::string dup = kMinimal;
+  dup.replace(dup.find("name: c1"), 8, "name: e1");
+  EXPECT_NE(expect_error(dup).find("defined twice"), std::string::npos);
+  std::string bad_acc = kMinimal;
+  bad_acc.replace(bad_acc.find("accuracy: 0.91"), 14, "accuracy: 91.0");
+  EXPECT_NE(expect_error(bad_acc).find("accuracy"), std::string::npos);
+  std::string bad_dtype = kMinimal;
+  bad_dtype.replace(bad_dtype.find("datatype: FP32"), 14, "datatype: FP33");
+  EXPECT_NE(expect_error(bad_dtype).find("datatype"), std::string::npos);
+  std::string bad_type = kMinimal;
+  bad_type.replace(bad_type.find("timeout_ms: 250"), 15, "timeout_ms: abc");
+  EXPECT_NE(expect_error(bad_type).find("timeout_ms"), std::string::npos);
+  EXPECT_FALSE(parse_config("targets: []\nmodels: []\n").ok());
+  EXPECT_FALSE(parse_config("").ok());
+}

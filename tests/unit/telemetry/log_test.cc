@@ -1,0 +1,231 @@
+#include "telemetry/log.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <limits>
+#include <regex>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace hir::telemetry {
+namespace {
+
+// A strict reader for the flat objects the logger writes: an object of string keys whose values are
+// strings, numbers, true, false or null. Returns the pairs in order (strings decoded, others raw), or
+// nothing if the text is not valid JSON of that shape.
+class FlatJson {
+ public:
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  static std::optional<Pairs> parse(std::string_view text) {
+    FlatJson p{text};
+    Pairs out;
+    if (!p.eat('{')) return std::nullopt;
+    if (p.eat('}')) return p.at_end() ? std::optional(out) : std::nullopt;
+    do {
+      std::string key, value;
+      if (!p.string(key) || !p.eat(':') || !p.value(value)) return std::nullopt;
+      out.emplace_back(std::move(key), std::move(value));
+    } while (p.eat(','));
+    if (!p.eat('}') || !p.at_end()) return std::nullopt;
+    return out;
+  }
+
+ private:
+  explicit FlatJson(std::string_view t) : t_(t) {}
+  bool at_end() const { return i_ == t_.size(); }
+  bool eat(char c) {
+    if (i_ < t_.size() && t_[i_] == c) return ++i_, true;
+    return false;
+  }
+  bool string(std::string& out) {
+    if (!eat('"')) return false;
+    while (i_ < t_.size()) {
+      const auto c = static_cast<unsigned char>(t_[i_++]);
+      if (c == '"') return true;
+      if (c < 0x20) return false;  // raw control characters are not allowed in JSON strings
+      if (c != '\\') {
+        out += static_cast<char>(c);
+        continue;
+      }
+      if (i_ >= t_.size()) return false;
+      const char e = t_[i_++];
+      switch (e) {
+        case '"': case '\\': case '/': out += e; break;
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'u': {
+          if (i_ + 4 > t_.size()) return false;
+          const unsigned cp = std::stoul(std::string(t_.substr(i_, 4)), nullptr, 16);
+          i_ += 4;
+          if (cp >= 0x80) return false;  // the logger only escapes control characters
+          out += static_cast<char>(cp);
+          break;
+        }
+        default: return false;
+      }
+    }
+    return false;
+  }
+  bool value(std::string& out) {
+    if (i_ < t_.size() && t_[i_] == '"') return string(out);
+    static const std::regex kScalar(R"(^(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|true|false|null))");
+    std::match_results<std::string_view::const_iterator> m;
+    if (!std::regex_search(t_.begin() + static_cast<long>(i_), t_.end(), m, kScalar)) return false;
+    out = m.str();
+    i_ += out.size();
+    return true;
+  }
+
+  std::string_view t_;
+  size_t i_ = 0;
+};
+
+// Captures log lines in a tmpfile for the duration of a test.
+class LogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    file_ = std::tmpfile();
+    ASSERT_NE(file_, nullptr);
+    init_logging(Level::kDebug, "hir", file_);
+  }
+  void TearDown() override {
+    init_logging(Level::kInfo, "");  // back to stderr before the file goes away
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  std::vector<std::string> lines() {
+    std::fflush(file_);
+    std::rewind(file_);
+    std::vector<std::string> out;
+    std::string cur;
+    for (int c; (c = std::fgetc(file_)) != EOF;) {
+      if (c == '\n') {
+        out.push_back(std::move(cur));
+        cur.clear();
+      } else {
+        cur += static_cast<char>(c);
+      }
+    }
+    EXPECT_TRUE(cur.empty()) << "last line lacks its newline";
+    return out;
+  }
+  std::FILE* file_ = nullptr;
+};
+
+TEST_F(LogTest, LineIsJsonWithKeysInOrder) {
+  const std::string model = "kws";
+  log_info("request_done", {{"request_id", "00f067aa0ba902b7"}, {"model", model}, {"status", 200},
+                            {"bytes", 18446744073709551615ull}, {"latency_ms", 1.5}, {"cached", false},
+                            {"nan", std::numeric_limits<double>::quiet_NaN()}, {"n", -3L}});
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 1u);
+  auto obj = FlatJson::parse(ls[0]);
+  ASSERT_TRUE(obj) << ls[0];
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : *obj) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"ts", "level", "event", "service", "request_id", "model", "status",
+                                            "bytes", "latency_ms", "cached", "nan", "n"}));
+  const auto& o = *obj;
+  EXPECT_TRUE(std::regex_match(o[0].second, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"))) << o[0].second;
+  EXPECT_EQ(o[1].second, "info");
+  EXPECT_EQ(o[2].second, "request_done");
+  EXPECT_EQ(o[3].second, "hir");
+  EXPECT_EQ(o[4].second, "00f067aa0ba902b7");
+  EXPECT_EQ(o[5].second, "kws");
+  EXPECT_EQ(o[6].second, "200");
+  EXPECT_EQ(o[7].second, "1.8446744073709552e+19");  // above INT64_MAX: a double, not a wrapped negative
+  EXPECT_EQ(o[8].second, "1.5");
+  EXPECT_EQ(o[9].second, "false");
+  EXPECT_EQ(o[10].second, "null");
+  EXPECT_EQ(o[11].second, "-3");
+}
+
+TEST_F(LogTest, EscapesStrings) {
+  const std::string nasty = std::string("quote\" back\\ nl\n tab\t cr\r nul") + '\0' + " bell\x07 end";
+  log_warn("odd \"event\"", {{"value", nasty}, {"k\"ey", "v"}});
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 1u);
+  EXPECT_NE(ls[0].find(R"(quote\" back\\ nl\n tab\t cr\r nul\u0000 bell\u0007 end)"), std::string::npos) << ls[0];
+  auto obj = FlatJson::parse(ls[0]);
+  ASSERT_TRUE(obj) << ls[0];
+  EXPECT_EQ((*obj)[2].second, "odd \"event\"");
+  EXPECT_EQ((*obj)[4].second, nasty);
+  EXPECT_EQ((*obj)[5].first, "k\"ey");
+}
+
+TEST_F(LogTest, KeepsValidUtf8AndReplacesInvalid) {
+  std::string out;
+  append_json_string(out, "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  EXPECT_EQ(out, "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+  out.clear();
+  // A lone continuation byte, an overlong '/', a UTF-16 surrogate and a truncated sequence.
+  append_json_string(out, "a\x80" "b\xC0\xAF" "c\xED\xA0\x80" "d\xE2\x82");
+  EXPECT_EQ(out, "\"a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+                 "d\xEF\xBF\xBD\xEF\xBF\xBD\"");
+}
+
+TEST_F(LogTest, FiltersBelowMinLevel) {
+  init_logging(Level::kWarn, "hir-worker", file_);
+  EXPECT_FALSE(log_enabled(Level::kInfo));
+  log_debug("dropped");
+  log_info("dropped");
+  log_warn("kept");
+  log_error("kept too");
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 2u);
+  EXPECT_NE(ls[0].find(R"("level":"warn","event":"kept","service":"hir-worker")"), std::string::npos);
+  EXPECT_NE(ls[1].find(R"("level":"error")"), std::string::npos);
+}
+
+TEST_F(LogTest, EmptyServiceIsOmitted) {
+  init_logging(Level::kInfo, "", file_);
+  log_info("e");
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 1u);
+  EXPECT_EQ(ls[0].find("service"), std::string::npos);
+  EXPECT_TRUE(ls[0].ends_with(R"("level":"info","event":"e"})")) << ls[0];
+}
+
+TEST_F(LogTest, ConcurrentLinesDoNotInterleave) {
+  constexpr int kThreads = 8;
+  constexpr int kLines = 2000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([t] {
+      const std::string payload(200, static_cast<char>('a' + t));
+      for (int i = 0; i < kLines; ++i) log_info("tick", {{"thread", t}, {"i", i}, {"payload", payload}});
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), size_t{kThreads * kLines});
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& l : ls) {
+    auto obj = FlatJson::parse(l);
+    ASSERT_TRUE(obj) << l;
+    const std::string& thread = (*obj)[4].second;
+    EXPECT_EQ((*obj)[6].second, std::string(200, static_cast<char>('a' + std::stoi(thread))));
+    seen.emplace(thread, (*obj)[5].second);
+  }
+  EXPECT_EQ(seen.size(), size_t{kThreads * kLines});
+}
+
+TEST(LogLevel, Parses) {
+  EXPECT_EQ(parse_level("debug"), Level::kDebug);
+  EXPECT_EQ(parse_level("INFO"), Level::kInfo);
+  EXPECT_EQ(parse_level("warn"), Level::kWarn);
+  EXPECT_EQ(parse_level("Warning"), Level::kWarn);
+  EXPECT_EQ(parse_level("error"), Level::kError);
+  EXPECT_EQ(parse_level(""), std::nullopt);
+  EXPECT_EQ(parse_level("verbose"), std::nullopt);
+  EXPECT_EQ(level_name(Level::kWarn), "warn");
+}
+
+}  // namespace
+}  // namespace hir::telemetry
