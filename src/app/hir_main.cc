@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/demo.h"
+#include "bench/loadgen.h"
 #include "router/serve.h"
 
 int main(int argc, char** argv) {
@@ -12,7 +13,8 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  hir serve                         # the embedded demo configuration on 127.0.0.1:8000\n"
       "  hir serve --config prod.yaml --port 9000\n"
-      "  hir demo                          # start a local deployment and send it 10,000 images\n"};
+      "  hir demo                          # start a local deployment and send it 10,000 images\n"
+      "  hir bench --url http://127.0.0.1:8000 -n 5000   # measure an endpoint\n"};
   app.require_subcommand(1);
   app.set_version_flag("--version", HIR_VERSION);
 
@@ -45,7 +47,20 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   demo->add_flag("--json", dopt.json, "Send JSON bodies instead of the binary tensor extension");
 
+  hir::bench::BenchOptions bopt;
+  auto* bench = app.add_subcommand("bench", "Send Fashion-MNIST requests to a v2 endpoint (hir or a worker) and report");
+  bench->add_option("--url", bopt.url, "Base URL of the endpoint")->capture_default_str();
+  bench->add_option("-m,--model", bopt.model, "Model name in the path")->capture_default_str();
+  bench->add_option("-n,--requests", bopt.requests, "Requests to send")->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
+  bench->add_option("--concurrency", bopt.concurrency, "Requests in flight")->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  bench->add_flag("--json", bopt.json, "JSON bodies instead of the binary tensor extension");
+  bench->add_option("--report", bopt.report_path, "Also write the figures as JSON to this file");
+  bench->footer("Example: hir bench --url http://127.0.0.1:8101 --model fmnist-small -n 5000 --concurrency 16");
+
   CLI11_PARSE(app, argc, argv);
+  if (bench->parsed()) return hir::bench::run_bench(bopt);
   if (serve->parsed()) return hir::router::run_serve(so);
   if (demo->parsed()) return hir::bench::run_demo(dopt);
   return 0;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -161,6 +162,50 @@ std::string format_summary(const Summary& s, double wall_seconds) {
   for (const auto& [code, n] : s.per_status)
     if (code != 200) out += fmt::format("  status        {:<12} {:>6}\n", code == 0 ? std::string("no reply") : std::to_string(code), n);
   return out;
+}
+
+}  // namespace hir::bench
+
+namespace hir::bench {
+
+int run_bench(const BenchOptions& opts) {
+  auto url = net::Url::parse(opts.url);
+  if (!url.ok()) {
+    std::fprintf(stderr, "hir bench: --url: %s\n", url.status().message().c_str());
+    return 2;
+  }
+  auto images = fmnist_test_requests(10000, !opts.json);
+  if (!images.ok()) {
+    std::fprintf(stderr, "hir bench: %s\n", images.status().message().c_str());
+    return 2;
+  }
+  std::vector<LoadItem> items;
+  items.reserve(opts.requests);
+  for (size_t i = 0; i < opts.requests; ++i) items.push_back((*images)[i % images->size()]);
+  LoadOptions lo;
+  lo.url = *url;
+  lo.path = "/v2/models/" + opts.model + "/infer";
+  lo.concurrency = opts.concurrency;
+  auto t0 = SteadyClock::now();
+  auto results = run_closed_loop(items, lo);
+  double wall = to_ms(SteadyClock::now() - t0) / 1000.0;
+  auto s = summarize(results, items);
+  std::printf("hir bench: %s%s, %d in flight, %s bodies\n%s", opts.url.c_str(), lo.path.c_str(),
+              opts.concurrency, opts.json ? "JSON" : "binary", format_summary(s, wall).c_str());
+  if (!opts.report_path.empty()) {
+    FILE* f = std::fopen(opts.report_path.c_str(), "w");
+    if (!f) {
+      std::fprintf(stderr, "hir bench: cannot write %s\n", opts.report_path.c_str());
+      return 1;
+    }
+    std::fprintf(f,
+                 "{\"sent\":%zu,\"ok\":%zu,\"rps\":%.1f,\"p50_ms\":%.4f,\"p95_ms\":%.4f,\"p99_ms\":%.4f,"
+                 "\"mean_ms\":%.4f,\"accuracy\":%.4f}\n",
+                 s.sent, s.ok, wall > 0 ? static_cast<double>(s.sent) / wall : 0.0, s.p50, s.p95, s.p99,
+                 s.mean, s.labelled ? static_cast<double>(s.correct) / static_cast<double>(s.labelled) : 0.0);
+    std::fclose(f);
+  }
+  return s.ok == s.sent ? 0 : 1;
 }
 
 }  // namespace hir::bench

@@ -53,3 +53,18 @@ Summary summarize(const std::vector<LoadResult>& results, const std::vector<Load
 std::string format_summary(const Summary& s, double wall_seconds);
 
 }  // namespace hir::bench
+
+namespace hir::bench {
+
+// `hir bench`: drive one endpoint with Fashion-MNIST requests and report (optionally as JSON).
+struct BenchOptions {
+  std::string url = "http://127.0.0.1:8000";
+  std::string model = "fmnist";
+  size_t requests = 2000;
+  int concurrency = 8;
+  bool json = false;
+  std::string report_path;  // write the figures as JSON here
+};
+int run_bench(const BenchOptions& opts);
+
+}  // namespace hir::bench

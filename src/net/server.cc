@@ -410,21 +410,23 @@ Status HttpServer::listen() {
     auto results = resolver.resolve(host, std::to_string(im.opts.port),
                                     tcp::resolver::passive | tcp::resolver::numeric_service, ec);
     if (ec || results.empty())
-      return InvalidArgument("cannot resolve listen host '" + host + "': " + ec.message());
+      return InvalidArgument("cannot resolve listen host '" + host +
+                             "': " + (ec ? ec.message() : std::string("no address")));
     ep = results.begin()->endpoint();
   }
-  auto where = [&] { return host + ":" + std::to_string(im.opts.port); };
-  if (im.acceptor.open(ep.protocol(), ec); ec)
-    return Unavailable("open socket for " + where() + ": " + ec.message());
+  // The message is built before closing: close(ec) would overwrite the cause with "Success".
+  auto fail = [&](std::string_view what) {
+    Status s = Unavailable(std::string(what) + host + ":" + std::to_string(im.opts.port) + ": " +
+                           ec.message());
+    error_code ignored;
+    im.acceptor.close(ignored);
+    return s;
+  };
+  if (im.acceptor.open(ep.protocol(), ec); ec) return fail("open socket for ");
   im.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (im.acceptor.bind(ep, ec); ec) {
-    im.acceptor.close(ec);
-    return Unavailable("bind " + where() + ": " + ec.message());
-  }
-  if (im.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) {
-    im.acceptor.close(ec);
-    return Unavailable("listen on " + where() + ": " + ec.message());
-  }
+  if (im.acceptor.bind(ep, ec); ec) return fail("bind ");
+  if (im.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
+    return fail("listen on ");
   im.port = im.acceptor.local_endpoint(ec).port();
   asio::co_spawn(im.accept_strand, accept_loop(impl_), asio::detached);
   return Status::Ok();

@@ -1,8 +1,6 @@
 // JSON text output shared by every encoder: strings, numbers, parameters, small bodies.
 #include "protocol/json_write.h"
 
-#include <simdjson.h>
-
 #include <charconv>
 #include <cmath>
 
@@ -48,87 +46,6 @@ void append_key(std::string& out, std::string_view key) {
 
 namespace {
 
-bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629 §4 table), or 0 when ill-formed.
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  auto at = [&](size_t k) -> unsigned char { return i + k < s.size() ? s[i + k] : 0; };
-  const unsigned char c = at(0);
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return is_cont(at(1)) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    const unsigned char lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-    return at(1) >= lo && at(1) <= hi && is_cont(at(2)) ? 3 : 0;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    const unsigned char lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-    return at(1) >= lo && at(1) <= hi && is_cont(at(2)) && is_cont(at(3)) ? 4 : 0;
-  }
-  return 0;
-}
-
-// JSON string escapes (RFC 8259 §7): the quote, the backslash and control characters.
-void append_escaped_char(std::string& out, unsigned char c) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  switch (c) {
-    case '"':
-      out += "\\\"";
-      return;
-    case '\\':
-      out += "\\\\";
-      return;
-    case '\b':
-      out += "\\b";
-      return;
-    case '\f':
-      out += "\\f";
-      return;
-    case '\n':
-      out += "\\n";
-      return;
-    case '\r':
-      out += "\\r";
-      return;
-    case '\t':
-      out += "\\t";
-      return;
-    default:
-      break;
-  }
-  out += "\\u00";
-  out += kHex[c >> 4];
-  out += kHex[c & 0xF];
-}
-
-bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
-
-void append_escaped_valid(std::string& out, std::string_view s) {
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (!needs_escape(c)) continue;
-    out.append(s.data() + run, i - run);
-    append_escaped_char(out, c);
-    run = i + 1;
-  }
-  out.append(s.data() + run, s.size() - run);
-}
-
-void append_escaped_repairing(std::string& out, std::string_view s) {
-  for (size_t i = 0; i < s.size();) {
-    const size_t n = utf8_sequence_length(s, i);
-    if (n == 0) {
-      out += "\\ufffd";  // the replacement character for an ill-formed byte
-      ++i;
-    } else if (n == 1 && needs_escape(static_cast<unsigned char>(s[i]))) {
-      append_escaped_char(out, static_cast<unsigned char>(s[i++]));
-    } else {
-      out.append(s.data() + i, n);
-      i += n;
-    }
-  }
-}
-
 void append_param_double(std::string& out, double v) {
   if (std::isnan(v)) return append_json_string(out, "NaN");
   if (std::isinf(v)) return append_json_string(out, v > 0 ? "Infinity" : "-Infinity");
@@ -155,16 +72,6 @@ void append_param_value(std::string& out, const ParamValue& v) {
 }
 
 }  // namespace detail
-
-void append_json_string(std::string& out, std::string_view s) {
-  out += '"';
-  if (simdjson::validate_utf8(s.data(), s.size())) {
-    append_escaped_valid(out, s);
-  } else {
-    append_escaped_repairing(out, s);
-  }
-  out += '"';
-}
 
 void append_parameters(std::string& out, const Parameters& p) {
   out += '{';

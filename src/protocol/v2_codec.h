@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json_string.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -65,8 +66,9 @@ std::string encode_server_metadata(std::string_view name, std::string_view versi
                                    const std::vector<std::string>& extensions);
 
 std::string error_body(std::string_view message);  // {"error":"..."} properly escaped
-// Appends s quoted and escaped. Invalid UTF-8 is replaced by U+FFFD so the output is valid JSON.
-void append_json_string(std::string& out, std::string_view s);
+// Appends s quoted and escaped; invalid UTF-8 becomes \ufffd so the output is valid JSON. The one
+// implementation is core/json_string.h's; the encoders and their callers name it from here too.
+using hir::append_json_string;
 // Appends {"k":v,...}. A double is written so that it reads back as a double ("5.0"); a NaN or
 // infinity, which JSON lacks, as the string "NaN", "Infinity" or "-Infinity".
 void append_parameters(std::string& out, const Parameters& p);

@@ -10,8 +10,8 @@
 // fwrite under a mutex, so lines from different threads never interleave. Logging never throws: a line
 // that cannot be formatted (out of memory) is dropped.
 //
-// Strings are escaped per RFC 8259; invalid UTF-8 is replaced by U+FFFD so every line parses. Doubles
-// that JSON cannot hold (NaN, infinities) are written as null.
+// Strings are escaped per RFC 8259 (core/json_string.h); invalid UTF-8 is replaced by the escape \ufffd
+// so every line parses. Doubles that JSON cannot hold (NaN, infinities) are written as null.
 #pragma once
 
 #include <concepts>
@@ -76,8 +76,5 @@ inline void log_debug(std::string_view e, std::initializer_list<Field> f = {}) {
 inline void log_info(std::string_view e, std::initializer_list<Field> f = {}) { log(Level::kInfo, e, f); }
 inline void log_warn(std::string_view e, std::initializer_list<Field> f = {}) { log(Level::kWarn, e, f); }
 inline void log_error(std::string_view e, std::initializer_list<Field> f = {}) { log(Level::kError, e, f); }
-
-// Appends s to out as a JSON string literal (quotes included). Exposed for tests and other JSON writers.
-void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace hir::telemetry

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -365,6 +367,25 @@ TEST(HttpServer, ListenErrorsAreStatuses) {
   o.host = "192.0.2.1";  // TEST-NET-1: not an address of this machine
   HttpServer foreign(lt.loop, o, echo);
   EXPECT_FALSE(foreign.listen().ok());
+}
+
+// The message must carry the bind error, not the "Success" of the close that follows it.
+TEST(HttpServer, ListenOnATakenPortSaysWhy) {
+  ServerFixture f(echo);
+  LoopThread lt;
+  ServerOptions o;
+  o.port = f.port();
+  HttpServer dup(lt.loop, o, echo);
+  Status s = dup.listen();
+  ASSERT_FALSE(s.ok());
+  const std::string& m = s.message();
+  EXPECT_NE(m.find(":" + std::to_string(f.port())), std::string::npos) << m;
+  EXPECT_TRUE(m.find("in use") != std::string::npos ||
+              m.find(std::strerror(EADDRINUSE)) != std::string::npos)
+      << m;
+  EXPECT_EQ(m.find("Success"), std::string::npos) << m;
+  // The failed attempt closed its socket, so a retry fails the same way, not "already listening".
+  EXPECT_EQ(dup.listen().code(), Code::kUnavailable);
 }
 
 TEST(HttpServer, ManyConcurrentConnectionsOnSeveralThreads) {

@@ -73,25 +73,6 @@ TEST(ServerMetadata, Encodes) {
             R"({"name":"hir","version":"1","extensions":[]})");
 }
 
-TEST(JsonString, EscapesWhatJsonRequires) {
-  std::string out;
-  append_json_string(out, std::string("a\"b\\c\n\t\r\b\f\x01\x1f/\x7f", 14));
-  EXPECT_EQ(out, R"("a\"b\\c\n\t\r\b\f\u0001\u001f/)"
-                 "\x7f\"");
-}
-
-TEST(JsonString, KeepsUtf8AndRepairsInvalidBytes) {
-  std::string out;
-  append_json_string(out, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
-  EXPECT_EQ(out, "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
-  out.clear();
-  append_json_string(out,
-                     "a\xff"
-                     "b\xc3"
-                     "\"\xed\xa0\x80");  // stray, truncated, surrogate
-  EXPECT_EQ(out, R"("a\ufffdb\ufffd\"\ufffd\ufffd\ufffd")");
-}
-
 TEST(ErrorBody, IsEscapedJson) {
   EXPECT_EQ(error_body("unexpected inference input 'x' for model \"m\""),
             R"({"error":"unexpected inference input 'x' for model \"m\""})");

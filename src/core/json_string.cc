@@ -1,0 +1,106 @@
+#include "core/json_string.h"
+
+#include <cstdint>
+#include <cstring>
+
+namespace hir {
+namespace {
+
+// Length of the well-formed UTF-8 sequence that starts with the non-ASCII byte *p, or 0 when it
+// is ill-formed: the table of RFC 3629 §4 (no overlong forms, no surrogates, nothing above
+// U+10FFFF) and no sequence cut short by `end`.
+size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
+  const unsigned c = p[0];
+  const auto avail = static_cast<size_t>(end - p);
+  auto cont = [](unsigned b, unsigned lo = 0x80, unsigned hi = 0xBF) { return b >= lo && b <= hi; };
+  if (c < 0xC2) return 0;  // a continuation byte, or C0/C1 (always overlong)
+  if (c < 0xE0) return avail >= 2 && cont(p[1]) ? 2 : 0;
+  if (c < 0xF0) {
+    const unsigned lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    return avail >= 3 && cont(p[1], lo, hi) && cont(p[2]) ? 3 : 0;
+  }
+  if (c < 0xF5) {
+    const unsigned lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    return avail >= 4 && cont(p[1], lo, hi) && cont(p[2]) && cont(p[3]) ? 4 : 0;
+  }
+  return 0;
+}
+
+// True when none of the 8 bytes in w needs a closer look: no control character, quote, backslash
+// or non-ASCII byte. Byte order does not matter. The "haszero" and "hasless" word tricks of Sean
+// Anderson's Bit Twiddling Hacks, which are exact as yes/no answers.
+bool plain_word(uint64_t w) {
+  constexpr uint64_t k01 = 0x0101010101010101u;
+  constexpr uint64_t k80 = 0x8080808080808080u;
+  auto has_zero = [](uint64_t x) { return (x - k01) & ~x; };  // & k80 below
+  const uint64_t control = (w - k01 * 0x20) & ~w;             // a byte < 0x20
+  const uint64_t quote = has_zero(w ^ (k01 * '"'));
+  const uint64_t backslash = has_zero(w ^ (k01 * '\\'));
+  return ((w | control | quote | backslash) & k80) == 0;
+}
+
+void append_escape(std::string& out, unsigned char c) {
+  switch (c) {
+    case '"': out += "\\\""; return;
+    case '\\': out += "\\\\"; return;
+    case '\b': out += "\\b"; return;
+    case '\f': out += "\\f"; return;
+    case '\n': out += "\\n"; return;
+    case '\r': out += "\\r"; return;
+    case '\t': out += "\\t"; return;
+    default: break;
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  const char u[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+  out.append(u, sizeof u);
+}
+
+}  // namespace
+
+// Plain bytes and well-formed sequences are not copied one by one: they accumulate in
+// [copied, p) and go out in one append when something must be written differently (or at the end).
+// Eight plain ASCII bytes are recognised with one word test; a word that fails it is walked byte by
+// byte to its end before the next test, which keeps text dense in escapes or UTF-8 cheap too.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* const end = p + s.size();
+  const auto* copied = p;
+  auto flush = [&] {
+    out.append(reinterpret_cast<const char*>(copied), static_cast<size_t>(p - copied));
+  };
+  while (p < end) {
+    if (end - p >= 8) {
+      uint64_t w;
+      std::memcpy(&w, p, sizeof w);
+      if (plain_word(w)) {
+        p += 8;
+        continue;
+      }
+    }
+    const auto* const stop = end - p >= 8 ? p + 8 : end;
+    while (p < stop) {  // a multi-byte sequence may end past `stop`; that is fine
+      const unsigned c = *p;
+      if (c < 0x80) {
+        if (c >= 0x20 && c != '"' && c != '\\') {
+          ++p;
+          continue;
+        }
+        flush();
+        append_escape(out, static_cast<unsigned char>(c));
+      } else {
+        if (const size_t n = utf8_sequence_length(p, end); n != 0) {
+          p += n;
+          continue;
+        }
+        flush();
+        out += "\\ufffd";  // one replacement character per ill-formed byte
+      }
+      copied = ++p;
+    }
+  }
+  flush();
+  out += '"';
+}
+
+}  // namespace hir

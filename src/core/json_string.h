@@ -1,0 +1,18 @@
+// JSON string literals (RFC 8259 §7), the one implementation every JSON writer in hir uses: the
+// v2 codec, HTTP error bodies and log lines.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace hir {
+
+// Appends s to out as a JSON string literal, quotes included. The quote, the backslash and the
+// control characters U+0000..U+001F are escaped (\" \\ \b \f \n \r \t, else \u00XX in lower-case
+// hex); everything else, DEL and well-formed multi-byte UTF-8 included, is copied as is. Each byte
+// that does not begin a well-formed UTF-8 sequence (RFC 3629 §4: no overlong forms, surrogates or
+// code points above U+10FFFF; a truncated sequence counts byte by byte) becomes the escape \ufffd,
+// so the output is valid JSON (and valid UTF-8) whatever bytes s holds. Throws only std::bad_alloc.
+void append_json_string(std::string& out, std::string_view s);
+
+}  // namespace hir
