@@ -2,10 +2,9 @@
 BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS       ?= $(shell nproc)
+# Warnings are errors in CI (CI=true), and wherever WERROR=ON is given.
+WERROR     ?= $(if $(filter true,$(CI)),ON,OFF)
 CMAKE_ARGS ?=
-ifeq ($(CI),true)
-CMAKE_ARGS += -DHIR_WERROR=ON
-endif
 
 .PHONY: all deps configure build test demo bench clean help
 
@@ -20,8 +19,8 @@ help:
 deps:
 	@scripts/install-deps.sh
 
-$(BUILD)/build.ninja: CMakeLists.txt
-	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+$(BUILD)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DHIR_WERROR=$(WERROR) $(CMAKE_ARGS)
 
 configure: deps $(BUILD)/build.ninja
 

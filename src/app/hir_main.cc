@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   bench->add_option("--url", bopt.url, "Base URL of the endpoint")->capture_default_str();
   bench->add_option("-m,--model", bopt.model, "Model name in the path")->capture_default_str();
   bench->add_option("-n,--requests", bopt.requests, "Requests to send")->capture_default_str()
-      ->check(CLI::Range(1, 10000000));
+      ->check(CLI::Range(1, 1000000));
   bench->add_option("--concurrency", bopt.concurrency, "Requests in flight")->capture_default_str()
       ->check(CLI::Range(1, 100000));
   bench->add_flag("--json", bopt.json, "JSON bodies instead of the binary tensor extension");

@@ -20,22 +20,38 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
 
-// Polls GET /v2/health/ready until it answers 200, the deadline passes or the user gives up.
-bool wait_ready(const net::Url& url, Duration timeout) {
+// The processes the demo started; stopped router first, then workers, however run_demo ends.
+struct Fleet {
+  std::vector<ChildProcess> children;
+  void stop_all() {
+    for (auto it = children.rbegin(); it != children.rend(); ++it) it->stop(std::chrono::seconds(10));
+    children.clear();
+  }
+  ~Fleet() { stop_all(); }
+};
+
+// One GET; the status, or 0 when nothing answered.
+int get_status(const net::Url& url, const std::string& path) {
+  net::EventLoop loop;
+  net::HttpClient client(loop);
+  int status = 0;
+  net::HttpRequest req;
+  req.method = "GET";
+  req.target = path;
+  client.send(url, std::move(req), std::chrono::milliseconds(500), [&](Result<net::HttpResponse> r) {
+    status = r.ok() ? r->status : 0;
+    loop.stop();
+  });
+  loop.run(1);
+  return status;
+}
+
+// Polls GET /v2/health/ready until it answers 200, the process dies, the deadline passes or
+// the user gives up.
+bool wait_ready(const net::Url& url, ChildProcess& child, Duration timeout) {
   auto deadline = SteadyClock::now() + timeout;
-  while (SteadyClock::now() < deadline && !g_interrupted) {
-    net::EventLoop loop;
-    net::HttpClient client(loop);
-    int status = 0;
-    net::HttpRequest req;
-    req.method = "GET";
-    req.target = "/v2/health/ready";
-    client.send(url, std::move(req), std::chrono::milliseconds(500), [&](Result<net::HttpResponse> r) {
-      status = r.ok() ? r->status : 0;
-      loop.stop();
-    });
-    loop.run(1);
-    if (status == 200) return true;
+  while (SteadyClock::now() < deadline && !g_interrupted && child.running()) {
+    if (get_status(url, "/v2/health/ready") == 200) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
@@ -75,38 +91,56 @@ int run_demo(const DemoOptions& opts) {
   signal(SIGINT, on_interrupt);
   signal(SIGTERM, on_interrupt);
 
+  // Every address the demo needs must be free: otherwise it would measure whatever listens there.
+  std::vector<std::pair<std::string, net::Url>> addrs;
+  for (const auto& w : cfg->demo_workers) addrs.emplace_back(w.target, *net::Url::parse(cfg->find_target(w.target)->url));
+  net::Url router_url;
+  router_url.host = cfg->server.host;
+  router_url.port = cfg->server.port;
+  addrs.emplace_back("router", router_url);
+  for (const auto& [who, url] : addrs) {
+    if (get_status(url, "/v2/health/live") != 0) {
+      std::fprintf(stderr, "hir demo: %s (for %s) is already in use; stop whatever listens there first\n",
+                   url.authority().c_str(), who.c_str());
+      return 1;
+    }
+  }
+
   char tmpl[] = "/tmp/hir-demo-XXXXXX";
   std::string logs = mkdtemp(tmpl) ? tmpl : "/tmp";
   std::printf("hir demo: logs in %s\n", logs.c_str());
-  std::vector<ChildProcess> children;  // destroyed in reverse: router first, then workers
-  std::vector<net::Url> ready_urls;
-  for (const auto& w : cfg->demo_workers) {
-    auto url = *net::Url::parse(cfg->find_target(w.target)->url);
+  Fleet fleet;
+  for (size_t i = 0; i < cfg->demo_workers.size(); ++i) {
+    const auto& w = cfg->demo_workers[i];
+    const net::Url& url = addrs[i].second;
     auto c = ChildProcess::spawn(worker_argv(w, url, opts.model_repository), logs + "/" + w.target + ".log");
     if (!c.ok()) { std::fprintf(stderr, "hir demo: %s\n", c.status().message().c_str()); return 1; }
+    std::string rtt = w.emulate_rtt_ms > 0
+                          ? fmt::format(", emulated RTT {} ± {} ms", w.emulate_rtt_ms, w.emulate_jitter_ms)
+                          : "";
     std::printf("  started hir-worker for %-8s on %s (%s%s)\n", w.target.c_str(), url.authority().c_str(),
-                fmt::format("{}", fmt::join(w.models, ",")).c_str(),
-                w.emulate_rtt_ms > 0 ? fmt::format(", emulated RTT {} ± {} ms", w.emulate_rtt_ms, w.emulate_jitter_ms).c_str() : "");
-    children.push_back(std::move(*c));
-    ready_urls.push_back(url);
+                fmt::format("{}", fmt::join(w.models, ",")).c_str(), rtt.c_str());
+    fleet.children.push_back(std::move(*c));
   }
   std::vector<std::string> serve = {executable_dir() + "/hir", "serve"};
   if (!opts.config_path.empty()) serve.insert(serve.end(), {"--config", opts.config_path});
   auto router = ChildProcess::spawn(serve, logs + "/router.log");
   if (!router.ok()) { std::fprintf(stderr, "hir demo: %s\n", router.status().message().c_str()); return 1; }
-  children.push_back(std::move(*router));
-  net::Url router_url;
-  router_url.host = cfg->server.host;
-  router_url.port = cfg->server.port;
-  ready_urls.push_back(router_url);
+  fleet.children.push_back(std::move(*router));
   std::printf("  started hir serve on %s\n", router_url.authority().c_str());
 
-  for (const auto& u : ready_urls) {
-    if (!wait_ready(u, std::chrono::seconds(30))) {
-      std::fprintf(stderr, "hir demo: %s did not become ready; see the logs in %s\n",
-                   u.authority().c_str(), logs.c_str());
+  for (size_t i = 0; i < addrs.size(); ++i) {
+    if (!wait_ready(addrs[i].second, fleet.children[i], std::chrono::seconds(30))) {
+      if (g_interrupted) break;
+      std::fprintf(stderr, "hir demo: %s (%s) did not become ready; see %s/%s.log\n",
+                   addrs[i].first.c_str(), addrs[i].second.authority().c_str(), logs.c_str(),
+                   addrs[i].first.c_str());
       return 1;
     }
+  }
+  if (g_interrupted) {
+    std::printf("hir demo: interrupted; stopping everything it started\n");
+    return 130;
   }
   std::printf("hir demo: sending %zu Fashion-MNIST test images to /v2/models/%s/infer (%s, %d in flight)\n",
               items->size(), model.c_str(), opts.json ? "JSON" : "binary tensor extension", opts.concurrency);
@@ -120,7 +154,7 @@ int run_demo(const DemoOptions& opts) {
   double wall = to_ms(SteadyClock::now() - t0) / 1000.0;
   auto summary = summarize(results, *items);
   std::printf("%s", format_summary(summary, wall).c_str());
-  for (auto it = children.rbegin(); it != children.rend(); ++it) it->stop(std::chrono::seconds(10));
+  fleet.stop_all();
   std::printf("hir demo: stopped everything it started%s\n", g_interrupted ? " (interrupted)" : "");
   if (g_interrupted) return 130;
   return summary.ok == summary.sent ? 0 : 1;

@@ -48,18 +48,19 @@ struct Run {
   size_t next = 0, done = 0;
 
   void issue() {
-    if (next >= items.size() || (opts.cancel && opts.cancel->load())) {
+    if (next >= results.size() || (opts.cancel && opts.cancel->load())) {
       if (done == next) loop.stop();
       return;
     }
     size_t i = next++;
+    const LoadItem& item = items[i % items.size()];
     net::HttpRequest req;
     req.method = "POST";
     req.target = opts.path;
-    req.body = items[i].body;
-    if (items[i].json_length) {
+    req.body = item.body;
+    if (item.json_length) {
       req.headers.set("Content-Type", "application/octet-stream");
-      req.headers.set("Inference-Header-Content-Length", std::to_string(*items[i].json_length));
+      req.headers.set("Inference-Header-Content-Length", std::to_string(*item.json_length));
     } else {
       req.headers.set("Content-Type", "application/json");
     }
@@ -84,8 +85,8 @@ struct Run {
 std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, const LoadOptions& opts) {
   net::EventLoop loop;
   net::HttpClient client(loop);
-  Run run{items, opts, loop, client, std::vector<LoadResult>(items.size()), 0, 0};
   if (items.empty()) return {};
+  Run run{items, opts, loop, client, std::vector<LoadResult>(opts.total ? opts.total : items.size()), 0, 0};
   loop.post([&run] {
     for (int k = 0; k < std::max(1, run.opts.concurrency); ++k) run.issue();
   });
@@ -136,9 +137,10 @@ Summary summarize(const std::vector<LoadResult>& results, const std::vector<Load
     lat.push_back(r.latency_ms);
     total += r.latency_ms;
     ++s.per_target[r.target.empty() ? "(direct)" : r.target];
-    if (i < items.size() && items[i].label >= 0) {
+    const LoadItem& item = items[i % items.size()];
+    if (item.label >= 0) {
       ++s.labelled;
-      if (r.predicted == items[i].label) ++s.correct;
+      if (r.predicted == item.label) ++s.correct;
     }
   }
   s.mean = lat.empty() ? 0 : total / static_cast<double>(lat.size());
@@ -179,10 +181,9 @@ int run_bench(const BenchOptions& opts) {
     std::fprintf(stderr, "hir bench: %s\n", images.status().message().c_str());
     return 2;
   }
-  std::vector<LoadItem> items;
-  items.reserve(opts.requests);
-  for (size_t i = 0; i < opts.requests; ++i) items.push_back((*images)[i % images->size()]);
+  const std::vector<LoadItem>& items = *images;
   LoadOptions lo;
+  lo.total = opts.requests;
   lo.url = *url;
   lo.path = "/v2/models/" + opts.model + "/infer";
   lo.concurrency = opts.concurrency;

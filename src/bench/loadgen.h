@@ -35,6 +35,7 @@ struct LoadOptions {
   int concurrency = 16;
   Duration timeout = std::chrono::seconds(10);
   const std::atomic<bool>* cancel = nullptr;  // stop issuing new requests when it turns true
+  size_t total = 0;  // requests to send, cycling through the items; 0: each item once
 };
 
 std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, const LoadOptions& opts);
@@ -49,6 +50,7 @@ struct Summary {
   std::map<std::string, size_t> per_target;
   std::map<int, size_t> per_status;
 };
+// Result i belongs to item i % items.size() (see LoadOptions::total).
 Summary summarize(const std::vector<LoadResult>& results, const std::vector<LoadItem>& items);
 std::string format_summary(const Summary& s, double wall_seconds);
 

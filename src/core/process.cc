@@ -2,16 +2,15 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstring>
 #include <fstream>
 #include <thread>
-
-extern char** environ;
 
 namespace hir {
 
@@ -39,28 +38,65 @@ Result<ChildProcess> ChildProcess::spawn(const std::vector<std::string>& argv,
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
+  int log_fd = -1;
   if (!log_path.empty()) {
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                     0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log_fd < 0) return Unavailable("spawn: cannot open " + log_path + ": " + std::strerror(errno));
   }
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return Unavailable("spawn " + argv[0] + ": " + std::string(strerror(rc)));
+  // A pipe with close-on-exec tells the parent whether exec worked: it closes empty on success
+  // and carries errno on failure.
+  int status_pipe[2];
+  if (::pipe2(status_pipe, O_CLOEXEC) != 0) {
+    if (log_fd >= 0) ::close(log_fd);
+    return Unavailable(std::string("spawn: pipe: ") + std::strerror(errno));
+  }
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    // In the child only async-signal-safe calls until exec. The child gets SIGTERM if its parent
+    // dies (a crashed test or demo), so no worker outlives whoever started it.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(127);
+    if (log_fd >= 0) {
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+    }
+    ::execv(args[0], args.data());
+    int err = errno;
+    ssize_t w = ::write(status_pipe[1], &err, sizeof err);
+    (void)w;
+    ::_exit(127);
+  }
+  ::close(status_pipe[1]);
+  if (log_fd >= 0) ::close(log_fd);
+  if (pid < 0) {
+    ::close(status_pipe[0]);
+    return Unavailable(std::string("spawn: fork: ") + std::strerror(errno));
+  }
+  int err = 0;
+  ssize_t n;
+  do {
+    n = ::read(status_pipe[0], &err, sizeof err);
+  } while (n < 0 && errno == EINTR);
+  ::close(status_pipe[0]);
   ChildProcess c;
   c.pid_ = pid;
+  if (n == static_cast<ssize_t>(sizeof err)) {
+    c.kill_now();
+    return Unavailable("spawn " + argv[0] + ": " + std::strerror(err));
+  }
   return c;
 }
 
 bool ChildProcess::running() {
   if (pid_ <= 0) return false;
   int st = 0;
-  pid_t r = waitpid(pid_, &st, WNOHANG);
+  pid_t r;
+  do {
+    r = waitpid(pid_, &st, WNOHANG);
+  } while (r < 0 && errno == EINTR);
   if (r == 0) return true;
+  if (r < 0 && errno != ECHILD) return true;  // cannot tell: assume it still runs
   if (r == pid_) status_ = st;
   pid_ = -1;
   return false;

@@ -4,7 +4,6 @@
 #include <opencv2/dnn.hpp>
 
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <mutex>
 #include <sstream>

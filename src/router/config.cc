@@ -17,6 +17,8 @@ struct ConfigError {
   std::string message;
 };
 
+constexpr double kMaxMs = 3.6e6;  // an hour: beyond any sane deadline, far from overflow
+
 [[noreturn]] void fail(const std::string& where, const std::string& what) {
   throw ConfigError{where + ": " + what};
 }
@@ -55,7 +57,7 @@ HardwareClass parse_class(const std::string& s, const std::string& where) {
 
 Money parse_usd(const YAML::Node& n, const char* key, const std::string& where) {
   double v = get<double>(n, key, where, 0.0);
-  if (v < 0) fail(where, std::string("'") + key + "' must be >= 0");
+  if (!(v >= 0 && v <= 1e6)) fail(where, std::string("'") + key + "' must be within 0..1000000");
   return Money::from_usd(v);
 }
 
@@ -74,7 +76,7 @@ ServerConfig parse_server(const YAML::Node& n) {
   s.max_body_bytes = get<size_t>(n, "max_body_bytes", w, s.max_body_bytes);
   s.max_connections = get<size_t>(n, "max_connections", w, s.max_connections);
   double budget = get<double>(n, "default_latency_budget_ms", w, to_ms(s.default_budget));
-  if (budget <= 0) fail(w, "default_latency_budget_ms must be > 0");
+  if (!(budget > 0 && budget <= kMaxMs)) fail(w, "default_latency_budget_ms must be within (0, 3600000]");
   s.default_budget = from_ms(budget);
   return s;
 }
@@ -94,7 +96,7 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
   t.cost_per_second = parse_usd(n, "cost_per_second_usd", w);
   t.token_env = get<std::string>(n, "token_env", w, "");
   double timeout = get<double>(n, "timeout_ms", w, to_ms(t.timeout));
-  if (timeout <= 0) fail(w, "timeout_ms must be > 0");
+  if (!(timeout > 0 && timeout <= kMaxMs)) fail(w, "timeout_ms must be within (0, 3600000]");
   t.timeout = from_ms(timeout);
   return t;
 }

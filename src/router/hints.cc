@@ -43,9 +43,9 @@ Result<std::optional<double>> number_hint(const Parameters& params, const net::H
 
 Result<Priority> priority_hint(const Parameters& params, const net::Headers& headers) {
   std::optional<std::string> s;
-  if (params.find(kPriority.param) != params.end()) {
-    s = param_string(params, kPriority.param);
-    if (!s) return InvalidArgument("parameter 'priority' must be a string");
+  if (auto it = params.find(kPriority.param); it != params.end()) {
+    if (!std::holds_alternative<std::string>(it->second)) return Priority::kStandard;  // Triton's
+    s = std::get<std::string>(it->second);
   } else if (auto h = headers.get(kPriority.header)) {
     s = std::string(*h);
   }
@@ -64,6 +64,21 @@ std::string_view priority_name(Priority p) {
     case Priority::kSheddable: return "sheddable";
   }
   return "?";
+}
+
+size_t strip_hints(Parameters& params) {
+  size_t n = 0;
+  for (const auto* name : {&kBudget, &kComplexity, &kMinAccuracy, &kMaxCost})
+    if (auto it = params.find(name->param); it != params.end()) {
+      params.erase(it);  // map::erase takes no heterogeneous key before C++23
+      ++n;
+    }
+  if (auto it = params.find(kPriority.param);
+      it != params.end() && std::holds_alternative<std::string>(it->second)) {
+    params.erase(it);
+    ++n;
+  }
+  return n;
 }
 
 Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& headers) {

@@ -26,6 +26,14 @@ struct RequestHints {
 
 // Reads and checks the hints; a value out of range or of the wrong type is kInvalidArgument
 // naming the hint, so a client learns about a typo instead of silently getting defaults.
+//
+// `priority` is also a Triton parameter (an integer, its scheduling priority): an integer value is
+// left to the target and does not change hir's priority.
 Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& headers);
+
+// Removes hir's own hints from a request's parameters before it goes to a target: a Triton
+// target rejects a string `priority`, and the others mean nothing there. Returns how many it
+// removed.
+size_t strip_hints(Parameters& params);
 
 }  // namespace hir::router

@@ -48,14 +48,6 @@ int run_serve(const ServeOptions& opts) {
                  s.message().c_str());
     return 1;
   }
-  metrics.gauge_fn("hir_http_connections", "Open client connections", {},
-                   [&server] { return static_cast<double>(server.connections()); });
-  if (!opts.port_file.empty()) std::ofstream(opts.port_file) << server.port() << "\n";
-  telemetry::log_info("listening", {{"host", so.host}, {"port", static_cast<int64_t>(server.port())},
-                                    {"config", opts.config_path.empty() ? "embedded" : opts.config_path},
-                                    {"targets", static_cast<int64_t>(cfg->targets.size())},
-                                    {"models", static_cast<int64_t>(cfg->models.size())}});
-
   bool stopping = false;
   loop.on_signals({SIGINT, SIGTERM}, [&](int sig) {
     if (stopping) return;  // a second signal while draining changes nothing
@@ -64,6 +56,19 @@ int run_serve(const ServeOptions& opts) {
     telemetry::log_info("shutdown", {{"signal", sig}, {"in_flight", static_cast<int64_t>(server.requests_in_flight())}});
     server.shutdown(from_ms(opts.drain_seconds * 1000), [&loop] { loop.stop(); });
   });
+  metrics.gauge_fn("hir_http_connections", "Open client connections", {},
+                   [&server] { return static_cast<double>(server.connections()); });
+  if (!opts.port_file.empty()) {
+    // Written whole, then renamed, so a reader never sees half a number.
+    std::string tmp = opts.port_file + ".tmp";
+    std::ofstream(tmp) << server.port() << "\n";
+    std::rename(tmp.c_str(), opts.port_file.c_str());
+  }
+  telemetry::log_info("listening", {{"host", so.host}, {"port", static_cast<int64_t>(server.port())},
+                                    {"config", opts.config_path.empty() ? "embedded" : opts.config_path},
+                                    {"targets", static_cast<int64_t>(cfg->targets.size())},
+                                    {"models", static_cast<int64_t>(cfg->models.size())}});
+
   loop.run(cfg->server.threads);
   telemetry::log_info("stopped");
   return 0;

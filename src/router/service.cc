@@ -38,6 +38,7 @@ struct RouterService::Call {
   TimePoint deadline;
   std::string errors;  // "target: reason; ..." for the final error message
   bool timed_out = false;
+  bool bad_gateway = false;
   net::Responder respond;
 };
 
@@ -45,13 +46,38 @@ namespace {
 
 double ms_since(TimePoint t) { return to_ms(SteadyClock::now() - t); }
 
-// Statuses after which another target may well succeed: the target is missing the variant,
-// overloaded, or broken. Other 4xx are the client's fault and are passed through.
-bool retryable(int status) { return status >= 500 || status == 404 || status == 408 || status == 429; }
+// Statuses after which another target may well succeed: the target lacks the variant, is
+// overloaded or broken, redirects, or refuses our credentials (a router misconfiguration the
+// client cannot fix). Other 4xx are the client's own mistake and are passed through.
+bool retryable(int status) {
+  return status >= 500 || (status >= 300 && status < 400) || status == 401 || status == 403 ||
+         status == 404 || status == 407 || status == 408 || status == 429;
+}
 
+// Failures that mean "the target is there but answered wrongly" make the final answer 502;
+// refusals and overload make it 503.
+bool bad_gateway(int status) { return status != 503 && status != 429 && status != 404; }
+
+bool printable_id(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (char c : s)
+    if (c < 0x21 || c > 0x7e) return false;
+  return true;
+}
+
+// The target's own error text, shortened, for the message the client gets.
+std::string upstream_reason(const HttpResponse& r) {
+  std::string why = "HTTP " + std::to_string(r.status);
+  auto at = r.body.find("\"error\"");
+  if (at != std::string::npos) why += ": " + r.body.substr(at, 160);
+  return why;
+}
+
+// The id used in logs and sent on as x-request-id: the body's `id` or the client's x-request-id
+// when they are short and printable (anything else could not travel as a header), else a new one.
 std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
-  if (!req.id.empty()) return req.id;
-  if (auto x = h.get("x-request-id"); x && !x->empty() && x->size() <= 128) return std::string(*x);
+  if (printable_id(req.id)) return req.id;
+  if (auto x = h.get("x-request-id"); x && printable_id(*x)) return std::string(*x);
   return telemetry::new_request_id();
 }
 
@@ -81,12 +107,16 @@ RouterService::RouterService(const Config& cfg, net::HttpClient& client,
 
 RouterService::~RouterService() = default;
 
-const RouterService::Target& RouterService::target_of(const TargetConfig* t) const {
-  return targets_[static_cast<size_t>(t - cfg_.targets.data())];
+const RouterService::Target* RouterService::target_of(const TargetConfig* t) const {
+  for (const auto& tg : targets_)
+    if (tg.cfg == t) return &tg;
+  return nullptr;  // a policy handed out a target from another configuration
 }
 
 void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   auto path = net::path_of(req.target);
+  if ((path == "/metrics" || path == "/v1/targets") && req.method != "GET")
+    return respond(net::error_response(405, "Method Not Allowed"));
   if (path == "/metrics") {
     HttpResponse r{200, {}, metrics_.render()};
     r.headers.set("Content-Type", "text/plain; version=0.0.4");
@@ -184,12 +214,24 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
 
   call->id = parsed->id;
   call->request_id = pick_request_id(*parsed, req.headers);
+  call->content_type = std::string(req.headers.get("content-type").value_or("application/json"));
+  call->body = std::move(req.body);
+  if (strip_hints(parsed->parameters) > 0) {
+    // Targets must not see hir's hints (Triton rejects a string `priority`), so the body is
+    // written again; binary tensors are copied as they are, not converted.
+    auto enc = protocol::encode_infer_request(*parsed, call->header_length.has_value());
+    call->body = std::move(enc.body);
+    call->header_length.reset();
+    call->content_type = "application/json";
+    if (enc.json_length) {
+      call->header_length = std::to_string(*enc.json_length);
+      call->content_type = "application/octet-stream";
+    }
+  }
   auto incoming = req.headers.get("traceparent");
   auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
   call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
-  call->content_type = std::string(req.headers.get("content-type").value_or("application/json"));
-  call->body = std::move(req.body);
   call->plan = std::move(*plan);
   call->respond = std::move(respond);
   inflight_.add(1);
@@ -198,14 +240,16 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
 
 void RouterService::attempt(std::shared_ptr<Call> call) {
   if (call->next >= call->plan.attempts.size())
-    return finish_error(call, call->timed_out ? 504 : 503,
+    return finish_error(call, call->bad_gateway ? 502 : call->timed_out ? 504 : 503,
                         fmt::format("all {} target(s) failed: {}", call->plan.attempts.size(), call->errors));
   auto remaining = call->deadline - SteadyClock::now();
   if (remaining <= Duration::zero())
     return finish_error(call, 504, "latency budget exhausted after " + std::to_string(call->fallbacks) +
                                        " attempt(s): " + call->errors);
   Candidate cand = call->plan.attempts[call->next++];
-  const Target& tg = target_of(cand.target);
+  const Target* tgp = target_of(cand.target);
+  if (!tgp) return fail_attempt(call, cand, "not a configured target", 0);
+  const Target& tg = *tgp;
 
   HttpRequest out;
   out.method = "POST";
@@ -221,33 +265,47 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   auto timeout = std::min<Duration>(tg.cfg->timeout, remaining);
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0](Result<HttpResponse> r) {
     double ms = ms_since(t0);
-    std::string why;
     if (!r.ok()) {
       if (r.status().code() == Code::kDeadlineExceeded) call->timed_out = true;
-      why = r.status().message();
-    } else if (r->status >= 200 && r->status < 300) {
-      return finish_ok(call, std::move(*r), ms);
-    } else if (!retryable(r->status)) {
-      // The client's own mistake (the target agrees): pass the answer through unchanged.
-      metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
-                       {{"model", call->model->signature.name}, {"target", cand.target->name},
-                        {"outcome", "client_error"}}).inc();
-      inflight_.add(-1);
-      HttpResponse pass = std::move(*r);
-      pass.headers.set("x-request-id", call->request_id);
-      return call->respond(std::move(pass));
-    } else {
-      why = "HTTP " + std::to_string(r->status);
+      return fail_attempt(call, cand, r.status().message(), ms);
     }
-    metrics_.counter("hir_attempt_failures_total", "Failed attempts by target",
-                     {{"target", cand.target->name}}).inc();
-    telemetry::log_warn("attempt_failed", {{"request_id", call->request_id}, {"target", cand.target->name},
-                                           {"variant", cand.variant->name}, {"reason", why}, {"ms", ms}});
-    if (!call->errors.empty()) call->errors += "; ";
-    call->errors += cand.target->name + ": " + why;
-    ++call->fallbacks;
-    attempt(call);
+    if (r->status >= 200 && r->status < 300) return finish_ok(call, std::move(*r), ms);
+    if (retryable(r->status)) {
+      call->bad_gateway |= bad_gateway(r->status);
+      return fail_attempt(call, cand, upstream_reason(*r), ms);
+    }
+    pass_through(call, cand, std::move(*r));
   });
+}
+
+void RouterService::fail_attempt(std::shared_ptr<Call> call, const Candidate& cand,
+                                 const std::string& why, double ms) {
+  metrics_.counter("hir_attempt_failures_total", "Failed attempts by target",
+                   {{"target", cand.target->name}}).inc();
+  telemetry::log_warn("attempt_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+                                         {"target", cand.target->name}, {"variant", cand.variant->name},
+                                         {"reason", why}, {"ms", ms}});
+  if (!call->errors.empty()) call->errors += "; ";
+  call->errors += cand.target->name + ": " + why;
+  ++call->fallbacks;
+  attempt(std::move(call));
+}
+
+// The client's own mistake, as the target judged it: its answer goes back as it is, but always
+// as a JSON {"error": ...} so the v2 contract holds whatever the target sent.
+void RouterService::pass_through(std::shared_ptr<Call> call, const Candidate& cand, HttpResponse&& r) {
+  metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
+                   {{"model", call->model->signature.name}, {"target", cand.target->name},
+                    {"outcome", "client_error"}}).inc();
+  inflight_.add(-1);
+  bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
+  HttpResponse out = json_error ? std::move(r)
+                                : net::error_response(r.status, "target " + cand.target->name + ": HTTP " +
+                                                                    std::to_string(r.status) + ": " +
+                                                                    r.body.substr(0, 200));
+  if (json_error) out.headers.set("Content-Type", "application/json");
+  out.headers.set("x-request-id", call->request_id);
+  call->respond(std::move(out));
 }
 
 void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstream, double attempt_ms) {
@@ -257,10 +315,8 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
       upstream.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
   if (!parsed.ok()) {
     // A target that answers 200 with garbage is broken: try the next one.
-    if (!call->errors.empty()) call->errors += "; ";
-    call->errors += cand.target->name + ": bad response: " + parsed.status().message();
-    ++call->fallbacks;
-    return attempt(call);
+    call->bad_gateway = true;
+    return fail_attempt(call, cand, "bad response: " + parsed.status().message(), attempt_ms);
   }
   InferResponse& resp = *parsed;
   Money cost = cand.target->cost_per_request +
@@ -295,7 +351,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
   if (call->fallbacks > 0)
     metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt",
                      {{"model", model}}).inc();
-  telemetry::log_info("request", {{"request_id", call->request_id}, {"model", model},
+  telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                   {"target", cand.target->name}, {"variant", cand.variant->name},
                                   {"status", 200}, {"latency_ms", total_ms}, {"fallbacks", call->fallbacks}});
   inflight_.add(-1);
@@ -306,7 +362,7 @@ void RouterService::finish_error(std::shared_ptr<Call> call, int status, const s
   const std::string& model = call->model->signature.name;
   metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
                    {{"model", model}, {"target", "none"}, {"outcome", "failed"}}).inc();
-  telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"model", model},
+  telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                           {"status", status}, {"reason", message}});
   inflight_.add(-1);
   HttpResponse r = net::error_response(status, message);

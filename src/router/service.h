@@ -20,7 +20,8 @@ namespace hir::router {
 
 class RouterService {
  public:
-  // cfg, loop, client and metrics must outlive the service.
+  // cfg, client and metrics must outlive the service, and the client's event loop must have
+  // stopped before the service is destroyed (callbacks in flight hold `this`).
   RouterService(const Config& cfg, net::HttpClient& client, telemetry::Registry& metrics,
                 std::unique_ptr<RoutingPolicy> policy);
   ~RouterService();
@@ -41,7 +42,9 @@ class RouterService {
   void attempt(std::shared_ptr<Call> call);
   void finish_ok(std::shared_ptr<Call> call, net::HttpResponse&& upstream, double attempt_ms);
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
-  const Target& target_of(const TargetConfig* t) const;
+  void fail_attempt(std::shared_ptr<Call> call, const Candidate& cand, const std::string& why, double ms);
+  void pass_through(std::shared_ptr<Call> call, const Candidate& cand, net::HttpResponse&& r);
+  const Target* target_of(const TargetConfig* t) const;
 
   const Config& cfg_;
   net::HttpClient& client_;

