@@ -345,7 +345,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
   metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
                    {{"model", model}, {"target", cand.target->name}, {"outcome", "ok"}}).inc();
   metrics_.histogram("hir_request_duration_seconds", "End-to-end latency of successful requests",
-                     {{"model", model}}).observe(total_ms / 1000.0);
+                     {{"model", model}, {"target", cand.target->name}}).observe(total_ms / 1000.0);
   metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", cand.target->name}})
       .inc(cost.usd());
   if (call->fallbacks > 0)
