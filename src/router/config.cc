@@ -48,10 +48,7 @@ std::string required_string(const YAML::Node& n, const char* key, const std::str
 }
 
 HardwareClass parse_class(const std::string& s, const std::string& where) {
-  if (s == "mcu") return HardwareClass::kMcu;
-  if (s == "edge-cpu") return HardwareClass::kEdgeCpu;
-  if (s == "edge-gpu") return HardwareClass::kEdgeGpu;
-  if (s == "cloud") return HardwareClass::kCloud;
+  if (auto c = routing::parse_hardware_class(s)) return *c;
   fail(where, "class '" + s + "' is not one of mcu, edge-cpu, edge-gpu, cloud");
 }
 
@@ -206,16 +203,6 @@ Config parse_root(const YAML::Node& root) {
 }
 
 }  // namespace
-
-std::string_view hardware_class_name(HardwareClass c) {
-  switch (c) {
-    case HardwareClass::kMcu: return "mcu";
-    case HardwareClass::kEdgeCpu: return "edge-cpu";
-    case HardwareClass::kEdgeGpu: return "edge-gpu";
-    case HardwareClass::kCloud: return "cloud";
-  }
-  return "?";
-}
 
 const TargetConfig* Config::find_target(std::string_view name) const {
   for (const auto& t : targets)

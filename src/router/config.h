@@ -11,11 +11,12 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/time.h"
+#include "routing/types.h"
 
 namespace hir::router {
 
-enum class HardwareClass { kMcu, kEdgeCpu, kEdgeGpu, kCloud };
-std::string_view hardware_class_name(HardwareClass c);
+using routing::HardwareClass;
+using routing::hardware_class_name;
 
 struct TargetConfig {
   std::string name;

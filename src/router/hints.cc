@@ -49,22 +49,12 @@ Result<Priority> priority_hint(const Parameters& params, const net::Headers& hea
   } else if (auto h = headers.get(kPriority.header)) {
     s = std::string(*h);
   }
-  if (!s || *s == "standard") return Priority::kStandard;
-  if (*s == "critical") return Priority::kCritical;
-  if (*s == "sheddable") return Priority::kSheddable;
+  if (!s) return Priority::kStandard;
+  if (auto p = routing::parse_priority(*s)) return *p;
   return InvalidArgument("priority '" + *s + "' is not one of critical, standard, sheddable");
 }
 
 }  // namespace
-
-std::string_view priority_name(Priority p) {
-  switch (p) {
-    case Priority::kCritical: return "critical";
-    case Priority::kStandard: return "standard";
-    case Priority::kSheddable: return "sheddable";
-  }
-  return "?";
-}
 
 size_t strip_hints(Parameters& params) {
   size_t n = 0;

@@ -10,11 +10,12 @@
 #include "core/tensor.h"
 #include "core/time.h"
 #include "net/http.h"
+#include "routing/types.h"
 
 namespace hir::router {
 
-enum class Priority { kCritical, kStandard, kSheddable };
-std::string_view priority_name(Priority p);
+using routing::Priority;
+using routing::priority_name;
 
 struct RequestHints {
   std::optional<Duration> latency_budget;  // latency_budget_ms / x-hir-latency-budget-ms, > 0
