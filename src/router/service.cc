@@ -103,6 +103,34 @@ RouterService::RouterService(const Config& cfg, net::HttpClient& client,
     }
     targets_.push_back(std::move(tg));
   }
+  make_metrics();
+}
+
+void RouterService::make_metrics() {
+  const char* kRequests = "Inference requests by model, target and outcome";
+  for (const auto& m : cfg_.models) {
+    const std::string& model = m.signature.name;
+    model_metrics_.push_back(
+        {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "none"}, {"outcome", "failed"}}),
+         &metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt", {{"model", model}})});
+    for (const auto& t : cfg_.targets) {
+      pair_metrics_.push_back(
+          {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", t.name}, {"outcome", "ok"}}),
+           &metrics_.counter("hir_requests_total", kRequests,
+                             {{"model", model}, {"target", t.name}, {"outcome", "client_error"}}),
+           &metrics_.histogram("hir_request_duration_seconds", "End-to-end latency of successful requests",
+                               {{"model", model}, {"target", t.name}})});
+    }
+  }
+  for (const auto& t : cfg_.targets)
+    target_metrics_.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
+                               &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}})});
+}
+
+RouterService::PairMetrics& RouterService::pair_metrics(const ModelConfig* m, const TargetConfig* t) {
+  auto mi = static_cast<size_t>(m - cfg_.models.data());
+  auto ti = static_cast<size_t>(t - cfg_.targets.data());
+  return pair_metrics_[mi * cfg_.targets.size() + ti];
 }
 
 RouterService::~RouterService() = default;
@@ -280,8 +308,8 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
 
 void RouterService::fail_attempt(std::shared_ptr<Call> call, const Candidate& cand,
                                  const std::string& why, double ms) {
-  metrics_.counter("hir_attempt_failures_total", "Failed attempts by target",
-                   {{"target", cand.target->name}}).inc();
+  if (const Target* tg = target_of(cand.target))
+    target_metrics_[static_cast<size_t>(tg - targets_.data())].attempt_failures->inc();
   telemetry::log_warn("attempt_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
                                          {"target", cand.target->name}, {"variant", cand.variant->name},
                                          {"reason", why}, {"ms", ms}});
@@ -294,9 +322,7 @@ void RouterService::fail_attempt(std::shared_ptr<Call> call, const Candidate& ca
 // The client's own mistake, as the target judged it: its answer goes back as it is, but always
 // as a JSON {"error": ...} so the v2 contract holds whatever the target sent.
 void RouterService::pass_through(std::shared_ptr<Call> call, const Candidate& cand, HttpResponse&& r) {
-  metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
-                   {{"model", call->model->signature.name}, {"target", cand.target->name},
-                    {"outcome", "client_error"}}).inc();
+  pair_metrics(call->model, cand.target).client_error->inc();
   inflight_.add(-1);
   bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
   HttpResponse out = json_error ? std::move(r)
@@ -342,15 +368,11 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
   out.headers.set("x-request-id", call->request_id);
 
   const std::string& model = call->model->signature.name;
-  metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
-                   {{"model", model}, {"target", cand.target->name}, {"outcome", "ok"}}).inc();
-  metrics_.histogram("hir_request_duration_seconds", "End-to-end latency of successful requests",
-                     {{"model", model}, {"target", cand.target->name}}).observe(total_ms / 1000.0);
-  metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", cand.target->name}})
-      .inc(cost.usd());
-  if (call->fallbacks > 0)
-    metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt",
-                     {{"model", model}}).inc();
+  auto& pm = pair_metrics(call->model, cand.target);
+  pm.ok->inc();
+  pm.duration->observe(total_ms / 1000.0);
+  target_metrics_[static_cast<size_t>(cand.target - cfg_.targets.data())].cost->inc(cost.usd());
+  if (call->fallbacks > 0) model_metrics_[static_cast<size_t>(call->model - cfg_.models.data())].fallbacks->inc();
   telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                   {"target", cand.target->name}, {"variant", cand.variant->name},
                                   {"status", 200}, {"latency_ms", total_ms}, {"fallbacks", call->fallbacks}});
@@ -360,8 +382,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
 
 void RouterService::finish_error(std::shared_ptr<Call> call, int status, const std::string& message) {
   const std::string& model = call->model->signature.name;
-  metrics_.counter("hir_requests_total", "Inference requests by model, target and outcome",
-                   {{"model", model}, {"target", "none"}, {"outcome", "failed"}}).inc();
+  model_metrics_[static_cast<size_t>(call->model - cfg_.models.data())].failed->inc();
   telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                           {"status", status}, {"reason", message}});
   inflight_.add(-1);

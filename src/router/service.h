@@ -46,7 +46,27 @@ class RouterService {
   void pass_through(std::shared_ptr<Call> call, const Candidate& cand, net::HttpResponse&& r);
   const Target* target_of(const TargetConfig* t) const;
 
+  // Metric handles made once, so the request path takes no registry lock.
+  struct PairMetrics {  // per (model, target)
+    telemetry::Counter* ok;
+    telemetry::Counter* client_error;
+    telemetry::Histogram* duration;
+  };
+  struct ModelMetrics {
+    telemetry::Counter* failed;
+    telemetry::Counter* fallbacks;
+  };
+  struct TargetMetrics {
+    telemetry::Counter* attempt_failures;
+    telemetry::Counter* cost;
+  };
+  void make_metrics();
+  PairMetrics& pair_metrics(const ModelConfig* m, const TargetConfig* t);
+
   const Config& cfg_;
+  std::vector<PairMetrics> pair_metrics_;     // [model * targets + target]
+  std::vector<ModelMetrics> model_metrics_;   // same order as cfg_.models
+  std::vector<TargetMetrics> target_metrics_; // same order as cfg_.targets
   net::HttpClient& client_;
   telemetry::Registry& metrics_;
   std::unique_ptr<RoutingPolicy> policy_;

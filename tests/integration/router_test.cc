@@ -153,7 +153,10 @@ TEST_F(RouterIT, FailsOverWhenTheFirstWorkerIsKilled) {
   EXPECT_EQ(none.status, 503);
   EXPECT_NE(none.body.find("all 2 target(s) failed"), std::string::npos) << none.body;
   auto metrics = call(r.port, "GET", "/metrics").body;
-  EXPECT_NE(metrics.find("hir_fallbacks_total"), std::string::npos);
+  const std::string series = "hir_fallbacks_total{model=\"fmnist\"} ";
+  auto at = metrics.find(series);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_EQ(std::stod(metrics.substr(at + series.size())), static_cast<double>(binary_.size()));
 }
 
 TEST_F(RouterIT, FullQueueAnswers503) {
