@@ -1,0 +1,96 @@
+// Bounded-memory streaming estimators for the routing core: a mean (EWMA), quantiles over a window
+// of the most recent samples, and a failure rate over a sliding time window.
+//
+// Contracts shared by all three: memory is fixed by the constructor's arguments, never by the
+// number of samples; time is passed in (no clock is read); not thread-safe — the owner (one
+// TargetState) serialises access, and const methods may update a private cache (QuantileWindow),
+// so even concurrent readers need the owner's lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/time.h"
+
+namespace hir::routing {
+
+// Exponentially weighted moving average (exponential smoothing; Roberts 1959, "Control chart
+// tests based on geometric moving averages"): m <- m + alpha * (x - m). The first sample seeds the
+// mean, so a young estimator is not dragged towards 0. alpha in (0, 1]: larger reacts faster;
+// the effective memory is about 1/alpha samples. Values outside (0, 1] are clamped.
+class Ewma {
+ public:
+  explicit Ewma(double alpha);
+  void add(double x);
+  double value() const { return value_; }  // 0 while empty
+  bool empty() const { return empty_; }
+
+ private:
+  double alpha_;
+  double value_ = 0;
+  bool empty_ = true;
+};
+
+// Quantiles of the most recent `capacity` samples (a sliding count window).
+//
+// Method: a fixed ring buffer holds the window; quantile() reads a sorted snapshot of it and
+// answers by the nearest-rank rule (Hyndman & Fan 1996, definition 1: the smallest sample x with
+// F_n(x) >= q), the same rule as core/percentile.h, so the router's estimates and the reports'
+// figures agree. The snapshot is rebuilt lazily, only when at least max(1, count/16) samples have
+// arrived since the last rebuild — so at most 1/16 of the window is unseen by a query, a rebuild
+// (O(n log n), n <= capacity) is amortised over >= capacity/16 adds, and a query between
+// rebuilds is O(1). That keeps quantile() cheap enough to call for every candidate of every
+// routing decision.
+//
+// Memory: two arrays of at most `capacity` doubles, grown on demand (a target that sees few
+// samples costs little — it matters with 10,000 simulated targets). capacity 0 is treated as 1.
+class QuantileWindow {
+ public:
+  explicit QuantileWindow(size_t capacity = 256);
+  void add(double x);
+  // q in [0, 1] (clamped). 0 when empty. May rebuild the cached snapshot (see above).
+  double quantile(double q) const;
+  size_t count() const { return ring_.size(); }  // samples in the window, <= capacity()
+  size_t capacity() const { return capacity_; }
+  uint64_t total_added() const { return total_; }
+
+ private:
+  size_t capacity_;
+  std::vector<double> ring_;        // size() == min(total_, capacity_)
+  size_t next_ = 0;                 // where the next sample goes once the ring is full
+  uint64_t total_ = 0;
+  mutable std::vector<double> sorted_;  // snapshot of ring_, sorted
+  mutable size_t unsorted_ = 0;         // samples added since the snapshot was taken
+};
+
+// Failure share over a sliding time window, kept as `buckets` sub-windows of window/buckets each
+// (the bucketed rolling window of Hystrix's HealthCounts and Envoy's outlier detection). A query
+// at `now` counts the bucket holding `now` and the buckets-1 before it, so it covers between
+// (buckets-1)/buckets of the window and the whole window: more buckets, finer sliding.
+// Memory: `buckets` counters. buckets < 1 is treated as 1; a window shorter than one
+// nanosecond per bucket is widened to that. A sample older than the data in its bucket's slot
+// (time running backwards by more than a window) is dropped rather than erasing newer data.
+class RateWindow {
+ public:
+  RateWindow(Duration window, int buckets);
+  void add(bool failure, TimePoint now);
+  double failure_rate(TimePoint now) const;  // failures / total; 0 with no samples
+  uint64_t total(TimePoint now) const;       // samples in the window
+  uint64_t failures(TimePoint now) const;
+
+ private:
+  struct Bucket {
+    int64_t epoch = INT64_MIN;  // which width-sized slice of time the counts belong to
+    uint64_t total = 0;
+    uint64_t failures = 0;
+  };
+  int64_t epoch_of(TimePoint t) const;
+  template <class F>
+  void for_live(TimePoint now, F&& f) const;
+
+  Duration width_;
+  std::vector<Bucket> buckets_;
+};
+
+}  // namespace hir::routing

@@ -1,0 +1,146 @@
+#include "routing/target_state.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace hir::routing {
+namespace {
+
+Duration ms_to_duration(double ms) { return from_ms(std::max(0.0, ms)); }
+
+}  // namespace
+
+TargetState::TargetState(const TargetInfo& info, const TargetStateOptions& opt)
+    : opt_(opt),
+      rtt_prior_(info.expected_rtt),
+      configured_concurrency_(std::max<uint32_t>(1, info.concurrency)),
+      rtt_(opt.rtt_window),
+      errors_(opt.error_window, opt.error_buckets) {}
+
+void TargetState::on_dispatch(TimePoint) { ++in_flight_; }
+
+void TargetState::on_result(VariantIndex v, Outcome o, Duration latency, TimePoint now) {
+  record(v, o, latency, std::nullopt, now);
+}
+
+void TargetState::on_result(VariantIndex v, Outcome o, Duration latency, Duration service,
+                            TimePoint now) {
+  record(v, o, latency, service, now);
+}
+
+void TargetState::record(VariantIndex v, Outcome o, Duration latency,
+                         std::optional<Duration> service, TimePoint now) {
+  // A result without a matching dispatch (passive learning, a restart) must not wrap around.
+  if (in_flight_ > 0) --in_flight_;
+  ++requests_;
+  errors_.add(o != Outcome::kOk, now);
+  if (o != Outcome::kOk && o != Outcome::kTimeout) return;
+  latency = std::max(latency, Duration::zero());
+  Duration svc;
+  if (service && o == Outcome::kOk) {
+    svc = std::clamp(*service, Duration::zero(), latency);
+    rtt_.add(to_ms(latency - svc));  // what is left of the call is the network's
+  } else {
+    // Subtract the typical (median) RTT, not its p95: predict.h adds the RTT p95 back, and
+    // subtracting the tail would understate the service time of most calls.
+    svc = std::max(Duration::zero(), latency - rtt_p50());
+  }
+  auto& st = stats_for(v);
+  st.p95.add(to_ms(svc));
+  st.mean.add(to_ms(svc));
+}
+
+void TargetState::on_load_report(const LoadReport& r, TimePoint now) {
+  report_ = r;
+  report_->busy_fraction = std::isnan(r.busy_fraction) ? 0.0 : std::max(0.0, r.busy_fraction);
+  report_at_ = now;
+  ours_at_report_ = in_flight_;
+}
+
+void TargetState::on_rtt_sample(Duration rtt, TimePoint) {
+  rtt_.add(to_ms(std::max(rtt, Duration::zero())));
+}
+
+uint32_t TargetState::concurrency() const {
+  if (report_ && report_->concurrency > 0) return report_->concurrency;
+  return configured_concurrency_;
+}
+
+double TargetState::occupancy(TimePoint now) const {
+  double others = 0;
+  if (report_) {
+    const double ours_then = ours_at_report_;
+    const double snapshot = std::max(
+        0.0, static_cast<double>(report_->in_flight) + report_->queue_depth - ours_then);
+    // The busy fraction is a 10-s mean over everyone's work, ours included; take our share at
+    // report time out, as for the snapshot.
+    const double mean_load =
+        std::max(0.0, report_->busy_fraction * static_cast<double>(concurrency()) - ours_then);
+    const double age = to_ms(std::max(Duration::zero(), now - report_at_));
+    const double tau = std::max(1e-6, to_ms(opt_.report_decay));
+    const double w = std::exp(-age / tau);
+    others = w * snapshot + (1 - w) * mean_load;
+  }
+  return others + static_cast<double>(in_flight_);
+}
+
+double TargetState::utilization(TimePoint now) const {
+  return occupancy(now) / static_cast<double>(concurrency());
+}
+
+Duration TargetState::staleness(TimePoint now) const {
+  if (!report_) return Duration::max();
+  return std::max(Duration::zero(), now - report_at_);
+}
+
+double TargetState::error_rate(TimePoint now) const { return errors_.failure_rate(now); }
+
+Duration TargetState::rtt_p95() const {
+  if (rtt_.count() < opt_.min_samples) return rtt_prior_;
+  return ms_to_duration(rtt_.quantile(0.95));
+}
+
+Duration TargetState::rtt_p50() const {
+  // The prior is a typical RTT, good for the median as well as the tail until we measure.
+  if (rtt_.count() < opt_.min_samples) return rtt_prior_;
+  return ms_to_duration(rtt_.quantile(0.5));
+}
+
+Duration TargetState::service_p95(VariantIndex v, Duration prior) const {
+  if (const auto* st = find_stats(v); st && st->p95.count() >= opt_.min_samples)
+    return ms_to_duration(st->p95.quantile(0.95));
+  if (auto ms = reported_p95_ms(v)) return ms_to_duration(*ms);
+  return prior;
+}
+
+Duration TargetState::service_mean(VariantIndex v, Duration prior) const {
+  if (const auto* st = find_stats(v); st && st->p95.count() >= opt_.min_samples)
+    return ms_to_duration(st->mean.value());
+  return prior;
+}
+
+bool TargetState::reported_queue_full() const {
+  return report_ && report_->queue_capacity > 0 && report_->queue_depth >= report_->queue_capacity;
+}
+
+TargetState::VariantStats& TargetState::stats_for(VariantIndex v) {
+  for (auto& st : variants_)
+    if (st.v == v) return st;
+  variants_.push_back({v, QuantileWindow(opt_.service_window), Ewma(opt_.mean_alpha)});
+  return variants_.back();
+}
+
+const TargetState::VariantStats* TargetState::find_stats(VariantIndex v) const {
+  for (const auto& st : variants_)
+    if (st.v == v) return &st;
+  return nullptr;
+}
+
+std::optional<double> TargetState::reported_p95_ms(VariantIndex v) const {
+  if (!report_) return std::nullopt;
+  for (const auto& [rv, ms] : report_->service_p95_ms)
+    if (rv == v && std::isfinite(ms) && ms >= 0) return ms;
+  return std::nullopt;
+}
+
+}  // namespace hir::routing

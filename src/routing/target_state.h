@@ -1,0 +1,124 @@
+// What the router knows, live, about one target: our in-flight requests, its last load report,
+// network RTT and per-variant service-time estimates, and its recent failure share. Fed by the
+// dispatcher (on_dispatch / on_result), the load poller (on_load_report, on_rtt_sample) and the
+// simulator alike; read by predict.h and the policy. Time is passed in; nothing here reads a
+// clock. Not thread-safe: the owner serialises calls (const readers included — the quantile
+// windows cache a snapshot).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "core/time.h"
+#include "routing/estimators.h"
+#include "routing/registry.h"
+#include "routing/types.h"
+
+namespace hir::routing {
+
+enum class Outcome : uint8_t {
+  kOk,
+  kError,       // 5xx, garbage
+  kTimeout,     // our deadline passed first
+  kRefused,     // connect failed
+  kOverloaded,  // 503, 429
+};
+
+struct LoadReport {  // what a worker's GET /v1/load (or an MCU heartbeat) says
+  uint32_t in_flight = 0, queue_depth = 0, queue_capacity = 0, concurrency = 1;
+  double busy_fraction = 0;  // 0..1 over its last 10 s
+  std::vector<std::pair<VariantIndex, double>> service_p95_ms;  // per variant it serves, if known
+};
+
+// Tuning; the defaults suit a load poll every ~1 s.
+struct TargetStateOptions {
+  size_t service_window = 128;  // samples per variant in the service-time quantile window
+  size_t rtt_window = 64;       // RTT samples
+  double mean_alpha = 0.1;      // EWMA weight for the streaming means
+  // Own samples needed before our quantiles replace the report's / configured priors: below
+  // this a nearest-rank p95 is just the maximum of a handful of samples.
+  size_t min_samples = 4;
+  Duration error_window = std::chrono::seconds(10);
+  int error_buckets = 10;
+  // How fast a load report's snapshot gives way to its 10-s busy fraction as it ages (see
+  // utilization()). About a few poll intervals.
+  Duration report_decay = std::chrono::seconds(3);
+};
+
+class TargetState {
+ public:
+  explicit TargetState(const TargetInfo& info, const TargetStateOptions& opt = {});
+
+  void on_dispatch(TimePoint now);  // one more request in flight from us
+  // One of our requests finished. latency: the whole call as we saw it. The service time is
+  // derived as latency - RTT p50 estimate, floored at 0; use the overload below when the target
+  // reported its own. Only kOk and kTimeout feed the latency estimators: a timeout's latency is a
+  // lower bound on the real one (counting it keeps p95 honest in a brownout), while errors,
+  // refusals and overload answers come back fast and say nothing about service time. Every
+  // outcome other than kOk counts as a failure in error_rate().
+  void on_result(VariantIndex v, Outcome o, Duration latency, TimePoint now);
+  // As above with the target's own service time (then latency - service is an RTT sample).
+  void on_result(VariantIndex v, Outcome o, Duration latency, Duration service, TimePoint now);
+  void on_load_report(const LoadReport& r, TimePoint now);
+  // A direct RTT measurement, e.g. the round trip of the cheap GET /v1/load poll itself.
+  void on_rtt_sample(Duration rtt, TimePoint now);
+
+  uint32_t in_flight() const { return in_flight_; }  // ours
+  uint32_t reported_queue_depth() const { return report_ ? report_->queue_depth : 0; }
+  // Requests the target serves at once: the report's figure when it gave one, else the
+  // configured one; at least 1.
+  uint32_t concurrency() const;
+  // Best current estimate of occupancy / concurrency (0..1+; above 1 means a queue):
+  //   occupancy = others(now) + ours(now)
+  //   others(now) = w * others_at_report + (1 - w) * others_mean
+  //   others_at_report = max(0, reported in_flight + queue_depth - ours_at_report)
+  //   others_mean = max(0, busy_fraction * concurrency - ours_at_report)
+  //   w = exp(-staleness / report_decay)
+  // A fresh snapshot is trusted; as it ages it reverts to the report's 10-s mean load, because
+  // an old snapshot of a queue says little about the queue now (and trusting an old "empty"
+  // forever is how herding starts). Without any report, others = 0.
+  double utilization(TimePoint now) const;
+  // Requests (everyone's) estimated to be in service or queued at the target now: the
+  // `occupancy` above, before dividing by concurrency.
+  double occupancy(TimePoint now) const;
+  Duration staleness(TimePoint now) const;  // since the last load report (max if none)
+  double error_rate(TimePoint now) const;   // recent failure share (0 with no results)
+  Duration rtt_p95() const;                 // network RTT p95 estimate (prior: info.expected_rtt)
+  Duration rtt_p50() const;
+  // Per-variant service time p95: our own window once it holds min_samples; else the last
+  // report's figure for v; else `prior`.
+  Duration service_p95(VariantIndex v, Duration prior) const;
+  Duration service_mean(VariantIndex v, Duration prior) const;  // streaming EWMA, same fallbacks
+  uint64_t requests() const { return requests_; }  // results received (every outcome)
+  const std::optional<LoadReport>& last_report() const { return report_; }
+  // The last report said its queue was full (and it set a capacity): new work would be refused.
+  bool reported_queue_full() const;
+
+ private:
+  struct VariantStats {
+    VariantIndex v;
+    QuantileWindow p95;
+    Ewma mean;
+  };
+  VariantStats& stats_for(VariantIndex v);
+  const VariantStats* find_stats(VariantIndex v) const;
+  std::optional<double> reported_p95_ms(VariantIndex v) const;
+  void record(VariantIndex v, Outcome o, Duration latency, std::optional<Duration> service,
+              TimePoint now);
+
+  TargetStateOptions opt_;
+  Duration rtt_prior_;
+  uint32_t configured_concurrency_;
+  uint32_t in_flight_ = 0;
+  uint64_t requests_ = 0;
+  std::optional<LoadReport> report_;
+  TimePoint report_at_{};
+  uint32_t ours_at_report_ = 0;
+  QuantileWindow rtt_;
+  RateWindow errors_;
+  std::vector<VariantStats> variants_;  // few per target: a linear scan beats a map
+};
+
+}  // namespace hir::routing

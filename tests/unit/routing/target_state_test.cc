@@ -1,0 +1,198 @@
+#include "routing/target_state.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+
+namespace hir::routing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+const TimePoint kT0{};  // simulated time
+TimePoint at(Duration d) { return kT0 + d; }
+
+TargetInfo edge(uint32_t concurrency = 2) {
+  TargetInfo t;
+  t.name = "edge-1";
+  t.hw = HardwareClass::kEdgeCpu;
+  t.expected_rtt = milliseconds(2);
+  t.concurrency = concurrency;
+  return t;
+}
+
+constexpr VariantIndex kSmall = 0, kLarge = 1;
+const Duration kPrior = milliseconds(7);
+
+TEST(TargetState, StartsFromPriors) {
+  TargetState s(edge());
+  EXPECT_EQ(s.in_flight(), 0u);
+  EXPECT_EQ(s.requests(), 0u);
+  EXPECT_EQ(s.reported_queue_depth(), 0u);
+  EXPECT_EQ(s.staleness(at(seconds(5))), Duration::max());
+  EXPECT_EQ(s.error_rate(at(seconds(5))), 0);
+  EXPECT_EQ(s.rtt_p95(), milliseconds(2));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), kPrior);
+  EXPECT_EQ(s.service_mean(kSmall, kPrior), kPrior);
+  EXPECT_EQ(s.utilization(kT0), 0);
+  EXPECT_EQ(s.concurrency(), 2u);
+}
+
+TEST(TargetState, InFlightFollowsDispatchAndResultAndNeverWraps) {
+  TargetState s(edge());
+  s.on_dispatch(kT0);
+  s.on_dispatch(kT0);
+  EXPECT_EQ(s.in_flight(), 2u);
+  EXPECT_DOUBLE_EQ(s.utilization(kT0), 1.0);  // 2 of 2 servers, no report
+  s.on_result(kSmall, Outcome::kOk, milliseconds(10), at(milliseconds(10)));
+  EXPECT_EQ(s.in_flight(), 1u);
+  s.on_result(kSmall, Outcome::kOk, milliseconds(10), at(milliseconds(11)));
+  s.on_result(kSmall, Outcome::kOk, milliseconds(10), at(milliseconds(12)));  // no dispatch
+  EXPECT_EQ(s.in_flight(), 0u);
+  EXPECT_EQ(s.requests(), 3u);
+}
+
+TEST(TargetState, ServiceTimeIsLearnedPerVariantAfterMinSamples) {
+  TargetState s(edge());
+  // 22 ms calls with a 2-ms RTT prior: service derived as 20 ms.
+  for (int i = 0; i < 3; ++i) s.on_result(kSmall, Outcome::kOk, milliseconds(22), at(seconds(i)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), kPrior);  // 3 < min_samples (4)
+  s.on_result(kSmall, Outcome::kOk, milliseconds(22), at(seconds(3)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(20));
+  EXPECT_EQ(s.service_mean(kSmall, kPrior), milliseconds(20));
+  EXPECT_EQ(s.service_p95(kLarge, kPrior), kPrior);  // another variant is untouched
+}
+
+TEST(TargetState, P95SeesTheTailAndTheMeanDoesNot) {
+  TargetState s(edge());
+  // 90 calls of 12 ms and 10 of 102 ms (service 10 and 100 after the 2-ms RTT).
+  for (int i = 0; i < 100; ++i)
+    s.on_result(kSmall, Outcome::kOk, milliseconds(i % 10 == 9 ? 102 : 12), at(milliseconds(i)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(100));
+  EXPECT_LT(s.service_mean(kSmall, kPrior), milliseconds(50));
+}
+
+TEST(TargetState, ReportedServiceTimeOfTheTargetIsAnRttSample) {
+  TargetState s(edge());
+  for (int i = 0; i < 10; ++i)
+    s.on_result(kSmall, Outcome::kOk, milliseconds(30), milliseconds(20), at(seconds(i)));
+  EXPECT_EQ(s.rtt_p95(), milliseconds(10));
+  EXPECT_EQ(s.rtt_p50(), milliseconds(10));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(20));
+  // Later calls without a service time subtract the learned median RTT.
+  TargetState u(edge());
+  for (int i = 0; i < 10; ++i) u.on_rtt_sample(milliseconds(10), at(seconds(i)));
+  for (int i = 0; i < 10; ++i) u.on_result(kSmall, Outcome::kOk, milliseconds(35), at(seconds(i)));
+  EXPECT_EQ(u.service_p95(kSmall, kPrior), milliseconds(25));
+}
+
+TEST(TargetState, ServiceIsFlooredAtZero) {
+  TargetState s(edge());  // RTT prior 2 ms, calls of 1 ms
+  for (int i = 0; i < 10; ++i) s.on_result(kSmall, Outcome::kOk, milliseconds(1), at(seconds(i)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), Duration::zero());
+}
+
+TEST(TargetState, TimeoutsFeedLatencyAndErrorsDoNot) {
+  TargetState s(edge());
+  for (int i = 0; i < 20; ++i)
+    s.on_result(kSmall, Outcome::kOk, milliseconds(12), at(milliseconds(i)));
+  for (int i = 0; i < 20; ++i)
+    s.on_result(kSmall, Outcome::kRefused, milliseconds(1), at(milliseconds(20 + i)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(10));  // fast refusals ignored
+  for (int i = 0; i < 5; ++i)
+    s.on_result(kSmall, Outcome::kTimeout, milliseconds(502), at(milliseconds(40 + i)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(500));  // 5 of 25 ≥ 5%
+}
+
+TEST(TargetState, ErrorRateReactsAndSlidesAway) {
+  TargetState s(edge());  // 10-s window
+  for (int i = 0; i < 8; ++i)
+    s.on_result(kSmall, Outcome::kOk, milliseconds(5), at(milliseconds(i)));
+  s.on_result(kSmall, Outcome::kError, milliseconds(5), at(milliseconds(8)));
+  s.on_result(kSmall, Outcome::kOverloaded, milliseconds(5), at(milliseconds(9)));
+  EXPECT_DOUBLE_EQ(s.error_rate(at(seconds(1))), 0.2);
+  EXPECT_EQ(s.error_rate(at(seconds(11))), 0);
+}
+
+TEST(TargetState, LoadReportSetsQueueStalenessAndConcurrency) {
+  TargetState s(edge(2));
+  LoadReport r;
+  r.in_flight = 4;
+  r.queue_depth = 6;
+  r.queue_capacity = 6;
+  r.concurrency = 4;
+  r.busy_fraction = 0.5;
+  s.on_load_report(r, at(seconds(10)));
+  EXPECT_EQ(s.reported_queue_depth(), 6u);
+  EXPECT_EQ(s.concurrency(), 4u);
+  EXPECT_TRUE(s.reported_queue_full());
+  EXPECT_EQ(s.staleness(at(seconds(10))), Duration::zero());
+  EXPECT_EQ(s.staleness(at(seconds(13))), seconds(3));
+  EXPECT_EQ(s.staleness(at(seconds(9))), Duration::zero());  // never negative
+  EXPECT_DOUBLE_EQ(s.utilization(at(seconds(10))), 10.0 / 4.0);  // 4 serving + 6 queued, 4 servers
+}
+
+TEST(TargetState, AStaleSnapshotRevertsToTheBusyFraction) {
+  TargetState s(edge(2));  // report_decay 3 s
+  LoadReport r;
+  r.in_flight = 2;
+  r.queue_depth = 8;
+  r.concurrency = 2;
+  r.busy_fraction = 0.5;  // mean load: 1 request of 2 servers
+  s.on_load_report(r, kT0);
+  EXPECT_DOUBLE_EQ(s.occupancy(kT0), 10.0);
+  double prev = s.occupancy(kT0);
+  for (int ms = 500; ms <= 30000; ms += 500) {
+    const double occ = s.occupancy(at(milliseconds(ms)));
+    EXPECT_LT(occ, prev);
+    EXPECT_GT(occ, 1.0);
+    prev = occ;
+  }
+  EXPECT_NEAR(s.occupancy(at(seconds(3))), 1 + 9 * std::exp(-1.0), 1e-9);
+  EXPECT_NEAR(s.utilization(at(seconds(60))), 0.5, 1e-6);
+}
+
+TEST(TargetState, OurInFlightIsNotCountedTwice) {
+  TargetState s(edge(4));
+  s.on_dispatch(kT0);
+  s.on_dispatch(kT0);
+  LoadReport r;
+  r.in_flight = 3;  // our 2 and 1 from another router
+  r.concurrency = 4;
+  r.busy_fraction = 0.75;
+  s.on_load_report(r, kT0);
+  EXPECT_DOUBLE_EQ(s.occupancy(kT0), 3.0);
+  s.on_result(kSmall, Outcome::kOk, milliseconds(5), kT0);
+  s.on_result(kSmall, Outcome::kOk, milliseconds(5), kT0);
+  EXPECT_DOUBLE_EQ(s.occupancy(kT0), 1.0);  // the other router's one is left
+  s.on_dispatch(kT0);
+  EXPECT_DOUBLE_EQ(s.occupancy(kT0), 2.0);
+  // Long after, the 10-s mean load (3 of 4, of which 2 ours then) plus ours now.
+  EXPECT_NEAR(s.occupancy(at(seconds(100))), 1.0 + 1.0, 1e-9);
+}
+
+TEST(TargetState, ReportedServiceP95IsUsedUntilWeHaveOurOwn) {
+  TargetState s(edge());
+  LoadReport r;
+  r.service_p95_ms = {{kSmall, 15.0}, {kLarge, -1.0}};  // a negative figure is ignored
+  s.on_load_report(r, kT0);
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(15));
+  EXPECT_EQ(s.service_p95(kLarge, kPrior), kPrior);
+  for (int i = 0; i < 4; ++i) s.on_result(kSmall, Outcome::kOk, milliseconds(32), at(seconds(i)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(30));
+}
+
+TEST(TargetState, MemoryIsBoundedByTheOptions) {
+  TargetStateOptions opt;
+  opt.service_window = 8;
+  TargetState s(edge(), opt);
+  for (int i = 0; i < 1000; ++i)
+    s.on_result(kSmall, Outcome::kOk, milliseconds(i < 992 ? 1000 : 12), at(milliseconds(i)));
+  // Only the last 8 samples (10 ms each) are left in the window.
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(10));
+}
+
+}  // namespace
+}  // namespace hir::routing
