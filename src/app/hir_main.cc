@@ -4,6 +4,7 @@
 #include "bench/demo.h"
 #include "bench/loadgen.h"
 #include "router/serve.h"
+#include "sim/sim.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -14,7 +15,8 @@ int main(int argc, char** argv) {
       "  hir serve                         # the embedded demo configuration on 127.0.0.1:8000\n"
       "  hir serve --config prod.yaml --port 9000\n"
       "  hir demo                          # start a local deployment and send it 10,000 images\n"
-      "  hir bench --url http://127.0.0.1:8000 -n 5000   # measure an endpoint\n"};
+      "  hir bench --url http://127.0.0.1:8000 -n 5000   # measure an endpoint\n"
+      "  hir sim scenarios/steady.yaml     # simulate a fleet, compare with baselines\n"};
   app.require_subcommand(1);
   app.set_version_flag("--version", HIR_VERSION);
 
@@ -59,7 +61,23 @@ int main(int argc, char** argv) {
   bench->add_option("--report", bopt.report_path, "Also write the figures as JSON to this file");
   bench->footer("Example: hir bench --url http://127.0.0.1:8101 --model fmnist-small -n 5000 --concurrency 16");
 
+  hir::sim::SimOptions sopt;
+  uint64_t sim_seed = 0;
+  auto* sim = app.add_subcommand("sim", "Simulate a fleet and its faults with the routing code; compare with baselines");
+  sim->add_option("scenario", sopt.scenario_path, "Scenario YAML (see scenarios/ and docs/simulator.md)")
+      ->required()->check(CLI::ExistingFile);
+  auto* seed_opt = sim->add_option("--seed", sim_seed, "Random seed (default: the scenario's)");
+  sim->add_option("--json", sopt.json_path, "Also write the figures as JSON to this file");
+  sim->add_option("-n,--requests", sopt.max_requests, "Simulate this many requests (default: the scenario's duration)")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+  sim->add_flag("--progress", sopt.progress, "Show a progress bar on stderr");
+  sim->footer("Example: hir sim scenarios/steady.yaml --seed 7 --json steady.json");
+
   CLI11_PARSE(app, argc, argv);
+  if (sim->parsed()) {
+    if (seed_opt->count()) sopt.seed = sim_seed;
+    return hir::sim::run_sim(sopt);
+  }
   if (bench->parsed()) return hir::bench::run_bench(bopt);
   if (serve->parsed()) return hir::router::run_serve(so);
   if (demo->parsed()) return hir::bench::run_demo(dopt);

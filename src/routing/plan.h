@@ -1,0 +1,90 @@
+// From a chosen primary to a plan: the ordered fallback chain across failure domains, the hedge
+// delay for critical requests near their budget, and the human-readable reason operators see in
+// POST /v1/route/explain. Pure, like policy.h; Router calls these after selecting the primary.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/money.h"
+#include "core/time.h"
+#include "routing/policy.h"
+#include "routing/registry.h"
+
+namespace hir::routing {
+
+struct PlanStep {
+  TargetIndex target = 0;
+  VariantIndex variant = 0;
+  Duration predicted_p95{};
+  Money predicted_cost;
+};
+
+struct Plan {
+  std::vector<PlanStep> steps;  // primary first, then fallbacks (each in another failure domain when possible)
+  // Critical requests whose primary is near its budget: send a second copy to steps[1] after this.
+  std::optional<Duration> hedge_after;
+  bool best_effort = false;  // nothing met every constraint (critical gets the best it can)
+  std::string reason;        // why this primary, what was filtered and why (in full when explained)
+};
+
+// How the primary was chosen, for the reason.
+enum class Choice : uint8_t { kCheapest, kPowerOfTwo, kBestEffort };
+
+inline PlanStep step_of(const Candidate& c) { return {c.target, c.variant, c.p95, c.cost}; }
+
+// Scratch for add_fallbacks, owned by the caller and reused so that a warm decision allocates
+// nothing. Sized on demand to the largest failure-domain id seen.
+struct FallbackScratch {
+  std::vector<uint32_t> domain_best;   // per domain id: its best eligible candidate this call
+  std::vector<uint64_t> domain_stamp;  // per domain id: the call domain_best belongs to
+  std::vector<uint32_t> touched;       // the domains seen this call
+  std::vector<uint8_t> tiers;          // per candidate: 0 feasible, 1 relaxed, 2 not a fallback
+  std::vector<uint32_t> top;           // the best max_fallbacks candidates, distinct targets
+  std::vector<uint32_t> top_domains;   // the best max_fallbacks new domains, by their best
+  uint64_t stamp = 0;
+};
+
+// Appends up to max_fallbacks fallbacks to `chosen` (candidate indices; the chain so far, the
+// primary first). Each next step is the best remaining candidate on a target not yet in the chain,
+// preferring — among equally feasible ones — a failure domain not yet in the chain, because a
+// fallback that shares the primary's site or region tends to fail with it (the failure-domain
+// spreading of Ford et al. 2010, "Availability in Globally Distributed Storage Systems"). Feasible
+// candidates come first, by the policy ranking; with include_relaxed (critical requests) the chain
+// then continues with the candidates cut only by price or latency, fastest first. Half-open
+// targets are never fallbacks: their breaker has one probe to spend, and the primary spends it.
+//
+// That greedy rule is computed in one pass, O(n + domains) rather than O(n × max_fallbacks): only
+// each new domain's best candidate can be picked for a new domain, and only the best
+// max_fallbacks targets otherwise (tests/unit/routing/plan_test.cc checks it against the plain
+// greedy loop on random fleets).
+void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t max_fallbacks,
+                   std::vector<uint32_t>& chosen, FallbackScratch& scratch);
+
+// The hedge delay (Dean & Barroso 2013, "The Tail at Scale", CACM 56(2): deferred "hedged
+// requests"): only for critical requests with a fallback whose primary's predicted p95 exceeds
+// `share` of the budget. The second copy waits while the primary still has a good chance — up to
+// the primary's own p95, the paper's choice, which bounds the extra load to about 5% — but no
+// longer than the last moment at which the fallback can still answer within the budget
+// (budget - steps[1] p95), and not less than zero.
+std::optional<Duration> hedge_delay(const std::vector<PlanStep>& steps, Priority p, Duration budget,
+                                    double share);
+
+// Plan::reason in full, for explain: the primary and why, the P2C draw, what each constraint cut,
+// the fallbacks and the hedge.
+std::string explain_plan(const Registry& reg, std::span<const Candidate> c,
+                         const std::vector<uint32_t>& chosen, Choice how, size_t p2c_members,
+                         const CutCounts& cuts, const Constraints& k,
+                         std::optional<Duration> hedge);
+
+// The error message when nothing is feasible: names the constraint that cut the last candidates
+// (the latest in check order with any cut; see Cut) and lists every constraint's count.
+std::string infeasible_reason(const Registry& reg, ModelIndex m, const CutCounts& cuts,
+                              const Constraints& k);
+// The constraint named by infeasible_reason: the latest in check order that cut anything.
+Cut last_cut(const CutCounts& cuts);
+
+}  // namespace hir::routing

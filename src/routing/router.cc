@@ -1,0 +1,300 @@
+#include "routing/router.h"
+
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+
+#include "routing/cost.h"
+#include "routing/predict.h"
+
+namespace hir::routing {
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+int64_t second_of(TimePoint now) {
+  return floor_div(now.time_since_epoch().count(), Duration(std::chrono::seconds(1)).count());
+}
+
+}  // namespace
+
+Router::Router(const Registry& reg, PolicyConfig cfg, const TargetStateOptions& opt)
+    : reg_(reg), cfg_(std::move(cfg)) {
+  const size_t n = reg.target_count();
+  states_.reserve(n);
+  breakers_.reserve(n);
+  // Interning is done once here so that the decision compares integers, not strings.
+  std::unordered_map<std::string, uint32_t> domains;
+  std::map<std::tuple<HardwareClass, int64_t, int64_t>, uint32_t> prices;
+  for (TargetIndex t = 0; t < n; ++t) {
+    const TargetInfo& info = reg.target(t);
+    states_.emplace_back(info, opt);
+    breakers_.emplace_back(cfg_.breaker);
+    auto d = domains.emplace(std::string(reg.failure_domain(t)), domains.size()).first->second;
+    domain_.push_back(d);
+    auto key = std::make_tuple(info.hw, info.cost_per_request.nano(), info.cost_per_second.nano());
+    price_class_.push_back(prices.emplace(key, prices.size()).first->second);
+  }
+  ready_.assign(n, 1);
+  version_.assign(n, 0);
+  views_.resize(n);
+  predictions_.resize(reg.model_count());
+  size_t most = 0;
+  for (size_t m = 0; m < reg.model_count(); ++m) {
+    const size_t deployments = reg.model(static_cast<ModelIndex>(m)).deployments.size();
+    predictions_[m].resize(deployments);
+    most = std::max(most, deployments);
+  }
+  cands_.reserve(most);
+  members_.reserve(most);
+  chosen_.reserve(std::min(cfg_.max_fallbacks, n) + 1);
+}
+
+bool Router::healthy(TargetIndex t, TimePoint now) const {
+  const TargetState& s = states_[t];
+  return routing::healthy(s.last_report().has_value(), s.staleness(now), ready_[t] != 0,
+                          cfg_.breaker);
+}
+
+void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
+  // Everything here changes only through a call that bumps the version, or with time: health
+  // and the breaker at thresholds (a report going stale after seconds, an ejection ending), the
+  // load as the report ages. Within estimate_reuse of the last look that drift is negligible.
+  const TargetState& s = states_[t];
+  v.version = version_[t];
+  v.at = now;
+  v.healthy = healthy(t, now);
+  v.breaker_allows = breakers_[t].would_allow(now);
+  v.half_open = breakers_[t].state(now) == BreakerState::kHalfOpen;
+  v.load = s.utilization(now);
+  v.in_flight = s.in_flight();
+  v.concurrency = s.concurrency();
+  // What it can hold: its threads plus its queue. Our own estimate of its occupancy counts as
+  // well as its (possibly stale) report: a small queue (an MCU holds 1 + 2) fills between reports.
+  const auto& rep = s.last_report();
+  const uint32_t queue = rep && rep->queue_capacity > 0 ? rep->queue_capacity : reg_.target(t).queue_capacity;
+  v.slots = static_cast<double>(v.concurrency) + static_cast<double>(queue);
+  const double occupancy = v.load * static_cast<double>(v.concurrency);
+  v.queue_full = s.reported_queue_full() || (queue > 0 && occupancy >= v.slots);
+}
+
+size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now) {
+  cands_.clear();
+  cuts_.fill(0);
+  busy_ = capacity_ = 0;
+  any_available_ = false;
+  const auto& deployments = reg_.model(r.model).deployments;
+  auto& predictions = predictions_[r.model];
+  if (predictions.size() < deployments.size()) predictions.resize(deployments.size());
+  size_t best = kNone;
+  for (size_t j = 0; j < deployments.size(); ++j) {
+    const Deployment& d = deployments[j];
+    TargetView& tv = view(d.target, now);
+    const TargetInfo& info = reg_.target(d.target);
+    Candidate c;
+    c.target = d.target;
+    c.variant = d.variant;
+    c.domain = domain_[d.target];
+    c.price_class = price_class_[d.target];
+    c.hw = info.hw;
+    c.half_open = tv.half_open;
+    c.load = tv.load;
+    c.in_flight = tv.in_flight;
+    const double acc = reg_.accuracy_at(d.variant, r.complexity);
+    const bool accurate = !k.min_accuracy || acc >= *k.min_accuracy;
+    const bool available = accurate && tv.healthy && tv.breaker_allows;
+    if (available && !tv.counted) {
+      // Admission's fleet saturation: occupancy over what the targets that could serve this
+      // request can hold (threads and queues), each counted once however many of its variants
+      // qualify. Busy threads with room in the queues are not overload; full queues are.
+      tv.counted = true;
+      any_available_ = true;
+      busy_ += tv.load * tv.concurrency;
+      capacity_ += tv.slots;
+    }
+    if (available && !tv.queue_full) {
+      Prediction& p = predictions[j];
+      if (!fresh(p.version, p.at, d.target, now)) {
+        const TargetState& s = states_[d.target];
+        const Duration prior = reg_.variant(d.variant).expected_service;
+        p.version = version_[d.target];
+        p.at = now;
+        p.p95 = predict_latency_p95(s, info, d.variant, prior, now);
+        // Cost is an expectation, so it is priced on the mean service time, not the p95; a
+        // target priced per request only needs no service time at all.
+        p.cost = info.cost_per_second == Money()
+                     ? info.cost_per_request
+                     : predict_cost(info, s.service_mean(d.variant, prior));
+        p.rank_cost = rank_cost(p.cost, c.hw, cfg_.edge_preference);
+      }
+      c.p95 = p.p95;
+      c.cost = p.cost;
+      c.rank_cost = p.rank_cost;
+    }
+    c.cut = first_cut(c, acc, tv.healthy, tv.breaker_allows, tv.queue_full, k);
+    ++cuts_[static_cast<size_t>(c.cut)];
+    if (c.cut == Cut::kNone && (best == kNone || ranks_before(c, cands_[best])))
+      best = cands_.size();
+    cands_.push_back(c);
+  }
+  return best;
+}
+
+bool Router::acquire(const Candidate& c, TimePoint now, bool dry_run) {
+  if (!c.half_open || dry_run) return true;
+  ++version_[c.target];  // a probe slot taken changes would_allow()
+  return breakers_[c.target].allow(now);
+}
+
+size_t Router::choose(size_t best, size_t (*rescan)(std::span<const Candidate>), bool p2c,
+                      TimePoint now, bool dry_run, Rng& rng) {
+  for (;; best = rescan(cands_)) {
+    if (best == kNone) return kNone;
+    const size_t chosen = p2c ? power_of_two_choices(cands_, best, members_, rng) : best;
+    if (acquire(cands_[chosen], now, dry_run)) return chosen;
+    // Half-open and its probe slot went to an earlier request: not available to this one.
+    Candidate& c = cands_[chosen];
+    --cuts_[static_cast<size_t>(c.cut)];
+    c.cut = Cut::kBreaker;
+    ++cuts_[static_cast<size_t>(Cut::kBreaker)];
+  }
+}
+
+Status Router::fail(const RouteRequest& r, const Constraints& k) {
+  std::string why = infeasible_reason(reg_, r.model, cuts_, k);
+  if (last_cut(cuts_) == Cut::kQueueFull) {
+    // Every target left is full: overload, so a shed with Retry-After rather than a 400.
+    last_retry_after_ = cfg_.admission.retry_after;
+    return Status(Code::kResourceExhausted, std::move(why));
+  }
+  return Status(Code::kFailedPrecondition, std::move(why));
+}
+
+Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& out) {
+  out.steps.clear();
+  out.hedge_after.reset();
+  out.best_effort = false;
+  out.reason.clear();
+  last_retry_after_ = Duration::zero();
+  if (r.model >= reg_.model_count())
+    return InvalidArgument("unknown model index " + std::to_string(r.model));
+  if (!(r.complexity >= 0.0 && r.complexity <= 1.0))  // also rejects NaN
+    return InvalidArgument("complexity must be within [0, 1]");
+  if (reg_.target_count() != states_.size() || r.model >= predictions_.size())
+    return Internal("the registry changed after the router was built");
+
+  const bool critical = r.priority == Priority::kCritical;
+  Constraints k{r.min_accuracy, r.budget.value_or(cfg_.default_budget), r.max_cost, true};
+  k.cloud_allowed = critical || cloud_spend_rate(now) <= cfg_.cloud_spend_cap_per_s;
+  ++epoch_;
+  const size_t cheapest = gather(r, k, now);
+  if (!any_available_) return fail(r, k);  // no deployments, or all inaccurate, down or ejected
+
+  // Admission before choosing: shed by priority under fleet overload (admission.h).
+  Admission a = admit(r.priority, capacity_ > 0 ? busy_ / capacity_ : 0.0, true, cfg_.admission);
+  if (!a.admitted) {
+    last_retry_after_ = a.retry_after;
+    return Status(Code::kResourceExhausted, std::move(a.reason));
+  }
+
+  Choice how = Choice::kCheapest;
+  size_t primary = choose(cheapest, &best_feasible, true, now, r.explain, rng);
+  if (primary != kNone && members_.size() >= 2) how = Choice::kPowerOfTwo;
+  if (primary == kNone && critical) {
+    primary = choose(best_effort(cands_), &best_effort, false, now, r.explain, rng);
+    how = Choice::kBestEffort;
+    out.best_effort = primary != kNone;
+  }
+  if (primary == kNone) return fail(r, k);
+
+  chosen_.clear();
+  chosen_.push_back(static_cast<uint32_t>(primary));
+  add_fallbacks(cands_, critical, cfg_.max_fallbacks, chosen_, fallback_scratch_);
+  for (uint32_t i : chosen_) out.steps.push_back(step_of(cands_[i]));
+  out.hedge_after = hedge_delay(out.steps, r.priority, k.budget, cfg_.hedge_when_p95_over);
+  if (r.explain) {
+    out.reason = explain_plan(reg_, cands_, chosen_, how, members_.size(), cuts_, k,
+                              out.hedge_after);
+  } else {
+    // Short tags fit the small-string buffer: no allocation on the hot path.
+    out.reason = how == Choice::kCheapest ? "cheapest" : how == Choice::kPowerOfTwo ? "p2c"
+                                                                                   : "best-effort";
+  }
+  return Status::Ok();
+}
+
+Result<Plan> Router::plan(const RouteRequest& r, TimePoint now, Rng& rng) {
+  Plan p;
+  Status s = plan_into(r, now, rng, p);
+  if (!s.ok()) return s;
+  return p;
+}
+
+void Router::on_dispatch(TargetIndex t, TimePoint now) {
+  states_[t].on_dispatch(now);
+  ++version_[t];
+}
+
+namespace {
+
+void feed_breaker(Breaker& b, Outcome o, TimePoint now) {
+  switch (o) {
+    case Outcome::kOk: b.on_success(now); return;
+    case Outcome::kError:
+    case Outcome::kTimeout:
+    case Outcome::kRefused: b.on_failure(now); return;
+    case Outcome::kOverloaded:
+      if (b.state(now) == BreakerState::kHalfOpen) b.on_failure(now);
+      return;
+  }
+}
+
+}  // namespace
+
+void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now) {
+  states_[t].on_result(v, o, latency, now);
+  ++version_[t];
+  feed_breaker(breakers_[t], o, now);
+}
+
+void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency,
+                       Duration service, TimePoint now) {
+  states_[t].on_result(v, o, latency, service, now);
+  ++version_[t];
+  feed_breaker(breakers_[t], o, now);
+}
+
+void Router::on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now) {
+  states_[t].on_load_report(r, now);
+  ++version_[t];
+  ready_[t] = ready ? 1 : 0;
+}
+
+void Router::on_rtt_sample(TargetIndex t, Duration rtt, TimePoint now) {
+  states_[t].on_rtt_sample(rtt, now);
+  ++version_[t];
+}
+
+void Router::on_cost(TargetIndex t, Money cost, TimePoint now) {
+  if (reg_.target(t).hw != HardwareClass::kCloud) return;
+  const int64_t sec = second_of(now);
+  SpendBucket& b = spend_[static_cast<size_t>(((sec % kSpendBuckets) + kSpendBuckets) % kSpendBuckets)];
+  if (b.second != sec) b = SpendBucket{sec, Money()};
+  b.spent += cost;
+}
+
+Money Router::cloud_spend_rate(TimePoint now) const {
+  const int64_t sec = second_of(now);
+  int64_t total = 0;
+  for (const SpendBucket& b : spend_)
+    if (b.second > sec - kSpendBuckets && b.second <= sec) total += b.spent.nano();
+  return Money::from_nano(total / kSpendBuckets);
+}
+
+}  // namespace hir::routing

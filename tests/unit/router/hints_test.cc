@@ -1,0 +1,47 @@
+#include <gtest/gtest.h>
+
+#include "router/hints.h"
+
+using namespace hir;
+using namespace hir::router;
+
+TEST(Hints, DefaultsWhenAbsent) {
+  auto h = parse_hints({}, {});
+  ASSERT_TRUE(h.ok());
+  EXPECT_FALSE(h->latency_budget);
+  EXPECT_EQ(h->priority, Priority::kStandard);
+  EXPECT_DOUBLE_EQ(h->complexity, 0.5);
+  EXPECT_FALSE(h->min_accuracy);
+  EXPECT_FALSE(h->max_cost);
+}
+
+TEST(Hints, ParametersAndHeaders) {
+  Parameters p{{"latency_budget_ms", int64_t{50}}, {"priority", std::string("critical")},
+               {"min_accuracy", 0.9}};
+  net::Headers h;
+  h.set("x-hir-complexity", "0.25");
+  h.set("x-hir-max-cost-usd", "0.001");
+  h.set("x-hir-priority", "sheddable");  // the parameter wins
+  auto r = parse_hints(p, h);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_DOUBLE_EQ(to_ms(*r->latency_budget), 50);
+  EXPECT_EQ(r->priority, Priority::kCritical);
+  EXPECT_DOUBLE_EQ(r->complexity, 0.25);
+  EXPECT_DOUBLE_EQ(*r->min_accuracy, 0.9);
+  EXPECT_EQ(*r->max_cost, Money::from_usd(0.001));
+}
+
+TEST(Hints, BadValuesAreErrors) {
+  EXPECT_FALSE(parse_hints({{"latency_budget_ms", std::string("soon")}}, {}).ok());
+  EXPECT_FALSE(parse_hints({{"latency_budget_ms", int64_t{-5}}}, {}).ok());
+  EXPECT_FALSE(parse_hints({{"priority", std::string("urgent")}}, {}).ok());
+  EXPECT_FALSE(parse_hints({{"complexity", 1.5}}, {}).ok());
+  EXPECT_FALSE(parse_hints({{"min_accuracy", true}}, {}).ok());
+  net::Headers h;
+  h.set("x-hir-latency-budget-ms", "12abc");
+  auto r = parse_hints({}, h);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(http_status(r.status().code()), 400);
+  EXPECT_NE(r.status().message().find("x-hir-latency-budget-ms"), std::string::npos);
+}
+

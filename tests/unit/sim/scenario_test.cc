@@ -1,0 +1,120 @@
+#include "sim/scenario.h"
+
+#include <gtest/gtest.h>
+
+#include "core/rng.h"
+#include "sim/faults.h"
+#include "sim/fleet.h"
+#include "sim/oracle.h"
+#include "sim/trace.h"
+
+namespace hir::sim {
+namespace {
+
+constexpr const char* kMinimal = R"(
+name: t
+duration_s: 10
+models: [{name: m, variants: [{name: a, accuracy: 0.8}, {name: b, accuracy: 0.95}]}]
+targets:
+  - {group: edge, class: edge-cpu, count: 3, sites: 3, concurrency: 1, cost_per_request_usd: 0.000001,
+     rtt: {median_ms: 2}, serves: {a: {median_ms: 5, p95_ms: 10}}}
+  - {group: cloud, class: cloud, cost_per_request_usd: 0.0001, rtt: {median_ms: 30},
+     serves: {a: {median_ms: 2}, b: {median_ms: 4}}}
+workload:
+  rate: [{at_s: 0, rps: 100}, {at_s: 5, rps: 300}]
+  models: {m: 1}
+  budgets_ms: {100: 1}
+  priorities: {standard: 1}
+  min_accuracy: {none: 1}
+)";
+
+TEST(Scenario, LoadsEveryShippedScenario) {
+  for (const char* name : {"steady", "diurnal-surge", "edge-churn", "cloud-brownout", "fleet-10k"}) {
+    auto s = load_scenario(std::string(HIR_SOURCE_DIR) + "/scenarios/" + name + ".yaml");
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    EXPECT_EQ(s->name, name);
+    EXPECT_TRUE(build_fleet(*s, 1).ok()) << name;
+  }
+}
+
+TEST(Scenario, ErrorsNameTheKey) {
+  std::string bad = kMinimal;
+  bad.replace(bad.find("concurrency: 1"), 14, "concurrency: 0");
+  auto s = parse_scenario(bad, "x.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("x.yaml: targets[0]: 'concurrency'"), std::string::npos) << s.status().message();
+
+  auto typo = parse_scenario(std::string(kMinimal) + "faultz: {}\n", "x.yaml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown key 'faultz'"), std::string::npos);
+
+  EXPECT_FALSE(parse_scenario("a: [", "x.yaml").ok());  // YAML syntax: an error, not a throw
+  EXPECT_FALSE(load_scenario("/nonexistent.yaml").ok());
+}
+
+TEST(Scenario, FleetRejectsUnknownReferences) {
+  auto s = parse_scenario(std::string(kMinimal) + "faults: {outages: [{group: nope, from_s: 1, to_s: 2}]}\n", "x");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto f = build_fleet(*s, 1);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("unknown group 'nope'"), std::string::npos);
+}
+
+TEST(Trace, FollowsThePiecewiseRate) {
+  auto s = parse_scenario(kMinimal, "x");
+  ASSERT_TRUE(s.ok());
+  auto f = build_fleet(*s, 1);
+  ASSERT_TRUE(f.ok());
+  Trace t(*s, *f, 3, 0);
+  int first = 0, second = 0;
+  while (auto r = t.next()) (to_ms(r->arrival) < 5000 ? first : second)++;
+  // Poisson: 500 and 1,500 expected; 5 standard deviations of slack.
+  EXPECT_NEAR(first, 500, 5 * 23);
+  EXPECT_NEAR(second, 1500, 5 * 39);
+}
+
+TEST(Oracle, PicksTheCheapestKindThatMeetsEveryConstraint) {
+  auto s = parse_scenario(kMinimal, "x");
+  ASSERT_TRUE(s.ok());
+  auto f = build_fleet(*s, 1);
+  ASSERT_TRUE(f.ok());
+  FaultState fs(*f);
+  Trace t(*s, *f, 3, 0);
+  auto r = *t.next();
+  r.z_service.assign(r.z_service.size(), 0.f);  // medians
+  r.z_rtt.assign(r.z_rtt.size(), 0.f);
+  r.u_error.assign(r.u_error.size(), 1.f);  // no errors
+  auto pick = oracle_pick(*s, *f, fs, r);
+  ASSERT_GE(pick.kind, 0);
+  EXPECT_EQ(f->kinds[static_cast<size_t>(pick.kind)].group, 0u);  // the edge: cheaper
+  r.route.min_accuracy = 0.9;  // only the cloud's b
+  pick = oracle_pick(*s, *f, fs, r);
+  ASSERT_GE(pick.kind, 0);
+  EXPECT_EQ(f->kinds[static_cast<size_t>(pick.kind)].group, 1u);
+  r.budget = std::chrono::milliseconds(20);  // the cloud's 30 ms RTT cannot make it
+  EXPECT_EQ(oracle_pick(*s, *f, fs, r).kind, -1);
+  // Ground truth, not estimates: with every edge device down the edge is not a candidate.
+  r.route.min_accuracy.reset();
+  r.budget = std::chrono::milliseconds(100);
+  for (uint32_t d = 0; d < 3; ++d) fs.apply({Duration{0}, FaultEvent::Kind::kDeviceDown, d});
+  EXPECT_EQ(f->kinds[static_cast<size_t>(oracle_pick(*s, *f, fs, r).kind)].group, 1u);
+}
+
+TEST(Faults, ChurnTimelineIsSortedAndAlternates) {
+  auto s = parse_scenario(std::string(kMinimal) + "faults: {churn: [{group: edge, mean_up_s: 2, mean_down_s: 1}]}\n", "x");
+  ASSERT_TRUE(s.ok());
+  auto f = build_fleet(*s, 1);
+  ASSERT_TRUE(f.ok());
+  auto ev = fault_timeline(*s, *f, 9, std::chrono::seconds(10));
+  ASSERT_FALSE(ev.empty());
+  for (size_t i = 1; i < ev.size(); ++i) EXPECT_LE(ev[i - 1].at, ev[i].at);
+  FaultState fs(*f);
+  for (const auto& e : ev) {
+    bool was_up = fs.device_up(e.subject);
+    EXPECT_EQ(was_up, e.kind == FaultEvent::Kind::kDeviceDown);  // each event flips its device
+    fs.apply(e);
+  }
+}
+
+}  // namespace
+}  // namespace hir::sim
