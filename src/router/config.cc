@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/yaml_fields.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -11,41 +13,11 @@
 namespace hir::router {
 namespace {
 
-// yaml-cpp reports errors by throwing; everything below runs inside one try block in
-// parse_config, and reports its own findings through this exception type.
-struct ConfigError {
-  std::string message;
-};
-
+using yamlf::check_keys;
+using yamlf::fail;
+using yamlf::get;
+using yamlf::required_string;
 constexpr double kMaxMs = 3.6e6;  // an hour: beyond any sane deadline, far from overflow
-
-[[noreturn]] void fail(const std::string& where, const std::string& what) {
-  throw ConfigError{where + ": " + what};
-}
-
-void check_keys(const YAML::Node& n, const std::set<std::string>& allowed, const std::string& where) {
-  if (!n.IsMap()) fail(where, "must be a mapping");
-  for (const auto& kv : n) {
-    auto key = kv.first.as<std::string>();
-    if (!allowed.count(key)) fail(where, "unknown key '" + key + "'");
-  }
-}
-
-template <class T>
-T get(const YAML::Node& n, const char* key, const std::string& where, T fallback) {
-  if (!n[key]) return fallback;
-  try {
-    return n[key].as<T>();
-  } catch (const YAML::Exception&) {
-    fail(where, std::string("'") + key + "' has the wrong type");
-  }
-}
-
-std::string required_string(const YAML::Node& n, const char* key, const std::string& where) {
-  auto s = get<std::string>(n, key, where, "");
-  if (s.empty()) fail(where, std::string("'") + key + "' is required");
-  return s;
-}
 
 HardwareClass parse_class(const std::string& s, const std::string& where) {
   if (auto c = routing::parse_hardware_class(s)) return *c;
@@ -273,7 +245,7 @@ const ModelConfig* Config::find_model(std::string_view name) const {
 Result<Config> parse_config(std::string_view yaml_text) {
   try {
     return parse_root(YAML::Load(std::string(yaml_text)));
-  } catch (const ConfigError& e) {
+  } catch (const yamlf::FieldError& e) {
     return InvalidArgument("config: " + e.message);
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string("config: ") + e.what());

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/yaml_fields.h"
+
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -9,33 +11,9 @@
 namespace hir::sim {
 namespace {
 
-// yaml-cpp reports errors by throwing; everything below runs inside the one try block in
-// parse_scenario, and reports its own findings through this exception type.
-struct ScenarioError {
-  std::string message;
-};
-
-[[noreturn]] void fail(const std::string& where, const std::string& what) {
-  throw ScenarioError{where + ": " + what};
-}
-
-void check_keys(const YAML::Node& n, const std::set<std::string>& allowed, const std::string& where) {
-  if (!n.IsMap()) fail(where, "must be a mapping");
-  for (const auto& kv : n) {
-    auto key = kv.first.as<std::string>();
-    if (!allowed.count(key)) fail(where, "unknown key '" + key + "'");
-  }
-}
-
-template <class T>
-T get(const YAML::Node& n, const char* key, const std::string& where, T fallback) {
-  if (!n[key]) return fallback;
-  try {
-    return n[key].as<T>();
-  } catch (const YAML::Exception&) {
-    fail(where, std::string("'") + key + "' has the wrong type");
-  }
-}
+using yamlf::check_keys;
+using yamlf::fail;
+using yamlf::get;
 
 std::string fmt_range(const char* key, double lo, double hi) {
   std::ostringstream o;
@@ -51,9 +29,7 @@ double number(const YAML::Node& n, const char* key, const std::string& where, do
 }
 
 std::string required(const YAML::Node& n, const char* key, const std::string& where) {
-  auto s = get<std::string>(n, key, where, "");
-  if (s.empty()) fail(where, std::string("'") + key + "' is required");
-  return s;
+  return yamlf::required_string(n, key, where);
 }
 
 LogNormal parse_dist(const YAML::Node& n, const std::string& where) {
@@ -290,7 +266,7 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
     s.workload = parse_workload(root["workload"]);
     s.faults = parse_faults(root["faults"]);
     return s;
-  } catch (const ScenarioError& e) {
+  } catch (const yamlf::FieldError& e) {
     return InvalidArgument(origin + ": " + e.message);
   } catch (const YAML::Exception& e) {
     return InvalidArgument(origin + ": YAML error: " + e.what());

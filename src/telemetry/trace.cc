@@ -4,55 +4,31 @@
 #include <random>
 #include <thread>
 
+#include "core/rng.h"
+
 namespace hir::telemetry {
 
 namespace {
 
 constexpr char kHex[] = "0123456789abcdef";
 
-uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
+// A seed that differs per thread and per process: the entropy device when there is one, mixed
+// with the time and the thread's identity (hir::Rng spreads it over its state with splitmix64).
+uint64_t thread_seed() {
+  uint64_t seed = 0;
+  try {
+    std::random_device rd;
+    seed = (uint64_t{rd()} << 32) ^ rd();
+  } catch (...) {
+    // No entropy device: time and thread identity still make it distinct per thread.
+  }
+  seed ^= static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  seed ^= std::hash<std::thread::id>{}(std::this_thread::get_id());
+  return seed;
 }
 
-// xoshiro256** (Blackman & Vigna, https://prng.di.unimi.it/): four words of state, a few ns per id.
-class Xoshiro {
- public:
-  Xoshiro() {
-    uint64_t seed = 0;
-    try {
-      std::random_device rd;
-      seed = (uint64_t{rd()} << 32) ^ rd();
-    } catch (...) {
-      // No entropy device: fall back to time and thread identity, still distinct per thread.
-    }
-    seed ^= static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    seed ^= std::hash<std::thread::id>{}(std::this_thread::get_id());
-    // splitmix64 spreads one seed over the whole state, as the xoshiro authors recommend.
-    for (uint64_t& w : s_) w = splitmix64(seed);
-  }
-
-  uint64_t next() {
-    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
 uint64_t random64() {
-  thread_local Xoshiro rng;
+  thread_local Rng rng(thread_seed());
   return rng.next();
 }
 
