@@ -42,6 +42,12 @@ struct RouterService::Call {
   std::string errors;  // "target: reason; ..." for the final error message
   bool timed_out = false;
   bool bad_gateway = false;
+  // Hedging (single I/O thread only: the Call is then only touched from that thread).
+  std::optional<Duration> hedge_after;  // send a copy to the next step after this, if unanswered
+  bool hedged = false;
+  bool done = false;     // answered; later answers (a hedge's loser) are dropped
+  int outstanding = 0;   // attempts on the wire
+  std::shared_ptr<net::EventLoop::Timer> hedge_timer;
   net::Responder respond;
 };
 
@@ -127,6 +133,7 @@ void RouterService::make_metrics() {
     }
   }
   shed_ = &metrics_.counter("hir_shed_total", "Requests refused with 429 under overload");
+  hedges_ = &metrics_.counter("hir_hedges_total", "Hedged requests: a second copy sent to the next step");
   poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
   for (const auto& t : cfg_.targets)
     target_metrics_.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
@@ -341,6 +348,7 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
   call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
   call->steps = std::move(plan->steps);
+  if (plan->hedge_after && call->steps.size() > 1 && cfg_.server.threads == 1) call->hedge_after = plan->hedge_after;
   call->respond = std::move(respond);
   inflight_.add(1);
   attempt(std::move(call));
@@ -372,16 +380,35 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   auto t0 = SteadyClock::now();
   auto timeout = std::min<Duration>(tg.cfg->timeout, remaining);
   routing_.dispatched(cand.ti);
+  ++call->outstanding;
+  if (call->next == 1 && call->hedge_after) {
+    // A critical request near its budget: if the primary has not answered by then, send the same
+    // request to the next step too and take whichever answers first (Dean & Barroso, "The Tail at
+    // Scale", 2013). The loser's answer is dropped, not cancelled on the wire.
+    call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
+      if (call->done || call->hedged || call->next >= call->steps.size()) return;
+      if (call->deadline <= SteadyClock::now()) return;
+      call->hedged = true;
+      hedges_->inc();
+      attempt(call);
+    });
+  }
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0](Result<HttpResponse> r) {
     auto elapsed = SteadyClock::now() - t0;
     double ms = to_ms(elapsed);
+    --call->outstanding;
+    if (call->done) {  // a hedge's loser: its outcome still teaches the routing core
+      auto o = !r.ok() ? Outcome::kTimeout : r->status < 300 ? Outcome::kOk : Outcome::kError;
+      routing_.result(cand.ti, cand.vi, o, elapsed);
+      return;
+    }
     if (!r.ok()) {
       bool timeout = r.status().code() == Code::kDeadlineExceeded;
       call->timed_out |= timeout;
       routing_.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
       return fail_attempt(call, cand, r.status().message(), ms);
     }
-    if (r->status >= 200 && r->status < 300) return finish_ok(call, std::move(*r), ms);
+    if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
     if (retryable(r->status)) {
       call->bad_gateway |= bad_gateway(r->status);
       bool busy = r->status == 503 || r->status == 429;
@@ -403,12 +430,15 @@ void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,
   if (!call->errors.empty()) call->errors += "; ";
   call->errors += cand.target->name + ": " + why;
   ++call->fallbacks;
+  if (call->outstanding > 0) return;  // a hedge is still on the wire: it continues the chain
+  if (call->hedge_timer) call->hedge_timer->cancel();  // the fallback goes now, no hedge needed
   attempt(std::move(call));
 }
 
 // The client's own mistake, as the target judged it: its answer goes back as it is, but always
 // as a JSON {"error": ...} so the v2 contract holds whatever the target sent.
 void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, HttpResponse&& r) {
+  settle(*call);
   pair_metrics(call->model, cand.target).client_error->inc();
   inflight_.add(-1);
   bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
@@ -421,8 +451,13 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, H
   call->respond(std::move(out));
 }
 
-void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstream, double attempt_ms) {
-  const Step& cand = call->steps[call->next - 1];
+void RouterService::settle(Call& call) {
+  call.done = true;
+  if (call.hedge_timer) call.hedge_timer->cancel();
+}
+
+void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, HttpResponse&& upstream,
+                              double attempt_ms) {
   auto hl = upstream.headers.get("inference-header-content-length");
   auto parsed = protocol::parse_infer_response(
       upstream.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
@@ -437,6 +472,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
                Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
   routing_.result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
   routing_.cost(cand.ti, cost);
+  settle(*call);
   double total_ms = ms_since(call->start);
   resp.model_name = call->model->signature.name;
   resp.model_version = "1";
@@ -446,6 +482,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
   resp.parameters["hir_latency_ms"] = total_ms;
   resp.parameters["hir_cost_usd"] = cost.usd();
   resp.parameters["hir_fallbacks"] = static_cast<int64_t>(call->fallbacks);
+  if (call->hedged) resp.parameters["hir_hedged"] = true;
   auto enc = protocol::encode_infer_response(resp);
 
   HttpResponse out{200, {}, std::move(enc.body)};
@@ -471,6 +508,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, HttpResponse&& upstrea
 }
 
 void RouterService::finish_error(std::shared_ptr<Call> call, int status, const std::string& message) {
+  settle(*call);
   const std::string& model = call->model->signature.name;
   model_metrics_[static_cast<size_t>(call->model - cfg_.models.data())].failed->inc();
   telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},

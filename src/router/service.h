@@ -47,7 +47,9 @@ class RouterService {
   void poll(size_t target);
   void infer(net::HttpRequest&& req, const ModelConfig& model, net::Responder respond);
   void attempt(std::shared_ptr<Call> call);
-  void finish_ok(std::shared_ptr<Call> call, net::HttpResponse&& upstream, double attempt_ms);
+  void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
+                 double attempt_ms);
+  void settle(Call& call);
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
   void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why, double ms);
   void pass_through(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& r);
@@ -82,6 +84,7 @@ class RouterService {
   std::vector<std::shared_ptr<net::EventLoop::Timer>> poll_timers_;
   std::vector<uint8_t> poll_disabled_;  // targets that answered 404: no load endpoint
   telemetry::Counter* shed_ = nullptr;
+  telemetry::Counter* hedges_ = nullptr;
   telemetry::Counter* poll_failures_ = nullptr;
   std::vector<Target> targets_;  // same order as cfg_.targets
   std::atomic<bool> ready_{true};

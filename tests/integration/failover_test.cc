@@ -170,3 +170,24 @@ TEST_F(FailoverIT, HintsAreNotForwardedButTritonPriorityIs) {
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_NE(ok.last_body().find(R"("priority":2)"), std::string::npos);
 }
+
+TEST_F(FailoverIT, CriticalRequestNearItsBudgetIsHedged) {
+  // The slow target is the cheaper one, and is assumed 400 ms away: a critical request with a
+  // 500 ms budget is planned with a hedge to the second target after ~100 ms. Without the hedge
+  // the primary would time out at the budget and the answer would be 504.
+  Stub slow(Mode::kSlow), ok(Mode::kOk);
+  TargetSpec s{"slow", slow.port(), "edge-cpu", "v1", 0.00001};
+  s.extra = ", expected_rtt_ms: 400";
+  TargetSpec o{"ok", ok.port(), "cloud", "v2", 0.0002};
+  o.extra = ", expected_rtt_ms: 1";
+  auto r = start_router(dir_, {s, o});
+  auto res = infer(r, request_body(R"("parameters":{"priority":"critical","latency_budget_ms":500},)"));
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto d = decode(res);
+  EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "ok");
+  EXPECT_EQ(param_bool(d.parameters, "hir_hedged").value_or(false), true);
+  EXPECT_EQ(slow.calls(), 1);
+  EXPECT_EQ(ok.calls(), 1);
+  auto metrics = call(r.port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("hir_hedges_total 1"), std::string::npos);
+}

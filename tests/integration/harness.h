@@ -102,6 +102,7 @@ struct TargetSpec {
   double cost = 0.0001;
   int timeout_ms = 2000;
   int concurrency = 1;
+  std::string extra;  // more YAML fields for the target, e.g. ", expected_rtt_ms: 20"
 };
 
 inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& targets,
@@ -110,7 +111,7 @@ inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& 
   cfg << extra_yaml << "targets:\n";
   for (const auto& t : targets)
     cfg << "  - {name: " << t.name << ", url: \"http://127.0.0.1:" << t.port << "\", class: " << t.hw
-        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: " << t.timeout_ms << ", concurrency: " << t.concurrency << "}\n";
+        << ", cost_per_request_usd: " << t.cost << ", timeout_ms: " << t.timeout_ms << ", concurrency: " << t.concurrency << t.extra << "}\n";
   cfg << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
          "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
          "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n";
