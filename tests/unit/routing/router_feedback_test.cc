@@ -22,10 +22,7 @@ using testing::RouterTest;
 using testing::T0;
 
 TEST_F(RouterTest, BreakerOpenRemovesATargetAndHalfOpenLetsOneProbe) {
-  const auto edge = f.target("edge", HardwareClass::kEdgeCpu, 0, 1);
-  const auto cloud = f.target("cloud", HardwareClass::kCloud, 1e-4, 30);
-  f.reg.deploy(f.large, edge);
-  f.reg.deploy(f.large, cloud);
+  const auto [edge, cloud] = edge_and_cloud(f.large, f.large);
   Router r(f.reg, cfg);
   for (uint32_t i = 0; i < cfg.breaker.consecutive_failures; ++i)
     r.on_result(edge, f.large, Outcome::kRefused, milliseconds(1), T0);
@@ -63,10 +60,7 @@ TEST_F(RouterTest, OverloadAnswersDoNotEject) {
 }
 
 TEST_F(RouterTest, HealthFromLoadReports) {
-  const auto edge = f.target("edge", HardwareClass::kEdgeCpu, 0, 1);
-  const auto cloud = f.target("cloud", HardwareClass::kCloud, 1e-4, 30);
-  f.reg.deploy(f.tiny, edge);
-  f.reg.deploy(f.tiny, cloud);
+  const auto [edge, cloud] = edge_and_cloud(f.tiny, f.tiny);
   Router r(f.reg, cfg);
   EXPECT_TRUE(r.healthy(edge, T0));  // never reported: healthy until shown otherwise
   r.on_load_report(edge, LoadReport{}, /*ready=*/false, T0);

@@ -54,6 +54,18 @@ class RouterTest : public ::testing::Test {
   Result<Plan> plan(Router& r, const RouteRequest& q, TimePoint now = T0) {
     return r.plan(q, now, rng);
   }
+
+  // The common two-tier fleet: a free edge box 1 ms away and a cloud at $0.0001 per request
+  // 30 ms away, serving the given variants.
+  struct EdgeCloud {
+    TargetIndex edge, cloud;
+  };
+  EdgeCloud edge_and_cloud(VariantIndex on_edge, VariantIndex on_cloud) {
+    EdgeCloud t{f.target("edge", HardwareClass::kEdgeCpu, 0, 1), f.target("cloud", HardwareClass::kCloud, 1e-4, 30)};
+    f.reg.deploy(on_edge, t.edge);
+    f.reg.deploy(on_cloud, t.cloud);
+    return t;
+  }
 };
 
 }  // namespace hir::routing::testing

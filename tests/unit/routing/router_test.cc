@@ -62,10 +62,7 @@ TEST_F(RouterTest, EdgePreferenceTipsACloseCall) {
 }
 
 TEST_F(RouterTest, MinAccuracyDrivesToCloud) {
-  const auto edge = f.target("edge", HardwareClass::kEdgeCpu, 0, 1);
-  const auto cloud = f.target("cloud", HardwareClass::kCloud, 1e-4, 30);
-  f.reg.deploy(f.tiny, edge);
-  f.reg.deploy(f.large, cloud);
+  const auto [edge, cloud] = edge_and_cloud(f.tiny, f.large);
   Router r(f.reg, cfg);
   auto q = req();
   EXPECT_EQ(plan(r, q)->steps[0].target, edge);
@@ -80,10 +77,7 @@ TEST_F(RouterTest, MinAccuracyDrivesToCloud) {
 TEST_F(RouterTest, AccuracyByComplexityBand) {
   // A variant good on easy inputs only: the request's complexity decides edge or cloud.
   const auto banded = f.reg.add_variant({"banded", f.model, 0.85, {0.97, 0.70}, 1000, milliseconds(5)});
-  const auto edge = f.target("edge", HardwareClass::kEdgeCpu, 0, 1);
-  const auto cloud = f.target("cloud", HardwareClass::kCloud, 1e-4, 30);
-  f.reg.deploy(banded, edge);
-  f.reg.deploy(f.large, cloud);
+  const auto [edge, cloud] = edge_and_cloud(banded, f.large);
   Router r(f.reg, cfg);
   auto q = req();
   q.min_accuracy = 0.9;
@@ -110,10 +104,7 @@ TEST_F(RouterTest, BudgetExcludesTheSlowCloud) {
 }
 
 TEST_F(RouterTest, MaxCostAndBestEffortForCritical) {
-  const auto edge = f.target("edge", HardwareClass::kEdgeCpu, 0, 1);
-  const auto cloud = f.target("cloud", HardwareClass::kCloud, 1e-4, 30);
-  f.reg.deploy(f.tiny, edge);
-  f.reg.deploy(f.large, cloud);
+  const auto [edge, cloud] = edge_and_cloud(f.tiny, f.large);
   Router r(f.reg, cfg);
   auto q = req();
   q.min_accuracy = 0.9;
