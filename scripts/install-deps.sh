@@ -11,6 +11,8 @@ want=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libxxhash-dev libhiredis-dev libsqlite3-dev libpq-dev
+  redis-server postgresql
   dataset-fashion-mnist
 )
 # OpenCV's dnn module runs the ONNX models; its recommends pull in ~600 MB we do not use.
