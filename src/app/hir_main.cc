@@ -5,6 +5,7 @@
 #include "bench/loadgen.h"
 #include "router/serve.h"
 #include "sim/sim.h"
+#include "store/report_cmd.h"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -73,6 +74,15 @@ int main(int argc, char** argv) {
   sim->add_flag("--progress", sopt.progress, "Show a progress bar on stderr");
   sim->footer("Example: hir sim scenarios/steady.yaml --seed 7 --json steady.json");
 
+  hir::store::ReportCommandOptions ropt;
+  auto* report = app.add_subcommand("report", "Summarize the usage ledger: success, latency, cost, edge use, saving vs cloud-only");
+  report->add_option("--database", ropt.database_url, "Database URL (default: $DATABASE_URL, else sqlite://hir.db)");
+  report->add_option("--since", ropt.since, "Window start: a duration back from now (30m, 1h, 7d) or a UTC time (2026-11-26T00:00:00Z)");
+  report->add_option("-m,--model", ropt.model, "Only this model");
+  report->add_option("--format", ropt.format, "table, json or csv")->capture_default_str()
+      ->check(CLI::IsMember({"table", "json", "csv"}));
+  report->footer("Formulas: docs/report.md. Example: hir report --since 1h --format json");
+
   CLI11_PARSE(app, argc, argv);
   if (sim->parsed()) {
     if (seed_opt->count()) sopt.seed = sim_seed;
@@ -81,5 +91,6 @@ int main(int argc, char** argv) {
   if (bench->parsed()) return hir::bench::run_bench(bopt);
   if (serve->parsed()) return hir::router::run_serve(so);
   if (demo->parsed()) return hir::bench::run_demo(dopt);
+  if (report->parsed()) return hir::store::run_report(ropt);
   return 0;
 }

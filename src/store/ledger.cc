@@ -1,0 +1,102 @@
+#include "store/ledger.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace hir::store {
+
+LedgerWriter::LedgerWriter(UsageSink& sink, LedgerOptions options)
+    : sink_(sink), opt_([&] {
+        // A zero would make the queue refuse everything or a batch never fill.
+        options.queue_capacity = std::max<size_t>(options.queue_capacity, 1);
+        options.batch_size = std::max<size_t>(options.batch_size, 1);
+        options.max_retries = std::max(options.max_retries, 0);
+        return options;
+      }()) {
+  thread_ = std::thread([this] { run(); });
+}
+
+LedgerWriter::~LedgerWriter() { flush_and_stop(); }
+
+bool LedgerWriter::submit(UsageRecord record) {
+  {
+    std::lock_guard lk(mu_);
+    if (stopping_ || queue_.size() >= opt_.queue_capacity) {
+      overflowed_.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    queue_.push_back({std::chrono::steady_clock::now(), std::move(record)});
+    accepted_.fetch_add(1, std::memory_order_relaxed);
+    // Wake the writer only when it has something new to decide: the first record starts the
+    // delay clock, a full batch is due at once.
+    if (queue_.size() != 1 && queue_.size() != opt_.batch_size) return true;
+  }
+  wake_.notify_one();
+  return true;
+}
+
+void LedgerWriter::flush_and_stop() {
+  std::lock_guard stop_lk(stop_mu_);
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+LedgerCounters LedgerWriter::counters() const {
+  LedgerCounters c;
+  c.accepted = accepted_.load(std::memory_order_relaxed);
+  c.overflowed = overflowed_.load(std::memory_order_relaxed);
+  c.written = written_.load(std::memory_order_relaxed);
+  c.batches = batches_.load(std::memory_order_relaxed);
+  c.write_errors = write_errors_.load(std::memory_order_relaxed);
+  c.lost = lost_.load(std::memory_order_relaxed);
+  std::lock_guard lk(mu_);
+  c.queued = queue_.size();
+  return c;
+}
+
+void LedgerWriter::run() {
+  std::vector<UsageRecord> batch;
+  batch.reserve(opt_.batch_size);
+  std::unique_lock lk(mu_);
+  for (;;) {
+    wake_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, and everything accepted is written
+    // Wait for a full batch, but no longer than max_delay after the oldest record arrived;
+    // when stopping, write what is there now.
+    wake_.wait_until(lk, queue_.front().arrived + opt_.max_delay,
+                     [&] { return stopping_ || queue_.size() >= opt_.batch_size; });
+    size_t n = std::min(queue_.size(), opt_.batch_size);
+    batch.clear();
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(std::move(queue_.front().record));
+      queue_.pop_front();
+    }
+    lk.unlock();
+    write_batch(batch);
+    lk.lock();
+  }
+}
+
+void LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
+  auto pause = opt_.retry_backoff;
+  for (int attempt = 0; attempt <= opt_.max_retries; ++attempt) {
+    Status s = sink_.append_usage(batch);
+    if (s.ok()) {
+      written_.fetch_add(batch.size(), std::memory_order_relaxed);
+      batches_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    write_errors_.fetch_add(1, std::memory_order_relaxed);
+    if (attempt < opt_.max_retries) {
+      std::this_thread::sleep_for(pause);
+      pause *= 2;
+    }
+  }
+  lost_.fetch_add(batch.size(), std::memory_order_relaxed);
+}
+
+}  // namespace hir::store

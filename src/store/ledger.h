@@ -1,0 +1,81 @@
+// LedgerWriter: takes usage records from the request path without ever blocking it and writes
+// them to a UsageSink (the Store) in batches on its own thread.
+//
+// Guarantees:
+//  - submit() never waits for the database: it appends to a bounded in-memory queue under a short
+//    lock, or, when the queue is full, returns false and counts the record as overflowed.
+//  - Every record submit() accepted is written before flush_and_stop() returns, unless the sink
+//    kept failing for every retry of its batch (then the batch is counted in `lost`). So on SIGTERM:
+//    stop accepting requests, let those in flight finish and submit, then call flush_and_stop().
+//  - A failed batch is retried (max_retries times, with a growing pause) and then given up;
+//    the writer never throws and never stops early.
+// Thread-safety: submit() and counters() from any thread; flush_and_stop() from one.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "store/store.h"
+
+namespace hir::store {
+
+struct LedgerOptions {
+  size_t queue_capacity = 65536;  // records waiting to be written
+  size_t batch_size = 512;        // records per transaction, at most
+  // How long a record may wait for its batch to fill before it is written anyway.
+  std::chrono::milliseconds max_delay{200};
+  int max_retries = 3;            // extra attempts for a failed batch
+  std::chrono::milliseconds retry_backoff{50};  // doubled after each failed attempt
+};
+
+struct LedgerCounters {
+  uint64_t accepted = 0;    // submit() returned true
+  uint64_t overflowed = 0;  // submit() returned false: the queue was full (or the writer stopped)
+  uint64_t written = 0;     // records committed to the sink
+  uint64_t batches = 0;     // transactions committed
+  uint64_t write_errors = 0;  // failed write attempts, retries included
+  uint64_t lost = 0;        // accepted records given up after every retry failed
+  uint64_t queued = 0;      // waiting now
+};
+
+class LedgerWriter {
+ public:
+  // `sink` must outlive the writer. Starts the writer thread.
+  LedgerWriter(UsageSink& sink, LedgerOptions options = {});
+  ~LedgerWriter();  // flush_and_stop()
+  LedgerWriter(const LedgerWriter&) = delete;
+  LedgerWriter& operator=(const LedgerWriter&) = delete;
+
+  // Never blocks on I/O. false: not queued (full, or stopping), counted in `overflowed`.
+  bool submit(UsageRecord record);
+  // Stops accepting, writes everything accepted, joins the thread. Idempotent.
+  void flush_and_stop();
+  LedgerCounters counters() const;
+
+ private:
+  void run();
+  void write_batch(std::span<const UsageRecord> batch);
+
+  UsageSink& sink_;
+  const LedgerOptions opt_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  struct Entry {
+    std::chrono::steady_clock::time_point arrived;  // starts the record's max_delay clock
+    UsageRecord record;
+  };
+  std::deque<Entry> queue_;
+  bool stopping_ = false;
+  std::mutex stop_mu_;  // serializes flush_and_stop callers around the join
+  std::thread thread_;
+
+  std::atomic<uint64_t> accepted_{0}, overflowed_{0}, written_{0}, batches_{0}, write_errors_{0},
+      lost_{0};
+};
+
+}  // namespace hir::store

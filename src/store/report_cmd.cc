@@ -1,0 +1,58 @@
+#include "store/report_cmd.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "store/report.h"
+#include "store/store.h"
+
+namespace hir::store {
+
+std::string default_database_url() {
+  const char* env = std::getenv("DATABASE_URL");
+  return env && *env ? env : "sqlite://hir.db";
+}
+
+int run_report(const ReportCommandOptions& o) {
+  auto fail = [](const Status& s) {
+    std::fprintf(stderr, "hir report: %s\n", s.message().c_str());
+    return 1;
+  };
+  auto format = parse_report_format(o.format);
+  if (!format.ok()) return fail(format.status());
+  UsageQuery q;
+  q.model = o.model;
+  if (!o.since.empty()) {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    auto since = parse_since(o.since, now_ms);
+    if (!since.ok()) return fail(since.status());
+    q.since_ms = *since;
+  }
+  std::string url = o.database_url.empty() ? default_database_url() : o.database_url;
+  auto parsed = parse_database_url(url);
+  if (!parsed.ok()) return fail(parsed.status());
+  // A report never creates a database: a mistyped path should say so, not print zeros.
+  std::error_code ec;
+  if (parsed->backend == "sqlite" && parsed->target != ":memory:" &&
+      !std::filesystem::exists(parsed->target, ec)) {
+    return fail(NotFound("no database at '" + parsed->target +
+                         "' (give --database or set DATABASE_URL)"));
+  }
+  // Opening migrates an older schema, as `hir serve` would: the report reads the same tables.
+  auto store = open_store(url);
+  if (!store.ok()) return fail(store.status());
+  auto registry = (*store)->load_registry();
+  if (!registry.ok()) return fail(registry.status());
+  auto records = (*store)->query_usage(q);
+  if (!records.ok()) return fail(records.status());
+  Report r = compute_report(*records, *registry, q.since_ms, o.model);
+  std::string text = render_report(r, *format);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  return 0;
+}
+
+}  // namespace hir::store

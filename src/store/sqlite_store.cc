@@ -1,0 +1,164 @@
+// The SQLite backend of SqlDb: one connection, statements prepared once and cached.
+#include <sqlite3.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "store/sql_db.h"
+
+namespace hir::store {
+namespace {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+// $N (PostgreSQL's placeholder) → ?N, SQLite's numbered one; our SQL has no '$' elsewhere.
+std::string to_sqlite_placeholders(const std::string& sql) {
+  std::string out = sql;
+  for (size_t i = 0; i + 1 < out.size(); ++i) {
+    if (out[i] == '$' && out[i + 1] >= '0' && out[i + 1] <= '9') out[i] = '?';
+  }
+  return out;
+}
+
+class SqliteDb final : public SqlDb {
+ public:
+  explicit SqliteDb(DbPtr db) : db_(std::move(db)) {}
+
+  std::string_view backend() const override { return "sqlite"; }
+
+  Status exec_script(const std::string& sql) override {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err);
+    if (rc == SQLITE_OK) return Status::Ok();
+    std::string msg = err ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return error(rc, msg);
+  }
+
+  Result<int64_t> exec(const std::string& sql, const SqlParams& params) override {
+    auto stmt = prepare(sql, params);
+    if (!stmt.ok()) return stmt.status();
+    int rc;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(*stmt);
+    if (rc != SQLITE_DONE) return error(rc, sqlite3_errmsg(db_.get()));
+    return static_cast<int64_t>(sqlite3_changes(db_.get()));
+  }
+
+  Result<std::vector<SqlRow>> query(const std::string& sql, const SqlParams& params) override {
+    auto stmt = prepare(sql, params);
+    if (!stmt.ok()) return stmt.status();
+    sqlite3_stmt* s = *stmt;
+    std::vector<SqlRow> rows;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      int n = sqlite3_column_count(s);
+      std::vector<SqlValue> cells;
+      cells.reserve(static_cast<size_t>(n));
+      for (int i = 0; i < n; ++i) cells.push_back(column(s, i));
+      rows.emplace_back(std::move(cells));
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return error(rc, sqlite3_errmsg(db_.get()));
+    return rows;
+  }
+
+  Status begin(bool exclusive) override {
+    // IMMEDIATE takes the write lock now, so a read-then-write (migrations, seeding) cannot
+    // race another process; busy_timeout makes the second one wait instead of failing.
+    return exec_script(exclusive ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+  Status commit() override { return exec_script("COMMIT"); }
+  void rollback() override {
+    if (!sqlite3_get_autocommit(db_.get())) (void)exec_script("ROLLBACK");
+  }
+
+ private:
+  static Status error(int rc, const std::string& msg) {
+    int primary = rc & 0xff;
+    Code code = (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || primary == SQLITE_IOERR ||
+                 primary == SQLITE_FULL)
+                    ? Code::kUnavailable
+                    : primary == SQLITE_CONSTRAINT ? Code::kFailedPrecondition : Code::kInternal;
+    return Status(code, "sqlite: " + msg);
+  }
+
+  static SqlValue column(sqlite3_stmt* s, int i) {
+    switch (sqlite3_column_type(s, i)) {
+      case SQLITE_INTEGER: return static_cast<int64_t>(sqlite3_column_int64(s, i));
+      case SQLITE_FLOAT: return sqlite3_column_double(s, i);
+      case SQLITE_NULL: return nullptr;
+      default: {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+        return std::string(p ? p : "", static_cast<size_t>(sqlite3_column_bytes(s, i)));
+      }
+    }
+  }
+
+  // The cached statement for `sql`, reset and bound to `params`.
+  Result<sqlite3_stmt*> prepare(const std::string& sql, const SqlParams& params) {
+    auto it = stmts_.find(sql);
+    if (it == stmts_.end()) {
+      sqlite3_stmt* raw = nullptr;
+      std::string text = to_sqlite_placeholders(sql);
+      int rc = sqlite3_prepare_v2(db_.get(), text.c_str(), static_cast<int>(text.size()), &raw,
+                                  nullptr);
+      if (rc != SQLITE_OK) return error(rc, sqlite3_errmsg(db_.get()));
+      it = stmts_.emplace(sql, StmtPtr(raw)).first;
+    }
+    sqlite3_stmt* s = it->second.get();
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i + 1);
+      int rc = std::visit(
+          [&](const auto& v) -> int {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::nullptr_t>) return sqlite3_bind_null(s, idx);
+            else if constexpr (std::is_same_v<T, int64_t>) return sqlite3_bind_int64(s, idx, v);
+            else if constexpr (std::is_same_v<T, double>) return sqlite3_bind_double(s, idx, v);
+            else
+              return sqlite3_bind_text(s, idx, v.data(), static_cast<int>(v.size()),
+                                       SQLITE_TRANSIENT);
+          },
+          params[i]);
+      if (rc != SQLITE_OK) return error(rc, sqlite3_errmsg(db_.get()));
+    }
+    return s;
+  }
+
+  DbPtr db_;  // declared first: destroyed after the statements
+  std::map<std::string, StmtPtr> stmts_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path) {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbPtr db(raw);  // owns the handle even when open failed
+  if (rc != SQLITE_OK) {
+    return Unavailable("sqlite: cannot open '" + path + "': " +
+                       (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  // Wait for another process's lock (hir report reading while hir serve writes) rather than
+  // failing at once; WAL lets readers and the one writer proceed together.
+  sqlite3_busy_timeout(db.get(), 5000);
+  auto out = std::make_unique<SqliteDb>(std::move(db));
+  if (path != ":memory:") {
+    HIR_RETURN_IF_ERROR(out->exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  }
+  return std::unique_ptr<SqlDb>(std::move(out));
+}
+
+}  // namespace hir::store
