@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "cache/config_yaml.h"
 #include "core/yaml_fields.h"
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -206,7 +208,7 @@ std::vector<DemoWorker> parse_demo(const YAML::Node& n, const Config& cfg) {
 }
 
 Config parse_root(const YAML::Node& root) {
-  check_keys(root, {"server", "routing", "targets", "models", "demo"}, "configuration");
+  check_keys(root, {"server", "routing", "targets", "models", "demo", "cache"}, "configuration");
   Config cfg;
   cfg.server = parse_server(root["server"]);
   cfg.routing = parse_routing(root["routing"], cfg.server.default_budget);
@@ -225,7 +227,39 @@ Config parse_root(const YAML::Node& root) {
     cfg.models.push_back(std::move(m));
   }
   cfg.demo_workers = parse_demo(root["demo"], cfg);
+  if (root["cache"]) {
+    cfg.cache = cache::parse_cache_section(root["cache"]);
+    // A policy for a model nobody can call is a typo that would silently cache nothing.
+    for (const auto& p : cfg.cache->models)
+      if (!cfg.find_model(p.model)) fail("cache.models['" + p.model + "']", "unknown model '" + p.model + "'");
+  }
   return cfg;
+}
+
+// host[:port] with an optional [v6] host; the port defaults to Redis's own.
+Status parse_host_port(std::string_view hp, std::string& host, uint16_t& port) {
+  std::string_view port_text;
+  if (!hp.empty() && hp.front() == '[') {
+    auto close = hp.find(']');
+    if (close == std::string_view::npos) return InvalidArgument("unterminated '[' in the host");
+    host = std::string(hp.substr(1, close - 1));
+    std::string_view rest = hp.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return InvalidArgument("junk after the host");
+    if (!rest.empty()) port_text = rest.substr(1);
+  } else {
+    auto colon = hp.find(':');
+    host = std::string(hp.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = hp.substr(colon + 1);
+  }
+  if (host.empty()) return InvalidArgument("no host");
+  port = 6379;
+  if (port_text.empty()) return Status::Ok();
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || v < 1 || v > 65535)
+    return InvalidArgument("port must be within 1..65535");
+  port = static_cast<uint16_t>(v);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -250,6 +284,29 @@ Result<Config> parse_config(std::string_view yaml_text) {
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string("config: ") + e.what());
   }
+}
+
+Status apply_redis_url(Config& cfg, std::string_view url) {
+  auto bad = [](const std::string& why) { return InvalidArgument(std::string(kRedisUrlEnv) + ": " + why); };
+  std::string_view rest = url;
+  if (rest.starts_with("rediss://")) return bad("TLS (rediss://) is not supported; use redis://");
+  if (rest.starts_with("redis://")) rest.remove_prefix(8);
+  else if (rest.find("://") != std::string_view::npos) return bad("scheme must be redis://");
+  if (rest.find('@') != std::string_view::npos) return bad("a user or password (AUTH) is not supported");
+  std::string_view db;
+  if (auto slash = rest.find('/'); slash != std::string_view::npos) {
+    db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  if (!db.empty() && db != "0") return bad("only database 0 is supported");
+  std::string host;
+  uint16_t port = 0;
+  if (Status s = parse_host_port(rest, host, port); !s.ok()) return bad(s.message());
+  if (!cfg.cache) return Status::Ok();
+  if (!cfg.cache->redis) cfg.cache->redis.emplace();
+  cfg.cache->redis->host = std::move(host);
+  cfg.cache->redis->port = port;
+  return Status::Ok();
 }
 
 Result<Config> load_config_file(const std::string& path) {

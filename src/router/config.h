@@ -4,9 +4,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "cache/config.h"
 #include "core/money.h"
 #include "core/status.h"
 #include "core/tensor.h"
@@ -79,14 +82,27 @@ struct Config {
   std::vector<DemoWorker> demo_workers;
   std::vector<TargetConfig> targets;
   std::vector<ModelConfig> models;
+  std::optional<cache::CacheConfig> cache;  // the `cache:` section; unset: nothing is cached
 
   const TargetConfig* find_target(std::string_view name) const;
   const ModelConfig* find_model(std::string_view name) const;
 };
 
 // Parses and checks a configuration: unknown keys, missing fields, a variant naming an unknown
-// target, duplicate names and bad URLs are errors that name the offending entry.
+// target, a cache policy naming an unknown model, duplicate names and bad URLs are errors that
+// name the offending entry.
 Result<Config> parse_config(std::string_view yaml_text);
 Result<Config> load_config_file(const std::string& path);
+
+// The environment variable that gives (or overrides) the cache's Redis address, so one file
+// serves every deployment and the address can come from the platform.
+inline constexpr const char* kRedisUrlEnv = "HIR_REDIS_URL";
+
+// Points the cache's Redis level at `url` — redis://host[:port][/0] or host[:port], port 6379 by
+// default — keeping the section's other redis settings (or their defaults when it had none).
+// Without a cache section there is nothing to share and the call changes nothing. Errors:
+// kInvalidArgument for a malformed URL, and for what the Redis level cannot do (TLS, AUTH,
+// another database than 0) rather than ignoring it.
+Status apply_redis_url(Config& cfg, std::string_view url);
 
 }  // namespace hir::router

@@ -2,11 +2,13 @@
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/server.h"
+#include "router/cache_glue.h"
 #include "router/config.h"
 #include "router/embedded_config.h"
 #include "router/service.h"
@@ -30,11 +32,24 @@ int run_serve(const ServeOptions& opts) {
   }
   if (!opts.host.empty()) cfg->server.host = opts.host;
   if (opts.port >= 0) cfg->server.port = static_cast<uint16_t>(opts.port);
+  if (const char* url = std::getenv(kRedisUrlEnv); url != nullptr && *url != '\0') {
+    if (Status s = apply_redis_url(*cfg, url); !s.ok()) {
+      std::fprintf(stderr, "hir serve: %s\n", s.message().c_str());
+      return 2;
+    }
+    if (!cfg->cache) telemetry::log_warn("redis_url_ignored", {{"env", kRedisUrlEnv}, {"reason", "no cache section"}});
+  }
 
   net::EventLoop loop;
   telemetry::Registry metrics;
   net::HttpClient client(loop);
-  RouterService service(*cfg, loop, client, metrics, static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()));
+  auto cache = CacheGlue::create(*cfg, metrics);
+  if (!cache.ok()) {
+    std::fprintf(stderr, "hir serve: cache: %s\n", cache.status().message().c_str());
+    return 2;
+  }
+  RouterService service(*cfg, loop, client, metrics, static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()),
+                        std::move(*cache));
   net::ServerOptions so;
   so.host = cfg->server.host;
   so.port = cfg->server.port;

@@ -19,12 +19,6 @@ using protocol::V2Endpoint;
 using Step = CoreRouting::Step;
 using routing::Outcome;
 
-struct RouterService::Target {
-  const TargetConfig* cfg = nullptr;
-  net::Url url;
-  std::string authorization;  // "Bearer <token>" from the environment, or empty
-};
-
 // One client request on its way through the plan. Lives as long as an attempt holds it.
 struct RouterService::Call {
   const ModelConfig* model = nullptr;
@@ -49,6 +43,10 @@ struct RouterService::Call {
   int outstanding = 0;   // attempts on the wire
   std::shared_ptr<net::EventLoop::Timer> hedge_timer;
   net::Responder respond;
+  // Set when the cache keeps answers for this model: the request's key, and the request without
+  // its inputs, which says in which form (JSON or binary) a cached answer is sent.
+  std::optional<cache::CacheKey> cache_key;
+  InferRequest form;
 };
 
 namespace {
@@ -90,18 +88,21 @@ std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
   return telemetry::new_request_id();
 }
 
-HttpResponse v2_error(const Status& s) { return net::error_response(http_status(s.code()), s.message()); }
-
 }  // namespace
 
+HttpResponse RouterService::v2_error(const Status& s) {
+  return net::error_response(http_status(s.code()), s.message());
+}
+
 RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
-                             telemetry::Registry& metrics, uint64_t seed)
+                             telemetry::Registry& metrics, uint64_t seed, std::unique_ptr<CacheGlue> cache)
     : cfg_(cfg),
       loop_(loop),
       client_(client),
       metrics_(metrics),
       routing_(cfg, seed),
-      inflight_(metrics.gauge("hir_requests_in_flight", "Inference requests being routed")) {
+      inflight_(metrics.gauge("hir_requests_in_flight", "Inference requests being routed")),
+      cache_(std::move(cache)) {
   for (const auto& t : cfg_.targets) {
     Target tg;
     tg.cfg = &t;
@@ -122,7 +123,9 @@ void RouterService::make_metrics() {
     const std::string& model = m.signature.name;
     model_metrics_.push_back(
         {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "none"}, {"outcome", "failed"}}),
-         &metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt", {{"model", model}})});
+         &metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt", {{"model", model}}),
+         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "hit"}}),
+         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "stale"}})});
     for (const auto& t : cfg_.targets) {
       pair_metrics_.push_back(
           {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", t.name}, {"outcome", "ok"}}),
@@ -138,46 +141,6 @@ void RouterService::make_metrics() {
   for (const auto& t : cfg_.targets)
     target_metrics_.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
                                &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}})});
-}
-
-void RouterService::start_polling() {
-  polling_ = true;
-  poll_disabled_.assign(cfg_.targets.size(), 0);
-  poll_timers_.resize(cfg_.targets.size());
-  for (size_t i = 0; i < cfg_.targets.size(); ++i)
-    if (cfg_.targets[i].poll_load) poll(i);
-}
-
-void RouterService::stop_polling() {
-  polling_ = false;
-  for (auto& t : poll_timers_)
-    if (t) t->cancel();
-}
-
-// One GET /v1/load; the next is scheduled when this one ends, so polls never pile up on a slow
-// target. A target without the endpoint (404) is judged by its answers alone.
-void RouterService::poll(size_t i) {
-  if (!polling_ || poll_disabled_[i]) return;
-  net::HttpRequest req;
-  req.method = "GET";
-  req.target = "/v1/load";
-  const Target& tg = targets_[i];
-  if (!tg.authorization.empty()) req.headers.set("Authorization", tg.authorization);
-  auto t0 = SteadyClock::now();
-  client_.send(tg.url, std::move(req), cfg_.routing.load_poll_timeout, [this, i, t0](Result<HttpResponse> r) {
-    auto took = SteadyClock::now() - t0;
-    if (r.ok() && r->status == 404) {
-      poll_disabled_[i] = 1;
-      telemetry::log_info("load_poll_disabled", {{"target", cfg_.targets[i].name}, {"reason", "no /v1/load"}});
-      return;
-    }
-    auto rep = r.ok() && r->status == 200 ? protocol::parse_load_report(r->body)
-                                          : Result<protocol::LoadReportMsg>(Unavailable("no report"));
-    if (rep.ok()) routing_.load_report(static_cast<routing::TargetIndex>(i), *rep, took);
-    else poll_failures_->inc();
-    if (!polling_) return;
-    poll_timers_[i] = loop_.run_after(cfg_.routing.load_poll_interval, [this, i] { poll(i); });
-  });
 }
 
 RouterService::PairMetrics& RouterService::pair_metrics(const ModelConfig* m, const TargetConfig* t) {
@@ -203,6 +166,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     return respond(explain_response(req));
   }
   if (path == "/metrics") {
+    if (cache_) cache_->export_metrics();
     HttpResponse r{200, {}, metrics_.render()};
     r.headers.set("Content-Type", "text/plain; version=0.0.4");
     return respond(std::move(r));
@@ -240,61 +204,10 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
       body += ready_ ? R"(,"ready":true})" : R"(,"ready":false})";
       return respond(net::json_response(ready_ ? 200 : 503, std::move(body)));
     }
-    case V2Endpoint::kInfer: return infer(std::move(req), *model, std::move(respond));
+    case V2Endpoint::kInfer: return infer(std::move(req), *model, p.version, std::move(respond));
     case V2Endpoint::kUnknown: break;
   }
   respond(net::error_response(404, "Not Found"));
-}
-
-HttpResponse RouterService::metadata_response(const std::string& model) const {
-  return net::json_response(200, protocol::encode_model_metadata(cfg_.find_model(model)->signature));
-}
-
-HttpResponse RouterService::model_list_response() const {
-  std::string body = R"({"models":[)";
-  for (size_t i = 0; i < cfg_.models.size(); ++i) {
-    if (i) body += ',';
-    body += R"({"name":)";
-    protocol::append_json_string(body, cfg_.models[i].signature.name);
-    body += R"(,"versions":["1"]})";
-  }
-  body += "]}";
-  return net::json_response(200, std::move(body));
-}
-
-// POST /v1/route/explain: the plan hir would follow for a request with these hints, without
-// running it (and without taking a half-open probe slot).
-HttpResponse RouterService::explain_response(const HttpRequest& req) {
-  auto msg = protocol::parse_explain_request(req.body);
-  if (!msg.ok()) return v2_error(msg.status());
-  const ModelConfig* model = cfg_.find_model(msg->model);
-  if (!model) return net::error_response(404, "Request for unknown model: '" + msg->model + "' is not found");
-  auto hints = parse_hints(msg->parameters, req.headers);
-  if (!hints.ok()) return v2_error(hints.status());
-  Duration retry_after{};
-  auto plan = routing_.decide(*model, *hints, true, &retry_after);
-  std::string body = R"({"model":)";
-  protocol::append_json_string(body, model->signature.name);
-  if (!plan.ok()) {
-    body += fmt::format(R"(,"routable":false,"status":{},"reason":)", http_status(plan.status().code()));
-    protocol::append_json_string(body, plan.status().message());
-    return net::json_response(200, body + "}");
-  }
-  body += R"(,"routable":true,"reason":)";
-  protocol::append_json_string(body, plan->reason);
-  body += fmt::format(R"(,"best_effort":{},"hedge_after_ms":{},"steps":[)", plan->best_effort ? "true" : "false",
-                      plan->hedge_after ? fmt::format("{:.3f}", to_ms(*plan->hedge_after)) : std::string("null"));
-  for (size_t i = 0; i < plan->steps.size(); ++i) {
-    const auto& st = plan->steps[i];
-    if (i) body += ',';
-    body += R"({"target":)";
-    protocol::append_json_string(body, st.target->name);
-    body += R"(,"variant":)";
-    protocol::append_json_string(body, st.variant->name);
-    body += fmt::format(R"(,"class":"{}","predicted_p95_ms":{:.3f},"predicted_cost_usd":{}}})",
-                        hardware_class_name(st.target->hw), to_ms(st.predicted_p95), st.predicted_cost.usd());
-  }
-  return net::json_response(200, body + "]}");
 }
 
 // Shed (429 + Retry-After) or no target can serve (503), as the routing core decided.
@@ -307,7 +220,8 @@ HttpResponse RouterService::refusal(const Status& s, Duration retry_after) {
   return r;
 }
 
-void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Responder respond) {
+void RouterService::infer(HttpRequest&& req, const ModelConfig& model, std::string_view version,
+                          net::Responder respond) {
   auto call = std::make_shared<Call>();
   call->start = SteadyClock::now();
   call->model = &model;
@@ -320,15 +234,32 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
           : protocol::parse_infer_request(req.body, call->header_length);
   if (!parsed.ok()) return respond(v2_error(parsed.status()));
   parsed->model_name = model.signature.name;
+  parsed->model_version = std::string(version);  // part of the cache key: "" is the server's choice
   if (Status s = validate_request(*parsed, model.signature); !s.ok()) return respond(v2_error(s));
   auto hints = parse_hints(parsed->parameters, req.headers);
   if (!hints.ok()) return respond(v2_error(hints.status()));
-  Duration retry_after{};
-  auto plan = routing_.decide(model, *hints, false, &retry_after);
-  if (!plan.ok()) return respond(refusal(plan.status(), retry_after));
-
   call->id = parsed->id;
   call->request_id = pick_request_id(*parsed, req.headers);
+  auto incoming = req.headers.get("traceparent");
+  auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
+  call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
+  call->respond = std::move(respond);
+  if (cache_) {
+    call->cache_key = cache_->key_for(*parsed, model.signature.name);
+    if (call->cache_key) {
+      call->form.parameters = parsed->parameters;
+      call->form.outputs = parsed->outputs;
+      if (answer_from_cache(*call, cache::Use::kFreshHit)) return;
+    }
+  }
+  Duration retry_after{};
+  auto plan = routing_.decide(model, *hints, false, &retry_after);
+  if (!plan.ok()) {
+    // No target can serve at all (every one ejected or unhealthy) is "every target failed".
+    if (plan.status().code() == Code::kUnavailable && answer_from_cache(*call, cache::Use::kStaleIfError)) return;
+    return call->respond(refusal(plan.status(), retry_after));
+  }
+
   call->content_type = std::string(req.headers.get("content-type").value_or("application/json"));
   call->body = std::move(req.body);
   if (strip_hints(parsed->parameters) > 0) {
@@ -343,13 +274,9 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, net::Resp
       call->content_type = "application/octet-stream";
     }
   }
-  auto incoming = req.headers.get("traceparent");
-  auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
-  call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
   call->steps = std::move(plan->steps);
   if (plan->hedge_after && call->steps.size() > 1 && cfg_.server.threads == 1) call->hedge_after = plan->hedge_after;
-  call->respond = std::move(respond);
   inflight_.add(1);
   attempt(std::move(call));
 }
@@ -477,22 +404,17 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   resp.model_name = call->model->signature.name;
   resp.model_version = "1";
   resp.id = call->id;
+  if (call->cache_key) {
+    cache_->store(*call->cache_key, resp.model_name, resp);
+    resp.parameters["hir_cache"] = "miss";
+  }
   resp.parameters["hir_target"] = cand.target->name;
   resp.parameters["hir_variant"] = cand.variant->name;
   resp.parameters["hir_latency_ms"] = total_ms;
   resp.parameters["hir_cost_usd"] = cost.usd();
   resp.parameters["hir_fallbacks"] = static_cast<int64_t>(call->fallbacks);
   if (call->hedged) resp.parameters["hir_hedged"] = true;
-  auto enc = protocol::encode_infer_response(resp);
-
-  HttpResponse out{200, {}, std::move(enc.body)};
-  if (enc.json_length) {
-    out.headers.set("Content-Type", "application/octet-stream");
-    out.headers.set("Inference-Header-Content-Length", std::to_string(*enc.json_length));
-  } else {
-    out.headers.set("Content-Type", "application/json");
-  }
-  out.headers.set("x-request-id", call->request_id);
+  HttpResponse out = http_answer(resp, call->request_id);
 
   const std::string& model = call->model->signature.name;
   auto& pm = pair_metrics(call->model, cand.target);
@@ -509,6 +431,10 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
 
 void RouterService::finish_error(std::shared_ptr<Call> call, int status, const std::string& message) {
   settle(*call);
+  if (answer_from_cache(*call, cache::Use::kStaleIfError)) {
+    inflight_.add(-1);
+    return;
+  }
   const std::string& model = call->model->signature.name;
   model_metrics_[static_cast<size_t>(call->model - cfg_.models.data())].failed->inc();
   telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
@@ -517,6 +443,48 @@ void RouterService::finish_error(std::shared_ptr<Call> call, int status, const s
   HttpResponse r = net::error_response(status, message);
   r.headers.set("x-request-id", call->request_id);
   call->respond(std::move(r));
+}
+
+// The v2 answer for a response, JSON or binary as its outputs' flags say.
+HttpResponse RouterService::http_answer(const InferResponse& resp, const std::string& request_id) const {
+  auto enc = protocol::encode_infer_response(resp);
+  HttpResponse out{200, {}, std::move(enc.body)};
+  if (enc.json_length) {
+    out.headers.set("Content-Type", "application/octet-stream");
+    out.headers.set("Inference-Header-Content-Length", std::to_string(*enc.json_length));
+  } else {
+    out.headers.set("Content-Type", "application/json");
+  }
+  out.headers.set("x-request-id", request_id);
+  return out;
+}
+
+bool RouterService::answer_from_cache(Call& call, cache::Use use) {
+  if (!call.cache_key) return false;
+  const std::string& model = call.model->signature.name;
+  auto hit = cache_->lookup(*call.cache_key, model, use);
+  if (!hit) return false;
+  const bool fresh = use == cache::Use::kFreshHit;
+  const char* how = fresh ? "hit" : "stale";
+  InferResponse resp = cached_answer(*hit->response, call.form, call.id, how);
+  double total_ms = ms_since(call.start);
+  resp.parameters["hir_latency_ms"] = total_ms;
+  resp.parameters["hir_cost_usd"] = 0.0;  // no target served it
+  resp.parameters["hir_fallbacks"] = static_cast<int64_t>(call.fallbacks);
+  auto& mm = model_metrics_[static_cast<size_t>(call.model - cfg_.models.data())];
+  (fresh ? mm.cache_hit : mm.cache_stale)->inc();
+  const char* level = hit->level == cache::Level::kRedis ? "redis" : "memory";
+  if (fresh) {
+    telemetry::log_info("request", {{"request_id", call.request_id}, {"traceparent", call.traceparent}, {"model", model},
+                                    {"status", 200}, {"cache", how}, {"cache_level", level}, {"latency_ms", total_ms}});
+  } else {
+    // Worth a warning: the client got an answer, but possibly an old one, because no target could.
+    telemetry::log_warn("request", {{"request_id", call.request_id}, {"traceparent", call.traceparent}, {"model", model},
+                                    {"status", 200}, {"cache", how}, {"cache_level", level}, {"latency_ms", total_ms},
+                                    {"fallbacks", call.fallbacks}, {"errors", call.errors}});
+  }
+  call.respond(http_answer(resp, call.request_id));
+  return true;
 }
 
 }  // namespace hir::router

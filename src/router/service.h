@@ -2,16 +2,20 @@
 // (the request's hints, and a validation against the logical model), asks the routing policy for
 // a plan, forwards the client's body bytes unchanged to each attempt in turn within the request's
 // deadline, and answers with the target's outputs plus what the router did (hir_* parameters).
+// With a cache section it also answers from the fallback cache, as each model's policy allows
+// (docs/cache.md): a fresh entry before dispatch, any entry once every target has failed.
 #pragma once
 
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/http.h"
+#include "router/cache_glue.h"
 #include "router/config.h"
 #include "router/core_routing.h"
 #include "telemetry/metrics.h"
@@ -21,9 +25,10 @@ namespace hir::router {
 class RouterService {
  public:
   // cfg, client and metrics must outlive the service, and the client's event loop must have
-  // stopped before the service is destroyed (callbacks in flight hold `this`).
+  // stopped before the service is destroyed (callbacks in flight hold `this`). cache: from
+  // CacheGlue::create for the same cfg and metrics; nullptr caches nothing.
   RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
-                telemetry::Registry& metrics, uint64_t seed);
+                telemetry::Registry& metrics, uint64_t seed, std::unique_ptr<CacheGlue> cache = nullptr);
   ~RouterService();
 
   // The net::Handler: call from the server for every request.
@@ -38,14 +43,23 @@ class RouterService {
   void stop_polling();
 
  private:
-  struct Target;
+  struct Target {
+    const TargetConfig* cfg = nullptr;
+    net::Url url;
+    std::string authorization;  // "Bearer <token>" from the environment, or empty
+  };
   struct Call;
+  static net::HttpResponse v2_error(const Status& s);
   net::HttpResponse metadata_response(const std::string& model) const;
   net::HttpResponse model_list_response() const;
   net::HttpResponse explain_response(const net::HttpRequest& req);
   net::HttpResponse refusal(const Status& s, Duration retry_after);
   void poll(size_t target);
-  void infer(net::HttpRequest&& req, const ModelConfig& model, net::Responder respond);
+  void infer(net::HttpRequest&& req, const ModelConfig& model, std::string_view version, net::Responder respond);
+  // Answers from the cache as `use` allows (marked hir_cache "hit" or "stale"); false, with
+  // nothing sent, when the model's policy does not allow it or nothing usable is cached.
+  bool answer_from_cache(Call& call, cache::Use use);
+  net::HttpResponse http_answer(const InferResponse& resp, const std::string& request_id) const;
   void attempt(std::shared_ptr<Call> call);
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
@@ -64,6 +78,8 @@ class RouterService {
   struct ModelMetrics {
     telemetry::Counter* failed;
     telemetry::Counter* fallbacks;
+    telemetry::Counter* cache_hit;    // answered from a fresh entry, no target called
+    telemetry::Counter* cache_stale;  // answered from cache after every target failed
   };
   struct TargetMetrics {
     telemetry::Counter* attempt_failures;
@@ -89,6 +105,7 @@ class RouterService {
   std::vector<Target> targets_;  // same order as cfg_.targets
   std::atomic<bool> ready_{true};
   telemetry::Gauge& inflight_;
+  std::unique_ptr<CacheGlue> cache_;  // null: no cache section
 };
 
 }  // namespace hir::router
