@@ -135,6 +135,27 @@ void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t ma
   }
 }
 
+void diversify_last_fallback(std::span<const Candidate> c, bool include_relaxed,
+                             std::vector<uint32_t>& chosen) {
+  if (chosen.size() < 2) return;
+  const HardwareClass hw = c[chosen[0]].hw;
+  for (uint32_t i : chosen)
+    if (c[i].hw != hw) return;
+  size_t best = c.size();
+  for (size_t n = 0; n < c.size(); ++n) {
+    const int t = tier(c[n], include_relaxed);
+    if (t == 2 || c[n].hw == hw) continue;
+    if (best == c.size()) {
+      best = n;
+      continue;
+    }
+    const int tb = tier(c[best], include_relaxed);
+    const bool faster = t == 1 && tb == 1 && c[n].p95 != c[best].p95;
+    if (t < tb || (t == tb && (faster ? c[n].p95 < c[best].p95 : ranks_before(c[n], c[best])))) best = n;
+  }
+  if (best != c.size()) chosen.back() = static_cast<uint32_t>(best);
+}
+
 std::optional<Duration> hedge_delay(const std::vector<PlanStep>& steps, Priority p, Duration budget,
                                     double share) {
   if (p != Priority::kCritical || steps.size() < 2) return std::nullopt;

@@ -64,6 +64,14 @@ struct FallbackScratch {
 void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t max_fallbacks,
                    std::vector<uint32_t>& chosen, FallbackScratch& scratch);
 
+// When every step of the chain is on the primary's hardware class and another class has a
+// candidate the chain could use (same tiers as add_fallbacks), its best one replaces the last
+// fallback. A tier fills up as a whole — every MCU busy at once, say — so a chain of three MCUs
+// fails together more often than three failure domains suggest; the last step is the one that
+// must not share that fate.
+void diversify_last_fallback(std::span<const Candidate> c, bool include_relaxed,
+                             std::vector<uint32_t>& chosen);
+
 // The hedge delay (Dean & Barroso 2013, "The Tail at Scale", CACM 56(2): deferred "hedged
 // requests"): only for critical requests with a fallback whose primary's predicted p95 exceeds
 // `share` of the budget. The second copy waits while the primary still has a good chance — up to

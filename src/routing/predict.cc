@@ -23,15 +23,18 @@ Duration from_ns_saturating(double ns) {
 LatencyPrediction predict_latency(const TargetState& s, const TargetInfo& t, VariantIndex v,
                                   Duration service_prior, TimePoint now) {
   LatencyPrediction p;
-  // The report's concurrency wins (the worker knows its threads); else the configured one.
-  const uint32_t c_int = s.last_report() && s.last_report()->concurrency > 0
-                             ? s.last_report()->concurrency
-                             : std::max<uint32_t>(1, t.concurrency);
-  const double c = static_cast<double>(c_int);
+  (void)t;  // TargetState already holds the configured concurrency and RTT prior
+  const double c = static_cast<double>(s.concurrency());
   p.rtt = std::max(Duration::zero(), s.rtt_p95());
   p.service = std::max(Duration::zero(), s.service_p95(v, service_prior));
-  p.ahead = std::max(0.0, s.occupancy(now) - c + 1.0);
-  p.queue_wait = from_ns_saturating(p.ahead * static_cast<double>(p.service.count()) / c);
+  const Duration mean = std::max(Duration::zero(), s.service_mean(v, service_prior));
+  const auto own = s.own_queue(now, s.rtt_p50() / 2, mean);
+  const double others = s.others(now);
+  p.at_target = own.at_target + others;
+  p.ahead = std::max(0.0, p.at_target - c + 1.0);
+  // Others ahead of ours only matter once they and ours fill the threads.
+  const double others_ahead = std::min(others, p.ahead);
+  p.queue_wait = sat_add(own.wait, from_ns_saturating(others_ahead * static_cast<double>(mean.count()) / c));
   p.total = sat_add(sat_add(p.rtt, p.queue_wait), p.service);
   return p;
 }

@@ -1,27 +1,26 @@
 // Predicted p95 latency of sending one request for variant v to a target now:
 //
-//   p95 ≈ RTT_p95 + wait + S_p95
-//   wait  = ahead × S_p95 / c
-//   ahead = max(0, occupancy(now) − c + 1)
+//   p95  ≈ RTT_p95 + wait + S_p95
+//   wait = own.wait + others_ahead × S / c
 //
-// where c is the target's concurrency (servers), S_p95 the variant's service-time p95 on it and
-// occupancy(now) everyone's requests in service or queued there — the reported in-flight plus
-// queue depth, less ours at report time, aged towards the report's 10-s mean as it goes stale,
-// plus our in-flight now (TargetState::occupancy documents that estimate). `ahead` is how many
-// requests must finish before ours starts: none while a server is free; with all c busy and k
-// queued, k + 1. With c servers draining in parallel, one completes every S/c on average, which
-// is the M/G/c heavy-traffic picture (Kingman 1961; Whitt 1993, "Approximations for the
-// GI/G/m queue"): wait ≈ ahead × S / c. `ahead` is fractional, since occupancy is an estimate, so
-// the prediction is continuous and monotone in load.
+// Our own requests are replayed through the target's FIFO (TargetState::own_queue): each of
+// ours in flight reaches it RTT_p50/2 after it was sent and holds one of its c threads for the
+// variant's mean service time S; own.wait is how long a request sent now would wait behind
+// them. That replay knows what a bare in-flight count does not: a request still on its way out
+// or already on its way back holds no thread, which on a device with one thread and a waiting
+// room of two is the difference between "full" and "free". Everyone else's requests (the load
+// report's, aged; TargetState::others) are assumed to be ahead of ours, draining c at a time:
+// with all threads busy, one completes every S/c on average, the M/G/c heavy-traffic picture
+// (Kingman 1961; Whitt 1993, "Approximations for the GI/G/m queue").
 //
-// Assumptions, all on the cautious side of a latency budget:
-// - Each request ahead takes this variant's S_p95. Summing p95s bounds the p95 of the sum from
-//   above (equal only when the terms move together), so the wait is overestimated on a
-//   lightly-loaded target rather than under; requests ahead for other variants are assumed to
-//   cost the same as ours.
-// - RTT, wait and service are added as p95s for the same reason.
-// - FCFS queueing at the target; a target that refuses when full is the admission layer's
-//   business (TargetState::reported_queue_full), not this estimate's.
+// Assumptions, on the cautious side of a latency budget where they are not exact:
+// - RTT and service are added as p95s; summing p95s bounds the p95 of the sum from above (equal
+//   only when the terms move together). The wait uses mean service times: it is a sum over
+//   several requests ahead, whose p95s would not co-occur.
+// - Every in-flight request of ours at this target is taken to be for this variant (a target's
+//   variants have similar service times, and most targets serve one).
+// - FCFS queueing at the target; a target that refuses when full is the caller's business,
+//   through `at_target` (compared with its threads + queue) and the report's queue flag.
 #pragma once
 
 #include "core/time.h"
@@ -33,10 +32,11 @@ namespace hir::routing {
 // The terms of the prediction, for /v1/route/explain and tests.
 struct LatencyPrediction {
   Duration rtt{};         // RTT p95
-  Duration queue_wait{};  // ahead × S_p95 / c
+  Duration queue_wait{};  // see above
   Duration service{};     // S_p95
   Duration total{};       // the sum (saturating)
-  double ahead = 0;       // requests ahead of ours
+  double ahead = 0;       // requests ahead of ours waiting for a thread when it arrives
+  double at_target = 0;   // everyone's requests at the target then (ours + others)
 };
 
 // service_prior: the variant's expected service time (VariantInfo::expected_service) until the

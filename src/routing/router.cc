@@ -75,13 +75,13 @@ void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
   v.load = s.utilization(now);
   v.in_flight = s.in_flight();
   v.concurrency = s.concurrency();
-  // What it can hold: its threads plus its queue. Our own estimate of its occupancy counts as
-  // well as its (possibly stale) report: a small queue (an MCU holds 1 + 2) fills between reports.
+  // What it can hold: its threads plus its queue. Whether a request sent now would find room is
+  // decided per variant in gather(), from the prediction, which counts the report's queue
+  // through TargetState::others — aged, because a report that said "full" a second ago says
+  // little about a queue that drains in milliseconds (trusting it kept a whole MCU tier idle).
   const auto& rep = s.last_report();
-  const uint32_t queue = rep && rep->queue_capacity > 0 ? rep->queue_capacity : reg_.target(t).queue_capacity;
-  v.slots = static_cast<double>(v.concurrency) + static_cast<double>(queue);
-  const double occupancy = v.load * static_cast<double>(v.concurrency);
-  v.queue_full = s.reported_queue_full() || (queue > 0 && occupancy >= v.slots);
+  v.queue = rep && rep->queue_capacity > 0 ? rep->queue_capacity : reg_.target(t).queue_capacity;
+  v.slots = static_cast<double>(v.concurrency) + static_cast<double>(v.queue);
 }
 
 size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now) {
@@ -118,14 +118,19 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
       busy_ += tv.load * tv.concurrency;
       capacity_ += tv.slots;
     }
-    if (available && !tv.queue_full) {
+    bool full = false;
+    if (available) {
       Prediction& p = predictions[j];
       if (!fresh(p.version, p.at, d.target, now)) {
         const TargetState& s = states_[d.target];
         const Duration prior = reg_.variant(d.variant).expected_service;
         p.version = version_[d.target];
         p.at = now;
-        p.p95 = predict_latency_p95(s, info, d.variant, prior, now);
+        const LatencyPrediction lp = predict_latency(s, info, d.variant, prior, now);
+        p.p95 = lp.total;
+        // A waiting room that will be full when this request arrives refuses it (a target
+        // without one queues without bound).
+        p.full = tv.queue > 0 && lp.at_target >= tv.slots;
         // Cost is an expectation, so it is priced on the mean service time, not the p95; a
         // target priced per request only needs no service time at all.
         p.cost = info.cost_per_second == Money()
@@ -136,8 +141,9 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
       c.p95 = p.p95;
       c.cost = p.cost;
       c.rank_cost = p.rank_cost;
+      full = p.full;
     }
-    c.cut = first_cut(c, acc, tv.healthy, tv.breaker_allows, tv.queue_full, k);
+    c.cut = first_cut(c, acc, tv.healthy, tv.breaker_allows, full, k);
     ++cuts_[static_cast<size_t>(c.cut)];
     if (c.cut == Cut::kNone && (best == kNone || ranks_before(c, cands_[best])))
       best = cands_.size();
@@ -216,6 +222,7 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
   chosen_.clear();
   chosen_.push_back(static_cast<uint32_t>(primary));
   add_fallbacks(cands_, critical, cfg_.max_fallbacks, chosen_, fallback_scratch_);
+  diversify_last_fallback(cands_, critical, chosen_);
   for (uint32_t i : chosen_) out.steps.push_back(step_of(cands_[i]));
   out.hedge_after = hedge_delay(out.steps, r.priority, k.budget, cfg_.hedge_when_p95_over);
   if (r.explain) {
@@ -264,8 +271,8 @@ void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latenc
 }
 
 void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency,
-                       Duration service, TimePoint now) {
-  states_[t].on_result(v, o, latency, service, now);
+                       Duration service, TimePoint now, Duration queued) {
+  states_[t].on_result(v, o, latency, service, now, queued);
   ++version_[t];
   feed_breaker(breakers_[t], o, now);
 }

@@ -50,9 +50,10 @@ class Router {
   // is short, the cascading-failure spiral of Google's SRE book, ch. 22 — except that it fails a
   // half-open probe (the probe has not shown the target can serve).
   void on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now);
-  // As above, with the target's own service time (TargetState then learns the RTT too).
+  // As above, with the target's own service time and queue wait when it reports them
+  // (TargetState then learns the RTT too).
   void on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, Duration service,
-                 TimePoint now);
+                 TimePoint now, Duration queued = Duration::zero());
   // A load report; ready: the worker says it can serve (its /v2/health/ready).
   void on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now);
   void on_rtt_sample(TargetIndex t, Duration rtt, TimePoint now);
@@ -85,9 +86,8 @@ class Router {
     uint64_t version = UINT64_MAX;  // the target's version the rest was computed at
     TimePoint at{};
     bool healthy = false, breaker_allows = false, half_open = false;
-    bool queue_full = false;
     double load = 0;
-    uint32_t in_flight = 0, concurrency = 1;
+    uint32_t in_flight = 0, concurrency = 1, queue = 0;
     double slots = 1;  // requests it can hold: concurrency + queue capacity (report, else prior)
   };
   // One deployment's predictions, reused like TargetView's load figures.
@@ -97,6 +97,7 @@ class Router {
     Duration p95{};
     Money cost;
     int64_t rank_cost = 0;
+    bool full = false;  // its waiting room would be full when the request arrives
   };
   struct SpendBucket {
     int64_t second = INT64_MIN;

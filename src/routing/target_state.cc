@@ -17,29 +17,43 @@ TargetState::TargetState(const TargetInfo& info, const TargetStateOptions& opt)
       rtt_(opt.rtt_window),
       errors_(opt.error_window, opt.error_buckets) {}
 
-void TargetState::on_dispatch(TimePoint) { ++in_flight_; }
+void TargetState::on_dispatch(TimePoint now) {
+  ++in_flight_;
+  if (sent_count_ < kSentRing) sent_[(sent_head_ + sent_count_++) % kSentRing] = now;
+}
 
 void TargetState::on_result(VariantIndex v, Outcome o, Duration latency, TimePoint now) {
-  record(v, o, latency, std::nullopt, now);
+  record(v, o, latency, std::nullopt, Duration::zero(), now);
 }
 
 void TargetState::on_result(VariantIndex v, Outcome o, Duration latency, Duration service,
-                            TimePoint now) {
-  record(v, o, latency, service, now);
+                            TimePoint now, Duration queued) {
+  record(v, o, latency, service, queued, now);
 }
 
 void TargetState::record(VariantIndex v, Outcome o, Duration latency,
-                         std::optional<Duration> service, TimePoint now) {
+                         std::optional<Duration> service, Duration queued, TimePoint now) {
   // A result without a matching dispatch (passive learning, a restart) must not wrap around.
-  if (in_flight_ > 0) --in_flight_;
+  if (in_flight_ > 0) {
+    --in_flight_;
+    // The untimed overflow (beyond the ring) goes first; else the oldest timed one.
+    if (sent_count_ > in_flight_) {
+      sent_head_ = (sent_head_ + 1) % kSentRing;
+      --sent_count_;
+    }
+  }
   ++requests_;
   errors_.add(o != Outcome::kOk, now);
+  // An answer that took a thread frees it about one way before it reaches us.
+  if (o == Outcome::kOk || o == Outcome::kError) last_end_ = now - rtt_p50() / 2;
   if (o != Outcome::kOk && o != Outcome::kTimeout) return;
   latency = std::max(latency, Duration::zero());
   Duration svc;
   if (service && o == Outcome::kOk) {
     svc = std::clamp(*service, Duration::zero(), latency);
-    rtt_.add(to_ms(latency - svc));  // what is left of the call is the network's
+    // What is left of the call once the target's queue and service are taken out is the
+    // network's.
+    rtt_.add(to_ms(std::max(Duration::zero(), latency - svc - std::max(Duration::zero(), queued))));
   } else {
     // Subtract the typical (median) RTT, not its p95: predict.h adds the RTT p95 back, and
     // subtracting the tail would understate the service time of most calls.
@@ -66,7 +80,9 @@ uint32_t TargetState::concurrency() const {
   return configured_concurrency_;
 }
 
-double TargetState::occupancy(TimePoint now) const {
+double TargetState::occupancy(TimePoint now) const { return others(now) + static_cast<double>(in_flight_); }
+
+double TargetState::others(TimePoint now) const {
   double others = 0;
   if (report_) {
     const double ours_then = ours_at_report_;
@@ -81,7 +97,46 @@ double TargetState::occupancy(TimePoint now) const {
     const double w = std::exp(-age / tau);
     others = w * snapshot + (1 - w) * mean_load;
   }
-  return others + static_cast<double>(in_flight_);
+  return others;
+}
+
+TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Duration service) const {
+  OwnQueue q;
+  const size_t c = concurrency();
+  const TimePoint arrive = now + one_way;
+  // Threads' free times, a min-heap; only as many as we have requests matter.
+  std::array<TimePoint, kSentRing> free_at{};
+  size_t busy = 0;
+  auto later = [](TimePoint a, TimePoint b) { return a > b; };
+  // A request whose modelled end has passed without a reply may be slow (the service time has a
+  // tail) or on its way back; only its reply tells. Until then it is taken to be there still
+  // when ours arrives: a device that refuses when full makes optimism cost a refusal and a
+  // fallback, while caution costs only a dearer choice.
+  for (size_t i = 0; i < sent_count_; ++i) {
+    TimePoint reach = sent_[(sent_head_ + i) % kSentRing] + one_way;
+    // With one thread, the oldest of ours starts no earlier than the last answer freed it.
+    if (i == 0 && c == 1) reach = std::max(reach, last_end_);
+    TimePoint start = reach;
+    if (busy == c) {
+      std::pop_heap(free_at.begin(), free_at.begin() + busy, later);
+      start = std::max(reach, free_at[--busy]);
+    }
+    const TimePoint end = std::max(start + service, arrive);
+    free_at[busy++] = end;
+    std::push_heap(free_at.begin(), free_at.begin() + busy, later);
+    q.at_target += end >= arrive;
+    q.waiting += start > arrive;
+  }
+  // Requests beyond the ring were sent last: count them at the target, waiting.
+  const double untimed = static_cast<double>(in_flight_ - sent_count_);
+  q.at_target += untimed;
+  q.waiting += untimed;
+  if (busy == c) {
+    const TimePoint first_free = free_at.front();
+    if (first_free > arrive) q.wait = first_free - arrive;
+  }
+  if (untimed > 0) q.wait += std::chrono::duration_cast<Duration>(service * (untimed / static_cast<double>(c)));
+  return q;
 }
 
 double TargetState::utilization(TimePoint now) const {

@@ -6,6 +6,7 @@
 // windows cache a snapshot).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -59,8 +60,10 @@ class TargetState {
   // refusals and overload answers come back fast and say nothing about service time. Every
   // outcome other than kOk counts as a failure in error_rate().
   void on_result(VariantIndex v, Outcome o, Duration latency, TimePoint now);
-  // As above with the target's own service time (then latency - service is an RTT sample).
-  void on_result(VariantIndex v, Outcome o, Duration latency, Duration service, TimePoint now);
+  // As above with the target's own service time and, when it says, how long the request waited
+  // in its queue (then latency - queued - service is an RTT sample).
+  void on_result(VariantIndex v, Outcome o, Duration latency, Duration service, TimePoint now,
+                 Duration queued = Duration::zero());
   void on_load_report(const LoadReport& r, TimePoint now);
   // A direct RTT measurement, e.g. the round trip of the cheap GET /v1/load poll itself.
   void on_rtt_sample(Duration rtt, TimePoint now);
@@ -83,6 +86,18 @@ class TargetState {
   // Requests (everyone's) estimated to be in service or queued at the target now: the
   // `occupancy` above, before dividing by concurrency.
   double occupancy(TimePoint now) const;
+  // Our own requests as the target's FIFO sees them: each in-flight request, in dispatch order,
+  // reaches the target one_way after it was sent and holds a thread for `service`; one whose
+  // modelled end has passed without a reply is taken to be there still when a request sent now
+  // arrives. From that replay, for a request sent now (it arrives at now + one_way):
+  struct OwnQueue {
+    double at_target = 0;  // ours in service or waiting there when it arrives
+    double waiting = 0;    // ours still waiting for a thread then
+    Duration wait{};       // how long it would wait for a thread behind ours
+  };
+  OwnQueue own_queue(TimePoint now, Duration one_way, Duration service) const;
+  // Everyone else's requests at the target (the `others` term of occupancy()).
+  double others(TimePoint now) const;
   Duration staleness(TimePoint now) const;  // since the last load report (max if none)
   double error_rate(TimePoint now) const;   // recent failure share (0 with no results)
   Duration rtt_p95() const;                 // network RTT p95 estimate (prior: info.expected_rtt)
@@ -106,12 +121,19 @@ class TargetState {
   const VariantStats* find_stats(VariantIndex v) const;
   std::optional<double> reported_p95_ms(VariantIndex v) const;
   void record(VariantIndex v, Outcome o, Duration latency, std::optional<Duration> service,
-              TimePoint now);
+              Duration queued, TimePoint now);
 
   TargetStateOptions opt_;
   Duration rtt_prior_;
   uint32_t configured_concurrency_;
   uint32_t in_flight_ = 0;
+  // Dispatch times of our in-flight requests, oldest first, in a fixed ring (no allocation
+  // after construction). Beyond its size the extra requests are counted, not timed. Replies are
+  // matched oldest first, the FIFO assumption.
+  static constexpr size_t kSentRing = 32;
+  std::array<TimePoint, kSentRing> sent_{};
+  size_t sent_head_ = 0, sent_count_ = 0;
+  TimePoint last_end_{};  // when the last answered request left its thread, about
   uint64_t requests_ = 0;
   std::optional<LoadReport> report_;
   TimePoint report_at_{};

@@ -64,6 +64,33 @@ RunResult Engine::run() {
   return std::move(res_);
 }
 
+std::optional<TimePoint> Engine::start_time(TargetIndex t, TimePoint reach) {
+  const auto& d = f_.devices[t];
+  if (!fs_.device_up(t) || fs_.outage(d.group) || fs_.site_partitioned(d.site)) return std::nullopt;
+  const auto& rt = dev_[t];
+  const auto& g = s_.groups[d.group];
+  if (rt.busy < g.concurrency) return reach;
+  // Every slot is busy: replay the FIFO with each waiting request's own service draw, counting
+  // those still waiting when ours reaches the device (a full waiting room refuses it).
+  free_at_.clear();
+  for (uint32_t id : rt.serving) free_at_.push_back(att_[id].ends);
+  std::make_heap(free_at_.begin(), free_at_.end(), std::greater<>());
+  uint32_t waiting = 0;
+  for (uint32_t id : rt.queue) {
+    const auto& q = att_[id];
+    if (q.resolved) continue;
+    std::pop_heap(free_at_.begin(), free_at_.end(), std::greater<>());
+    TimePoint begin = free_at_.back();
+    free_at_.back() = begin + from_ms(realized_service_ms(f_, fs_, req(q).tr, q.kind, d.slowdown));
+    std::push_heap(free_at_.begin(), free_at_.end(), std::greater<>());
+    waiting += begin > reach;
+  }
+  TimePoint first_free = free_at_.front();
+  if (first_free <= reach) return reach;
+  if (waiting >= g.queue) return std::nullopt;
+  return first_free;
+}
+
 void Engine::advance_capacity() {
   if (trace_done_) return;  // the window ends at the last arrival
   res_.edge_capacity_s += edge_slots_up_ * std::chrono::duration<double>(now_ - cap_at_).count();
@@ -74,10 +101,13 @@ void Engine::arrival() {
   TraceRequest tr = std::move(*next_);
   RequestRecord r;
   r.budget_ms = static_cast<float>(to_ms(tr.budget));
-  // The oracle decides from ground truth at arrival, before the policy is asked.
-  auto oc = oracle_pick(s_, f_, fs_, tr);
+  // The oracles decide from ground truth at arrival, before the policy is asked.
+  auto oc = oracle_pick(s_, f_, fs_, tr, now_, this);
   r.oracle_kind = oc.kind;
   r.oracle_cost_nano = oc.cost.nano();
+  auto blind = oracle_pick(s_, f_, fs_, tr);
+  r.blind_oracle_kind = blind.kind;
+  r.blind_oracle_cost_nano = blind.cost.nano();
   res_.requests.push_back(r);
   Status st = p_.plan(tr.route, now_, rng_, scratch_);
   if (!st.ok() || scratch_.steps.empty()) {
@@ -168,6 +198,7 @@ void Engine::start(uint32_t id) {
   const auto& tr = req(at).tr;
   double svc = realized_service_ms(f_, fs_, tr, at.kind, d.slowdown);
   at.service = from_ms(svc);
+  at.ends = now_ + at.service;
   at.error = realized_error(s_, fs_, tr, d.group);
   auto& rt = dev_[at.target];
   ++rt.busy;
@@ -206,9 +237,14 @@ void Engine::reply(uint32_t id, Outcome o) {
   if (at.resolved) return;  // it had timed out: the answer arrives to a closed connection
   at.resolved = true;
   std::optional<Duration> service;
-  if (o == Outcome::kOk && s_.groups[f_.devices[at.target].group].reports) service = at.service;
+  Duration queued{};
+  if (o == Outcome::kOk && s_.groups[f_.devices[at.target].group].reports) {
+    // A worker that reports its service time also knows how long the request waited for it.
+    service = at.service;
+    queued = std::max(Duration::zero(), (at.ends - at.service) - (at.sent + from_ms(at.rtt_ms / 2)));
+  }
   ++res_.attempts[static_cast<size_t>(o)];
-  p_.on_result(at.target, at.variant, o, now_ - at.sent, service, now_);
+  p_.on_result(at.target, at.variant, o, now_ - at.sent, service, queued, now_);
   finish_attempt(id, o);
 }
 
@@ -217,7 +253,7 @@ void Engine::timeout(uint32_t id) {
   if (at.resolved) return;
   at.resolved = true;
   ++res_.attempts[static_cast<size_t>(Outcome::kTimeout)];
-  p_.on_result(at.target, at.variant, Outcome::kTimeout, now_ - at.sent, std::nullopt, now_);
+  p_.on_result(at.target, at.variant, Outcome::kTimeout, now_ - at.sent, std::nullopt, Duration::zero(), now_);
   finish_attempt(id, Outcome::kTimeout);
 }
 
@@ -257,7 +293,7 @@ void Engine::complete(uint32_t slot, bool ok, int kind) {
     auto& at = att_[other];
     if (at.resolved) continue;
     at.resolved = true;
-    p_.on_result(at.target, at.variant, Outcome::kTimeout, now_ - at.sent, std::nullopt, now_);
+    p_.on_result(at.target, at.variant, Outcome::kTimeout, now_ - at.sent, std::nullopt, Duration::zero(), now_);
   }
   a.live = false;
   a.tr.z_service.clear();

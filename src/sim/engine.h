@@ -25,9 +25,11 @@ struct RequestRecord {
   float latency_ms = 0;     // to the answer, or to the failure (not for shed requests)
   int32_t final_kind = -1;  // the kind that answered
   int32_t oracle_kind = -1; // the oracle's pick; -1: nothing could have met the constraints
+  int32_t blind_oracle_kind = -1;  // the queue-blind oracle's pick (see sim/oracle.h)
   float budget_ms = 0;
   int64_t cost_nano = 0;    // every attempt's cost, hedges and lost work included
   int64_t oracle_cost_nano = 0;
+  int64_t blind_oracle_cost_nano = 0;
   bool accuracy_met = true; // the answering variant met min_accuracy at the request's complexity
 };
 

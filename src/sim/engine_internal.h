@@ -10,6 +10,7 @@
 #include "routing/estimators.h"
 #include "sim/engine.h"
 #include "sim/faults.h"
+#include "sim/oracle.h"
 #include "sim/trace.h"
 
 namespace hir::sim::detail {
@@ -41,6 +42,7 @@ struct Attempt {
   uint32_t kind;
   TimePoint sent;
   Duration service{};
+  TimePoint ends{};  // end of service, once started
   double rtt_ms = 0;
   bool resolved = false;  // answered, timed out or cancelled, as far as the router is concerned
   bool lost = false;      // the device died while holding it
@@ -65,13 +67,14 @@ struct DeviceRt {
   std::vector<routing::QuantileWindow> svc;  // per kind the device serves, measured service ms
 };
 
-class Engine {
+class Engine : public DeviceProbe {
  public:
   Engine(const Scenario& s, const Fleet& f, SimPolicy& p, const RunOptions& o)
       : s_(s), f_(f), p_(p), o_(o), fs_(f), trace_(s, f, stream_seed(o.seed, kTraceStream), o.max_requests),
         rng_(stream_seed(o.seed, kPolicyStream)), dev_(f.devices.size()) {}
 
   RunResult run();
+  std::optional<TimePoint> start_time(TargetIndex t, TimePoint reach) override;
 
  private:
   void schedule(TimePoint at, Ev type, uint32_t a, uint64_t b = 0, Outcome o = Outcome::kOk) {
@@ -113,6 +116,7 @@ class Engine {
   std::vector<Attempt> att_;
   std::vector<DeviceRt> dev_;
   std::vector<FaultEvent> faults_;
+  std::vector<TimePoint> free_at_;  // start_time's scratch
   routing::Plan scratch_;
   RunResult res_;
   double edge_slots_up_ = 0;  // concurrency of edge devices reachable for service, summed

@@ -18,23 +18,54 @@ bool realized_error(const Scenario& s, const FaultState& fs, const TraceRequest&
   return r.u_error[group] < s.groups[group].error_rate + fs.extra_error_rate(group);
 }
 
-OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r) {
+namespace {
+
+struct Candidate {
+  double latency_ms;
+  double service_ms;
+};
+
+// The best (lowest-latency) device of kind k for r: without a probe, any reachable device of
+// the group at nominal speed with no wait; with one, each reachable device's true wait.
+std::optional<Candidate> best_device(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r,
+                                     uint32_t k, TimePoint now, DeviceProbe* probe) {
+  const auto& kind = f.kinds[k];
+  const double rtt = realized_rtt_ms(s, r, kind.group);
+  if (!probe) {
+    if (!fs.group_available(kind.group)) return std::nullopt;
+    double svc = realized_service_ms(f, fs, r, k, 1.0);
+    return Candidate{rtt + svc, svc};
+  }
+  std::optional<Candidate> best;
+  const TimePoint reach = now + from_ms(rtt / 2);
+  for (routing::TargetIndex t : f.group_devices[kind.group]) {
+    auto start = probe->start_time(t, reach);
+    if (!start) continue;
+    double svc = realized_service_ms(f, fs, r, k, f.devices[t].slowdown);
+    double lat = to_ms(*start - now) + svc + rtt / 2;
+    if (!best || lat < best->latency_ms) best = Candidate{lat, svc};
+  }
+  return best;
+}
+
+}  // namespace
+
+OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r,
+                         TimePoint now, DeviceProbe* probe) {
   OracleChoice best;
   const double budget_ms = to_ms(r.budget);
   for (uint32_t k : f.kinds_of_model[r.route.model]) {
     const auto& kind = f.kinds[k];
-    if (!fs.group_available(kind.group)) continue;
     if (r.route.min_accuracy && f.registry.accuracy_at(kind.variant, r.route.complexity) < *r.route.min_accuracy)
       continue;
     if (realized_error(s, fs, r, kind.group)) continue;
-    double svc = realized_service_ms(f, fs, r, k, 1.0);
-    double lat = realized_rtt_ms(s, r, kind.group) + svc;
-    if (lat > budget_ms) continue;
+    auto c = best_device(s, f, fs, r, k, now, probe);
+    if (!c || c->latency_ms > budget_ms) continue;
     const auto& info = f.registry.target(f.group_devices[kind.group].front());
-    Money cost = routing::predict_cost(info, from_ms(svc));
+    Money cost = routing::predict_cost(info, from_ms(c->service_ms));
     if (r.route.max_cost && cost > *r.route.max_cost) continue;
-    if (best.kind < 0 || cost < best.cost || (cost == best.cost && lat < best.latency_ms))
-      best = {static_cast<int>(k), cost, lat};
+    if (best.kind < 0 || cost < best.cost || (cost == best.cost && c->latency_ms < best.latency_ms))
+      best = {static_cast<int>(k), cost, c->latency_ms};
   }
   return best;
 }

@@ -1,11 +1,16 @@
 // The oracle routing accuracy is measured against. For each request it knows every candidate
 // kind's realized latency — the very draws the simulated attempt will use (RTT + service time,
-// scaled by any brownout at arrival) — which kinds would answer with an error, and which groups
-// have any reachable device. It picks the cheapest (group, variant) that would have met the
-// budget, the accuracy need and max_cost. It never reads the router's estimates or state: only
-// the scenario, the request's draws and the ground-truth fault state. It ignores queueing, which
-// depends on the routing itself (see docs/simulator.md, "Routing accuracy").
+// scaled by any brownout at arrival and the device's own slowness), plus, when given a
+// DeviceProbe, the exact wait each device's queue would impose (the ground-truth queue the run
+// has built, replayed FIFO with the queued requests' own draws) — which kinds would answer with
+// an error, and which devices are reachable. It picks the cheapest (group, variant) that would
+// have met the budget, the accuracy need and max_cost. It never reads the router's estimates or
+// state: only the scenario, the request's draws, the fault state and the devices' true queues.
+// Without a probe it ignores queueing (every reachable group has a free device), the lower bound
+// on cost that docs/simulator.md also reports ("Routing accuracy").
 #pragma once
+
+#include <optional>
 
 #include "sim/faults.h"
 #include "sim/fleet.h"
@@ -27,6 +32,17 @@ double realized_service_ms(const Fleet& f, const FaultState& fs, const TraceRequ
 double realized_rtt_ms(const Scenario& s, const TraceRequest& r, uint32_t group);
 bool realized_error(const Scenario& s, const FaultState& fs, const TraceRequest& r, uint32_t group);
 
-OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r);
+// Ground truth about a device's queue, from the engine.
+class DeviceProbe {
+ public:
+  virtual ~DeviceProbe() = default;
+  // When a request reaching device t at `reach` would start its service, or nullopt when it
+  // would not be served (down, partitioned, outage, or refused by a full queue).
+  virtual std::optional<TimePoint> start_time(routing::TargetIndex t, TimePoint reach) = 0;
+};
+
+// `now` is the request's arrival; with probe == nullptr, the queue-blind pick.
+OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r,
+                         TimePoint now = {}, DeviceProbe* probe = nullptr);
 
 }  // namespace hir::sim

@@ -19,8 +19,8 @@ class HirPolicy final : public SimPolicy {
   }
   void on_dispatch(routing::TargetIndex t, TimePoint now) override { router_.on_dispatch(t, now); }
   void on_result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
-                 std::optional<Duration> service, TimePoint now) override {
-    if (service) router_.on_result(t, v, o, latency, *service, now);
+                 std::optional<Duration> service, Duration queued, TimePoint now) override {
+    if (service) router_.on_result(t, v, o, latency, *service, now, queued);
     else router_.on_result(t, v, o, latency, now);
   }
   void on_load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready, TimePoint now) override {

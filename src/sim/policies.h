@@ -20,7 +20,7 @@ class SimPolicy {
   virtual void on_dispatch(routing::TargetIndex, TimePoint) {}
   // service: the target's own service time when it reports one (hir-worker does).
   virtual void on_result(routing::TargetIndex, routing::VariantIndex, routing::Outcome, Duration /*latency*/,
-                         std::optional<Duration> /*service*/, TimePoint) {}
+                         std::optional<Duration> /*service*/, Duration /*queued*/, TimePoint) {}
   virtual void on_load_report(routing::TargetIndex, const routing::LoadReport&, bool /*ready*/, TimePoint) {}
   virtual void on_cost(routing::TargetIndex, Money, TimePoint) {}
 };

@@ -13,13 +13,13 @@ namespace {
 // right when it was answered OK within its budget by a variant meeting its accuracy need, and
 // either the answering (hardware class, variant) is the oracle's, or the request cost no more
 // than the oracle's pick would have. A shed or failed request is routed wrong.
-bool routing_correct(const Fleet& f, const RequestRecord& q) {
+bool routing_correct(const Fleet& f, const RequestRecord& q, int32_t oracle_kind, int64_t oracle_cost_nano) {
   if (q.fate != RequestRecord::Fate::kOk || !q.accuracy_met || q.latency_ms > q.budget_ms) return false;
   const auto& mine = f.kinds[static_cast<size_t>(q.final_kind)];
-  const auto& best = f.kinds[static_cast<size_t>(q.oracle_kind)];
+  const auto& best = f.kinds[static_cast<size_t>(oracle_kind)];
   auto hw = [&](const Kind& k) { return f.registry.target(f.group_devices[k.group].front()).hw; };
   if (hw(mine) == hw(best) && mine.variant == best.variant) return true;
-  return q.cost_nano <= q.oracle_cost_nano;
+  return q.cost_nano <= oracle_cost_nano;
 }
 
 double share(uint64_t n, uint64_t d) { return d ? static_cast<double>(n) / static_cast<double>(d) : 0; }
@@ -49,7 +49,11 @@ Figures compute_figures(const std::string& policy, const Fleet& f, const RunResu
     x.hedged += q.hedged;
     if (q.oracle_kind >= 0) {
       ++x.oracle_feasible;
-      x.routed_right += routing_correct(f, q);
+      x.routed_right += routing_correct(f, q, q.oracle_kind, q.oracle_cost_nano);
+    }
+    if (q.blind_oracle_kind >= 0) {
+      ++x.blind_oracle_feasible;
+      x.blind_routed_right += routing_correct(f, q, q.blind_oracle_kind, q.blind_oracle_cost_nano);
     }
   }
   x.p50_ms = percentile(lat, 0.50);
@@ -59,6 +63,7 @@ Figures compute_figures(const std::string& policy, const Fleet& f, const RunResu
   x.fallback_rate = share(x.fell_back, x.requests);
   x.edge_utilization = r.edge_capacity_s > 0 ? r.edge_busy_s / r.edge_capacity_s : 0;
   x.routing_accuracy = share(x.routed_right, x.oracle_feasible);
+  x.blind_routing_accuracy = share(x.blind_routed_right, x.blind_oracle_feasible);
   x.total_cost = r.total_cost;
   x.cost_per_inference_usd = x.ok ? r.total_cost.usd() / static_cast<double>(x.ok) : 0;
   x.window_s = r.window_s;
@@ -81,6 +86,7 @@ std::string format_text(const Report& r) {
   };
   auto pct = [](double v) { return fmt::format("{:.2f}%", 100 * v); };
   row("routing accuracy", [&](const Figures& x) { return pct(x.routing_accuracy); });
+  row("  queue-blind oracle", [&](const Figures& x) { return pct(x.blind_routing_accuracy); });
   row("latency p50 ms", [](const Figures& x) { return fmt::format("{:.1f}", x.p50_ms); });
   row("latency p95 ms", [](const Figures& x) { return fmt::format("{:.1f}", x.p95_ms); });
   row("latency p99 ms", [](const Figures& x) { return fmt::format("{:.1f}", x.p99_ms); });
@@ -117,11 +123,12 @@ std::string format_json(const Report& r) {
     append_json_string(out, x.policy);
     out += fmt::format(
         ",\"requests\":{},\"ok\":{},\"failed\":{},\"shed\":{},\"fell_back\":{},\"hedged\":{},"
-        "\"oracle_feasible\":{},\"routed_right\":{},\"routing_accuracy\":{},\"latency_ms\":{{\"p50\":{},"
+        "\"oracle_feasible\":{},\"routed_right\":{},\"routing_accuracy\":{},"
+        "\"blind_oracle_feasible\":{},\"blind_routed_right\":{},\"blind_routing_accuracy\":{},\"latency_ms\":{{\"p50\":{},"
         "\"p95\":{},\"p99\":{}}},\"success_rate\":{},\"fallback_rate\":{},\"edge_utilization\":{},"
         "\"total_cost_usd\":{},\"cost_per_inference_usd\":{},\"cost_vs_cloud\":{},\"answered_by_class\":{{",
         x.requests, x.ok, x.failed, x.shed, x.fell_back, x.hedged, x.oracle_feasible, x.routed_right,
-        x.routing_accuracy, x.p50_ms, x.p95_ms, x.p99_ms, x.success_rate, x.fallback_rate, x.edge_utilization,
+        x.routing_accuracy, x.blind_oracle_feasible, x.blind_routed_right, x.blind_routing_accuracy, x.p50_ms, x.p95_ms, x.p99_ms, x.success_rate, x.fallback_rate, x.edge_utilization,
         x.total_cost.usd(), x.cost_per_inference_usd, x.cost_vs_cloud);
     for (size_t c = 0; c < 4; ++c)
       out += fmt::format("{}\"{}\":{}", c ? "," : "", routing::hardware_class_name(static_cast<routing::HardwareClass>(c)),

@@ -25,8 +25,10 @@ struct Figures {
   std::string policy;
   uint64_t requests = 0, ok = 0, failed = 0, shed = 0, fell_back = 0, hedged = 0;
   uint64_t oracle_feasible = 0, routed_right = 0;
+  uint64_t blind_oracle_feasible = 0, blind_routed_right = 0;  // against the queue-blind oracle
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;
-  double success_rate = 0, fallback_rate = 0, edge_utilization = 0, routing_accuracy = 0;
+  double success_rate = 0, fallback_rate = 0, edge_utilization = 0, routing_accuracy = 0,
+         blind_routing_accuracy = 0;
   Money total_cost;
   double cost_per_inference_usd = 0;
   double cost_vs_cloud = 0;  // total / always-cloud total (0 until set)

@@ -88,6 +88,67 @@ TEST(TargetState, ReportedServiceTimeOfTheTargetIsAnRttSample) {
   EXPECT_EQ(u.service_p95(kSmall, kPrior), milliseconds(25));
 }
 
+TEST(TargetState, ReportedQueueWaitIsNotCountedAsNetwork) {
+  TargetState s(edge());
+  for (int i = 0; i < 10; ++i)
+    s.on_result(kSmall, Outcome::kOk, milliseconds(40), milliseconds(20), at(seconds(i)), milliseconds(12));
+  EXPECT_EQ(s.rtt_p50(), milliseconds(8));  // 40 - 20 of service - 12 waiting for a thread
+}
+
+// An MCU: one thread. Requests take 1 ms each way and 10 ms of service.
+TEST(TargetState, OwnQueueReplaysOurRequestsThroughTheTargetsFifo) {
+  TargetState s(edge(1));
+  const Duration one_way = milliseconds(1), svc = milliseconds(10);
+  s.on_dispatch(kT0);
+  s.on_dispatch(kT0);
+  // Sent now, ours arrives at 1 ms with both there: the first in service until 11, the second
+  // waiting until 11 and in service until 21.
+  auto q = s.own_queue(kT0, one_way, svc);
+  EXPECT_DOUBLE_EQ(q.at_target, 2);
+  EXPECT_DOUBLE_EQ(q.waiting, 1);
+  EXPECT_EQ(q.wait, milliseconds(20));
+  // The first one's reply comes at 12 ms: a request sent then (arriving at 13) finds the second
+  // in service since 11, until 21.
+  s.on_result(kSmall, Outcome::kOk, milliseconds(12), milliseconds(10), at(milliseconds(12)));
+  q = s.own_queue(at(milliseconds(12)), one_way, svc);
+  EXPECT_DOUBLE_EQ(q.at_target, 1);
+  EXPECT_DOUBLE_EQ(q.waiting, 0);
+  EXPECT_EQ(q.wait, milliseconds(8));
+}
+
+TEST(TargetState, OwnQueueCountsAnOverdueRequestUntilItsReplyComes) {
+  TargetState s(edge(1));
+  const Duration one_way = milliseconds(1), svc = milliseconds(10);
+  s.on_dispatch(kT0);
+  // Modelled to end at 11 ms; at 50 ms there is still no reply: it is slow, or on its way.
+  auto q = s.own_queue(at(milliseconds(50)), one_way, svc);
+  EXPECT_DOUBLE_EQ(q.at_target, 1);
+  EXPECT_EQ(q.wait, Duration::zero());  // how much longer it takes is not known
+  s.on_result(kSmall, Outcome::kOk, milliseconds(51), at(milliseconds(51)));
+  q = s.own_queue(at(milliseconds(51)), one_way, svc);
+  EXPECT_DOUBLE_EQ(q.at_target, 0);
+}
+
+TEST(TargetState, OwnQueueOnARequestStillOnItsWayOut) {
+  TargetState s(edge(1));
+  s.on_dispatch(kT0);
+  // Sent at 0, it reaches the target at 5 ms; ours, sent at 1 ms, reaches it at 6 ms.
+  auto q = s.own_queue(at(milliseconds(1)), milliseconds(5), milliseconds(10));
+  EXPECT_DOUBLE_EQ(q.at_target, 1);
+  EXPECT_EQ(q.wait, milliseconds(9));  // 5 + 10 - 6
+}
+
+TEST(TargetState, OwnQueueBeyondItsRingCountsTheRestAsWaiting) {
+  TargetState s(edge(1));
+  for (int i = 0; i < 40; ++i) s.on_dispatch(kT0);
+  auto q = s.own_queue(kT0, milliseconds(1), milliseconds(1));
+  EXPECT_DOUBLE_EQ(q.at_target, 40);
+  EXPECT_GE(q.waiting, 39);
+  for (int i = 0; i < 40; ++i) s.on_result(kSmall, Outcome::kError, milliseconds(1), at(milliseconds(2)));
+  EXPECT_EQ(s.in_flight(), 0u);
+  EXPECT_DOUBLE_EQ(s.own_queue(at(milliseconds(2)), milliseconds(1), milliseconds(1)).at_target, 0);
+}
+
 TEST(TargetState, ServiceIsFlooredAtZero) {
   TargetState s(edge());  // RTT prior 2 ms, calls of 1 ms
   for (int i = 0; i < 10; ++i) s.on_result(kSmall, Outcome::kOk, milliseconds(1), at(seconds(i)));
