@@ -44,6 +44,8 @@ std::optional<Candidate> best_device(const Scenario& s, const Fleet& f, const Fa
     double svc = realized_service_ms(f, fs, r, k, f.devices[t].slowdown);
     double lat = to_ms(*start - now) + svc + rtt / 2;
     if (!best || lat < best->latency_ms) best = Candidate{lat, svc};
+    // A free device at full speed is as good as the group gets: no need to look further.
+    if (*start == reach && f.devices[t].slowdown <= 1.0) break;
   }
   return best;
 }
