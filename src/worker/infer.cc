@@ -1,5 +1,6 @@
 // POST /v2/models/{m}[/versions/{v}]/infer: parse and validate on the io thread, run and encode on
 // an inference thread.
+#include <cstdio>
 #include <utility>
 
 #include "protocol/v2_codec.h"
@@ -172,6 +173,12 @@ Delivery WorkerHandler::run_job(const std::shared_ptr<InferJob>& job, BatchModel
   resp.binary.push_back(job->all_raw || job->req.wants_binary(spec.name));
   net::HttpResponse http = encoded_response(protocol::encode_infer_response(resp));
   set_request_id(http, job->request_id);
+  // W3C Server-Timing: the router subtracts both from the call's latency to learn the network's
+  // share, and learns the service time from `infer` (docs/worker.md).
+  char timing[96];
+  std::snprintf(timing, sizeof timing, "queue;dur=%.3f, infer;dur=%.3f", to_ms(start - job->enqueued),
+                to_ms(ran - start));
+  http.headers.set("Server-Timing", timing);
 
   return [this, job, http = std::move(http)]() mutable {
     const TimePoint done = clock_.now();

@@ -1,5 +1,6 @@
 #include "worker/handler.h"
 
+#include <cstdio>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -134,6 +135,19 @@ TEST(WorkerHandler, RequestIdFromHeaderWhenTheBodyHasNone) {
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers.get("x-request-id"), "req-7");
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("\"id\"")));  // nothing to echo
+}
+
+TEST(WorkerHandler, ServerTimingSaysQueueAndInferenceTime) {
+  Harness h;
+  auto r = h.call("POST", "/v2/models/toy/infer",
+                  R"({"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,1,1,1]}]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto timing = r.headers.get("Server-Timing");
+  ASSERT_TRUE(timing.has_value());
+  double queue = -1, infer = -1;
+  ASSERT_EQ(std::sscanf(std::string(*timing).c_str(), "queue;dur=%lf, infer;dur=%lf", &queue, &infer), 2) << *timing;
+  EXPECT_GE(queue, 0);
+  EXPECT_GE(infer, 0);
 }
 
 TEST(WorkerHandler, BinaryInferAndOutputSelection) {
