@@ -32,11 +32,22 @@ int main(int argc, char** argv) {
   serve->add_option("--log-level", so.log_level, "debug, info, warn or error")->capture_default_str();
   serve->add_option("--drain-seconds", so.drain_seconds, "How long shutdown waits for requests in flight")
       ->capture_default_str()->check(CLI::Range(0.0, 3600.0));
+  serve->add_option("--database", so.database,
+                    "Registry and usage ledger: sqlite://PATH, postgres://..., or none (default: $DATABASE_URL, "
+                    "else none: the YAML alone, no ledger)");
+  serve->add_option("--registry-poll-seconds", so.registry_poll_seconds,
+                    "How often the registry's version is checked for changes (with a database)")
+      ->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+  serve->add_option("--ledger-queue", so.ledger_queue_capacity,
+                    "Usage records held in memory waiting for the database; beyond it they are counted as overflowed")
+      ->capture_default_str()->check(CLI::Range(1, 1 << 24));
   serve->footer(
       "Clients call POST /v2/models/<model>/infer exactly as they would call Triton; routing hints go in\n"
       "the request's parameters (latency_budget_ms, priority, complexity, min_accuracy, max_cost_usd)\n"
       "or in x-hir-* headers. Other endpoints: /v2, /v2/health/{live,ready}, /v2/models[/<m>],\n"
-      "/metrics (Prometheus), /v1/targets.");
+      "/metrics (Prometheus), /v1/targets, /v1/admin/... (with a database; Authorization: Bearer\n"
+      "$HIR_ADMIN_KEY, docs/store.md). With a database the YAML seeds an empty registry, the registry\n"
+      "is reloaded when it changes, and every inference is recorded for `hir report`.");
 
   hir::bench::DemoOptions dopt;
   auto* demo = app.add_subcommand("demo", "Start a local hybrid deployment, drive it with Fashion-MNIST, report, stop");

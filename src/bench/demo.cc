@@ -13,6 +13,7 @@
 #include "core/process.h"
 #include "router/config.h"
 #include "router/embedded_config.h"
+#include "store/report_cmd.h"
 
 namespace hir::bench {
 namespace {
@@ -122,7 +123,10 @@ int run_demo(const DemoOptions& opts) {
                 fmt::format("{}", fmt::join(w.models, ",")).c_str(), rtt.c_str());
     fleet.children.push_back(std::move(*c));
   }
-  std::vector<std::string> serve = {executable_dir() + "/hir", "serve"};
+  // The router keeps its registry and usage ledger in the run directory, never in the user's
+  // working directory; the report at the end reads that ledger.
+  const std::string database = "sqlite://" + logs + "/hir.db";
+  std::vector<std::string> serve = {executable_dir() + "/hir", "serve", "--database", database};
   if (!opts.config_path.empty()) serve.insert(serve.end(), {"--config", opts.config_path});
   auto router = ChildProcess::spawn(serve, logs + "/router.log");
   if (!router.ok()) { std::fprintf(stderr, "hir demo: %s\n", router.status().message().c_str()); return 1; }
@@ -157,6 +161,12 @@ int run_demo(const DemoOptions& opts) {
   fleet.stop_all();
   std::printf("hir demo: stopped everything it started%s\n", g_interrupted ? " (interrupted)" : "");
   if (g_interrupted) return 130;
+  // The router has flushed its ledger on SIGTERM: every request above is in it.
+  std::printf("hir demo: usage report (hir report --database %s)\n", database.c_str());
+  std::fflush(stdout);
+  store::ReportCommandOptions ro;
+  ro.database_url = database;
+  if (store::run_report(ro) != 0) return 1;
   return summary.ok == summary.sent ? 0 : 1;
 }
 

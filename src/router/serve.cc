@@ -12,6 +12,9 @@
 #include "router/config.h"
 #include "router/embedded_config.h"
 #include "router/service.h"
+#include "router/store_glue.h"
+#include "store/ledger.h"
+#include "store/store.h"
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 
@@ -40,6 +43,34 @@ int run_serve(const ServeOptions& opts) {
     if (!cfg->cache) telemetry::log_warn("redis_url_ignored", {{"env", kRedisUrlEnv}, {"reason", "no cache section"}});
   }
 
+  // Declared before the service so they outlive it: the service submits to the ledger, which
+  // writes to the store.
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<store::LedgerWriter> ledger;
+  const std::string db_url = serve_database_url(opts.database);
+  StoreWiring wiring;
+  if (!is_no_database(db_url)) {
+    bool seeded = false;
+    auto opened = open_seeded_store(db_url, *cfg, &seeded);
+    if (!opened.ok()) {
+      std::fprintf(stderr, "hir serve: database %s: %s\n", store::redact_url(db_url).c_str(),
+                   opened.status().message().c_str());
+      return 2;
+    }
+    db = std::move(*opened);
+    telemetry::log_info("database", {{"url", store::redact_url(db_url)}, {"backend", db->backend()},
+                                     {"schema_version", static_cast<int64_t>(db->schema_version())},
+                                     {"seeded_from_config", seeded}});
+    store::LedgerOptions lo;
+    lo.queue_capacity = static_cast<size_t>(std::max(1, opts.ledger_queue_capacity));
+    ledger = std::make_unique<store::LedgerWriter>(*db, lo);
+    wiring.store = db.get();
+    wiring.ledger = ledger.get();
+    wiring.registry_poll = from_ms(opts.registry_poll_seconds * 1000);
+  }
+  if (const char* key = std::getenv("HIR_ADMIN_KEY"); key != nullptr) wiring.admin_key = key;
+  const bool admin_on = !wiring.admin_key.empty();
+
   net::EventLoop loop;
   telemetry::Registry metrics;
   net::HttpClient client(loop);
@@ -49,7 +80,14 @@ int run_serve(const ServeOptions& opts) {
     return 2;
   }
   RouterService service(*cfg, loop, client, metrics, static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()),
-                        std::move(*cache));
+                        std::move(*cache), wiring);
+  if (db) {
+    // The registry, not the YAML, is what this router serves from now on.
+    if (Status s = service.reload_registry(); !s.ok()) {
+      std::fprintf(stderr, "hir serve: loading the registry: %s\n", s.message().c_str());
+      return 2;
+    }
+  }
   net::ServerOptions so;
   so.host = cfg->server.host;
   so.port = cfg->server.port;
@@ -82,11 +120,21 @@ int run_serve(const ServeOptions& opts) {
   }
   telemetry::log_info("listening", {{"host", so.host}, {"port", static_cast<int64_t>(server.port())},
                                     {"config", opts.config_path.empty() ? "embedded" : opts.config_path},
-                                    {"targets", static_cast<int64_t>(cfg->targets.size())},
-                                    {"models", static_cast<int64_t>(cfg->models.size())}});
+                                    {"database", db ? store::redact_url(db_url) : std::string("none")},
+                                    {"registry_version", service.registry_version()},
+                                    {"admin_api", admin_on ? "enabled" : "disabled"}});
 
   loop.post([&service] { service.start_polling(); });
   loop.run(cfg->server.threads);
+  if (ledger) {
+    // Every request the drain let finish has submitted its record; write them all before exit.
+    ledger->flush_and_stop();
+    auto c = ledger->counters();
+    telemetry::log_info("ledger_flushed", {{"accepted", static_cast<int64_t>(c.accepted)},
+                                           {"written", static_cast<int64_t>(c.written)},
+                                           {"overflowed", static_cast<int64_t>(c.overflowed)},
+                                           {"lost", static_cast<int64_t>(c.lost)}});
+  }
   telemetry::log_info("stopped");
   return 0;
 }

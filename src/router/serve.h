@@ -12,10 +12,15 @@ struct ServeOptions {
   std::string port_file;    // where to write the bound port, for scripts and tests
   std::string log_level = "info";
   double drain_seconds = 10;
+  // sqlite://PATH, postgres://..., or "none"; "" = $DATABASE_URL, else "none" (docs/configuration.md).
+  std::string database;
+  double registry_poll_seconds = 1;
+  int ledger_queue_capacity = 65536;
 };
 
-// Returns the process exit code: 0 after a clean shutdown, 2 for a bad configuration, 1 when
-// the listening socket cannot be opened.
+// Returns the process exit code: 0 after a clean shutdown, 2 for a bad configuration or a database
+// that cannot be opened, 1 when the listening socket cannot be opened. On SIGTERM/SIGINT: the HTTP
+// drain first, then the usage ledger is flushed, then the database closed.
 int run_serve(const ServeOptions& opts);
 
 }  // namespace hir::router

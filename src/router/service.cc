@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "protocol/v2_codec.h"
+#include "router/admin_api.h"
 #include "protocol/v2_path.h"
 #include "telemetry/log.h"
 #include "telemetry/trace.h"
@@ -21,6 +22,8 @@ using routing::Outcome;
 
 // One client request on its way through the plan. Lives as long as an attempt holds it.
 struct RouterService::Call {
+  GenPtr gen;  // the routing generation the request started with; kept alive until it ends
+  std::shared_ptr<Usage> usage;  // null: no ledger
   const ModelConfig* model = nullptr;
   std::string id;          // the request's `id`, echoed
   std::string request_id;  // for logs and x-request-id: id, x-request-id or generated
@@ -94,92 +97,39 @@ HttpResponse RouterService::v2_error(const Status& s) {
   return net::error_response(http_status(s.code()), s.message());
 }
 
-RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
-                             telemetry::Registry& metrics, uint64_t seed, std::unique_ptr<CacheGlue> cache)
-    : cfg_(cfg),
-      loop_(loop),
-      client_(client),
-      metrics_(metrics),
-      routing_(cfg, seed),
-      inflight_(metrics.gauge("hir_requests_in_flight", "Inference requests being routed")),
-      cache_(std::move(cache)) {
-  for (const auto& t : cfg_.targets) {
-    Target tg;
-    tg.cfg = &t;
-    tg.url = *net::Url::parse(t.url);  // checked by parse_config
-    if (!t.token_env.empty()) {
-      const char* tok = std::getenv(t.token_env.c_str());
-      if (tok && *tok) tg.authorization = std::string("Bearer ") + tok;
-      else telemetry::log_warn("target_token_missing", {{"target", t.name}, {"env", t.token_env}});
-    }
-    targets_.push_back(std::move(tg));
-  }
-  make_metrics();
-}
-
-void RouterService::make_metrics() {
-  const char* kRequests = "Inference requests by model, target and outcome";
-  for (const auto& m : cfg_.models) {
-    const std::string& model = m.signature.name;
-    model_metrics_.push_back(
-        {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "none"}, {"outcome", "failed"}}),
-         &metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt", {{"model", model}}),
-         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "hit"}}),
-         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "stale"}})});
-    for (const auto& t : cfg_.targets) {
-      pair_metrics_.push_back(
-          {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", t.name}, {"outcome", "ok"}}),
-           &metrics_.counter("hir_requests_total", kRequests,
-                             {{"model", model}, {"target", t.name}, {"outcome", "client_error"}}),
-           &metrics_.histogram("hir_request_duration_seconds", "End-to-end latency of successful requests",
-                               {{"model", model}, {"target", t.name}})});
-    }
-  }
-  shed_ = &metrics_.counter("hir_shed_total", "Requests refused with 429 under overload");
-  hedges_ = &metrics_.counter("hir_hedges_total", "Hedged requests: a second copy sent to the next step");
-  poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
-  for (const auto& t : cfg_.targets)
-    target_metrics_.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
-                               &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}})});
-}
-
-RouterService::PairMetrics& RouterService::pair_metrics(const ModelConfig* m, const TargetConfig* t) {
-  auto mi = static_cast<size_t>(m - cfg_.models.data());
-  auto ti = static_cast<size_t>(t - cfg_.targets.data());
-  return pair_metrics_[mi * cfg_.targets.size() + ti];
-}
-
-RouterService::~RouterService() = default;
-
-const RouterService::Target* RouterService::target_of(const TargetConfig* t) const {
-  for (const auto& tg : targets_)
-    if (tg.cfg == t) return &tg;
-  return nullptr;  // a policy handed out a target from another configuration
-}
-
 void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   auto path = net::path_of(req.target);
+  if (path == "/v1/admin" || path.starts_with("/v1/admin/")) return respond(admin_->handle(req));
+  GenPtr gen = current();
   if ((path == "/metrics" || path == "/v1/targets") && req.method != "GET")
     return respond(net::error_response(405, "Method Not Allowed"));
   if (path == "/v1/route/explain") {
     if (req.method != "POST") return respond(net::error_response(405, "Method Not Allowed"));
-    return respond(explain_response(req));
+    return respond(explain_response(gen, req));
   }
   if (path == "/metrics") {
     if (cache_) cache_->export_metrics();
+    export_ledger_metrics();
     HttpResponse r{200, {}, metrics_.render()};
     r.headers.set("Content-Type", "text/plain; version=0.0.4");
     return respond(std::move(r));
   }
-  if (path == "/v1/targets") return respond(net::json_response(200, routing_.targets_json()));
+  if (path == "/v1/targets") return respond(net::json_response(200, gen->routing->targets_json()));
   auto p = protocol::parse_v2_path(path);
   if (p.endpoint == V2Endpoint::kUnknown) return respond(net::error_response(404, "Not Found"));
+  std::shared_ptr<Usage> usage;
+  if (p.endpoint == V2Endpoint::kInfer && store_.ledger) {
+    // From here on every answer to an inference request, refusals included, reaches the ledger.
+    usage = std::make_shared<Usage>();
+    usage->rec.model = p.model;
+    respond = recorded(req, usage, std::move(respond));
+  }
   if (req.method != protocol::v2_method(p.endpoint))
     return respond(net::error_response(405, "Method Not Allowed"));
 
   const ModelConfig* model = nullptr;
   if (!p.model.empty()) {
-    model = cfg_.find_model(p.model);
+    model = gen->cfg->find_model(p.model);
     if (!model)
       return respond(net::error_response(404, "Request for unknown model: '" + p.model + "' is not found"));
     if (!p.version.empty() &&
@@ -196,15 +146,16 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     case V2Endpoint::kReady:
       if (!ready_) return respond(net::error_response(503, "server is shutting down"));
       return respond(net::json_response(200, R"({"ready":true})"));
-    case V2Endpoint::kModelList: return respond(model_list_response());
-    case V2Endpoint::kModelMetadata: return respond(metadata_response(p.model));
+    case V2Endpoint::kModelList: return respond(model_list_response(*gen));
+    case V2Endpoint::kModelMetadata: return respond(metadata_response(*gen, p.model));
     case V2Endpoint::kModelReady: {
       std::string body = R"({"name":)";
       protocol::append_json_string(body, p.model);
       body += ready_ ? R"(,"ready":true})" : R"(,"ready":false})";
       return respond(net::json_response(ready_ ? 200 : 503, std::move(body)));
     }
-    case V2Endpoint::kInfer: return infer(std::move(req), *model, p.version, std::move(respond));
+    case V2Endpoint::kInfer:
+      return infer(std::move(gen), std::move(req), *model, p.version, std::move(respond), std::move(usage));
     case V2Endpoint::kUnknown: break;
   }
   respond(net::error_response(404, "Not Found"));
@@ -220,9 +171,11 @@ HttpResponse RouterService::refusal(const Status& s, Duration retry_after) {
   return r;
 }
 
-void RouterService::infer(HttpRequest&& req, const ModelConfig& model, std::string_view version,
-                          net::Responder respond) {
+void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& model, std::string_view version,
+                          net::Responder respond, std::shared_ptr<Usage> usage) {
   auto call = std::make_shared<Call>();
+  call->gen = std::move(gen);
+  call->usage = std::move(usage);
   call->start = SteadyClock::now();
   call->model = &model;
   if (auto h = req.headers.get("inference-header-content-length")) call->header_length = std::string(*h);
@@ -240,6 +193,7 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, std::stri
   if (!hints.ok()) return respond(v2_error(hints.status()));
   call->id = parsed->id;
   call->request_id = pick_request_id(*parsed, req.headers);
+  if (call->usage) call->usage->rec.request_id = call->request_id;
   auto incoming = req.headers.get("traceparent");
   auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
   call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
@@ -253,7 +207,7 @@ void RouterService::infer(HttpRequest&& req, const ModelConfig& model, std::stri
     }
   }
   Duration retry_after{};
-  auto plan = routing_.decide(model, *hints, false, &retry_after);
+  auto plan = call->gen->routing->decide(model, *hints, false, &retry_after);
   if (!plan.ok()) {
     // No target can serve at all (every one ejected or unhealthy) is "every target failed".
     if (plan.status().code() == Code::kUnavailable && answer_from_cache(*call, cache::Use::kStaleIfError)) return;
@@ -290,7 +244,7 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
     return finish_error(call, 504, "latency budget exhausted after " + std::to_string(call->fallbacks) +
                                        " attempt(s): " + call->errors);
   Step cand = call->steps[call->next++];
-  const Target* tgp = target_of(cand.target);
+  const Target* tgp = target_of(*call->gen, cand.target);
   if (!tgp) return fail_attempt(call, cand, "not a configured target", 0);
   const Target& tg = *tgp;
 
@@ -306,7 +260,8 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
 
   auto t0 = SteadyClock::now();
   auto timeout = std::min<Duration>(tg.cfg->timeout, remaining);
-  routing_.dispatched(cand.ti);
+  CoreRouting& routing = *call->gen->routing;
+  routing.dispatched(cand.ti);
   ++call->outstanding;
   if (call->next == 1 && call->hedge_after) {
     // A critical request near its budget: if the primary has not answered by then, send the same
@@ -320,37 +275,37 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
       attempt(call);
     });
   }
-  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0](Result<HttpResponse> r) {
+  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, &routing](Result<HttpResponse> r) {
     auto elapsed = SteadyClock::now() - t0;
     double ms = to_ms(elapsed);
     --call->outstanding;
     if (call->done) {  // a hedge's loser: its outcome still teaches the routing core
       auto o = !r.ok() ? Outcome::kTimeout : r->status < 300 ? Outcome::kOk : Outcome::kError;
-      routing_.result(cand.ti, cand.vi, o, elapsed);
+      routing.result(cand.ti, cand.vi, o, elapsed);
       return;
     }
     if (!r.ok()) {
       bool timeout = r.status().code() == Code::kDeadlineExceeded;
       call->timed_out |= timeout;
-      routing_.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
+      routing.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
       return fail_attempt(call, cand, r.status().message(), ms);
     }
     if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
     if (retryable(r->status)) {
       call->bad_gateway |= bad_gateway(r->status);
       bool busy = r->status == 503 || r->status == 429;
-      routing_.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
+      routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
       return fail_attempt(call, cand, upstream_reason(*r), ms);
     }
-    routing_.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
+    routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
     pass_through(call, cand, std::move(*r));
   });
 }
 
 void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,
                                  const std::string& why, double ms) {
-  if (const Target* tg = target_of(cand.target))
-    target_metrics_[static_cast<size_t>(tg - targets_.data())].attempt_failures->inc();
+  if (size_t i = target_pos(*call->gen, cand.target); i < call->gen->target_metrics.size())
+    call->gen->target_metrics[i].attempt_failures->inc();
   telemetry::log_warn("attempt_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
                                          {"target", cand.target->name}, {"variant", cand.variant->name},
                                          {"reason", why}, {"ms", ms}});
@@ -366,7 +321,13 @@ void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,
 // as a JSON {"error": ...} so the v2 contract holds whatever the target sent.
 void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, HttpResponse&& r) {
   settle(*call);
-  pair_metrics(call->model, cand.target).client_error->inc();
+  pair_metrics(*call->gen, call->model, cand.target).client_error->inc();
+  if (call->usage) {
+    call->usage->rec.target = cand.target->name;
+    call->usage->rec.variant = cand.variant->name;
+    call->usage->rec.hw_class = std::string(hardware_class_name(cand.target->hw));
+    call->usage->rec.fallbacks = static_cast<uint32_t>(call->fallbacks);
+  }
   inflight_.add(-1);
   bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
   HttpResponse out = json_error ? std::move(r)
@@ -390,15 +351,15 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
       upstream.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
   if (!parsed.ok()) {
     // A target that answers 200 with garbage is broken: try the next one.
-    routing_.result(cand.ti, cand.vi, Outcome::kError, from_ms(attempt_ms));
+    call->gen->routing->result(cand.ti, cand.vi, Outcome::kError, from_ms(attempt_ms));
     call->bad_gateway = true;
     return fail_attempt(call, cand, "bad response: " + parsed.status().message(), attempt_ms);
   }
   InferResponse& resp = *parsed;
   Money cost = cand.target->cost_per_request +
                Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
-  routing_.result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
-  routing_.cost(cand.ti, cost);
+  call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
+  call->gen->routing->cost(cand.ti, cost);
   settle(*call);
   double total_ms = ms_since(call->start);
   resp.model_name = call->model->signature.name;
@@ -417,11 +378,20 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   HttpResponse out = http_answer(resp, call->request_id);
 
   const std::string& model = call->model->signature.name;
-  auto& pm = pair_metrics(call->model, cand.target);
+  Generation& gen = *call->gen;
+  auto& pm = pair_metrics(gen, call->model, cand.target);
   pm.ok->inc();
   pm.duration->observe(total_ms / 1000.0);
-  target_metrics_[static_cast<size_t>(cand.target - cfg_.targets.data())].cost->inc(cost.usd());
-  if (call->fallbacks > 0) model_metrics_[static_cast<size_t>(call->model - cfg_.models.data())].fallbacks->inc();
+  gen.target_metrics[target_pos(gen, cand.target)].cost->inc(cost.usd());
+  if (call->fallbacks > 0) gen.model_metrics[model_pos(gen, call->model)].fallbacks->inc();
+  if (call->usage) {
+    store::UsageRecord& u = call->usage->rec;
+    u.target = cand.target->name;
+    u.variant = cand.variant->name;
+    u.hw_class = std::string(hardware_class_name(cand.target->hw));
+    u.cost = cost;
+    u.fallbacks = static_cast<uint32_t>(call->fallbacks);
+  }
   telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                   {"target", cand.target->name}, {"variant", cand.variant->name},
                                   {"status", 200}, {"latency_ms", total_ms}, {"fallbacks", call->fallbacks}});
@@ -436,7 +406,8 @@ void RouterService::finish_error(std::shared_ptr<Call> call, int status, const s
     return;
   }
   const std::string& model = call->model->signature.name;
-  model_metrics_[static_cast<size_t>(call->model - cfg_.models.data())].failed->inc();
+  call->gen->model_metrics[model_pos(*call->gen, call->model)].failed->inc();
+  if (call->usage) call->usage->rec.fallbacks = static_cast<uint32_t>(call->fallbacks);
   telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                           {"status", status}, {"reason", message}});
   inflight_.add(-1);
@@ -471,8 +442,12 @@ bool RouterService::answer_from_cache(Call& call, cache::Use use) {
   resp.parameters["hir_latency_ms"] = total_ms;
   resp.parameters["hir_cost_usd"] = 0.0;  // no target served it
   resp.parameters["hir_fallbacks"] = static_cast<int64_t>(call.fallbacks);
-  auto& mm = model_metrics_[static_cast<size_t>(call.model - cfg_.models.data())];
+  auto& mm = call.gen->model_metrics[model_pos(*call.gen, call.model)];
   (fresh ? mm.cache_hit : mm.cache_stale)->inc();
+  if (call.usage) {
+    call.usage->rec.cache = fresh ? store::CacheUse::kHit : store::CacheUse::kStale;
+    call.usage->rec.fallbacks = static_cast<uint32_t>(call.fallbacks);
+  }
   const char* level = hit->level == cache::Level::kRedis ? "redis" : "memory";
   if (fresh) {
     telemetry::log_info("request", {{"request_id", call.request_id}, {"traceparent", call.traceparent}, {"model", model},

@@ -4,10 +4,17 @@
 // deadline, and answers with the target's outputs plus what the router did (hir_* parameters).
 // With a cache section it also answers from the fallback cache, as each model's policy allows
 // (docs/cache.md): a fresh entry before dispatch, any entry once every target has failed.
+//
+// With a store (docs/store.md) the targets and models come from the registry, not the YAML: the
+// service polls the registry's version and, when it changes, builds a new routing generation
+// (Config + CoreRouting + per-target data) and swaps it in. A request keeps the generation it
+// started with until it ends, so indexes into the old registry stay valid. Every inference
+// response is also recorded in the usage ledger, and /v1/admin/ edits the registry.
 #pragma once
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,17 +25,32 @@
 #include "router/cache_glue.h"
 #include "router/config.h"
 #include "router/core_routing.h"
+#include "store/ledger.h"
+#include "store/store.h"
 #include "telemetry/metrics.h"
 
 namespace hir::router {
+
+class AdminApi;
+
+// The store hir serve runs with; all null/empty: the YAML configuration alone, no ledger.
+struct StoreWiring {
+  store::Store* store = nullptr;          // outlives the service; null: targets come from the YAML
+  store::LedgerWriter* ledger = nullptr;  // outlives the service; null: no usage ledger
+  Duration registry_poll = std::chrono::seconds(1);  // how often registry_version() is read
+  std::string admin_key;                  // HIR_ADMIN_KEY; "" disables /v1/admin/ (403)
+};
 
 class RouterService {
  public:
   // cfg, client and metrics must outlive the service, and the client's event loop must have
   // stopped before the service is destroyed (callbacks in flight hold `this`). cache: from
   // CacheGlue::create for the same cfg and metrics; nullptr caches nothing.
+  // The first routing generation is built from cfg; with a store, call reload_registry() before
+  // serving to replace it with the registry's.
   RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
-                telemetry::Registry& metrics, uint64_t seed, std::unique_ptr<CacheGlue> cache = nullptr);
+                telemetry::Registry& metrics, uint64_t seed, std::unique_ptr<CacheGlue> cache = nullptr,
+                StoreWiring store = {});
   ~RouterService();
 
   // The net::Handler: call from the server for every request.
@@ -37,10 +59,20 @@ class RouterService {
   // Not ready while shutting down, so load balancers stop sending before the drain.
   void set_ready(bool ready) { ready_ = ready; }
 
-  // Polls every target's GET /v1/load at the configured interval, feeding the routing core,
-  // until stop_polling(). Call on the loop's thread or before it runs.
+  // Polls every target's GET /v1/load at the configured interval, feeding the routing core, and
+  // (with a store) the registry's version, until stop_polling(). Call on the loop's thread or
+  // before it runs.
   void start_polling();
   void stop_polling();
+
+  // Reads the registry and swaps in a routing generation built from it. Any thread; concurrent
+  // calls are serialized. Fails only when the store cannot be read (the old generation stays).
+  Status reload_registry();
+  // The registry version the current generation was built from (-1: from the YAML).
+  int64_t registry_version() const;
+
+  // Copies the ledger writer's counters into /metrics; called before rendering.
+  void export_ledger_metrics();
 
  private:
   struct Target {
@@ -49,13 +81,30 @@ class RouterService {
     std::string authorization;  // "Bearer <token>" from the environment, or empty
   };
   struct Call;
+  struct Generation;
+  // The ledger record of one inference request, filled in as it goes; submitted when answered.
+  struct Usage {
+    store::UsageRecord rec;
+    TimePoint start;
+    std::atomic<bool> submitted{false};  // a responder called twice still records once
+  };
+  using GenPtr = std::shared_ptr<Generation>;
   static net::HttpResponse v2_error(const Status& s);
-  net::HttpResponse metadata_response(const std::string& model) const;
-  net::HttpResponse model_list_response() const;
-  net::HttpResponse explain_response(const net::HttpRequest& req);
+  net::HttpResponse metadata_response(const Generation& gen, const std::string& model) const;
+  net::HttpResponse model_list_response(const Generation& gen) const;
+  net::HttpResponse explain_response(const GenPtr& gen, const net::HttpRequest& req);
   net::HttpResponse refusal(const Status& s, Duration retry_after);
-  void poll(size_t target);
-  void infer(net::HttpRequest&& req, const ModelConfig& model, std::string_view version, net::Responder respond);
+  GenPtr current() const;
+  GenPtr build_generation(std::shared_ptr<const Config> cfg, int64_t version);
+  void swap_generation(GenPtr next);
+  void start_load_polls(const GenPtr& gen);
+  static void stop_load_polls(Generation& gen);
+  void poll(const GenPtr& gen, size_t target);
+  void watch_registry();
+  // Wraps an inference request's responder so that whatever is sent is recorded in the ledger.
+  net::Responder recorded(const net::HttpRequest& req, std::shared_ptr<Usage> usage, net::Responder respond);
+  void infer(GenPtr gen, net::HttpRequest&& req, const ModelConfig& model, std::string_view version,
+             net::Responder respond, std::shared_ptr<Usage> usage);
   // Answers from the cache as `use` allows (marked hir_cache "hit" or "stale"); false, with
   // nothing sent, when the model's policy does not allow it or nothing usable is cached.
   bool answer_from_cache(Call& call, cache::Use use);
@@ -67,7 +116,7 @@ class RouterService {
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
   void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why, double ms);
   void pass_through(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& r);
-  const Target* target_of(const TargetConfig* t) const;
+  static const Target* target_of(const Generation& gen, const TargetConfig* t);
 
   // Metric handles made once, so the request path takes no registry lock.
   struct PairMetrics {  // per (model, target)
@@ -85,27 +134,58 @@ class RouterService {
     telemetry::Counter* attempt_failures;
     telemetry::Counter* cost;
   };
-  void make_metrics();
-  PairMetrics& pair_metrics(const ModelConfig* m, const TargetConfig* t);
+  void make_metrics(Generation& gen);
+  static PairMetrics& pair_metrics(Generation& gen, const ModelConfig* m, const TargetConfig* t);
+  static size_t model_pos(const Generation& gen, const ModelConfig* m);
+  static size_t target_pos(const Generation& gen, const TargetConfig* t);
 
-  const Config& cfg_;
-  std::vector<PairMetrics> pair_metrics_;     // [model * targets + target]
-  std::vector<ModelMetrics> model_metrics_;   // same order as cfg_.models
-  std::vector<TargetMetrics> target_metrics_; // same order as cfg_.targets
+  // One registry's worth of routing: what a request needs from start to end. Immutable once
+  // published, except the routing core's own (locked) state and the load-poll bookkeeping.
+  struct Generation {
+    std::shared_ptr<const Config> cfg;        // targets and models of this generation
+    std::unique_ptr<CoreRouting> routing;     // over *cfg; destroyed before it
+    std::vector<Target> targets;              // same order as cfg->targets
+    std::vector<PairMetrics> pair_metrics;    // [model * targets + target]
+    std::vector<ModelMetrics> model_metrics;  // same order as cfg->models
+    std::vector<TargetMetrics> target_metrics;  // same order as cfg->targets
+    int64_t version = -1;                     // registry version; -1: the YAML configuration
+    std::atomic<bool> polling{false};         // its load polls run; false once replaced
+    std::vector<uint8_t> poll_disabled;       // targets that answered 404: no load endpoint
+    std::mutex timers_mu;                     // guards poll_timers (any I/O thread)
+    std::vector<std::shared_ptr<net::EventLoop::Timer>> poll_timers;
+  };
+
+  const Config& cfg_;  // server, routing and cache settings; targets/models only seed generation 0
   net::EventLoop& loop_;
   net::HttpClient& client_;
   telemetry::Registry& metrics_;
-  CoreRouting routing_;
+  uint64_t seed_;
+  mutable std::mutex gen_mu_;  // guards gen_ (the pointer, not the generation)
+  GenPtr gen_;
+  std::mutex reload_mu_;       // one reload at a time
   std::atomic<bool> polling_{false};
-  std::vector<std::shared_ptr<net::EventLoop::Timer>> poll_timers_;
-  std::vector<uint8_t> poll_disabled_;  // targets that answered 404: no load endpoint
   telemetry::Counter* shed_ = nullptr;
   telemetry::Counter* hedges_ = nullptr;
   telemetry::Counter* poll_failures_ = nullptr;
-  std::vector<Target> targets_;  // same order as cfg_.targets
+  telemetry::Counter* registry_reloads_ = nullptr;
+  telemetry::Counter* registry_errors_ = nullptr;
   std::atomic<bool> ready_{true};
   telemetry::Gauge& inflight_;
   std::unique_ptr<CacheGlue> cache_;  // null: no cache section
+  StoreWiring store_;
+  std::unique_ptr<AdminApi> admin_;
+  std::shared_ptr<net::EventLoop::Timer> registry_timer_;
+  std::mutex registry_timer_mu_;
+  // Ledger export: what was last copied into the counters below.
+  std::mutex ledger_export_mu_;
+  store::LedgerCounters ledger_seen_;
+  telemetry::Counter* ledger_accepted_ = nullptr;
+  telemetry::Counter* ledger_written_ = nullptr;
+  telemetry::Counter* ledger_overflowed_ = nullptr;
+  telemetry::Counter* ledger_lost_ = nullptr;
+  telemetry::Counter* ledger_write_errors_ = nullptr;
+  telemetry::Gauge* ledger_queue_ = nullptr;
+  std::atomic<int64_t> overflow_logged_ms_{0};  // rate-limits the overflow warning
 };
 
 }  // namespace hir::router

@@ -1,0 +1,211 @@
+#include "router/admin_api.h"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "core/json_string.h"
+
+namespace hir::router {
+
+using net::HttpRequest;
+using net::HttpResponse;
+
+namespace {
+
+constexpr std::string_view kPrefix = "/v1/admin/";
+
+// The store's codes as HTTP: add of an existing name is a conflict, not a bad request.
+HttpResponse store_error(const Status& s) {
+  switch (s.code()) {
+    case Code::kInvalidArgument: return net::error_response(400, s.message());
+    case Code::kNotFound: return net::error_response(404, s.message());
+    case Code::kFailedPrecondition: return net::error_response(409, s.message());
+    case Code::kUnavailable: case Code::kDeadlineExceeded: return net::error_response(503, s.message());
+    default: return net::error_response(500, s.message());
+  }
+}
+
+std::vector<std::string_view> split_path(std::string_view rest) {
+  std::vector<std::string_view> parts;
+  while (!rest.empty()) {
+    auto slash = rest.find('/');
+    parts.push_back(rest.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    rest.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+HttpResponse method_not_allowed() { return net::error_response(405, "Method Not Allowed"); }
+
+template <typename T, typename F>
+std::string json_list(const std::vector<T>& items, F&& one) {
+  std::string out = "[";
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += one(items[i]);
+  }
+  return out + "]";
+}
+
+std::string ledger_json(const store::LedgerCounters& c) {
+  return fmt::format(R"({{"accepted":{},"written":{},"overflowed":{},"lost":{},"batches":{},"write_errors":{},"queued":{}}})",
+                     c.accepted, c.written, c.overflowed, c.lost, c.batches, c.write_errors, c.queued);
+}
+
+}  // namespace
+
+bool admin_key_matches(std::string_view authorization, std::string_view key) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (key.empty()) return false;
+  // Walk the whole key whatever the input, so the time says nothing about how much matched.
+  size_t diff = authorization.size() ^ (kBearer.size() + key.size());
+  for (size_t i = 0; i < kBearer.size() + key.size(); ++i) {
+    char want = i < kBearer.size() ? kBearer[i] : key[i - kBearer.size()];
+    char got = i < authorization.size() ? authorization[i] : '\0';
+    diff |= static_cast<unsigned char>(want ^ got);
+  }
+  return diff == 0;
+}
+
+AdminApi::AdminApi(store::Store* store, std::string key, Reload reload, LedgerStats ledger)
+    : store_(store), key_(std::move(key)), reload_(std::move(reload)), ledger_(std::move(ledger)) {}
+
+HttpResponse AdminApi::handle(const HttpRequest& req) {
+  if (key_.empty())
+    return net::error_response(403, "the admin API is disabled: set HIR_ADMIN_KEY for hir serve to enable it");
+  auto auth = req.headers.get("authorization");
+  if (!auth || !admin_key_matches(*auth, key_)) {
+    HttpResponse r = net::error_response(401, "admin API: missing or wrong 'Authorization: Bearer <HIR_ADMIN_KEY>'");
+    r.headers.set("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  std::string_view path = net::path_of(req.target);
+  if (!path.starts_with(kPrefix)) return net::error_response(404, "Not Found");
+  return route(req, path.substr(kPrefix.size()));
+}
+
+HttpResponse AdminApi::route(const HttpRequest& req, std::string_view rest) {
+  auto p = split_path(rest);
+  if (p.size() == 1 && p[0] == "ledger") {
+    if (req.method != "GET") return method_not_allowed();
+    auto c = ledger_ ? ledger_() : std::nullopt;
+    if (!c) return net::error_response(404, "no usage ledger: hir serve runs without a database");
+    return net::json_response(200, ledger_json(*c));
+  }
+  if (!store_) return net::error_response(503, "the registry is the configuration file: hir serve runs without a database (--database none)");
+  if (p.size() == 1 && p[0] == "registry") {
+    if (req.method != "GET") return method_not_allowed();
+    auto snap = store_->load_registry();
+    if (!snap.ok()) return store_error(snap.status());
+    std::string body = fmt::format(R"({{"registry_version":{},"models":)", snap->version);
+    body += json_list(snap->models, [](const store::ModelRecord& m) {
+      std::string o = R"({"name":)";
+      append_json_string(o, m.name);
+      return o + "}";
+    });
+    body += R"(,"targets":)" + json_list(snap->targets, target_json);
+    body += R"(,"variants":)" + json_list(snap->variants, variant_json) + "}";
+    return net::json_response(200, std::move(body));
+  }
+  if (!p.empty() && p[0] == "targets" && p.size() <= 3)
+    return targets(req, p.size() > 1 ? p[1] : "", p.size() > 2 ? p[2] : "");
+  if (p.size() >= 3 && p.size() <= 5 && p[0] == "models" && p[2] == "variants")
+    return variants(req, p[1], p.size() > 3 ? p[3] : "", p.size() > 4 ? p[4] : "");
+  return net::error_response(404, "Not Found");
+}
+
+HttpResponse AdminApi::changed(int status, std::string_view what_json) {
+  // Rebuild this replica's routing core now; the others see the new version on their next poll.
+  // A failed reload is not the change's failure: the poll retries it.
+  (void)reload_();
+  auto v = store_->registry_version();
+  std::string body = fmt::format(R"({{"registry_version":{})", v.ok() ? *v : -1);
+  if (!what_json.empty()) body += fmt::format(",{}", what_json);
+  return net::json_response(status, body + "}");
+}
+
+HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, std::string_view action) {
+  const std::string& m = req.method;
+  if (name.empty()) {
+    if (m == "GET") {
+      auto all = store_->list_targets();
+      if (!all.ok()) return store_error(all.status());
+      return net::json_response(200, R"({"targets":)" + json_list(*all, target_json) + "}");
+    }
+    if (m != "POST") return method_not_allowed();
+    auto t = parse_target_body(req.body, store::TargetRecord{});
+    if (!t.ok()) return net::error_response(400, t.status().message());
+    if (Status s = store_->add_target(*t); !s.ok()) return store_error(s);
+    return changed(201, R"("target":)" + target_json(*t));
+  }
+  if (!action.empty()) {
+    if (action != "drain" && action != "undrain") return net::error_response(404, "Not Found");
+    if (m != "POST") return method_not_allowed();
+    if (Status s = store_->set_target_drained(name, action == "drain"); !s.ok()) return store_error(s);
+    return changed(200, "");
+  }
+  if (m == "DELETE") {
+    if (Status s = store_->remove_target(name); !s.ok()) return store_error(s);
+    return changed(200, "");
+  }
+  auto cur = store_->get_target(name);
+  if (!cur.ok()) return store_error(cur.status());
+  if (m == "GET") return net::json_response(200, target_json(*cur));
+  if (m != "PUT") return method_not_allowed();
+  // Fields the body leaves out keep their stored values.
+  auto t = parse_target_body(req.body, *cur);
+  if (!t.ok()) return net::error_response(400, t.status().message());
+  if (t->name != name) return net::error_response(400, "'name' cannot change: it is the target's key");
+  if (Status s = store_->update_target(*t); !s.ok()) return store_error(s);
+  if (t->drained != cur->drained) {
+    if (Status s = store_->set_target_drained(name, t->drained); !s.ok()) return store_error(s);
+  }
+  return changed(200, R"("target":)" + target_json(*t));
+}
+
+HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, std::string_view name,
+                                std::string_view action) {
+  const std::string& m = req.method;
+  if (name.empty()) {
+    if (m == "GET") {
+      auto all = store_->list_variants(model);
+      if (!all.ok()) return store_error(all.status());
+      return net::json_response(200, R"({"variants":)" + json_list(*all, variant_json) + "}");
+    }
+    if (m != "POST") return method_not_allowed();
+    store::VariantRecord base;
+    base.model = std::string(model);
+    auto v = parse_variant_body(req.body, base);
+    if (!v.ok()) return net::error_response(400, v.status().message());
+    if (Status s = store_->add_variant(*v); !s.ok()) return store_error(s);
+    // Read back: the store assigns the position (-1 asks for the last place).
+    auto stored = store_->get_variant(model, v->name);
+    return changed(201, R"("variant":)" + variant_json(stored.ok() ? *stored : *v));
+  }
+  if (!action.empty()) {
+    if (action != "drain" && action != "undrain") return net::error_response(404, "Not Found");
+    if (m != "POST") return method_not_allowed();
+    if (Status s = store_->set_variant_drained(model, name, action == "drain"); !s.ok()) return store_error(s);
+    return changed(200, "");
+  }
+  if (m == "DELETE") {
+    if (Status s = store_->remove_variant(model, name); !s.ok()) return store_error(s);
+    return changed(200, "");
+  }
+  auto cur = store_->get_variant(model, name);
+  if (!cur.ok()) return store_error(cur.status());
+  if (m == "GET") return net::json_response(200, variant_json(*cur));
+  if (m != "PUT") return method_not_allowed();
+  auto v = parse_variant_body(req.body, *cur);
+  if (!v.ok()) return net::error_response(400, v.status().message());
+  if (v->name != name) return net::error_response(400, "'name' cannot change: it is the variant's key");
+  if (Status s = store_->update_variant(*v); !s.ok()) return store_error(s);
+  if (v->drained != cur->drained) {
+    if (Status s = store_->set_variant_drained(model, name, v->drained); !s.ok()) return store_error(s);
+  }
+  return changed(200, R"("variant":)" + variant_json(*v));
+}
+
+}  // namespace hir::router

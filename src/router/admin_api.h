@@ -1,0 +1,61 @@
+// The admin API under /v1/admin/ (docs/store.md "Admin API"): lists and edits the registry in the
+// store, and shows the usage ledger's counters. Transport-free: HttpRequest in, HttpResponse out.
+//
+// Access: `Authorization: Bearer <key>` where the key is HIR_ADMIN_KEY. No key configured: every
+// call is refused with 403 (the API is off); a missing or wrong key: 401. Keys are compared in
+// constant time and never logged. Store calls run on the calling I/O thread: each is one small
+// transaction, which is why the API is for operators, not for traffic.
+//
+// Thread-safety: handle() may be called from any thread (the store serializes its own calls).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+#include "net/http.h"
+#include "store/ledger.h"
+#include "store/store.h"
+
+namespace hir::router {
+
+class AdminApi {
+ public:
+  // Rebuilds the routing core after a change made here, so this replica needs no poll to see it.
+  using Reload = std::function<Status()>;
+  using LedgerStats = std::function<std::optional<store::LedgerCounters>()>;
+
+  // store: null when hir serve runs without a database (every call then answers 503). key: ""
+  // disables the API.
+  AdminApi(store::Store* store, std::string key, Reload reload, LedgerStats ledger);
+
+  net::HttpResponse handle(const net::HttpRequest& req);
+
+ private:
+  net::HttpResponse route(const net::HttpRequest& req, std::string_view rest);
+  net::HttpResponse targets(const net::HttpRequest& req, std::string_view name, std::string_view action);
+  net::HttpResponse variants(const net::HttpRequest& req, std::string_view model, std::string_view name,
+                             std::string_view action);
+  // The answer to a successful change: {"registry_version":N, <what>}.
+  net::HttpResponse changed(int status, std::string_view what_json);
+
+  store::Store* store_;
+  std::string key_;
+  Reload reload_;
+  LedgerStats ledger_;
+};
+
+// True when `authorization` is exactly "Bearer <key>"; the time taken depends only on the lengths.
+bool admin_key_matches(std::string_view authorization, std::string_view key);
+
+// JSON bodies of the admin API, with the record's field names (docs/configuration.md). `base` is
+// what fields absent from the body keep (defaults on create, the stored record on update).
+// Errors are kInvalidArgument naming the field.
+Result<store::TargetRecord> parse_target_body(std::string_view body, store::TargetRecord base);
+Result<store::VariantRecord> parse_variant_body(std::string_view body, store::VariantRecord base);
+std::string target_json(const store::TargetRecord& t);
+std::string variant_json(const store::VariantRecord& v);
+
+}  // namespace hir::router

@@ -1,0 +1,237 @@
+// RouterService's routing generations: building one from a Config (the YAML's, or one made from
+// the store's registry), swapping it in when the registry changes, and the periodic work that
+// runs per generation (each target's load report) or across them (the registry's version).
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "protocol/hir_messages.h"
+#include "router/admin_api.h"
+#include "router/service.h"
+#include "router/store_glue.h"
+#include "telemetry/log.h"
+
+namespace hir::router {
+
+using net::HttpResponse;
+
+RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpClient& client,
+                             telemetry::Registry& metrics, uint64_t seed, std::unique_ptr<CacheGlue> cache,
+                             StoreWiring store)
+    : cfg_(cfg),
+      loop_(loop),
+      client_(client),
+      metrics_(metrics),
+      seed_(seed),
+      inflight_(metrics.gauge("hir_requests_in_flight", "Inference requests being routed")),
+      cache_(std::move(cache)),
+      store_(std::move(store)) {
+  shed_ = &metrics_.counter("hir_shed_total", "Requests refused with 429 under overload");
+  hedges_ = &metrics_.counter("hir_hedges_total", "Hedged requests: a second copy sent to the next step");
+  poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
+  if (store_.store) {
+    registry_reloads_ = &metrics_.counter("hir_registry_reloads_total", "Routing cores rebuilt from the registry");
+    registry_errors_ = &metrics_.counter("hir_registry_poll_errors_total", "Registry reads that failed");
+  }
+  if (store_.ledger) {
+    const char* kRecords = "Usage ledger records by state";
+    ledger_accepted_ = &metrics_.counter("hir_ledger_records_total", kRecords, {{"state", "accepted"}});
+    ledger_written_ = &metrics_.counter("hir_ledger_records_total", kRecords, {{"state", "written"}});
+    ledger_overflowed_ = &metrics_.counter("hir_ledger_records_total", kRecords, {{"state", "overflowed"}});
+    ledger_lost_ = &metrics_.counter("hir_ledger_records_total", kRecords, {{"state", "lost"}});
+    ledger_write_errors_ = &metrics_.counter("hir_ledger_write_errors_total", "Failed ledger batch writes, retries included");
+    ledger_queue_ = &metrics_.gauge("hir_ledger_queue_depth", "Usage records waiting to be written");
+  }
+  admin_ = std::make_unique<AdminApi>(store_.store, store_.admin_key, [this] { return reload_registry(); },
+                                      [this]() -> std::optional<store::LedgerCounters> {
+                                        if (!store_.ledger) return std::nullopt;
+                                        return store_.ledger->counters();
+                                      });
+  gen_ = build_generation(std::make_shared<const Config>(cfg), -1);
+}
+
+RouterService::~RouterService() = default;
+
+RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Config> cfg, int64_t version) {
+  auto gen = std::make_shared<Generation>();
+  gen->cfg = std::move(cfg);
+  gen->version = version;
+  // A fresh seed per generation, derived from the service's, so two cores never share a stream.
+  gen->routing = std::make_unique<CoreRouting>(*gen->cfg, seed_ + static_cast<uint64_t>(version + 1) * 0x9e3779b97f4a7c15ull);
+  for (const auto& t : gen->cfg->targets) {
+    Target tg;
+    tg.cfg = &t;
+    if (auto u = net::Url::parse(t.url); u.ok()) tg.url = *u;  // checked by parse_config / store_glue
+    if (!t.token_env.empty()) {
+      const char* tok = std::getenv(t.token_env.c_str());
+      if (tok && *tok) tg.authorization = std::string("Bearer ") + tok;
+      else telemetry::log_warn("target_token_missing", {{"target", t.name}, {"env", t.token_env}});
+    }
+    gen->targets.push_back(std::move(tg));
+  }
+  gen->poll_disabled.assign(gen->cfg->targets.size(), 0);
+  gen->poll_timers.resize(gen->cfg->targets.size());
+  make_metrics(*gen);
+  return gen;
+}
+
+// Metric handles are looked up once per generation; the registry returns the existing series for
+// a (name, labels) seen before, so a target that survives a reload keeps counting where it was.
+void RouterService::make_metrics(Generation& gen) {
+  const char* kRequests = "Inference requests by model, target and outcome";
+  for (const auto& m : gen.cfg->models) {
+    const std::string& model = m.signature.name;
+    gen.model_metrics.push_back(
+        {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "none"}, {"outcome", "failed"}}),
+         &metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt", {{"model", model}}),
+         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "hit"}}),
+         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "stale"}})});
+    for (const auto& t : gen.cfg->targets) {
+      gen.pair_metrics.push_back(
+          {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", t.name}, {"outcome", "ok"}}),
+           &metrics_.counter("hir_requests_total", kRequests,
+                             {{"model", model}, {"target", t.name}, {"outcome", "client_error"}}),
+           &metrics_.histogram("hir_request_duration_seconds", "End-to-end latency of successful requests",
+                               {{"model", model}, {"target", t.name}})});
+    }
+  }
+  for (const auto& t : gen.cfg->targets)
+    gen.target_metrics.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
+                                  &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}})});
+}
+
+size_t RouterService::model_pos(const Generation& gen, const ModelConfig* m) {
+  return static_cast<size_t>(m - gen.cfg->models.data());
+}
+
+size_t RouterService::target_pos(const Generation& gen, const TargetConfig* t) {
+  return static_cast<size_t>(t - gen.cfg->targets.data());
+}
+
+RouterService::PairMetrics& RouterService::pair_metrics(Generation& gen, const ModelConfig* m, const TargetConfig* t) {
+  return gen.pair_metrics[model_pos(gen, m) * gen.cfg->targets.size() + target_pos(gen, t)];
+}
+
+const RouterService::Target* RouterService::target_of(const Generation& gen, const TargetConfig* t) {
+  for (const auto& tg : gen.targets)
+    if (tg.cfg == t) return &tg;
+  return nullptr;  // a policy handed out a target from another configuration
+}
+
+RouterService::GenPtr RouterService::current() const {
+  std::lock_guard lock(gen_mu_);
+  return gen_;
+}
+
+int64_t RouterService::registry_version() const { return current()->version; }
+
+// Requests that started on the old generation keep it (Call::gen) until they end; its load polls
+// stop now, and the new generation's start, so each target is polled by one generation at a time.
+void RouterService::swap_generation(GenPtr next) {
+  GenPtr old;
+  {
+    std::lock_guard lock(gen_mu_);
+    old = std::exchange(gen_, next);
+  }
+  if (old) stop_load_polls(*old);
+  if (polling_) start_load_polls(next);
+}
+
+Status RouterService::reload_registry() {
+  if (!store_.store) return Status(Code::kFailedPrecondition, "no store: the registry is the configuration file");
+  std::lock_guard lock(reload_mu_);
+  auto snap = store_.store->load_registry();
+  if (!snap.ok()) {
+    if (registry_errors_) registry_errors_->inc();
+    return snap.status();
+  }
+  if (snap->version == current()->version) return Status::Ok();  // another caller got here first
+  std::vector<std::string> skipped;
+  auto cfg = std::make_shared<const Config>(config_from_registry(cfg_, *snap, &skipped));
+  for (const auto& why : skipped) telemetry::log_warn("registry_entry_skipped", {{"entry", why}});
+  swap_generation(build_generation(cfg, snap->version));
+  if (registry_reloads_) registry_reloads_->inc();
+  telemetry::log_info("registry_loaded", {{"version", snap->version},
+                                          {"targets", static_cast<int64_t>(cfg->targets.size())},
+                                          {"models", static_cast<int64_t>(cfg->models.size())}});
+  return Status::Ok();
+}
+
+// One registry_version() read per interval on the event loop: a single-row SELECT, so it holds an
+// I/O thread for well under a millisecond on SQLite (a round trip on PostgreSQL). The next read
+// is scheduled when this one ends, so reads never pile up behind a slow database.
+void RouterService::watch_registry() {
+  if (!polling_ || !store_.store) return;
+  auto v = store_.store->registry_version();
+  if (!v.ok()) {
+    registry_errors_->inc();
+    telemetry::log_warn("registry_poll_failed", {{"reason", v.status().message()}});
+  } else if (*v != current()->version) {
+    if (Status s = reload_registry(); !s.ok()) telemetry::log_warn("registry_reload_failed", {{"reason", s.message()}});
+  }
+  std::lock_guard lock(registry_timer_mu_);
+  if (polling_) registry_timer_ = loop_.run_after(store_.registry_poll, [this] { watch_registry(); });
+}
+
+void RouterService::start_polling() {
+  polling_ = true;
+  start_load_polls(current());
+  if (store_.store) {
+    std::lock_guard lock(registry_timer_mu_);
+    registry_timer_ = loop_.run_after(store_.registry_poll, [this] { watch_registry(); });
+  }
+}
+
+void RouterService::stop_polling() {
+  polling_ = false;
+  stop_load_polls(*current());
+  std::lock_guard lock(registry_timer_mu_);
+  if (registry_timer_) registry_timer_->cancel();
+}
+
+void RouterService::start_load_polls(const GenPtr& gen) {
+  gen->polling = true;
+  for (size_t i = 0; i < gen->cfg->targets.size(); ++i)
+    if (gen->cfg->targets[i].poll_load) poll(gen, i);
+}
+
+void RouterService::stop_load_polls(Generation& gen) {
+  gen.polling = false;
+  std::lock_guard lock(gen.timers_mu);
+  for (auto& t : gen.poll_timers)
+    if (t) t->cancel();
+}
+
+// One GET /v1/load; the next is scheduled when this one ends, so polls never pile up on a slow
+// target. A target without the endpoint (404) is judged by its answers alone.
+void RouterService::poll(const GenPtr& gen, size_t i) {
+  if (!polling_ || !gen->polling || gen->poll_disabled[i]) return;
+  net::HttpRequest req;
+  req.method = "GET";
+  req.target = "/v1/load";
+  const Target& tg = gen->targets[i];
+  if (!tg.authorization.empty()) req.headers.set("Authorization", tg.authorization);
+  auto t0 = SteadyClock::now();
+  client_.send(tg.url, std::move(req), cfg_.routing.load_poll_timeout, [this, gen, i, t0](Result<HttpResponse> r) {
+    auto took = SteadyClock::now() - t0;
+    if (r.ok() && r->status == 404) {
+      gen->poll_disabled[i] = 1;
+      telemetry::log_info("load_poll_disabled", {{"target", gen->cfg->targets[i].name}, {"reason", "no /v1/load"}});
+      return;
+    }
+    auto rep = r.ok() && r->status == 200 ? protocol::parse_load_report(r->body)
+                                          : Result<protocol::LoadReportMsg>(Unavailable("no report"));
+    if (rep.ok()) gen->routing->load_report(static_cast<routing::TargetIndex>(i), *rep, took);
+    else poll_failures_->inc();
+    if (!polling_ || !gen->polling) return;
+    // The timer holds the generation weakly: a replaced generation is freed once its requests end.
+    std::weak_ptr<Generation> weak = gen;
+    std::lock_guard lock(gen->timers_mu);
+    if (!gen->polling) return;  // stopped while this poll was on the wire
+    gen->poll_timers[i] = loop_.run_after(cfg_.routing.load_poll_interval, [this, weak, i] {
+      if (auto g = weak.lock()) poll(g, i);
+    });
+  });
+}
+
+}  // namespace hir::router

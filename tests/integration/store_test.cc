@@ -1,0 +1,266 @@
+// hir serve with a store (docs/store.md): the registry edited through /v1/admin/ reaches routing
+// without a restart, the admin API's access rules and errors, and a usage ledger that holds one
+// row per response even when the router is stopped with SIGTERM under load. Real hir-worker and
+// hir serve processes; SQLite in a temporary directory, and for the ledger also a real PostgreSQL.
+#include <signal.h>
+#include <stdio.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "bench/loadgen.h"
+#include "harness.h"
+#include "store/store.h"
+// The store tests' PostgreSQL server (initdb + postgres on a free loopback port, stopped at exit).
+// Compiled here because the integration binary does not link the unit tests' helpers.
+#include "unit/store/test_db.cc"
+
+using namespace hir;
+using namespace hir::testing;
+
+namespace {
+
+constexpr const char* kKey = "it-admin-key-0123456789";
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+template <typename F>
+bool eventually(F fn, int tries = 300, int pause_ms = 100) {
+  for (int i = 0; i < tries; ++i) {
+    if (fn()) return true;
+    usleep(static_cast<useconds_t>(pause_ms) * 1000);
+  }
+  return false;
+}
+
+net::Headers admin(const std::string& key = kKey) {
+  net::Headers h;
+  h.set("Authorization", "Bearer " + key);
+  h.set("Content-Type", "application/json");
+  return h;
+}
+
+// A one-model configuration whose variant fmnist-small runs on each given target (all edge-cpu).
+std::string write_config(const std::string& dir, const std::vector<std::pair<std::string, int>>& targets) {
+  std::string path = dir + "/router.yaml";
+  std::ofstream cfg(path);
+  cfg << "targets:\n";
+  for (const auto& [name, port] : targets)
+    cfg << "  - {name: " << name << ", url: \"http://127.0.0.1:" << port
+        << "\", class: edge-cpu, cost_per_request_usd: 0.0001, timeout_ms: 5000, concurrency: 2}\n";
+  cfg << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
+         "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
+         "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n"
+         "      - {name: fmnist-small, accuracy: 0.9, targets: [";
+  for (size_t i = 0; i < targets.size(); ++i) cfg << (i ? ", " : "") << targets[i].first;
+  cfg << "]}\n";
+  return path;
+}
+
+class StoreIT : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto items = bench::fmnist_test_requests(4, false);
+    ASSERT_TRUE(items.ok()) << items.status().message();
+    image_ = items->front().body;
+  }
+  Proc start_router(const std::string& config, const std::string& name = "router") {
+    return start(HIR_BIN, {"serve", "--config", config, "--database", db_url_, "--registry-poll-seconds", "0.2"},
+                 dir_, name);
+  }
+  net::HttpResponse infer(int port, const std::string& body) {
+    net::Headers h;
+    h.set("Content-Type", "application/json");
+    return call(port, "POST", "/v2/models/fmnist/infer", body, h);
+  }
+  std::string dir_ = temp_dir();
+  std::string db_url_ = "sqlite://" + dir_ + "/hir.db";  // an absolute path: sqlite:///tmp/...
+  std::string image_;
+};
+
+bool has(const std::string& body, const std::string& what) { return body.find(what) != std::string::npos; }
+
+}  // namespace
+
+TEST_F(StoreIT, RegistryChangesThroughTheAdminApiReachRoutingWithoutRestart) {
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  Proc w1 = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc w2 = start_worker(dir_, "w2", {"--models", "fmnist-small"});
+  Proc r = start_router(write_config(dir_, {{"edge-1", w1.port}}));
+  EXPECT_TRUE(has(call(r.port, "GET", "/v1/targets").body, "\"edge-1\""));
+  EXPECT_FALSE(has(call(r.port, "GET", "/v1/targets").body, "\"edge-2\""));
+
+  // The YAML seeded the registry: the admin API shows it.
+  auto reg = call(r.port, "GET", "/v1/admin/registry", "", admin());
+  ASSERT_EQ(reg.status, 200) << reg.body;
+  EXPECT_TRUE(has(reg.body, "\"registry_version\":"));
+  EXPECT_TRUE(has(reg.body, "\"fmnist-small\""));
+
+  auto add = call(r.port, "POST", "/v1/admin/targets",
+                  R"({"name":"edge-2","url":"http://127.0.0.1:)" + std::to_string(w2.port) +
+                      R"(","class":"edge-cpu","cost_per_request_usd":0.00005,"concurrency":2})",
+                  admin());
+  ASSERT_EQ(add.status, 201) << add.body;
+  EXPECT_TRUE(has(add.body, "\"registry_version\":"));
+  auto put = call(r.port, "PUT", "/v1/admin/models/fmnist/variants/fmnist-small", R"({"targets":["edge-1","edge-2"]})",
+                  admin());
+  ASSERT_EQ(put.status, 200) << put.body;
+  auto drain = call(r.port, "POST", "/v1/admin/targets/edge-1/drain", "", admin());
+  ASSERT_EQ(drain.status, 200) << drain.body;
+
+  EXPECT_TRUE(eventually([&] {
+    auto body = call(r.port, "GET", "/v1/targets").body;
+    return has(body, "\"edge-2\"") && !has(body, "\"edge-1\"");
+  })) << call(r.port, "GET", "/v1/targets").body;
+  auto explain = call(r.port, "POST", "/v1/route/explain", R"({"model":"fmnist"})");
+  ASSERT_EQ(explain.status, 200);
+  EXPECT_TRUE(has(explain.body, "\"target\":\"edge-2\"")) << explain.body;
+  EXPECT_FALSE(has(explain.body, "\"target\":\"edge-1\"")) << explain.body;
+  auto answer = infer(r.port, image_);
+  ASSERT_EQ(answer.status, 200) << answer.body;
+  EXPECT_TRUE(has(answer.body, "\"hir_target\":\"edge-2\"")) << answer.body.substr(0, 300);
+
+  // A change another replica makes in the shared database arrives through the version poll.
+  {
+    auto db = store::open_store(db_url_);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    ASSERT_TRUE((*db)->set_target_drained("edge-1", false).ok());
+  }
+  EXPECT_TRUE(eventually([&] { return has(call(r.port, "GET", "/v1/targets").body, "\"edge-1\""); }));
+  auto ledger = call(r.port, "GET", "/v1/admin/ledger", "", admin());
+  EXPECT_EQ(ledger.status, 200);
+  EXPECT_TRUE(has(ledger.body, "\"accepted\":")) << ledger.body;
+}
+
+TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {
+  Proc w1 = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  std::string config = write_config(dir_, {{"edge-1", w1.port}});
+  {
+    Proc off = start_router(config, "router-off");  // HIR_ADMIN_KEY unset
+    auto r = call(off.port, "GET", "/v1/admin/targets", "", admin());
+    EXPECT_EQ(r.status, 403);
+    EXPECT_TRUE(has(r.body, "HIR_ADMIN_KEY")) << r.body;
+  }
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  Proc r = start_router(config);
+  EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets").status, 401);
+  EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets", "", admin("wrong")).status, 401);
+  EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets", "", admin(std::string(kKey) + "x")).status, 401);
+  auto list = call(r.port, "GET", "/v1/admin/targets", "", admin());
+  ASSERT_EQ(list.status, 200);
+  EXPECT_TRUE(has(list.body, "\"edge-1\""));
+
+  auto bad_type = call(r.port, "POST", "/v1/admin/targets",
+                       R"({"name":"x","url":"http://127.0.0.1:1","concurrency":"many"})", admin());
+  EXPECT_EQ(bad_type.status, 400);
+  EXPECT_TRUE(has(bad_type.body, "concurrency")) << bad_type.body;
+  auto bad_class = call(r.port, "POST", "/v1/admin/targets",
+                        R"({"name":"x","url":"http://127.0.0.1:1","class":"quantum"})", admin());
+  EXPECT_EQ(bad_class.status, 400);
+  EXPECT_TRUE(has(bad_class.body, "'class'")) << bad_class.body;
+  auto missing = call(r.port, "POST", "/v1/admin/targets", R"({"name":"x"})", admin());
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_TRUE(has(missing.body, "'url'")) << missing.body;
+  auto unknown = call(r.port, "POST", "/v1/admin/targets", R"({"name":"x","url":"http://a:1","colour":"red"})", admin());
+  EXPECT_EQ(unknown.status, 400);
+  EXPECT_TRUE(has(unknown.body, "'colour'")) << unknown.body;
+  EXPECT_EQ(call(r.port, "POST", "/v1/admin/targets", "{not json", admin()).status, 400);
+  auto accuracy = call(r.port, "PUT", "/v1/admin/models/fmnist/variants/fmnist-small", R"({"accuracy":1.5})", admin());
+  EXPECT_EQ(accuracy.status, 400);
+  EXPECT_TRUE(has(accuracy.body, "'accuracy'")) << accuracy.body;
+
+  auto dup = call(r.port, "POST", "/v1/admin/targets", R"({"name":"edge-1","url":"http://127.0.0.1:1"})", admin());
+  EXPECT_EQ(dup.status, 409) << dup.body;
+  EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets/nope", "", admin()).status, 404);
+  EXPECT_EQ(call(r.port, "POST", "/v1/admin/targets/nope/drain", "", admin()).status, 404);
+  EXPECT_EQ(call(r.port, "DELETE", "/v1/admin/models/fmnist/variants/nope", "", admin()).status, 404);
+  // The failures changed nothing: the one target still routes.
+  EXPECT_EQ(infer(r.port, image_).status, 200);
+}
+
+class StoreLedgerIT : public StoreIT, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(StoreLedgerIT, HoldsEveryResponseAfterSigtermUnderLoadAndReportCountsIt) {
+  if (std::string(GetParam()) == "postgres") {
+    std::string skip;
+    db_url_ = store::testing::fresh_database_url("postgres", &skip);
+    if (db_url_.empty() && !skip.empty()) GTEST_SKIP() << skip;
+    ASSERT_FALSE(db_url_.empty()) << "could not create a PostgreSQL database";
+  }
+  // A WAN-like delay keeps requests in flight when the signal comes.
+  Proc w1 = start_worker(dir_, "w1", {"--models", "fmnist-small", "--concurrency", "4", "--emulate-rtt-ms", "20"});
+  Proc r = start_router(write_config(dir_, {{"edge-1", w1.port}}));
+
+  std::atomic<int> responses{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> signalled{false};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 6; ++t) {
+    clients.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        // Every status counts: good requests, malformed ones (400) and an unknown model (404).
+        std::string body = (t == 4 && i % 2 == 1) ? std::string("{\"inputs\":") : image_;
+        std::string path = t == 5 ? "/v2/models/nope/infer" : "/v2/models/fmnist/infer";
+        net::Headers h;
+        h.set("Content-Type", "application/json");
+        h.set("x-hir-tenant", "tenant-" + std::to_string(t));
+        auto res = call(r.port, "POST", path, body, h, std::chrono::seconds(30));
+        if (res.status != 0) responses.fetch_add(1);
+        else if (signalled || stop) break;  // the router has stopped listening
+      }
+    });
+  }
+  ASSERT_TRUE(eventually([&] { return responses.load() >= 60; }));
+  signalled = true;
+  ::kill(r.child.pid(), SIGTERM);
+  int code = r.child.wait(std::chrono::seconds(60));
+  stop = true;
+  for (auto& c : clients) c.join();
+  EXPECT_EQ(code, 0) << "log: " << r.log;
+
+  auto db = store::open_store(db_url_);
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  auto count = (*db)->count_usage();
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, responses.load()) << "router log: " << r.log;
+  auto rows = (*db)->query_usage({});
+  ASSERT_TRUE(rows.ok());
+  int ok = 0, not_found = 0, bad = 0;
+  for (const auto& row : *rows) {
+    ok += row.outcome == "ok";
+    not_found += row.outcome == "not_found";
+    bad += row.outcome == "invalid_argument";
+    if (row.outcome == "ok") {
+      EXPECT_EQ(row.target, "edge-1");
+      EXPECT_EQ(row.hw_class, "edge-cpu");
+      EXPECT_EQ(row.cost.nano(), 100000);  // cost_per_request_usd: 0.0001
+    }
+    EXPECT_EQ(row.tenant.rfind("tenant-", 0), 0u);
+  }
+  EXPECT_GT(ok, 0);
+  EXPECT_GT(not_found, 0);
+  EXPECT_GT(bad, 0);
+
+  // hir report reads the same ledger.
+  std::string cmd = std::string(HIR_BIN) + " report --database " + db_url_ + " --format json";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << out;
+  auto at = out.find("\"requests\":");
+  ASSERT_NE(at, std::string::npos) << out;
+  EXPECT_EQ(std::stoll(out.substr(at + 11)), *count) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Store, StoreLedgerIT, ::testing::ValuesIn(store::testing::kBackends),
+                         store::testing::backend_name);
