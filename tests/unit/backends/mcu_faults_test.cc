@@ -1,0 +1,183 @@
+// McuPool when the line misbehaves: corrupted and dropped frames, garbage, a killed, restarted
+// or hung emulator, an address nothing answers at. Always the real hir-mcu-emu executable.
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "backends/mcu_pool.h"
+#include "unit/backends/emu_process.h"
+
+namespace hir::backends {
+namespace {
+
+using namespace std::chrono_literals;
+using test::EmuProcess;
+using test::eventually;
+using test::infer;
+
+class McuFaultsTest : public test::EmuTest {
+ protected:
+  // Sends n test images; every answer that comes back must be the firmware's (errors are
+  // allowed, wrong answers are not). Returns how many succeeded.
+  int never_wrong(McuPool& pool, int n) {
+    int ok = 0;
+    for (int i = 0; i < n; ++i) {
+      const auto& px = images_.px[static_cast<size_t>(i) % images_.px.size()];
+      auto r = infer(pool, test::fp32_request(px), 10s);
+      if (!r.ok()) {
+        EXPECT_NE(r.status().code(), Code::kInternal) << r.status().to_string();
+        continue;
+      }
+      ++ok;
+      const auto want = model_.run(px);
+      EXPECT_EQ(r->top_class, want.top) << "image " << i;
+      EXPECT_EQ(test::probabilities(*r), want.probs) << "image " << i;
+    }
+    return ok;
+  }
+  static McuPoolOptions retrying() {
+    McuPoolOptions o;
+    o.attempt_timeout = 150ms;  // a try takes ~10 ms at 921600 baud
+    o.max_attempts = 5;
+    o.max_consecutive_timeouts = 6;
+    return o;
+  }
+};
+
+TEST_F(McuFaultsTest, CorruptedRepliesAreNeverTakenForAnswers) {
+  SKIP_WITHOUT_IMAGES();
+  auto emu = EmuProcess::start_pty({"--corrupt-every", "3"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  auto pool = up_pool({emu->url()}, retrying());
+  ASSERT_TRUE(pool);
+  const int ok = never_wrong(*pool, 30);
+  EXPECT_GT(ok, 0);
+  const auto s = pool->stats();
+  const auto& c = s.devices[0].counters;
+  EXPECT_GT(c.bad_crc + c.bad_frame, 0u);  // the decoder caught the flipped bytes
+  EXPECT_GT(c.timeouts, 0u);               // replies lost to the CRC...
+  EXPECT_GT(s.retried, 0u);                // ...were asked again
+  std::printf("[ info ] %d of 30 answered; bad_crc %llu bad_frame %llu timeouts %llu retried %llu\n", ok,
+              static_cast<unsigned long long>(c.bad_crc), static_cast<unsigned long long>(c.bad_frame),
+              static_cast<unsigned long long>(c.timeouts), static_cast<unsigned long long>(s.retried));
+}
+
+TEST_F(McuFaultsTest, DroppedRequestsAreRetriedWithNewIds) {
+  SKIP_WITHOUT_IMAGES();
+  auto emu = EmuProcess::start_tcp(0, {"--drop-every", "4"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  auto pool = up_pool({emu->url()}, retrying());
+  ASSERT_TRUE(pool);
+  const int ok = never_wrong(*pool, 30);
+  EXPECT_GT(ok, 0);
+  const auto s = pool->stats();
+  EXPECT_GT(s.devices[0].counters.timeouts, 0u);
+  EXPECT_GT(s.retried, 0u);
+  std::printf("[ info ] %d of 30 answered; timeouts %llu retried %llu\n", ok,
+              static_cast<unsigned long long>(s.devices[0].counters.timeouts),
+              static_cast<unsigned long long>(s.retried));
+}
+
+TEST_F(McuFaultsTest, GarbageOnTheLineIsResynchronised) {
+  SKIP_WITHOUT_IMAGES();
+  auto emu = EmuProcess::start_pty({"--garbage", "--seed", "7"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  auto pool = up_pool({emu->url()});
+  ASSERT_TRUE(pool);
+  EXPECT_EQ(never_wrong(*pool, 24), 24);  // garbage never costs a frame: every request answered
+  const auto& c = pool->stats().devices[0].counters;
+  EXPECT_GT(c.bad_crc + c.bad_frame, 0u);
+}
+
+// Kills the emulator while a request computes on it (~25 s at this compute rate): the request
+// must fail with kUnavailable when the line drops, not with kDeadlineExceeded at its deadline.
+void kill_mid_request(McuPool& pool, EmuProcess& emu) {
+  std::promise<Status> done;
+  ASSERT_TRUE(pool.submit(test::u8_request(std::vector<uint8_t>(784, 3)), SteadyClock::now() + 120s,
+                          [&](Result<McuReply> r) { done.set_value(r.status()); }).ok());
+  ASSERT_TRUE(eventually([&] { return pool.stats().in_flight == 1; }));
+  emu.kill();
+  const Status st = done.get_future().get();
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.to_string();
+  const auto d = pool.stats().devices[0];
+  EXPECT_NE(d.state, McuDeviceState::kUp);
+  EXPECT_FALSE(d.last_error.empty());
+  EXPECT_EQ(d.counters.disconnects, 1u);
+  // While it is down, new requests are refused at once.
+  EXPECT_EQ(pool.submit(test::u8_request(std::vector<uint8_t>(784, 3)), SteadyClock::now() + 10s,
+                        [](Result<McuReply>) {}).code(),
+            Code::kUnavailable);
+}
+
+McuPoolOptions patient() {
+  McuPoolOptions o;
+  o.attempt_timeout = 120s;
+  o.reconnect_max = 200ms;  // come back quickly once the emulator is back
+  return o;
+}
+
+TEST_F(McuFaultsTest, KillingTheEmulatorFailsTheRequestInFlightThroughAPty) {
+  auto emu = EmuProcess::start_pty({"--macs-per-second", "1000"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  auto pool = up_pool({emu->url()}, patient());
+  ASSERT_TRUE(pool);
+  kill_mid_request(*pool, *emu);
+}
+
+TEST_F(McuFaultsTest, KillingTheEmulatorFailsTheRequestInFlightAndARestartBringsItBack) {
+  SKIP_WITHOUT_IMAGES();
+  auto emu = EmuProcess::start_tcp(0, {"--macs-per-second", "1000"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  const int port = emu->port();
+  auto pool = up_pool({emu->url()}, patient());
+  ASSERT_TRUE(pool);
+  kill_mid_request(*pool, *emu);
+  // Same port, normal speed: the pool reconnects by itself.
+  auto again = EmuProcess::start_tcp(port);
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  ASSERT_TRUE(eventually([&] { return pool->any_up(); })) << pool->stats().devices[0].last_error;
+  auto r = infer(*pool, test::fp32_request(images_.px[0]));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->top_class, model_.run(images_.px[0]).top);
+  EXPECT_EQ(pool->stats().devices[0].counters.connects, 2u);
+}
+
+TEST_F(McuFaultsTest, AHungDeviceIsMarkedDown) {
+  auto emu = EmuProcess::start_tcp(0, {"--stall-after", "1"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  McuPoolOptions o;
+  o.attempt_timeout = 200ms;
+  o.reconnect_min = 1s;  // so the test sees it down between attempts
+  auto pool = up_pool({emu->url()}, o);
+  ASSERT_TRUE(pool);
+  EXPECT_TRUE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 1))).ok());
+  auto second = infer(*pool, test::u8_request(std::vector<uint8_t>(784, 2)));
+  ASSERT_FALSE(second.ok());
+  EXPECT_TRUE(second.status().code() == Code::kDeadlineExceeded || second.status().code() == Code::kUnavailable)
+      << second.status().to_string();
+  ASSERT_TRUE(eventually([&] { return pool->stats().devices[0].counters.disconnects >= 1; }));
+  EXPECT_FALSE(pool->stats().devices[0].last_error.empty());
+}
+
+TEST_F(McuFaultsTest, AnAddressNobodyAnswersAtStaysDownWithAReason) {
+  auto closed = EmuProcess::start_tcp();  // take a free port, then free it again
+  ASSERT_TRUE(closed.ok());
+  const std::string url = closed->url();
+  closed->stop();
+  auto pool = McuPool::create({url, "serial:///dev/pts/no-such-pty"});
+  ASSERT_TRUE(pool.ok()) << pool.status().to_string();
+  ASSERT_TRUE(eventually([&] {
+    const auto s = (*pool)->stats();
+    return !s.devices[0].last_error.empty() && !s.devices[1].last_error.empty();
+  }));
+  const auto s = (*pool)->stats();
+  EXPECT_EQ(s.devices_up(), 0u);
+  EXPECT_NE(s.devices[1].last_error.find("No such file"), std::string::npos) << s.devices[1].last_error;
+  const Status st = (*pool)->submit(test::u8_request(std::vector<uint8_t>(784, 0)), SteadyClock::now() + 5s,
+                                    [](Result<McuReply>) {});
+  EXPECT_EQ(st.code(), Code::kUnavailable);
+  EXPECT_NE(st.message().find("no device is up"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace hir::backends
