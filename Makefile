@@ -33,7 +33,11 @@ test: build
 demo: build
 	$(BUILD)/hir demo
 
+# The side-by-side comparison with nginx and HAProxy (bench/compare.sh; DURATION=10 s per run by
+# default), then the router-vs-direct run and the micro-benchmarks (bench/run.sh). Not part of
+# `make test`. bench/c10k.sh (10,000 concurrent requests) is run by hand: it needs raised limits.
 bench: build
+	bench/compare.sh $(BUILD)
 	bench/run.sh $(BUILD)
 
 clean:

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# hir serve side by side with nginx and HAProxy, in one run on this machine (issue 6, item 1).
+#
+# One backend, hir-worker serving fmnist-tiny (1 I/O thread, 1 inference thread), is measured
+# with wrk and the same v2 request (bench/wrk/infer.lua; a JSON body and a binary-extension body
+# of one real Fashion-MNIST test image) through:
+#   direct   the backend itself
+#   nginx    nginx as a keep-alive reverse proxy (1 worker, upstream keepalive, access_log off)
+#   haproxy  HAProxy (nbthread 1, http-reuse always, no logging)
+#   hir      hir serve routing to it (1 I/O thread; routing, metrics and JSON request logs at
+#            their default level, all on)
+#   hir3     hir serve routing among 3 replicas (3 hir-worker processes, the first being the
+#            backend above)
+# at -c1, -c64 and -c256 (wrk -t1), REPS repetitions with the targets' order rotated each
+# repetition, so that the machine's noise hits them alike. Every figure is a ratio or a
+# difference against the direct run of the same repetition, or a proxy's own CPU time per
+# request (utime+stime from /proc/PID/stat), so figures carry over between runs better than
+# requests per second do.
+#
+#   bench/compare.sh [BUILD_DIR]
+#   DURATION=10 REPS=3 CONNS="1 64 256" BODIES="json binary" bench/compare.sh build
+#
+# Prints a summary table (median and min–max over the repetitions) and writes
+# bench/results/compare-<UTC time>.json with the machine, every run and the summary.
+# Needs wrk, nginx and haproxy (scripts/install-deps.sh --bench). Only 127.0.0.1 is used.
+set -euo pipefail
+
+B=${1:-build}
+DURATION=${DURATION:-10}
+REPS=${REPS:-3}
+CONNS=${CONNS:-"1 64 256"}
+BODIES=${BODIES:-"json binary"}
+TARGETS=(direct nginx haproxy hir hir3)
+
+cd "$(dirname "$0")/.."
+root=$PWD
+for tool in wrk nginx haproxy; do
+  command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
+  command -v "$tool" >/dev/null 2>&1 || { echo "compare: $tool is missing: run scripts/install-deps.sh --bench" >&2; exit 1; }
+done
+for bin in hir hir-worker; do
+  [ -x "$B/$bin" ] || { echo "compare: $B/$bin is missing: build it first (make build)" >&2; exit 1; }
+done
+B=$(cd "$B" && pwd)
+
+tmp=$(mktemp -d /tmp/hir-compare-XXXXXX)
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "compare: logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A port nobody listens on now. Others could take it before we bind; then the start fails loudly.
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 12000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  echo "compare: no free port found" >&2; exit 1
+}
+wait_file() { for _ in $(seq 300); do [ -s "$1" ] && { cat "$1"; return; }; sleep 0.1; done; echo "compare: $1 never appeared" >&2; exit 1; }
+wait_listen() {  # PORT LOG PID
+  for _ in $(seq 300); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
+    kill -0 "$3" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "compare: nothing listens on $1: $(tail -3 "$2")" >&2; exit 1
+}
+# CPU time (utime+stime, clock ticks) of a process and its children (nginx's worker).
+cpu_ticks() {
+  local total=0 p t
+  for p in "$@"; do
+    for t in $p $(cat "/proc/$p/task/$p/children" 2>/dev/null); do
+      total=$((total + $(awk '{print $14 + $15}' "/proc/$t/stat" 2>/dev/null || echo 0)))
+    done
+  done
+  echo "$total"
+}
+
+# --- bodies ------------------------------------------------------------------------------------
+bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp"
+hlen=$(cat "$tmp/infer.bin.hlen")
+
+# --- backends: three hir-workers, the first is "the backend" -----------------------------------
+wports=(); wpids=()
+for i in 1 2 3; do
+  "$B/hir-worker" --model-repository models --models fmnist-tiny --concurrency 1 --threads 1 \
+    --queue-depth 4096 --port 0 --port-file "$tmp/w$i.port" --log-level warn 2>"$tmp/worker$i.log" &
+  pids+=($!); wpids+=($!)
+done
+for i in 1 2 3; do wports+=("$(wait_file "$tmp/w$i.port")"); done
+for i in 0 1 2; do
+  for _ in $(seq 300); do
+    curl -sf "http://127.0.0.1:${wports[$i]}/v2/health/ready" >/dev/null 2>&1 && break; sleep 0.1
+  done
+done
+wport=${wports[0]}
+
+# --- nginx: 1 worker, keep-alive upstream -------------------------------------------------------
+nport=$(free_port)
+mkdir -p "$tmp/nginx/logs"
+nginx_user=""
+[ "$(id -u)" = 0 ] && nginx_user="user root;"  # as root, workers would otherwise become nobody
+cat > "$tmp/nginx/nginx.conf" <<EOF
+$nginx_user
+worker_processes 1;
+events { worker_connections 20000; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx/body;
+  proxy_temp_path $tmp/nginx/proxy;
+  fastcgi_temp_path $tmp/nginx/fastcgi;
+  uwsgi_temp_path $tmp/nginx/uwsgi;
+  scgi_temp_path $tmp/nginx/scgi;
+  keepalive_requests 1000000;
+  client_max_body_size 64m;
+  client_body_buffer_size 64k;
+  upstream backend {
+    server 127.0.0.1:$wport;
+    keepalive 512;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:$nport;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" \
+  -g "daemon off; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/logs/error.log warn;" \
+  2>"$tmp/nginx/stderr.log" &
+pids+=($!); nginx_pid=$!
+wait_listen "$nport" "$tmp/nginx/stderr.log" "$nginx_pid"
+
+# --- HAProxy: 1 thread, connection reuse ---------------------------------------------------------
+hport=$(free_port)
+cat > "$tmp/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  option http-keep-alive
+  http-reuse always
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend fe
+  bind 127.0.0.1:$hport
+  default_backend be
+backend be
+  server w1 127.0.0.1:$wport
+EOF
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+pids+=($!); haproxy_pid=$!
+wait_listen "$hport" "$tmp/haproxy.log" "$haproxy_pid"
+
+# --- hir serve: single target, and 3 replicas ----------------------------------------------------
+write_router_yaml() {  # FILE PORT...
+  local file=$1; shift
+  local names=() i=0 p
+  {
+    echo "server: {host: 127.0.0.1, port: 0, threads: 1}"
+    echo "targets:"
+    for p in "$@"; do
+      i=$((i + 1)); names+=("w$i")
+      echo "  - {name: w$i, url: \"http://127.0.0.1:$p\", class: edge-cpu, concurrency: 1, queue_capacity: 4096}"
+    done
+    echo "models:"
+    echo "  - name: fmnist-tiny"
+    echo "    max_batch_size: 256"
+    echo "    inputs: [{name: input, datatype: FP32, shape: [784]}]"
+    echo "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]"
+    echo "    variants: [{name: fmnist-tiny, targets: [$(IFS=,; echo "${names[*]}" | sed 's/,/, /g')], accuracy: 0.8586}]"
+  } > "$file"
+}
+write_router_yaml "$tmp/hir.yaml" "$wport"
+write_router_yaml "$tmp/hir3.yaml" "${wports[@]}"
+"$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/hir.port" 2>"$tmp/hir.log" &
+pids+=($!); hir_pid=$!
+"$B/hir" serve --config "$tmp/hir3.yaml" --port 0 --port-file "$tmp/hir3.port" 2>"$tmp/hir3.log" &
+pids+=($!); hir3_pid=$!
+rport=$(wait_file "$tmp/hir.port"); r3port=$(wait_file "$tmp/hir3.port")
+
+declare -A url pid
+url[direct]=http://127.0.0.1:$wport;   pid[direct]=""
+url[nginx]=http://127.0.0.1:$nport;    pid[nginx]=$nginx_pid
+url[haproxy]=http://127.0.0.1:$hport;  pid[haproxy]=$haproxy_pid
+url[hir]=http://127.0.0.1:$rport;      pid[hir]=$hir_pid
+url[hir3]=http://127.0.0.1:$r3port;    pid[hir3]=$hir3_pid
+
+# Every path must answer 200 before anything is timed.
+for t in "${TARGETS[@]}"; do
+  code=$(curl -s -o "$tmp/check-$t.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary @"$tmp/infer.json" "${url[$t]}/v2/models/fmnist-tiny/infer" || true)
+  [ "$code" = 200 ] || { echo "compare: $t answered $code: $(head -c 300 "$tmp/check-$t.out")" >&2; exit 1; }
+done
+
+# run_wrk TARGET BODY CONNS SECONDS -> "WRKRESULT ..." plus the CPU ticks of proxy and backends.
+run_wrk() {
+  local t=$1 body=$2 c=$3 secs=$4 file hl="" p0 p1 b0 b1 out
+  if [ "$body" = binary ]; then file=$tmp/infer.bin; hl=$hlen; else file=$tmp/infer.json; fi
+  p0=$( [ -n "${pid[$t]}" ] && cpu_ticks "${pid[$t]}" || echo 0)
+  b0=$(cpu_ticks "${wpids[@]}")
+  out=$(WRK_BODY=$file WRK_HEADER_LEN=$hl WRK_MODEL=fmnist-tiny \
+        wrk -t1 -c"$c" -d"${secs}s" --timeout 10s -s bench/wrk/infer.lua "${url[$t]}" | grep '^WRKRESULT' || true)
+  p1=$( [ -n "${pid[$t]}" ] && cpu_ticks "${pid[$t]}" || echo 0)
+  b1=$(cpu_ticks "${wpids[@]}")
+  [ -n "$out" ] || { echo "compare: wrk gave no result for $t" >&2; exit 1; }
+  echo "$out proxy_ticks=$((p1 - p0)) backend_ticks=$((b1 - b0))"
+}
+kv() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<" $2"; }
+
+clk=$(getconf CLK_TCK)
+cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
+echo "compare: $(nproc) cores ($cpu_model), Linux $(uname -r); wrk -t1 -d${DURATION}s at -c{${CONNS// /,}}, bodies {${BODIES// /,}}, $REPS repetitions"
+echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); nginx :$nport, haproxy :$hport, hir :$rport, hir3 :$r3port"
+
+# Warm-up: connection pools, the router's estimators, caches of the kernel.
+for t in "${TARGETS[@]}"; do for body in $BODIES; do run_wrk "$t" "$body" 64 1 >/dev/null; done; done
+
+runs="$tmp/runs.tsv"
+: > "$runs"
+for rep in $(seq "$REPS"); do
+  order=()
+  for i in "${!TARGETS[@]}"; do order+=("${TARGETS[$(((i + rep - 1) % ${#TARGETS[@]}))]}"); done
+  for body in $BODIES; do
+    for c in $CONNS; do
+      for t in "${order[@]}"; do
+        r=$(run_wrk "$t" "$body" "$c" "$DURATION")
+        n=$(kv requests "$r")
+        sock=$(( $(kv connect "$r") + $(kv read "$r") + $(kv write "$r") + $(kv timeout "$r") ))
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$body" "$c" "$t" \
+          "$(kv rps "$r")" "$(kv p50_us "$r")" "$(kv p99_us "$r")" "$n" "$sock" "$(kv status "$r")" \
+          "$(kv proxy_ticks "$r")" "$(kv backend_ticks "$r")" >> "$runs"
+        printf 'compare: rep %s %-6s -c%-3s %-7s %9.0f req/s  p50 %7.3f ms  p99 %7.3f ms  errors %s/%s\n' \
+          "$rep" "$body" "$c" "$t" "$(kv rps "$r")" "$(awk -v x="$(kv p50_us "$r")" 'BEGIN{print x/1000}')" \
+          "$(awk -v x="$(kv p99_us "$r")" 'BEGIN{print x/1000}')" "$sock" "$(kv status "$r")"
+      done
+    done
+  done
+done
+
+# --- summary and JSON -----------------------------------------------------------------------------
+mkdir -p bench/results
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="bench/results/compare-$stamp.json"
+hir_version=$("$B/hir" --version 2>/dev/null | head -1 || echo unknown)
+awk -F'\t' -v clk="$clk" -v out="$out" -v reps="$REPS" -v dur="$DURATION" \
+    -v nproc="$(nproc)" -v cpumodel="$cpu_model" -v kernel="$(uname -r)" -v stamp="$stamp" \
+    -v nginxv="$(nginx -v 2>&1 | sed 's/.*: //')" -v haproxyv="$(haproxy -v | awk 'NR==1{print $3}')" \
+    -v wrkv="$(wrk -v 2>&1 | awk 'NR==1{print $2}')" -v hirv="$hir_version" \
+    -v conns="$CONNS" -v bodies="$BODIES" -f bench/wrk/summarize.awk "$runs"
+echo "compare: wrote $out"
+if grep -q '"errors_total":[1-9]' "$out"; then
+  echo "compare: some requests failed (see errors in $out; KEEP_TMP=1 keeps the logs)" >&2
+fi
