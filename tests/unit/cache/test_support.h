@@ -8,6 +8,7 @@
 
 #include "core/tensor.h"
 #include "core/time.h"
+#include "testing/tensors.h"
 
 namespace hir::cache::testing {
 
@@ -22,23 +23,10 @@ class ManualClock final : public Clock {
   std::atomic<int64_t> ns_{1'000'000'000};
 };
 
-inline std::string fp32_le(std::initializer_list<float> values) {
-  std::string out;
-  for (float f : values) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>(u >> (8 * i)));
-  }
-  return out;
-}
+inline std::string fp32_le(std::initializer_list<float> values) { return ::hir::testing::le<float>(values); }
 
 inline Tensor tensor(std::string name, DataType dt, Shape shape, std::string data) {
-  Tensor t;
-  t.name = std::move(name);
-  t.datatype = dt;
-  t.shape = std::move(shape);
-  t.data = std::move(data);
-  return t;
+  return ::hir::testing::make_tensor(std::move(name), dt, std::move(shape), std::move(data));
 }
 
 // A small classifier request: one FP32 input [1,4], asking for "probabilities".

@@ -4,18 +4,15 @@
 
 #include <cstring>
 
+#include "testing/tensors.h"
+
 namespace hir {
 namespace {
 
 std::string fp32_bytes(size_t n) { return std::string(n * 4, '\0'); }
 
 Tensor tensor(std::string name, DataType dt, Shape shape, std::string data) {
-  Tensor t;
-  t.name = std::move(name);
-  t.datatype = dt;
-  t.shape = std::move(shape);
-  t.data = std::move(data);
-  return t;
+  return testing::make_tensor(std::move(name), dt, std::move(shape), std::move(data));
 }
 
 std::string bytes_elem(std::string_view s) {

@@ -10,24 +10,13 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "testing/tensors.h"
 #include "protocol/v2_codec.h"
 
 namespace hir::protocol::testing {
 
-// Little-endian wire bytes of values (shared/protocol-v2.md §3).
-template <class T>
-std::string le(std::initializer_list<T> values) {
-  std::string out;
-  for (T v : values) {
-    using U = std::conditional_t<
-        sizeof(T) == 1, uint8_t,
-        std::conditional_t<sizeof(T) == 2, uint16_t,
-                           std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>>;
-    auto u = std::bit_cast<U>(v);
-    for (size_t i = 0; i < sizeof(T); ++i) out += static_cast<char>(u >> (8 * i));
-  }
-  return out;
-}
+using ::hir::testing::le;
+using ::hir::testing::make_tensor;
 
 // BYTES wire form: each element as a 4-byte little-endian length, then its bytes.
 inline std::string bytes_elems(const std::vector<std::string>& elems) {
@@ -39,14 +28,6 @@ inline std::string bytes_elems(const std::vector<std::string>& elems) {
   return out;
 }
 
-inline Tensor make_tensor(std::string name, DataType dt, Shape shape, std::string data) {
-  Tensor t;
-  t.name = std::move(name);
-  t.datatype = dt;
-  t.shape = std::move(shape);
-  t.data = std::move(data);
-  return t;
-}
 
 inline std::optional<std::string_view> header_of(const Encoded& e, std::string& storage) {
   if (!e.json_length) return std::nullopt;
