@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/process.h"
+#include "testing/ports.h"
 
 namespace hir::cache::testing {
 
@@ -23,20 +24,7 @@ inline constexpr const char* kRedisServer = "/usr/bin/redis-server";
 
 inline bool redis_available() { return ::access(kRedisServer, X_OK) == 0; }
 
-// Binds port 0 to learn a free port, then releases it for the server.
-inline int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
+using ::hir::testing::free_port;
 
 struct RawContext {
   void operator()(redisContext* c) const { redisFree(c); }

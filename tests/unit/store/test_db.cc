@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include "testing/ports.h"
+
 namespace hir::store::testing {
 namespace {
 
@@ -38,20 +40,7 @@ const std::string& temp_root() {
   return root;
 }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+using ::hir::testing::free_port;
 
 // Runs argv as `as` (a uid/gid pair, or the current user when null); output to log_path.
 // The child gets SIGINT (PostgreSQL's fast shutdown) if this process dies first.
