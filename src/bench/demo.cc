@@ -1,10 +1,14 @@
 #include "bench/demo.h"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -21,7 +25,8 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_interrupt(int) { g_interrupted = true; }
 
-// The processes the demo started; stopped router first, then workers, however run_demo ends.
+// The processes the demo started, in start order (emulators, workers, router); stopped in
+// reverse — router first, emulators last — however run_demo ends.
 struct Fleet {
   std::vector<ChildProcess> children;
   void stop_all() {
@@ -58,6 +63,94 @@ bool wait_ready(const net::Url& url, ChildProcess& child, Duration timeout) {
   return false;
 }
 
+// One GET's body, or "" when nothing answered.
+std::string get_body(const net::Url& url, const std::string& path) {
+  net::EventLoop loop;
+  net::HttpClient client(loop);
+  std::string body;
+  net::HttpRequest req;
+  req.method = "GET";
+  req.target = path;
+  client.send(url, std::move(req), std::chrono::milliseconds(500), [&](Result<net::HttpResponse> r) {
+    if (r.ok() && r->status == 200) body = std::move(r->body);
+    loop.stop();
+  });
+  loop.run(1);
+  return body;
+}
+
+// True when nothing listens on 127.0.0.1:port (binding it works). An emulator speaks no HTTP, so
+// the health-check probe used for the workers would not notice one.
+bool tcp_port_free(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+std::vector<std::string> mcu_argv(const router::DemoMcu& m, const std::string& repo, const std::string& port_file) {
+  std::vector<std::string> argv = {executable_dir() + "/hir-mcu-emu", "--model", repo + "/fmnist-tiny/int8/model.hirm",
+                                   "--tcp", std::to_string(m.port), "--port-file", port_file};
+  if (m.drop_every > 0) argv.insert(argv.end(), {"--drop-every", std::to_string(m.drop_every)});
+  if (m.corrupt_every > 0) argv.insert(argv.end(), {"--corrupt-every", std::to_string(m.corrupt_every)});
+  return argv;
+}
+
+// Request i's routing hints: the configured traffic classes interleaved by weight (a golden-ratio
+// sequence, so every stretch of the run has the same mix and the run is reproducible).
+void apply_traffic(const std::vector<router::DemoTraffic>& mix, size_t i, InferRequest& req) {
+  if (mix.empty()) return;
+  double total = 0;
+  for (const auto& t : mix) total += t.weight;
+  double u = std::fmod(static_cast<double>(i) * 0.6180339887498949, 1.0) * total;
+  const router::DemoTraffic* pick = &mix.back();
+  for (const auto& t : mix) {
+    if (u < t.weight) {
+      pick = &t;
+      break;
+    }
+    u -= t.weight;
+  }
+  if (pick->latency_budget_ms) req.parameters["latency_budget_ms"] = *pick->latency_budget_ms;
+  if (pick->min_accuracy) req.parameters["min_accuracy"] = *pick->min_accuracy;
+  if (!pick->priority.empty()) req.parameters["priority"] = pick->priority;
+}
+
+std::string traffic_text(const std::vector<router::DemoTraffic>& mix) {
+  if (mix.empty()) return "no routing hints";
+  double total = 0;
+  for (const auto& t : mix) total += t.weight;
+  std::string out;
+  for (const auto& t : mix) {
+    std::string hints;
+    if (t.latency_budget_ms) hints += fmt::format("latency_budget_ms {}", *t.latency_budget_ms);
+    if (t.min_accuracy) hints += fmt::format("{}min_accuracy {}", hints.empty() ? "" : ", ", *t.min_accuracy);
+    if (!t.priority.empty()) hints += fmt::format("{}priority {}", hints.empty() ? "" : ", ", t.priority);
+    out += fmt::format("{}{:.0f}% {}", out.empty() ? "" : "; ", 100 * t.weight / total, hints.empty() ? "no hints" : hints);
+  }
+  return out;
+}
+
+// Waits until the router's /v1/targets shows `want` MCU devices up, so the run does not start
+// while its pools are still connecting. False after the timeout (the run goes on: routing sends
+// the traffic elsewhere until they come up).
+bool wait_mcus_up(const net::Url& router, size_t want, Duration timeout) {
+  auto deadline = SteadyClock::now() + timeout;
+  while (SteadyClock::now() < deadline && !g_interrupted) {
+    std::string body = get_body(router, "/v1/targets");
+    size_t up = 0;
+    for (size_t at = body.find(R"("state":"up")"); at != std::string::npos; at = body.find(R"("state":"up")", at + 1)) ++up;
+    if (up >= want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 std::vector<std::string> worker_argv(const router::DemoWorker& w, const net::Url& url,
                                      const std::string& repo) {
   std::string models;
@@ -84,7 +177,9 @@ int run_demo(const DemoOptions& opts) {
     return 2;
   }
   std::string model = cfg->models.front().signature.name;
-  auto items = fmnist_test_requests(opts.images, !opts.json);
+  const auto& mix = cfg->demo_traffic;
+  auto items = fmnist_test_requests(opts.images, !opts.json,
+                                    [&mix](size_t i, InferRequest& req) { apply_traffic(mix, i, req); });
   if (!items.ok()) {
     std::fprintf(stderr, "hir demo: %s\n", items.status().message().c_str());
     return 2;
@@ -106,11 +201,42 @@ int run_demo(const DemoOptions& opts) {
       return 1;
     }
   }
+  for (const auto& m : cfg->demo_mcus) {
+    if (!tcp_port_free(m.port)) {
+      std::fprintf(stderr, "hir demo: 127.0.0.1:%u (for an emulated MCU of %s) is already in use; stop whatever "
+                   "listens there first\n", m.port, m.target.c_str());
+      return 1;
+    }
+  }
 
   char tmpl[] = "/tmp/hir-demo-XXXXXX";
   std::string logs = mkdtemp(tmpl) ? tmpl : "/tmp";
   std::printf("hir demo: logs in %s\n", logs.c_str());
   Fleet fleet;
+  // The emulated MCUs first: the router's pools connect to them as soon as it starts.
+  for (size_t i = 0; i < cfg->demo_mcus.size(); ++i) {
+    const auto& m = cfg->demo_mcus[i];
+    std::string name = fmt::format("{}-{}", m.target, m.port);
+    std::string port_file = logs + "/" + name + ".port";
+    auto c = ChildProcess::spawn(mcu_argv(m, opts.model_repository, port_file), logs + "/" + name + ".log");
+    if (!c.ok()) { std::fprintf(stderr, "hir demo: %s\n", c.status().message().c_str()); return 1; }
+    fleet.children.push_back(std::move(*c));
+    Result<int> port = DeadlineExceeded("not started");
+    for (int k = 0; k < 100 && !port.ok() && fleet.children.back().running() && !g_interrupted; ++k)
+      port = wait_for_port_file(port_file, std::chrono::milliseconds(100));
+    if (!port.ok()) {
+      if (g_interrupted) break;
+      std::fprintf(stderr, "hir demo: hir-mcu-emu for %s did not start; see %s/%s.log\n", m.target.c_str(),
+                   logs.c_str(), name.c_str());
+      return 1;
+    }
+    std::string faults = m.drop_every || m.corrupt_every
+                             ? fmt::format(", drops every {}th request, corrupts every {}th reply", m.drop_every, m.corrupt_every)
+                             : "";
+    std::printf("  started hir-mcu-emu for %-8s on 127.0.0.1:%u (fmnist-tiny int8, 921600 baud%s)\n", m.target.c_str(),
+                m.port, faults.c_str());
+  }
+  const size_t first_worker = fleet.children.size();
   for (size_t i = 0; i < cfg->demo_workers.size(); ++i) {
     const auto& w = cfg->demo_workers[i];
     const net::Url& url = addrs[i].second;
@@ -119,7 +245,7 @@ int run_demo(const DemoOptions& opts) {
     std::string rtt = w.emulate_rtt_ms > 0
                           ? fmt::format(", emulated RTT {} ± {} ms", w.emulate_rtt_ms, w.emulate_jitter_ms)
                           : "";
-    std::printf("  started hir-worker for %-8s on %s (%s%s)\n", w.target.c_str(), url.authority().c_str(),
+    std::printf("  started hir-worker  for %-8s on %s (%s%s)\n", w.target.c_str(), url.authority().c_str(),
                 fmt::format("{}", fmt::join(w.models, ",")).c_str(), rtt.c_str());
     fleet.children.push_back(std::move(*c));
   }
@@ -133,8 +259,8 @@ int run_demo(const DemoOptions& opts) {
   fleet.children.push_back(std::move(*router));
   std::printf("  started hir serve on %s\n", router_url.authority().c_str());
 
-  for (size_t i = 0; i < addrs.size(); ++i) {
-    if (!wait_ready(addrs[i].second, fleet.children[i], std::chrono::seconds(30))) {
+  for (size_t i = 0; i < addrs.size() && !g_interrupted; ++i) {
+    if (!wait_ready(addrs[i].second, fleet.children[first_worker + i], std::chrono::seconds(30))) {
       if (g_interrupted) break;
       std::fprintf(stderr, "hir demo: %s (%s) did not become ready; see %s/%s.log\n",
                    addrs[i].first.c_str(), addrs[i].second.authority().c_str(), logs.c_str(),
@@ -142,16 +268,23 @@ int run_demo(const DemoOptions& opts) {
       return 1;
     }
   }
+  if (!cfg->demo_mcus.empty() && !g_interrupted && !wait_mcus_up(router_url, cfg->demo_mcus.size(), std::chrono::seconds(10)))
+    std::printf("hir demo: not every MCU came up within 10 s; routing sends their share elsewhere\n");
   if (g_interrupted) {
     std::printf("hir demo: interrupted; stopping everything it started\n");
     return 130;
   }
-  std::printf("hir demo: sending %zu Fashion-MNIST test images to /v2/models/%s/infer (%s, %d in flight)\n",
-              items->size(), model.c_str(), opts.json ? "JSON" : "binary tensor extension", opts.concurrency);
+  const double rate = cfg->demo_rate_per_s;
+  const std::string pacing = rate > 0 ? fmt::format("{:.0f} req/s open loop", rate)
+                                      : fmt::format("{} in flight", opts.concurrency);
+  std::printf("hir demo: sending %zu Fashion-MNIST test images to /v2/models/%s/infer (%s, %s)\n",
+              items->size(), model.c_str(), opts.json ? "JSON" : "binary tensor extension", pacing.c_str());
+  std::printf("hir demo: hints %s\n", traffic_text(mix).c_str());
   LoadOptions lo;
   lo.url = router_url;
   lo.path = "/v2/models/" + model + "/infer";
   lo.concurrency = opts.concurrency;
+  lo.rate_per_s = rate;
   lo.cancel = &g_interrupted;
   auto t0 = SteadyClock::now();
   auto results = run_closed_loop(*items, lo);

@@ -46,12 +46,37 @@ struct Run {
   net::HttpClient& client;
   std::vector<LoadResult> results;
   size_t next = 0, done = 0;
+  TimePoint start{};
+  std::shared_ptr<net::EventLoop::Timer> pacer;
 
-  void issue() {
-    if (next >= results.size() || (opts.cancel && opts.cancel->load())) {
+  bool finished() const { return next >= results.size() || (opts.cancel && opts.cancel->load()); }
+
+  // Open loop: one request now (unless too many are outstanding), the next at its due time.
+  void pace() {
+    if (finished()) {
       if (done == next) loop.stop();
       return;
     }
+    if (next - done >= static_cast<size_t>(kMaxPacedInFlight)) {
+      // Behind schedule with the cap reached: look again shortly rather than spin.
+      pacer = loop.run_after(std::chrono::milliseconds(1), [this] { pace(); });
+      return;
+    }
+    send();
+    auto due = start + std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
+                           static_cast<double>(next) / opts.rate_per_s));
+    pacer = loop.run_after(std::max(Duration::zero(), due - SteadyClock::now()), [this] { pace(); });
+  }
+
+  void issue() {
+    if (finished()) {
+      if (done == next) loop.stop();
+      return;
+    }
+    send();
+  }
+
+  void send() {
     size_t i = next++;
     const LoadItem& item = items[i % items.size()];
     net::HttpRequest req;
@@ -75,7 +100,8 @@ struct Run {
         else out.error = r->body.substr(0, 200);
       }
       ++done;
-      issue();
+      if (opts.rate_per_s <= 0) issue();
+      else if (finished() && done == next) loop.stop();
     });
   }
 };
@@ -86,8 +112,10 @@ std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, cons
   net::EventLoop loop;
   net::HttpClient client(loop);
   if (items.empty()) return {};
-  Run run{items, opts, loop, client, std::vector<LoadResult>(opts.total ? opts.total : items.size()), 0, 0};
+  Run run{items, opts, loop, client, std::vector<LoadResult>(opts.total ? opts.total : items.size()), 0, 0, {}, {}};
   loop.post([&run] {
+    run.start = SteadyClock::now();
+    if (run.opts.rate_per_s > 0) return run.pace();
     for (int k = 0; k < std::max(1, run.opts.concurrency); ++k) run.issue();
   });
   loop.run(1);
@@ -95,7 +123,8 @@ std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, cons
   return std::move(run.results);
 }
 
-Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary) {
+Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary,
+                                                   const std::function<void(size_t, InferRequest&)>& decorate) {
   auto dir = fashion_mnist_dir();
   auto images = read_idx_images(dir + "/t10k-images-idx3-ubyte.gz");
   if (!images.ok()) return images.status();
@@ -118,6 +147,7 @@ Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary) {
     }
     req.inputs.push_back(std::move(t));
     req.outputs.push_back({"probabilities", {}, binary});
+    if (decorate) decorate(i, req);
     auto enc = protocol::encode_infer_request(req, binary);
     items.push_back({std::move(enc.body), enc.json_length, (*labels)[i]});
   }

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "core/tensor.h"
 #include "core/time.h"
 #include "net/client.h"
 
@@ -36,13 +38,19 @@ struct LoadOptions {
   Duration timeout = std::chrono::seconds(10);
   const std::atomic<bool>* cancel = nullptr;  // stop issuing new requests when it turns true
   size_t total = 0;  // requests to send, cycling through the items; 0: each item once
+  // > 0: open loop — request i is sent at start + i / rate_per_s whatever the answers, with at
+  // most kMaxPacedInFlight outstanding (concurrency is then unused). 0: closed loop.
+  double rate_per_s = 0;
 };
+inline constexpr int kMaxPacedInFlight = 256;
 
 std::vector<LoadResult> run_closed_loop(const std::vector<LoadItem>& items, const LoadOptions& opts);
 
 // Fashion-MNIST test images as v2 requests for input `input` FP32 [1,784] scaled to [0,1].
 // binary: the binary tensor extension; otherwise JSON data. limit: at most this many images.
-Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary);
+// decorate, if set, may change request i (its parameters: routing hints) before it is encoded.
+Result<std::vector<LoadItem>> fmnist_test_requests(size_t limit, bool binary,
+                                                   const std::function<void(size_t, InferRequest&)>& decorate = {});
 
 struct Summary {
   size_t sent = 0, ok = 0, correct = 0, labelled = 0;

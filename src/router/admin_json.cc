@@ -7,6 +7,7 @@
 #include "core/json_string.h"
 #include "net/client.h"
 #include "protocol/json_read.h"
+#include "router/config.h"
 #include "router/admin_api.h"
 
 namespace hir::router {
@@ -62,11 +63,17 @@ Result<store::TargetRecord> parse_target_body(std::string_view body, store::Targ
                                        "expected_rtt_ms", "poll_load", "drained"}));
   using protocol::detail::member;
   if (auto e = member(o, "name")) HIR_RETURN_IF_ERROR(read_string(*e, "name", t.name));
-  if (auto e = member(o, "url")) {
-    HIR_RETURN_IF_ERROR(read_string(*e, "url", t.url));
-    if (auto u = net::Url::parse(t.url); !u.ok()) return InvalidArgument("'url': " + u.status().message());
-  }
+  if (auto e = member(o, "url")) HIR_RETURN_IF_ERROR(read_string(*e, "url", t.url));
   if (auto e = member(o, "class")) HIR_RETURN_IF_ERROR(read_class(*e, "class", false, t.hw_class));
+  if (member(o, "url") || member(o, "class")) {
+    // An MCU pool's url is its device addresses, space-separated (config.h join_devices).
+    if (t.hw_class == "mcu" && names_mcu_devices(t.url)) {
+      TargetConfig probe;
+      if (Status s = make_mcu_pool(probe, split_devices(t.url)); !s.ok()) return InvalidArgument("'url': " + s.message());
+    } else if (auto u = net::Url::parse(t.url); !u.ok()) {
+      return InvalidArgument("'url': " + u.status().message());
+    }
+  }
   double usd = 0;
   if (auto e = member(o, "cost_per_request_usd")) {
     HIR_RETURN_IF_ERROR(read_double(*e, "cost_per_request_usd", 0, usd));

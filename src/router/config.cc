@@ -5,11 +5,13 @@
 #include "cache/config_yaml.h"
 #include "core/yaml_fields.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "backends/mcu_address.h"
 #include "net/client.h"
 
 namespace hir::router {
@@ -91,18 +93,54 @@ ServerConfig parse_server(const YAML::Node& n) {
   return s;
 }
 
+// Keys only one kind of target takes: HTTP endpoints, or MCU pools (class mcu with `devices`).
+constexpr const char* kHttpOnly[] = {"url", "token_env", "concurrency", "queue_capacity", "poll_load"};
+constexpr const char* kMcuOnly[] = {"devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding"};
+
+McuTargetConfig parse_mcu_keys(const YAML::Node& n, const std::string& w) {
+  McuTargetConfig m;
+  const auto& ds = n["devices"];
+  if (!ds.IsSequence() || ds.size() == 0) fail(w, "'devices' must be a list of at least one address");
+  for (size_t i = 0; i < ds.size(); ++i) {
+    std::string wi = w + ".devices[" + std::to_string(i) + "]";
+    if (!ds[i].IsScalar()) fail(wi, "must be an address such as serial:///dev/ttyUSB0 or tcp://127.0.0.1:5555");
+    m.devices.push_back(ds[i].as<std::string>());
+  }
+  m.attempt_timeout = ms_field(n, "attempt_timeout_ms", w, m.attempt_timeout, false);
+  m.max_attempts = get<int>(n, "max_attempts", w, m.max_attempts);
+  if (m.max_attempts < 1 || m.max_attempts > 100) fail(w, "'max_attempts' must be within 1..100");
+  m.heartbeat = ms_field(n, "heartbeat_ms", w, m.heartbeat, false);
+  int out = get<int>(n, "max_outstanding", w, static_cast<int>(m.max_outstanding));
+  if (out < 1 || out > 100000) fail(w, "'max_outstanding' must be within 1..100000");
+  m.max_outstanding = static_cast<uint32_t>(out);
+  return m;
+}
+
 TargetConfig parse_target(const YAML::Node& n, size_t i) {
   std::string w = "targets[" + std::to_string(i) + "]";
   check_keys(n, {"name", "url", "class", "cost_per_request_usd", "cost_per_second_usd",
                  "token_env", "timeout_ms", "failure_domain", "concurrency", "queue_capacity", "expected_rtt_ms",
-                 "poll_load"}, w);
+                 "poll_load", "devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding"}, w);
   TargetConfig t;
   t.name = required_string(n, "name", w);
   w = "target '" + t.name + "'";
-  t.url = required_string(n, "url", w);
-  auto url = net::Url::parse(t.url);
-  if (!url.ok()) fail(w, "url: " + url.status().message());
   t.hw = parse_class(required_string(n, "class", w), w);
+  // An MCU behind an HTTP gateway is an ordinary v2 target of class mcu; `devices` makes it a
+  // pool the router drives itself over the frame protocol.
+  const bool pool = static_cast<bool>(n["devices"]);
+  if (pool && t.hw != HardwareClass::kMcu) fail(w, "'devices' is only for targets of class mcu");
+  for (const char* k : pool ? kHttpOnly : kMcuOnly)
+    if (n[k]) fail(w, std::string("'") + k + (pool ? "' is not for an MCU pool (it has 'devices')" : "' is only for an MCU pool (class mcu with 'devices')"));
+  if (pool) {
+    McuTargetConfig m = parse_mcu_keys(n, w);
+    std::vector<std::string> devices = m.devices;
+    t.mcu = std::move(m);
+    if (Status s = make_mcu_pool(t, std::move(devices)); !s.ok()) fail(w, s.message());
+  } else {
+    t.url = required_string(n, "url", w);
+    auto url = net::Url::parse(t.url);
+    if (!url.ok()) fail(w, "url: " + url.status().message());
+  }
   t.cost_per_request = parse_usd(n, "cost_per_request_usd", w);
   t.cost_per_second = parse_usd(n, "cost_per_second_usd", w);
   t.token_env = get<std::string>(n, "token_env", w, "");
@@ -110,14 +148,16 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
   if (!(timeout > 0 && timeout <= kMaxMs)) fail(w, "timeout_ms must be within (0, 3600000]");
   t.timeout = from_ms(timeout);
   t.failure_domain = get<std::string>(n, "failure_domain", w, "");
-  int conc = get<int>(n, "concurrency", w, 1);
-  if (conc < 1 || conc > 100000) fail(w, "concurrency must be within 1..100000");
-  t.concurrency = static_cast<uint32_t>(conc);
-  int queue = get<int>(n, "queue_capacity", w, static_cast<int>(t.queue_capacity));
-  if (queue < 0 || queue > 10000000) fail(w, "queue_capacity must be within 0..10000000");
-  t.queue_capacity = static_cast<uint32_t>(queue);
+  if (!pool) {
+    int conc = get<int>(n, "concurrency", w, 1);
+    if (conc < 1 || conc > 100000) fail(w, "concurrency must be within 1..100000");
+    t.concurrency = static_cast<uint32_t>(conc);
+    int queue = get<int>(n, "queue_capacity", w, static_cast<int>(t.queue_capacity));
+    if (queue < 0 || queue > 10000000) fail(w, "queue_capacity must be within 0..10000000");
+    t.queue_capacity = static_cast<uint32_t>(queue);
+  }
   t.expected_rtt = ms_field(n, "expected_rtt_ms", w, t.expected_rtt, true);
-  t.poll_load = get<bool>(n, "poll_load", w, true);
+  t.poll_load = pool ? false : get<bool>(n, "poll_load", w, true);
   return t;
 }
 
@@ -183,18 +223,18 @@ ModelConfig parse_model(const YAML::Node& n, size_t i, const Config& cfg) {
   return m;
 }
 
-std::vector<DemoWorker> parse_demo(const YAML::Node& n, const Config& cfg) {
+std::vector<DemoWorker> parse_demo_workers(const YAML::Node& ws, const Config& cfg) {
   std::vector<DemoWorker> out;
-  if (!n) return out;
-  check_keys(n, {"workers"}, "demo");
-  const auto& ws = n["workers"];
-  if (!ws || !ws.IsSequence()) fail("demo", "'workers' must be a list");
+  if (!ws) return out;
+  if (!ws.IsSequence()) fail("demo", "'workers' must be a list");
   for (size_t i = 0; i < ws.size(); ++i) {
     std::string w = "demo.workers[" + std::to_string(i) + "]";
     check_keys(ws[i], {"target", "models", "concurrency", "emulate_rtt_ms", "emulate_jitter_ms"}, w);
     DemoWorker d;
     d.target = required_string(ws[i], "target", w);
-    if (!cfg.find_target(d.target)) fail(w, "unknown target '" + d.target + "'");
+    const TargetConfig* t = cfg.find_target(d.target);
+    if (!t) fail(w, "unknown target '" + d.target + "'");
+    if (t->is_mcu_pool()) fail(w, "target '" + d.target + "' is an MCU pool: list its emulators under demo.mcus");
     d.models = get<std::vector<std::string>>(ws[i], "models", w, {});
     if (d.models.empty()) fail(w, "'models' needs at least one model");
     d.concurrency = get<int>(ws[i], "concurrency", w, 1);
@@ -205,6 +245,72 @@ std::vector<DemoWorker> parse_demo(const YAML::Node& n, const Config& cfg) {
     out.push_back(std::move(d));
   }
   return out;
+}
+
+std::vector<DemoMcu> parse_demo_mcus(const YAML::Node& ms, const Config& cfg) {
+  std::vector<DemoMcu> out;
+  if (!ms) return out;
+  if (!ms.IsSequence()) fail("demo", "'mcus' must be a list");
+  std::set<int> ports;
+  for (size_t i = 0; i < ms.size(); ++i) {
+    std::string w = "demo.mcus[" + std::to_string(i) + "]";
+    check_keys(ms[i], {"target", "port", "drop_every", "corrupt_every"}, w);
+    DemoMcu d;
+    d.target = required_string(ms[i], "target", w);
+    const TargetConfig* t = cfg.find_target(d.target);
+    if (!t) fail(w, "unknown target '" + d.target + "'");
+    if (!t->is_mcu_pool()) fail(w, "target '" + d.target + "' is not an MCU pool (class mcu with 'devices')");
+    int port = get<int>(ms[i], "port", w, 0);
+    if (port < 1 || port > 65535) fail(w, "'port' must be within 1..65535");
+    if (!ports.insert(port).second) fail(w, "port " + std::to_string(port) + " is used twice");
+    d.port = static_cast<uint16_t>(port);
+    // The emulator must be one of the target's devices, or the router would never reach it.
+    const std::string want = "tcp://127.0.0.1:" + std::to_string(port);
+    const auto& devs = t->mcu->devices;
+    if (std::find(devs.begin(), devs.end(), want) == devs.end())
+      fail(w, "target '" + d.target + "' has no device " + want);
+    d.drop_every = get<int>(ms[i], "drop_every", w, 0);
+    d.corrupt_every = get<int>(ms[i], "corrupt_every", w, 0);
+    if (d.drop_every < 0 || d.corrupt_every < 0) fail(w, "'drop_every' and 'corrupt_every' must be >= 0");
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<DemoTraffic> parse_demo_traffic(const YAML::Node& ts) {
+  std::vector<DemoTraffic> out;
+  if (!ts) return out;
+  if (!ts.IsSequence()) fail("demo", "'traffic' must be a list");
+  for (size_t i = 0; i < ts.size(); ++i) {
+    std::string w = "demo.traffic[" + std::to_string(i) + "]";
+    check_keys(ts[i], {"weight", "latency_budget_ms", "min_accuracy", "priority"}, w);
+    DemoTraffic d;
+    d.weight = get<double>(ts[i], "weight", w, 1.0);
+    if (!(d.weight > 0 && d.weight <= 1e6)) fail(w, "'weight' must be within (0, 1000000]");
+    if (ts[i]["latency_budget_ms"]) {
+      d.latency_budget_ms = get<double>(ts[i], "latency_budget_ms", w, 0.0);
+      if (!(*d.latency_budget_ms > 0 && *d.latency_budget_ms <= kMaxMs)) fail(w, "'latency_budget_ms' must be within (0, 3600000]");
+    }
+    if (ts[i]["min_accuracy"]) {
+      d.min_accuracy = get<double>(ts[i], "min_accuracy", w, 0.0);
+      if (!(*d.min_accuracy >= 0 && *d.min_accuracy <= 1)) fail(w, "'min_accuracy' must be within 0..1");
+    }
+    d.priority = get<std::string>(ts[i], "priority", w, "");
+    if (!d.priority.empty() && d.priority != "critical" && d.priority != "standard" && d.priority != "sheddable")
+      fail(w, "'priority' must be critical, standard or sheddable");
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+void parse_demo(const YAML::Node& n, Config& cfg) {
+  if (!n) return;
+  check_keys(n, {"workers", "mcus", "traffic", "rate_per_s"}, "demo");
+  cfg.demo_workers = parse_demo_workers(n["workers"], cfg);
+  cfg.demo_mcus = parse_demo_mcus(n["mcus"], cfg);
+  cfg.demo_traffic = parse_demo_traffic(n["traffic"]);
+  cfg.demo_rate_per_s = get<double>(n, "rate_per_s", "demo", 0.0);
+  if (!(cfg.demo_rate_per_s >= 0 && cfg.demo_rate_per_s <= 1e6)) fail("demo", "'rate_per_s' must be within 0..1000000");
 }
 
 Config parse_root(const YAML::Node& root) {
@@ -226,7 +332,7 @@ Config parse_root(const YAML::Node& root) {
     if (cfg.find_model(m.signature.name)) fail("model '" + m.signature.name + "'", "defined twice");
     cfg.models.push_back(std::move(m));
   }
-  cfg.demo_workers = parse_demo(root["demo"], cfg);
+  parse_demo(root["demo"], cfg);
   if (root["cache"]) {
     cfg.cache = cache::parse_cache_section(root["cache"]);
     // A policy for a model nobody can call is a typo that would silently cache nothing.
@@ -263,6 +369,43 @@ Status parse_host_port(std::string_view hp, std::string& host, uint16_t& port) {
 }
 
 }  // namespace
+
+std::string join_devices(const std::vector<std::string>& devices) {
+  std::string out;
+  for (const auto& d : devices) out += (out.empty() ? "" : " ") + d;
+  return out;
+}
+
+std::vector<std::string> split_devices(std::string_view url) {
+  std::vector<std::string> out;
+  while (!url.empty()) {
+    auto sp = url.find(' ');
+    if (sp != 0) out.emplace_back(url.substr(0, sp));
+    if (sp == std::string_view::npos) break;
+    url.remove_prefix(sp + 1);
+  }
+  return out;
+}
+
+bool names_mcu_devices(std::string_view url) { return url.starts_with("serial://") || url.starts_with("tcp://"); }
+
+Status make_mcu_pool(TargetConfig& t, std::vector<std::string> devices) {
+  if (devices.empty()) return InvalidArgument("'devices' needs at least one address");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    auto a = backends::parse_mcu_address(devices[i]);
+    if (!a.ok()) return InvalidArgument("devices[" + std::to_string(i) + "]: " + a.status().message());
+    if (!seen.insert(devices[i]).second)
+      return InvalidArgument("devices[" + std::to_string(i) + "]: '" + devices[i] + "' is listed twice");
+  }
+  if (!t.mcu) t.mcu.emplace();
+  t.mcu->devices = std::move(devices);
+  t.url = join_devices(t.mcu->devices);
+  t.concurrency = static_cast<uint32_t>(t.mcu->devices.size());
+  t.queue_capacity = t.mcu->max_outstanding;
+  t.poll_load = false;
+  return Status::Ok();
+}
 
 const TargetConfig* Config::find_target(std::string_view name) const {
   for (const auto& t : targets)

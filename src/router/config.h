@@ -22,9 +22,20 @@ namespace hir::router {
 using routing::HardwareClass;
 using routing::hardware_class_name;
 
+// A pool of MCUs behind one target (class mcu with `devices`; docs/mcu-emulator.md): one device
+// runs one inference at a time, so the pool's size is the target's concurrency and its request
+// limit the target's queue.
+struct McuTargetConfig {
+  std::vector<std::string> devices;  // serial:///dev/ttyUSB0?baud=921600, tcp://127.0.0.1:5555, ...
+  Duration attempt_timeout = std::chrono::milliseconds(500);  // one try on one device
+  int max_attempts = 3;                                       // tries per request (lost frames)
+  Duration heartbeat = std::chrono::milliseconds(200);        // the devices' STATUS period
+  uint32_t max_outstanding = 32;  // requests the pool holds, in flight and waiting
+};
+
 struct TargetConfig {
   std::string name;
-  std::string url;             // http://host:port[/base]
+  std::string url;             // http://host:port[/base]; for an MCU pool, its devices joined by spaces
   HardwareClass hw = HardwareClass::kEdgeCpu;
   Money cost_per_request;      // charged per request sent
   Money cost_per_second;       // charged per second of service (wall time of the call)
@@ -35,7 +46,20 @@ struct TargetConfig {
   uint32_t queue_capacity = 64;  // requests it can hold waiting (a worker's --queue-depth); its load report wins
   Duration expected_rtt = std::chrono::milliseconds(1);  // prior until measured
   bool poll_load = true;       // GET /v1/load from it (hir-worker); off for endpoints without one
+  std::optional<McuTargetConfig> mcu;  // set: a pool of MCUs over the frame protocol, not HTTP
+
+  bool is_mcu_pool() const { return mcu.has_value(); }
 };
+
+// An MCU pool's devices as one `url` string (the registry's single address field) and back.
+// Addresses never contain spaces, so a space separates them.
+std::string join_devices(const std::vector<std::string>& devices);
+std::vector<std::string> split_devices(std::string_view url);
+// True when `url` names MCU devices (serial:// or tcp://) rather than an HTTP endpoint.
+bool names_mcu_devices(std::string_view url);
+// Turns t into an MCU pool target over `devices` (concurrency and queue follow from the pool);
+// kInvalidArgument naming the bad address.
+Status make_mcu_pool(TargetConfig& t, std::vector<std::string> devices);
 
 struct VariantConfig {
   std::string name;                  // the model's name on its targets
@@ -69,6 +93,22 @@ struct DemoWorker {
   double emulate_jitter_ms = 0;
 };
 
+// An MCU emulator `hir demo` starts (hir-mcu-emu --tcp PORT) for a device of an mcu target.
+struct DemoMcu {
+  std::string target;   // the mcu target whose device it plays
+  uint16_t port = 0;    // its TCP port: the target must list tcp://127.0.0.1:PORT
+  int drop_every = 0;   // fault switches, passed on (0: off)
+  int corrupt_every = 0;
+};
+
+// One kind of request the demo sends, `weight` parts of the traffic (the hints it carries).
+struct DemoTraffic {
+  double weight = 1;
+  std::optional<double> latency_budget_ms;
+  std::optional<double> min_accuracy;
+  std::string priority;  // "" = none
+};
+
 // How hir serve decides (the routing core's knobs) and how it learns about targets.
 struct RoutingConfig {
   routing::PolicyConfig policy;
@@ -80,6 +120,9 @@ struct Config {
   ServerConfig server;
   RoutingConfig routing;
   std::vector<DemoWorker> demo_workers;
+  std::vector<DemoMcu> demo_mcus;
+  std::vector<DemoTraffic> demo_traffic;  // empty: requests without hints
+  double demo_rate_per_s = 0;             // requests per second the demo paces; 0: closed loop
   std::vector<TargetConfig> targets;
   std::vector<ModelConfig> models;
   std::optional<cache::CacheConfig> cache;  // the `cache:` section; unset: nothing is cached

@@ -105,6 +105,17 @@ void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routin
   router_->on_result(t, v, o, latency, clock_.now());
 }
 
+void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
+                         Duration service, Duration queued) {
+  std::lock_guard lock(mu_);
+  router_->on_result(t, v, o, latency, service, clock_.now(), queued);
+}
+
+void CoreRouting::load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready) {
+  std::lock_guard lock(mu_);
+  router_->on_load_report(t, r, ready, clock_.now());
+}
+
 void CoreRouting::cost(routing::TargetIndex t, Money c) {
   std::lock_guard lock(mu_);
   router_->on_cost(t, c, clock_.now());
@@ -128,7 +139,7 @@ void CoreRouting::load_report(routing::TargetIndex t, const protocol::LoadReport
   router_->on_rtt_sample(t, poll_time, now);
 }
 
-std::string CoreRouting::targets_json() {
+std::string CoreRouting::targets_json(const std::vector<std::string>& extra) {
   std::lock_guard lock(mu_);
   auto now = clock_.now();
   std::string out = R"({"targets":[)";
@@ -155,6 +166,11 @@ std::string CoreRouting::targets_json() {
         st.in_flight(), st.reported_queue_depth(), st.utilization(now), st.error_rate(now),
         to_ms(st.rtt_p95()), stale >= std::chrono::hours(24) ? std::string("null") : fmt::format("{:.1f}", to_ms(stale)),
         st.requests(), t.cost_per_request.usd(), t.cost_per_second.usd());
+    if (i < extra.size() && !extra[i].empty()) {
+      out.pop_back();  // the object's closing brace: the extra members go inside it
+      out += extra[i];
+      out += '}';
+    }
   }
   out += "]}";
   return out;

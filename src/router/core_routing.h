@@ -47,12 +47,20 @@ class CoreRouting {
 
   void dispatched(routing::TargetIndex t);
   void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency);
+  // As above, with the target's own service time and queue wait (a worker's Server-Timing), so
+  // the core also learns the network's share of the latency (its RTT estimate).
+  void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
+              Duration service, Duration queued);
   void cost(routing::TargetIndex t, Money c);
   // A worker's /v1/load answer, and how long the poll took (an RTT sample).
   void load_report(routing::TargetIndex t, const protocol::LoadReportMsg& r, Duration poll_time);
+  // A load report that did not come over the network (an MCU pool's, from device heartbeats): no
+  // RTT sample. ready false: no device can serve now.
+  void load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready);
 
-  // Each target's live state as JSON, for GET /v1/targets.
-  std::string targets_json();
+  // Each target's live state as JSON, for GET /v1/targets. extra[i], when present, is appended
+  // to target i's object (",\"key\":value..."), e.g. an MCU pool's devices.
+  std::string targets_json(const std::vector<std::string>& extra = {});
   const Config& config() const { return cfg_; }
 
  private:

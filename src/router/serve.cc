@@ -126,6 +126,8 @@ int run_serve(const ServeOptions& opts) {
 
   loop.post([&service] { service.start_polling(); });
   loop.run(cfg->server.threads);
+  // After the HTTP drain: no request needs a device any more.
+  service.stop_devices();
   if (ledger) {
     // Every request the drain let finish has submitted its record; write them all before exit.
     ledger->flush_and_stop();

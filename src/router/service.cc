@@ -7,6 +7,8 @@
 
 #include "protocol/v2_codec.h"
 #include "router/admin_api.h"
+#include "router/service_call.h"
+#include "router/server_timing.h"
 #include "protocol/v2_path.h"
 #include "telemetry/log.h"
 #include "telemetry/trace.h"
@@ -19,38 +21,6 @@ using net::HttpResponse;
 using protocol::V2Endpoint;
 using Step = CoreRouting::Step;
 using routing::Outcome;
-
-// One client request on its way through the plan. Lives as long as an attempt holds it.
-struct RouterService::Call {
-  GenPtr gen;  // the routing generation the request started with; kept alive until it ends
-  std::shared_ptr<Usage> usage;  // null: no ledger
-  const ModelConfig* model = nullptr;
-  std::string id;          // the request's `id`, echoed
-  std::string request_id;  // for logs and x-request-id: id, x-request-id or generated
-  std::string traceparent;
-  std::string body;  // the client's body, forwarded byte for byte
-  std::optional<std::string> header_length;
-  std::string content_type;
-  std::vector<Step> steps;  // the plan: primary, then fallbacks
-  size_t next = 0;
-  int fallbacks = 0;
-  TimePoint start;
-  TimePoint deadline;
-  std::string errors;  // "target: reason; ..." for the final error message
-  bool timed_out = false;
-  bool bad_gateway = false;
-  // Hedging (single I/O thread only: the Call is then only touched from that thread).
-  std::optional<Duration> hedge_after;  // send a copy to the next step after this, if unanswered
-  bool hedged = false;
-  bool done = false;     // answered; later answers (a hedge's loser) are dropped
-  int outstanding = 0;   // attempts on the wire
-  std::shared_ptr<net::EventLoop::Timer> hedge_timer;
-  net::Responder respond;
-  // Set when the cache keeps answers for this model: the request's key, and the request without
-  // its inputs, which says in which form (JSON or binary) a cached answer is sent.
-  std::optional<cache::CacheKey> cache_key;
-  InferRequest form;
-};
 
 namespace {
 
@@ -109,12 +79,13 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   }
   if (path == "/metrics") {
     if (cache_) cache_->export_metrics();
+    mcus_->export_metrics();
     export_ledger_metrics();
     HttpResponse r{200, {}, metrics_.render()};
     r.headers.set("Content-Type", "text/plain; version=0.0.4");
     return respond(std::move(r));
   }
-  if (path == "/v1/targets") return respond(net::json_response(200, gen->routing->targets_json()));
+  if (path == "/v1/targets") return respond(net::json_response(200, targets_json(*gen)));
   auto p = protocol::parse_v2_path(path);
   if (p.endpoint == V2Endpoint::kUnknown) return respond(net::error_response(404, "Not Found"));
   std::shared_ptr<Usage> usage;
@@ -230,12 +201,16 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   }
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
   call->steps = std::move(plan->steps);
+  if (std::any_of(call->steps.begin(), call->steps.end(), [](const Step& st) { return st.target->is_mcu_pool(); }))
+    call->input = std::make_shared<const InferRequest>(std::move(*parsed));
   if (plan->hedge_after && call->steps.size() > 1 && cfg_.server.threads == 1) call->hedge_after = plan->hedge_after;
   inflight_.add(1);
   attempt(std::move(call));
 }
 
 void RouterService::attempt(std::shared_ptr<Call> call) {
+  if (call->next >= call->steps.size() && call->fallbacks == 0 && !call->skipped.empty())
+    return finish_error(call, 400, "no planned target takes this input: " + call->skipped);
   if (call->next >= call->steps.size())
     return finish_error(call, call->bad_gateway ? 502 : call->timed_out ? 504 : 503,
                         fmt::format("all {} target(s) failed: {}", call->steps.size(), call->errors));
@@ -247,6 +222,7 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   const Target* tgp = target_of(*call->gen, cand.target);
   if (!tgp) return fail_attempt(call, cand, "not a configured target", 0);
   const Target& tg = *tgp;
+  if (cand.target->is_mcu_pool()) return attempt_mcu(std::move(call), cand, tg, remaining);
 
   HttpRequest out;
   out.method = "POST";
@@ -355,10 +331,19 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
     call->bad_gateway = true;
     return fail_attempt(call, cand, "bad response: " + parsed.status().message(), attempt_ms);
   }
-  InferResponse& resp = *parsed;
+  // A worker's own account of the call (docs/worker.md): the model's time is the service time,
+  // and what is left of the latency after its queue is the network's. Without it (another kind
+  // of endpoint, or a header that does not parse) the core splits the latency itself.
+  auto timing = upstream.headers.get("server-timing");
+  auto st = timing ? parse_server_timing(*timing) : std::nullopt;
+  if (st) call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue);
+  else call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
+  deliver(std::move(call), cand, std::move(*parsed), attempt_ms);
+}
+
+void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, double attempt_ms) {
   Money cost = cand.target->cost_per_request +
                Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
-  call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
   call->gen->routing->cost(cand.ti, cost);
   settle(*call);
   double total_ms = ms_since(call->start);

@@ -25,6 +25,7 @@
 #include "router/cache_glue.h"
 #include "router/config.h"
 #include "router/core_routing.h"
+#include "router/mcu_glue.h"
 #include "store/ledger.h"
 #include "store/store.h"
 #include "telemetry/metrics.h"
@@ -74,11 +75,16 @@ class RouterService {
   // Copies the ledger writer's counters into /metrics; called before rendering.
   void export_ledger_metrics();
 
+  // Stops the MCU pools (graceful shutdown: after the HTTP drain). Requests still held fail
+  // with kUnavailable.
+  void stop_devices();
+
  private:
   struct Target {
     const TargetConfig* cfg = nullptr;
     net::Url url;
     std::string authorization;  // "Bearer <token>" from the environment, or empty
+    std::shared_ptr<backends::McuPool> pool;  // an MCU pool target's devices (mcu_glue.h); else null
   };
   struct Call;
   struct Generation;
@@ -112,6 +118,15 @@ class RouterService {
   void attempt(std::shared_ptr<Call> call);
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
+  // The answer from a target, whichever kind: cost, hir_* parameters, cache, metrics, ledger.
+  void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, double attempt_ms);
+  // MCU pool targets (service_mcu.cc).
+  void attempt_mcu(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, Duration remaining);
+  void mcu_done(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Result<backends::McuReply> r,
+                Duration elapsed);
+  void feed_mcu_load(const std::string& target, const routing::LoadReport& r, bool ready);
+  std::string targets_json(const Generation& gen) const;
+  void attach_pools(Generation& gen);
   void settle(Call& call);
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
   void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why, double ms);
@@ -162,6 +177,8 @@ class RouterService {
   uint64_t seed_;
   mutable std::mutex gen_mu_;  // guards gen_ (the pointer, not the generation)
   GenPtr gen_;
+  // After gen_: destroyed (its pools stopped) first, since their load reports read gen_.
+  std::unique_ptr<McuFleet> mcus_;
   std::mutex reload_mu_;       // one reload at a time
   std::atomic<bool> polling_{false};
   telemetry::Counter* shed_ = nullptr;

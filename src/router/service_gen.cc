@@ -47,7 +47,11 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
                                         if (!store_.ledger) return std::nullopt;
                                         return store_.ledger->counters();
                                       });
-  gen_ = build_generation(std::make_shared<const Config>(cfg), -1);
+  mcus_ = std::make_unique<McuFleet>(metrics_, [this](const std::string& target, const routing::LoadReport& r,
+                                                      bool ready) { feed_mcu_load(target, r, ready); });
+  GenPtr first = build_generation(std::make_shared<const Config>(cfg), -1);
+  std::lock_guard lock(gen_mu_);
+  gen_ = std::move(first);
 }
 
 RouterService::~RouterService() = default;
@@ -61,6 +65,10 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
   for (const auto& t : gen->cfg->targets) {
     Target tg;
     tg.cfg = &t;
+    if (t.is_mcu_pool()) {
+      gen->targets.push_back(std::move(tg));  // its pool is attached below
+      continue;
+    }
     if (auto u = net::Url::parse(t.url); u.ok()) tg.url = *u;  // checked by parse_config / store_glue
     if (!t.token_env.empty()) {
       const char* tok = std::getenv(t.token_env.c_str());
@@ -69,6 +77,7 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
     }
     gen->targets.push_back(std::move(tg));
   }
+  attach_pools(*gen);
   gen->poll_disabled.assign(gen->cfg->targets.size(), 0);
   gen->poll_timers.resize(gen->cfg->targets.size());
   make_metrics(*gen);
@@ -135,6 +144,10 @@ void RouterService::swap_generation(GenPtr next) {
   }
   if (old) stop_load_polls(*old);
   if (polling_) start_load_polls(next);
+  // Pools of targets the new registry dropped (or changed) let go of their lines.
+  std::vector<const TargetConfig*> in_use;
+  for (const auto& t : next->cfg->targets) in_use.push_back(&t);
+  mcus_->retain(in_use);
 }
 
 Status RouterService::reload_registry() {

@@ -52,15 +52,33 @@ RegistryRecords registry_records(const Config& cfg) {
 
 namespace {
 
-std::optional<TargetConfig> target_config(const store::TargetRecord& r, std::string* why) {
+// An MCU pool's record keeps its devices in `url` (space-separated, config.h join_devices); the
+// pool's tuning (attempt timeout, tries, heartbeat) is not in the registry, so it comes from the
+// YAML's target of the same name when there is one, else the defaults. queue_capacity is the
+// pool's request limit.
+bool mcu_pool_config(const store::TargetRecord& r, const TargetConfig* yaml, TargetConfig& t, std::string* why) {
+  if (yaml && yaml->mcu) t.mcu = yaml->mcu;
+  else t.mcu.emplace();
+  if (r.queue_capacity > 0) t.mcu->max_outstanding = r.queue_capacity;
+  if (Status s = make_mcu_pool(t, split_devices(r.url)); !s.ok()) {
+    *why = "bad devices: " + s.message();
+    return false;
+  }
+  return true;
+}
+
+std::optional<TargetConfig> target_config(const store::TargetRecord& r, const Config& base, std::string* why) {
   auto hw = routing::parse_hardware_class(r.hw_class);
   if (!hw) {
     *why = "unknown class '" + r.hw_class + "'";
     return std::nullopt;
   }
-  if (auto u = net::Url::parse(r.url); !u.ok()) {
-    *why = "bad url: " + u.status().message();
-    return std::nullopt;
+  const bool pool = *hw == routing::HardwareClass::kMcu && names_mcu_devices(r.url);
+  if (!pool) {
+    if (auto u = net::Url::parse(r.url); !u.ok()) {
+      *why = "bad url: " + u.status().message();
+      return std::nullopt;
+    }
   }
   TargetConfig t;
   t.name = r.name;
@@ -75,6 +93,7 @@ std::optional<TargetConfig> target_config(const store::TargetRecord& r, std::str
   t.queue_capacity = r.queue_capacity;
   t.expected_rtt = from_ms(r.expected_rtt_ms);
   t.poll_load = r.poll_load;
+  if (pool && !mcu_pool_config(r, base.find_target(r.name), t, why)) return std::nullopt;
   return t;
 }
 
@@ -91,7 +110,7 @@ Config config_from_registry(const Config& base, const store::RegistrySnapshot& s
   for (const auto& r : snap.targets) {
     if (r.drained) continue;
     std::string why;
-    if (auto t = target_config(r, &why)) out.targets.push_back(std::move(*t));
+    if (auto t = target_config(r, base, &why)) out.targets.push_back(std::move(*t));
     else skip("target " + r.name + ": " + why);
   }
   for (const auto& m : snap.models) {

@@ -1,0 +1,50 @@
+// RouterService::Call, shared by the request path's files (service.cc, service_mcu.cc).
+// Internal to the service: nothing outside src/router includes it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "router/service.h"
+
+namespace hir::router {
+
+// One client request on its way through the plan. Lives as long as an attempt holds it.
+struct RouterService::Call {
+  GenPtr gen;  // the routing generation the request started with; kept alive until it ends
+  std::shared_ptr<Usage> usage;  // null: no ledger
+  const ModelConfig* model = nullptr;
+  std::string id;          // the request's `id`, echoed
+  std::string request_id;  // for logs and x-request-id: id, x-request-id or generated
+  std::string traceparent;
+  std::string body;  // the client's body, forwarded byte for byte
+  std::optional<std::string> header_length;
+  std::string content_type;
+  std::vector<CoreRouting::Step> steps;  // the plan: primary, then fallbacks
+  size_t next = 0;
+  int fallbacks = 0;
+  TimePoint start;
+  TimePoint deadline;
+  std::string errors;  // "target: reason; ..." for the final error message
+  bool timed_out = false;
+  bool bad_gateway = false;
+  // Hedging (single I/O thread only: the Call is then only touched from that thread).
+  std::optional<Duration> hedge_after;  // send a copy to the next step after this, if unanswered
+  bool hedged = false;
+  bool done = false;     // answered; later answers (a hedge's loser) are dropped
+  int outstanding = 0;   // attempts on the wire
+  std::shared_ptr<net::EventLoop::Timer> hedge_timer;
+  net::Responder respond;
+  // Set when the cache keeps answers for this model: the request's key, and the request without
+  // its inputs, which says in which form (JSON or binary) a cached answer is sent.
+  std::optional<cache::CacheKey> cache_key;
+  InferRequest form;
+  // The parsed request, kept when the plan has an MCU pool step (the pool takes tensors, not
+  // the body); and why steps were skipped because the input does not fit their devices.
+  std::shared_ptr<const InferRequest> input;
+  std::string skipped;
+};
+
+}  // namespace hir::router

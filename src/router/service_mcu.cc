@@ -1,0 +1,120 @@
+// RouterService and its MCU pool targets (docs/mcu-emulator.md, "In hir serve"): dispatch through
+// McuPool::submit, completions posted back to the event loop, device heartbeats as the routing
+// core's load reports, and the devices' state for GET /v1/targets.
+#include <fmt/format.h>
+
+#include "backends/mcu_codec.h"
+#include "router/service.h"
+#include "router/service_call.h"
+#include "telemetry/log.h"
+
+namespace hir::router {
+
+using Step = CoreRouting::Step;
+using routing::Outcome;
+
+void RouterService::attach_pools(Generation& gen) {
+  for (size_t i = 0; i < gen.targets.size(); ++i) {
+    const TargetConfig& t = *gen.targets[i].cfg;
+    if (!t.is_mcu_pool()) continue;
+    auto pool = mcus_->pool_for(t);
+    if (!pool.ok()) {
+      // Left without a pool, the target fails every attempt and its breaker keeps it out.
+      telemetry::log_error("mcu_pool_failed", {{"target", t.name}, {"reason", pool.status().message()}});
+      continue;
+    }
+    gen.targets[i].pool = *pool;
+    // Until a device answers, nothing is planned onto the target: a pool that has not connected
+    // yet (or whose devices are all down) reports not ready. Its heartbeats then say otherwise.
+    gen.routing->load_report(static_cast<routing::TargetIndex>(i), (*pool)->load_report(), (*pool)->any_up());
+  }
+}
+
+// Runs on a pool's I/O thread: the routing core serializes its own calls, so no hop through the
+// loop is needed, and a heartbeat never waits behind requests.
+void RouterService::feed_mcu_load(const std::string& target, const routing::LoadReport& r, bool ready) {
+  GenPtr gen = current();
+  if (!gen) return;  // the first generation is being built
+  for (size_t i = 0; i < gen->cfg->targets.size(); ++i)
+    if (gen->cfg->targets[i].is_mcu_pool() && gen->cfg->targets[i].name == target)
+      gen->routing->load_report(static_cast<routing::TargetIndex>(i), r, ready);
+}
+
+void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, const Target& tg, Duration remaining) {
+  if (!tg.pool || !call->input) return fail_attempt(std::move(call), cand, "no MCU pool for this target", 0);
+  auto t0 = SteadyClock::now();
+  const TimePoint deadline = t0 + std::min<Duration>(tg.cfg->timeout, remaining);
+  CoreRouting& routing = *call->gen->routing;
+  std::weak_ptr<backends::McuPool> pool = tg.pool;
+  // The callback runs on the pool's I/O thread: hand the result to the event loop, where the
+  // rest of the request lives, and return at once.
+  Status st = tg.pool->submit(*call->input, deadline, [this, call, cand, t0](Result<backends::McuReply> r) {
+    auto elapsed = SteadyClock::now() - t0;
+    loop_.post([this, call, cand, elapsed, r = std::move(r)]() mutable { mcu_done(call, cand, std::move(r), elapsed); });
+  });
+  if (st.code() == Code::kInvalidArgument) {
+    // The input does not fit the devices' model (a batch, another shape or datatype): nothing
+    // was sent. The target is not at fault, so this is no failure and no fallback; the request
+    // goes on to the next step as if this one had not been planned.
+    if (!call->skipped.empty()) call->skipped += "; ";
+    call->skipped += cand.target->name + ": " + st.message();
+    return attempt(std::move(call));
+  }
+  routing.dispatched(cand.ti);
+  if (!st.ok()) {
+    // Refused without sending: no device up (the core then hears the pool is not ready, so the
+    // next requests are planned elsewhere at once), full, or already past the deadline.
+    auto elapsed = SteadyClock::now() - t0;
+    call->timed_out |= st.code() == Code::kDeadlineExceeded;
+    routing.result(cand.ti, cand.vi, backends::outcome_of(st), elapsed);
+    if (st.code() == Code::kUnavailable) {
+      if (auto p = pool.lock()) routing.load_report(cand.ti, p->load_report(), p->any_up());
+    }
+    return fail_attempt(std::move(call), cand, st.message(), to_ms(elapsed));
+  }
+  ++call->outstanding;
+  if (call->next == 1 && call->hedge_after) {
+    call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
+      if (call->done || call->hedged || call->next >= call->steps.size()) return;
+      if (call->deadline <= SteadyClock::now()) return;
+      call->hedged = true;
+      hedges_->inc();
+      attempt(call);
+    });
+  }
+}
+
+void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Result<backends::McuReply> r,
+                             Duration elapsed) {
+  --call->outstanding;
+  CoreRouting& routing = *call->gen->routing;
+  if (!r.ok()) {
+    routing.result(cand.ti, cand.vi, backends::outcome_of(r.status()), elapsed);
+    if (call->done) return;  // a hedge's loser
+    call->timed_out |= r.status().code() == Code::kDeadlineExceeded;
+    return fail_attempt(std::move(call), cand, r.status().message(), to_ms(elapsed));
+  }
+  // The device's occupancy — the INFER frame on the line, the compute, the RESULT frame — is
+  // what the queue model needs as the service time (a device is busy for all of it); its own
+  // compute time alone (r->device_time, ~0.6 ms) is a small part of the ~10 ms. The line is
+  // local, so no network share is learnt from it.
+  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed, elapsed, Duration::zero());
+  if (call->done) return;
+  InferResponse resp = std::move(r->response);
+  resp.binary.assign(resp.outputs.size(), false);
+  for (size_t i = 0; i < resp.outputs.size(); ++i) resp.binary[i] = call->input->wants_binary(resp.outputs[i].name);
+  resp.parameters["hir_device"] = static_cast<int64_t>(r->device);
+  resp.parameters["hir_device_ms"] = to_ms(r->device_time);
+  deliver(std::move(call), cand, std::move(resp), to_ms(elapsed));
+}
+
+std::string RouterService::targets_json(const Generation& gen) const {
+  std::vector<std::string> extra(gen.cfg->targets.size());
+  for (size_t i = 0; i < extra.size(); ++i)
+    if (gen.cfg->targets[i].is_mcu_pool()) extra[i] = mcus_->devices_json(gen.cfg->targets[i].name);
+  return gen.routing->targets_json(extra);
+}
+
+void RouterService::stop_devices() { mcus_->stop_all(); }
+
+}  // namespace hir::router
