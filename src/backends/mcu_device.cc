@@ -63,7 +63,9 @@ void McuDevice::tick(TimePoint now, McuSink& sink) {
   }
   if (req_ && now >= try_deadline_) {
     ++c_.timeouts;
-    ++consecutive_timeouts_;
+    // A try cut short by the caller's own deadline says nothing about the device: a burst
+    // queued behind one MCU runs out of budget while the device answers every try it gets.
+    if (!try_cut_by_caller_) ++consecutive_timeouts_;
     abandoned_id_ = req_id_;  // its reply may still come: dropped then, and counted as stray
     McuRequest* r = req_;
     end_try(now);
@@ -181,6 +183,7 @@ void McuDevice::start(McuRequest* r, TimePoint now, McuSink& sink) {
   ++c_.infers_sent;
   try_start_ = now;
   try_deadline_ = std::min(r->deadline, now + opt_.attempt_timeout);
+  try_cut_by_caller_ = r->deadline < now + opt_.attempt_timeout;
   if (send(HIRFW_T_INFER, req_id_, r->pixels.data(), r->len, now, sink) || req_ != r) return;
   // Not sent and still ours: the output buffer had no room (cannot happen with one try in
   // flight, but never leave a request stranded).
@@ -267,6 +270,7 @@ void McuDevice::on_result(const hirfw_frame& f, TimePoint now, McuSink& sink) {
     ++c_.stray_replies;
     if (f.id != 0 && f.id == abandoned_id_) {
       abandoned_id_ = 0;  // the abandoned try is over: the device is free again
+      consecutive_timeouts_ = 0;  // and it answers
       hold_until_ = {};
     }
     return;

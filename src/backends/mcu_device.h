@@ -109,6 +109,7 @@ class McuDevice {
   TimePoint try_start_{}, try_deadline_{}, hold_until_{};
   TimePoint last_rx_{}, last_probe_{};
   int consecutive_timeouts_ = 0;
+  bool try_cut_by_caller_ = false;  // the try's deadline is the request's, not attempt_timeout
   hirfw_info_msg info_{};
   std::optional<hirfw_status_msg> last_status_;
   BusyMeter busy_;

@@ -324,7 +324,9 @@ routing::LoadReport McuPool::pool_load(TimePoint now) const {
     if (d->busy_flag()) ++r.in_flight;
   }
   r.queue_depth = static_cast<uint32_t>(pending_.size());
-  r.queue_capacity = static_cast<uint32_t>(opt_.max_outstanding);
+  // max_outstanding counts the requests in service too: the waiting room is what is left once
+  // every device up holds one (at least 1, since 0 would read as "no limit" to the router).
+  r.queue_capacity = static_cast<uint32_t>(std::max<size_t>(1, opt_.max_outstanding > up ? opt_.max_outstanding - up : 0));
   r.concurrency = std::max<uint32_t>(1, up);
   r.busy_fraction = up ? busy / up : 0;
   return r;

@@ -11,6 +11,10 @@ namespace hir::router {
 CoreRouting::CoreRouting(const Config& cfg, uint64_t seed) : cfg_(cfg), rng_(seed) {
   // Target i of the configuration is target i of the core.
   for (const auto& t : cfg.targets) {
+    // An MCU pool's max_outstanding counts the requests its devices hold too; its waiting room
+    // is the rest (as McuPool's own load report says; 0 would read as "no limit").
+    const uint32_t queue = t.mcu ? std::max<uint32_t>(1, t.queue_capacity > t.concurrency ? t.queue_capacity - t.concurrency : 0)
+                                 : t.queue_capacity;
     reg_.add_target({.name = t.name,
                      .hw = t.hw,
                      .cost_per_request = t.cost_per_request,
@@ -18,7 +22,7 @@ CoreRouting::CoreRouting(const Config& cfg, uint64_t seed) : cfg_(cfg), rng_(see
                      .failure_domain = t.failure_domain,
                      .expected_rtt = t.expected_rtt,
                      .concurrency = t.concurrency,
-                     .queue_capacity = t.queue_capacity});
+                     .queue_capacity = queue});
   }
   for (const auto& m : cfg.models) {
     auto mi = reg_.add_model(m.signature.name);

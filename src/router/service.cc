@@ -182,6 +182,14 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   if (!plan.ok()) {
     // No target can serve at all (every one ejected or unhealthy) is "every target failed".
     if (plan.status().code() == Code::kUnavailable && answer_from_cache(*call, cache::Use::kStaleIfError)) return;
+    // Refused before any target was tried: counted and logged like every other answer, so an
+    // operator sees why (the reason names the constraint that cut the last candidates).
+    if (plan.status().code() != Code::kResourceExhausted) {
+      refused_->inc();
+      telemetry::log_warn("request_refused", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+                                              {"model", model.signature.name}, {"status", http_status(plan.status().code())},
+                                              {"reason", plan.status().message()}});
+    }
     return call->respond(refusal(plan.status(), retry_after));
   }
 

@@ -182,6 +182,7 @@ class RouterService {
   std::mutex reload_mu_;       // one reload at a time
   std::atomic<bool> polling_{false};
   telemetry::Counter* shed_ = nullptr;
+  telemetry::Counter* refused_ = nullptr;
   telemetry::Counter* hedges_ = nullptr;
   telemetry::Counter* poll_failures_ = nullptr;
   telemetry::Counter* registry_reloads_ = nullptr;

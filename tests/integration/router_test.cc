@@ -231,3 +231,21 @@ TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
   // And it no longer listens.
   EXPECT_EQ(call(r.port, "GET", "/v2/health/live", "", {}, std::chrono::seconds(2)).status, 0);
 }
+
+TEST_F(RouterIT, ARequestNoTargetCanServeIsCountedAndLogged) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  std::string body = R"({"parameters":{"min_accuracy":0.999},"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 784; ++i) body += i ? ",0.5" : "0.5";
+  body += "]}]}";
+  auto res = call(r.port, "POST", "/v2/models/fmnist/infer", body, h);
+  EXPECT_GE(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("min_accuracy"), std::string::npos) << res.body;
+  auto metrics = call(r.port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find("hir_refused_total 1"), std::string::npos) << metrics.body.substr(0, 2000);
+  std::ifstream log(r.log);
+  std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"event\":\"request_refused\""), std::string::npos) << text.substr(0, 2000);
+}
