@@ -60,6 +60,35 @@ void append_cuts(std::string& s, const CutCounts& cuts, const Constraints& k) {
   if (!any) s += "none";
 }
 
+// add_fallbacks' choice, from the best max_fallbacks candidates on targets not in the chain
+// (top) and the best of each of the best max_fallbacks domains not in it (top_domains).
+void pick_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t max_fallbacks,
+                    const std::vector<uint32_t>& top, const std::vector<uint32_t>& top_domains,
+                    std::vector<uint32_t>& chosen) {
+  // A: the best candidate in a domain not yet in the chain; B: the best on any target not in it.
+  // B in a new domain would make A at least as good, so B is picked only from a used domain, and
+  // only when it is in a better tier than A.
+  size_t next_domain = 0;
+  for (size_t slot = 0; slot < max_fallbacks; ++slot) {
+    const uint32_t* b = nullptr;
+    for (const uint32_t& i : top)
+      if (!in_chain(c, chosen, c[i].target)) {
+        b = &i;
+        break;
+      }
+    const uint32_t* a =
+        next_domain < top_domains.size() ? &top_domains[next_domain] : nullptr;
+    if (a && (!b || tier(c[*a], include_relaxed) == tier(c[*b], include_relaxed))) {
+      chosen.push_back(*a);
+      ++next_domain;
+    } else if (b) {
+      chosen.push_back(*b);
+    } else {
+      return;
+    }
+  }
+}
+
 }  // namespace
 
 void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t max_fallbacks,
@@ -111,28 +140,7 @@ void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t ma
   for (uint32_t d : s.touched)
     if (!domain_used(c, chosen, d)) offer(s.top_domains, s.domain_best[d]);
 
-  // A: the best candidate in a domain not yet in the chain; B: the best on any target not in it.
-  // B in a new domain would make A at least as good, so B is picked only from a used domain, and
-  // only when it is in a better tier than A.
-  size_t next_domain = 0;
-  for (size_t slot = 0; slot < max_fallbacks; ++slot) {
-    const uint32_t* b = nullptr;
-    for (const uint32_t& i : s.top)
-      if (!in_chain(c, chosen, c[i].target)) {
-        b = &i;
-        break;
-      }
-    const uint32_t* a =
-        next_domain < s.top_domains.size() ? &s.top_domains[next_domain] : nullptr;
-    if (a && (!b || s.tiers[*a] == s.tiers[*b])) {
-      chosen.push_back(*a);
-      ++next_domain;
-    } else if (b) {
-      chosen.push_back(*b);
-    } else {
-      return;
-    }
-  }
+  pick_fallbacks(c, include_relaxed, max_fallbacks, s.top, s.top_domains, chosen);
 }
 
 void diversify_last_fallback(std::span<const Candidate> c, bool include_relaxed,
@@ -154,6 +162,84 @@ void diversify_last_fallback(std::span<const Candidate> c, bool include_relaxed,
     if (t < tb || (t == tb && (faster ? c[n].p95 < c[best].p95 : ranks_before(c[n], c[best])))) best = n;
   }
   if (best != c.size()) chosen.back() = static_cast<uint32_t>(best);
+}
+
+void FallbackCollector::reset(bool include_relaxed, size_t max_fallbacks, size_t candidates) {
+  include_relaxed_ = include_relaxed;
+  max_fallbacks_ = max_fallbacks;
+  top_.clear();
+  top_domains_.clear();
+  hw_best_.fill(UINT32_MAX);
+  if (tiers_.size() < candidates) tiers_.resize(candidates);
+}
+
+// Inlined into offer(), which calls it about three times per candidate.
+[[gnu::always_inline]] inline bool FallbackCollector::before(std::span<const Candidate> c,
+                                                              uint32_t a, uint32_t b) const {
+  const int ta = tiers_[a], tb = tiers_[b];
+  if (ta != tb) return ta < tb;
+  if (ta == 1 && c[a].p95 != c[b].p95) return c[a].p95 < c[b].p95;
+  return ranks_before(c[a], c[b]);
+}
+
+template <class Key>
+void FallbackCollector::keep(std::span<const Candidate> c, std::vector<uint32_t>& v, uint32_t i,
+                             Key key) {
+  // Keeps v sorted by `before`, at most max_fallbacks + 1 long, one entry per key (add_fallbacks'
+  // `offer`). Most candidates stop at the first comparison, with the list's last entry.
+  const size_t cap = max_fallbacks_ + 1;
+  if (v.size() == cap && !before(c, i, v.back())) return;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (key(c[*it]) != key(c[i])) continue;
+    if (!before(c, i, *it)) return;
+    v.erase(it);
+    break;
+  }
+  auto at = v.begin();
+  while (at != v.end() && !before(c, i, *at)) ++at;  // upper_bound over a handful of entries
+  v.insert(at, i);
+  if (v.size() > cap) v.pop_back();
+}
+
+void FallbackCollector::offer(std::span<const Candidate> c, uint32_t i) {
+  if (max_fallbacks_ == 0) return;
+  const int t = tier(c[i], include_relaxed_);
+  if (i >= tiers_.size()) tiers_.resize(i + 1);
+  tiers_[i] = static_cast<uint8_t>(t);
+  if (t == 2) return;
+  keep(c, top_, i, [](const Candidate& x) { return x.target; });
+  keep(c, top_domains_, i, [](const Candidate& x) { return x.domain; });
+  uint32_t& best = hw_best_[static_cast<size_t>(c[i].hw)];
+  if (best == UINT32_MAX || before(c, i, best)) best = i;
+}
+
+void FallbackCollector::finish(std::span<const Candidate> c, std::vector<uint32_t>& chosen) {
+  if (max_fallbacks_ == 0 || chosen.empty()) return;
+  const Candidate& primary = c[chosen[0]];
+  auto drop = [&](std::vector<uint32_t>& v, auto same) {
+    for (auto it = v.begin(); it != v.end(); ++it)
+      if (same(c[*it])) {
+        v.erase(it);
+        break;
+      }
+    if (v.size() > max_fallbacks_) v.resize(max_fallbacks_);
+  };
+  drop(top_, [&](const Candidate& x) { return x.target == primary.target; });
+  drop(top_domains_, [&](const Candidate& x) { return x.domain == primary.domain; });
+  pick_fallbacks(c, include_relaxed_, max_fallbacks_, top_, top_domains_, chosen);
+
+  // diversify_last_fallback, from the best per hardware class.
+  if (chosen.size() < 2) return;
+  const HardwareClass hw = primary.hw;
+  for (uint32_t i : chosen)
+    if (c[i].hw != hw) return;
+  uint32_t best = UINT32_MAX;
+  for (size_t h = 0; h < hw_best_.size(); ++h) {
+    const uint32_t i = hw_best_[h];
+    if (i == UINT32_MAX || static_cast<HardwareClass>(h) == hw) continue;
+    if (best == UINT32_MAX || before(c, i, best)) best = i;
+  }
+  if (best != UINT32_MAX) chosen.back() = best;
 }
 
 std::optional<Duration> hedge_delay(const std::vector<PlanStep>& steps, Priority p, Duration budget,

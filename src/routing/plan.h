@@ -3,6 +3,7 @@
 // POST /v1/route/explain. Pure, like policy.h; Router calls these after selecting the primary.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -63,6 +64,40 @@ struct FallbackScratch {
 // greedy loop on random fleets).
 void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t max_fallbacks,
                    std::vector<uint32_t>& chosen, FallbackScratch& scratch);
+
+// add_fallbacks and diversify_last_fallback (below) computed while the decision scans its
+// candidates, so that a decision passes over them once rather than three times. The rules and
+// the result are those of the two functions (tests/unit/routing/plan_test.cc checks it on random
+// candidate sets), for a chain that holds only the primary when finish() is called:
+// - the best max_fallbacks + 1 candidates on distinct targets, and the best max_fallbacks + 1
+//   on distinct failure domains, are kept as candidates stream in (a sorted list with one entry
+//   per key keeps the best per key exactly: an entry evicted from it has max_fallbacks + 1
+//   better ones with other keys, and those only get better); the primary's target and its
+//   domain take one entry each, so dropping them leaves add_fallbacks' max_fallbacks best;
+// - the best candidate per hardware class is what diversify_last_fallback looks for.
+// The fallback order is a total order (tier, then the p95 for relaxed ones, then the policy
+// ranking, which ends on the target and variant indices), so "best" never depends on the
+// order the candidates arrive in.
+class FallbackCollector {
+ public:
+  void reset(bool include_relaxed, size_t max_fallbacks, size_t candidates);
+  // c[i]'s cut and half_open are final; c holds every candidate offered so far.
+  void offer(std::span<const Candidate> c, uint32_t i);
+  // chosen = {primary}: appends the fallbacks exactly as add_fallbacks then
+  // diversify_last_fallback would.
+  void finish(std::span<const Candidate> c, std::vector<uint32_t>& chosen);
+
+ private:
+  bool include_relaxed_ = false;
+  size_t max_fallbacks_ = 0;
+  std::vector<uint32_t> top_, top_domains_;
+  std::array<uint32_t, 4> hw_best_{};  // per HardwareClass; UINT32_MAX: none
+  std::vector<uint8_t> tiers_;         // per candidate offered: add_fallbacks' tier
+
+  bool before(std::span<const Candidate> c, uint32_t a, uint32_t b) const;
+  template <class Key>
+  void keep(std::span<const Candidate> c, std::vector<uint32_t>& v, uint32_t i, Key key);
+};
 
 // When every step of the chain is on the primary's hardware class and another class has a
 // candidate the chain could use (same tiers as add_fallbacks), its best one replaces the last

@@ -72,6 +72,11 @@ size_t power_of_two_choices(std::span<const Candidate> c, size_t best,
   for (size_t i = 0; i < c.size(); ++i)
     if (c[i].cut == Cut::kNone && equivalent_edge(c[i], c[best]))
       members.push_back(static_cast<uint32_t>(i));
+  return pick_of_two(c, members, best, rng);
+}
+
+size_t pick_of_two(std::span<const Candidate> c, std::span<const uint32_t> members, size_t best,
+                   Rng& rng) {
   const auto n = static_cast<uint32_t>(members.size());
   if (n < 2) return best;
   // Two distinct members, uniformly: draw the second from the n-1 others.

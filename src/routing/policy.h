@@ -156,5 +156,9 @@ size_t best_effort(std::span<const Candidate> c);
 // members: scratch, overwritten. Returns best itself when it has no equivalent.
 size_t power_of_two_choices(std::span<const Candidate> c, size_t best,
                             std::vector<uint32_t>& members, Rng& rng);
+// Its draw, given the members (indices into c, in candidate order) already collected; best
+// when there are fewer than two.
+size_t pick_of_two(std::span<const Candidate> c, std::span<const uint32_t> members, size_t best,
+                   Rng& rng);
 
 }  // namespace hir::routing

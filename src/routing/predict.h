@@ -44,6 +44,20 @@ struct LatencyPrediction {
 LatencyPrediction predict_latency(const TargetState& s, const TargetInfo& t, VariantIndex v,
                                   Duration service_prior, TimePoint now);
 
+// The terms of the prediction that change only when the target's state does (a result, a
+// report, an RTT sample), not with time: the estimators' quantiles and means. Router keeps them
+// per deployment between such changes and recomputes only the time-dependent queue terms, which
+// gives the very same figures (predict_latency is this pair of calls), because a quantile
+// window's snapshot changes only when a sample is added (estimators.h).
+struct LatencyTerms {
+  Duration rtt_p95{}, rtt_p50{}, service_p95{}, service_mean{};
+};
+LatencyTerms latency_terms(const TargetState& s, VariantIndex v, Duration service_prior);
+// others: s.others(now), passed in so that a caller that already has it for the same instant
+// need not evaluate it twice.
+LatencyPrediction predict_latency(const TargetState& s, const LatencyTerms& k, double others,
+                                  TimePoint now);
+
 Duration predict_latency_p95(const TargetState& s, const TargetInfo& t, VariantIndex v,
                              Duration service_prior, TimePoint now);
 

@@ -43,17 +43,48 @@ Router::Router(const Registry& reg, PolicyConfig cfg, const TargetStateOptions& 
   }
   ready_.assign(n, 1);
   version_.assign(n, 0);
+  terms_version_.assign(n, 0);
   views_.resize(n);
-  predictions_.resize(reg.model_count());
-  size_t most = 0;
-  for (size_t m = 0; m < reg.model_count(); ++m) {
-    const size_t deployments = reg.model(static_cast<ModelIndex>(m)).deployments.size();
-    predictions_[m].resize(deployments);
-    most = std::max(most, deployments);
-  }
-  cands_.reserve(most);
-  members_.reserve(most);
+  const size_t models = reg.model_count();
+  predictions_.resize(models);
+  deployments_.resize(models);
+  slot_variants_.resize(models);
+  groups_.assign(models, 0);
+  for (size_t m = 0; m < models; ++m) build_model(static_cast<ModelIndex>(m));
   chosen_.reserve(std::min(cfg_.max_fallbacks, n) + 1);
+}
+
+void Router::build_model(ModelIndex m) {
+  const auto& deployments = reg_.model(m).deployments;
+  auto& out = deployments_[m];
+  auto& slots = slot_variants_[m];
+  out.clear();
+  slots.clear();
+  std::map<std::pair<VariantIndex, uint32_t>, uint32_t> groups;
+  for (const Deployment& d : deployments) {
+    DeploymentInfo x;
+    x.target = d.target;
+    x.variant = d.variant;
+    x.domain = domain_[d.target];
+    x.price_class = price_class_[d.target];
+    x.hw = reg_.target(d.target).hw;
+    x.prior = reg_.variant(d.variant).expected_service;
+    const auto slot = std::find(slots.begin(), slots.end(), d.variant);
+    x.slot = static_cast<uint32_t>(slot - slots.begin());
+    if (slot == slots.end()) slots.push_back(d.variant);
+    x.group = groups.emplace(std::make_pair(d.variant, x.price_class), groups.size()).first->second;
+    out.push_back(x);
+  }
+  groups_[m] = static_cast<uint32_t>(groups.size());
+  predictions_[m].resize(deployments.size());
+  const size_t most = deployments.size();
+  if (cands_.capacity() < most) cands_.reserve(most);
+  if (members_.capacity() < most) members_.reserve(most);
+  if (slot_accuracy_.size() < slots.size()) {
+    slot_accuracy_.resize(slots.size());
+    slot_accurate_.resize(slots.size());
+  }
+  if (group_members_.size() < groups.size()) group_members_.resize(groups.size());
 }
 
 bool Router::healthy(TargetIndex t, TimePoint now) const {
@@ -72,7 +103,8 @@ void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
   v.healthy = healthy(t, now);
   v.breaker_allows = breakers_[t].would_allow(now);
   v.half_open = breakers_[t].state(now) == BreakerState::kHalfOpen;
-  v.load = s.utilization(now);
+  v.others = s.others(now);
+  v.load = s.utilization_with(v.others);  // = s.utilization(now), without a second others()
   v.in_flight = s.in_flight();
   v.concurrency = s.concurrency();
   // What it can hold: its threads plus its queue. Whether a request sent now would find room is
@@ -84,31 +116,69 @@ void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
   v.slots = static_cast<double>(v.concurrency) + static_cast<double>(v.queue);
 }
 
-size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now) {
+void Router::predict(Prediction& p, const DeploymentInfo& d, const TargetView& tv, TimePoint now) {
+  const TargetState& s = states_[d.target];
+  if (p.terms_version != terms_version_[d.target]) {
+    // The estimators or the report changed since this deployment's last prediction: their
+    // figures and the cost they give. In between they cannot move (predict.h, LatencyTerms):
+    // a quantile window's snapshot is rebuilt only after samples are added, and every add
+    // comes with a terms_version_ bump, so the quantile calls skipped here would not have
+    // rebuilt it.
+    p.terms_version = terms_version_[d.target];
+    const TargetInfo& info = reg_.target(d.target);
+    p.terms = latency_terms(s, d.variant, d.prior);
+    // Cost is an expectation, so it is priced on the mean service time, not the p95; a target
+    // priced per request only needs no service time at all.
+    p.cost = info.cost_per_second == Money() ? info.cost_per_request
+                                              : predict_cost(info, p.terms.service_mean);
+    p.rank_cost = rank_cost(p.cost, d.hw, cfg_.edge_preference);
+  }
+  p.version = version_[d.target];
+  p.at = now;
+  // The view looked at the target at `now` too when it was refreshed in this decision: same
+  // state, same instant, same others().
+  const LatencyPrediction lp =
+      predict_latency(s, p.terms, tv.at == now ? tv.others : s.others(now), now);
+  p.p95 = lp.total;
+  // A waiting room that will be full when this request arrives refuses it (a target without
+  // one queues without bound).
+  p.full = tv.queue > 0 && lp.at_target >= tv.slots;
+}
+
+size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now, bool collect) {
   cands_.clear();
   cuts_.fill(0);
   busy_ = capacity_ = 0;
   any_available_ = false;
-  const auto& deployments = reg_.model(r.model).deployments;
+  if (deployments_[r.model].size() != reg_.model(r.model).deployments.size()) build_model(r.model);
+  const auto& deployments = deployments_[r.model];
   auto& predictions = predictions_[r.model];
-  if (predictions.size() < deployments.size()) predictions.resize(deployments.size());
+  // Accuracy depends on the variant and the request only: once per variant, not per deployment.
+  const auto& slots = slot_variants_[r.model];
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const double acc = reg_.accuracy_at(slots[i], r.complexity);
+    slot_accuracy_[i] = acc;
+    slot_accurate_[i] = !k.min_accuracy || acc >= *k.min_accuracy;
+  }
+  if (collect) {
+    for (uint32_t g : groups_touched_) group_members_[g].clear();
+    groups_touched_.clear();
+    fallbacks_.reset(r.priority == Priority::kCritical, cfg_.max_fallbacks, deployments.size());
+  }
   size_t best = kNone;
   for (size_t j = 0; j < deployments.size(); ++j) {
-    const Deployment& d = deployments[j];
+    const DeploymentInfo& d = deployments[j];
     TargetView& tv = view(d.target, now);
-    const TargetInfo& info = reg_.target(d.target);
-    Candidate c;
+    Candidate& c = cands_.emplace_back();
     c.target = d.target;
     c.variant = d.variant;
-    c.domain = domain_[d.target];
-    c.price_class = price_class_[d.target];
-    c.hw = info.hw;
+    c.domain = d.domain;
+    c.price_class = d.price_class;
+    c.hw = d.hw;
     c.half_open = tv.half_open;
     c.load = tv.load;
     c.in_flight = tv.in_flight;
-    const double acc = reg_.accuracy_at(d.variant, r.complexity);
-    const bool accurate = !k.min_accuracy || acc >= *k.min_accuracy;
-    const bool available = accurate && tv.healthy && tv.breaker_allows;
+    const bool available = slot_accurate_[d.slot] && tv.healthy && tv.breaker_allows;
     if (available && !tv.counted) {
       // Admission's fleet saturation: occupancy over what the targets that could serve this
       // request can hold (threads and queues), each counted once however many of its variants
@@ -121,35 +191,38 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
     bool full = false;
     if (available) {
       Prediction& p = predictions[j];
-      if (!fresh(p.version, p.at, d.target, now)) {
-        const TargetState& s = states_[d.target];
-        const Duration prior = reg_.variant(d.variant).expected_service;
-        p.version = version_[d.target];
-        p.at = now;
-        const LatencyPrediction lp = predict_latency(s, info, d.variant, prior, now);
-        p.p95 = lp.total;
-        // A waiting room that will be full when this request arrives refuses it (a target
-        // without one queues without bound).
-        p.full = tv.queue > 0 && lp.at_target >= tv.slots;
-        // Cost is an expectation, so it is priced on the mean service time, not the p95; a
-        // target priced per request only needs no service time at all.
-        p.cost = info.cost_per_second == Money()
-                     ? info.cost_per_request
-                     : predict_cost(info, s.service_mean(d.variant, prior));
-        p.rank_cost = rank_cost(p.cost, c.hw, cfg_.edge_preference);
-      }
+      if (!fresh(p.version, p.at, d.target, now)) predict(p, d, tv, now);
       c.p95 = p.p95;
       c.cost = p.cost;
       c.rank_cost = p.rank_cost;
       full = p.full;
     }
-    c.cut = first_cut(c, acc, tv.healthy, tv.breaker_allows, full, k);
+    c.cut = first_cut(c, slot_accuracy_[d.slot], tv.healthy, tv.breaker_allows, full, k);
     ++cuts_[static_cast<size_t>(c.cut)];
-    if (c.cut == Cut::kNone && (best == kNone || ranks_before(c, cands_[best])))
-      best = cands_.size();
-    cands_.push_back(c);
+    const auto i = static_cast<uint32_t>(j);
+    if (c.cut == Cut::kNone) {
+      if (best == kNone || ranks_before(c, cands_[best])) best = i;
+      if (collect && is_edge(c.hw)) {
+        // P2C's members: the feasible edge candidates of the same variant and price class.
+        auto& g = group_members_[d.group];
+        if (g.empty()) groups_touched_.push_back(d.group);
+        g.push_back(i);
+      }
+    }
+    if (collect) fallbacks_.offer(cands_, i);
   }
   return best;
+}
+
+size_t Router::p2c_fast(size_t best, Rng& rng) {
+  // power_of_two_choices without its scan: the members were collected by gather().
+  if (!is_edge(cands_[best].hw)) {
+    p2c_members_ = 0;
+    return best;
+  }
+  const auto& members = group_members_[deployments_[model_][best].group];
+  p2c_members_ = members.size();
+  return pick_of_two(cands_, members, best, rng);
 }
 
 bool Router::acquire(const Candidate& c, TimePoint now, bool dry_run) {
@@ -159,16 +232,23 @@ bool Router::acquire(const Candidate& c, TimePoint now, bool dry_run) {
 }
 
 size_t Router::choose(size_t best, size_t (*rescan)(std::span<const Candidate>), bool p2c,
-                      TimePoint now, bool dry_run, Rng& rng) {
+                      TimePoint now, bool dry_run, Rng& rng, bool& fast) {
   for (;; best = rescan(cands_)) {
     if (best == kNone) return kNone;
-    const size_t chosen = p2c ? power_of_two_choices(cands_, best, members_, rng) : best;
+    size_t chosen = best;
+    if (p2c && fast) {
+      chosen = p2c_fast(best, rng);
+    } else if (p2c) {
+      chosen = power_of_two_choices(cands_, best, members_, rng);
+      p2c_members_ = members_.size();
+    }
     if (acquire(cands_[chosen], now, dry_run)) return chosen;
     // Half-open and its probe slot went to an earlier request: not available to this one.
     Candidate& c = cands_[chosen];
     --cuts_[static_cast<size_t>(c.cut)];
     c.cut = Cut::kBreaker;
     ++cuts_[static_cast<size_t>(Cut::kBreaker)];
+    fast = false;  // what gather() collected assumed the old cut: the full scans from here
   }
 }
 
@@ -199,7 +279,9 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
   Constraints k{r.min_accuracy, r.budget.value_or(cfg_.default_budget), r.max_cost, true};
   k.cloud_allowed = critical || cloud_spend_rate(now) <= cfg_.cloud_spend_cap_per_s;
   ++epoch_;
-  const size_t cheapest = gather(r, k, now);
+  model_ = r.model;
+  bool fast = !full_scan_ && !r.explain;
+  const size_t cheapest = gather(r, k, now, fast);
   if (!any_available_) return fail(r, k);  // no deployments, or all inaccurate, down or ejected
 
   // Admission before choosing: shed by priority under fleet overload (admission.h).
@@ -210,10 +292,10 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
   }
 
   Choice how = Choice::kCheapest;
-  size_t primary = choose(cheapest, &best_feasible, true, now, r.explain, rng);
-  if (primary != kNone && members_.size() >= 2) how = Choice::kPowerOfTwo;
+  size_t primary = choose(cheapest, &best_feasible, true, now, r.explain, rng, fast);
+  if (primary != kNone && p2c_members_ >= 2) how = Choice::kPowerOfTwo;
   if (primary == kNone && critical) {
-    primary = choose(best_effort(cands_), &best_effort, false, now, r.explain, rng);
+    primary = choose(best_effort(cands_), &best_effort, false, now, r.explain, rng, fast);
     how = Choice::kBestEffort;
     out.best_effort = primary != kNone;
   }
@@ -221,12 +303,16 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
 
   chosen_.clear();
   chosen_.push_back(static_cast<uint32_t>(primary));
-  add_fallbacks(cands_, critical, cfg_.max_fallbacks, chosen_, fallback_scratch_);
-  diversify_last_fallback(cands_, critical, chosen_);
+  if (fast) {
+    fallbacks_.finish(cands_, chosen_);
+  } else {
+    add_fallbacks(cands_, critical, cfg_.max_fallbacks, chosen_, fallback_scratch_);
+    diversify_last_fallback(cands_, critical, chosen_);
+  }
   for (uint32_t i : chosen_) out.steps.push_back(step_of(cands_[i]));
   out.hedge_after = hedge_delay(out.steps, r.priority, k.budget, cfg_.hedge_when_p95_over);
   if (r.explain) {
-    out.reason = explain_plan(reg_, cands_, chosen_, how, members_.size(), cuts_, k,
+    out.reason = explain_plan(reg_, cands_, chosen_, how, p2c_members_, cuts_, k,
                               out.hedge_after);
   } else {
     // Short tags fit the small-string buffer: no allocation on the hot path.
@@ -267,6 +353,7 @@ void feed_breaker(Breaker& b, Outcome o, TimePoint now) {
 void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now) {
   states_[t].on_result(v, o, latency, now);
   ++version_[t];
+  ++terms_version_[t];
   feed_breaker(breakers_[t], o, now);
 }
 
@@ -274,18 +361,21 @@ void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latenc
                        Duration service, TimePoint now, Duration queued) {
   states_[t].on_result(v, o, latency, service, now, queued);
   ++version_[t];
+  ++terms_version_[t];
   feed_breaker(breakers_[t], o, now);
 }
 
 void Router::on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now) {
   states_[t].on_load_report(r, now);
   ++version_[t];
+  ++terms_version_[t];
   ready_[t] = ready ? 1 : 0;
 }
 
 void Router::on_rtt_sample(TargetIndex t, Duration rtt, TimePoint now) {
   states_[t].on_rtt_sample(rtt, now);
   ++version_[t];
+  ++terms_version_[t];
 }
 
 void Router::on_cost(TargetIndex t, Money cost, TimePoint now) {

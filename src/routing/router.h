@@ -6,6 +6,10 @@
 // one owner serialises every call (the router's routing strand, or the simulator's loop).
 // Allocation-light: plan_into() reuses the Router's scratch vectors and the caller's Plan, so a
 // decision allocates nothing once warm unless RouteRequest::explain asks for the full reason.
+// A decision passes once over the model's deployments: predictions, cuts, P2C's members and the
+// fallback candidates are all gathered in that pass (plan.h, FallbackCollector); explain uses
+// the separate full scans of policy.h and plan.h, which give the same plan
+// (tests/unit/routing/router_fast_path_test.cc; docs/PERFORMANCE.md has the figures).
 #pragma once
 
 #include <array>
@@ -21,6 +25,7 @@
 #include "routing/breaker.h"
 #include "routing/plan.h"
 #include "routing/policy.h"
+#include "routing/predict.h"
 #include "routing/registry.h"
 #include "routing/target_state.h"
 
@@ -75,6 +80,11 @@ class Router {
 
   static constexpr int kSpendBuckets = 10;  // 1-s buckets: the cap looks at the last 10 s
 
+  // Decide with the plain full scans of policy.h and plan.h (best_feasible, power_of_two_choices,
+  // add_fallbacks, diversify_last_fallback) instead of the ones folded into the candidate scan.
+  // Both give the same plan; explain always uses the full scans. For tests and benchmarks.
+  void set_full_scan(bool on) { full_scan_ = on; }
+
  private:
   // What one decision needs per target, looked up once per decision (stamp) even when the target
   // serves several of the model's variants, and reused across decisions while the target is
@@ -86,18 +96,34 @@ class Router {
     uint64_t version = UINT64_MAX;  // the target's version the rest was computed at
     TimePoint at{};
     bool healthy = false, breaker_allows = false, half_open = false;
+    double others = 0;  // TargetState::others(at), which the predictions made at `at` share
     double load = 0;
     uint32_t in_flight = 0, concurrency = 1, queue = 0;
     double slots = 1;  // requests it can hold: concurrency + queue capacity (report, else prior)
   };
-  // One deployment's predictions, reused like TargetView's load figures.
+  // One deployment's predictions, reused like TargetView's load figures. The terms that only a
+  // state change moves (predict.h's LatencyTerms) and the cost they give are kept while the
+  // version holds, so a prediction redone because estimate_reuse passed redoes only the queue.
   struct Prediction {
     uint64_t version = UINT64_MAX;
+    uint64_t terms_version = UINT64_MAX;  // terms_version_ that `terms` and the cost belong to
     TimePoint at{};
     Duration p95{};
     Money cost;
     int64_t rank_cost = 0;
     bool full = false;  // its waiting room would be full when the request arrives
+    LatencyTerms terms;
+  };
+  // A deployment as the decision reads it, copied out of the registry once (the registry's
+  // TargetInfo holds strings and is read only when a prediction is redone).
+  struct DeploymentInfo {
+    TargetIndex target = 0;
+    VariantIndex variant = 0;
+    uint32_t domain = 0, price_class = 0;
+    uint32_t slot = 0;   // the variant's position in the model's variant list
+    uint32_t group = 0;  // P2C equivalence group within the model: (variant, price class)
+    HardwareClass hw = HardwareClass::kEdgeCpu;
+    Duration prior{};    // the variant's expected service time
   };
   struct SpendBucket {
     int64_t second = INT64_MIN;
@@ -117,10 +143,13 @@ class Router {
     return v;
   }
   void refresh(TargetView& v, TargetIndex t, TimePoint now);
-  size_t gather(const RouteRequest& r, const Constraints& k, TimePoint now);
+  size_t gather(const RouteRequest& r, const Constraints& k, TimePoint now, bool collect);
+  void predict(Prediction& p, const DeploymentInfo& d, const TargetView& tv, TimePoint now);
   bool acquire(const Candidate& c, TimePoint now, bool dry_run);
   size_t choose(size_t best, size_t (*rescan)(std::span<const Candidate>), bool p2c, TimePoint now,
-                bool dry_run, Rng& rng);
+                bool dry_run, Rng& rng, bool& fast);
+  size_t p2c_fast(size_t best, Rng& rng);
+  void build_model(ModelIndex m);
   Status fail(const RouteRequest& r, const Constraints& k);
 
   const Registry& reg_;
@@ -129,6 +158,9 @@ class Router {
   std::vector<Breaker> breakers_;
   std::vector<uint8_t> ready_;
   std::vector<uint64_t> version_;  // per target, bumped by every call that changes its state
+  // Per target, bumped only by the calls that feed its estimators or report (results, reports,
+  // RTT samples): what LatencyTerms depend on. A dispatch moves the queue, not these.
+  std::vector<uint64_t> terms_version_;
   std::vector<uint32_t> domain_;       // interned failure domain per target
   std::vector<uint32_t> price_class_;  // interned (hw, prices) per target
   std::array<SpendBucket, kSpendBuckets> spend_{};
@@ -138,6 +170,19 @@ class Router {
   uint64_t epoch_ = 0;
   std::vector<TargetView> views_;
   std::vector<std::vector<Prediction>> predictions_;  // per model, per deployment
+  std::vector<std::vector<DeploymentInfo>> deployments_;  // per model, per deployment
+  std::vector<uint32_t> groups_;  // per model: its P2C groups' count
+  std::vector<std::vector<VariantIndex>> slot_variants_;  // per model: the variants it deploys
+  ModelIndex model_ = 0;  // this decision's
+  std::vector<double> slot_accuracy_;  // this decision's accuracy per variant slot
+  std::vector<uint8_t> slot_accurate_;
+  // This decision's feasible edge candidates per P2C group, in candidate order: the members
+  // power_of_two_choices would collect by scanning every candidate again.
+  std::vector<std::vector<uint32_t>> group_members_;
+  std::vector<uint32_t> groups_touched_;
+  FallbackCollector fallbacks_;
+  size_t p2c_members_ = 0;
+  bool full_scan_ = false;
   std::vector<Candidate> cands_;
   std::vector<uint32_t> members_;
   std::vector<uint32_t> chosen_;

@@ -139,9 +139,7 @@ TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Du
   return q;
 }
 
-double TargetState::utilization(TimePoint now) const {
-  return occupancy(now) / static_cast<double>(concurrency());
-}
+double TargetState::utilization(TimePoint now) const { return utilization_with(others(now)); }
 
 Duration TargetState::staleness(TimePoint now) const {
   if (!report_) return Duration::max();

@@ -83,6 +83,10 @@ class TargetState {
   // an old snapshot of a queue says little about the queue now (and trusting an old "empty"
   // forever is how herding starts). Without any report, others = 0.
   double utilization(TimePoint now) const;
+  // The same from others(now), for a caller that has it already.
+  double utilization_with(double others) const {
+    return (others + static_cast<double>(in_flight_)) / static_cast<double>(concurrency());
+  }
   // Requests (everyone's) estimated to be in service or queued at the target now: the
   // `occupancy` above, before dividing by concurrency.
   double occupancy(TimePoint now) const;

@@ -73,5 +73,33 @@ TEST(Cost, SumsOverManyRequestsDoNotDrift) {
   EXPECT_EQ(total.nano(), 17'024LL * 1'000'000);
 }
 
+// cost_of_time takes a 64-bit path when the product fits and a 128-bit one otherwise; both
+// round half away from zero. Checked against the rule itself, in 128 bits, on both sides of the
+// boundary and for negative prices (a credit).
+TEST(Cost, SixtyFourAndOneHundredTwentyEightBitPathsAgree) {
+  __extension__ typedef __int128 i128;
+  auto expected = [](int64_t per_s, int64_t ns) {
+    const i128 num = static_cast<i128>(per_s) * ns;
+    const i128 q = num >= 0 ? (num + 500'000'000) / 1'000'000'000 : (num - 500'000'000) / 1'000'000'000;
+    const i128 hi = std::numeric_limits<int64_t>::max(), lo = std::numeric_limits<int64_t>::min();
+    return static_cast<int64_t>(q > hi ? hi : q < lo ? lo : q);
+  };
+  uint64_t x = 88172645463325252ULL;
+  auto next = [&] {  // xorshift64: varied magnitudes without a dependency
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 200'000; ++i) {
+    const int shift_p = static_cast<int>(next() % 63), shift_d = static_cast<int>(next() % 63);
+    int64_t per_s = static_cast<int64_t>(next() >> (1 + shift_p));
+    if (next() % 4 == 0) per_s = -per_s;
+    const int64_t ns = 1 + static_cast<int64_t>(next() >> (1 + shift_d));
+    ASSERT_EQ(cost_of_time(Money::from_nano(per_s), nanoseconds(ns)).nano(), expected(per_s, ns))
+        << per_s << " nano-USD/s for " << ns << " ns";
+  }
+}
+
 }  // namespace
 }  // namespace hir::routing
