@@ -54,6 +54,7 @@ routing::PolicyConfig parse_policy(const YAML::Node& n, const std::string& w, ro
   p.breaker.base_ejection = ms_field(n, "breaker_base_ejection_ms", w, p.breaker.base_ejection, false);
   p.breaker.max_ejection = ms_field(n, "breaker_max_ejection_ms", w, p.breaker.max_ejection, false);
   p.breaker.stale_report_after = ms_field(n, "stale_report_after_ms", w, p.breaker.stale_report_after, false);
+  p.forget_idle_estimates = ms_field(n, "forget_idle_estimates_ms", w, p.forget_idle_estimates, true);
   if (Status s = routing::validate(p); !s.ok()) fail(w, s.message());
   return p;
 }
@@ -66,7 +67,8 @@ RoutingConfig parse_routing(const YAML::Node& n, Duration default_budget) {
   check_keys(n, {"edge_preference", "cloud_spend_cap_usd_per_s", "max_fallbacks", "hedge_when_p95_over",
                  "shed_sheddable_above", "shed_standard_above", "breaker_consecutive_failures",
                  "breaker_failure_rate", "breaker_base_ejection_ms", "breaker_max_ejection_ms",
-                 "stale_report_after_ms", "load_poll_interval_ms", "load_poll_timeout_ms"}, w);
+                 "stale_report_after_ms", "forget_idle_estimates_ms", "load_poll_interval_ms",
+                 "load_poll_timeout_ms"}, w);
   r.policy = parse_policy(n, w, r.policy);
   r.load_poll_interval = ms_field(n, "load_poll_interval_ms", w, r.load_poll_interval, false);
   r.load_poll_timeout = ms_field(n, "load_poll_timeout_ms", w, r.load_poll_timeout, false);

@@ -33,6 +33,13 @@ void QuantileWindow::add(double x) {
   ++unsorted_;
 }
 
+void QuantileWindow::clear() {
+  ring_.clear();
+  sorted_.clear();
+  next_ = 0;
+  unsorted_ = 0;
+}
+
 double QuantileWindow::quantile(double q) const {
   if (ring_.empty()) return 0;
   // Rebuild when more than 1/16 of the window is new since the last snapshot (see the header):

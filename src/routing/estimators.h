@@ -25,6 +25,7 @@ class Ewma {
   void add(double x);
   double value() const { return value_; }  // 0 while empty
   bool empty() const { return empty_; }
+  void clear() { value_ = 0, empty_ = true; }
 
  private:
   double alpha_;
@@ -54,6 +55,7 @@ class QuantileWindow {
   size_t count() const { return ring_.size(); }  // samples in the window, <= capacity()
   size_t capacity() const { return capacity_; }
   uint64_t total_added() const { return total_; }
+  void clear();  // empty again (memory kept)
 
  private:
   size_t capacity_;

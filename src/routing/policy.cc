@@ -16,6 +16,8 @@ Status validate(const PolicyConfig& cfg) {
     return InvalidArgument("policy: cloud_spend_cap_per_s must be >= 0");
   if (cfg.estimate_reuse < Duration::zero())
     return InvalidArgument("policy: estimate_reuse must be >= 0");
+  if (cfg.forget_idle_estimates < Duration::zero())
+    return InvalidArgument("policy: forget_idle_estimates must be >= 0");
   HIR_RETURN_IF_ERROR(validate(cfg.breaker));
   return validate(cfg.admission);
 }

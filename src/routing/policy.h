@@ -53,6 +53,12 @@ struct PolicyConfig {
   // constant of seconds (TargetState::utilization), so 1 ms changes them by well under 0.1% —
   // and it saves recomputing 100 predictions for every decision. Zero: always recompute.
   Duration estimate_reuse = std::chrono::milliseconds(1);
+  // A target none of our requests has touched for this long forgets its learnt latencies (RTT,
+  // service times) and goes back to its report's and configured figures. Latencies are learnt
+  // only from requests sent, so a target whose estimate says "over every budget" — after a
+  // burst that queued, or a brownout that ended — would otherwise never be chosen again to
+  // correct it: the breaker's half-open probe, for latency. Zero: never forget.
+  Duration forget_idle_estimates = std::chrono::seconds(10);
   BreakerConfig breaker;
   AdmissionConfig admission;
 };

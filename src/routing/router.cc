@@ -96,7 +96,12 @@ bool Router::healthy(TargetIndex t, TimePoint now) const {
 void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
   // Everything here changes only through a call that bumps the version, or with time: health
   // and the breaker at thresholds (a report going stale after seconds, an ejection ending), the
-  // load as the report ages. Within estimate_reuse of the last look that drift is negligible.
+  // load as the report ages, learnt latencies forgotten after a long idle spell. Within
+  // estimate_reuse of the last look that drift is negligible.
+  if (states_[t].forget_if_idle(now, cfg_.forget_idle_estimates)) {
+    ++version_[t];
+    ++terms_version_[t];
+  }
   const TargetState& s = states_[t];
   v.version = version_[t];
   v.at = now;

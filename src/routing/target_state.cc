@@ -19,6 +19,7 @@ TargetState::TargetState(const TargetInfo& info, const TargetStateOptions& opt)
 
 void TargetState::on_dispatch(TimePoint now) {
   ++in_flight_;
+  last_touch_ = now;
   if (sent_count_ < kSentRing) sent_[(sent_head_ + sent_count_++) % kSentRing] = now;
 }
 
@@ -43,6 +44,7 @@ void TargetState::record(VariantIndex v, Outcome o, Duration latency,
     }
   }
   ++requests_;
+  last_touch_ = now;
   errors_.add(o != Outcome::kOk, now);
   // An answer that took a thread frees it about one way before it reaches us.
   if (o == Outcome::kOk || o == Outcome::kError) last_end_ = now - rtt_p50() / 2;
@@ -62,6 +64,7 @@ void TargetState::record(VariantIndex v, Outcome o, Duration latency,
   auto& st = stats_for(v);
   st.p95.add(to_ms(svc));
   st.mean.add(to_ms(svc));
+  learnt_ = true;
 }
 
 void TargetState::on_load_report(const LoadReport& r, TimePoint now) {
@@ -140,6 +143,17 @@ TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Du
 }
 
 double TargetState::utilization(TimePoint now) const { return utilization_with(others(now)); }
+
+bool TargetState::forget_if_idle(TimePoint now, Duration after) {
+  if (!learnt_ || in_flight_ > 0 || after <= Duration::zero() || now - last_touch_ < after) return false;
+  for (auto& st : variants_) {
+    st.p95.clear();
+    st.mean.clear();
+  }
+  rtt_.clear();
+  learnt_ = false;
+  return true;
+}
 
 Duration TargetState::staleness(TimePoint now) const {
   if (!report_) return Duration::max();

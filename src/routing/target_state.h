@@ -102,6 +102,9 @@ class TargetState {
   OwnQueue own_queue(TimePoint now, Duration one_way, Duration service) const;
   // Everyone else's requests at the target (the `others` term of occupancy()).
   double others(TimePoint now) const;
+  // Forgets the learnt RTT and service times (back to the report's and the priors) when our
+  // last dispatch or result is at least `after` old and none is in flight; true if it did.
+  bool forget_if_idle(TimePoint now, Duration after);
   Duration staleness(TimePoint now) const;  // since the last load report (max if none)
   double error_rate(TimePoint now) const;   // recent failure share (0 with no results)
   Duration rtt_p95() const;                 // network RTT p95 estimate (prior: info.expected_rtt)
@@ -137,7 +140,9 @@ class TargetState {
   static constexpr size_t kSentRing = 32;
   std::array<TimePoint, kSentRing> sent_{};
   size_t sent_head_ = 0, sent_count_ = 0;
-  TimePoint last_end_{};  // when the last answered request left its thread, about
+  TimePoint last_end_{};
+  TimePoint last_touch_{};   // our last dispatch or result
+  bool learnt_ = false;      // our own latency samples are in the windows  // when the last answered request left its thread, about
   uint64_t requests_ = 0;
   std::optional<LoadReport> report_;
   TimePoint report_at_{};

@@ -149,6 +149,23 @@ TEST(TargetState, OwnQueueBeyondItsRingCountsTheRestAsWaiting) {
   EXPECT_DOUBLE_EQ(s.own_queue(at(milliseconds(2)), milliseconds(1), milliseconds(1)).at_target, 0);
 }
 
+TEST(TargetState, LearntLatenciesAreForgottenAfterAnIdleSpell) {
+  TargetState s(edge());
+  for (int i = 0; i < 10; ++i) {
+    s.on_dispatch(at(milliseconds(i)));
+    s.on_result(kSmall, Outcome::kTimeout, milliseconds(90), at(milliseconds(i + 90)));
+  }
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(88));  // 90 less the 2-ms RTT prior
+  EXPECT_FALSE(s.forget_if_idle(at(seconds(5)), seconds(10)));  // not idle long enough
+  s.on_dispatch(at(seconds(20)));
+  EXPECT_FALSE(s.forget_if_idle(at(seconds(40)), seconds(10)));  // one still in flight
+  s.on_result(kSmall, Outcome::kTimeout, milliseconds(90), at(seconds(20)));
+  EXPECT_TRUE(s.forget_if_idle(at(seconds(40)), seconds(10)));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), kPrior);
+  EXPECT_EQ(s.rtt_p95(), milliseconds(2));
+  EXPECT_FALSE(s.forget_if_idle(at(seconds(80)), seconds(10)));  // nothing left to forget
+}
+
 TEST(TargetState, ServiceIsFlooredAtZero) {
   TargetState s(edge());  // RTT prior 2 ms, calls of 1 ms
   for (int i = 0; i < 10; ++i) s.on_result(kSmall, Outcome::kOk, milliseconds(1), at(seconds(i)));
