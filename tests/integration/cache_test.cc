@@ -104,25 +104,6 @@ std::string cache_section(const std::string& modes, int redis_port = 0) {
   return y + "  models:\n    - {name: fmnist, deterministic: true, modes: [" + modes + "]}\n";
 }
 
-// Sets an environment variable for the processes started while it lives.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
-// Polls fn until it returns true, at most `tries` times with a pause between.
-template <typename F>
-bool eventually(F fn, int tries = 300, int pause_ms = 100) {
-  for (int i = 0; i < tries; ++i) {
-    if (fn()) return true;
-    usleep(static_cast<useconds_t>(pause_ms) * 1000);
-  }
-  return false;
-}
 
 class CacheIT : public ::testing::Test {
  protected:

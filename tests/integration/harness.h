@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <fstream>
@@ -44,6 +45,26 @@ inline net::HttpResponse call(int port, const std::string& method, const std::st
   });
   loop.run(1);
   return out;
+}
+
+// Sets an environment variable for the processes started while it lives.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
+  ~ScopedEnv() { ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+};
+
+// Polls fn until it returns true, at most `tries` times with a pause between.
+template <typename F>
+bool eventually(F fn, int tries = 300, int pause_ms = 100) {
+  for (int i = 0; i < tries; ++i) {
+    if (fn()) return true;
+    usleep(static_cast<useconds_t>(pause_ms) * 1000);
+  }
+  return false;
 }
 
 inline bool wait_ready(int port, Duration timeout = std::chrono::seconds(30)) {

@@ -23,24 +23,6 @@ namespace {
 
 constexpr const char* kKey = "it-admin-key-0123456789";
 
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) { ::setenv(name, value.c_str(), 1); }
-  ~ScopedEnv() { ::unsetenv(name_); }
-
- private:
-  const char* name_;
-};
-
-template <typename F>
-bool eventually(F fn, int tries = 300, int pause_ms = 100) {
-  for (int i = 0; i < tries; ++i) {
-    if (fn()) return true;
-    usleep(static_cast<useconds_t>(pause_ms) * 1000);
-  }
-  return false;
-}
-
 net::Headers admin(const std::string& key = kKey) {
   net::Headers h;
   h.set("Authorization", "Bearer " + key);
