@@ -1,14 +1,19 @@
 // The pooled HTTP/1.1 client. Each exchange is a coroutine on the strand of the connection it
-// uses, so a connection is only ever touched by one strand at a time; the pool itself is a map
-// behind a mutex, touched only to take or return an idle connection.
+// uses, so a connection is only ever touched by one strand at a time. The pool (per host: idle
+// connections, the count of open ones and the queue of requests waiting for one) is a map
+// behind a mutex, touched only to take, give back or wait for a connection.
 #include "net/client.h"
 
 #include <array>
+#include <list>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,78 +43,6 @@ constexpr size_t kMaxHeaderBytes = 64 << 10;
 // Names are re-resolved this often, so a moved endpoint is found without a restart.
 constexpr auto kDnsTtl = std::chrono::seconds(30);
 
-// ---- Url -------------------------------------------------------------------------------------
-
-namespace {
-
-bool host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_';
-}
-
-}  // namespace
-
-Result<Url> Url::parse(std::string_view s) {
-  auto bad = [&](std::string_view why) {
-    return InvalidArgument("bad URL '" + std::string(s) + "': " + std::string(why));
-  };
-  Url u;
-  size_t sep = s.find("://");
-  if (sep == std::string_view::npos) return bad("expected scheme://host[:port][/path]");
-  std::string_view scheme = s.substr(0, sep);
-  if (wire::iequals(scheme, "http")) {
-    u.scheme = "http";
-  } else if (wire::iequals(scheme, "https")) {
-    u.scheme = "https";
-    u.port = 443;
-  } else {
-    return bad("scheme must be http or https");
-  }
-  std::string_view rest = s.substr(sep + 3);
-  size_t slash = rest.find('/');
-  std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  if (path.find_first_of("?# ") != std::string_view::npos) return bad("the base path takes no query");
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {  // [IPv6]:port
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos) return bad("unclosed '['");
-    u.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty() && after.front() != ':') return bad("junk after ']'");
-    if (!after.empty()) port = after.substr(1);
-    if (u.host.empty() || u.host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string::npos)
-      return bad("bad IPv6 address");
-  } else {
-    size_t colon = authority.find(':');
-    u.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
-    if (u.host.empty()) return bad("no host");
-    for (char c : u.host)
-      if (!host_char(c)) return bad("bad character in host");
-  }
-  if (authority.find(':') != std::string_view::npos && port.empty() &&
-      authority.back() == ':')
-    return bad("empty port");
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
-      return bad("bad port");
-    unsigned long p = std::stoul(std::string(port));
-    if (p == 0 || p > 65535) return bad("port out of range");
-    u.port = static_cast<uint16_t>(p);
-  }
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  u.base_path = std::string(path);
-  // Checked last, so that a malformed https URL is reported as malformed.
-  if (u.scheme == "https") return Unimplemented("https targets are not supported yet");
-  return u;
-}
-
-std::string Url::authority() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(port);
-}
-
 // ---- Pool ------------------------------------------------------------------------------------
 
 namespace {
@@ -123,23 +56,143 @@ struct Conn {
   beast::flat_buffer buf;
 };
 
-struct ClientState {
+// Calls the user's callback at most once, whatever path the coroutine takes.
+struct Once {
+  std::function<void(Result<HttpResponse>)> fn;
+  void operator()(Result<HttpResponse> r) {
+    if (auto f = std::exchange(fn, nullptr)) f(std::move(r));
+  }
+};
+
+// One request, from send() until its callback.
+struct Job {
+  Url url;
+  HttpRequest req;
+  Duration timeout;
+  TimePoint deadline;
+  std::shared_ptr<Once> done;
+};
+
+// A request waiting for a connection slot. Its timer (on its own strand, since it is cancelled
+// from whichever thread gives a connection back) ends the wait at the request's deadline.
+struct Waiter {
+  Waiter(Job j, Strand s) : job(std::move(j)), strand(s), timer(s) {}
+  Job job;
+  Strand strand;
+  asio::steady_timer timer;
+  // Guarded by ClientState::mu:
+  bool queued = false;
+  std::list<std::shared_ptr<Waiter>>::iterator pos;
+};
+
+struct Host {
+  std::vector<std::unique_ptr<Conn>> idle;
+  size_t open = 0;  // connections counted against the cap: idle, in use and being opened
+  std::list<std::shared_ptr<Waiter>> waiting;  // FIFO; a list so a waiter leaves in O(1)
+};
+
+std::string ms_text(Duration d) { return std::to_string(static_cast<long long>(to_ms(d))) + " ms"; }
+
+struct ClientState;
+void spawn_exchange(const std::shared_ptr<ClientState>& st, Job job, std::unique_ptr<Conn> conn);
+
+struct ClientState : std::enable_shared_from_this<ClientState> {
   ClientState(asio::io_context& i, ClientOptions o) : io(i), opts(o) {}
 
-  std::unique_ptr<Conn> take_idle(const std::string& key) {
-    std::lock_guard lk(mu);
-    auto it = idle.find(key);
-    if (it == idle.end() || it->second.empty()) return nullptr;
-    auto c = std::move(it->second.back());  // the most recently used is the likeliest alive
-    it->second.pop_back();
-    return c;
+  // Starts job now on an idle connection or a free slot, queues it behind the host's cap, or
+  // refuses it when the queue is full.
+  void admit(Job job) {
+    const std::string key = job.url.authority();
+    std::unique_lock lk(mu);
+    Host& h = hosts[key];
+    if (!h.idle.empty()) {
+      auto c = std::move(h.idle.back());  // the most recently used is the likeliest alive
+      h.idle.pop_back();
+      lk.unlock();
+      spawn_exchange(shared_from_this(), std::move(job), std::move(c));
+      return;
+    }
+    if (opts.max_connections_per_host == 0 || h.open < opts.max_connections_per_host) {
+      ++h.open;
+      lk.unlock();
+      spawn_exchange(shared_from_this(), std::move(job), nullptr);
+      return;
+    }
+    if (h.waiting.size() >= opts.max_waiting_per_host) {
+      lk.unlock();
+      asio::post(io, [done = job.done, key] {
+        (*done)(ResourceExhausted("too many requests waiting for a connection to " + key));
+      });
+      return;
+    }
+    auto w = std::make_shared<Waiter>(std::move(job), asio::make_strand(io));
+    w->pos = h.waiting.insert(h.waiting.end(), w);
+    w->queued = true;
+    // Armed under the lock, before anyone can pop the waiter and cancel the timer.
+    w->timer.expires_at(w->job.deadline);
+    w->timer.async_wait([wst = weak_from_this(), w](error_code ec) {
+      if (ec) return;  // cancelled: it got a connection
+      if (auto st = wst.lock()) st->expire(*w);
+    });
   }
-  void put_idle(const std::string& key, std::unique_ptr<Conn> c) {
-    std::lock_guard lk(mu);
-    auto& v = idle[key];
-    if (closed || v.size() >= opts.max_idle_per_host) return;  // c closes on the way out
-    v.push_back(std::move(c));
+
+  // The deadline of a waiting request passed before a connection came free.
+  void expire(Waiter& w) {
+    {
+      std::lock_guard lk(mu);
+      if (!w.queued) return;  // handed a connection at the same moment
+      hosts[w.job.url.authority()].waiting.erase(w.pos);
+      w.queued = false;
+    }
+    (*w.job.done)(waited_too_long(w.job));
   }
+
+  static Status waited_too_long(const Job& job) {
+    return DeadlineExceeded("no connection to " + job.url.authority() + " came free within " +
+                            ms_text(job.timeout));
+  }
+
+  // An exchange is done with its slot: `c` is its connection when it may be reused, else null.
+  // The next waiting request gets the connection (or, when it closed, the slot to open a new
+  // one); without one, the connection goes back to the idle pool.
+  void release(const std::string& key, std::unique_ptr<Conn> c) {
+    std::shared_ptr<Waiter> w;
+    // Waiters whose deadline passed while their timer's handler is still on its way: a good
+    // connection is not spent (and closed by the timeout) on a request that cannot use it.
+    std::vector<std::shared_ptr<Waiter>> expired;
+    {
+      std::lock_guard lk(mu);
+      Host& h = hosts[key];
+      const TimePoint now = SteadyClock::now();
+      while (!closed && !h.waiting.empty()) {
+        auto front = std::move(h.waiting.front());
+        h.waiting.pop_front();
+        front->queued = false;
+        if (front->job.deadline > now) {
+          w = std::move(front);
+          break;
+        }
+        expired.push_back(std::move(front));
+      }
+      if (!w) {
+        if (c && !closed && h.idle.size() < opts.max_idle_per_host) {
+          h.idle.push_back(std::move(c));
+        } else {
+          --h.open;  // c, if any, closes on the way out
+        }
+      }
+    }
+    for (auto& e : expired) {
+      asio::dispatch(e->strand, [e] {
+        e->timer.cancel();
+        (*e->job.done)(waited_too_long(e->job));
+      });
+    }
+    if (!w) return;
+    asio::dispatch(w->strand, [w] { w->timer.cancel(); });
+    spawn_exchange(shared_from_this(), std::move(w->job), std::move(c));
+  }
+
   std::optional<Endpoints> cached(const std::string& key) {
     std::lock_guard lk(mu);
     auto it = dns.find(key);
@@ -158,20 +211,27 @@ struct ClientState {
   asio::io_context& io;
   const ClientOptions opts;
   std::mutex mu;  // guards the fields below
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  std::unordered_map<std::string, Host> hosts;
   std::unordered_map<std::string, std::pair<Endpoints, TimePoint>> dns;
   bool closed = false;
 };
 
-// Calls the user's callback at most once, whatever path the coroutine takes.
-struct Once {
-  std::function<void(Result<HttpResponse>)> fn;
-  void operator()(Result<HttpResponse> r) {
-    if (auto f = std::exchange(fn, nullptr)) f(std::move(r));
+// One slot of a host's cap, held by an exchange from start to end. Given back exactly once,
+// also when the coroutine is torn down without finishing.
+class Lease {
+ public:
+  Lease(std::shared_ptr<ClientState> st, std::string key) : st_(std::move(st)), key_(std::move(key)) {}
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() { give_back(nullptr); }
+  void give_back(std::unique_ptr<Conn> reusable) {
+    if (auto st = std::exchange(st_, nullptr)) st->release(key_, std::move(reusable));
   }
-};
 
-std::string ms_text(Duration d) { return std::to_string(static_cast<long long>(to_ms(d))) + " ms"; }
+ private:
+  std::shared_ptr<ClientState> st_;
+  std::string key_;
+};
 
 // Resolves url.host, from the cache when it is fresh. A numeric host needs no lookup.
 asio::awaitable<Result<Endpoints>> resolve(ClientState& st, const Url& url, TimePoint deadline) {
@@ -280,10 +340,12 @@ asio::awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string&
   }
 }
 
-asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Url url, HttpRequest req,
-                               Duration timeout, TimePoint deadline, std::unique_ptr<Conn> conn,
-                               Strand strand, std::shared_ptr<Once> done) {
+asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
+                               std::unique_ptr<Conn> conn, Strand strand) {
+  const Url& url = job.url;
+  const HttpRequest& req = job.req;
   const std::string who = url.authority();
+  Lease lease(st, who);
   std::string target = url.base_path;
   if (req.target.empty() || req.target.front() != '/') target += '/';
   target += req.target;
@@ -295,31 +357,43 @@ asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Url url, HttpReq
   for (;;) {
     const bool pooled = conn != nullptr;
     if (!conn) {
-      auto c = co_await connect(*st, url, deadline, strand);
+      auto c = co_await connect(*st, url, job.deadline, strand);
       if (!c.ok()) {
-        (*done)(c.status());
+        lease.give_back(nullptr);
+        (*job.done)(c.status());
         co_return;
       }
       conn = std::move(c.value());
     }
-    Outcome out = co_await round_trip(*st, *conn, head, req.body, head_method, deadline, who,
-                                      timeout);
+    Outcome out = co_await round_trip(*st, *conn, head, req.body, head_method, job.deadline,
+                                      who, job.timeout);
     if (out.status.ok()) {
-      if (out.reusable && !want_close) st->put_idle(who, std::move(conn));
-      (*done)(std::move(out.response));
+      lease.give_back(out.reusable && !want_close ? std::move(conn) : nullptr);
+      (*job.done)(std::move(out.response));
       co_return;
     }
     conn.reset();  // failed: closed, never pooled
     // A keep-alive connection the peer closed while it sat idle fails before any byte comes
-    // back; the request never reached a handler, so one fresh try is safe.
+    // back; the request never reached a handler, so one fresh try (on the same slot) is safe.
     if (pooled && !retried && !out.got_bytes && out.status.code() == Code::kUnavailable &&
-        SteadyClock::now() < deadline) {
+        SteadyClock::now() < job.deadline) {
       retried = true;
       continue;
     }
-    (*done)(std::move(out.status));
+    lease.give_back(nullptr);
+    (*job.done)(std::move(out.status));
     co_return;
   }
+}
+
+// A pooled connection brings its strand; a new one gets a fresh strand.
+void spawn_exchange(const std::shared_ptr<ClientState>& st, Job job, std::unique_ptr<Conn> conn) {
+  Strand strand = conn ? conn->strand : asio::make_strand(st->io);
+  auto done = job.done;
+  asio::co_spawn(strand, exchange(st, std::move(job), std::move(conn), strand),
+                 [done](std::exception_ptr e) {
+                   if (e) (*done)(Internal("HTTP client failed unexpectedly"));
+                 });
 }
 
 }  // namespace
@@ -334,11 +408,28 @@ HttpClient::HttpClient(EventLoop& loop, ClientOptions opts)
     : impl_(std::make_shared<Impl>(*static_cast<asio::io_context*>(loop.native()), opts)) {}
 
 HttpClient::~HttpClient() {
-  std::unordered_map<std::string, std::vector<std::unique_ptr<Conn>>> idle;
+  std::vector<std::unique_ptr<Conn>> idle;
+  std::vector<std::shared_ptr<Waiter>> waiting;
   {
     std::lock_guard lk(impl_->mu);
     impl_->closed = true;  // exchanges still running close their connections when done
-    idle.swap(impl_->idle);
+    for (auto& [key, h] : impl_->hosts) {
+      for (auto& c : h.idle) idle.push_back(std::move(c));
+      h.open -= h.idle.size();
+      h.idle.clear();
+      for (auto& w : h.waiting) {
+        w->queued = false;
+        waiting.push_back(std::move(w));
+      }
+      h.waiting.clear();
+    }
+  }
+  // Nothing will give a connection to these any more: answer them now, on the loop.
+  for (auto& w : waiting) {
+    asio::dispatch(w->strand, [w] {
+      w->timer.cancel();
+      (*w->job.done)(Unavailable("the HTTP client was closed"));
+    });
   }
 }
 
@@ -351,16 +442,7 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
     });
     return;
   }
-  const TimePoint deadline = SteadyClock::now() + timeout;
-  // A pooled connection brings its strand; a new one gets a fresh strand.
-  std::unique_ptr<Conn> conn = impl_->take_idle(url.authority());
-  Strand strand = conn ? conn->strand : asio::make_strand(impl_->io);
-  std::shared_ptr<ClientState> st = impl_;
-  asio::co_spawn(strand,
-                 exchange(st, url, std::move(req), timeout, deadline, std::move(conn), strand, once),
-                 [once](std::exception_ptr e) {
-                   if (e) (*once)(Internal("HTTP client failed unexpectedly"));
-                 });
+  impl_->admit(Job{url, std::move(req), timeout, SteadyClock::now() + timeout, std::move(once)});
 }
 
 }  // namespace hir::net

@@ -1,4 +1,5 @@
-// A pooled keep-alive HTTP/1.1 client with deadlines. Thread-safe; callbacks run on the loop.
+// A pooled keep-alive HTTP/1.1 client with deadlines and a cap on connections per host.
+// Thread-safe; callbacks run on the loop (which may run on several threads).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,17 @@ struct Url {
 
 struct ClientOptions {
   size_t max_idle_per_host = 256;            // idle connections kept per host:port
+  // Open connections per host:port (idle, busy and connecting together); 0: no cap. HTTP/1.1
+  // carries one request per connection, so without a cap 10,000 requests in flight opened
+  // 10,000 upstream sockets: the router ran out of descriptors (two per request) and the
+  // targets' accept backlogs (somaxconn, 4096 by default) overflowed into connect timeouts.
+  // 512 is far above what one inference server runs at once (a request beyond its concurrency
+  // only queues there) and keeps a router with a dozen targets within a few thousand sockets.
+  size_t max_connections_per_host = 512;
+  // Requests waiting (FIFO) for a connection when a host is at its cap. Beyond it, send fails
+  // at once with kResourceExhausted rather than holding memory for a backlog that cannot
+  // drain within any deadline: 8192 waiting at 512 connections is 16 round trips deep.
+  size_t max_waiting_per_host = 8192;
   Duration connect_timeout = std::chrono::seconds(2);
   size_t max_response_bytes = 64u << 20;
 };
@@ -39,6 +51,10 @@ class HttpClient {
   // calls done exactly once: with the response (any status), or with kUnavailable (connect
   // refused, reset, bad response) or kDeadlineExceeded when `timeout` passes first. A stale
   // pooled connection that fails before any response byte is retried once on a fresh one.
+  // When the host is at max_connections_per_host the request waits, first in first out, for
+  // the next connection an earlier request gives back; its `timeout` runs while it waits
+  // (kDeadlineExceeded, and it leaves the queue). When max_waiting_per_host are already
+  // waiting, done gets kResourceExhausted without waiting.
   void send(const Url& url, HttpRequest req, Duration timeout,
             std::function<void(Result<HttpResponse>)> done);
 

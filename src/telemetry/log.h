@@ -6,15 +6,26 @@
 // Privacy: a line holds exactly the fields the caller passes and nothing else. Never pass tensor
 // contents, request bodies or credentials; log shapes, sizes, ids and outcomes instead.
 //
-// Thread-safety: every function may be called from any thread. Each line is written with a single
-// fwrite under a mutex, so lines from different threads never interleave. Logging never throws: a line
-// that cannot be formatted (out of memory) is dropped.
+// Thread-safety: every function may be called from any thread; lines from different threads never
+// interleave. Logging never throws: a line that cannot be formatted (out of memory) is dropped.
+//
+// Non-blocking: a line is formatted on the calling thread (an I/O thread, usually) and appended to a
+// bounded in-memory queue; a background writer thread writes the queue in batches, one fwrite and
+// fflush per batch rather than a write system call per line (info and debug lines wait up to 10 ms to
+// join a batch; warnings and errors wake the writer at once). When the sink cannot keep up and the
+// queue is full (4 MiB by default), new lines are dropped rather than waited for: log_dropped()
+// counts them, and the writer reports each run of drops in a "log_lines_dropped" warn line once it
+// catches up. flush_logging() waits until every line logged before it is written; the process's exit
+// path (exit(), return from main) flushes too, through an atexit handler. A crash or SIGKILL loses the
+// lines still queued (at most about the last 10 ms at a steady rate). After fork() the child writes
+// synchronously.
 //
 // Strings are escaped per RFC 8259 (core/json_string.h); invalid UTF-8 is replaced by the escape \ufffd
 // so every line parses. Doubles that JSON cannot hold (NaN, infinities) are written as null.
 #pragma once
 
 #include <concepts>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <initializer_list>
@@ -59,7 +70,8 @@ struct Field {
 
 // Sets the minimum level and the service name ("hir", "hir-worker"; empty omits the key). Lines go to
 // stderr, or to `sink` in the second form. The caller owns `sink`: it must stay open until logging is
-// re-initialised to another sink. Safe to call again at any time (e.g. to change the level).
+// re-initialised to another sink (which first writes what is queued for the old one, so the old sink
+// may be closed once this returns). Safe to call again at any time (e.g. to change the level).
 void init_logging(Level min_level, std::string_view service);
 void init_logging(Level min_level, std::string_view service, std::FILE* sink);
 
@@ -71,6 +83,14 @@ std::string_view level_name(Level level);
 bool log_enabled(Level level);
 
 void log(Level level, std::string_view event, std::initializer_list<Field> fields = {}) noexcept;
+
+// Blocks until every line logged before the call is written to the sink and fflush'd.
+void flush_logging() noexcept;
+// Lines dropped since the process started because the queue was full (a counter for /metrics).
+uint64_t log_dropped() noexcept;
+// Bytes the queue may hold before lines are dropped (default 4 MiB; 0 restores it). For tests and
+// memory-tight deployments; a line longer than the limit is always dropped.
+void set_log_queue_limit(size_t bytes) noexcept;
 
 inline void log_debug(std::string_view e, std::initializer_list<Field> f = {}) { log(Level::kDebug, e, f); }
 inline void log_info(std::string_view e, std::initializer_list<Field> f = {}) { log(Level::kInfo, e, f); }

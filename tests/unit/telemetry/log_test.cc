@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <regex>
 #include <set>
@@ -106,6 +110,7 @@ class LogTest : public ::testing::Test {
     if (file_ != nullptr) std::fclose(file_);
   }
   std::vector<std::string> lines() {
+    flush_logging();  // lines are written by a background thread
     std::fflush(file_);
     std::rewind(file_);
     std::vector<std::string> out;
@@ -199,6 +204,8 @@ TEST_F(LogTest, EmptyServiceIsOmitted) {
 }
 
 TEST_F(LogTest, ConcurrentLinesDoNotInterleave) {
+  // 4 MB logged at once, faster than any sink: a queue that holds it all, so none is dropped.
+  set_log_queue_limit(64u << 20);
   constexpr int kThreads = 8;
   constexpr int kLines = 2000;
   std::vector<std::thread> threads;
@@ -220,6 +227,107 @@ TEST_F(LogTest, ConcurrentLinesDoNotInterleave) {
     seen.emplace(thread, (*obj)[5].second);
   }
   EXPECT_EQ(seen.size(), size_t{kThreads * kLines});
+  set_log_queue_limit(0);
+}
+
+TEST_F(LogTest, FlushWritesEverythingLoggedBefore) {
+  for (int i = 0; i < 500; ++i) log_info("tick", {{"i", i}});
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 500u);
+  EXPECT_NE(ls[499].find(R"("i":499)"), std::string::npos) << ls[499];
+}
+
+TEST_F(LogTest, ReinitWritesQueuedLinesToTheOldSink) {
+  log_info("for_the_old_sink");
+  std::FILE* other = std::tmpfile();
+  ASSERT_NE(other, nullptr);
+  init_logging(Level::kDebug, "hir", other);  // the queued line must land in file_, not in other
+  log_info("for_the_new_sink");
+  flush_logging();
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 1u);
+  EXPECT_NE(ls[0].find("for_the_old_sink"), std::string::npos);
+  std::rewind(other);
+  char buf[512] = {};
+  ASSERT_NE(std::fgets(buf, sizeof buf, other), nullptr);
+  EXPECT_NE(std::string(buf).find("for_the_new_sink"), std::string::npos);
+  init_logging(Level::kDebug, "hir", file_);
+  std::fclose(other);
+}
+
+// A sink that stops reading (a stalled pipe) must not block the logger: lines beyond the queue are
+// dropped, counted, and reported once the sink drains.
+TEST(LogQueue, DropsAndCountsWhenTheSinkStalls) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  std::FILE* w = ::fdopen(p[1], "w");
+  ASSERT_NE(w, nullptr);
+  set_log_queue_limit(16u << 10);
+  init_logging(Level::kInfo, "hir", w);
+  const uint64_t dropped_before = log_dropped();
+  const std::string payload(1000, 'x');
+  // Nobody reads the pipe yet: at most its buffer (64 KiB), stdio's buffer and the queue's 16 KiB
+  // get through, out of about 1 MB.
+  constexpr int kLines = 1000;
+  for (int i = 0; i < kLines; ++i) log_info("big", {{"i", i}, {"payload", payload}});
+  const uint64_t dropped = log_dropped() - dropped_before;
+  EXPECT_GE(dropped, 800u);
+  EXPECT_LT(dropped, uint64_t{kLines});
+
+  std::string text;
+  std::thread reader([&] {
+    char buf[65536];
+    for (ssize_t n; (n = ::read(p[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  });
+  flush_logging();
+  init_logging(Level::kInfo, "");  // back to stderr: writes what is queued for the pipe first
+  set_log_queue_limit(0);
+  std::fclose(w);
+  reader.join();
+  ::close(p[0]);
+  // The writer may report a run of drops in several lines (it reports at each round it writes).
+  size_t lines = 0, reports = 0;
+  uint64_t reported = 0;
+  static const std::regex kReport(R"("event":"log_lines_dropped","service":"hir","count":(\d+))");
+  for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1) {
+    ++lines;
+    std::smatch m;
+    const std::string line = text.substr(at, nl - at);
+    if (std::regex_search(line, m, kReport)) {
+      ++reports;
+      reported += std::stoull(m[1].str());
+    }
+  }
+  EXPECT_GE(reports, 1u);
+  EXPECT_EQ(reported, dropped);
+  EXPECT_EQ(lines, kLines - dropped + reports);  // every line kept, plus the reports
+}
+
+// Returning from main or calling exit() writes what is still queued (an atexit handler). Run in a
+// fresh process ("threadsafe" death tests re-execute the binary), so the writer thread is its own.
+TEST(LogExit, ExitFlushesQueuedLines) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const std::string path = ::testing::TempDir() + "hir_log_exit_flush.jsonl";
+  std::remove(path.c_str());
+  EXPECT_EXIT(
+      {
+        std::FILE* f = std::fopen(path.c_str(), "w");
+        if (f == nullptr) std::_Exit(3);
+        init_logging(Level::kInfo, "hir", f);
+        for (int i = 0; i < 2000; ++i) log_info("before_exit", {{"i", i}});
+        std::exit(0);
+      },
+      ::testing::ExitedWithCode(0), "");
+  std::ifstream in(path);
+  std::string line, last;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    last = line;
+  }
+  EXPECT_EQ(n, 2000);
+  EXPECT_NE(last.find(R"("i":1999)"), std::string::npos) << last;
+  std::remove(path.c_str());
 }
 
 TEST(LogLevel, Parses) {
