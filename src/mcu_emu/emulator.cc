@@ -1,6 +1,8 @@
 #include "mcu_emu/emulator.h"
 
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -280,6 +282,11 @@ Status Emulator::serve_tcp(const TcpListener& listener) {
     if (!(fds[0].revents & POLLIN)) continue;
     Fd client(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
     if (!client.valid()) continue;
+    // The line sends its bytes as they leave the emulated UART, a few at a time: with Nagle's
+    // algorithm on, each small write would wait for the peer's delayed ACK (~40 ms on Linux),
+    // four times an MCU's whole inference. A serial bridge sends them at once, and so do we.
+    int one = 1;
+    ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto r = serve_fd(client.get());
     if (!r.ok()) std::fprintf(stderr, "hir-mcu-emu: session ended: %s\n", r.status().to_string().c_str());
     if (r.ok() && *r == End::kStopped) break;
