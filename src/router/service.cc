@@ -216,6 +216,20 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   attempt(std::move(call));
 }
 
+void RouterService::arm_hedge(const std::shared_ptr<Call>& call) {
+  if (call->next != 1 || !call->hedge_after) return;
+  // A critical request near its budget: if the primary has not answered by then, send the same
+  // request to the next step too and take whichever answers first (Dean & Barroso, "The Tail at
+  // Scale", 2013). The loser's answer is dropped, not cancelled on the wire.
+  call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
+    if (call->done || call->hedged || call->next >= call->steps.size()) return;
+    if (call->deadline <= SteadyClock::now()) return;
+    call->hedged = true;
+    hedges_->inc();
+    attempt(call);
+  });
+}
+
 void RouterService::attempt(std::shared_ptr<Call> call) {
   if (call->next >= call->steps.size() && call->fallbacks == 0 && !call->skipped.empty())
     return finish_error(call, 400, "no planned target takes this input: " + call->skipped);
@@ -247,18 +261,7 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   CoreRouting& routing = *call->gen->routing;
   routing.dispatched(cand.ti);
   ++call->outstanding;
-  if (call->next == 1 && call->hedge_after) {
-    // A critical request near its budget: if the primary has not answered by then, send the same
-    // request to the next step too and take whichever answers first (Dean & Barroso, "The Tail at
-    // Scale", 2013). The loser's answer is dropped, not cancelled on the wire.
-    call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
-      if (call->done || call->hedged || call->next >= call->steps.size()) return;
-      if (call->deadline <= SteadyClock::now()) return;
-      call->hedged = true;
-      hedges_->inc();
-      attempt(call);
-    });
-  }
+  arm_hedge(call);
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, &routing](Result<HttpResponse> r) {
     auto elapsed = SteadyClock::now() - t0;
     double ms = to_ms(elapsed);

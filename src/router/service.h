@@ -116,6 +116,7 @@ class RouterService {
   bool answer_from_cache(Call& call, cache::Use use);
   net::HttpResponse http_answer(const InferResponse& resp, const std::string& request_id) const;
   void attempt(std::shared_ptr<Call> call);
+  void arm_hedge(const std::shared_ptr<Call>& call);  // after the primary is sent
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
   // The answer from a target, whichever kind: cost, hir_* parameters, cache, metrics, ledger.

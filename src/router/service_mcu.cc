@@ -73,15 +73,7 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
     return fail_attempt(std::move(call), cand, st.message(), to_ms(elapsed));
   }
   ++call->outstanding;
-  if (call->next == 1 && call->hedge_after) {
-    call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
-      if (call->done || call->hedged || call->next >= call->steps.size()) return;
-      if (call->deadline <= SteadyClock::now()) return;
-      call->hedged = true;
-      hedges_->inc();
-      attempt(call);
-    });
-  }
+  arm_hedge(call);
 }
 
 void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Result<backends::McuReply> r,
