@@ -100,7 +100,8 @@ inline CacheConfig parse_cache_section(const YAML::Node& n) {
     if (!ms.IsSequence()) yamlf::fail(w, "'models' must be a list");
     for (size_t i = 0; i < ms.size(); ++i) c.models.push_back(yaml_detail::parse_model(ms[i], i));
   }
-  if (Status s = validate(c); !s.ok()) yamlf::fail(w, s.message());
+  // validate() names the key in full ("cache.models[...]"): no second prefix.
+  if (Status s = validate(c); !s.ok()) throw yamlf::FieldError{s.message()};
   return c;
 }
 

@@ -79,3 +79,47 @@ TEST(Config, ErrorsNameTheProblem) {
   EXPECT_FALSE(parse_config("targets: []\nmodels: []\n").ok());
   EXPECT_FALSE(parse_config("").ok());
 }
+
+TEST(Config, CacheSectionParsesAndNamesItsErrors) {
+  auto cfg = parse_config(std::string(kMinimal) + R"(
+cache:
+  max_bytes: 1000000
+  ttl_ms: 5000
+  models:
+    - {name: m, deterministic: true, modes: [fresh_hit, stale_if_error]}
+)");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_TRUE(cfg->cache.has_value());
+  EXPECT_EQ(cfg->cache->max_bytes, 1000000u);
+  ASSERT_EQ(cfg->cache->models.size(), 1u);
+  EXPECT_TRUE(cfg->cache->models[0].fresh_hit);
+  EXPECT_TRUE(cfg->cache->models[0].stale_if_error);
+  EXPECT_FALSE(cfg->cache->redis.has_value());
+
+  EXPECT_NE(expect_error(std::string(kMinimal) + "cache:\n  models:\n    - {name: nope, modes: [stale_if_error]}\n")
+                .find("unknown model 'nope'"),
+            std::string::npos);
+  const std::string not_det =
+      expect_error(std::string(kMinimal) + "cache:\n  models:\n    - {name: m, modes: [fresh_hit]}\n");
+  EXPECT_NE(not_det.find("deterministic"), std::string::npos) << not_det;
+  EXPECT_EQ(not_det.find("cache: cache."), std::string::npos) << not_det;  // one prefix, not two
+  EXPECT_NE(expect_error(std::string(kMinimal) + "cache:\n  colour: blue\n").find("colour"), std::string::npos);
+}
+
+TEST(Config, RedisUrlGivesTheCacheItsAddress) {
+  auto cfg = parse_config(std::string(kMinimal) + "cache:\n  models:\n    - {name: m, modes: [stale_if_error]}\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_TRUE(apply_redis_url(*cfg, "redis://10.0.0.7:6380/0").ok());
+  ASSERT_TRUE(cfg->cache->redis.has_value());
+  EXPECT_EQ(cfg->cache->redis->host, "10.0.0.7");
+  EXPECT_EQ(cfg->cache->redis->port, 6380);
+  ASSERT_TRUE(apply_redis_url(*cfg, "cache-host").ok());
+  EXPECT_EQ(cfg->cache->redis->port, 6379);
+  for (const char* bad : {"rediss://h:1", "redis://user:pw@h:1", "redis://h:1/3", "redis://h:99999", "redis://"})
+    EXPECT_FALSE(apply_redis_url(*cfg, bad).ok()) << bad;
+  // No cache section: nothing to point anywhere.
+  auto plain = parse_config(kMinimal);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_TRUE(apply_redis_url(*plain, "redis://h:1").ok());
+  EXPECT_FALSE(plain->cache.has_value());
+}
