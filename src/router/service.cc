@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "protocol/splice.h"
 #include "protocol/v2_codec.h"
 #include "router/admin_api.h"
 #include "router/service_call.h"
@@ -59,6 +60,34 @@ std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
   if (printable_id(req.id)) return req.id;
   if (auto x = h.get("x-request-id"); x && printable_id(*x)) return std::string(*x);
   return telemetry::new_request_id();
+}
+
+// What a target's answer costs: per request plus per second of the attempt.
+Money attempt_cost(const Step& cand, double attempt_ms) {
+  return cand.target->cost_per_request + Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
+}
+
+// The hir_* parameters every answer from a target carries (docs: the v2 extensions of hir).
+void add_hir_parameters(Parameters& p, const Step& cand, Money cost, double total_ms, int fallbacks, bool hedged) {
+  p.insert_or_assign("hir_target", cand.target->name);
+  p.insert_or_assign("hir_variant", cand.variant->name);
+  p.insert_or_assign("hir_latency_ms", total_ms);
+  p.insert_or_assign("hir_cost_usd", cost.usd());
+  p.insert_or_assign("hir_fallbacks", static_cast<int64_t>(fallbacks));
+  if (hedged) p.insert_or_assign("hir_hedged", true);
+}
+
+// A 200 answer for an encoded body, JSON or binary as its header length says.
+HttpResponse encoded_answer(protocol::Encoded&& enc, const std::string& request_id) {
+  HttpResponse out{200, {}, std::move(enc.body)};
+  if (enc.json_length) {
+    out.headers.set("Content-Type", "application/octet-stream");
+    out.headers.set("Inference-Header-Content-Length", std::to_string(*enc.json_length));
+  } else {
+    out.headers.set("Content-Type", "application/json");
+  }
+  out.headers.set("x-request-id", request_id);
+  return out;
 }
 
 }  // namespace
@@ -334,8 +363,24 @@ void RouterService::settle(Call& call) {
 void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, HttpResponse&& upstream,
                               double attempt_ms) {
   auto hl = upstream.headers.get("inference-header-content-length");
-  auto parsed = protocol::parse_infer_response(
-      upstream.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
+  const auto header = hl ? std::optional<std::string_view>(*hl) : std::nullopt;
+  // Decoding the answer and encoding it again costs more than anything else per request
+  // (docs/perf/proxy.md, profile): a plain 200 gets its JSON header edited instead. The cache
+  // keeps decoded answers, so a cached model takes the full path; so does anything the splice
+  // cannot match exactly (splice.h), a broken answer included, which the full path then refuses.
+  std::optional<protocol::Encoded> spliced;
+  Money cost = attempt_cost(cand, attempt_ms);
+  double total_ms = 0;
+  if (upstream.status == 200 && !call->cache_key) {
+    total_ms = ms_since(call->start);
+    Parameters extra;
+    add_hir_parameters(extra, cand, cost, total_ms, call->fallbacks, call->hedged);
+    auto r = protocol::splice_response_header(upstream.body, header, {call->id, call->model->signature.name, "1", &extra});
+    if (r.ok()) spliced = std::move(*r);
+  }
+  // A spliced answer has passed the same checks as this parse (splice.h): nothing to decode.
+  Result<InferResponse> parsed = spliced ? Result<InferResponse>(InferResponse{})
+                                         : protocol::parse_infer_response(upstream.body, header);
   if (!parsed.ok()) {
     // A target that answers 200 with garbage is broken: try the next one.
     call->gen->routing->result(cand.ti, cand.vi, Outcome::kError, from_ms(attempt_ms));
@@ -349,12 +394,15 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   auto st = timing ? parse_server_timing(*timing) : std::nullopt;
   if (st) call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue);
   else call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
-  deliver(std::move(call), cand, std::move(*parsed), attempt_ms);
+  if (!spliced) return deliver(std::move(call), cand, std::move(*parsed), attempt_ms);
+  call->gen->routing->cost(cand.ti, cost);
+  settle(*call);
+  HttpResponse out = encoded_answer(std::move(*spliced), call->request_id);
+  respond_ok(std::move(call), cand, cost, total_ms, std::move(out));
 }
 
 void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, double attempt_ms) {
-  Money cost = cand.target->cost_per_request +
-               Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
+  Money cost = attempt_cost(cand, attempt_ms);
   call->gen->routing->cost(cand.ti, cost);
   settle(*call);
   double total_ms = ms_since(call->start);
@@ -365,14 +413,14 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
     cache_->store(*call->cache_key, resp.model_name, resp);
     resp.parameters["hir_cache"] = "miss";
   }
-  resp.parameters["hir_target"] = cand.target->name;
-  resp.parameters["hir_variant"] = cand.variant->name;
-  resp.parameters["hir_latency_ms"] = total_ms;
-  resp.parameters["hir_cost_usd"] = cost.usd();
-  resp.parameters["hir_fallbacks"] = static_cast<int64_t>(call->fallbacks);
-  if (call->hedged) resp.parameters["hir_hedged"] = true;
+  add_hir_parameters(resp.parameters, cand, cost, total_ms, call->fallbacks, call->hedged);
   HttpResponse out = http_answer(resp, call->request_id);
+  respond_ok(std::move(call), cand, cost, total_ms, std::move(out));
+}
 
+// A success, however its answer was built: metrics, the ledger row, the log line, the answer.
+void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, Money cost, double total_ms,
+                               HttpResponse&& out) {
   const std::string& model = call->model->signature.name;
   Generation& gen = *call->gen;
   auto& pm = pair_metrics(gen, call->model, cand.target);
@@ -414,16 +462,7 @@ void RouterService::finish_error(std::shared_ptr<Call> call, int status, const s
 
 // The v2 answer for a response, JSON or binary as its outputs' flags say.
 HttpResponse RouterService::http_answer(const InferResponse& resp, const std::string& request_id) const {
-  auto enc = protocol::encode_infer_response(resp);
-  HttpResponse out{200, {}, std::move(enc.body)};
-  if (enc.json_length) {
-    out.headers.set("Content-Type", "application/octet-stream");
-    out.headers.set("Inference-Header-Content-Length", std::to_string(*enc.json_length));
-  } else {
-    out.headers.set("Content-Type", "application/json");
-  }
-  out.headers.set("x-request-id", request_id);
-  return out;
+  return encoded_answer(protocol::encode_infer_response(resp), request_id);
 }
 
 bool RouterService::answer_from_cache(Call& call, cache::Use use) {

@@ -120,6 +120,8 @@ class RouterService {
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
   // The answer from a target, whichever kind: cost, hir_* parameters, cache, metrics, ledger.
+  void respond_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Money cost, double total_ms,
+                  net::HttpResponse&& out);
   void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, double attempt_ms);
   // MCU pool targets (service_mcu.cc).
   void attempt_mcu(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, Duration remaining);

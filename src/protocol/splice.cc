@@ -1,0 +1,328 @@
+// Header-only editing of a v2 response (splice.h). Two passes over the JSON header: simdjson's DOM
+// checks it as parse_infer_response would (without copying any tensor), then a small scanner finds
+// the byte ranges of the top-level members so that all but the edited ones are copied verbatim.
+#include "protocol/splice.h"
+
+#include <charconv>
+#include <limits>
+#include <vector>
+
+#include "core/datatype.h"
+#include "protocol/json_read.h"
+#include "protocol/json_write.h"
+#include "protocol/tensor_data.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace detail;  // NOLINT: internal helpers of this module
+
+// Inference-Header-Content-Length, accepted and refused exactly as parse_infer_response does.
+Result<size_t> header_json_length(std::string_view body, std::optional<std::string_view> header) {
+  if (!header) return body.size();
+  std::string_view v = *header;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() ||
+      n > uint64_t{std::numeric_limits<int32_t>::max()} || n > body.size() || n == 0)
+    return InvalidArgument("unusable Inference-Header-Content-Length");
+  return static_cast<size_t>(n);
+}
+
+// What as_parameters accepts (string, number or boolean values), checked without building the
+// map. Of repeated keys the last counts, as in as_parameters; `size` gets binary_data_size's.
+Status check_parameters(const element& e, std::optional<element>* size, bool* shared_memory) {
+  object o;
+  HIR_RETURN_IF_ERROR(as_object(e, "parameters", o));
+  for (auto field : o) {
+    switch (field.value.type()) {
+      case simdjson::dom::element_type::BOOL:
+      case simdjson::dom::element_type::INT64:
+      case simdjson::dom::element_type::UINT64:
+      case simdjson::dom::element_type::DOUBLE:
+      case simdjson::dom::element_type::STRING:
+        break;
+      default:
+        return InvalidArgument("a parameter must be a string, number or boolean");
+    }
+    if (size != nullptr && field.key == "binary_data_size") *size = field.value;
+    if (shared_memory != nullptr && field.key == "shared_memory_region") *shared_memory = true;
+  }
+  return Status::Ok();
+}
+
+// One output checked like parse_infer_response's read_tensor; raw bytes are only measured
+// (BYTES elements, whose framing must be walked, are the exception and are checked on a copy).
+Status check_output(const element& e, std::string_view& bin, Tensor& scratch, bool& binary) {
+  object o;
+  HIR_RETURN_IF_ERROR(as_object(e, "output", o));
+  element v;
+  std::string_view s;
+  HIR_RETURN_IF_ERROR(required(o, "name", "name", v));
+  HIR_RETURN_IF_ERROR(as_string(v, "name", s));
+  if (s.empty()) return InvalidArgument("empty output name");
+  scratch.name = s;
+  HIR_RETURN_IF_ERROR(required(o, "datatype", "datatype", v));
+  HIR_RETURN_IF_ERROR(as_string(v, "datatype", s));
+  std::optional<DataType> dt = parse_datatype(s);
+  if (!dt) return InvalidArgument("bad datatype");
+  scratch.datatype = *dt;
+  HIR_RETURN_IF_ERROR(required(o, "shape", "shape", v));
+  HIR_RETURN_IF_ERROR(as_shape(v, "shape", 0, scratch.shape));
+  Result<int64_t> count = element_count(scratch.shape);
+  if (!count.ok()) return count.status();
+  std::optional<element> size_value;
+  bool shared_memory = false;
+  if (auto p = member(o, "parameters")) HIR_RETURN_IF_ERROR(check_parameters(*p, &size_value, &shared_memory));
+  if (shared_memory) return Unimplemented("shared memory");
+  std::optional<int64_t> size;
+  if (size_value) {
+    // Only an int64 reads back as one (a uint64 beyond it becomes a double, which is refused).
+    if (size_value->type() != simdjson::dom::element_type::INT64) return InvalidArgument("bad binary_data_size");
+    size = size_value->get_int64().value_unsafe();
+    if (*size < 0) return InvalidArgument("bad binary_data_size");
+  }
+  std::optional<element> data = member(o, "data");
+  if (data.has_value() == size.has_value()) return InvalidArgument("needs one of data, binary_data_size");
+  binary = size.has_value();
+  // FP16/BF16 sent as JSON, which the encoder would send raw, are refused by read_json_data.
+  if (!binary) return read_json_data(*data, "data", scratch);
+  if (static_cast<uint64_t>(*size) > bin.size()) return InvalidArgument("binary section too short");
+  const std::string_view bytes = bin.substr(0, static_cast<size_t>(*size));
+  bin.remove_prefix(bytes.size());
+  if (*dt == DataType::kBytes) {
+    scratch.data.assign(bytes);
+    return check_tensor_data(scratch);
+  }
+  const auto width = static_cast<int64_t>(datatype_size(*dt));
+  if (*count > std::numeric_limits<int64_t>::max() / width || *count * width != *size)
+    return InvalidArgument("byte size mismatch");
+  return Status::Ok();
+}
+
+// The answer as parse_infer_response would accept it; `binary_outputs` counts raw outputs.
+Status check_response(std::string_view json, std::string_view bin, size_t& binary_outputs) {
+  ParsedJson doc(json, "response");
+  HIR_RETURN_IF_ERROR(doc.status());
+  const object& root = doc.root();
+  if (member(root, "error")) return InvalidArgument("the response carries an error");
+  for (std::string_view key : {"id", "model_name", "model_version"}) {
+    std::optional<element> v = member(root, key);
+    if (v && !v->is_null() && !v->is_string()) return InvalidArgument("non-string " + std::string(key));
+  }
+  if (auto p = member(root, "parameters")) HIR_RETURN_IF_ERROR(check_parameters(*p, nullptr, nullptr));
+  element outputs;
+  HIR_RETURN_IF_ERROR(required(root, "outputs", "outputs", outputs));
+  array arr;
+  HIR_RETURN_IF_ERROR(as_array(outputs, "outputs", arr));
+  Tensor scratch;
+  binary_outputs = 0;
+  for (element e : arr) {
+    bool binary = false;
+    HIR_RETURN_IF_ERROR(check_output(e, bin, scratch, binary));
+    binary_outputs += binary ? 1 : 0;
+  }
+  if (!bin.empty()) return InvalidArgument("bytes after the last binary tensor");
+  return Status::Ok();
+}
+
+// A member of a JSON object: its key as written (between the quotes) and its value's text.
+struct Member {
+  std::string_view key;
+  std::string_view value;
+};
+
+// Finds the members of the object at the start of `s` (after whitespace). The text has passed
+// simdjson, so the scanner only needs to find boundaries; it still checks every index, so that
+// it cannot read out of bounds even if it were handed something else.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view s) : s_(s) {}
+
+  // false when the text is not an object the scanner can read; keys with escapes are refused so
+  // that comparing keys as written is the same as comparing them decoded.
+  bool members(std::vector<Member>& out) {
+    ws();
+    if (!eat('{')) return false;
+    ws();
+    if (eat('}')) return true;
+    for (;;) {
+      ws();
+      const size_t k = i_;
+      if (!string()) return false;
+      std::string_view key = s_.substr(k + 1, i_ - k - 2);
+      if (key.find('\\') != std::string_view::npos) return false;
+      ws();
+      if (!eat(':')) return false;
+      ws();
+      const size_t v = i_;
+      if (!value()) return false;
+      out.push_back({key, s_.substr(v, i_ - v)});
+      ws();
+      if (eat('}')) return true;
+      if (!eat(',')) return false;
+    }
+  }
+
+ private:
+  bool eat(char c) {
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  void ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool string() {
+    if (!eat('"')) return false;
+    while (i_ < s_.size()) {
+      const char c = s_[i_++];
+      if (c == '"') return true;
+      if (c == '\\') ++i_;  // the escaped character, whatever it is, cannot end the string
+    }
+    return false;
+  }
+  // A value's extent. Nested objects and arrays are skipped by counting brackets outside
+  // strings: simdjson has checked that they pair up, and no recursion means no depth to bound.
+  bool value() {
+    if (i_ >= s_.size()) return false;
+    const char c = s_[i_];
+    if (c == '"') return string();
+    if (c == '{' || c == '[') {
+      size_t depth = 0;
+      while (i_ < s_.size()) {
+        const char d = s_[i_];
+        if (d == '"') {
+          if (!string()) return false;
+          continue;
+        }
+        ++i_;
+        if (d == '{' || d == '[') ++depth;
+        else if ((d == '}' || d == ']') && --depth == 0) return true;
+      }
+      return false;
+    }
+    // A number or a literal: everything up to the next delimiter.
+    const size_t start = i_;
+    while (i_ < s_.size() && s_[i_] != ',' && s_[i_] != '}' && s_[i_] != ']' && s_[i_] != ' ' &&
+           s_[i_] != '\t' && s_[i_] != '\n' && s_[i_] != '\r')
+      ++i_;
+    return i_ > start;
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// Appends s quoted. Names and keys are nearly always printable ASCII, which needs no escaping
+// and no UTF-8 check; anything else goes through the full escaper.
+void append_string(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      append_json_string(out, s);
+      return;
+    }
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
+
+bool is_edited(std::string_view key) {
+  return key == "id" || key == "model_name" || key == "model_version" || key == "parameters";
+}
+
+// ,"parameters":{...}: the target's own entries as written, less those `extra` replaces, then
+// `extra`'s; nothing when both are empty, as the encoder writes nothing for empty parameters.
+bool append_merged_parameters(std::string& out, const Member* params, const Parameters* extra) {
+  std::vector<Member> own;
+  if (params != nullptr) {
+    own.reserve(8);
+    if (!Scanner(params->value).members(own)) return false;
+  }
+  const size_t mark = out.size();
+  out += ",\"parameters\":{";
+  bool first = true;
+  for (const Member& m : own) {
+    if (extra != nullptr && extra->count(m.key) != 0) continue;
+    if (!first) out += ',';
+    first = false;
+    out += '"';
+    out += m.key;
+    out += "\":";
+    out += m.value;
+  }
+  if (extra != nullptr) {
+    for (const auto& [key, value] : *extra) {
+      if (!first) out += ',';
+      first = false;
+      append_string(out, key);
+      out += ':';
+      append_param_value(out, value);
+    }
+  }
+  if (first) out.resize(mark);
+  else out += '}';
+  return true;
+}
+
+}  // namespace
+
+Result<Encoded> splice_response_header(std::string_view body,
+                                       std::optional<std::string_view> header_length,
+                                       const HeaderEdit& edit) {
+  Result<size_t> json_len = header_json_length(body, header_length);
+  if (!json_len.ok()) return json_len.status();
+  const std::string_view json = body.substr(0, *json_len);
+  const std::string_view bin = body.substr(*json_len);
+  size_t binary_outputs = 0;
+  HIR_RETURN_IF_ERROR(check_response(json, bin, binary_outputs));
+  // The encoder makes the body binary exactly when some output is raw; a header without raw
+  // outputs, or raw outputs without a header, would come out in another form.
+  if (header_length.has_value() != (binary_outputs > 0))
+    return Unimplemented("the answer's form would change");
+
+  std::vector<Member> top;
+  top.reserve(8);  // id, model_name, model_version, parameters, outputs: one allocation
+  if (!Scanner(json).members(top)) return InvalidArgument("the response header cannot be scanned");
+  const Member* params = nullptr;
+  for (size_t i = 0; i < top.size(); ++i) {
+    // The decoder reads the first of repeated keys, the scanner would have to pick one: refuse.
+    for (size_t j = 0; j < i; ++j)
+      if (top[j].key == top[i].key && is_edited(top[i].key)) return Unimplemented("repeated key");
+    if (top[i].key == "parameters") params = &top[i];
+  }
+
+  std::string out;
+  out.reserve(body.size() + 256);
+  out += '{';
+  if (!edit.id.empty()) {
+    out += "\"id\":";
+    append_string(out, edit.id);
+    out += ',';
+  }
+  out += "\"model_name\":";
+  append_string(out, edit.model_name);
+  if (!edit.model_version.empty()) {
+    out += ",\"model_version\":";
+    append_string(out, edit.model_version);
+  }
+  if (!append_merged_parameters(out, params, edit.extra))
+    return InvalidArgument("the response parameters cannot be scanned");
+  for (const Member& m : top) {
+    if (is_edited(m.key)) continue;
+    out += ",\"";
+    out += m.key;
+    out += "\":";
+    out += m.value;
+  }
+  out += '}';
+  if (!header_length) return Encoded{std::move(out), std::nullopt};
+  const size_t new_json_length = out.size();
+  out += bin;
+  return Encoded{std::move(out), new_json_length};
+}
+
+}  // namespace hir::protocol

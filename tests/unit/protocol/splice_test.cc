@@ -1,0 +1,227 @@
+// splice_response_header against the full path it replaces: decode, edit, encode again.
+#include "protocol/splice.h"
+
+#include <random>
+
+#include "codec_test_util.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace testing;  // NOLINT
+
+struct Case {
+  std::string body;
+  std::optional<std::string> header;  // Inference-Header-Content-Length
+};
+
+std::optional<std::string_view> hdr(const Case& c) {
+  return c.header ? std::optional<std::string_view>(*c.header) : std::nullopt;
+}
+
+Parameters router_params() {
+  return {{"hir_target", std::string("edge-1")}, {"hir_variant", std::string("small")},
+          {"hir_latency_ms", 1.25}, {"hir_cost_usd", 0.0001}, {"hir_fallbacks", int64_t{0}}};
+}
+
+// What the router did before the splice: the whole answer decoded, edited and encoded again.
+Result<Encoded> full_path(const Case& c, const HeaderEdit& e) {
+  auto r = parse_infer_response(c.body, hdr(c));
+  if (!r.ok()) return r.status();
+  r->id = e.id;
+  r->model_name = e.model_name;
+  r->model_version = e.model_version;
+  for (const auto& [k, v] : *e.extra) r->parameters.insert_or_assign(k, v);
+  return encode_infer_response(*r);
+}
+
+InferResponse decode(const Encoded& e) {
+  std::string storage;
+  auto r = parse_infer_response(e.body, header_of(e, storage));
+  EXPECT_TRUE(r.ok()) << r.status().message() << "\n" << e.body.substr(0, 300);
+  return r.ok() ? *r : InferResponse{};
+}
+
+// decode(splice(x)) == decode(full_path(x)), field by field and in the same form.
+void expect_same_as_full_path(const Case& c, std::string_view id = "req-1") {
+  const Parameters extra = router_params();
+  const HeaderEdit edit{id, "fmnist", "1", &extra};
+  auto full = full_path(c, edit);
+  ASSERT_TRUE(full.ok()) << full.status().message() << "\n" << c.body;
+  auto fast = splice_response_header(c.body, hdr(c), edit);
+  ASSERT_TRUE(fast.ok()) << fast.status().message() << "\n" << c.body;
+  EXPECT_EQ(fast->json_length.has_value(), full->json_length.has_value());
+  InferResponse a = decode(*fast), b = decode(*full);
+  EXPECT_EQ(a.id, b.id);
+  EXPECT_EQ(a.model_name, b.model_name);
+  EXPECT_EQ(a.model_version, b.model_version);
+  EXPECT_EQ(a.parameters, b.parameters);
+  EXPECT_EQ(a.binary, b.binary);
+  ASSERT_EQ(a.outputs.size(), b.outputs.size());
+  for (size_t i = 0; i < a.outputs.size(); ++i) expect_same_tensor(a.outputs[i], b.outputs[i]);
+}
+
+Case from(const Encoded& e) {
+  Case c{e.body, std::nullopt};
+  if (e.json_length) c.header = std::to_string(*e.json_length);
+  return c;
+}
+
+// A JSON header followed by raw bytes, as a target might write it (spacing, field order).
+Case binary_case(const std::string& json, const std::string& raw) {
+  return Case{json + raw, std::to_string(json.size())};
+}
+
+const std::string kF32x2 = le<float>({1.5f, -2.0f});
+
+TEST(Splice, JsonBodies) {
+  const char* bodies[] = {
+      R"({"model_name":"w","model_version":"3","outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"data":[1.5,-2]}]})",
+      R"({"id":"x","model_name":"w","parameters":{"hir_target":"old","keep":1,"s":"a}\"{"},"outputs":[{"name":"o","datatype":"FP32","shape":[2],"data":[1,2]}]})",
+      R"({"outputs":[{"name":"o","datatype":"INT32","shape":[2],"data":[[1],[2]]}],"parameters":{},"model_name":null,"id":null})",
+      R"( { "model_name" : "w" , "extra" : {"parameters":{"x":1},"arr":[{"parameters":[]},"}{"],"s":"\"parameters\":{"} ,)"
+      R"( "outputs" : [ {"name":"s","datatype":"BYTES","shape":[4],"parameters":{"p":"{[\"\\"},)"
+      R"("data":["a{b","q\"}","\\\\","\u00fc\n"]} ] } )",
+      R"({"model_name":"w","parameters":{"hir_fallbacks":3,"hir_fallbacks":4,"b":true,"d":2.5},"outputs":[]})",
+      R"({"model_name":"w","outputs":[{"name":"a","datatype":"BOOL","shape":[2],"data":[true,false]},)"
+      R"({"name":"b","datatype":"UINT64","shape":[1],"data":[18446744073709551615]}]})",
+  };
+  for (const char* b : bodies) {
+    SCOPED_TRACE(b);
+    expect_same_as_full_path(Case{b, std::nullopt});
+    expect_same_as_full_path(Case{b, std::nullopt}, "");  // no id: the field goes
+    expect_same_as_full_path(Case{b, std::nullopt}, "q\"\\ \xc3\xbc\n");  // an id that needs escaping
+  }
+}
+
+TEST(Splice, BinaryBodies) {
+  const std::string hdr1 =
+      R"({"model_name":"w","outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]})";
+  const std::string hdr2 =
+      R"({ "id" : "t", "parameters" : {"hir_target":"x","q":"}\\"}, "outputs" : [)"
+      R"({"name":"o","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":8,"n":{"nested":1}}},)"
+      R"({"name":"j","datatype":"INT8","shape":[2],"data":[-1,1]},)"
+      R"({"name":"s","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":7}}],)"
+      R"("model_name":"w","model_version":"9"})";
+  expect_same_as_full_path(binary_case(hdr1, kF32x2));
+  // The nested object is not a valid parameter: both paths refuse it.
+  Case bad = binary_case(hdr2, kF32x2 + bytes_elems({"abc"}));
+  EXPECT_FALSE(parse_infer_response(bad.body, hdr(bad)).ok());
+  EXPECT_FALSE(splice_response_header(bad.body, hdr(bad), {"", "m", "1", nullptr}).ok());
+  std::string hdr3 = hdr2;
+  hdr3.replace(hdr3.find(R"(,"n":{"nested":1})"), 17, R"(,"n":"{\"nested\"")");
+  expect_same_as_full_path(binary_case(hdr3, kF32x2 + bytes_elems({"abc"})));
+}
+
+TEST(Splice, EncodedResponsesOfEveryDatatype) {
+  for (DataType dt : {DataType::kBool, DataType::kUint8, DataType::kInt16, DataType::kInt64, DataType::kFp16,
+                      DataType::kBf16, DataType::kFp32, DataType::kFp64, DataType::kBytes}) {
+    Tensor t = make_tensor("t", dt, {1}, dt == DataType::kBytes ? bytes_elems({"x\"}"}) : std::string());
+    if (dt != DataType::kBytes) t.data.assign(datatype_size(dt), '\0');
+    for (bool raw : {false, true}) {
+      InferResponse r;
+      r.model_name = "worker-model";
+      r.model_version = "2";
+      r.parameters = {{"hir_variant", std::string("stale")}, {"k", int64_t{5}}};
+      r.outputs = {t, make_tensor("f", DataType::kFp32, {2}, kF32x2)};
+      r.binary = {raw, false};
+      SCOPED_TRACE(std::string(datatype_name(dt)) + (raw ? " raw" : " json"));
+      expect_same_as_full_path(from(encode_infer_response(r)));
+    }
+  }
+}
+
+TEST(Splice, ExistingKeysAreReplacedNotRepeated) {
+  Case c{R"({"model_name":"w","parameters":{"hir_target":"old","hir_cost_usd":"x"},"outputs":[]})", std::nullopt};
+  const Parameters extra = router_params();
+  auto r = splice_response_header(c.body, std::nullopt, {"", "fmnist", "1", &extra});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->body.find("\"old\""), std::string::npos) << r->body;
+  size_t n = 0;
+  for (size_t at = r->body.find("\"hir_target\""); at != std::string::npos; at = r->body.find("\"hir_target\"", at + 1)) ++n;
+  EXPECT_EQ(n, 1u) << r->body;
+}
+
+TEST(Splice, TensorBytesAreCopiedUntouched) {
+  const std::string json =
+      R"({"model_name":"w","outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]})";
+  const Parameters extra = router_params();
+  auto r = splice_response_header(json + kF32x2, std::to_string(json.size()), {"id", "fmnist", "1", &extra});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(r->json_length.has_value());
+  EXPECT_EQ(r->body.size(), *r->json_length + kF32x2.size());
+  EXPECT_EQ(r->body.substr(*r->json_length), kF32x2);
+  EXPECT_EQ(r->body[*r->json_length - 1], '}');
+}
+
+// Inputs the full path refuses, or whose form the encoder would change: the splice refuses too.
+TEST(Splice, MalformedOrUnusualIsRefused) {
+  const std::string ok_json =
+      R"({"model_name":"w","outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]})";
+  const std::string n = std::to_string(ok_json.size());
+  const Case cases[] = {
+      {"", std::nullopt}, {"{", std::nullopt}, {"[]", std::nullopt}, {"null", std::nullopt},
+      {R"({"outputs":5})", std::nullopt}, {R"({"error":"boom"})", std::nullopt},
+      {R"({"model_name":"a"})", std::nullopt},
+      {R"({"model_name":5,"outputs":[]})", std::nullopt},
+      {R"({"model_name":"a","model_name":"b","outputs":[]})", std::nullopt},
+      {R"({"model_\u006eame":"a","outputs":[]})", std::nullopt},
+      {R"({"outputs":[{"name":"o","datatype":"FP32","shape":[2],"data":[1]}]})", std::nullopt},
+      {R"({"outputs":[{"name":"o","datatype":"FP16","shape":[1],"data":[1]}]})", std::nullopt},
+      {R"({"outputs":[{"name":"o","datatype":"INT8","shape":[1],"data":[300]}]})", std::nullopt},
+      {R"({"outputs":[{"name":"o","datatype":"INT8","shape":[1],"data":[1]}]} trailing)", std::nullopt},
+      {R"({"outputs":[],"parameters":{"a":[1]}})", std::nullopt},
+      {ok_json + kF32x2, std::nullopt},        // raw bytes without the header
+      {ok_json + kF32x2, "abc"}, {ok_json + kF32x2, "0"}, {ok_json + kF32x2, "-1"},
+      {ok_json + kF32x2, "99999"}, {ok_json + kF32x2 + "x", n},  // leftover bytes
+      {ok_json + kF32x2.substr(0, 7), n},                         // too few
+      {R"({"outputs":[]})", "14"},  // a header, but no raw output: the encoder would drop it
+  };
+  const Parameters extra = router_params();
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.body.substr(0, 120) + " / " + c.header.value_or("-"));
+    EXPECT_FALSE(splice_response_header(c.body, hdr(c), {"", "m", "1", &extra}).ok());
+  }
+}
+
+// Random damage to valid answers: the splice never crashes, and when it answers, its answer is
+// the full path's.
+TEST(Splice, DamagedBodiesAgreeWithTheFullPath) {
+  std::vector<Case> seeds = {
+      Case{R"({"id":"x","model_name":"w","parameters":{"a":"}{\"","hir_target":1},"extra":[{"parameters":{}}],)"
+           R"("outputs":[{"name":"s","datatype":"BYTES","shape":[2],"data":["\\\"",")}"]}]})",
+           std::nullopt},
+      binary_case(R"({"model_name":"w","outputs":[{"name":"o","datatype":"FP32","shape":[2],)"
+                  R"("parameters":{"binary_data_size":8}}]})",
+                  kF32x2),
+  };
+  const Parameters extra = router_params();
+  const HeaderEdit edit{"req", "fmnist", "1", &extra};
+  std::mt19937 rng(7);
+  size_t agreed = 0;  // damaged bodies the splice still took: the comparison must have run
+  const std::string alphabet = "{}[]\",:\\ 0a-e.tn";
+  for (const Case& seed : seeds) {
+    for (size_t cut = 0; cut < seed.body.size(); ++cut) {
+      Case c{seed.body.substr(0, cut), seed.header};
+      auto fast = splice_response_header(c.body, hdr(c), edit);
+      if (fast.ok()) expect_same_as_full_path(c, "req");
+    }
+    for (int round = 0; round < 3000; ++round) {
+      Case c = seed;
+      for (int k = 0; k < 1 + round % 3; ++k)
+        c.body[rng() % c.body.size()] = alphabet[rng() % alphabet.size()];
+      auto fast = splice_response_header(c.body, hdr(c), edit);
+      if (!full_path(c, edit).ok()) {
+        EXPECT_FALSE(fast.ok()) << c.body;
+      } else if (fast.ok()) {
+        ++agreed;
+        SCOPED_TRACE(c.body);
+        expect_same_as_full_path(c, "req");
+      }
+    }
+  }
+  EXPECT_GT(agreed, 100u);
+}
+
+}  // namespace
+}  // namespace hir::protocol
