@@ -14,10 +14,11 @@ int main(int argc, char** argv) {
       "its latency budget and accuracy need, falling back when a target fails.\n\n"
       "Examples:\n"
       "  hir serve                         # the embedded demo configuration on 127.0.0.1:8000\n"
-      "  hir serve --config prod.yaml --port 9000\n"
+      "  hir serve --config prod.yaml --port 9000 --database sqlite:///var/lib/hir/hir.db\n"
       "  hir demo                          # start a local deployment and send it 10,000 images\n"
       "  hir bench --url http://127.0.0.1:8000 -n 5000   # measure an endpoint\n"
-      "  hir sim scenarios/steady.yaml     # simulate a fleet, compare with baselines\n"};
+      "  hir sim scenarios/steady.yaml     # simulate a fleet, compare with baselines\n"
+      "  hir report --database sqlite:///var/lib/hir/hir.db --since 1h   # what the traffic cost\n"};
   app.require_subcommand(1);
   app.set_version_flag("--version", HIR_VERSION);
 
