@@ -1,5 +1,8 @@
 #include "sim/oracle.h"
 
+#include <algorithm>
+#include <array>
+
 #include "routing/cost.h"
 
 namespace hir::sim {
@@ -56,7 +59,24 @@ OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs
                          TimePoint now, DeviceProbe* probe) {
   OracleChoice best;
   const double budget_ms = to_ms(r.budget);
-  for (uint32_t k : f.kinds_of_model[r.route.model]) {
+  const auto& kinds = f.kinds_of_model[r.route.model];
+  auto price_floor = [&](uint32_t k) {  // a kind's cost is at least its price per request
+    return f.registry.target(f.group_devices[f.kinds[k].group].front()).cost_per_request;
+  };
+  // Kinds by that floor, so the search stops once the best found is cheaper than any kind left
+  // could be: the pick is the same as looking at every kind (ties keep the list's order), and the
+  // queue replay of the dearer groups is skipped.
+  std::array<uint32_t, 64> order{};
+  const size_t n = std::min(kinds.size(), order.size());
+  for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+  if (n == kinds.size())
+    std::stable_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n),
+                     [&](uint32_t a, uint32_t b) { return price_floor(kinds[a]) < price_floor(kinds[b]); });
+  size_t best_pos = 0;
+  for (size_t o = 0; o < kinds.size(); ++o) {
+    const size_t pos = n == kinds.size() ? order[o] : o;
+    const uint32_t k = kinds[pos];
+    if (best.kind >= 0 && n == kinds.size() && best.cost < price_floor(k)) break;
     const auto& kind = f.kinds[k];
     if (r.route.min_accuracy && f.registry.accuracy_at(kind.variant, r.route.complexity) < *r.route.min_accuracy)
       continue;
@@ -66,8 +86,13 @@ OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs
     const auto& info = f.registry.target(f.group_devices[kind.group].front());
     Money cost = routing::predict_cost(info, from_ms(c->service_ms));
     if (r.route.max_cost && cost > *r.route.max_cost) continue;
-    if (best.kind < 0 || cost < best.cost || (cost == best.cost && c->latency_ms < best.latency_ms))
+    const bool better = best.kind < 0 || cost < best.cost ||
+                        (cost == best.cost && (c->latency_ms < best.latency_ms ||
+                                               (c->latency_ms == best.latency_ms && pos < best_pos)));
+    if (better) {
       best = {static_cast<int>(k), cost, c->latency_ms};
+      best_pos = pos;
+    }
   }
   return best;
 }
