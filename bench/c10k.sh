@@ -44,17 +44,9 @@ if [ "$hard" != unlimited ] && [ "$hard" -lt "$need" ]; then
 fi
 ulimit -n "$need"
 
-tmp=$(mktemp -d /tmp/hir-c10k-XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "c10k: logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_file() { for _ in $(seq 300); do [ -s "$1" ] && { cat "$1"; return; }; sleep 0.1; done; echo "c10k: $1 never appeared" >&2; exit 1; }
+NAME=c10k
+. bench/lib.sh  # the working directory is the repository root (above)
+bench_setup
 
 bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp"
 

@@ -43,16 +43,9 @@ for bin in hir hir-worker; do
 done
 B=$(cd "$B" && pwd)
 
-tmp=$(mktemp -d /tmp/hir-compare-XXXXXX)
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "compare: logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+NAME=compare
+. bench/lib.sh  # the working directory is the repository root (above)
+bench_setup
 
 # A port nobody listens on now. Others could take it before we bind; then the start fails loudly.
 free_port() {
@@ -63,7 +56,6 @@ free_port() {
   done
   echo "compare: no free port found" >&2; exit 1
 }
-wait_file() { for _ in $(seq 300); do [ -s "$1" ] && { cat "$1"; return; }; sleep 0.1; done; echo "compare: $1 never appeared" >&2; exit 1; }
 wait_listen() {  # PORT LOG PID
   for _ in $(seq 300); do
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
