@@ -240,7 +240,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   call->steps = std::move(plan->steps);
   if (std::any_of(call->steps.begin(), call->steps.end(), [](const Step& st) { return st.target->is_mcu_pool(); }))
     call->input = std::make_shared<const InferRequest>(std::move(*parsed));
-  if (plan->hedge_after && call->steps.size() > 1 && cfg_.server.threads == 1) call->hedge_after = plan->hedge_after;
+  if (plan->hedge_after && call->steps.size() > 1) call->hedge_after = plan->hedge_after;
   inflight_.add(1);
   attempt(std::move(call));
 }
@@ -251,6 +251,7 @@ void RouterService::arm_hedge(const std::shared_ptr<Call>& call) {
   // request to the next step too and take whichever answers first (Dean & Barroso, "The Tail at
   // Scale", 2013). The loser's answer is dropped, not cancelled on the wire.
   call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
+    std::lock_guard<std::recursive_mutex> guard(call->mu);
     if (call->done || call->hedged || call->next >= call->steps.size()) return;
     if (call->deadline <= SteadyClock::now()) return;
     call->hedged = true;
@@ -260,6 +261,7 @@ void RouterService::arm_hedge(const std::shared_ptr<Call>& call) {
 }
 
 void RouterService::attempt(std::shared_ptr<Call> call) {
+  std::lock_guard<std::recursive_mutex> guard(call->mu);
   if (call->next >= call->steps.size() && call->fallbacks == 0 && !call->skipped.empty())
     return finish_error(call, 400, "no planned target takes this input: " + call->skipped);
   if (call->next >= call->steps.size())
@@ -292,6 +294,7 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   ++call->outstanding;
   arm_hedge(call);
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, &routing](Result<HttpResponse> r) {
+    std::lock_guard<std::recursive_mutex> guard(call->mu);
     auto elapsed = SteadyClock::now() - t0;
     double ms = to_ms(elapsed);
     --call->outstanding;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +31,12 @@ struct RouterService::Call {
   std::string errors;  // "target: reason; ..." for the final error message
   bool timed_out = false;
   bool bad_gateway = false;
-  // Hedging (single I/O thread only: the Call is then only touched from that thread).
+  // Whoever touches the Call once its first attempt is under way — an attempt's completion, the
+  // hedge timer, an MCU answer posted back — holds this: with several I/O threads a hedged
+  // request's two answers and its timer may run at once. Recursive because a completion starts
+  // the next attempt, whose own failure may complete at once.
+  std::recursive_mutex mu;
+  // Hedging.
   std::optional<Duration> hedge_after;  // send a copy to the next step after this, if unanswered
   bool hedged = false;
   bool done = false;     // answered; later answers (a hedge's loser) are dropped

@@ -50,7 +50,10 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
   // rest of the request lives, and return at once.
   Status st = tg.pool->submit(*call->input, deadline, [this, call, cand, t0](Result<backends::McuReply> r) {
     auto elapsed = SteadyClock::now() - t0;
-    loop_.post([this, call, cand, elapsed, r = std::move(r)]() mutable { mcu_done(call, cand, std::move(r), elapsed); });
+    loop_.post([this, call, cand, elapsed, r = std::move(r)]() mutable {
+      std::lock_guard<std::recursive_mutex> guard(call->mu);
+      mcu_done(call, cand, std::move(r), elapsed);
+    });
   });
   if (st.code() == Code::kInvalidArgument) {
     // The input does not fit the devices' model (a batch, another shape or datatype): nothing

@@ -171,7 +171,9 @@ TEST_F(FailoverIT, HintsAreNotForwardedButTritonPriorityIs) {
   EXPECT_NE(ok.last_body().find(R"("priority":2)"), std::string::npos);
 }
 
-TEST_F(FailoverIT, CriticalRequestNearItsBudgetIsHedged) {
+// The same with two I/O threads: the primary's answer, the hedge's and the timer may run on
+// different threads, and the request's lock keeps its state whole.
+void expect_hedged(const std::string& dir, const std::string& server_yaml) {
   // The slow target is the cheaper one, and is assumed 400 ms away: a critical request with a
   // 500 ms budget is planned with a hedge to the second target after ~100 ms. Without the hedge
   // the primary would time out at the budget and the answer would be 504.
@@ -180,7 +182,7 @@ TEST_F(FailoverIT, CriticalRequestNearItsBudgetIsHedged) {
   s.extra = ", expected_rtt_ms: 400";
   TargetSpec o{"ok", ok.port(), "cloud", "v2", 0.0002};
   o.extra = ", expected_rtt_ms: 1";
-  auto r = start_router(dir_, {s, o});
+  auto r = start_router(dir, {s, o}, server_yaml);
   auto res = infer(r, request_body(R"("parameters":{"priority":"critical","latency_budget_ms":500},)"));
   ASSERT_EQ(res.status, 200) << res.body;
   auto d = decode(res);
@@ -191,3 +193,7 @@ TEST_F(FailoverIT, CriticalRequestNearItsBudgetIsHedged) {
   auto metrics = call(r.port, "GET", "/metrics").body;
   EXPECT_NE(metrics.find("hir_hedges_total 1"), std::string::npos);
 }
+
+TEST_F(FailoverIT, CriticalRequestNearItsBudgetIsHedged) { expect_hedged(dir_, ""); }
+
+TEST_F(FailoverIT, HedgingWorksWithSeveralIoThreads) { expect_hedged(dir_, "server: {threads: 2}\n"); }
