@@ -71,6 +71,7 @@ struct Job {
   Duration timeout;
   TimePoint deadline;
   std::shared_ptr<Once> done;
+  std::shared_ptr<Cancellation> cancel;  // may be null
 };
 
 // A request waiting for a connection slot. Its timer (on its own strand, since it is cancelled
@@ -353,6 +354,27 @@ asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
   wire::append_request_head(head, req, target, who);
   const bool want_close = wire::iequals(req.headers.get("Connection").value_or(""), "close");
   const bool head_method = req.method == "HEAD";
+  // The connection on the wire, for a Cancellation: set and cleared on this strand only, where
+  // the cancel hook also runs, so the hook never sees a connection that is gone.
+  auto active = std::make_shared<Conn*>(nullptr);
+  if (job.cancel && !job.cancel->arm([strand, active] {
+        asio::dispatch(strand, [active] {
+          if (*active == nullptr) return;
+          error_code ec;
+          (*active)->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+          (*active)->stream.close();
+        });
+      })) {
+    lease.give_back(std::move(conn));  // untouched: still good for the next request
+    (*job.done)(Unavailable("request to " + who + " cancelled"));
+    co_return;
+  }
+  struct Disarm {
+    Cancellation* c;
+    ~Disarm() {
+      if (c) c->disarm();
+    }
+  } disarm{job.cancel.get()};
   bool retried = false;
   for (;;) {
     const bool pooled = conn != nullptr;
@@ -365,8 +387,16 @@ asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
       }
       conn = std::move(c.value());
     }
-    Outcome out = co_await round_trip(*st, *conn, head, req.body, head_method, job.deadline,
-                                      who, job.timeout);
+    const bool cancelled_before = job.cancel && job.cancel->cancelled();
+    *active = cancelled_before ? nullptr : conn.get();
+    // (Not a conditional expression: GCC 12 miscompiles co_await inside one.)
+    Outcome out;
+    if (cancelled_before) {
+      out.status = Unavailable("request to " + who + " cancelled");
+    } else {
+      out = co_await round_trip(*st, *conn, head, req.body, head_method, job.deadline, who, job.timeout);
+    }
+    *active = nullptr;
     if (out.status.ok()) {
       lease.give_back(out.reusable && !want_close ? std::move(conn) : nullptr);
       (*job.done)(std::move(out.response));
@@ -374,9 +404,10 @@ asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
     }
     conn.reset();  // failed: closed, never pooled
     // A keep-alive connection the peer closed while it sat idle fails before any byte comes
-    // back; the request never reached a handler, so one fresh try (on the same slot) is safe.
+    // back; the request never reached a handler, so one fresh try (on the same slot) is safe —
+    // unless the failure is our own cancellation.
     if (pooled && !retried && !out.got_bytes && out.status.code() == Code::kUnavailable &&
-        SteadyClock::now() < job.deadline) {
+        SteadyClock::now() < job.deadline && !(job.cancel && job.cancel->cancelled())) {
       retried = true;
       continue;
     }
@@ -433,8 +464,36 @@ HttpClient::~HttpClient() {
   }
 }
 
+void Cancellation::cancel() {
+  std::function<void()> hook;
+  {
+    std::lock_guard lk(mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    hook = std::move(hook_);
+  }
+  if (hook) hook();
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard lk(mu_);
+  return cancelled_;
+}
+
+bool Cancellation::arm(std::function<void()> hook) {
+  std::lock_guard lk(mu_);
+  if (cancelled_) return false;
+  hook_ = std::move(hook);
+  return true;
+}
+
+void Cancellation::disarm() {
+  std::lock_guard lk(mu_);
+  hook_ = nullptr;
+}
+
 void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
-                      std::function<void(Result<HttpResponse>)> done) {
+                      std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel) {
   auto once = std::make_shared<Once>(Once{std::move(done)});
   if (url.scheme != "http") {
     asio::post(impl_->io, [once] {
@@ -442,7 +501,7 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
     });
     return;
   }
-  impl_->admit(Job{url, std::move(req), timeout, SteadyClock::now() + timeout, std::move(once)});
+  impl_->admit(Job{url, std::move(req), timeout, SteadyClock::now() + timeout, std::move(once), std::move(cancel)});
 }
 
 }  // namespace hir::net

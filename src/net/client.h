@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/status.h"
@@ -42,6 +43,25 @@ struct ClientOptions {
   size_t max_response_bytes = 64u << 20;
 };
 
+// Abandons a request sent with it — a hedge's loser, say: the connection carrying it is closed
+// at once, so the target sees its client go away and the connection is never reused, and the
+// request's callback runs with an error. A request still waiting for a connection is dropped
+// when it would start. Thread-safe; cancelling twice, or after the answer, does nothing.
+class Cancellation {
+ public:
+  void cancel();
+  bool cancelled() const;
+  // For HttpClient: `hook` closes the exchange's connection; false (and not kept) when already
+  // cancelled. disarm() drops it once the exchange is over.
+  bool arm(std::function<void()> hook);
+  void disarm();
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  std::function<void()> hook_;
+};
+
 class HttpClient {
  public:
   HttpClient(EventLoop& loop, ClientOptions opts = {});
@@ -55,8 +75,10 @@ class HttpClient {
   // the next connection an earlier request gives back; its `timeout` runs while it waits
   // (kDeadlineExceeded, and it leaves the queue). When max_waiting_per_host are already
   // waiting, done gets kResourceExhausted without waiting.
+  // With `cancel`, Cancellation::cancel() abandons it (above).
   void send(const Url& url, HttpRequest req, Duration timeout,
-            std::function<void(Result<HttpResponse>)> done);
+            std::function<void(Result<HttpResponse>)> done,
+            std::shared_ptr<Cancellation> cancel = nullptr);
 
  private:
   struct Impl;

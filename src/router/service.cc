@@ -249,7 +249,8 @@ void RouterService::arm_hedge(const std::shared_ptr<Call>& call) {
   if (call->next != 1 || !call->hedge_after) return;
   // A critical request near its budget: if the primary has not answered by then, send the same
   // request to the next step too and take whichever answers first (Dean & Barroso, "The Tail at
-  // Scale", 2013). The loser's answer is dropped, not cancelled on the wire.
+  // Scale", 2013). An HTTP loser is cancelled once the winner answers (Call::wire): its
+  // connection closes, and its outcome still feeds the routing core.
   call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
     std::lock_guard<std::recursive_mutex> guard(call->mu);
     if (call->done || call->hedged || call->next >= call->steps.size()) return;
@@ -293,8 +294,17 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   routing.dispatched(cand.ti);
   ++call->outstanding;
   arm_hedge(call);
+  auto cancel = std::make_shared<net::Cancellation>();
+  call->wire.push_back(cancel);
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, &routing](Result<HttpResponse> r) {
     std::lock_guard<std::recursive_mutex> guard(call->mu);
+    struct CancelLosers {  // however this answer is handled, below
+      Call& c;
+      ~CancelLosers() {
+        if (c.done)
+          for (auto& w : c.wire) w->cancel();
+      }
+    } losers{*call};
     auto elapsed = SteadyClock::now() - t0;
     double ms = to_ms(elapsed);
     --call->outstanding;
@@ -318,7 +328,7 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
     }
     routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
     pass_through(call, cand, std::move(*r));
-  });
+  }, cancel);
 }
 
 void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,

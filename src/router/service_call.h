@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "net/client.h"
 #include "router/service.h"
 
 namespace hir::router {
@@ -42,6 +43,9 @@ struct RouterService::Call {
   bool done = false;     // answered; later answers (a hedge's loser) are dropped
   int outstanding = 0;   // attempts on the wire
   std::shared_ptr<net::EventLoop::Timer> hedge_timer;
+  // One per HTTP attempt sent; once the request is answered, the ones still on the wire (a
+  // hedge's loser) are cancelled, so the target stops holding a thread for nobody.
+  std::vector<std::shared_ptr<net::Cancellation>> wire;
   net::Responder respond;
   // Set when the cache keeps answers for this model: the request's key, and the request without
   // its inputs, which says in which form (JSON or binary) a cached answer is sent.

@@ -53,6 +53,8 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
     loop_.post([this, call, cand, elapsed, r = std::move(r)]() mutable {
       std::lock_guard<std::recursive_mutex> guard(call->mu);
       mcu_done(call, cand, std::move(r), elapsed);
+      if (call->done)
+        for (auto& w : call->wire) w->cancel();  // an HTTP hedge still on the wire lost
     });
   });
   if (st.code() == Code::kInvalidArgument) {

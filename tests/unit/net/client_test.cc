@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -166,6 +167,41 @@ TEST(HttpClient, DeadlineExceededWhenTheHandlerIsSlow) {
   auto ok = call(client, local_url(up.server.port()), make_request("GET", "/"));
   ASSERT_TRUE(ok.ok()) << ok.status().to_string();
   EXPECT_EQ(up.remote_count(), 2u);
+}
+
+TEST(HttpClient, ACancelledRequestClosesItsConnectionAndCallsBack) {
+  LoopThread lt;
+  Upstream up(lt);
+  HttpClient client(lt.loop);
+  auto cancel = std::make_shared<Cancellation>();
+  auto p = std::make_shared<std::promise<Result<HttpResponse>>>();
+  auto f = p->get_future();
+  client.send(local_url(up.server.port()), make_request("GET", "/park"), 30s,
+              [p](Result<HttpResponse> r) { p->set_value(std::move(r)); }, cancel);
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lk(up.mu);
+    return up.parked.size() == 1;
+  }));
+  cancel->cancel();
+  // Called back long before the 30-s deadline, with an error.
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto r = f.get();
+  EXPECT_FALSE(r.ok());
+  cancel->cancel();  // again: nothing
+  up.release_parked();
+  // Nothing of it stays in the pool: the next request connects anew and is answered.
+  auto ok = call(client, local_url(up.server.port()), make_request("GET", "/"));
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(up.remote_count(), 2u);
+  // Cancelled before it is sent: called back, nothing sent.
+  auto early = std::make_shared<Cancellation>();
+  early->cancel();
+  auto p2 = std::make_shared<std::promise<Result<HttpResponse>>>();
+  auto f2 = p2->get_future();
+  client.send(local_url(up.server.port()), make_request("GET", "/"), 30s,
+              [p2](Result<HttpResponse> r2) { p2->set_value(std::move(r2)); }, early);
+  ASSERT_EQ(f2.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(f2.get().ok());
 }
 
 TEST(HttpClient, RetriesWhenTheServerClosedAnIdleKeepAlive) {
