@@ -37,6 +37,7 @@ demo: build
 # default), then the router-vs-direct run and the micro-benchmarks (bench/run.sh). Not part of
 # `make test`. bench/c10k.sh (10,000 concurrent requests) is run by hand: it needs raised limits.
 bench: build
+	@scripts/install-deps.sh --bench
 	bench/compare.sh $(BUILD)
 	bench/run.sh $(BUILD)
 
