@@ -55,44 +55,16 @@ TEST(Url, RefusesHttpsAndGarbage) {
 }
 
 // A server that echoes the target, the Host header and the peer (so tests see reuse).
-struct Upstream {
-  explicit Upstream(LoopThread& lt, ServerOptions o = {}) : server(lt.loop, o, [this](HttpRequest&& req, Responder r) {
-    handle(std::move(req), std::move(r));
-  }) {
-    EXPECT_TRUE(server.listen().ok());
-  }
-  void handle(HttpRequest&& req, Responder respond) {
-    {
-      std::lock_guard lk(mu);
-      remotes.insert(req.remote);
-      if (path_of(req.target) == "/park") {
-        parked.push_back(std::move(respond));
-        return;
-      }
-    }
-    HttpResponse res;
-    res.status = path_of(req.target) == "/missing" ? 404 : 200;
-    res.headers.set("X-Target", req.target);
-    res.headers.set("X-Host", std::string(req.headers.get("host").value_or("")));
-    res.body = req.method + " " + req.body;
-    respond(std::move(res));
-  }
-  size_t remote_count() {
-    std::lock_guard lk(mu);
-    return remotes.size();
-  }
-  void release_parked() {
-    std::vector<Responder> v;
-    {
-      std::lock_guard lk(mu);
-      v.swap(parked);
-    }
-    for (auto& r : v) r(json_response(200, "{}"));
-  }
-  std::mutex mu;
-  std::set<std::string> remotes;
-  std::vector<Responder> parked;
-  HttpServer server;
+HttpResponse echo(const HttpRequest& req) {
+  HttpResponse res;
+  res.status = path_of(req.target) == "/missing" ? 404 : 200;
+  res.headers.set("X-Target", req.target);
+  res.headers.set("X-Host", std::string(req.headers.get("host").value_or("")));
+  res.body = req.method + " " + req.body;
+  return res;
+}
+struct Upstream : testing::ParkingUpstream {
+  explicit Upstream(LoopThread& lt, ServerOptions o = {}) : ParkingUpstream(lt, echo, std::move(o)) {}
 };
 
 TEST(HttpClient, RoundTripPrependsBasePathAndSetsHost) {
@@ -142,17 +114,11 @@ TEST(HttpClient, PoolIsBoundedPerHost) {
 
 TEST(HttpClient, RefusedConnectionIsUnavailable) {
   // A bound socket that does not listen: connecting to it is refused.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  testing::RefusingPort refusing;
+  ASSERT_NE(refusing.port, 0);
   LoopThread lt;
   HttpClient client(lt.loop);
-  auto r = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/"));
-  ::close(fd);
+  auto r = call(client, local_url(refusing.port), make_request("GET", "/"));
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
 }
 

@@ -9,15 +9,21 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <functional>
 #include <future>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/http.h"
+#include "net/server.h"
 
 namespace hir::net::testing {
 
@@ -181,5 +187,72 @@ inline HttpRequest make_request(std::string method, std::string target, std::str
 inline Url local_url(uint16_t port, std::string base = "") {
   return Url::parse("http://127.0.0.1:" + std::to_string(port) + base).value();
 }
+
+// A port whose connects are refused: a socket bound on 127.0.0.1 that does not listen.
+struct RefusingPort {
+  RefusingPort() {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
+      port = ntohs(a.sin_port);
+  }
+  ~RefusingPort() {
+    if (fd >= 0) ::close(fd);
+  }
+  RefusingPort(const RefusingPort&) = delete;
+  RefusingPort& operator=(const RefusingPort&) = delete;
+  int fd = -1;
+  uint16_t port = 0;
+};
+
+// An upstream for client tests: requests to /park wait until release_parked(); anything else is
+// answered at once by `answer`. Counts the distinct connections (remotes) it served and the most
+// it had open at once.
+struct ParkingUpstream {
+  using Answer = std::function<HttpResponse(const HttpRequest&)>;
+  ParkingUpstream(LoopThread& lt, Answer a, ServerOptions o = {})
+      : answer(std::move(a)),
+        server(lt.loop, o, [this](HttpRequest&& req, Responder r) { handle(std::move(req), std::move(r)); }) {
+    EXPECT_TRUE(server.listen().ok());
+  }
+  void handle(HttpRequest&& req, Responder respond) {
+    {
+      std::lock_guard lk(mu);
+      remotes.insert(req.remote);
+      max_connections = std::max(max_connections, server.connections());
+      if (path_of(req.target) == "/park") {
+        parked.push_back(std::move(respond));
+        return;
+      }
+    }
+    respond(answer(req));
+  }
+  size_t parked_count() {
+    std::lock_guard lk(mu);
+    return parked.size();
+  }
+  size_t remote_count() {
+    std::lock_guard lk(mu);
+    return remotes.size();
+  }
+  void release_parked() {
+    std::vector<Responder> v;
+    {
+      std::lock_guard lk(mu);
+      v.swap(parked);
+    }
+    for (auto& r : v) r(json_response(200, "parked"));
+  }
+  Answer answer;
+  std::mutex mu;
+  std::set<std::string> remotes;
+  size_t max_connections = 0;
+  std::vector<Responder> parked;
+  HttpServer server;  // last: it stops, and calls no handler, before the rest goes
+};
 
 }  // namespace hir::net::testing

@@ -22,44 +22,10 @@ using testing::LoopThread;
 using testing::make_request;
 using testing::wait_until;
 
-// Parks requests to /park until released; answers anything else at once. Counts the distinct
-// connections (peers) it served and the most requests it held at once.
-struct CountingUpstream {
+// Echoes the target as its body, so tests see which request an answer belongs to.
+struct CountingUpstream : testing::ParkingUpstream {
   explicit CountingUpstream(LoopThread& lt)
-      : server(lt.loop, ServerOptions{}, [this](HttpRequest&& req, Responder r) { handle(std::move(req), std::move(r)); }) {
-    EXPECT_TRUE(server.listen().ok());
-  }
-  void handle(HttpRequest&& req, Responder respond) {
-    std::lock_guard lk(mu);
-    peers.insert(req.remote);
-    max_connections = std::max(max_connections, server.connections());
-    if (path_of(req.target) == "/park") {
-      parked.push_back(std::move(respond));
-      return;
-    }
-    respond(json_response(200, req.target));
-  }
-  size_t parked_count() {
-    std::lock_guard lk(mu);
-    return parked.size();
-  }
-  size_t peer_count() {
-    std::lock_guard lk(mu);
-    return peers.size();
-  }
-  void release_parked() {
-    std::vector<Responder> v;
-    {
-      std::lock_guard lk(mu);
-      v.swap(parked);
-    }
-    for (auto& r : v) r(json_response(200, "parked"));
-  }
-  std::mutex mu;
-  std::set<std::string> peers;
-  size_t max_connections = 0;
-  std::vector<Responder> parked;
-  HttpServer server;
+      : ParkingUpstream(lt, [](const HttpRequest& req) { return json_response(200, req.target); }) {}
 };
 
 // Collects asynchronous results in completion order.
@@ -100,7 +66,7 @@ TEST(ConnectionCap, IsNeverExceeded) {
     return res.size() == kRequests;
   }));
   for (auto& [name, r] : res.got) EXPECT_TRUE(r.ok()) << name << ": " << r.status().to_string();
-  EXPECT_LE(up.peer_count(), 3u);
+  EXPECT_LE(up.remote_count(), 3u);
   EXPECT_LE(up.max_connections, 3u);
 }
 
@@ -123,7 +89,7 @@ TEST(ConnectionCap, WaitingRequestsCompleteInFifoOrder) {
     order.push_back(name);
   }
   EXPECT_EQ(order, (std::vector<std::string>{"parked", "1", "2", "3", "4", "5"}));
-  EXPECT_EQ(up.peer_count(), 1u);  // every waiter took the connection given back
+  EXPECT_EQ(up.remote_count(), 1u);  // every waiter took the connection given back
 }
 
 TEST(ConnectionCap, WaitingRequestHonoursItsDeadlineAndLeavesTheQueue) {
@@ -166,20 +132,14 @@ TEST(ConnectionCap, FullWaitingQueueFailsFast) {
 TEST(ConnectionCap, AFailedConnectGivesTheSlotToTheNextWaiter) {
   // A bound socket that does not listen: every connect is refused, and each waiter must get its
   // own answer rather than wait for a slot the failed one never gave back.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  testing::RefusingPort refusing;
+  ASSERT_NE(refusing.port, 0);
   LoopThread lt;
   HttpClient client(lt.loop, capped(1));
   Results res;
   for (int i = 0; i < 4; ++i)
-    client.send(local_url(ntohs(a.sin_port)), make_request("GET", "/"), 10s, res.slot(std::to_string(i)));
+    client.send(local_url(refusing.port), make_request("GET", "/"), 10s, res.slot(std::to_string(i)));
   ASSERT_TRUE(wait_until([&] { return res.size() == 4; }));
-  ::close(fd);
   for (auto& [name, r] : res.got) EXPECT_EQ(r.status().code(), Code::kUnavailable) << name;
 }
 
