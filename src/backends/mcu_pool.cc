@@ -324,9 +324,7 @@ routing::LoadReport McuPool::pool_load(TimePoint now) const {
     if (d->busy_flag()) ++r.in_flight;
   }
   r.queue_depth = static_cast<uint32_t>(pending_.size());
-  // max_outstanding counts the requests in service too: the waiting room is what is left once
-  // every device up holds one (at least 1, since 0 would read as "no limit" to the router).
-  r.queue_capacity = static_cast<uint32_t>(std::max<size_t>(1, opt_.max_outstanding > up ? opt_.max_outstanding - up : 0));
+  r.queue_capacity = pool_queue_capacity(opt_.max_outstanding, up);
   r.concurrency = std::max<uint32_t>(1, up);
   r.busy_fraction = up ? busy / up : 0;
   return r;

@@ -18,6 +18,13 @@
 
 namespace hir::backends {
 
+// The waiting room of a pool holding at most `max_outstanding` requests with `devices` of them
+// up: max_outstanding counts the requests in service too, one per device. At least 1, since a
+// queue capacity of 0 reads as "no limit" to the routing core.
+inline uint32_t pool_queue_capacity(size_t max_outstanding, size_t devices) {
+  return static_cast<uint32_t>(max_outstanding > devices + 1 ? max_outstanding - devices : 1);
+}
+
 struct McuPoolOptions {
   std::string name = "mcu";                 // for messages: the target or variant this pool serves
   std::string output_name = kMcuOutputName;  // the response tensor's name

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "backends/mcu_types.h"
 #include "protocol/v2_codec.h"
 
 namespace hir::router {
@@ -11,10 +12,9 @@ namespace hir::router {
 CoreRouting::CoreRouting(const Config& cfg, uint64_t seed) : cfg_(cfg), rng_(seed) {
   // Target i of the configuration is target i of the core.
   for (const auto& t : cfg.targets) {
-    // An MCU pool's max_outstanding counts the requests its devices hold too; its waiting room
-    // is the rest (as McuPool's own load report says; 0 would read as "no limit").
-    const uint32_t queue = t.mcu ? std::max<uint32_t>(1, t.queue_capacity > t.concurrency ? t.queue_capacity - t.concurrency : 0)
-                                 : t.queue_capacity;
+    // An MCU pool's queue_capacity holds its max_outstanding: the core is given the same
+    // waiting room as the pool's own load reports give it.
+    const uint32_t queue = t.mcu ? backends::pool_queue_capacity(t.queue_capacity, t.concurrency) : t.queue_capacity;
     reg_.add_target({.name = t.name,
                      .hw = t.hw,
                      .cost_per_request = t.cost_per_request,
