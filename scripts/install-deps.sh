@@ -11,7 +11,7 @@ want=(
   build-essential cmake ninja-build ccache pkg-config git curl ca-certificates
   libboost1.81-dev libssl-dev libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libxxhash-dev libhiredis-dev libsqlite3-dev libpq-dev
+  libxxhash-dev libhiredis-dev libsqlite3-dev libpq-dev libgoogle-perftools-dev
   redis-server postgresql
   dataset-fashion-mnist
 )

@@ -25,6 +25,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include "net/coro.h"
 #include "net/parsers.h"
 #include "net/wire.h"
 
@@ -33,10 +34,8 @@ namespace hir::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::io_context::executor_type>;
 using error_code = boost::system::error_code;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using namespace coro;  // NOLINT: the connection types of this module
 
 constexpr size_t kReadBuffer = 8 << 10;  // see server.cc: one recv for a typical response
 constexpr size_t kMaxHeaderBytes = 64 << 10;
@@ -52,7 +51,7 @@ using Endpoints = std::vector<tcp::endpoint>;
 struct Conn {
   explicit Conn(Strand s) : strand(s), stream(s) { buf.reserve(kReadBuffer); }
   Strand strand;
-  beast::tcp_stream stream;
+  Stream stream;
   beast::flat_buffer buf;
 };
 
@@ -80,7 +79,7 @@ struct Waiter {
   Waiter(Job j, Strand s) : job(std::move(j)), strand(s), timer(s) {}
   Job job;
   Strand strand;
-  asio::steady_timer timer;
+  Timer timer;
   // Guarded by ClientState::mu:
   bool queued = false;
   std::list<std::shared_ptr<Waiter>>::iterator pos;
@@ -235,17 +234,17 @@ class Lease {
 };
 
 // Resolves url.host, from the cache when it is fresh. A numeric host needs no lookup.
-asio::awaitable<Result<Endpoints>> resolve(ClientState& st, const Url& url, TimePoint deadline) {
+Awaitable<Result<Endpoints>> resolve(ClientState& st, const Url& url, TimePoint deadline) {
   error_code ec;
   auto addr = asio::ip::make_address(url.host, ec);
   if (!ec) co_return Endpoints{tcp::endpoint(addr, url.port)};
   std::string key = url.authority();
   if (auto hit = st.cached(key)) co_return *hit;
   auto ex = co_await asio::this_coro::executor;
-  tcp::resolver resolver(ex);
+  Resolver resolver(ex);
   // getaddrinfo cannot be interrupted; cancelling at the deadline at least reports it on time
   // when the lookup itself comes back.
-  asio::steady_timer guard(ex, deadline);
+  Timer guard(ex, deadline);
   guard.async_wait([&resolver](error_code e) {
     if (!e) resolver.cancel();
   });
@@ -263,7 +262,7 @@ asio::awaitable<Result<Endpoints>> resolve(ClientState& st, const Url& url, Time
 }
 
 // A new connection lives on `strand`, the strand of the exchange that opens it.
-asio::awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url,
+Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url,
                                                        TimePoint deadline, Strand strand) {
   auto resolved = co_await resolve(st, url, deadline);
   if (!resolved.ok()) co_return resolved.status();
@@ -300,7 +299,7 @@ Status read_error(const error_code& ec, const std::string& who, Duration timeout
 }
 
 // Writes the request and reads one response on c, all before `deadline`.
-asio::awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
+Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
                                     const std::string& body, bool head_method, TimePoint deadline,
                                     const std::string& who, Duration timeout) {
   Outcome out;
@@ -341,7 +340,7 @@ asio::awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string&
   }
 }
 
-asio::awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
+Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
                                std::unique_ptr<Conn> conn, Strand strand) {
   const Url& url = job.url;
   const HttpRequest& req = job.req;

@@ -17,6 +17,9 @@ namespace hir::net {
 
 // Header names compare case-insensitively (RFC 9110 §5.1).
 struct Headers {
+  // Room made on the first insert: a v2 request or answer carries about this many, and growing
+  // the vector one by one cost four allocations per message.
+  static constexpr size_t kTypicalCount = 10;
   std::vector<std::pair<std::string, std::string>> items;
 
   std::optional<std::string_view> get(std::string_view name) const;

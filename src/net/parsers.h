@@ -26,7 +26,9 @@ class Parser : public http::basic_parser<isRequest> {
   bool expect_continue() const { return expect_continue_; }
 
  protected:
-  Parser(Headers& headers, std::string& body) : headers_(headers), body_(body) {}
+  Parser(Headers& headers, std::string& body) : headers_(headers), body_(body) {
+    headers_.items.reserve(Headers::kTypicalCount);
+  }
 
   void on_field_impl(http::field f, string_view name, string_view value, error_code&) override {
     if (f == http::field::expect && wire::iequals(value, "100-continue")) expect_continue_ = true;

@@ -23,6 +23,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include "net/coro.h"
 #include "net/parsers.h"
 #include "net/wire.h"
 
@@ -31,10 +32,8 @@ namespace hir::net {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::io_context::executor_type>;
 using error_code = boost::system::error_code;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using namespace coro;  // NOLINT: the connection types of this module
 
 // STACK.md: Beast's default buffer reads 512 bytes at a time, so a ~700-byte request took two
 // recv calls. 8 KiB holds a typical inference request; large bodies get a bigger one for a while.
@@ -67,8 +66,8 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   const ServerOptions opts;
   const Handler handler;
   Strand accept_strand;
-  tcp::acceptor acceptor;        // on accept_strand
-  asio::steady_timer grace_timer;  // on accept_strand
+  Acceptor acceptor;  // on accept_strand
+  Timer grace_timer;  // on accept_strand
   std::atomic<uint16_t> port{0};
   std::atomic<size_t> conns{0};
   std::atomic<size_t> in_flight{0};
@@ -85,7 +84,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 struct Session : std::enable_shared_from_this<Session> {
   enum class State { kIdle, kReading, kBusy };
 
-  Session(std::shared_ptr<ServerState> srv, Strand st, tcp::socket sock)
+  Session(std::shared_ptr<ServerState> srv, Strand st, Socket sock)
       : server(std::move(srv)), strand(st), stream(std::move(sock)), wake(st) {
     error_code ec;
     auto ep = stream.socket().remote_endpoint(ec);
@@ -119,8 +118,8 @@ struct Session : std::enable_shared_from_this<Session> {
 
   std::shared_ptr<ServerState> server;
   Strand strand;
-  beast::tcp_stream stream;
-  asio::steady_timer wake;  // the coroutine waits on it for the handler's response
+  Stream stream;
+  Timer wake;  // the coroutine waits on it for the handler's response
   std::string remote;
   // Touched only on the strand:
   State state = State::kIdle;
@@ -215,7 +214,7 @@ std::string_view message_for(int status) {
   }
 }
 
-asio::awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
+Awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
                                      bool keep_alive, bool send_body) {
   std::string head;
   wire::append_response_head(head, res, version, keep_alive, s.server->opts.server_name);
@@ -227,7 +226,7 @@ asio::awaitable<bool> write_response(Session& s, const HttpResponse& res, int ve
 }
 
 // Half-close, then drain what the peer still sends until it closes or limits run out.
-asio::awaitable<void> linger_close(Session& s) {
+Awaitable<void> linger_close(Session& s) {
   error_code ec;
   s.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
@@ -250,7 +249,7 @@ struct ReadResult {
 
 // Reads one request's header and body into req. A coroutine of its own, so the parser lives only
 // while a request is being read, not in the frame every waiting session keeps.
-asio::awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequest& req) {
+Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequest& req) {
   const ServerOptions& opt = s.server->opts;
   ReadResult out;
   wire::RequestParser parser(req);
@@ -279,7 +278,7 @@ asio::awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, Ht
   co_return out;
 }
 
-asio::awaitable<void> run_session(std::shared_ptr<Session> sp) {
+Awaitable<void> run_session(std::shared_ptr<Session> sp) {
   Session& s = *sp;
   const ServerOptions& opt = s.server->opts;
   // Empty until the first read: memory is taken when bytes come and given back while the
@@ -342,7 +341,7 @@ asio::awaitable<void> run_session(std::shared_ptr<Session> sp) {
       }
     }
     while (!s.response && !s.aborted) {
-      s.wake.expires_at(asio::steady_timer::time_point::max());
+      s.wake.expires_at(Timer::time_point::max());
       co_await s.wake.async_wait(kTuple);  // woken by cancel() from deliver() or abort()
     }
     if (s.aborted) break;
@@ -365,16 +364,16 @@ asio::awaitable<void> run_session(std::shared_ptr<Session> sp) {
   s.close();
 }
 
-asio::awaitable<void> accept_loop(std::shared_ptr<ServerState> self) {
+Awaitable<void> accept_loop(std::shared_ptr<ServerState> self) {
   for (;;) {
     Strand strand = asio::make_strand(self->io);
-    tcp::socket sock(strand);
+    Socket sock(strand);
     auto [ec] = co_await self->acceptor.async_accept(sock, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) co_return;
       // Out of descriptors or buffers: pause instead of spinning; the backlog waits in the
       // kernel meanwhile.
-      asio::steady_timer pause(self->accept_strand, std::chrono::milliseconds(50));
+      Timer pause(self->accept_strand, std::chrono::milliseconds(50));
       co_await pause.async_wait(kTuple);
       continue;
     }

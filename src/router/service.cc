@@ -286,7 +286,8 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   out.headers.set("x-request-id", call->request_id);
   out.headers.set("traceparent", call->traceparent);
   if (!tg.authorization.empty()) out.headers.set("Authorization", tg.authorization);
-  out.body = call->body;  // kept for the next attempt
+  // Kept for a later attempt (a fallback or a hedge) while one may follow; the last step takes it.
+  out.body = call->next < call->steps.size() ? call->body : std::move(call->body);
 
   auto t0 = SteadyClock::now();
   auto timeout = std::min<Duration>(tg.cfg->timeout, remaining);
