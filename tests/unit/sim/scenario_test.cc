@@ -29,7 +29,7 @@ workload:
 )";
 
 TEST(Scenario, LoadsEveryShippedScenario) {
-  for (const char* name : {"steady", "diurnal-surge", "edge-churn", "cloud-brownout", "fleet-10k"}) {
+  for (const char* name : {"steady", "steady-gateway", "diurnal-surge", "edge-churn", "cloud-brownout", "fleet-10k"}) {
     auto s = load_scenario(std::string(HIR_SOURCE_DIR) + "/scenarios/" + name + ".yaml");
     ASSERT_TRUE(s.ok()) << s.status().message();
     EXPECT_EQ(s->name, name);
