@@ -355,7 +355,8 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
   const bool head_method = req.method == "HEAD";
   // The connection on the wire, for a Cancellation: set and cleared on this strand only, where
   // the cancel hook also runs, so the hook never sees a connection that is gone.
-  auto active = std::make_shared<Conn*>(nullptr);
+  // The connection a cancellation must close, shared with its hook; only a cancellable job has one.
+  auto active = job.cancel ? std::make_shared<Conn*>(nullptr) : nullptr;
   if (job.cancel && !job.cancel->arm([strand, active] {
         asio::dispatch(strand, [active] {
           if (*active == nullptr) return;
@@ -387,7 +388,7 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
       conn = std::move(c.value());
     }
     const bool cancelled_before = job.cancel && job.cancel->cancelled();
-    *active = cancelled_before ? nullptr : conn.get();
+    if (active) *active = cancelled_before ? nullptr : conn.get();
     // (Not a conditional expression: GCC 12 miscompiles co_await inside one.)
     Outcome out;
     if (cancelled_before) {
@@ -395,7 +396,7 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
     } else {
       out = co_await round_trip(*st, *conn, head, req.body, head_method, job.deadline, who, job.timeout);
     }
-    *active = nullptr;
+    if (active) *active = nullptr;
     if (out.status.ok()) {
       lease.give_back(out.reusable && !want_close ? std::move(conn) : nullptr);
       (*job.done)(std::move(out.response));

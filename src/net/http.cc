@@ -65,8 +65,11 @@ namespace wire {
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Most bytes are equal as they are; only a pair differing in bit 0x20 can still match.
+    const char x = a[i], y = b[i];
+    if (x != y && ((x ^ y) != 0x20 || lower(x) != lower(y))) return false;
+  }
   return true;
 }
 

@@ -85,19 +85,19 @@ struct Session : std::enable_shared_from_this<Session> {
   enum class State { kIdle, kReading, kBusy };
 
   Session(std::shared_ptr<ServerState> srv, Strand st, Socket sock)
-      : server(std::move(srv)), strand(st), stream(std::move(sock)), wake(st) {
+      : server(std::move(srv)), strand(st), stream(std::move(sock)) {
     error_code ec;
     auto ep = stream.socket().remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
   }
   ~Session() { server->remove(this); }
 
-  // From any thread: hands the handler's response to the coroutine waiting on `wake`.
+  // From any thread: hands the handler's response to the coroutine, resuming it if it waits.
   void deliver(HttpResponse r) {
     asio::dispatch(strand, [self = shared_from_this(), r = std::move(r)]() mutable {
       if (self->aborted) return;
       self->response = std::move(r);
-      self->wake.cancel();
+      self->wake();
     });
   }
   // On the strand. A connection between requests has nothing to lose by closing now.
@@ -108,7 +108,7 @@ struct Session : std::enable_shared_from_this<Session> {
   void abort() {
     aborted = true;
     close();
-    wake.cancel();
+    wake();
   }
   void close() {
     error_code ec;
@@ -119,7 +119,23 @@ struct Session : std::enable_shared_from_this<Session> {
   std::shared_ptr<ServerState> server;
   Strand strand;
   Stream stream;
-  Timer wake;  // the coroutine waits on it for the handler's response
+  // The coroutine, parked until the handler's response comes (async_wait_response). Resumed
+  // in place, on this strand: a timer cancelled for the purpose cost a timer-queue update and a
+  // second trip through the scheduler per request.
+  struct Parked {
+    virtual ~Parked() = default;
+    virtual void resume() = 0;
+  };
+  template <typename Handler>
+  struct ParkedAs final : Parked {
+    explicit ParkedAs(Handler&& h) : handler(std::move(h)) {}
+    void resume() override { std::move(handler)(); }
+    Handler handler;
+  };
+  std::unique_ptr<Parked> parked;
+  void wake() {
+    if (auto p = std::move(parked)) p->resume();  // `parked` is empty before the coroutine runs
+  }
   std::string remote;
   // Touched only on the strand:
   State state = State::kIdle;
@@ -212,6 +228,15 @@ std::string_view message_for(int status) {
     case 413: return "request body too large";
     default: return "malformed HTTP request";
   }
+}
+
+// Parks the session coroutine until deliver() or abort() resumes it (Session::wake).
+auto async_wait_response(Session& s) {
+  return asio::async_initiate<const asio::use_awaitable_t<Strand>&, void()>(
+      [&s](auto handler) {
+        s.parked = std::make_unique<Session::ParkedAs<decltype(handler)>>(std::move(handler));
+      },
+      asio::use_awaitable_t<Strand>{});
 }
 
 Awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
@@ -340,10 +365,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
         pending->complete(error_response(500, "handler failed"));
       }
     }
-    while (!s.response && !s.aborted) {
-      s.wake.expires_at(Timer::time_point::max());
-      co_await s.wake.async_wait(kTuple);  // woken by cancel() from deliver() or abort()
-    }
+    while (!s.response && !s.aborted) co_await async_wait_response(s);
     if (s.aborted) break;
     HttpResponse res = std::move(*s.response);
     s.response.reset();

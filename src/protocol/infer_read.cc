@@ -118,16 +118,28 @@ Status read_tensor(const element& e, std::string_view role, const std::string& p
 Status read_inputs(const element& e, BinaryCursor& bin, std::vector<Tensor>& out) {
   array arr;
   HIR_RETURN_IF_ERROR(as_array(e, "inputs", arr));
-  std::set<std::string, std::less<>> names;
+  // Duplicate names: a look back over the few inputs a model has, a set beyond that (a body may
+  // carry thousands, and looking back over each would be quadratic).
+  constexpr size_t kLookBack = 16;
+  std::set<std::string_view> names;  // views into `out`, which the reserve keeps in place
+  out.reserve(out.size() + arr.size());
   size_t i = 0;
   for (element in : arr) {
     Tensor t;
     bool binary = false;
     HIR_RETURN_IF_ERROR(
         read_tensor(in, "input", "inputs[" + std::to_string(i++) + "]", bin, t, binary));
-    if (!names.insert(t.name).second)
-      return InvalidArgument("input " + squote(t.name) + " appears more than once in the request");
     out.push_back(std::move(t));
+    const std::string_view name = out.back().name;
+    bool seen = false;
+    if (out.size() <= kLookBack) {
+      for (size_t j = 0; j + 1 < out.size() && !seen; ++j) seen = out[j].name == name;
+    } else {
+      if (names.empty())
+        for (size_t j = 0; j + 1 < out.size(); ++j) names.insert(out[j].name);
+      seen = !names.insert(name).second;
+    }
+    if (seen) return InvalidArgument("input " + squote(name) + " appears more than once in the request");
   }
   return Status::Ok();
 }

@@ -180,9 +180,9 @@ Status as_parameters(const element& e, std::string_view path, Parameters& out) {
   out.clear();
   for (auto field : o) {
     ParamValue v;
-    const std::string key(field.key);
-    HIR_RETURN_IF_ERROR(param_value(field.value, std::string(path) + "." + key, v));
-    out.insert_or_assign(key, std::move(v));
+    if (Status s = param_value(field.value, {}, v); !s.ok())  // the path only for the message
+      return param_value(field.value, std::string(path) + "." + std::string(field.key), v);
+    out.insert_or_assign(std::string(field.key), std::move(v));
   }
   return Status::Ok();
 }

@@ -295,8 +295,12 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   routing.dispatched(cand.ti);
   ++call->outstanding;
   arm_hedge(call);
-  auto cancel = std::make_shared<net::Cancellation>();
-  call->wire.push_back(cancel);
+  // Only a hedged request can have a loser to cancel; the others skip the bookkeeping.
+  std::shared_ptr<net::Cancellation> cancel;
+  if (call->hedge_after) {
+    cancel = std::make_shared<net::Cancellation>();
+    call->wire.push_back(cancel);
+  }
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, &routing](Result<HttpResponse> r) {
     std::lock_guard<std::recursive_mutex> guard(call->mu);
     struct CancelLosers {  // however this answer is handled, below
