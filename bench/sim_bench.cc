@@ -3,7 +3,8 @@
 // iteration takes about a second on the 2-core development machine.
 //
 //   BM_SimHir/N       the discrete-event engine driving hir's Router alone (run_policy): the
-//                     simulator's own speed, oracle and fault timeline included
+//                     simulator's own speed, oracle, fault timeline and the post-run check of
+//                     the "no idle cheaper slot" figure included
 //   BM_SimulateAll/N  what `hir sim` does: hir and the four baselines on the same trace, figures
 //                     computed; items = requests x 5 runs
 //

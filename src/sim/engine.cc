@@ -60,8 +60,40 @@ RunResult Engine::run() {
       case Ev::kFault: fault(faults_[e.a]); break;
     }
   }
+  judge_idle_cheaper();
   if (o_.progress) o_.progress(1.0);
   return std::move(res_);
+}
+
+// The capacity-consistent figure's check, once the schedule is complete. The trace is generated
+// again from its seed (the run keeps no request's draws) and the fault state replayed alongside,
+// so each request is judged under the fault state the oracle saw at its arrival.
+void Engine::judge_idle_cheaper() {
+  const Unreachable unreachable(f_, faults_);
+  // No kind costs less than the lowest price per request: a request that paid no more than that
+  // needs no check, nor its draws (the costly part of generating the trace again).
+  Money cheapest;
+  for (size_t k = 0; k < f_.kinds.size(); ++k) {
+    Money p = f_.registry.target(f_.group_devices[f_.kinds[k].group].front()).cost_per_request;
+    if (k == 0 || p < cheapest) cheapest = p;
+  }
+  auto judged = [&](const RequestRecord& q) {
+    return q.oracle_kind >= 0 && q.fate == RequestRecord::Fate::kOk && q.accuracy_met && q.latency_ms <= q.budget_ms &&
+           cheapest < Money::from_nano(q.cost_nano);  // else routed wrong, or nothing cheaper, whatever was idle
+  };
+  FaultState fs(f_);
+  Trace trace(s_, f_, stream_seed(o_.seed, kTraceStream), o_.max_requests);
+  size_t next_fault = 0;
+  for (uint64_t id; (id = trace.produced()) < res_.requests.size();) {
+    const bool judge = judged(res_.requests[id]);
+    auto r = trace.next(judge);
+    if (!r) break;
+    // Faults at the arrival's very nanosecond were applied before it (scheduled first).
+    while (next_fault < faults_.size() && faults_[next_fault].at <= r->arrival) fs.apply(faults_[next_fault++]);
+    if (judge)
+      res_.requests[id].cheaper_idle =
+          cheaper_idle_option(s_, f_, fs, *r, Money::from_nano(res_.requests[id].cost_nano), sched_, unreachable);
+  }
 }
 
 std::optional<TimePoint> Engine::start_time(TargetIndex t, TimePoint reach) {
@@ -200,6 +232,7 @@ void Engine::start(uint32_t id) {
   at.service = from_ms(svc);
   at.ends = now_ + at.service;
   at.error = realized_error(s_, fs_, tr, d.group);
+  at.span = sched_.add(at.target, ns(now_), ns(at.ends), at.req);
   auto& rt = dev_[at.target];
   ++rt.busy;
   rt.serving.push_back(id);

@@ -31,6 +31,10 @@ struct RequestRecord {
   int64_t oracle_cost_nano = 0;
   int64_t blind_oracle_cost_nano = 0;
   bool accuracy_met = true; // the answering variant met min_accuracy at the request's complexity
+  // Judged once the run is over, for requests answered OK in budget with an oracle pick: a kind
+  // cheaper than cost_nano had a device the run left idle for the whole time this request would
+  // have held it (sim/oracle.h, cheaper_idle_option).
+  bool cheaper_idle = false;
 };
 
 struct RunResult {

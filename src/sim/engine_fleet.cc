@@ -33,6 +33,7 @@ void Engine::drop_work(TargetIndex t) {
   for (auto* list : {&rt.serving}) {
     for (uint32_t id : *list) {
       att_[id].lost = true;
+      sched_.cut(t, att_[id].span, ns(now_));
       if (!att_[id].resolved && !cut_off)
         schedule(now_ + from_ms(att_[id].rtt_ms / 2), Ev::kReply, id, 0, Outcome::kError);
     }

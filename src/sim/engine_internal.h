@@ -11,6 +11,7 @@
 #include "sim/engine.h"
 #include "sim/faults.h"
 #include "sim/oracle.h"
+#include "sim/schedule.h"
 #include "sim/trace.h"
 
 namespace hir::sim::detail {
@@ -47,6 +48,7 @@ struct Attempt {
   bool resolved = false;  // answered, timed out or cancelled, as far as the router is concerned
   bool lost = false;      // the device died while holding it
   bool error = false;     // the service ends in a 5xx
+  uint32_t span = 0;      // its service span in Engine::sched_, once started
 };
 
 struct Active {  // a request between arrival and its answer
@@ -71,7 +73,7 @@ class Engine : public DeviceProbe {
  public:
   Engine(const Scenario& s, const Fleet& f, SimPolicy& p, const RunOptions& o)
       : s_(s), f_(f), p_(p), o_(o), fs_(f), trace_(s, f, stream_seed(o.seed, kTraceStream), o.max_requests),
-        rng_(stream_seed(o.seed, kPolicyStream)), dev_(f.devices.size()) {}
+        rng_(stream_seed(o.seed, kPolicyStream)), dev_(f.devices.size()), sched_(f.devices.size()) {}
 
   RunResult run();
   std::optional<TimePoint> start_time(TargetIndex t, TimePoint reach) override;
@@ -97,6 +99,8 @@ class Engine : public DeviceProbe {
   void fault(const FaultEvent& e);
   void drop_work(TargetIndex t);
   void advance_capacity();
+  void judge_idle_cheaper();
+  int64_t ns(TimePoint t) const { return (t - kEpoch).count(); }
 
   const Scenario& s_;
   const Fleet& f_;
@@ -115,6 +119,7 @@ class Engine : public DeviceProbe {
   size_t live_ = 0;
   std::vector<Attempt> att_;
   std::vector<DeviceRt> dev_;
+  Schedule sched_;  // every service span, for judge_idle_cheaper
   std::vector<FaultEvent> faults_;
   std::vector<TimePoint> free_at_;  // start_time's scratch
   routing::Plan scratch_;

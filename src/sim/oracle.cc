@@ -97,4 +97,33 @@ OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs
   return best;
 }
 
+bool cheaper_idle_option(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r, Money paid,
+                         const Schedule& sched, const Unreachable& unreachable) {
+  const double budget_ms = to_ms(r.budget);
+  for (uint32_t k : f.kinds_of_model[r.route.model]) {
+    const auto& kind = f.kinds[k];
+    const auto& devices = f.group_devices[kind.group];
+    const auto& info = f.registry.target(devices.front());
+    if (!(info.cost_per_request < paid)) continue;  // its cost is at least its price per request
+    if (r.route.min_accuracy && f.registry.accuracy_at(kind.variant, r.route.complexity) < *r.route.min_accuracy)
+      continue;
+    if (realized_error(s, fs, r, kind.group)) continue;
+    const double rtt = realized_rtt_ms(s, r, kind.group);
+    const Duration out = from_ms(rtt / 2);
+    const int64_t reach = (r.arrival + out).count();
+    const uint32_t concurrency = s.groups[kind.group].concurrency;
+    for (routing::TargetIndex t : devices) {
+      const double svc = realized_service_ms(f, fs, r, k, f.devices[t].slowdown);
+      if (to_ms(out) + svc + rtt / 2 > budget_ms) continue;  // as oracle_pick's latency with no wait
+      const Duration service = from_ms(svc);
+      const Money cost = routing::predict_cost(info, service);
+      if (!(cost < paid) || (r.route.max_cost && cost > *r.route.max_cost)) continue;
+      const int64_t ends = reach + service.count();
+      if (unreachable.reachable_throughout(t, reach, ends) && sched.idle_thread(t, reach, ends, concurrency, r.id))
+        return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace hir::sim

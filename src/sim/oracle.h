@@ -15,6 +15,7 @@
 #include "sim/faults.h"
 #include "sim/fleet.h"
 #include "sim/scenario.h"
+#include "sim/schedule.h"
 #include "sim/trace.h"
 
 namespace hir::sim {
@@ -44,5 +45,17 @@ class DeviceProbe {
 // `now` is the request's arrival; with probe == nullptr, the queue-blind pick.
 OracleChoice oracle_pick(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r,
                          TimePoint now = {}, DeviceProbe* probe = nullptr);
+
+// The check behind the capacity-consistent figure ("no idle cheaper slot", docs/simulator.md,
+// "Routing accuracy"), asked once a run's schedule is complete: whether some kind costing r less
+// than `paid` (its realized cost, routing::predict_cost on its realized service time) — meeting
+// r's accuracy need and max_cost, not answering 5xx (r's drawn uniform against the error rate
+// under `fs`, the fault state at r's arrival), within the budget with no wait (RTT + service on
+// that device, r's own draws, the device's slowness and the brownout under `fs`) — had a device
+// that was reachable and had a thread idle (`sched`, not counting r's own attempts) for the whole
+// time r would have held it: [arrival + RTT/2, arrival + RTT/2 + service). Sending r there would
+// have displaced nobody. Like oracle_pick it reads only ground truth, never the router's state.
+bool cheaper_idle_option(const Scenario& s, const Fleet& f, const FaultState& fs, const TraceRequest& r, Money paid,
+                         const Schedule& sched, const Unreachable& unreachable);
 
 }  // namespace hir::sim

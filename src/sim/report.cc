@@ -22,6 +22,13 @@ bool routing_correct(const Fleet& f, const RequestRecord& q, int32_t oracle_kind
   return q.cost_nano <= oracle_cost_nano;
 }
 
+// The capacity-consistent companion ("no idle cheaper slot"): answered OK within the budget by a
+// variant meeting the accuracy need, and no kind cheaper than what the request paid had a device
+// the run left idle for the whole time the request would have held it.
+bool no_idle_cheaper(const RequestRecord& q) {
+  return q.fate == RequestRecord::Fate::kOk && q.accuracy_met && q.latency_ms <= q.budget_ms && !q.cheaper_idle;
+}
+
 double share(uint64_t n, uint64_t d) { return d ? static_cast<double>(n) / static_cast<double>(d) : 0; }
 
 }  // namespace
@@ -50,6 +57,7 @@ Figures compute_figures(const std::string& policy, const Fleet& f, const RunResu
     if (q.oracle_kind >= 0) {
       ++x.oracle_feasible;
       x.routed_right += routing_correct(f, q, q.oracle_kind, q.oracle_cost_nano);
+      x.no_idle_cheaper_right += no_idle_cheaper(q);
     }
     if (q.blind_oracle_kind >= 0) {
       ++x.blind_oracle_feasible;
@@ -64,6 +72,7 @@ Figures compute_figures(const std::string& policy, const Fleet& f, const RunResu
   x.edge_utilization = r.edge_capacity_s > 0 ? r.edge_busy_s / r.edge_capacity_s : 0;
   x.routing_accuracy = share(x.routed_right, x.oracle_feasible);
   x.blind_routing_accuracy = share(x.blind_routed_right, x.blind_oracle_feasible);
+  x.no_idle_cheaper_accuracy = share(x.no_idle_cheaper_right, x.oracle_feasible);
   x.total_cost = r.total_cost;
   x.cost_per_inference_usd = x.ok ? r.total_cost.usd() / static_cast<double>(x.ok) : 0;
   x.window_s = r.window_s;
@@ -87,6 +96,7 @@ std::string format_text(const Report& r) {
   auto pct = [](double v) { return fmt::format("{:.2f}%", 100 * v); };
   row("routing accuracy", [&](const Figures& x) { return pct(x.routing_accuracy); });
   row("  queue-blind oracle", [&](const Figures& x) { return pct(x.blind_routing_accuracy); });
+  row("  no idle cheaper slot", [&](const Figures& x) { return pct(x.no_idle_cheaper_accuracy); });
   row("latency p50 ms", [](const Figures& x) { return fmt::format("{:.1f}", x.p50_ms); });
   row("latency p95 ms", [](const Figures& x) { return fmt::format("{:.1f}", x.p95_ms); });
   row("latency p99 ms", [](const Figures& x) { return fmt::format("{:.1f}", x.p99_ms); });
@@ -124,11 +134,13 @@ std::string format_json(const Report& r) {
     out += fmt::format(
         ",\"requests\":{},\"ok\":{},\"failed\":{},\"shed\":{},\"fell_back\":{},\"hedged\":{},"
         "\"oracle_feasible\":{},\"routed_right\":{},\"routing_accuracy\":{},"
-        "\"blind_oracle_feasible\":{},\"blind_routed_right\":{},\"blind_routing_accuracy\":{},\"latency_ms\":{{\"p50\":{},"
+        "\"blind_oracle_feasible\":{},\"blind_routed_right\":{},\"blind_routing_accuracy\":{},"
+        "\"no_idle_cheaper_right\":{},\"no_idle_cheaper_accuracy\":{},\"latency_ms\":{{\"p50\":{},"
         "\"p95\":{},\"p99\":{}}},\"success_rate\":{},\"fallback_rate\":{},\"edge_utilization\":{},"
         "\"total_cost_usd\":{},\"cost_per_inference_usd\":{},\"cost_vs_cloud\":{},\"answered_by_class\":{{",
         x.requests, x.ok, x.failed, x.shed, x.fell_back, x.hedged, x.oracle_feasible, x.routed_right,
-        x.routing_accuracy, x.blind_oracle_feasible, x.blind_routed_right, x.blind_routing_accuracy, x.p50_ms, x.p95_ms, x.p99_ms, x.success_rate, x.fallback_rate, x.edge_utilization,
+        x.routing_accuracy, x.blind_oracle_feasible, x.blind_routed_right, x.blind_routing_accuracy,
+        x.no_idle_cheaper_right, x.no_idle_cheaper_accuracy, x.p50_ms, x.p95_ms, x.p99_ms, x.success_rate, x.fallback_rate, x.edge_utilization,
         x.total_cost.usd(), x.cost_per_inference_usd, x.cost_vs_cloud);
     for (size_t c = 0; c < 4; ++c)
       out += fmt::format("{}\"{}\":{}", c ? "," : "", routing::hardware_class_name(static_cast<routing::HardwareClass>(c)),

@@ -9,6 +9,10 @@
 //   cost per inference   total spend (every attempt, wasted work included) / successful requests
 //   cost vs cloud        total spend / the always-cloud baseline's total spend on the same trace
 //   routing accuracy     see routing_correct() in report.cc
+//   no idle cheaper slot the capacity-consistent companion: routed right when answered OK in
+//                        budget meeting the accuracy need and no cheaper kind had a device the
+//                        run left idle for the request (RequestRecord::cheaper_idle); same
+//                        denominator as routing accuracy
 #pragma once
 
 #include <array>
@@ -26,9 +30,10 @@ struct Figures {
   uint64_t requests = 0, ok = 0, failed = 0, shed = 0, fell_back = 0, hedged = 0;
   uint64_t oracle_feasible = 0, routed_right = 0;
   uint64_t blind_oracle_feasible = 0, blind_routed_right = 0;  // against the queue-blind oracle
+  uint64_t no_idle_cheaper_right = 0;  // of oracle_feasible: routed right by "no idle cheaper slot"
   double p50_ms = 0, p95_ms = 0, p99_ms = 0;
   double success_rate = 0, fallback_rate = 0, edge_utilization = 0, routing_accuracy = 0,
-         blind_routing_accuracy = 0;
+         blind_routing_accuracy = 0, no_idle_cheaper_accuracy = 0;
   Money total_cost;
   double cost_per_inference_usd = 0;
   double cost_vs_cloud = 0;  // total / always-cloud total (0 until set)

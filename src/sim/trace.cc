@@ -45,7 +45,7 @@ const T& Trace::pick(const Weighted<T>& w) {
   return w.back().first;
 }
 
-std::optional<TraceRequest> Trace::next() {
+std::optional<TraceRequest> Trace::next(bool draws) {
   if (max_rate_ <= 0) return std::nullopt;
   if (max_requests_ && produced_ >= max_requests_) return std::nullopt;
   // Thinning (Lewis & Shedler 1979, "Simulation of nonhomogeneous Poisson processes by
@@ -76,6 +76,10 @@ std::optional<TraceRequest> Trace::next() {
   r.route.budget = r.budget;
   // Draws for every kind and group, whether or not the model uses them, so the random stream
   // does not depend on the mix.
+  if (!draws) {  // the same uniforms, untransformed: two per standard normal, one per 5xx draw
+    for (size_t i = 0, n = 2 * f_.kinds.size() + 3 * f_.group_devices.size(); i < n; ++i) rng_.uniform();
+    return r;
+  }
   r.z_service.resize(f_.kinds.size());
   for (auto& z : r.z_service) z = static_cast<float>(standard_normal(rng_));
   r.z_rtt.resize(f_.group_devices.size());

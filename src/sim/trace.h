@@ -29,8 +29,11 @@ class Trace {
  public:
   // max_requests 0: until duration_s.
   Trace(const Scenario& s, const Fleet& f, uint64_t seed, uint64_t max_requests);
-  // The next request, or nullopt when the trace is over.
-  std::optional<TraceRequest> next();
+  // The next request, or nullopt when the trace is over. With draws == false its latency draws
+  // are taken from the stream but not computed (z_service, z_rtt and u_error left empty): the
+  // requests after it are the same either way.
+  std::optional<TraceRequest> next(bool draws = true);
+  uint64_t produced() const { return produced_; }  // the id the next request will get
   double rate_at(double t_s) const;  // requests per second at t
 
  private:

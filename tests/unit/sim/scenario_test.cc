@@ -73,6 +73,31 @@ TEST(Trace, FollowsThePiecewiseRate) {
   EXPECT_NEAR(second, 1500, 5 * 39);
 }
 
+TEST(Trace, SkippingARequestsDrawsLeavesTheRestOfTheTraceUnchanged) {
+  auto s = parse_scenario(kMinimal, "x");
+  ASSERT_TRUE(s.ok());
+  auto f = build_fleet(*s, 1);
+  ASSERT_TRUE(f.ok());
+  Trace full(*s, *f, 5, 0), skipping(*s, *f, 5, 0);
+  for (int i = 0; i < 200; ++i) {
+    const bool draws = i % 3 != 1;
+    EXPECT_EQ(skipping.produced(), static_cast<uint64_t>(i));
+    auto a = full.next(), b = skipping.next(draws);
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->id, b->id);
+    EXPECT_EQ(a->arrival, b->arrival);
+    EXPECT_EQ(a->route.complexity, b->route.complexity);
+    EXPECT_EQ(a->budget, b->budget);
+    if (draws) {
+      EXPECT_EQ(a->z_service, b->z_service);
+      EXPECT_EQ(a->z_rtt, b->z_rtt);
+      EXPECT_EQ(a->u_error, b->u_error);
+    } else {
+      EXPECT_TRUE(b->z_service.empty() && b->z_rtt.empty() && b->u_error.empty());
+    }
+  }
+}
+
 TEST(Oracle, PicksTheCheapestKindThatMeetsEveryConstraint) {
   auto s = parse_scenario(kMinimal, "x");
   ASSERT_TRUE(s.ok());
