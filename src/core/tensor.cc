@@ -87,7 +87,7 @@ const TensorSpec* find_spec(const std::vector<TensorSpec>& specs, std::string_vi
   return nullptr;
 }
 
-Status check_input(const Tensor& in, const ModelSignature& sig, const std::string& model) {
+Status check_input(const Tensor& in, const ModelSignature& sig, const std::string& model, bool check_data) {
   const TensorSpec* spec = find_spec(sig.inputs, in.name);
   if (spec == nullptr)
     return InvalidArgument("unexpected inference input " + squote(in.name) + " for model " + model);
@@ -96,7 +96,7 @@ Status check_input(const Tensor& in, const ModelSignature& sig, const std::strin
                            squote(datatype_name(in.datatype)) + ", but model " + model +
                            " expects " + squote(datatype_name(spec->datatype)));
   HIR_RETURN_IF_ERROR(check_shape(in, *spec, sig, model));
-  return check_tensor_data(in);
+  return check_data ? check_tensor_data(in) : Status::Ok();
 }
 
 Status check_outputs(const InferRequest& req, const ModelSignature& sig, const std::string& model) {
@@ -205,7 +205,7 @@ bool InferRequest::wants_binary(std::string_view output_name) const {
   return param_bool(parameters, "binary_data_output").value_or(false);
 }
 
-Status validate_request(const InferRequest& req, const ModelSignature& sig) {
+Status validate_request(const InferRequest& req, const ModelSignature& sig, bool check_data) {
   const std::string model = model_label(req, sig);
   if (req.inputs.size() != sig.inputs.size())
     return InvalidArgument("expected " + std::to_string(sig.inputs.size()) + " inputs but got " +
@@ -214,7 +214,7 @@ Status validate_request(const InferRequest& req, const ModelSignature& sig) {
   for (const Tensor& in : req.inputs) {
     if (!seen.insert(in.name).second)
       return InvalidArgument("input " + squote(in.name) + " already exists in request");
-    HIR_RETURN_IF_ERROR(check_input(in, sig, model));
+    HIR_RETURN_IF_ERROR(check_input(in, sig, model, check_data));
   }
   return check_outputs(req, sig, model);
 }

@@ -92,6 +92,8 @@ struct ModelSignature {
 // Checks a request against a model's signature: input count and names, datatypes, shapes against
 // the spec (with -1 wildcards and the batch limit), byte sizes of fixed-width data, unknown or
 // duplicate requested outputs. Error messages follow Triton's wording.
-Status validate_request(const InferRequest& req, const ModelSignature& sig);
+// check_data false: everything but the tensors' bytes, for a request read by
+// protocol::parse_infer_request_head (its tensors carry none; the target checks them).
+Status validate_request(const InferRequest& req, const ModelSignature& sig, bool check_data = true);
 
 }  // namespace hir

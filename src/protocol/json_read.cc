@@ -3,7 +3,9 @@
 // {"error": ...}; Triton's own messages are often vaguer).
 #include "protocol/json_read.h"
 
+#include <charconv>
 #include <cmath>
+#include <limits>
 
 namespace hir::protocol::detail {
 namespace {
@@ -185,6 +187,19 @@ Status as_parameters(const element& e, std::string_view path, Parameters& out) {
     out.insert_or_assign(std::string(field.key), std::move(v));
   }
   return Status::Ok();
+}
+
+Result<size_t> forwarded_json_length(std::string_view body, std::optional<std::string_view> header) {
+  if (!header) return body.size();
+  std::string_view v = *header;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  uint64_t n = 0;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() ||
+      n > uint64_t{std::numeric_limits<int32_t>::max()} || n > body.size() || n == 0)
+    return InvalidArgument("unusable Inference-Header-Content-Length");
+  return static_cast<size_t>(n);
 }
 
 std::string preview(const element& e) {

@@ -59,6 +59,12 @@ Status as_shape(const element& e, std::string_view path, int64_t min_dim, Shape&
 // {k: string|number|bool}; anything else (null, arrays, objects) is rejected.
 Status as_parameters(const element& e, std::string_view path, Parameters& out);
 
+// The JSON part's length of a body the router forwards as it came (splice.cc, request_head.cc):
+// Inference-Header-Content-Length read as the full parsers read it, except that anything they
+// would refuse or treat specially (0: a raw binary request) is refused here with a plain
+// kInvalidArgument; without the header, the whole body.
+Result<size_t> forwarded_json_length(std::string_view body, std::optional<std::string_view> header);
+
 // Short JSON text of e for messages (at most ~40 characters).
 std::string preview(const element& e);
 

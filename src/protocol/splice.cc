@@ -17,20 +17,6 @@ namespace {
 
 using namespace detail;  // NOLINT: internal helpers of this module
 
-// Inference-Header-Content-Length, accepted and refused exactly as parse_infer_response does.
-Result<size_t> header_json_length(std::string_view body, std::optional<std::string_view> header) {
-  if (!header) return body.size();
-  std::string_view v = *header;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  uint64_t n = 0;
-  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() ||
-      n > uint64_t{std::numeric_limits<int32_t>::max()} || n > body.size() || n == 0)
-    return InvalidArgument("unusable Inference-Header-Content-Length");
-  return static_cast<size_t>(n);
-}
-
 // What as_parameters accepts (string, number or boolean values), checked without building the
 // map. Of repeated keys the last counts, as in as_parameters; `size` gets binary_data_size's.
 Status check_parameters(const element& e, std::optional<element>* size, bool* shared_memory) {
@@ -268,12 +254,67 @@ bool append_merged_parameters(std::string& out, const Member* params, const Para
   return true;
 }
 
+bool listed(std::string_view key, const std::vector<std::string>& keys) {
+  for (const std::string& k : keys)
+    if (k == key) return true;
+  return false;
+}
+
 }  // namespace
+
+Result<Encoded> remove_request_parameters(std::string_view body,
+                                          std::optional<std::string_view> header_length,
+                                          const std::vector<std::string>& keys) {
+  Result<size_t> json_len = forwarded_json_length(body, header_length);
+  if (!json_len.ok()) return json_len.status();
+  const std::string_view json = body.substr(0, *json_len);
+  std::vector<Member> top;
+  top.reserve(8);
+  if (!Scanner(json).members(top)) return InvalidArgument("the request header cannot be scanned");
+  std::string out;
+  out.reserve(body.size());
+  out += '{';
+  bool seen_params = false;
+  for (const Member& m : top) {
+    if (m.key != "parameters") {
+      if (out.size() > 1) out += ',';
+      out += '"';
+      out += m.key;
+      out += "\":";
+      out += m.value;
+      continue;
+    }
+    if (seen_params) return InvalidArgument("repeated parameters");
+    seen_params = true;
+    std::vector<Member> params;
+    params.reserve(8);
+    if (!Scanner(m.value).members(params)) return InvalidArgument("the parameters cannot be scanned");
+    const size_t mark = out.size();
+    out += out.size() > 1 ? ",\"parameters\":{" : "\"parameters\":{";
+    bool any = false;
+    for (const Member& p : params) {
+      if (listed(p.key, keys)) continue;
+      if (any) out += ',';
+      any = true;
+      out += '"';
+      out += p.key;
+      out += "\":";
+      out += p.value;
+    }
+    if (any) out += '}';
+    else out.resize(mark);
+  }
+  out += '}';
+  if (!header_length) return Encoded{std::move(out), std::nullopt};
+  const size_t new_json_length = out.size();
+  out += body.substr(*json_len);
+  return Encoded{std::move(out), new_json_length};
+}
 
 Result<Encoded> splice_response_header(std::string_view body,
                                        std::optional<std::string_view> header_length,
                                        const HeaderEdit& edit) {
-  Result<size_t> json_len = header_json_length(body, header_length);
+  Result<size_t> json_len = forwarded_json_length(body, header_length);
   if (!json_len.ok()) return json_len.status();
   const std::string_view json = body.substr(0, *json_len);
   const std::string_view bin = body.substr(*json_len);

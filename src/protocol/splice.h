@@ -11,7 +11,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "core/tensor.h"
@@ -32,5 +34,15 @@ struct HeaderEdit {
 Result<Encoded> splice_response_header(std::string_view body,
                                        std::optional<std::string_view> header_length,
                                        const HeaderEdit& edit);
+
+// The request with the named top-level parameters removed (the router's own hints, which a target
+// must not see) and every other byte as it came, tensors and binary section included; the
+// parameters object is left out when nothing remains in it, as the encoder would. Keys compare as
+// written. The header (JSON part) must be an object the scanner can read, without repeated
+// `parameters` and with keys free of escapes; otherwise kInvalidArgument, and the caller
+// re-encodes the parsed request instead. json_length is set exactly when header_length is.
+Result<Encoded> remove_request_parameters(std::string_view body,
+                                          std::optional<std::string_view> header_length,
+                                          const std::vector<std::string>& keys);
 
 }  // namespace hir::protocol

@@ -43,6 +43,15 @@ struct Encoded {
 // from the URL).
 Result<InferRequest> parse_infer_request(std::string_view body,
                                          std::optional<std::string_view> header_length);
+// What a router that forwards the body as it came needs of it: id, parameters, requested outputs
+// and each input's name, datatype, shape and parameters, with raw inputs measured against their
+// shape (BYTES excepted). Tensors carry no data, and JSON `data` arrays are neither read nor
+// checked (the target does that). Refuses (kInvalidArgument, a message not meant for clients)
+// anything the full parser could read differently or would reject, a raw binary request (header
+// length 0) included: on refusal, call parse_infer_request, which accepts the body or names the
+// error.
+Result<InferRequest> parse_infer_request_head(std::string_view body,
+                                              std::optional<std::string_view> header_length);
 // Raw-binary request (header length 0): the body is the single input's bytes (shared/protocol-v2.md
 // §3). Allowed for a model with one input and at most one variable dimension besides the batch
 // dimension (a batching model gets batch 1); a BYTES input must have one element, and the body is

@@ -51,6 +51,8 @@ void CacheGlue::make_metrics(bool with_redis) {
   redis_up_ = &metrics_.gauge("hir_cache_redis_up", "1 when the last Redis operation worked");
 }
 
+bool CacheGlue::caches(std::string_view model) const { return cache_->policy(model) != nullptr; }
+
 std::optional<cache::CacheKey> CacheGlue::key_for(const InferRequest& req, std::string_view model) const {
   if (cache_->policy(model) == nullptr) return std::nullopt;
   return cache_->key(req);

@@ -33,6 +33,8 @@ class CacheGlue {
   // The request's key when the cache may serve or keep answers for `model`; nullopt otherwise,
   // so uncached models cost no hashing.
   std::optional<cache::CacheKey> key_for(const InferRequest& req, std::string_view model) const;
+  // Whether answers of this model are cached at all (its key needs the request's tensors).
+  bool caches(std::string_view model) const;
   // kFreshHit, before dispatch: a fresh answer for a fresh_hit model. kStaleIfError, after every
   // target failed: a fresh or stale answer for a stale_if_error model. nullopt when the model's
   // policy does not allow `use` or nothing usable is cached. May block on Redis (short timeouts).

@@ -56,18 +56,18 @@ Result<Priority> priority_hint(const Parameters& params, const net::Headers& hea
 
 }  // namespace
 
-size_t strip_hints(Parameters& params) {
+size_t strip_hints(Parameters& params, std::vector<std::string>* removed) {
   size_t n = 0;
-  for (const auto* name : {&kBudget, &kComplexity, &kMinAccuracy, &kMaxCost})
-    if (auto it = params.find(name->param); it != params.end()) {
-      params.erase(it);  // map::erase takes no heterogeneous key before C++23
-      ++n;
-    }
-  if (auto it = params.find(kPriority.param);
-      it != params.end() && std::holds_alternative<std::string>(it->second)) {
-    params.erase(it);
+  auto drop = [&](Parameters::iterator it) {
+    if (removed) removed->push_back(it->first);
+    params.erase(it);  // map::erase takes no heterogeneous key before C++23
     ++n;
-  }
+  };
+  for (const auto* name : {&kBudget, &kComplexity, &kMinAccuracy, &kMaxCost})
+    if (auto it = params.find(name->param); it != params.end()) drop(it);
+  if (auto it = params.find(kPriority.param);
+      it != params.end() && std::holds_alternative<std::string>(it->second))
+    drop(it);
   return n;
 }
 

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/money.h"
 #include "core/status.h"
@@ -34,7 +36,7 @@ Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& h
 
 // Removes hir's own hints from a request's parameters before it goes to a target: a Triton
 // target rejects a string `priority`, and the others mean nothing there. Returns how many it
-// removed.
-size_t strip_hints(Parameters& params);
+// removed; `removed`, when given, gets their keys.
+size_t strip_hints(Parameters& params, std::vector<std::string>* removed = nullptr);
 
 }  // namespace hir::router

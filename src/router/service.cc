@@ -180,15 +180,25 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   call->model = &model;
   if (auto h = req.headers.get("inference-header-content-length")) call->header_length = std::string(*h);
 
-  // Raw binary bodies (header length 0) carry no JSON: they are checked against the signature.
-  Result<InferRequest> parsed =
-      (call->header_length && *call->header_length == "0")
-          ? protocol::parse_raw_binary_request(req.body, model.signature)
-          : protocol::parse_infer_request(req.body, call->header_length);
-  if (!parsed.ok()) return respond(v2_error(parsed.status()));
+  // The body goes on as it came, so only its head is read (ids, hints, names, shapes: what
+  // routing needs, v2_codec.h) — unless this model's answers are cached (the key hashes the
+  // tensors). Whatever the head reader refuses, the full parser reads or names the error.
+  const bool raw = call->header_length && *call->header_length == "0";
+  Result<InferRequest> parsed = InvalidArgument("not parsed");
+  bool with_data = true;
+  if (!raw && !(cache_ && cache_->caches(model.signature.name))) {
+    parsed = protocol::parse_infer_request_head(req.body, call->header_length);
+    with_data = !(parsed.ok() && validate_request(*parsed, model.signature, false).ok());
+  }
+  if (with_data) {
+    // Raw binary bodies (header length 0) carry no JSON: they are checked against the signature.
+    parsed = raw ? protocol::parse_raw_binary_request(req.body, model.signature)
+                 : protocol::parse_infer_request(req.body, call->header_length);
+    if (!parsed.ok()) return respond(v2_error(parsed.status()));
+    if (Status s = validate_request(*parsed, model.signature); !s.ok()) return respond(v2_error(s));
+  }
   parsed->model_name = model.signature.name;
   parsed->model_version = std::string(version);  // part of the cache key: "" is the server's choice
-  if (Status s = validate_request(*parsed, model.signature); !s.ok()) return respond(v2_error(s));
   auto hints = parse_hints(parsed->parameters, req.headers);
   if (!hints.ok()) return respond(v2_error(hints.status()));
   call->id = parsed->id;
@@ -222,12 +232,37 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     return call->respond(refusal(plan.status(), retry_after));
   }
 
+  const bool mcu_step =
+      std::any_of(plan->steps.begin(), plan->steps.end(), [](const Step& st) { return st.target->is_mcu_pool(); });
+  if (mcu_step && !with_data) {
+    // An MCU pool takes tensors, not the body: read them now, and refuse what they hold wrongly.
+    auto full = protocol::parse_infer_request(req.body, call->header_length);
+    Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
+    if (!s.ok()) return call->respond(v2_error(s));
+    full->model_name = parsed->model_name;
+    full->model_version = parsed->model_version;
+    parsed = std::move(full);
+    with_data = true;
+  }
   call->content_type = std::string(req.headers.get("content-type").value_or("application/json"));
   call->body = std::move(req.body);
-  if (strip_hints(parsed->parameters) > 0) {
-    // Targets must not see hir's hints (Triton rejects a string `priority`), so the body is
-    // written again; binary tensors are copied as they are, not converted.
-    auto enc = protocol::encode_infer_request(*parsed, call->header_length.has_value());
+  std::vector<std::string> hint_keys;
+  if (strip_hints(parsed->parameters, &hint_keys) > 0) {
+    // Targets must not see hir's hints (Triton rejects a string `priority`): the request's JSON
+    // header loses those keys and keeps every other byte; a header the scanner cannot take is
+    // written again from the parsed request (binary tensors copied as they are, not converted).
+    auto cut = protocol::remove_request_parameters(call->body, call->header_length, hint_keys);
+    if (!cut.ok() && !with_data) {
+      auto full = protocol::parse_infer_request(call->body, call->header_length);
+      Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
+      if (!s.ok()) return call->respond(v2_error(s));
+      strip_hints(full->parameters);
+      full->model_name = parsed->model_name;
+      full->model_version = parsed->model_version;
+      parsed = std::move(full);
+      with_data = true;
+    }
+    auto enc = cut.ok() ? std::move(*cut) : protocol::encode_infer_request(*parsed, call->header_length.has_value());
     call->body = std::move(enc.body);
     call->header_length.reset();
     call->content_type = "application/json";
@@ -238,8 +273,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   }
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
   call->steps = std::move(plan->steps);
-  if (std::any_of(call->steps.begin(), call->steps.end(), [](const Step& st) { return st.target->is_mcu_pool(); }))
-    call->input = std::make_shared<const InferRequest>(std::move(*parsed));
+  if (mcu_step) call->input = std::make_shared<const InferRequest>(std::move(*parsed));
   if (plan->hedge_after && call->steps.size() > 1) call->hedge_after = plan->hedge_after;
   inflight_.add(1);
   attempt(std::move(call));

@@ -249,3 +249,22 @@ TEST_F(RouterIT, ARequestNoTargetCanServeIsCountedAndLogged) {
   std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("\"event\":\"request_refused\""), std::string::npos) << text.substr(0, 2000);
 }
+
+// The router reads only a forwarded body's head (protocol::parse_infer_request_head): a JSON
+// tensor whose values do not fit its shape is found by the target, whose 400 comes back as it is,
+// and counts against nobody: the target keeps serving.
+TEST_F(RouterIT, TensorDataTheTargetRefusesComesBackAs400) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  const std::string bad = R"({"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[1,2,3]}]})";
+  for (int i = 0; i < 8; ++i) {
+    auto res = call(r.port, "POST", "/v2/models/fmnist/infer", bad, h);
+    EXPECT_EQ(res.status, 400) << res.body;
+    EXPECT_NE(res.body.find("\"error\""), std::string::npos) << res.body;
+    EXPECT_NE(res.body.find("input"), std::string::npos) << res.body;
+  }
+  auto ok = call(r.port, "POST", "/v2/models/fmnist/infer", json_[0].body, binary_headers(json_[0]));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+}

@@ -1,0 +1,193 @@
+// parse_infer_request_head (what the router reads of a body it forwards) against the full parser,
+// and remove_request_parameters (hir's hints cut out of a forwarded body).
+#include <random>
+
+#include "codec_test_util.h"
+#include "protocol/splice.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace testing;  // NOLINT
+
+struct Body {
+  std::string text;
+  std::optional<std::string> header;  // Inference-Header-Content-Length
+  std::optional<std::string_view> hdr() const {
+    return header ? std::optional<std::string_view>(*header) : std::nullopt;
+  }
+};
+
+Body from(const Encoded& e) {
+  Body b{e.body, std::nullopt};
+  if (e.json_length) b.header = std::to_string(*e.json_length);
+  return b;
+}
+
+InferRequest sample_request() {
+  InferRequest r;
+  r.id = "req-7";
+  r.parameters = {{"priority", std::string("critical")}, {"latency_budget_ms", int64_t{80}},
+                  {"min_accuracy", 0.85}, {"binary_data_output", true}, {"note", std::string("a\"b")}};
+  r.inputs.push_back(make_tensor("input", DataType::kFp32, {1, 3}, le<float>({0.5f, -1.0f, 2.25f})));
+  r.inputs.push_back(make_tensor("mask", DataType::kInt64, {2}, le<int64_t>({1, -7})));
+  r.inputs.back().parameters = {{"custom", int64_t{3}}};
+  RequestedOutput o;
+  o.name = "probabilities";
+  o.binary_data = false;
+  o.parameters = {{"classification", int64_t{2}}};
+  r.outputs.push_back(o);
+  return r;
+}
+
+// The head holds everything the full parse holds but the tensors' bytes.
+void expect_head_of(const Body& b) {
+  auto full = parse_infer_request(b.text, b.hdr());
+  ASSERT_TRUE(full.ok()) << full.status().message();
+  auto head = parse_infer_request_head(b.text, b.hdr());
+  ASSERT_TRUE(head.ok()) << head.status().message() << "\n" << b.text.substr(0, 300);
+  EXPECT_EQ(head->id, full->id);
+  EXPECT_EQ(head->parameters, full->parameters);
+  ASSERT_EQ(head->inputs.size(), full->inputs.size());
+  for (size_t i = 0; i < head->inputs.size(); ++i) {
+    EXPECT_EQ(head->inputs[i].name, full->inputs[i].name);
+    EXPECT_EQ(head->inputs[i].datatype, full->inputs[i].datatype);
+    EXPECT_EQ(head->inputs[i].shape, full->inputs[i].shape);
+    EXPECT_EQ(head->inputs[i].parameters, full->inputs[i].parameters);
+    EXPECT_TRUE(head->inputs[i].data.empty());
+  }
+  ASSERT_EQ(head->outputs.size(), full->outputs.size());
+  for (size_t i = 0; i < head->outputs.size(); ++i) {
+    EXPECT_EQ(head->outputs[i].name, full->outputs[i].name);
+    EXPECT_EQ(head->outputs[i].parameters, full->outputs[i].parameters);
+    EXPECT_EQ(head->outputs[i].binary_data, full->outputs[i].binary_data);
+  }
+}
+
+TEST(RequestHead, MatchesTheFullParseForJsonAndBinaryBodies) {
+  const InferRequest r = sample_request();
+  expect_head_of(from(encode_infer_request(r, false)));
+  expect_head_of(from(encode_infer_request(r, true)));
+  // Members in another order, spacing, a null id, unknown members skipped.
+  expect_head_of(Body{R"( { "outputs" : [ ] , "extra" : {"inputs": 1},
+      "inputs" : [ { "data" : [ [1, 2], [3, 4] ], "shape" : [2, 2], "datatype" : "INT32", "name" : "x" } ],
+      "id" : null } )",
+                      std::nullopt});
+}
+
+TEST(RequestHead, RefusesWhatTheFullParserRejectsInTheHead) {
+  const Body bad[] = {
+      {R"({"inputs":[{"name":"x","datatype":"FP33","shape":[1],"data":[1]}]})", std::nullopt},
+      {R"({"inputs":[{"datatype":"FP32","shape":[1],"data":[1]}]})", std::nullopt},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[-1],"data":[1]}]})", std::nullopt},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1]}]})", std::nullopt},  // no data
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]},)"
+       R"({"name":"x","datatype":"FP32","shape":[1],"data":[1]}]})",
+       std::nullopt},  // twice the same input
+      {R"({"id":5,"inputs":[]})", std::nullopt},
+      {R"({"parameters":{"a":[1]},"inputs":[]})", std::nullopt},
+      {R"({"parameters":{"binary_data_output":1},"inputs":[]})", std::nullopt},
+      {R"({"outputs":[{"name":"y","parameters":{"binary_data":"yes"}}],"inputs":[]})", std::nullopt},
+      {R"({"inputs":[]})", "0"},       // raw binary: needs the signature
+      {R"({"inputs":[]})", "12abc"},   // not a number
+      {R"({"inputs":[]})", "9999"},    // beyond the body
+      {R"([1,2])", std::nullopt},
+      {R"({"inputs":[)", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const Body& b : bad) {
+    SCOPED_TRACE(b.text);
+    EXPECT_FALSE(parse_infer_request_head(b.text, b.hdr()).ok());
+  }
+  // Raw inputs: a size that does not match the shape, or more bytes claimed than the body has.
+  for (std::string size : {"4", "8"}) {
+    const std::string json = R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"parameters":{"binary_data_size":)" +
+                             size + "}}]}";
+    const Body b{json + "abcd", std::to_string(json.size())};
+    SCOPED_TRACE(b.text);
+    EXPECT_FALSE(parse_infer_request(b.text, b.hdr()).ok());
+    EXPECT_FALSE(parse_infer_request_head(b.text, b.hdr()).ok());
+  }
+}
+
+TEST(RequestHead, LeavesTheTensorDataToTheTarget) {
+  // Three values for a shape of two: the full parser refuses it, the head does not look.
+  const Body b{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,2,3]}]})", std::nullopt};
+  EXPECT_FALSE(parse_infer_request(b.text, b.hdr()).ok());
+  auto head = parse_infer_request_head(b.text, b.hdr());
+  ASSERT_TRUE(head.ok()) << head.status().message();
+  EXPECT_EQ(head->inputs[0].shape, Shape({2}));
+}
+
+// Random damage: the head reader never crashes, and whenever both readers take a body they agree.
+TEST(RequestHead, DamagedBodiesNeverDisagreeWithTheFullParse) {
+  const InferRequest r = sample_request();
+  const Body seeds[] = {from(encode_infer_request(r, false)), from(encode_infer_request(r, true))};
+  std::mt19937 rng(11);
+  const std::string alphabet = "{}[]\",:\\ 0a-e.tn1";
+  size_t both = 0;
+  for (const Body& seed : seeds) {
+    for (size_t cut = 0; cut <= seed.text.size(); ++cut) {
+      Body b{seed.text.substr(0, cut), seed.header};
+      (void)parse_infer_request_head(b.text, b.hdr());
+    }
+    for (int round = 0; round < 4000; ++round) {
+      Body b = seed;
+      for (int k = 0; k < 1 + round % 3; ++k) b.text[rng() % b.text.size()] = alphabet[rng() % alphabet.size()];
+      auto head = parse_infer_request_head(b.text, b.hdr());
+      if (head.ok() && parse_infer_request(b.text, b.hdr()).ok()) {
+        ++both;
+        SCOPED_TRACE(b.text);
+        expect_head_of(b);
+      }
+    }
+  }
+  EXPECT_GT(both, 100u);
+}
+
+TEST(RemoveRequestParameters, CutsTheKeysAndKeepsEveryOtherByte) {
+  const InferRequest r = sample_request();
+  for (bool binary : {false, true}) {
+    SCOPED_TRACE(binary ? "binary" : "json");
+    const Body b = from(encode_infer_request(r, binary));
+    auto cut = remove_request_parameters(b.text, b.hdr(), {"priority", "latency_budget_ms", "min_accuracy"});
+    ASSERT_TRUE(cut.ok()) << cut.status().message();
+    EXPECT_EQ(cut->json_length.has_value(), binary);
+    std::string storage;
+    auto got = parse_infer_request(cut->body, header_of(*cut, storage));
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    InferRequest want = r;
+    want.parameters.erase("priority");
+    want.parameters.erase("latency_budget_ms");
+    want.parameters.erase("min_accuracy");
+    EXPECT_EQ(got->parameters, want.parameters);
+    EXPECT_EQ(got->id, want.id);
+    ASSERT_EQ(got->inputs.size(), want.inputs.size());
+    for (size_t i = 0; i < got->inputs.size(); ++i) expect_same_tensor(got->inputs[i], want.inputs[i]);
+    if (binary) {  // the raw section is the original's, byte for byte
+      const size_t old_json = std::stoul(*b.header);
+      EXPECT_EQ(cut->body.substr(*cut->json_length), b.text.substr(old_json));
+    }
+  }
+}
+
+TEST(RemoveRequestParameters, DropsAnEmptiedParametersObject) {
+  const std::string body = R"({"parameters":{"priority":"critical"},"inputs":[],"id":"a"})";
+  auto cut = remove_request_parameters(body, std::nullopt, {"priority"});
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->body, R"({"inputs":[],"id":"a"})");
+  auto last = remove_request_parameters(R"({"id":"a","parameters":{"x":1,"priority":"low"}})", std::nullopt,
+                                        {"priority"});
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ(last->body, R"({"id":"a","parameters":{"x":1}})");
+}
+
+TEST(RemoveRequestParameters, RefusesWhatItCannotScan) {
+  EXPECT_FALSE(remove_request_parameters(R"({"parameters":{},"parameters":{}})", std::nullopt, {"a"}).ok());
+  EXPECT_FALSE(remove_request_parameters(R"({"a":)", std::nullopt, {"a"}).ok());
+  EXPECT_FALSE(remove_request_parameters(R"({"parameters":{"pri\u006frity":"x"}})", std::nullopt, {"a"}).ok());
+  EXPECT_FALSE(remove_request_parameters(R"({})", std::string_view("0"), {"a"}).ok());
+}
+
+}  // namespace
+}  // namespace hir::protocol
