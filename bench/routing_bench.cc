@@ -16,11 +16,14 @@
 //   BM_PlanNoReuse/N  the same with estimate_reuse = 0 (every decision recomputes every estimate)
 //   BM_PlanFeedback/N plan_into + on_dispatch + on_result for the primary: the router's whole
 //                     per-request work on its routing strand, default estimate_reuse
+// HIR_BENCH_ITERATIONS=n fixes the number of decisions (for callgrind: two builds then decide the
+// same request sequence); the names gain "/iterations:n".
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -221,8 +224,17 @@ void BM_PlanFeedback(benchmark::State& state) {
   run(state, r::PolicyConfig{}.estimate_reuse, Mode::kFeedback);
 }
 
-BENCHMARK(BM_Plan)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kNanosecond);
-BENCHMARK(BM_PlanNoReuse)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kNanosecond);
-BENCHMARK(BM_PlanFeedback)->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kNanosecond);
+// HIR_BENCH_ITERATIONS=n fixes the iteration count, so that two builds measured under callgrind
+// decide exactly the same request sequence (the installed Google Benchmark 1.7 has no
+// --benchmark_min_time=<n>x).
+void sizes(benchmark::internal::Benchmark* b) {
+  b->Arg(10)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kNanosecond);
+  if (const char* n = std::getenv("HIR_BENCH_ITERATIONS"); n && std::atoll(n) > 0)
+    b->Iterations(std::atoll(n));
+}
+
+BENCHMARK(BM_Plan)->Apply(sizes);
+BENCHMARK(BM_PlanNoReuse)->Apply(sizes);
+BENCHMARK(BM_PlanFeedback)->Apply(sizes);
 
 }  // namespace

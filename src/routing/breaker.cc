@@ -54,11 +54,6 @@ Duration Breaker::ejection_length(uint32_t k, const BreakerConfig& cfg) {
   return std::min(d, cfg.max_ejection);
 }
 
-BreakerState Breaker::state(TimePoint now) const {
-  if (!ejected_) return BreakerState::kClosed;
-  return now < open_until_ ? BreakerState::kOpen : BreakerState::kHalfOpen;
-}
-
 bool Breaker::probe_slot_free(TimePoint now) const {
   // A probe whose result never came back (a caller bug, a lost callback) must not strand the
   // target half-open forever; after a whole window it no longer holds its slot.
@@ -173,11 +168,6 @@ void Breaker::window_totals(TimePoint now, uint32_t& requests, uint32_t& failure
     requests += b.successes + b.failures;
     failures += b.failures;
   }
-}
-
-bool healthy(bool has_report, Duration staleness, bool ready, const BreakerConfig& cfg) {
-  if (!has_report) return true;  // see the header: judged passively by its breaker
-  return ready && staleness <= cfg.stale_report_after;
 }
 
 }  // namespace hir::routing

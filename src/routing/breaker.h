@@ -52,7 +52,11 @@ class Breaker {
  public:
   explicit Breaker(const BreakerConfig& cfg);
 
-  BreakerState state(TimePoint now) const;  // open turns half-open when its ejection time has passed
+  // Open turns half-open when its ejection time has passed.
+  BreakerState state(TimePoint now) const {
+    if (!ejected_) return BreakerState::kClosed;
+    return now < open_until_ ? BreakerState::kOpen : BreakerState::kHalfOpen;
+  }
 
   // May a request go to this target now? Closed: true. Open: false. Half-open: true for up to
   // half_open_probes outstanding probes (each true acquires one), false otherwise.
@@ -107,6 +111,9 @@ class Breaker {
 // which reports not ready, is unhealthy. A target that has never reported (has_report false) is
 // healthy: MCUs and third-party cloud endpoints have no /v1/load, and a new worker must not be
 // shunned until its first poll — its breaker guards it passively. `staleness` is ignored then.
-bool healthy(bool has_report, Duration staleness, bool ready, const BreakerConfig& cfg);
+inline bool healthy(bool has_report, Duration staleness, bool ready, const BreakerConfig& cfg) {
+  if (!has_report) return true;  // see above: judged passively by its breaker
+  return ready && staleness <= cfg.stale_report_after;
+}
 
 }  // namespace hir::routing

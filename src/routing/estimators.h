@@ -40,12 +40,19 @@ class Ewma {
 // F_n(x) >= q), the same rule as core/percentile.h, so the router's estimates and the reports'
 // figures agree. The snapshot is rebuilt lazily, only when at least max(1, count/16) samples have
 // arrived since the last rebuild — so at most 1/16 of the window is unseen by a query, a rebuild
-// (O(n log n), n <= capacity) is amortised over >= capacity/16 adds, and a query between
-// rebuilds is O(1). That keeps quantile() cheap enough to call for every candidate of every
+// (O(n) moves, see below; O(n log n) at worst, n <= capacity) is amortised over >= capacity/16
+// adds, and a query between rebuilds is O(1). That keeps quantile() cheap enough to call for every candidate of every
 // routing decision.
 //
-// Memory: two arrays of at most `capacity` doubles, grown on demand (a target that sees few
-// samples costs little — it matters with 10,000 simulated targets). capacity 0 is treated as 1.
+// A rebuild after a few adds does not sort the whole window again: the samples evicted since the
+// last snapshot are remembered, and the new snapshot is the old one without them merged with
+// the samples added (binary searches, and a memmove of each run in between) — the same sorted
+// array as a sort of the window would give, so the same answers at the same moments. A rebuild after many adds (more than a quarter of the window), or once a NaN has
+// been seen, sorts from scratch as before.
+//
+// Memory: two arrays of at most `capacity` doubles, plus two of at most capacity/4 for the
+// incremental rebuild, grown on demand (a target that sees few samples costs little — it
+// matters with 10,000 simulated targets). capacity 0 is treated as 1.
 class QuantileWindow {
  public:
   explicit QuantileWindow(size_t capacity = 256);
@@ -64,6 +71,13 @@ class QuantileWindow {
   uint64_t total_ = 0;
   mutable std::vector<double> sorted_;  // snapshot of ring_, sorted
   mutable size_t unsorted_ = 0;         // samples added since the snapshot was taken
+  // Samples overwritten in ring_ since the snapshot, while at most capacity/4 (else `resort_`).
+  mutable std::vector<double> evicted_;
+  mutable std::vector<double> added_;  // rebuild scratch: the samples added, sorted
+  mutable bool resort_ = false;        // the next rebuild sorts from scratch
+  bool nan_ = false;                   // a NaN was added since clear(): always sort from scratch
+
+  void rebuild() const;
 };
 
 // Failure share over a sliding time window, kept as `buckets` sub-windows of window/buckets each

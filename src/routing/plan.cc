@@ -171,46 +171,65 @@ void FallbackCollector::reset(bool include_relaxed, size_t max_fallbacks, size_t
   top_domains_.clear();
   hw_best_.fill(UINT32_MAX);
   if (tiers_.size() < candidates) tiers_.resize(candidates);
-}
-
-// Inlined into offer(), which calls it about three times per candidate.
-[[gnu::always_inline]] inline bool FallbackCollector::before(std::span<const Candidate> c,
-                                                              uint32_t a, uint32_t b) const {
-  const int ta = tiers_[a], tb = tiers_[b];
-  if (ta != tb) return ta < tb;
-  if (ta == 1 && c[a].p95 != c[b].p95) return c[a].p95 < c[b].p95;
-  return ranks_before(c[a], c[b]);
+  dom_tier_ = 3;
+  dom_key_ = 0;
+  dom_last_ = UINT32_MAX;
+  hw_tier_.fill(3);
+  hw_key_.fill(0);
 }
 
 template <class Key>
 void FallbackCollector::keep(std::span<const Candidate> c, std::vector<uint32_t>& v, uint32_t i,
                              Key key) {
   // Keeps v sorted by `before`, at most max_fallbacks + 1 long, one entry per key (add_fallbacks'
-  // `offer`). Most candidates stop at the first comparison, with the list's last entry.
+  // `offer`: drop an entry with i's key that i beats, insert i at its upper bound, trim to the
+  // cap), with the entries shifted by hand — the lists hold a handful.
   const size_t cap = max_fallbacks_ + 1;
-  if (v.size() == cap && !before(c, i, v.back())) return;
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    if (key(c[*it]) != key(c[i])) continue;
-    if (!before(c, i, *it)) return;
-    v.erase(it);
-    break;
+  size_t n = v.size();
+  if (n == cap && !before(c, i, v[n - 1])) return;
+  const auto ki = key(c[i]);
+  size_t same = n;
+  for (size_t k = 0; k < n; ++k)
+    if (key(c[v[k]]) == ki) {
+      same = k;
+      break;
+    }
+  if (same < n && !before(c, i, v[same])) return;  // its key is there already, and better
+  // i ranks before v[same] (when there is one), so its place is at or before `same`.
+  const size_t end = same < n ? same : n;
+  size_t at = 0;
+  while (at < end && !before(c, i, v[at])) ++at;
+  size_t last;  // the slot that the shift fills: the replaced entry, a new one, or the dropped last
+  if (same < n) {
+    last = same;
+  } else if (n < cap) {
+    v.push_back(0);
+    last = n++;
+  } else {
+    last = n - 1;
   }
-  auto at = v.begin();
-  while (at != v.end() && !before(c, i, *at)) ++at;  // upper_bound over a handful of entries
-  v.insert(at, i);
-  if (v.size() > cap) v.pop_back();
+  uint32_t* const e = v.data();
+  for (size_t k = last; k > at; --k) e[k] = e[k - 1];
+  e[at] = i;
 }
 
-void FallbackCollector::offer(std::span<const Candidate> c, uint32_t i) {
-  if (max_fallbacks_ == 0) return;
-  const int t = tier(c[i], include_relaxed_);
-  if (i >= tiers_.size()) tiers_.resize(i + 1);
-  tiers_[i] = static_cast<uint8_t>(t);
-  if (t == 2) return;
+void FallbackCollector::offer_slow(std::span<const Candidate> c, uint32_t i) {
+  // offer() has set tiers_[i] (0 or 1).
   keep(c, top_, i, [](const Candidate& x) { return x.target; });
   keep(c, top_domains_, i, [](const Candidate& x) { return x.domain; });
-  uint32_t& best = hw_best_[static_cast<size_t>(c[i].hw)];
-  if (best == UINT32_MAX || before(c, i, best)) best = i;
+  // offer()'s cached threshold, after the list changed.
+  if (top_domains_.size() == max_fallbacks_ + 1) {
+    dom_last_ = top_domains_.back();
+    dom_tier_ = tiers_[dom_last_];
+    dom_key_ = lead_key(c[dom_last_], dom_tier_);
+  }
+  const auto h = static_cast<size_t>(c[i].hw);
+  uint32_t& best = hw_best_[h];
+  if (best == UINT32_MAX || before(c, i, best)) {
+    best = i;
+    hw_tier_[h] = tiers_[i];
+    hw_key_[h] = lead_key(c[i], tiers_[i]);
+  }
 }
 
 void FallbackCollector::finish(std::span<const Candidate> c, std::vector<uint32_t>& chosen) {

@@ -81,8 +81,28 @@ void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t ma
 class FallbackCollector {
  public:
   void reset(bool include_relaxed, size_t max_fallbacks, size_t candidates);
-  // c[i]'s cut and half_open are final; c holds every candidate offered so far.
-  void offer(std::span<const Candidate> c, uint32_t i);
+  // c[i]'s cut and half_open are final; c holds every candidate offered so far. Inline: it runs
+  // for every candidate of every decision, and most stop at the first check or two.
+  void offer(std::span<const Candidate> c, uint32_t i) {
+    if (max_fallbacks_ == 0) return;
+    const Candidate& x = c[i];
+    const int t = x.half_open ? 2 : x.cut == Cut::kNone ? 0 : include_relaxed_ && relaxable(x) ? 1 : 2;
+    if (i >= tiers_.size()) tiers_.resize(i + 1);
+    tiers_[i] = static_cast<uint8_t>(t);
+    if (t == 2) return;
+    // Nothing to change when c[i] ranks behind the last of a full top_domains_ and behind its
+    // hardware class's best. top_ is full then too, and its last entry ranks no worse than
+    // top_domains_' (that holds max_fallbacks + 1 bests of distinct domains, so of distinct
+    // targets, and top_ is the max_fallbacks + 1 best of the targets' bests), so keep() would
+    // return at its first check for both lists. The two are compared by their cached leading
+    // keys first (tier, then p95 or rank cost), and in full only on a tie.
+    const auto h = static_cast<size_t>(x.hw);
+    const int64_t key = lead_key(x, t);
+    if (behind(c, i, t, key, dom_tier_, dom_key_, dom_last_) &&
+        behind(c, i, t, key, hw_tier_[h], hw_key_[h], hw_best_[h]))
+      return;
+    offer_slow(c, i);
+  }
   // chosen = {primary}: appends the fallbacks exactly as add_fallbacks then
   // diversify_last_fallback would.
   void finish(std::span<const Candidate> c, std::vector<uint32_t>& chosen);
@@ -93,8 +113,35 @@ class FallbackCollector {
   std::vector<uint32_t> top_, top_domains_;
   std::array<uint32_t, 4> hw_best_{};  // per HardwareClass; UINT32_MAX: none
   std::vector<uint8_t> tiers_;         // per candidate offered: add_fallbacks' tier
+  // offer()'s quick rejection: the tier and leading key of top_domains_' last entry (tier 3,
+  // which nothing is behind, while the list is not full) and of each hardware class's best.
+  int dom_tier_ = 3;
+  int64_t dom_key_ = 0;
+  uint32_t dom_last_ = UINT32_MAX;
+  std::array<int, 4> hw_tier_{3, 3, 3, 3};
+  std::array<int64_t, 4> hw_key_{};
 
-  bool before(std::span<const Candidate> c, uint32_t a, uint32_t b) const;
+  // The fallback order's leading key within a tier: the p95 for relaxed candidates, else the
+  // rank cost (ranks_before's first key).
+  static int64_t lead_key(const Candidate& x, int tier) {
+    return tier == 1 ? static_cast<int64_t>(x.p95.count()) : x.rank_cost;
+  }
+  // !before(c, i, b), deciding on the cached tier and key of b where they differ.
+  bool behind(std::span<const Candidate> c, uint32_t i, int t, int64_t key, int tb, int64_t kb,
+              uint32_t b) const {
+    if (t != tb) return t > tb;
+    if (key != kb) return key > kb;
+    return !before(c, i, b);
+  }
+
+  // The fallback order (add_fallbacks' `before`). Inline: offer() calls it for every candidate.
+  bool before(std::span<const Candidate> c, uint32_t a, uint32_t b) const {
+    const int ta = tiers_[a], tb = tiers_[b];
+    if (ta != tb) return ta < tb;
+    if (ta == 1 && c[a].p95 != c[b].p95) return c[a].p95 < c[b].p95;
+    return ranks_before(c[a], c[b]);
+  }
+  void offer_slow(std::span<const Candidate> c, uint32_t i);
   template <class Key>
   void keep(std::span<const Candidate> c, std::vector<uint32_t>& v, uint32_t i, Key key);
 };

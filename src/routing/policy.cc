@@ -51,10 +51,6 @@ size_t best_feasible(std::span<const Candidate> c) {
   return best;
 }
 
-bool relaxable(const Candidate& c) {
-  return c.cut == Cut::kNone || c.cut == Cut::kCost || c.cut == Cut::kBudget;
-}
-
 size_t best_effort(std::span<const Candidate> c) {
   size_t best = kNone;
   for (size_t i = 0; i < c.size(); ++i) {

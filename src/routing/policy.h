@@ -150,7 +150,9 @@ size_t best_feasible(std::span<const Candidate> c);
 // Best effort for a critical request when nothing is feasible: the lowest predicted p95 among
 // the candidates cut only by price or latency (still accurate enough, healthy, breaker allows,
 // queue not full), or kNone.
-bool relaxable(const Candidate& c);
+inline bool relaxable(const Candidate& c) {
+  return c.cut == Cut::kNone || c.cut == Cut::kCost || c.cut == Cut::kBudget;
+}
 size_t best_effort(std::span<const Candidate> c);
 
 // Power of two choices (Mitzenmacher 2001, "The Power of Two Choices in Randomized Load

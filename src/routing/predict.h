@@ -23,6 +23,8 @@
 //   through `at_target` (compared with its threads + queue) and the report's queue flag.
 #pragma once
 
+#include <algorithm>
+
 #include "core/time.h"
 #include "routing/registry.h"
 #include "routing/target_state.h"
@@ -53,10 +55,47 @@ struct LatencyTerms {
   Duration rtt_p95{}, rtt_p50{}, service_p95{}, service_mean{};
 };
 LatencyTerms latency_terms(const TargetState& s, VariantIndex v, Duration service_prior);
+namespace predict_detail {
+
+// Durations near max() (an "unknown, assume the worst" prior) must not wrap when added.
+inline Duration sat_add(Duration a, Duration b) {
+  if (b > Duration::zero() && a > Duration::max() - b) return Duration::max();
+  return a + b;
+}
+
+inline Duration from_ns_saturating(double ns) {
+  if (!(ns > 0)) return Duration::zero();
+  if (ns >= static_cast<double>(Duration::max().count())) return Duration::max();
+  // std::llround (half away from zero) for 0 < ns < 2^63, without the library call: truncation
+  // is exact here, and so is the fraction ns - i (below 2^53 i converts back exactly; above,
+  // ns is an integer and the fraction is 0).
+  auto i = static_cast<Duration::rep>(ns);
+  if (ns - static_cast<double>(i) >= 0.5) ++i;
+  return Duration(i);
+}
+
+}  // namespace predict_detail
+
 // others: s.others(now), passed in so that a caller that already has it for the same instant
-// need not evaluate it twice.
-LatencyPrediction predict_latency(const TargetState& s, const LatencyTerms& k, double others,
-                                  TimePoint now);
+// need not evaluate it twice. Inline: the decision calls it for every prediction it redoes.
+inline LatencyPrediction predict_latency(const TargetState& s, const LatencyTerms& k,
+                                         double others, TimePoint now) {
+  using predict_detail::from_ns_saturating;
+  using predict_detail::sat_add;
+  LatencyPrediction p;
+  const double c = static_cast<double>(s.concurrency());
+  p.rtt = std::max(Duration::zero(), k.rtt_p95);
+  p.service = std::max(Duration::zero(), k.service_p95);
+  const Duration mean = std::max(Duration::zero(), k.service_mean);
+  const auto own = s.own_queue(now, k.rtt_p50 / 2, mean);
+  p.at_target = own.at_target + others;
+  p.ahead = std::max(0.0, p.at_target - c + 1.0);
+  // Others ahead of ours only matter once they and ours fill the threads.
+  const double others_ahead = std::min(others, p.ahead);
+  p.queue_wait = sat_add(own.wait, from_ns_saturating(others_ahead * static_cast<double>(mean.count()) / c));
+  p.total = sat_add(sat_add(p.rtt, p.queue_wait), p.service);
+  return p;
+}
 
 Duration predict_latency_p95(const TargetState& s, const TargetInfo& t, VariantIndex v,
                              Duration service_prior, TimePoint now);

@@ -59,6 +59,7 @@ void Router::build_model(ModelIndex m) {
   auto& out = deployments_[m];
   auto& slots = slot_variants_[m];
   out.clear();
+  cands_model_ = UINT32_MAX;  // the candidates' static fields are rewritten by the next scan
   slots.clear();
   std::map<std::pair<VariantIndex, uint32_t>, uint32_t> groups;
   for (const Deployment& d : deployments) {
@@ -151,13 +152,26 @@ void Router::predict(Prediction& p, const DeploymentInfo& d, const TargetView& t
 }
 
 size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now, bool collect) {
-  cands_.clear();
-  cuts_.fill(0);
-  busy_ = capacity_ = 0;
-  any_available_ = false;
   if (deployments_[r.model].size() != reg_.model(r.model).deployments.size()) build_model(r.model);
   const auto& deployments = deployments_[r.model];
-  auto& predictions = predictions_[r.model];
+  const size_t n = deployments.size();
+  const DeploymentInfo* const deps = deployments.data();
+  Prediction* const preds = predictions_[r.model].data();
+  // Every candidate is rewritten below, but its static fields — the deployment's own — only when
+  // the model differs from the last scan's: no clearing, no per-candidate growth check.
+  if (cands_.size() != n || cands_model_ != r.model) {
+    cands_.resize(n);
+    for (size_t j = 0; j < n; ++j) {
+      Candidate& c = cands_[j];
+      const DeploymentInfo& d = deps[j];
+      c.target = d.target;
+      c.variant = d.variant;
+      c.domain = d.domain;
+      c.price_class = d.price_class;
+      c.hw = d.hw;
+    }
+    cands_model_ = r.model;
+  }
   // Accuracy depends on the variant and the request only: once per variant, not per deployment.
   const auto& slots = slot_variants_[r.model];
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -168,54 +182,84 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
   if (collect) {
     for (uint32_t g : groups_touched_) group_members_[g].clear();
     groups_touched_.clear();
-    fallbacks_.reset(r.priority == Priority::kCritical, cfg_.max_fallbacks, deployments.size());
+    fallbacks_.reset(r.priority == Priority::kCritical, cfg_.max_fallbacks, n);
   }
+  // The scan's running figures and the request's limits live in locals, not in members or
+  // references that the stores through `c` could alias. The saturation sums still add in
+  // deployment order (floating point).
+  CutCounts cuts{};
+  double busy = 0, capacity = 0;
+  bool any_available = false;
+  const Duration budget = k.budget;
+  const bool cloud_allowed = k.cloud_allowed;
+  const bool cost_capped = k.max_cost.has_value();
+  const Money max_cost = k.max_cost.value_or(Money());
+  const Duration reuse = cfg_.estimate_reuse;
+  const uint8_t* const accurate = slot_accurate_.data();
+  Candidate* const cands = cands_.data();
+  const std::span<const Candidate> all(cands_);
   size_t best = kNone;
-  for (size_t j = 0; j < deployments.size(); ++j) {
-    const DeploymentInfo& d = deployments[j];
+  for (size_t j = 0; j < n; ++j) {
+    const DeploymentInfo& d = deps[j];
     TargetView& tv = view(d.target, now);
-    Candidate& c = cands_.emplace_back();
-    c.target = d.target;
-    c.variant = d.variant;
-    c.domain = d.domain;
-    c.price_class = d.price_class;
-    c.hw = d.hw;
+    Candidate& c = cands[j];
     c.half_open = tv.half_open;
     c.load = tv.load;
     c.in_flight = tv.in_flight;
-    const bool available = slot_accurate_[d.slot] && tv.healthy && tv.breaker_allows;
-    if (available && !tv.counted) {
-      // Admission's fleet saturation: occupancy over what the targets that could serve this
-      // request can hold (threads and queues), each counted once however many of its variants
-      // qualify. Busy threads with room in the queues are not overload; full queues are.
-      tv.counted = true;
-      any_available_ = true;
-      busy_ += tv.load * tv.concurrency;
-      capacity_ += tv.slots;
-    }
-    bool full = false;
-    if (available) {
-      Prediction& p = predictions[j];
-      if (!fresh(p.version, p.at, d.target, now)) predict(p, d, tv, now);
+    Cut cut = Cut::kNone;
+    if (!(accurate[d.slot] && tv.healthy && tv.breaker_allows)) {
+      // Not available: no prediction and no share of the saturation.
+      c.p95 = Duration::zero();
+      c.cost = Money();
+      c.rank_cost = 0;
+      cut = first_cut(c, slot_accuracy_[d.slot], tv.healthy, tv.breaker_allows, false, k);
+    } else {
+      if (!tv.counted) {
+        // Admission's fleet saturation: occupancy over what the targets that could serve this
+        // request can hold (threads and queues), each counted once however many of its
+        // variants qualify. Busy threads with room in the queues are not overload; full
+        // queues are.
+        tv.counted = true;
+        any_available = true;
+        busy += tv.load * tv.concurrency;
+        capacity += tv.slots;
+      }
+      Prediction& p = preds[j];
+      // fresh(): the view holds the target's current version (view() has just checked or
+      // refreshed it, and nothing in the scan changes it).
+      if (!(p.version == tv.version && now >= p.at && now - p.at < reuse)) predict(p, d, tv, now);
       c.p95 = p.p95;
       c.cost = p.cost;
       c.rank_cost = p.rank_cost;
-      full = p.full;
+      // first_cut's remaining checks, in its order.
+      if (p.full) {
+        cut = Cut::kQueueFull;
+      } else if (!cloud_allowed && d.hw == HardwareClass::kCloud) {
+        cut = Cut::kSpendCap;
+      } else if (cost_capped && p.cost > max_cost) {
+        cut = Cut::kCost;
+      } else if (p.p95 > budget) {
+        cut = Cut::kBudget;
+      }
     }
-    c.cut = first_cut(c, slot_accuracy_[d.slot], tv.healthy, tv.breaker_allows, full, k);
-    ++cuts_[static_cast<size_t>(c.cut)];
+    c.cut = cut;
+    ++cuts[static_cast<size_t>(cut)];
     const auto i = static_cast<uint32_t>(j);
-    if (c.cut == Cut::kNone) {
-      if (best == kNone || ranks_before(c, cands_[best])) best = i;
-      if (collect && is_edge(c.hw)) {
+    if (cut == Cut::kNone) {
+      if (best == kNone || ranks_before(c, cands[best])) best = i;
+      if (collect && is_edge(d.hw)) {
         // P2C's members: the feasible edge candidates of the same variant and price class.
         auto& g = group_members_[d.group];
         if (g.empty()) groups_touched_.push_back(d.group);
         g.push_back(i);
       }
     }
-    if (collect) fallbacks_.offer(cands_, i);
+    if (collect) fallbacks_.offer(all, i);
   }
+  cuts_ = cuts;
+  busy_ = busy;
+  capacity_ = capacity;
+  any_available_ = any_available;
   return best;
 }
 

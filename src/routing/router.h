@@ -90,16 +90,18 @@ class Router {
   // serves several of the model's variants, and reused across decisions while the target is
   // unchanged (version) and estimate_reuse has not passed — so a decision need not touch every
   // target's state and breaker, which at 10,000 targets is mostly cache misses.
+  // What the scan reads for every deployment comes first, in one cache line.
   struct TargetView {
     uint64_t stamp = 0;    // the decision `counted` belongs to
-    bool counted = false;  // already in this decision's fleet utilization
     uint64_t version = UINT64_MAX;  // the target's version the rest was computed at
     TimePoint at{};
-    bool healthy = false, breaker_allows = false, half_open = false;
-    double others = 0;  // TargetState::others(at), which the predictions made at `at` share
     double load = 0;
-    uint32_t in_flight = 0, concurrency = 1, queue = 0;
     double slots = 1;  // requests it can hold: concurrency + queue capacity (report, else prior)
+    uint32_t in_flight = 0, concurrency = 1;
+    bool counted = false;  // already in this decision's fleet utilization
+    bool healthy = false, breaker_allows = false, half_open = false;
+    uint32_t queue = 0;
+    double others = 0;  // TargetState::others(at), which the predictions made at `at` share
   };
   // One deployment's predictions, reused like TargetView's load figures. The terms that only a
   // state change moves (predict.h's LatencyTerms) and the cost they give are kept while the
@@ -184,6 +186,9 @@ class Router {
   size_t p2c_members_ = 0;
   bool full_scan_ = false;
   std::vector<Candidate> cands_;
+  // The model whose deployments cands_' static fields (target, variant, domain, price class,
+  // hardware) were written for; UINT32_MAX: none. The scan writes them only when it changes.
+  ModelIndex cands_model_ = UINT32_MAX;
   std::vector<uint32_t> members_;
   std::vector<uint32_t> chosen_;
   FallbackScratch fallback_scratch_;

@@ -13,6 +13,7 @@ Duration ms_to_duration(double ms) { return from_ms(std::max(0.0, ms)); }
 TargetState::TargetState(const TargetInfo& info, const TargetStateOptions& opt)
     : opt_(opt),
       rtt_prior_(info.expected_rtt),
+      report_decay_ms_(std::max(1e-6, to_ms(opt.report_decay))),
       configured_concurrency_(std::max<uint32_t>(1, info.concurrency)),
       rtt_(opt.rtt_window),
       errors_(opt.error_window, opt.error_buckets) {}
@@ -72,43 +73,35 @@ void TargetState::on_load_report(const LoadReport& r, TimePoint now) {
   report_->busy_fraction = std::isnan(r.busy_fraction) ? 0.0 : std::max(0.0, r.busy_fraction);
   report_at_ = now;
   ours_at_report_ = in_flight_;
+  // others()' two ends, which only a report moves (see others() in the header).
+  const double ours_then = ours_at_report_;
+  others_snapshot_ = std::max(
+      0.0, static_cast<double>(report_->in_flight) + report_->queue_depth - ours_then);
+  // The busy fraction is a 10-s mean over everyone's work, ours included; take our share at
+  // report time out, as for the snapshot.
+  others_mean_ =
+      std::max(0.0, report_->busy_fraction * static_cast<double>(concurrency()) - ours_then);
 }
 
 void TargetState::on_rtt_sample(Duration rtt, TimePoint) {
   rtt_.add(to_ms(std::max(rtt, Duration::zero())));
 }
 
-uint32_t TargetState::concurrency() const {
-  if (report_ && report_->concurrency > 0) return report_->concurrency;
-  return configured_concurrency_;
-}
-
 double TargetState::occupancy(TimePoint now) const { return others(now) + static_cast<double>(in_flight_); }
 
-double TargetState::others(TimePoint now) const {
-  double others = 0;
-  if (report_) {
-    const double ours_then = ours_at_report_;
-    const double snapshot = std::max(
-        0.0, static_cast<double>(report_->in_flight) + report_->queue_depth - ours_then);
-    // The busy fraction is a 10-s mean over everyone's work, ours included; take our share at
-    // report time out, as for the snapshot.
-    const double mean_load =
-        std::max(0.0, report_->busy_fraction * static_cast<double>(concurrency()) - ours_then);
-    const double age = to_ms(std::max(Duration::zero(), now - report_at_));
-    const double tau = std::max(1e-6, to_ms(opt_.report_decay));
-    const double w = std::exp(-age / tau);
-    others = w * snapshot + (1 - w) * mean_load;
-  }
-  return others;
-}
-
-TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Duration service) const {
+TargetState::OwnQueue TargetState::replay_own_queue(TimePoint now, Duration one_way,
+                                                    Duration service) const {
   OwnQueue q;
   const size_t c = concurrency();
   const TimePoint arrive = now + one_way;
-  // Threads' free times, a min-heap; only as many as we have requests matter.
-  std::array<TimePoint, kSentRing> free_at{};
+  // Threads' free times, a min-heap; only as many as we have requests matter. Only the first
+  // `busy` entries are ever read, so it is left uninitialised (zeroing it cost more than the
+  // replay of a typical short queue).
+  union Heap {
+    Heap() {}  // NOLINT: deliberately leaves the entries uninitialised
+    TimePoint at[kSentRing];
+  } heap;
+  TimePoint* const free_at = heap.at;
   size_t busy = 0;
   auto later = [](TimePoint a, TimePoint b) { return a > b; };
   // A request whose modelled end has passed without a reply may be slow (the service time has a
@@ -121,12 +114,12 @@ TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Du
     if (i == 0 && c == 1) reach = std::max(reach, last_end_);
     TimePoint start = reach;
     if (busy == c) {
-      std::pop_heap(free_at.begin(), free_at.begin() + busy, later);
+      std::pop_heap(free_at, free_at + busy, later);
       start = std::max(reach, free_at[--busy]);
     }
     const TimePoint end = std::max(start + service, arrive);
     free_at[busy++] = end;
-    std::push_heap(free_at.begin(), free_at.begin() + busy, later);
+    std::push_heap(free_at, free_at + busy, later);
     q.at_target += end >= arrive;
     q.waiting += start > arrive;
   }
@@ -135,7 +128,7 @@ TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Du
   q.at_target += untimed;
   q.waiting += untimed;
   if (busy == c) {
-    const TimePoint first_free = free_at.front();
+    const TimePoint first_free = free_at[0];
     if (first_free > arrive) q.wait = first_free - arrive;
   }
   if (untimed > 0) q.wait += std::chrono::duration_cast<Duration>(service * (untimed / static_cast<double>(c)));
@@ -144,20 +137,13 @@ TargetState::OwnQueue TargetState::own_queue(TimePoint now, Duration one_way, Du
 
 double TargetState::utilization(TimePoint now) const { return utilization_with(others(now)); }
 
-bool TargetState::forget_if_idle(TimePoint now, Duration after) {
-  if (!learnt_ || in_flight_ > 0 || after <= Duration::zero() || now - last_touch_ < after) return false;
+void TargetState::forget() {
   for (auto& st : variants_) {
     st.p95.clear();
     st.mean.clear();
   }
   rtt_.clear();
   learnt_ = false;
-  return true;
-}
-
-Duration TargetState::staleness(TimePoint now) const {
-  if (!report_) return Duration::max();
-  return std::max(Duration::zero(), now - report_at_);
 }
 
 double TargetState::error_rate(TimePoint now) const { return errors_.failure_rate(now); }

@@ -6,7 +6,9 @@
 // windows cache a snapshot).
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -72,7 +74,9 @@ class TargetState {
   uint32_t reported_queue_depth() const { return report_ ? report_->queue_depth : 0; }
   // Requests the target serves at once: the report's figure when it gave one, else the
   // configured one; at least 1.
-  uint32_t concurrency() const;
+  uint32_t concurrency() const {
+    return report_ && report_->concurrency > 0 ? report_->concurrency : configured_concurrency_;
+  }
   // Best current estimate of occupancy / concurrency (0..1+; above 1 means a queue):
   //   occupancy = others(now) + ours(now)
   //   others(now) = w * others_at_report + (1 - w) * others_mean
@@ -99,13 +103,33 @@ class TargetState {
     double waiting = 0;    // ours still waiting for a thread then
     Duration wait{};       // how long it would wait for a thread behind ours
   };
-  OwnQueue own_queue(TimePoint now, Duration one_way, Duration service) const;
-  // Everyone else's requests at the target (the `others` term of occupancy()).
-  double others(TimePoint now) const;
+  OwnQueue own_queue(TimePoint now, Duration one_way, Duration service) const {
+    // Nothing of ours in flight (then nothing timed either): nothing at the target, no wait —
+    // what the replay gives, without it. Most targets of a large fleet are in that state.
+    if (in_flight_ == 0) return {};
+    return replay_own_queue(now, one_way, service);
+  }
+  // Everyone else's requests at the target (the `others` term of occupancy()). Inline, with the
+  // report's two ends (snapshot and mean) worked out when it arrives: the decision evaluates it
+  // for most targets it looks at, and only the weight moves with time.
+  double others(TimePoint now) const {
+    if (!report_) return 0;
+    const double age = to_ms(std::max(Duration::zero(), now - report_at_));
+    const double w = std::exp(-age / report_decay_ms_);
+    return w * others_snapshot_ + (1 - w) * others_mean_;
+  }
   // Forgets the learnt RTT and service times (back to the report's and the priors) when our
   // last dispatch or result is at least `after` old and none is in flight; true if it did.
-  bool forget_if_idle(TimePoint now, Duration after);
-  Duration staleness(TimePoint now) const;  // since the last load report (max if none)
+  bool forget_if_idle(TimePoint now, Duration after) {
+    if (!learnt_ || in_flight_ > 0 || after <= Duration::zero() || now - last_touch_ < after)
+      return false;
+    forget();
+    return true;
+  }
+  Duration staleness(TimePoint now) const {  // since the last load report (max if none)
+    if (!report_) return Duration::max();
+    return std::max(Duration::zero(), now - report_at_);
+  }
   double error_rate(TimePoint now) const;   // recent failure share (0 with no results)
   Duration rtt_p95() const;                 // network RTT p95 estimate (prior: info.expected_rtt)
   Duration rtt_p50() const;
@@ -124,6 +148,8 @@ class TargetState {
     QuantileWindow p95;
     Ewma mean;
   };
+  OwnQueue replay_own_queue(TimePoint now, Duration one_way, Duration service) const;
+  void forget();  // forget_if_idle's work
   VariantStats& stats_for(VariantIndex v);
   const VariantStats* find_stats(VariantIndex v) const;
   std::optional<double> reported_p95_ms(VariantIndex v) const;
@@ -132,6 +158,7 @@ class TargetState {
 
   TargetStateOptions opt_;
   Duration rtt_prior_;
+  double report_decay_ms_;  // opt_.report_decay in ms, at least 1e-6
   uint32_t configured_concurrency_;
   uint32_t in_flight_ = 0;
   // Dispatch times of our in-flight requests, oldest first, in a fixed ring (no allocation
@@ -147,6 +174,7 @@ class TargetState {
   std::optional<LoadReport> report_;
   TimePoint report_at_{};
   uint32_t ours_at_report_ = 0;
+  double others_snapshot_ = 0, others_mean_ = 0;  // others() at the report and long after it
   QuantileWindow rtt_;
   RateWindow errors_;
   std::vector<VariantStats> variants_;  // few per target: a linear scan beats a map
