@@ -1,5 +1,6 @@
 #include "net/event_loop.h"
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -21,6 +22,7 @@ struct EventLoop::Impl {
   asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
   std::atomic<bool> stop_requested{false};
   std::atomic<bool> ran{false};  // a run() has returned, so a stopped context may be restarted
+  std::atomic<int> threads{0};   // running run()'s threads; 0 when none runs
   std::mutex mu;
   std::vector<std::unique_ptr<asio::signal_set>> signal_sets;  // destroyed before io
 };
@@ -84,11 +86,17 @@ void EventLoop::run(int threads) {
     impl_->io.restart();
     impl_->stop_requested = false;
   }
+  impl_->threads = std::max(1, threads);
   std::vector<std::thread> extra;
   for (int i = 1; i < threads; ++i) extra.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
   for (auto& t : extra) t.join();
+  impl_->threads = 0;
   impl_->ran = true;
+}
+
+bool EventLoop::alone_on_this_thread() const {
+  return impl_->threads.load(std::memory_order_relaxed) == 1 && impl_->io.get_executor().running_in_this_thread();
 }
 
 void EventLoop::stop() {

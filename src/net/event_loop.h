@@ -23,6 +23,9 @@ class EventLoop {
   // Makes run() return once the handlers now running finish. Safe from any thread.
   void stop();
   bool stopped() const;
+  // True on the one thread of a loop run with threads = 1: whatever runs on the loop runs on this
+  // thread, one handler at a time, so a strand of this loop adds nothing to it here.
+  bool alone_on_this_thread() const;
 
   void post(std::function<void()> fn);
 
