@@ -120,6 +120,32 @@ TEST(HttpServer, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(r2->body, "second");
 }
 
+// Requests cut into small pieces, a header split mid-line and a chunked body included, and sent
+// back to back: each is parsed whole, from what is buffered and what is read next.
+TEST(HttpServer, RequestsArrivingInPiecesAreParsedWhole) {
+  ServerFixture f(echo);
+  RawConn c(f.port());
+  const std::string body(3000, 'x');
+  const std::string all = "POST /a HTTP/1.1\r\nHost: h\r\nX-Test: one\r\nContent-Length: " +
+                          std::to_string(body.size()) + "\r\n\r\n" + body +
+                          "POST /b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n" +
+                          "GET /c HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (size_t i = 0; i < all.size(); i += 7) {
+    ASSERT_TRUE(c.send(std::string_view(all).substr(i, 7)));
+    if (i % 350 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // separate reads
+  }
+  auto a = c.read_response();
+  auto b = c.read_response();
+  auto g = c.read_response();
+  ASSERT_TRUE(a && b && g);
+  EXPECT_EQ(a->body, body);
+  EXPECT_EQ(a->header("x-test").value_or(""), "one");
+  EXPECT_EQ(b->body, "hello world");
+  EXPECT_EQ(g->header("x-path").value_or(""), "/c");
+  EXPECT_EQ(g->body, "");
+}
+
 TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
   std::vector<std::thread> threads;
   std::mutex mu;
