@@ -327,7 +327,8 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(st.opts.max_response_bytes);
     if (head_method) parser.skip(true);  // a HEAD response has a Content-Length but no body
-    auto [ec, n] = co_await http::async_read(c.stream, c.buf, parser, kTuple);
+    parser.eager(true);                  // header and body in one pass over what is buffered
+    auto ec = co_await wire::parse_until(c.stream, c.buf, parser, kReadBuffer, [&parser] { return parser.is_done(); });
     if (ec) {
       out.status = read_error(ec, who, timeout);
       co_return out;

@@ -7,7 +7,11 @@
 #include <cstdint>
 #include <string>
 
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
+
+#include "net/coro.h"
 
 #include "net/http.h"
 #include "net/wire.h"
@@ -87,5 +91,36 @@ class ResponseParser final : public Parser<false> {
   }
   HttpResponse& out_;
 };
+
+// Feeds the parser what `buf` holds, reading more from `stream` only when it needs more, until
+// done(). Beast's async_read would complete through the scheduler even when the bytes are
+// already buffered (they nearly always are: one read takes a whole request or answer); parsing
+// them in place saves those trips. Errors as Beast's reads report them: end_of_stream when the
+// peer closed before a byte of this message, partial_message when it closed within one (a
+// message that ends at the close, an answer without a length, completes).
+template <typename Parser, typename Done>
+coro::Awaitable<error_code> parse_until(coro::Stream& stream, boost::beast::flat_buffer& buf, Parser& parser,
+                                        size_t read_size, Done done) {
+  for (;;) {
+    if (buf.size() > 0) {
+      error_code ec;
+      const size_t n = parser.put(buf.data(), ec);
+      buf.consume(n);
+      if (ec && ec != http::error::need_more) co_return ec;
+      if (done()) co_return error_code{};
+      if (!ec && n > 0) continue;  // progress, and perhaps more to parse in what is left
+    }
+    auto [rec, m] = co_await stream.async_read_some(buf.prepare(read_size), coro::kTuple);
+    if (rec == boost::asio::error::eof) {
+      if (!parser.got_some()) co_return error_code(http::error::end_of_stream);
+      error_code ec;
+      parser.put_eof(ec);
+      if (!ec && done()) co_return error_code{};
+      co_return ec ? ec : error_code(http::error::partial_message);
+    }
+    if (rec) co_return rec;
+    buf.commit(m);
+  }
+}
 
 }  // namespace hir::net::wire

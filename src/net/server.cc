@@ -281,35 +281,6 @@ struct ReadResult {
 
 // Reads one request's header and body into req. A coroutine of its own, so the parser lives only
 // while a request is being read, not in the frame every waiting session keeps.
-// Feeds the parser what `buf` holds, reading more only when it needs more, until done(). Beast's
-// async_read would complete through the scheduler even when the bytes are already buffered (they
-// nearly always are: the first read takes the whole request); parsing them in place saves two
-// trips per request. Errors as Beast's reads report them: end_of_stream when the peer closed
-// before a byte of this message, partial_message when it closed within one.
-template <typename Done>
-Awaitable<error_code> parse_until(Session& s, beast::flat_buffer& buf, wire::RequestParser& parser,
-                                  size_t read_size, Done done) {
-  for (;;) {
-    if (buf.size() > 0) {
-      error_code ec;
-      const size_t n = parser.put(buf.data(), ec);
-      buf.consume(n);
-      if (ec && ec != http::error::need_more) co_return ec;
-      if (done()) co_return error_code{};
-      if (!ec && n > 0) continue;  // progress, and perhaps more to parse in what is left
-    }
-    auto [rec, m] = co_await s.stream.async_read_some(buf.prepare(read_size), kTuple);
-    if (rec == asio::error::eof) {
-      if (!parser.got_some()) co_return http::error::end_of_stream;
-      error_code ec;
-      parser.put_eof(ec);
-      co_return ec ? ec : error_code(http::error::partial_message);
-    }
-    if (rec) co_return rec;
-    buf.commit(m);
-  }
-}
-
 Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequest& req) {
   const ServerOptions& opt = s.server->opts;
   ReadResult out;
@@ -317,7 +288,7 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
   parser.body_limit(opt.max_body_bytes);
   s.stream.expires_after(opt.header_timeout);
-  out.ec = co_await parse_until(s, buf, parser, kReadBuffer, [&parser] { return parser.is_header_done(); });
+  out.ec = co_await wire::parse_until(s.stream, buf, parser, kReadBuffer, [&parser] { return parser.is_header_done(); });
   if (!out.ec && !parser.is_done()) {
     if (parser.expect_continue() && parser.version() == 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -332,8 +303,8 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
     if (large) buf.reserve(kBodyReadBuffer);
     parser.eager(true);  // the body as far as the buffer goes, not one piece per put()
     s.stream.expires_after(opt.body_timeout);
-    out.ec = co_await parse_until(s, buf, parser, large ? kBodyReadBuffer : kReadBuffer,
-                                  [&parser] { return parser.is_done(); });
+    out.ec = co_await wire::parse_until(s.stream, buf, parser, large ? kBodyReadBuffer : kReadBuffer,
+                                        [&parser] { return parser.is_done(); });
   }
   out.version = parser.version();
   out.keep_alive = !out.ec && parser.keep_alive();

@@ -185,10 +185,11 @@ TEST(HttpClient, RetriesWhenTheServerClosedAnIdleKeepAlive) {
   EXPECT_EQ(up.remote_count(), 2u);
 }
 
-// A one-shot raw server that answers whatever it reads with `reply`, then closes.
+// A one-shot raw server that answers whatever it reads with `reply`, then closes; with `piece`,
+// the reply goes out that many bytes at a time, a millisecond apart.
 class RawUpstream {
  public:
-  explicit RawUpstream(std::string reply) {
+  explicit RawUpstream(std::string reply, size_t piece = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -198,12 +199,16 @@ class RawUpstream {
     socklen_t len = sizeof a;
     ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
-    thread_ = std::thread([this, reply = std::move(reply)] {
+    thread_ = std::thread([this, reply = std::move(reply), piece] {
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
       char buf[4096];
       (void)::recv(c, buf, sizeof buf, 0);
-      (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+      const size_t step = piece == 0 ? reply.size() : piece;
+      for (size_t at = 0; at < reply.size(); at += step) {
+        if (at > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        (void)::send(c, reply.data() + at, std::min(step, reply.size() - at), MSG_NOSIGNAL);
+      }
       ::shutdown(c, SHUT_WR);
       while (::recv(c, buf, sizeof buf, 0) > 0) {
       }
@@ -244,6 +249,37 @@ TEST(HttpClient, MalformedOrOversizedResponseIsUnavailable) {
     auto r = call(client, local_url(raw.port), make_request("GET", "/"));
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_EQ(r->body, "until-eof");
+  }
+}
+
+// An answer arriving in small pieces — an interim 100 first, a chunked body — is read whole; one
+// cut short by the close is a failure, not a short body.
+TEST(HttpClient, ResponsesArrivingInPiecesAreReadWhole) {
+  LoopThread lt;
+  {
+    RawUpstream raw("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                    "X-Test: yes\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+                    5);
+    HttpClient client(lt.loop);  // after the upstream: it closes its pooled connection first
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, "hello world");
+    EXPECT_EQ(r->headers.get("x-test").value_or(""), "yes");
+  }
+  {
+    const std::string body(5000, 'b');
+    RawUpstream raw("HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + body, 700);
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->body, body);
+  }
+  {
+    RawUpstream raw("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nonly-this", 4);
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
   }
 }
 
