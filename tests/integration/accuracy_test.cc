@@ -68,12 +68,9 @@ TEST_P(WorkerAccuracy, MatchesModelCard) {
   std::string dir = temp_dir();
   auto w = start_worker(dir, model, {"--models", model});
   auto items = batched(*images, 100);
-  net::Headers h;
   int correct = 0, seen = 0;
   for (const auto& item : items) {
-    h.set("Content-Type", "application/octet-stream");
-    h.set("Inference-Header-Content-Length", std::to_string(*item.json_length));
-    auto r = call(w.port, "POST", "/v2/models/" + model + "/infer", item.body, h);
+    auto r = call(w.port, "POST", "/v2/models/" + model + "/infer", item.body, body_headers(item));
     ASSERT_EQ(r.status, 200) << r.body;
     auto hl = r.headers.get("inference-header-content-length");
     auto resp = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);

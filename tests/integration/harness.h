@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/loadgen.h"
 #include "core/process.h"
 #include "net/client.h"
 #include "net/event_loop.h"
@@ -65,6 +66,18 @@ bool eventually(F fn, int tries = 300, int pause_ms = 100) {
     usleep(static_cast<useconds_t>(pause_ms) * 1000);
   }
   return false;
+}
+
+// Content-Type and, for a binary body, Inference-Header-Content-Length of a prepared request.
+inline net::Headers body_headers(const bench::LoadItem& item) {
+  net::Headers h;
+  if (item.json_length) {
+    h.set("Content-Type", "application/octet-stream");
+    h.set("Inference-Header-Content-Length", std::to_string(*item.json_length));
+  } else {
+    h.set("Content-Type", "application/json");
+  }
+  return h;
 }
 
 inline bool wait_ready(int port, Duration timeout = std::chrono::seconds(30)) {

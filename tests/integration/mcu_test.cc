@@ -144,14 +144,7 @@ struct Answer {
 };
 
 Answer post(int port, const std::string& path, const bench::LoadItem& item) {
-  net::Headers h;
-  if (item.json_length) {
-    h.set("Content-Type", "application/octet-stream");
-    h.set("Inference-Header-Content-Length", std::to_string(*item.json_length));
-  } else {
-    h.set("Content-Type", "application/json");
-  }
-  auto r = call(port, "POST", path, item.body, h);
+  auto r = call(port, "POST", path, item.body, body_headers(item));
   Answer a;
   a.status = r.status;
   a.body = r.body.substr(0, 400);

@@ -15,17 +15,6 @@ using namespace hir::testing;
 
 namespace {
 
-net::Headers binary_headers(const bench::LoadItem& item) {
-  net::Headers h;
-  if (item.json_length) {
-    h.set("Content-Type", "application/octet-stream");
-    h.set("Inference-Header-Content-Length", std::to_string(*item.json_length));
-  } else {
-    h.set("Content-Type", "application/json");
-  }
-  return h;
-}
-
 InferResponse decode(const net::HttpResponse& r) {
   auto hl = r.headers.get("inference-header-content-length");
   auto d = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
@@ -84,8 +73,8 @@ TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {
   auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
   for (const auto* set : {&binary_, &json_}) {
     for (const auto& item : *set) {
-      auto direct = call(w.port, "POST", "/v2/models/fmnist-small/infer", item.body, binary_headers(item));
-      auto routed = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item));
+      auto direct = call(w.port, "POST", "/v2/models/fmnist-small/infer", item.body, body_headers(item));
+      auto routed = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, body_headers(item));
       ASSERT_EQ(direct.status, 200) << direct.body;
       ASSERT_EQ(routed.status, 200) << routed.body;
       auto d = decode(direct), x = decode(routed);
@@ -136,14 +125,14 @@ TEST_F(RouterIT, FailsOverWhenTheFirstWorkerIsKilled) {
   auto r = start_router(dir_, {{"edge-1", edge.port, "edge-cpu", "fmnist-small"},
                                {"cloud-1", cloud.port, "cloud", "fmnist-large", 0.0002}});
   const auto& item = binary_[0];
-  auto before = decode(call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item)));
+  auto before = decode(call(r.port, "POST", "/v2/models/fmnist/infer", item.body, body_headers(item)));
   EXPECT_EQ(param_string(before.parameters, "hir_target").value_or(""), "edge-1");
 
   edge.child.kill_now();
   double fallbacks = 0;
   for (size_t i = 0; i < binary_.size(); ++i) {
     const auto& it = binary_[i];
-    auto res = call(r.port, "POST", "/v2/models/fmnist/infer", it.body, binary_headers(it));
+    auto res = call(r.port, "POST", "/v2/models/fmnist/infer", it.body, body_headers(it));
     ASSERT_EQ(res.status, 200) << res.body;
     auto d = decode(res);
     EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "cloud-1");
@@ -161,7 +150,7 @@ TEST_F(RouterIT, FailsOverWhenTheFirstWorkerIsKilled) {
   ASSERT_NE(at, std::string::npos) << metrics;
   EXPECT_EQ(std::stod(metrics.substr(at + series.size())), fallbacks);
   cloud.child.kill_now();
-  auto none = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, binary_headers(item));
+  auto none = call(r.port, "POST", "/v2/models/fmnist/infer", item.body, body_headers(item));
   EXPECT_EQ(none.status, 503) << none.body;
   EXPECT_NE(none.body.find("\"error\""), std::string::npos) << none.body;
 }
@@ -265,6 +254,6 @@ TEST_F(RouterIT, TensorDataTheTargetRefusesComesBackAs400) {
     EXPECT_NE(res.body.find("\"error\""), std::string::npos) << res.body;
     EXPECT_NE(res.body.find("input"), std::string::npos) << res.body;
   }
-  auto ok = call(r.port, "POST", "/v2/models/fmnist/infer", json_[0].body, binary_headers(json_[0]));
+  auto ok = call(r.port, "POST", "/v2/models/fmnist/infer", json_[0].body, body_headers(json_[0]));
   EXPECT_EQ(ok.status, 200) << ok.body;
 }

@@ -7,26 +7,12 @@
 #include "sim/fleet.h"
 #include "sim/oracle.h"
 #include "sim/trace.h"
+#include "two_tier_scenario.h"
 
 namespace hir::sim {
 namespace {
 
-constexpr const char* kMinimal = R"(
-name: t
-duration_s: 10
-models: [{name: m, variants: [{name: a, accuracy: 0.8}, {name: b, accuracy: 0.95}]}]
-targets:
-  - {group: edge, class: edge-cpu, count: 3, sites: 3, concurrency: 1, cost_per_request_usd: 0.000001,
-     rtt: {median_ms: 2}, serves: {a: {median_ms: 5, p95_ms: 10}}}
-  - {group: cloud, class: cloud, cost_per_request_usd: 0.0001, rtt: {median_ms: 30},
-     serves: {a: {median_ms: 2}, b: {median_ms: 4}}}
-workload:
-  rate: [{at_s: 0, rps: 100}, {at_s: 5, rps: 300}]
-  models: {m: 1}
-  budgets_ms: {100: 1}
-  priorities: {standard: 1}
-  min_accuracy: {none: 1}
-)";
+using testing::kTwoTier;
 
 TEST(Scenario, LoadsEveryShippedScenario) {
   for (const char* name : {"steady", "steady-gateway", "diurnal-surge", "edge-churn", "cloud-brownout", "fleet-10k"}) {
@@ -38,13 +24,13 @@ TEST(Scenario, LoadsEveryShippedScenario) {
 }
 
 TEST(Scenario, ErrorsNameTheKey) {
-  std::string bad = kMinimal;
+  std::string bad = kTwoTier;
   bad.replace(bad.find("concurrency: 1"), 14, "concurrency: 0");
   auto s = parse_scenario(bad, "x.yaml");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("x.yaml: targets[0]: 'concurrency'"), std::string::npos) << s.status().message();
 
-  auto typo = parse_scenario(std::string(kMinimal) + "faultz: {}\n", "x.yaml");
+  auto typo = parse_scenario(std::string(kTwoTier) + "faultz: {}\n", "x.yaml");
   ASSERT_FALSE(typo.ok());
   EXPECT_NE(typo.status().message().find("unknown key 'faultz'"), std::string::npos);
 
@@ -53,7 +39,7 @@ TEST(Scenario, ErrorsNameTheKey) {
 }
 
 TEST(Scenario, FleetRejectsUnknownReferences) {
-  auto s = parse_scenario(std::string(kMinimal) + "faults: {outages: [{group: nope, from_s: 1, to_s: 2}]}\n", "x");
+  auto s = parse_scenario(std::string(kTwoTier) + "faults: {outages: [{group: nope, from_s: 1, to_s: 2}]}\n", "x");
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto f = build_fleet(*s, 1);
   ASSERT_FALSE(f.ok());
@@ -61,7 +47,7 @@ TEST(Scenario, FleetRejectsUnknownReferences) {
 }
 
 TEST(Trace, FollowsThePiecewiseRate) {
-  auto s = parse_scenario(kMinimal, "x");
+  auto s = parse_scenario(kTwoTier, "x");
   ASSERT_TRUE(s.ok());
   auto f = build_fleet(*s, 1);
   ASSERT_TRUE(f.ok());
@@ -74,7 +60,7 @@ TEST(Trace, FollowsThePiecewiseRate) {
 }
 
 TEST(Trace, SkippingARequestsDrawsLeavesTheRestOfTheTraceUnchanged) {
-  auto s = parse_scenario(kMinimal, "x");
+  auto s = parse_scenario(kTwoTier, "x");
   ASSERT_TRUE(s.ok());
   auto f = build_fleet(*s, 1);
   ASSERT_TRUE(f.ok());
@@ -99,7 +85,7 @@ TEST(Trace, SkippingARequestsDrawsLeavesTheRestOfTheTraceUnchanged) {
 }
 
 TEST(Oracle, PicksTheCheapestKindThatMeetsEveryConstraint) {
-  auto s = parse_scenario(kMinimal, "x");
+  auto s = parse_scenario(kTwoTier, "x");
   ASSERT_TRUE(s.ok());
   auto f = build_fleet(*s, 1);
   ASSERT_TRUE(f.ok());
@@ -126,7 +112,7 @@ TEST(Oracle, PicksTheCheapestKindThatMeetsEveryConstraint) {
 }
 
 TEST(Faults, ChurnTimelineIsSortedAndAlternates) {
-  auto s = parse_scenario(std::string(kMinimal) + "faults: {churn: [{group: edge, mean_up_s: 2, mean_down_s: 1}]}\n", "x");
+  auto s = parse_scenario(std::string(kTwoTier) + "faults: {churn: [{group: edge, mean_up_s: 2, mean_down_s: 1}]}\n", "x");
   ASSERT_TRUE(s.ok());
   auto f = build_fleet(*s, 1);
   ASSERT_TRUE(f.ok());

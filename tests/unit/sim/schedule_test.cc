@@ -13,6 +13,7 @@
 #include "sim/fleet.h"
 #include "sim/oracle.h"
 #include "sim/trace.h"
+#include "two_tier_scenario.h"
 
 namespace hir::sim {
 namespace {
@@ -107,22 +108,7 @@ TEST(Schedule, MatchesABruteForceCount) {
   }
 }
 
-constexpr const char* kTwoTier = R"(
-name: t
-duration_s: 10
-models: [{name: m, variants: [{name: a, accuracy: 0.8}, {name: b, accuracy: 0.95}]}]
-targets:
-  - {group: edge, class: edge-cpu, count: 3, sites: 3, concurrency: 1, cost_per_request_usd: 0.000001,
-     rtt: {median_ms: 2}, serves: {a: {median_ms: 5, p95_ms: 10}}}
-  - {group: cloud, class: cloud, cost_per_request_usd: 0.0001, rtt: {median_ms: 30},
-     serves: {a: {median_ms: 2}, b: {median_ms: 4}}}
-workload:
-  rate: [{at_s: 0, rps: 100}]
-  models: {m: 1}
-  budgets_ms: {100: 1}
-  priorities: {standard: 1}
-  min_accuracy: {none: 1}
-)";
+using testing::kTwoTier;
 
 int64_t ms(double v) { return from_ms(v).count(); }
 
