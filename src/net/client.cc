@@ -1,7 +1,9 @@
-// The pooled HTTP/1.1 client. Each exchange is a coroutine on the strand of the connection it
-// uses, so a connection is only ever touched by one strand at a time. The pool (per host: idle
-// connections, the count of open ones and the queue of requests waiting for one) is a map
-// behind a mutex, touched only to take, give back or wait for a connection.
+// The pooled HTTP/1.1 client. Each exchange is a coroutine on the io_context of the connection it
+// uses (event_loop.h: one thread per context), so a connection is only ever touched by one thread
+// at a time. The pool (per host: idle connections, the count of open ones and the queue of
+// requests waiting for one) is a map behind a mutex, touched only to take, give back or wait for
+// a connection. A request takes an idle connection of its own thread's context when there is one,
+// so that the exchange and the answer's hand-over stay on that thread.
 #include "net/client.h"
 
 #include <array>
@@ -13,11 +15,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -49,8 +49,8 @@ namespace {
 using Endpoints = std::vector<tcp::endpoint>;
 
 struct Conn {
-  explicit Conn(Strand s) : strand(s), stream(s) { buf.reserve(kReadBuffer); }
-  Strand strand;
+  explicit Conn(Executor e) : ex(e), stream(e) { buf.reserve(kReadBuffer); }
+  Executor ex;
   Stream stream;
   beast::flat_buffer buf;
 };
@@ -73,12 +73,13 @@ struct Job {
   std::shared_ptr<Cancellation> cancel;  // may be null
 };
 
-// A request waiting for a connection slot. Its timer (on its own strand, since it is cancelled
-// from whichever thread gives a connection back) ends the wait at the request's deadline.
+// A request waiting for a connection slot. Its timer (touched only on its context's thread, since
+// it is cancelled from whichever thread gives a connection back) ends the wait at the request's
+// deadline.
 struct Waiter {
-  Waiter(Job j, Strand s) : job(std::move(j)), strand(s), timer(s) {}
+  Waiter(Job j, Executor e) : job(std::move(j)), ex(e), timer(e) {}
   Job job;
-  Strand strand;
+  Executor ex;
   Timer timer;
   // Guarded by ClientState::mu:
   bool queued = false;
@@ -97,7 +98,10 @@ struct ClientState;
 void spawn_exchange(const std::shared_ptr<ClientState>& st, Job job, std::unique_ptr<Conn> conn);
 
 struct ClientState : std::enable_shared_from_this<ClientState> {
-  ClientState(asio::io_context& i, ClientOptions o) : io(i), opts(o) {}
+  ClientState(EventLoop& l, ClientOptions o) : loop(l), opts(o) {}
+
+  // The calling thread's context when it runs the loop, else the next one in turn.
+  Executor here() { return static_cast<asio::io_context*>(loop.native_here())->get_executor(); }
 
   // Starts job now on an idle connection or a free slot, queues it behind the host's cap, or
   // refuses it when the queue is full.
@@ -106,8 +110,18 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     std::unique_lock lk(mu);
     Host& h = hosts[key];
     if (!h.idle.empty()) {
-      auto c = std::move(h.idle.back());  // the most recently used is the likeliest alive
-      h.idle.pop_back();
+      // The most recently used of this thread's context (the likeliest alive, and no hand-over
+      // between threads), else the most recently used of any.
+      const Executor ex = here();
+      size_t pick = h.idle.size() - 1;
+      for (size_t i = h.idle.size(); i-- > 0;) {
+        if (h.idle[i]->ex == ex) {
+          pick = i;
+          break;
+        }
+      }
+      auto c = std::move(h.idle[pick]);
+      h.idle.erase(h.idle.begin() + static_cast<std::ptrdiff_t>(pick));
       lk.unlock();
       spawn_exchange(shared_from_this(), std::move(job), std::move(c));
       return;
@@ -120,12 +134,12 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     }
     if (h.waiting.size() >= opts.max_waiting_per_host) {
       lk.unlock();
-      asio::post(io, [done = job.done, key] {
+      asio::post(here(), [done = job.done, key] {
         (*done)(ResourceExhausted("too many requests waiting for a connection to " + key));
       });
       return;
     }
-    auto w = std::make_shared<Waiter>(std::move(job), asio::make_strand(io));
+    auto w = std::make_shared<Waiter>(std::move(job), here());
     w->pos = h.waiting.insert(h.waiting.end(), w);
     w->queued = true;
     // Armed under the lock, before anyone can pop the waiter and cancel the timer.
@@ -183,13 +197,13 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
       }
     }
     for (auto& e : expired) {
-      asio::dispatch(e->strand, [e] {
+      asio::post(e->ex, [e] {
         e->timer.cancel();
         (*e->job.done)(waited_too_long(e->job));
       });
     }
     if (!w) return;
-    asio::dispatch(w->strand, [w] { w->timer.cancel(); });
+    asio::post(w->ex, [w] { w->timer.cancel(); });
     spawn_exchange(shared_from_this(), std::move(w->job), std::move(c));
   }
 
@@ -208,7 +222,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     }
   }
 
-  asio::io_context& io;
+  EventLoop& loop;
   const ClientOptions opts;
   std::mutex mu;  // guards the fields below
   std::unordered_map<std::string, Host> hosts;
@@ -261,12 +275,12 @@ Awaitable<Result<Endpoints>> resolve(ClientState& st, const Url& url, TimePoint 
   co_return eps;
 }
 
-// A new connection lives on `strand`, the strand of the exchange that opens it.
+// A new connection lives on `ex`, the context of the exchange that opens it.
 Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url,
-                                                       TimePoint deadline, Strand strand) {
+                                                       TimePoint deadline, Executor ex) {
   auto resolved = co_await resolve(st, url, deadline);
   if (!resolved.ok()) co_return resolved.status();
-  auto conn = std::make_unique<Conn>(strand);
+  auto conn = std::make_unique<Conn>(ex);
   TimePoint connect_by = std::min(deadline, SteadyClock::now() + st.opts.connect_timeout);
   conn->stream.expires_at(connect_by);
   auto [ec, ep] = co_await conn->stream.async_connect(*resolved, kTuple);
@@ -342,7 +356,7 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
 }
 
 Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
-                               std::unique_ptr<Conn> conn, Strand strand) {
+                               std::unique_ptr<Conn> conn, Executor ex) {
   const Url& url = job.url;
   const HttpRequest& req = job.req;
   const std::string who = url.authority();
@@ -354,12 +368,12 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
   wire::append_request_head(head, req, target, who);
   const bool want_close = wire::iequals(req.headers.get("Connection").value_or(""), "close");
   const bool head_method = req.method == "HEAD";
-  // The connection on the wire, for a Cancellation: set and cleared on this strand only, where
+  // The connection on the wire, for a Cancellation: set and cleared on this thread only, where
   // the cancel hook also runs, so the hook never sees a connection that is gone.
   // The connection a cancellation must close, shared with its hook; only a cancellable job has one.
   auto active = job.cancel ? std::make_shared<Conn*>(nullptr) : nullptr;
-  if (job.cancel && !job.cancel->arm([strand, active] {
-        asio::dispatch(strand, [active] {
+  if (job.cancel && !job.cancel->arm([ex, active] {
+        asio::post(ex, [active] {
           if (*active == nullptr) return;
           error_code ec;
           (*active)->stream.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -380,7 +394,7 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
   for (;;) {
     const bool pooled = conn != nullptr;
     if (!conn) {
-      auto c = co_await connect(*st, url, job.deadline, strand);
+      auto c = co_await connect(*st, url, job.deadline, ex);
       if (!c.ok()) {
         lease.give_back(nullptr);
         (*job.done)(c.status());
@@ -418,11 +432,11 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
   }
 }
 
-// A pooled connection brings its strand; a new one gets a fresh strand.
+// A pooled connection brings its context; a new one is opened on the caller's.
 void spawn_exchange(const std::shared_ptr<ClientState>& st, Job job, std::unique_ptr<Conn> conn) {
-  Strand strand = conn ? conn->strand : asio::make_strand(st->io);
+  const Executor ex = conn ? conn->ex : st->here();
   auto done = job.done;
-  asio::co_spawn(strand, exchange(st, std::move(job), std::move(conn), strand),
+  asio::co_spawn(ex, exchange(st, std::move(job), std::move(conn), ex),
                  [done](std::exception_ptr e) {
                    if (e) (*done)(Internal("HTTP client failed unexpectedly"));
                  });
@@ -437,7 +451,7 @@ struct HttpClient::Impl : ClientState {
 };
 
 HttpClient::HttpClient(EventLoop& loop, ClientOptions opts)
-    : impl_(std::make_shared<Impl>(*static_cast<asio::io_context*>(loop.native()), opts)) {}
+    : impl_(std::make_shared<Impl>(loop, opts)) {}
 
 HttpClient::~HttpClient() {
   std::vector<std::unique_ptr<Conn>> idle;
@@ -458,7 +472,7 @@ HttpClient::~HttpClient() {
   }
   // Nothing will give a connection to these any more: answer them now, on the loop.
   for (auto& w : waiting) {
-    asio::dispatch(w->strand, [w] {
+    asio::post(w->ex, [w] {
       w->timer.cancel();
       (*w->job.done)(Unavailable("the HTTP client was closed"));
     });
@@ -497,7 +511,7 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
                       std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel) {
   auto once = std::make_shared<Once>(Once{std::move(done)});
   if (url.scheme != "http") {
-    asio::post(impl_->io, [once] {
+    asio::post(impl_->here(), [once] {
       (*once)(Unimplemented("https targets are not supported yet"));
     });
     return;

@@ -1,7 +1,8 @@
-// Internal to src/net (server.cc, client.cc): the Asio types every connection uses, bound to the
-// connection's strand by type. With Asio's defaults (any_io_executor) each asynchronous step
+// Internal to src/net (server.cc, client.cc): the Asio types every connection uses, bound by type
+// to the executor of the io_context the connection lives on (event_loop.h: one thread per
+// context, so no strand is needed). With Asio's defaults (any_io_executor) each asynchronous step
 // copies, converts and destroys type-erased executors; that was ~5% of the router's CPU per
-// proxied request (docs/perf/proxy.md). Naming the strand type lets the compiler see through it.
+// proxied request (docs/perf/proxy.md). Naming the executor type lets the compiler see through it.
 #pragma once
 
 #include <chrono>
@@ -11,7 +12,6 @@
 #include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
@@ -20,16 +20,16 @@ namespace hir::net::coro {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-using Strand = asio::strand<asio::io_context::executor_type>;
+using Executor = asio::io_context::executor_type;
 template <typename T>
-using Awaitable = asio::awaitable<T, Strand>;
+using Awaitable = asio::awaitable<T, Executor>;
 // Completions as (error_code, ...) tuples: errors are values here, not exceptions.
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Strand>{});
-using Socket = asio::basic_stream_socket<tcp, Strand>;
-using Acceptor = asio::basic_socket_acceptor<tcp, Strand>;
-using Resolver = asio::ip::basic_resolver<tcp, Strand>;
-using Stream = boost::beast::basic_stream<tcp, Strand, boost::beast::unlimited_rate_policy>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Resolver = asio::ip::basic_resolver<tcp, Executor>;
+using Stream = boost::beast::basic_stream<tcp, Executor, boost::beast::unlimited_rate_policy>;
 using Timer = asio::basic_waitable_timer<std::chrono::steady_clock,
-                                         asio::wait_traits<std::chrono::steady_clock>, Strand>;
+                                         asio::wait_traits<std::chrono::steady_clock>, Executor>;
 
 }  // namespace hir::net::coro

@@ -1,6 +1,7 @@
-// The HTTP/1.1 server. One coroutine per connection, on the connection's own strand, so the loop
-// may run on several threads without locks around a connection's state. Errors are values
-// (as_tuple); nothing throws out of a coroutine.
+// The HTTP/1.1 server. One coroutine per connection, on the io_context the connection was given
+// (event_loop.h: each context has one thread), so the loop may run on several threads without
+// locks or strands around a connection's state. Errors are values (as_tuple); nothing throws
+// out of a coroutine.
 #include "net/server.h"
 
 #include <array>
@@ -11,11 +12,10 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -54,9 +54,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
         io(*static_cast<asio::io_context*>(loop.native())),
         opts(std::move(o)),
         handler(std::move(h)),
-        accept_strand(asio::make_strand(io)),
-        acceptor(accept_strand),
-        grace_timer(accept_strand) {}
+        accept_ex(io.get_executor()),
+        acceptor(accept_ex),
+        grace_timer(accept_ex) {}
 
   bool add(const std::shared_ptr<Session>& s);
   void remove(Session* s);
@@ -67,9 +67,9 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   asio::io_context& io;
   const ServerOptions opts;
   const Handler handler;
-  Strand accept_strand;
-  Acceptor acceptor;  // on accept_strand
-  Timer grace_timer;  // on accept_strand
+  Executor accept_ex;  // the loop's first context
+  Acceptor acceptor;   // on accept_ex
+  Timer grace_timer;   // on accept_ex
   std::atomic<uint16_t> port{0};
   std::atomic<size_t> conns{0};
   std::atomic<size_t> in_flight{0};
@@ -86,8 +86,8 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 struct Session : std::enable_shared_from_this<Session> {
   enum class State { kIdle, kReading, kBusy };
 
-  Session(std::shared_ptr<ServerState> srv, Strand st, Socket sock)
-      : server(std::move(srv)), strand(st), stream(std::move(sock)) {
+  Session(std::shared_ptr<ServerState> srv, Executor e, Socket sock)
+      : server(std::move(srv)), ex(e), stream(std::move(sock)) {
     error_code ec;
     auto ep = stream.socket().remote_endpoint(ec);
     if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
@@ -96,22 +96,22 @@ struct Session : std::enable_shared_from_this<Session> {
 
   // From any thread: hands the handler's response to the coroutine, resuming it if it waits.
   void deliver(HttpResponse r) {
-    // With one thread running the loop, every strand runs on it one handler at a time: a response
-    // handed over on that thread (an upstream answer, the usual case) needs no trip through the
-    // session's strand, which cost ~5k instructions per request (docs/perf/proxy.md).
-    if (server->loop.alone_on_this_thread()) return accept(std::move(r));
-    asio::dispatch(strand, [self = shared_from_this(), r = std::move(r)]() mutable { self->accept(std::move(r)); });
+    // On the session's own thread (an upstream answer on a connection of the same context, the
+    // usual case) it is handed over in place: a trip through the scheduler cost ~5k
+    // instructions per request (docs/perf/proxy.md).
+    if (ex.running_in_this_thread()) return accept(std::move(r));
+    asio::post(ex, [self = shared_from_this(), r = std::move(r)]() mutable { self->accept(std::move(r)); });
   }
   void accept(HttpResponse r) {
     if (aborted) return;
     response = std::move(r);
     wake();
   }
-  // On the strand. A connection between requests has nothing to lose by closing now.
+  // On the session's thread. A connection between requests has nothing to lose by closing now.
   void close_if_idle() {
     if (state == State::kIdle) close();
   }
-  // On the strand. Ends the exchange in progress too (grace ran out, or the server is gone).
+  // On the session's thread. Ends the exchange in progress too (grace ran out, or the server is gone).
   void abort() {
     aborted = true;
     close();
@@ -124,10 +124,10 @@ struct Session : std::enable_shared_from_this<Session> {
   }
 
   std::shared_ptr<ServerState> server;
-  Strand strand;
+  Executor ex;  // the session's context; everything below is touched only on its thread
   Stream stream;
   // The coroutine, parked until the handler's response comes (async_wait_response). Resumed
-  // in place, on this strand: a timer cancelled for the purpose cost a timer-queue update and a
+  // in place, on this thread: a timer cancelled for the purpose cost a timer-queue update and a
   // second trip through the scheduler per request.
   struct Parked {
     virtual ~Parked() = default;
@@ -144,7 +144,7 @@ struct Session : std::enable_shared_from_this<Session> {
     if (auto p = std::move(parked)) p->resume();  // `parked` is empty before the coroutine runs
   }
   std::string remote;
-  // Touched only on the strand:
+  // Touched only on the session's thread:
   State state = State::kIdle;
   bool aborted = false;
   std::optional<HttpResponse> response;
@@ -179,7 +179,7 @@ void ServerState::fire_drained_locked(std::unique_lock<std::mutex>& lk) {
   on_drained.clear();
   lk.unlock();
   if (closed) return;  // the loop may be tearing down; the owner no longer waits
-  asio::dispatch(accept_strand, [self = shared_from_this()] { self->grace_timer.cancel(); });
+  asio::post(accept_ex, [self = shared_from_this()] { self->grace_timer.cancel(); });
   for (auto& fn : fns)
     if (fn) asio::post(io, std::move(fn));
 }
@@ -239,11 +239,11 @@ std::string_view message_for(int status) {
 
 // Parks the session coroutine until deliver() or abort() resumes it (Session::wake).
 auto async_wait_response(Session& s) {
-  return asio::async_initiate<const asio::use_awaitable_t<Strand>&, void()>(
+  return asio::async_initiate<const asio::use_awaitable_t<Executor>&, void()>(
       [&s](auto handler) {
         s.parked = std::make_unique<Session::ParkedAs<decltype(handler)>>(std::move(handler));
       },
-      asio::use_awaitable_t<Strand>{});
+      asio::use_awaitable_t<Executor>{});
 }
 
 Awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
@@ -396,14 +396,15 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
 
 Awaitable<void> accept_loop(std::shared_ptr<ServerState> self) {
   for (;;) {
-    Strand strand = asio::make_strand(self->io);
-    Socket sock(strand);
+    // Connections are spread over the loop's contexts in turn.
+    const Executor ex = static_cast<asio::io_context*>(self->loop.native_next())->get_executor();
+    Socket sock(ex);
     auto [ec] = co_await self->acceptor.async_accept(sock, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !self->acceptor.is_open()) co_return;
       // Out of descriptors or buffers: pause instead of spinning; the backlog waits in the
       // kernel meanwhile.
-      Timer pause(self->accept_strand, std::chrono::milliseconds(50));
+      Timer pause(self->accept_ex, std::chrono::milliseconds(50));
       co_await pause.async_wait(kTuple);
       continue;
     }
@@ -414,14 +415,14 @@ Awaitable<void> accept_loop(std::shared_ptr<ServerState> self) {
     }
     sock.set_option(tcp::no_delay(true), ignored);  // responses go out in one write anyway
     self->conns.fetch_add(1);
-    auto s = std::make_shared<Session>(self, strand, std::move(sock));
+    auto s = std::make_shared<Session>(self, ex, std::move(sock));
     if (!self->add(s)) {
       // Draining: not registered, so remove() will not count it down.
       self->conns.fetch_sub(1);
       s->close();
       continue;
     }
-    asio::co_spawn(strand, run_session(std::move(s)), asio::detached);
+    asio::co_spawn(ex, run_session(std::move(s)), asio::detached);
   }
 }
 
@@ -444,12 +445,12 @@ HttpServer::~HttpServer() {
     impl_->on_drained.clear();
   }
   auto self = impl_;
-  asio::dispatch(self->accept_strand, [self] {
+  asio::post(self->accept_ex, [self] {
     error_code ec;
     self->acceptor.close(ec);
     self->grace_timer.cancel();
   });
-  for (auto& s : impl_->live_sessions()) asio::dispatch(s->strand, [s] { s->abort(); });
+  for (auto& s : impl_->live_sessions()) asio::post(s->ex, [s] { s->abort(); });
 }
 
 Status HttpServer::listen() {
@@ -485,7 +486,7 @@ Status HttpServer::listen() {
   if (im.acceptor.listen(asio::socket_base::max_listen_connections, ec); ec)
     return fail("listen on ");
   im.port = im.acceptor.local_endpoint(ec).port();
-  asio::co_spawn(im.accept_strand, accept_loop(impl_), asio::detached);
+  asio::co_spawn(im.accept_ex, accept_loop(impl_), asio::detached);
   return Status::Ok();
 }
 
@@ -511,7 +512,7 @@ void HttpServer::shutdown(Duration grace, std::function<void()> done) {
     }
   }
   if (!first_call) return;
-  asio::dispatch(self->accept_strand, [self, grace] {
+  asio::post(self->accept_ex, [self, grace] {
     error_code ec;
     self->acceptor.close(ec);
     {
@@ -521,10 +522,10 @@ void HttpServer::shutdown(Duration grace, std::function<void()> done) {
     self->grace_timer.expires_after(grace);
     self->grace_timer.async_wait([self](error_code ec) {
       if (ec) return;  // everyone finished in time
-      for (auto& s : self->live_sessions()) asio::dispatch(s->strand, [s] { s->abort(); });
+      for (auto& s : self->live_sessions()) asio::post(s->ex, [s] { s->abort(); });
     });
   });
-  for (auto& s : self->live_sessions()) asio::dispatch(s->strand, [s] { s->close_if_idle(); });
+  for (auto& s : self->live_sessions()) asio::post(s->ex, [s] { s->close_if_idle(); });
 }
 
 size_t HttpServer::connections() const { return impl_->conns.load(); }

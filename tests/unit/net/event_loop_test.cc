@@ -4,6 +4,8 @@
 #include <signal.h>
 
 #include <atomic>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "net_test_util.h"
@@ -31,6 +33,53 @@ TEST(EventLoop, RunsOnSeveralThreads) {
   std::atomic<int> n{0};
   for (int i = 0; i < 100; ++i) lt.loop.post([&] { n.fetch_add(1); });
   EXPECT_TRUE(wait_until([&] { return n.load() == 100; }));
+}
+
+// Each thread runs a context of its own (event_loop.h): what a loop thread posts stays on that
+// thread, and posts from outside are spread over all of them.
+TEST(EventLoop, EachThreadRunsItsOwnContext) {
+  testing::LoopThread lt(3);
+  std::mutex mu;
+  std::set<std::thread::id> seen;
+  // The contexts beyond the first exist once run() has started them: keep posting until every
+  // thread has run something.
+  EXPECT_TRUE(wait_until([&] {
+    lt.loop.post([&] {
+      std::lock_guard lk(mu);
+      seen.insert(std::this_thread::get_id());
+    });
+    std::lock_guard lk(mu);
+    return seen.size() == 3;
+  }));
+  std::atomic<int> same{0}, done{0};
+  for (int i = 0; i < 30; ++i) {
+    lt.loop.post([&] {
+      const auto outer = std::this_thread::get_id();
+      lt.loop.post([&, outer] {
+        if (std::this_thread::get_id() == outer) same.fetch_add(1);
+        done.fetch_add(1);
+      });
+      // A timer set from a loop thread fires on that thread too.
+      lt.loop.run_after(std::chrono::milliseconds(1), [&, outer] {
+        if (std::this_thread::get_id() == outer) same.fetch_add(1);
+        done.fetch_add(1);
+      });
+    });
+  }
+  EXPECT_TRUE(wait_until([&] { return done.load() == 60; }));
+  EXPECT_EQ(same.load(), 60);
+}
+
+// A stop() before run() has made its extra contexts still ends every thread's run at once.
+TEST(EventLoop, StopBeforeRunEndsAllThreads) {
+  EventLoop loop;
+  loop.stop();
+  loop.run(4);  // returns: the test would hang otherwise
+  EXPECT_TRUE(loop.stopped());
+  int n = 0;
+  loop.post([&] { ++n, loop.stop(); });
+  loop.run(1);  // a later run keeps the first run's four threads
+  EXPECT_EQ(n, 1);
 }
 
 TEST(EventLoop, RunAfterFiresAndCancelPreventsIt) {

@@ -5,6 +5,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <set>
 #include <mutex>
 #include <thread>
 
@@ -144,6 +147,38 @@ TEST(HttpServer, RequestsArrivingInPiecesAreParsedWhole) {
   EXPECT_EQ(b->body, "hello world");
   EXPECT_EQ(g->header("x-path").value_or(""), "/c");
   EXPECT_EQ(g->body, "");
+}
+
+// With several loop threads a connection stays on one of them (no strand guards it: its context
+// has one thread), and connections are spread over the threads.
+TEST(HttpServer, AConnectionStaysOnOneThreadAndConnectionsSpreadOverThreads) {
+  std::mutex mu;
+  std::map<std::string, std::set<std::thread::id>> by_remote;
+  ServerFixture f([&](HttpRequest&& req, Responder respond) {
+    {
+      std::lock_guard lk(mu);
+      by_remote[req.remote].insert(std::this_thread::get_id());
+    }
+    respond(json_response(200, "{}"));
+  }, {}, 3);
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 9; ++i) conns.push_back(std::make_unique<RawConn>(f.port()));
+  for (int round = 0; round < 5; ++round) {
+    for (auto& c : conns) {
+      ASSERT_TRUE(c->send(get_request("/x")));
+      auto r = c->read_response();
+      ASSERT_TRUE(r);
+      EXPECT_EQ(r->status, 200);
+    }
+  }
+  std::lock_guard lk(mu);
+  ASSERT_EQ(by_remote.size(), 9u);
+  std::set<std::thread::id> all;
+  for (const auto& [remote, ids] : by_remote) {
+    EXPECT_EQ(ids.size(), 1u) << remote;
+    all.insert(ids.begin(), ids.end());
+  }
+  EXPECT_GE(all.size(), 2u);  // round-robin over 3 contexts gives 3; any spread shows it works
 }
 
 TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
