@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -22,6 +23,8 @@ using Shape = std::vector<int64_t>;
 // A request/response parameter: the protocol allows string, number or boolean.
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
 using Parameters = std::map<std::string, ParamValue, std::less<>>;
+// A parameter value that refers to its text instead of owning it (written straight into JSON).
+using ParamView = std::variant<bool, int64_t, double, std::string_view>;
 
 // Lookup helpers that accept compatible types (an int where a double is asked for, etc.).
 std::optional<double> param_number(const Parameters& p, std::string_view key);

@@ -2,6 +2,7 @@
 // compiles in a second, unlike the Beast translation units.
 #include "net/http.h"
 
+#include <cstdint>
 #include <cstring>
 
 #include "core/json_string.h"
@@ -111,13 +112,34 @@ std::string_view reason_phrase(int status) {
   }
 }
 
+namespace {
+
+// True when no byte of w is CR, LF or NUL: the "haszero" word test of Bit Twiddling Hacks on w
+// and on w with each of them XORed out, exact as a yes/no answer.
+bool no_cr_lf_nul(uint64_t w) {
+  constexpr uint64_t k01 = 0x0101010101010101u;
+  constexpr uint64_t k80 = 0x8080808080808080u;
+  auto has_zero = [](uint64_t x) { return (x - k01) & ~x & k80; };
+  return (has_zero(w) | has_zero(w ^ (k01 * '\r')) | has_zero(w ^ (k01 * '\n'))) == 0;
+}
+
+}  // namespace
+
 bool header_safe(std::string_view name, std::string_view value) {
   if (name.empty()) return false;
   for (char c : name)
     if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') return false;
-  // Every header of every message passes here: memchr looks at many bytes per step.
-  for (char c : {'\r', '\n', '\0'})
-    if (std::memchr(value.data(), c, value.size()) != nullptr) return false;
+  // Every header of every message passes here: eight bytes per step (three memchr calls over
+  // short values cost ~3x as much).
+  const char* p = value.data();
+  const char* const end = p + value.size();
+  for (; end - p >= 8; p += 8) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    if (!no_cr_lf_nul(w)) return false;
+  }
+  for (; p < end; ++p)
+    if (*p == '\r' || *p == '\n' || *p == '\0') return false;
   return true;
 }
 

@@ -59,7 +59,7 @@ void append_param_double(std::string& out, double v) {
 
 namespace detail {
 
-void append_param_value(std::string& out, const ParamValue& v) {
+void append_param_value(std::string& out, const ParamView& v) {
   if (const auto* b = std::get_if<bool>(&v)) {
     out += *b ? "true" : "false";
   } else if (const auto* i = std::get_if<int64_t>(&v)) {
@@ -67,8 +67,15 @@ void append_param_value(std::string& out, const ParamValue& v) {
   } else if (const auto* d = std::get_if<double>(&v)) {
     append_param_double(out, *d);
   } else {
-    append_json_string(out, std::get<std::string>(v));
+    append_json_string(out, std::get<std::string_view>(v));
   }
+}
+
+void append_param_value(std::string& out, const ParamValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return append_json_string(out, *s);
+  std::visit([&out](const auto& x) {
+    if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, std::string>) append_param_value(out, ParamView(x));
+  }, v);
 }
 
 }  // namespace detail

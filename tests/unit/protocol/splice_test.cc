@@ -2,6 +2,9 @@
 #include "protocol/splice.h"
 
 #include <random>
+#include <type_traits>
+#include <variant>
+#include <vector>
 
 #include "codec_test_util.h"
 
@@ -19,9 +22,18 @@ std::optional<std::string_view> hdr(const Case& c) {
   return c.header ? std::optional<std::string_view>(*c.header) : std::nullopt;
 }
 
-Parameters router_params() {
-  return {{"hir_target", std::string("edge-1")}, {"hir_variant", std::string("small")},
-          {"hir_latency_ms", 1.25}, {"hir_cost_usd", 0.0001}, {"hir_fallbacks", int64_t{0}}};
+// What the router adds (in key order, as it does), with every kind of value.
+std::vector<ParamRef> router_params() {
+  return {{"hir_cost_usd", 0.0001}, {"hir_fallbacks", int64_t{0}}, {"hir_hedged", true},
+          {"hir_latency_ms", 1.25}, {"hir_target", std::string_view("edge-1")},
+          {"hir_variant", std::string_view("small")}};
+}
+
+ParamValue owned(const ParamView& v) {
+  return std::visit([](auto x) -> ParamValue {
+    if constexpr (std::is_same_v<decltype(x), std::string_view>) return std::string(x);
+    else return x;
+  }, v);
 }
 
 // What the router did before the splice: the whole answer decoded, edited and encoded again.
@@ -31,7 +43,7 @@ Result<Encoded> full_path(const Case& c, const HeaderEdit& e) {
   r->id = e.id;
   r->model_name = e.model_name;
   r->model_version = e.model_version;
-  for (const auto& [k, v] : *e.extra) r->parameters.insert_or_assign(k, v);
+  for (const ParamRef& p : e.extra) r->parameters.insert_or_assign(std::string(p.key), owned(p.value));
   return encode_infer_response(*r);
 }
 
@@ -44,8 +56,8 @@ InferResponse decode(const Encoded& e) {
 
 // decode(splice(x)) == decode(full_path(x)), field by field and in the same form.
 void expect_same_as_full_path(const Case& c, std::string_view id = "req-1") {
-  const Parameters extra = router_params();
-  const HeaderEdit edit{id, "fmnist", "1", &extra};
+  const std::vector<ParamRef> extra = router_params();
+  const HeaderEdit edit{id, "fmnist", "1", extra};
   auto full = full_path(c, edit);
   ASSERT_TRUE(full.ok()) << full.status().message() << "\n" << c.body;
   auto fast = splice_response_header(c.body, hdr(c), edit);
@@ -107,7 +119,7 @@ TEST(Splice, BinaryBodies) {
   // The nested object is not a valid parameter: both paths refuse it.
   Case bad = binary_case(hdr2, kF32x2 + bytes_elems({"abc"}));
   EXPECT_FALSE(parse_infer_response(bad.body, hdr(bad)).ok());
-  EXPECT_FALSE(splice_response_header(bad.body, hdr(bad), {"", "m", "1", nullptr}).ok());
+  EXPECT_FALSE(splice_response_header(bad.body, hdr(bad), {"", "m", "1", {}}).ok());
   std::string hdr3 = hdr2;
   hdr3.replace(hdr3.find(R"(,"n":{"nested":1})"), 17, R"(,"n":"{\"nested\"")");
   expect_same_as_full_path(binary_case(hdr3, kF32x2 + bytes_elems({"abc"})));
@@ -133,8 +145,8 @@ TEST(Splice, EncodedResponsesOfEveryDatatype) {
 
 TEST(Splice, ExistingKeysAreReplacedNotRepeated) {
   Case c{R"({"model_name":"w","parameters":{"hir_target":"old","hir_cost_usd":"x"},"outputs":[]})", std::nullopt};
-  const Parameters extra = router_params();
-  auto r = splice_response_header(c.body, std::nullopt, {"", "fmnist", "1", &extra});
+  const std::vector<ParamRef> extra = router_params();
+  auto r = splice_response_header(c.body, std::nullopt, {"", "fmnist", "1", extra});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->body.find("\"old\""), std::string::npos) << r->body;
   size_t n = 0;
@@ -145,8 +157,8 @@ TEST(Splice, ExistingKeysAreReplacedNotRepeated) {
 TEST(Splice, TensorBytesAreCopiedUntouched) {
   const std::string json =
       R"({"model_name":"w","outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]})";
-  const Parameters extra = router_params();
-  auto r = splice_response_header(json + kF32x2, std::to_string(json.size()), {"id", "fmnist", "1", &extra});
+  const std::vector<ParamRef> extra = router_params();
+  auto r = splice_response_header(json + kF32x2, std::to_string(json.size()), {"id", "fmnist", "1", extra});
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_TRUE(r->json_length.has_value());
   EXPECT_EQ(r->body.size(), *r->json_length + kF32x2.size());
@@ -177,10 +189,10 @@ TEST(Splice, MalformedOrUnusualIsRefused) {
       {ok_json + kF32x2.substr(0, 7), n},                         // too few
       {R"({"outputs":[]})", "14"},  // a header, but no raw output: the encoder would drop it
   };
-  const Parameters extra = router_params();
+  const std::vector<ParamRef> extra = router_params();
   for (const Case& c : cases) {
     SCOPED_TRACE(c.body.substr(0, 120) + " / " + c.header.value_or("-"));
-    EXPECT_FALSE(splice_response_header(c.body, hdr(c), {"", "m", "1", &extra}).ok());
+    EXPECT_FALSE(splice_response_header(c.body, hdr(c), {"", "m", "1", extra}).ok());
   }
 }
 
@@ -195,8 +207,8 @@ TEST(Splice, DamagedBodiesAgreeWithTheFullPath) {
                   R"("parameters":{"binary_data_size":8}}]})",
                   kF32x2),
   };
-  const Parameters extra = router_params();
-  const HeaderEdit edit{"req", "fmnist", "1", &extra};
+  const std::vector<ParamRef> extra = router_params();
+  const HeaderEdit edit{"req", "fmnist", "1", extra};
   std::mt19937 rng(7);
   size_t agreed = 0;  // damaged bodies the splice still took: the comparison must have run
   const std::string alphabet = "{}[]\",:\\ 0a-e.tn";
