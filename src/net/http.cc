@@ -2,6 +2,7 @@
 // compiles in a second, unlike the Beast translation units.
 #include "net/http.h"
 
+#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -123,12 +124,20 @@ bool no_cr_lf_nul(uint64_t w) {
   return (has_zero(w) | has_zero(w ^ (k01 * '\r')) | has_zero(w ^ (k01 * '\n'))) == 0;
 }
 
+// The bytes a header name may not hold: one table lookup per byte instead of six comparisons.
+constexpr std::array<bool, 256> kNotInName = [] {
+  std::array<bool, 256> t{};
+  for (unsigned char c : {':', ' ', '\t', '\r', '\n', '\0'}) t[c] = true;
+  return t;
+}();
+
 }  // namespace
 
 bool header_safe(std::string_view name, std::string_view value) {
   if (name.empty()) return false;
-  for (char c : name)
-    if (c == ':' || c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\0') return false;
+  bool bad = false;
+  for (char c : name) bad |= kNotInName[static_cast<unsigned char>(c)];
+  if (bad) return false;
   // Every header of every message passes here: eight bytes per step (three memchr calls over
   // short values cost ~3x as much).
   const char* p = value.data();
