@@ -15,6 +15,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,11 +23,11 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 
 #include "net/coro.h"
 #include "net/parsers.h"
+#include "net/timed_socket.h"
 #include "net/wire.h"
 
 namespace hir::net {
@@ -51,7 +52,7 @@ using Endpoints = std::vector<tcp::endpoint>;
 struct Conn {
   explicit Conn(Executor e) : ex(e), stream(e) { buf.reserve(kReadBuffer); }
   Executor ex;
-  Stream stream;
+  TimedSocket stream;
   beast::flat_buffer buf;
 };
 
@@ -283,7 +284,8 @@ Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url
   auto conn = std::make_unique<Conn>(ex);
   TimePoint connect_by = std::min(deadline, SteadyClock::now() + st.opts.connect_timeout);
   conn->stream.expires_at(connect_by);
-  auto [ec, ep] = co_await conn->stream.async_connect(*resolved, kTuple);
+  auto [cec, ep] = co_await asio::async_connect(conn->stream.socket(), *resolved, kTuple);
+  const error_code ec = conn->stream.why(cec);
   if (ec) {
     st.cache(url.authority(), std::nullopt);  // the address may have moved: look again next time
     if (ec != beast::error::timeout)
@@ -319,17 +321,17 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
   Outcome out;
   c.stream.expires_at(deadline);
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-  auto [wec, wn] = co_await asio::async_write(c.stream, bufs, kTuple);
+  auto [wec, wn] = co_await asio::async_write(c.stream.socket(), bufs, kTuple);
   if (wec) {
-    out.status = read_error(wec, who, timeout);
+    out.status = read_error(c.stream.why(wec), who, timeout);
     co_return out;
   }
   // The first byte is awaited apart, to tell "peer closed an idle connection" (safe to retry)
   // from "peer failed mid-response" (not safe: the request may have run).
   if (c.buf.size() == 0) {
-    auto [rec, n] = co_await c.stream.async_read_some(c.buf.prepare(kReadBuffer), kTuple);
+    auto [rec, n] = co_await c.stream.socket().async_read_some(c.buf.prepare(kReadBuffer), kTuple);
     if (rec) {
-      out.status = read_error(rec, who, timeout);
+      out.status = read_error(c.stream.why(rec), who, timeout);
       co_return out;
     }
     c.buf.commit(n);
@@ -344,7 +346,7 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     parser.eager(true);                  // header and body in one pass over what is buffered
     auto ec = co_await wire::parse_until(c.stream, c.buf, parser, kReadBuffer, [&parser] { return parser.is_done(); });
     if (ec) {
-      out.status = read_error(ec, who, timeout);
+      out.status = read_error(c.stream.why(ec), who, timeout);
       co_return out;
     }
     // Interim 1xx responses (RFC 9110 §15.2) precede the real one.
@@ -413,6 +415,7 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
     }
     if (active) *active = nullptr;
     if (out.status.ok()) {
+      conn->stream.expires_never();  // idle in the pool: no deadline until the next request's
       lease.give_back(out.reusable && !want_close ? std::move(conn) : nullptr);
       (*job.done)(std::move(out.response));
       co_return;

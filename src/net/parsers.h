@@ -12,6 +12,7 @@
 #include <boost/beast/http/error.hpp>
 
 #include "net/coro.h"
+#include "net/timed_socket.h"
 
 #include "net/http.h"
 #include "net/wire.h"
@@ -99,7 +100,7 @@ class ResponseParser final : public Parser<false> {
 // peer closed before a byte of this message, partial_message when it closed within one (a
 // message that ends at the close, an answer without a length, completes).
 template <typename Parser, typename Done>
-coro::Awaitable<error_code> parse_until(coro::Stream& stream, boost::beast::flat_buffer& buf, Parser& parser,
+coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast::flat_buffer& buf, Parser& parser,
                                         size_t read_size, Done done) {
   for (;;) {
     if (buf.size() > 0) {
@@ -110,7 +111,7 @@ coro::Awaitable<error_code> parse_until(coro::Stream& stream, boost::beast::flat
       if (done()) co_return error_code{};
       if (!ec && n > 0) continue;  // progress, and perhaps more to parse in what is left
     }
-    auto [rec, m] = co_await stream.async_read_some(buf.prepare(read_size), coro::kTuple);
+    auto [rec, m] = co_await stream.socket().async_read_some(buf.prepare(read_size), coro::kTuple);
     if (rec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return error_code(http::error::end_of_stream);
       error_code ec;

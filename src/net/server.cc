@@ -20,11 +20,11 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/read.hpp>
 
 #include "net/coro.h"
 #include "net/parsers.h"
+#include "net/timed_socket.h"
 #include "net/wire.h"
 
 namespace hir::net {
@@ -125,7 +125,7 @@ struct Session : std::enable_shared_from_this<Session> {
 
   std::shared_ptr<ServerState> server;
   Executor ex;  // the session's context; everything below is touched only on its thread
-  Stream stream;
+  TimedSocket stream;
   // The coroutine, parked until the handler's response comes (async_wait_response). Resumed
   // in place, on this thread: a timer cancelled for the purpose cost a timer-queue update and a
   // second trip through the scheduler per request.
@@ -253,7 +253,7 @@ Awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
   std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
                                          asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
   s.stream.expires_after(s.server->opts.write_timeout);
-  auto [ec, n] = co_await asio::async_write(s.stream, bufs, kTuple);
+  auto [ec, n] = co_await asio::async_write(s.stream.socket(), bufs, kTuple);
   co_return !ec;
 }
 
@@ -266,7 +266,7 @@ Awaitable<void> linger_close(Session& s) {
   size_t total = 0;
   s.stream.expires_after(kLingerTime);
   while (total < kLingerBytes && !s.aborted) {
-    auto [rec, n] = co_await s.stream.async_read_some(asio::buffer(sink), kTuple);
+    auto [rec, n] = co_await s.stream.socket().async_read_some(asio::buffer(sink), kTuple);
     if (rec) break;
     total += n;
   }
@@ -293,7 +293,7 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
     if (parser.expect_continue() && parser.version() == 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       s.stream.expires_after(opt.write_timeout);
-      auto [cec, cn] = co_await asio::async_write(s.stream, asio::buffer(kContinue), kTuple);
+      auto [cec, cn] = co_await asio::async_write(s.stream.socket(), asio::buffer(kContinue), kTuple);
       if (cec) {
         out.abandon = true;
         co_return out;
@@ -326,7 +326,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
     // own budget, so a slow sender cannot stretch one request over both.
     if (buf.size() == 0) {
       s.stream.expires_after(first ? opt.header_timeout : opt.idle_timeout);
-      auto [ec, n] = co_await s.stream.async_read_some(buf.prepare(kReadBuffer), kTuple);
+      auto [ec, n] = co_await s.stream.socket().async_read_some(buf.prepare(kReadBuffer), kTuple);
       if (ec) break;
       buf.commit(n);
     }
@@ -341,6 +341,9 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
         linger = true;
       break;
     }
+    // The handler's time is its own (the router bounds it with the request's deadline): no
+    // read or write timeout runs while it works.
+    s.stream.expires_never();
     if (s.server->closed.load()) break;
     // A drain closes idle sessions from outside the coroutine. If that close raced with the
     // read that brought this request (its completion already queued), the request is here but

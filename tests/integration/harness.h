@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bench/loadgen.h"
@@ -66,6 +68,18 @@ bool eventually(F fn, int tries = 300, int pause_ms = 100) {
     usleep(static_cast<useconds_t>(pause_ms) * 1000);
   }
   return false;
+}
+
+// A file's text as it stands (a process's log).
+inline std::string file_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Whether a running process's log comes to hold `needle`: its lines reach the file from a writer
+// thread, a little after the event that a test has just seen answered.
+inline bool log_gets(const std::string& path, std::string_view needle) {
+  return eventually([&] { return file_text(path).find(needle) != std::string::npos; }, 200, 25);
 }
 
 // Content-Type and, for a binary body, Inference-Header-Content-Length of a prepared request.

@@ -102,6 +102,20 @@ TEST(HttpClient, ReusesPooledConnections) {
   EXPECT_EQ(up.server.connections(), 1u);
 }
 
+// A request's deadline ends with its exchange: a pooled connection idle for longer than the last
+// request's timeout is still the one the next request uses (net/timed_socket.h).
+TEST(HttpClient, APooledConnectionOutlivesTheLastRequestsDeadline) {
+  LoopThread lt;
+  Upstream up(lt);
+  HttpClient client(lt.loop);
+  ASSERT_TRUE(call(client, local_url(up.server.port()), make_request("GET", "/"), 500ms).ok());
+  std::this_thread::sleep_for(700ms);  // past that deadline; not a timing assertion
+  auto r = call(client, local_url(up.server.port()), make_request("GET", "/"), 500ms);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(up.remote_count(), 1u);
+  EXPECT_EQ(up.server.connections(), 1u);
+}
+
 TEST(HttpClient, PoolIsBoundedPerHost) {
   LoopThread lt;
   Upstream up(lt);

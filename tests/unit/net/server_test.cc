@@ -181,17 +181,33 @@ TEST(HttpServer, AConnectionStaysOnOneThreadAndConnectionsSpreadOverThreads) {
   EXPECT_GE(all.size(), 2u);  // round-robin over 3 contexts gives 3; any spread shows it works
 }
 
-TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
-  std::vector<std::thread> threads;
-  std::mutex mu;
-  ServerFixture f([&](HttpRequest&& req, Responder respond) {
+// A handler that answers each request from a thread of its own after `delay`, echoing the body
+// (and, with `twice`, calling the responder a second time, which must be ignored).
+struct LateAnswers {
+  explicit LateAnswers(std::chrono::milliseconds d, bool t = false) : delay(d), twice(t) {}
+  ~LateAnswers() {
     std::lock_guard lk(mu);
-    threads.emplace_back([body = req.body, respond] {
-      std::this_thread::sleep_for(10ms);
-      respond(json_response(200, body));
-      respond(json_response(500, "ignored"));  // a second call is ignored
-    });
-  }, {}, 2);
+    for (auto& t : threads) t.join();
+  }
+  Handler handler() {
+    return [this](HttpRequest&& req, Responder respond) {
+      std::lock_guard lk(mu);
+      threads.emplace_back([this, body = req.body, respond] {
+        std::this_thread::sleep_for(delay);
+        respond(json_response(200, body));
+        if (twice) respond(json_response(500, "ignored"));
+      });
+    };
+  }
+  const std::chrono::milliseconds delay;
+  const bool twice;
+  std::mutex mu;
+  std::vector<std::thread> threads;
+};
+
+TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
+  LateAnswers late(10ms, true);
+  ServerFixture f(late.handler(), {}, 2);
   RawConn c(f.port());
   ASSERT_TRUE(c.send(post_request("/x", "late")));
   auto r = c.read_response();
@@ -200,8 +216,6 @@ TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
   EXPECT_EQ(r->body, "late");
   ASSERT_TRUE(c.send(get_request("/y")));  // the connection still works
   EXPECT_TRUE(c.read_response());
-  std::lock_guard lk(mu);
-  for (auto& t : threads) t.join();
 }
 
 TEST(HttpServer, DroppedResponderAnswers500AndThrowingHandlerToo) {
@@ -341,6 +355,43 @@ TEST(HttpServer, IdleAndHeaderTimeoutsClose) {
   RawConn silent(f.port());  // connects and never sends a byte
   EXPECT_TRUE(silent.wait_closed());
   EXPECT_TRUE(wait_until([&] { return f.server.connections() == 0; }));
+}
+
+// The read timeouts bound reading a request, not the handler's work: an answer that comes after
+// them still goes out, and the connection still serves the next request.
+TEST(HttpServer, AHandlerSlowerThanTheReadTimeoutsStillAnswers) {
+  ServerOptions o;
+  o.header_timeout = 200ms;
+  o.body_timeout = 200ms;
+  LateAnswers late(600ms);  // longer than both timeouts; not a timing assertion
+  ServerFixture f(late.handler(), o);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(post_request("/slow", "late")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "late");
+  ASSERT_TRUE(c.send(post_request("/slow", "again")));
+  r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->body, "again");
+}
+
+// A keep-alive connection waits under idle_timeout; its next request's header then gets the
+// shorter header_timeout, which must take effect although the idle deadline was later.
+TEST(HttpServer, ASlowHeaderAfterAKeepAliveWaitIsCutOffByTheHeaderTimeout) {
+  ServerOptions o;
+  o.idle_timeout = std::chrono::seconds(30);
+  o.header_timeout = 200ms;
+  ServerFixture f(echo, o);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send(get_request("/")));
+  ASSERT_TRUE(c.read_response());
+  // Long enough for the connection's timer to be set for the idle deadline (not a timing
+  // assertion: a shorter wait only tests less).
+  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(c.send("GET / HTTP/1.1\r\nHost: x\r\n"));  // never finished
+  EXPECT_TRUE(c.wait_closed());  // within the guard, long before the idle timeout
 }
 
 TEST(HttpServer, ConnectionsBeyondTheCapAreClosed) {
