@@ -205,17 +205,22 @@ struct LateAnswers {
   std::vector<std::thread> threads;
 };
 
+// Two requests on one connection, each answered late: both answers come, and in order.
+void expect_late_answers(uint16_t port) {
+  RawConn c(port);
+  for (std::string body : {"late", "again"}) {
+    ASSERT_TRUE(c.send(post_request("/x", body)));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->body, body);
+  }
+}
+
 TEST(HttpServer, ResponderCalledLaterFromAnotherThread) {
   LateAnswers late(10ms, true);
   ServerFixture f(late.handler(), {}, 2);
-  RawConn c(f.port());
-  ASSERT_TRUE(c.send(post_request("/x", "late")));
-  auto r = c.read_response();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "late");
-  ASSERT_TRUE(c.send(get_request("/y")));  // the connection still works
-  EXPECT_TRUE(c.read_response());
+  expect_late_answers(f.port());
 }
 
 TEST(HttpServer, DroppedResponderAnswers500AndThrowingHandlerToo) {
@@ -365,16 +370,7 @@ TEST(HttpServer, AHandlerSlowerThanTheReadTimeoutsStillAnswers) {
   o.body_timeout = 200ms;
   LateAnswers late(600ms);  // longer than both timeouts; not a timing assertion
   ServerFixture f(late.handler(), o);
-  RawConn c(f.port());
-  ASSERT_TRUE(c.send(post_request("/slow", "late")));
-  auto r = c.read_response();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 200);
-  EXPECT_EQ(r->body, "late");
-  ASSERT_TRUE(c.send(post_request("/slow", "again")));
-  r = c.read_response();
-  ASSERT_TRUE(r);
-  EXPECT_EQ(r->body, "again");
+  expect_late_answers(f.port());
 }
 
 // A keep-alive connection waits under idle_timeout; its next request's header then gets the
