@@ -77,6 +77,15 @@ void append_json_string(std::string& out, std::string_view s) {
         p += 8;
         continue;
       }
+    } else {
+      // The last 1-7 bytes, padded with a plain byte: short strings (keys, names, ids) are
+      // mostly tail, and one word test beats walking them byte by byte.
+      uint64_t w = 0x6161616161616161u;  // "aaaaaaaa"
+      std::memcpy(&w, p, static_cast<size_t>(end - p));
+      if (plain_word(w)) {
+        p = end;
+        break;
+      }
     }
     const auto* const stop = end - p >= 8 ? p + 8 : end;
     while (p < stop) {  // a multi-byte sequence may end past `stop`; that is fine
