@@ -138,6 +138,13 @@ std::optional<std::string> param_string(const Parameters& p, std::string_view ke
   return std::string(buf, res.ptr);
 }
 
+ParamValue owned(const ParamView& v) {
+  if (const auto* s = std::get_if<std::string_view>(&v)) return std::string(*s);
+  if (const auto* b = std::get_if<bool>(&v)) return *b;
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  return std::get<double>(v);
+}
+
 std::optional<bool> param_bool(const Parameters& p, std::string_view key) {
   const ParamValue* v = find_param(p, key);
   if (v == nullptr) return std::nullopt;

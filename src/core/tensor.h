@@ -25,6 +25,7 @@ using ParamValue = std::variant<bool, int64_t, double, std::string>;
 using Parameters = std::map<std::string, ParamValue, std::less<>>;
 // A parameter value that refers to its text instead of owning it (written straight into JSON).
 using ParamView = std::variant<bool, int64_t, double, std::string_view>;
+ParamValue owned(const ParamView& v);  // the same value, holding its own text
 
 // Lookup helpers that accept compatible types (an int where a double is asked for, etc.).
 std::optional<double> param_number(const Parameters& p, std::string_view key);

@@ -73,9 +73,9 @@ void append_param_value(std::string& out, const ParamView& v) {
 
 void append_param_value(std::string& out, const ParamValue& v) {
   if (const auto* s = std::get_if<std::string>(&v)) return append_json_string(out, *s);
-  std::visit([&out](const auto& x) {
-    if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, std::string>) append_param_value(out, ParamView(x));
-  }, v);
+  if (const auto* b = std::get_if<bool>(&v)) return append_param_value(out, ParamView(*b));
+  if (const auto* i = std::get_if<int64_t>(&v)) return append_param_value(out, ParamView(*i));
+  append_param_value(out, ParamView(std::get<double>(v)));
 }
 
 }  // namespace detail

@@ -6,8 +6,6 @@
 #include <array>
 #include <cstdlib>
 #include <span>
-#include <type_traits>
-#include <variant>
 
 #include "protocol/splice.h"
 #include "protocol/v2_codec.h"
@@ -93,12 +91,8 @@ HirParameters hir_parameters(const Step& cand, Money cost, double total_ms, int 
 }
 
 void add_hir_parameters(Parameters& p, const Step& cand, Money cost, double total_ms, int fallbacks, bool hedged) {
-  for (const protocol::ParamRef& r : hir_parameters(cand, cost, total_ms, fallbacks, hedged).view()) {
-    std::visit([&](auto v) {
-      if constexpr (std::is_same_v<decltype(v), std::string_view>) p.insert_or_assign(std::string(r.key), std::string(v));
-      else p.insert_or_assign(std::string(r.key), v);
-    }, r.value);
-  }
+  for (const protocol::ParamRef& r : hir_parameters(cand, cost, total_ms, fallbacks, hedged).view())
+    p.insert_or_assign(std::string(r.key), owned(r.value));
 }
 
 // A 200 answer for an encoded body, JSON or binary as its header length says.

@@ -2,8 +2,6 @@
 #include "protocol/splice.h"
 
 #include <random>
-#include <type_traits>
-#include <variant>
 #include <vector>
 
 #include "codec_test_util.h"
@@ -27,13 +25,6 @@ std::vector<ParamRef> router_params() {
   return {{"hir_cost_usd", 0.0001}, {"hir_fallbacks", int64_t{0}}, {"hir_hedged", true},
           {"hir_latency_ms", 1.25}, {"hir_target", std::string_view("edge-1")},
           {"hir_variant", std::string_view("small")}};
-}
-
-ParamValue owned(const ParamView& v) {
-  return std::visit([](auto x) -> ParamValue {
-    if constexpr (std::is_same_v<decltype(x), std::string_view>) return std::string(x);
-    else return x;
-  }, v);
 }
 
 // What the router did before the splice: the whole answer decoded, edited and encoded again.
