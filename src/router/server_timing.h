@@ -23,4 +23,8 @@ struct ServerTiming {
 // finite number within [0, an hour], or the text is malformed.
 std::optional<ServerTiming> parse_server_timing(std::string_view header);
 
+// A whole string as std::from_chars reads a double (no sign but '-', no whitespace, exponents
+// allowed), with the same result; false when it is not one.
+bool read_number(std::string_view v, double& out);
+
 }  // namespace hir::router

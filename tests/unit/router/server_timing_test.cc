@@ -2,6 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+
 using namespace hir;
 using namespace hir::router;
 
@@ -59,4 +65,40 @@ TEST(ServerTiming, NeverReadsPastTheInput) {
   EXPECT_NEAR(ms(t->infer), 2, 1e-6);
   std::string big(100000, ',');
   EXPECT_FALSE(parse_server_timing(big).has_value());
+}
+
+// read_number takes plain decimals without std::from_chars: it must agree with from_chars on
+// every string, bit for bit — structured decimals of every length and point position (the fast
+// path's edges: 15 and 16 digits, leading zeros, "1." and ".5") and random text.
+TEST(ServerTiming, ReadNumberAgreesWithFromChars) {
+  auto expect_same = [](const std::string& s) {
+    double a = -1, b = -1;
+    const bool ok_a = read_number(s, a);
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), b);
+    const bool ok_b = ec == std::errc() && end == s.data() + s.size();
+    ASSERT_EQ(ok_a, ok_b) << s;
+    if (ok_a && !std::isnan(b)) {
+      ASSERT_EQ(std::memcmp(&a, &b, sizeof a), 0) << s << " " << a << " " << b;
+    }
+  };
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> digit(0, 9), len(1, 18);
+  for (int i = 0; i < 200000; ++i) {
+    std::string s;
+    const int n = len(rng);
+    for (int k = 0; k < n; ++k) s += static_cast<char>('0' + digit(rng));
+    const int point = static_cast<int>(rng() % static_cast<unsigned>(n + 2)) - 1;  // -1: none; n: "1."
+    if (point >= 0) s.insert(static_cast<size_t>(point), ".");
+    expect_same(s);
+  }
+  static constexpr char kAlphabet[] = "0123456789..-+eEx n";
+  std::uniform_int_distribution<size_t> pick(0, sizeof kAlphabet - 2), short_len(0, 12);
+  for (int i = 0; i < 200000; ++i) {
+    std::string s(short_len(rng), ' ');
+    for (char& c : s) c = kAlphabet[pick(rng)];
+    expect_same(s);
+  }
+  for (const char* s : {"0", "0.0", "999999999999999", "9999999999999999", "0.000000000000001",
+                        "123456789012345.6", "1.", ".5", "", "-0", "-1.5", "1e3", "inf", "nan", "00.10"})
+    expect_same(s);
 }
