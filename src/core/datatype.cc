@@ -1,5 +1,9 @@
 #include "core/datatype.h"
 
+#include <array>
+#include <iterator>
+#include <utility>
+
 namespace hir {
 
 std::string_view datatype_name(DataType t) {
@@ -23,8 +27,19 @@ std::string_view datatype_name(DataType t) {
 }
 
 std::optional<DataType> parse_datatype(std::string_view s) {
-  for (DataType t : kAllDataTypes)
-    if (datatype_name(t) == s) return t;
+  // Every request and answer names its tensors' types: the names are looked up in a table made
+  // once, FP32 (nearly always the one) first, instead of through datatype_name's switch for
+  // each candidate in turn (~400 instructions for FP32, the twelfth).
+  static const auto kTable = [] {
+    std::array<std::pair<std::string_view, DataType>, std::size(kAllDataTypes)> t{};
+    size_t n = 0;
+    t[n++] = {datatype_name(DataType::kFp32), DataType::kFp32};
+    for (DataType d : kAllDataTypes)
+      if (d != DataType::kFp32) t[n++] = {datatype_name(d), d};
+    return t;
+  }();
+  for (const auto& [name, type] : kTable)
+    if (name == s) return type;
   return std::nullopt;
 }
 

@@ -202,20 +202,6 @@ class Scanner {
   size_t i_ = 0;
 };
 
-// Appends s quoted. Names and keys are nearly always printable ASCII, which needs no escaping
-// and no UTF-8 check; anything else goes through the full escaper.
-void append_string(std::string& out, std::string_view s) {
-  for (char c : s) {
-    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
-      append_json_string(out, s);
-      return;
-    }
-  }
-  out += '"';
-  out += s;
-  out += '"';
-}
-
 bool is_edited(std::string_view key) {
   return key == "id" || key == "model_name" || key == "model_version" || key == "parameters";
 }
@@ -249,7 +235,7 @@ bool append_merged_parameters(std::string& out, const Member* params, std::span<
   for (const ParamRef& p : extra) {
     if (!first) out += ',';
     first = false;
-    append_string(out, p.key);
+    append_json_string(out, p.key);
     out += ':';
     append_param_value(out, p.value);
   }
@@ -345,14 +331,14 @@ Result<Encoded> splice_response_header(std::string_view body,
   out += '{';
   if (!edit.id.empty()) {
     out += "\"id\":";
-    append_string(out, edit.id);
+    append_json_string(out, edit.id);
     out += ',';
   }
   out += "\"model_name\":";
-  append_string(out, edit.model_name);
+  append_json_string(out, edit.model_name);
   if (!edit.model_version.empty()) {
     out += ",\"model_version\":";
-    append_string(out, edit.model_version);
+    append_json_string(out, edit.model_version);
   }
   if (!append_merged_parameters(out, params, edit.extra))
     return InvalidArgument("the response parameters cannot be scanned");

@@ -222,3 +222,19 @@ TEST(Validate, UnknownAndDuplicateOutputs) {
 
 }  // namespace
 }  // namespace hir
+
+namespace hir {
+namespace {
+
+TEST(DataTypeNames, EveryNameParsesBackAndNothingElseDoes) {
+  for (DataType t : kAllDataTypes) {
+    auto parsed = parse_datatype(datatype_name(t));
+    ASSERT_TRUE(parsed.has_value()) << datatype_name(t);
+    EXPECT_EQ(*parsed, t);
+  }
+  for (std::string_view bad : {"", "fp32", "FP3", "FP322", "FP32 ", " FP32", "BYTE", "INT", "UINT128", "?"})
+    EXPECT_FALSE(parse_datatype(bad).has_value()) << bad;
+}
+
+}  // namespace
+}  // namespace hir
