@@ -179,6 +179,18 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   respond(net::error_response(404, "Not Found"));
 }
 
+// A request refused before routing because it is malformed: answered 400 with the reason, and
+// counted and logged so that an operator sees a client sending bad requests (the log line has
+// the reason and the client's x-request-id, never the body).
+void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond) {
+  call.gen->model_metrics[model_pos(*call.gen, call.model)].invalid->inc();
+  auto id = h.get("x-request-id");
+  telemetry::log_info("request_invalid", {{"request_id", id && printable_id(*id) ? *id : std::string_view()},
+                                          {"model", call.model->signature.name}, {"status", http_status(s.code())},
+                                          {"error", s.message()}});
+  respond(v2_error(s));
+}
+
 // Shed (429 + Retry-After) or no target can serve (503), as the routing core decided.
 HttpResponse RouterService::refusal(const Status& s, Duration retry_after) {
   if (s.code() != Code::kResourceExhausted) return v2_error(s);
@@ -212,13 +224,14 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     // Raw binary bodies (header length 0) carry no JSON: they are checked against the signature.
     parsed = raw ? protocol::parse_raw_binary_request(req.body, model.signature)
                  : protocol::parse_infer_request(req.body, call->header_length);
-    if (!parsed.ok()) return respond(v2_error(parsed.status()));
-    if (Status s = validate_request(*parsed, model.signature); !s.ok()) return respond(v2_error(s));
+    if (!parsed.ok()) return refuse_invalid(*call, req.headers, parsed.status(), respond);
+    if (Status s = validate_request(*parsed, model.signature); !s.ok())
+      return refuse_invalid(*call, req.headers, s, respond);
   }
   parsed->model_name = model.signature.name;
   parsed->model_version = std::string(version);  // part of the cache key: "" is the server's choice
   auto hints = parse_hints(parsed->parameters, req.headers);
-  if (!hints.ok()) return respond(v2_error(hints.status()));
+  if (!hints.ok()) return refuse_invalid(*call, req.headers, hints.status(), respond);
   call->id = parsed->id;
   call->request_id = pick_request_id(*parsed, req.headers);
   if (call->usage) call->usage->rec.request_id = call->request_id;

@@ -100,6 +100,7 @@ class RouterService {
   net::HttpResponse model_list_response(const Generation& gen) const;
   net::HttpResponse explain_response(const GenPtr& gen, const net::HttpRequest& req);
   net::HttpResponse refusal(const Status& s, Duration retry_after);
+  void refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond);
   GenPtr current() const;
   GenPtr build_generation(std::shared_ptr<const Config> cfg, int64_t version);
   void swap_generation(GenPtr next);
@@ -147,6 +148,7 @@ class RouterService {
     telemetry::Counter* fallbacks;
     telemetry::Counter* cache_hit;    // answered from a fresh entry, no target called
     telemetry::Counter* cache_stale;  // answered from cache after every target failed
+    telemetry::Counter* invalid;      // refused with 400 before routing: a malformed request
   };
   struct TargetMetrics {
     telemetry::Counter* attempt_failures;

@@ -96,7 +96,8 @@ void RouterService::make_metrics(Generation& gen) {
         {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "none"}, {"outcome", "failed"}}),
          &metrics_.counter("hir_fallbacks_total", "Requests served after at least one failed attempt", {{"model", model}}),
          &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "hit"}}),
-         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "stale"}})});
+         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "cache"}, {"outcome", "stale"}}),
+         &metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", "none"}, {"outcome", "invalid"}})});
     for (const auto& t : gen.cfg->targets) {
       gen.pair_metrics.push_back(
           {&metrics_.counter("hir_requests_total", kRequests, {{"model", model}, {"target", t.name}, {"outcome", "ok"}}),

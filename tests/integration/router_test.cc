@@ -236,6 +236,31 @@ TEST_F(RouterIT, ARequestNoTargetCanServeIsCountedAndLogged) {
   EXPECT_TRUE(log_gets(r.log, "\"event\":\"request_refused\"")) << file_text(r.log).substr(0, 2000);
 }
 
+// A request the router refuses before routing (malformed, or not what the model takes) is
+// answered 400 with the reason, and counted and logged — the reason, never the body.
+TEST_F(RouterIT, AMalformedRequestIsCountedAndLoggedWithoutItsBody) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  h.set("x-request-id", "client-42");
+  const std::string bad = R"({"inputs":[{"name":"secret_input_name","shape":[1,784],"datatype":"FP32","data":[7777]}]})";
+  auto res = call(r.port, "POST", "/v2/models/fmnist/infer", bad, h);
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("\"error\""), std::string::npos) << res.body;
+  auto metrics = call(r.port, "GET", "/metrics");
+  EXPECT_NE(metrics.body.find(R"(hir_requests_total{model="fmnist",outcome="invalid",target="none"} 1)"),
+            std::string::npos)
+      << metrics.body.substr(0, 3000);
+  EXPECT_TRUE(log_gets(r.log, "\"event\":\"request_invalid\"")) << file_text(r.log).substr(0, 2000);
+  const std::string text = file_text(r.log);
+  const size_t at = text.find("\"event\":\"request_invalid\"");
+  const std::string line = text.substr(at, text.find('\n', at) - at);
+  EXPECT_NE(line.find("client-42"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"status\":400"), std::string::npos) << line;
+  EXPECT_EQ(line.find("7777"), std::string::npos) << line;  // no tensor data in the log
+}
+
 // The router reads only a forwarded body's head (protocol::parse_infer_request_head): a JSON
 // tensor whose values do not fit its shape is found by the target, whose 400 comes back as it is,
 // and counts against nobody: the target keeps serving.
