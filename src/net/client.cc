@@ -112,10 +112,12 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     Host& h = hosts[key];
     if (!h.idle.empty()) {
       // The most recently used of this thread's context (the likeliest alive, and no hand-over
-      // between threads), else the most recently used of any.
+      // between threads), else the most recently used of any. Only the last few are looked at:
+      // the search runs under the pool's lock.
+      constexpr size_t kLookAt = 16;
       const Executor ex = here();
       size_t pick = h.idle.size() - 1;
-      for (size_t i = h.idle.size(); i-- > 0;) {
+      for (size_t i = h.idle.size(), seen = 0; i-- > 0 && seen < kLookAt; ++seen) {
         if (h.idle[i]->ex == ex) {
           pick = i;
           break;
