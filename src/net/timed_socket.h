@@ -28,10 +28,9 @@ class TimedSocket {
   explicit TimedSocket(Executor ex) : TimedSocket(Socket(ex)) {}
   TimedSocket(const TimedSocket&) = delete;
   TimedSocket& operator=(const TimedSocket&) = delete;
-  ~TimedSocket() {
-    close();
-    st_->timer.cancel();  // its handler holds only a weak reference: it finds nothing to do
-  }
+  // Destroying the state cancels the timer; its handler holds only a weak reference and finds
+  // nothing to do.
+  ~TimedSocket() { close(); }
 
   Socket& socket() { return st_->sock; }
 
