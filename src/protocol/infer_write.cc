@@ -126,18 +126,7 @@ Encoded encode_infer_response(const InferResponse& resp) {
   std::string out, binary;
   bool any_raw = false;
   out.reserve(256 + 4 * data_bytes(resp.outputs));
-  out += '{';
-  if (!resp.id.empty()) {
-    out += "\"id\":";
-    append_json_string(out, resp.id);
-    out += ',';
-  }
-  out += "\"model_name\":";
-  append_json_string(out, resp.model_name);
-  if (!resp.model_version.empty()) {
-    out += ",\"model_version\":";
-    append_json_string(out, resp.model_version);
-  }
+  detail::open_response(out, resp.id, resp.model_name, resp.model_version);
   if (!resp.parameters.empty()) {
     out += ",\"parameters\":";
     append_parameters(out, resp.parameters);

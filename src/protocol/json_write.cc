@@ -42,6 +42,22 @@ void append_key(std::string& out, std::string_view key) {
   out += ':';
 }
 
+void open_response(std::string& out, std::string_view id, std::string_view model_name,
+                   std::string_view model_version) {
+  out += '{';
+  if (!id.empty()) {
+    out += "\"id\":";
+    append_json_string(out, id);
+    out += ',';
+  }
+  out += "\"model_name\":";
+  append_json_string(out, model_name);
+  if (!model_version.empty()) {
+    out += ",\"model_version\":";
+    append_json_string(out, model_version);
+  }
+}
+
 }  // namespace detail
 
 namespace {

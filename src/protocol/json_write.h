@@ -21,5 +21,9 @@ void append_key(std::string& out, std::string_view key);
 // One parameter value, as append_parameters writes it.
 void append_param_value(std::string& out, const ParamValue& v);
 void append_param_value(std::string& out, const ParamView& v);
+// A response's opening: {"id":…,"model_name":…,"model_version":… — the id and the version only
+// when not empty, as the encoder writes them.
+void open_response(std::string& out, std::string_view id, std::string_view model_name,
+                   std::string_view model_version);
 
 }  // namespace hir::protocol::detail

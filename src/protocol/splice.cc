@@ -1,6 +1,8 @@
 // Header-only editing of a v2 response (splice.h). Two passes over the JSON header: simdjson's DOM
 // checks it as parse_infer_response would (without copying any tensor), then a small scanner finds
 // the byte ranges of the top-level members so that all but the edited ones are copied verbatim.
+// A header that passed both once is remembered (header_memo.h), so that a target's next answers,
+// the same but for the request id, skip them.
 #include "protocol/splice.h"
 
 #include <charconv>
@@ -8,6 +10,7 @@
 #include <vector>
 
 #include "core/datatype.h"
+#include "protocol/header_memo.h"
 #include "protocol/json_read.h"
 #include "protocol/json_write.h"
 #include "protocol/tensor_data.h"
@@ -41,7 +44,8 @@ Status check_parameters(const element& e, std::optional<element>* size, bool* sh
 
 // One output checked like parse_infer_response's read_tensor; raw bytes are only measured
 // (BYTES elements, whose framing must be walked, are the exception and are checked on a copy).
-Status check_output(const element& e, std::string_view& bin, Tensor& scratch, bool& binary) {
+// `by_size`: the output's check read nothing of its raw bytes but their count.
+Status check_output(const element& e, std::string_view& bin, Tensor& scratch, bool& binary, bool& by_size) {
   object o;
   HIR_RETURN_IF_ERROR(as_object(e, "output", o));
   element v;
@@ -73,6 +77,7 @@ Status check_output(const element& e, std::string_view& bin, Tensor& scratch, bo
   std::optional<element> data = member(o, "data");
   if (data.has_value() == size.has_value()) return InvalidArgument("needs one of data, binary_data_size");
   binary = size.has_value();
+  by_size = binary && *dt != DataType::kBytes;
   // FP16/BF16 sent as JSON, which the encoder would send raw, are refused by read_json_data.
   if (!binary) return read_json_data(*data, "data", scratch);
   if (static_cast<uint64_t>(*size) > bin.size()) return InvalidArgument("binary section too short");
@@ -88,8 +93,16 @@ Status check_output(const element& e, std::string_view& bin, Tensor& scratch, bo
   return Status::Ok();
 }
 
-// The answer as parse_infer_response would accept it; `binary_outputs` counts raw outputs.
-Status check_response(std::string_view json, std::string_view bin, size_t& binary_outputs) {
+// What checking an answer found out, beyond its being acceptable.
+struct Checked {
+  size_t binary_outputs = 0;
+  // Every output is raw and not BYTES: the check read the header and the binary section's
+  // length only, so another answer with the same header (up to the id) and length passes too.
+  bool header_decides = true;
+};
+
+// The answer as parse_infer_response would accept it.
+Status check_response(std::string_view json, std::string_view bin, Checked& found) {
   ParsedJson doc(json, "response");
   HIR_RETURN_IF_ERROR(doc.status());
   const object& root = doc.root();
@@ -104,11 +117,12 @@ Status check_response(std::string_view json, std::string_view bin, size_t& binar
   array arr;
   HIR_RETURN_IF_ERROR(as_array(outputs, "outputs", arr));
   Tensor scratch;
-  binary_outputs = 0;
+  found = Checked{};
   for (element e : arr) {
-    bool binary = false;
-    HIR_RETURN_IF_ERROR(check_output(e, bin, scratch, binary));
-    binary_outputs += binary ? 1 : 0;
+    bool binary = false, by_size = false;
+    HIR_RETURN_IF_ERROR(check_output(e, bin, scratch, binary, by_size));
+    found.binary_outputs += binary ? 1 : 0;
+    found.header_decides = found.header_decides && by_size;
   }
   if (!bin.empty()) return InvalidArgument("bytes after the last binary tensor");
   return Status::Ok();
@@ -214,12 +228,7 @@ bool replaced(std::string_view key, std::span<const ParamRef> extra) {
   return false;
 }
 
-bool append_merged_parameters(std::string& out, const Member* params, std::span<const ParamRef> extra) {
-  std::vector<Member> own;
-  if (params != nullptr) {
-    own.reserve(8);
-    if (!Scanner(params->value).members(own)) return false;
-  }
+void append_merged_parameters(std::string& out, std::span<const Member> own, std::span<const ParamRef> extra) {
   const size_t mark = out.size();
   out += ",\"parameters\":{";
   bool first = true;
@@ -241,7 +250,42 @@ bool append_merged_parameters(std::string& out, const Member* params, std::span<
   }
   if (first) out.resize(mark);
   else out += '}';
-  return true;
+}
+
+// What the splice keeps of a checked header: the target's own parameters, and every member the
+// edit does not touch, as written.
+struct Layout {
+  std::vector<Member> own_params;
+  std::vector<Member> kept;
+};
+
+Status lay_out(std::string_view json, Layout& l) {
+  std::vector<Member> top;
+  top.reserve(8);  // id, model_name, model_version, parameters, outputs: one allocation
+  if (!Scanner(json).members(top)) return InvalidArgument("the response header cannot be scanned");
+  const Member* params = nullptr;
+  for (size_t i = 0; i < top.size(); ++i) {
+    // The decoder reads the first of repeated keys, the scanner would have to pick one: refuse.
+    for (size_t j = 0; j < i; ++j)
+      if (top[j].key == top[i].key && is_edited(top[i].key)) return Unimplemented("repeated key");
+    if (top[i].key == "parameters") params = &top[i];
+    else if (!is_edited(top[i].key)) l.kept.push_back(top[i]);
+  }
+  if (params != nullptr && !Scanner(params->value).members(l.own_params))
+    return InvalidArgument("the response parameters cannot be scanned");
+  return Status::Ok();
+}
+
+void append_header(std::string& out, const HeaderEdit& edit, const Layout& l) {
+  open_response(out, edit.id, edit.model_name, edit.model_version);
+  append_merged_parameters(out, l.own_params, edit.extra);
+  for (const Member& m : l.kept) {
+    out += ",\"";
+    out += m.key;
+    out += "\":";
+    out += m.value;
+  }
+  out += '}';
 }
 
 bool listed(std::string_view key, const std::vector<std::string>& keys) {
@@ -308,48 +352,28 @@ Result<Encoded> splice_response_header(std::string_view body,
   if (!json_len.ok()) return json_len.status();
   const std::string_view json = body.substr(0, *json_len);
   const std::string_view bin = body.substr(*json_len);
-  size_t binary_outputs = 0;
-  HIR_RETURN_IF_ERROR(check_response(json, bin, binary_outputs));
-  // The encoder makes the body binary exactly when some output is raw; a header without raw
-  // outputs, or raw outputs without a header, would come out in another form.
-  if (header_length.has_value() != (binary_outputs > 0))
-    return Unimplemented("the answer's form would change");
-
-  std::vector<Member> top;
-  top.reserve(8);  // id, model_name, model_version, parameters, outputs: one allocation
-  if (!Scanner(json).members(top)) return InvalidArgument("the response header cannot be scanned");
-  const Member* params = nullptr;
-  for (size_t i = 0; i < top.size(); ++i) {
-    // The decoder reads the first of repeated keys, the scanner would have to pick one: refuse.
-    for (size_t j = 0; j < i; ++j)
-      if (top[j].key == top[i].key && is_edited(top[i].key)) return Unimplemented("repeated key");
-    if (top[i].key == "parameters") params = &top[i];
+  // A header that passed the check with a binary section of this length passes again, and lays
+  // out the same (header_memo.h): the check reads only the header and that length when every
+  // output is raw and not BYTES (Checked::header_decides).
+  thread_local HeaderMemo<Layout> memo;
+  const std::optional<HeaderKey> key = header_length ? header_key(json) : std::nullopt;
+  Layout fresh;
+  const Layout* layout = key ? memo.find(*key, bin.size()) : nullptr;
+  if (layout == nullptr) {
+    Checked found;
+    HIR_RETURN_IF_ERROR(check_response(json, bin, found));
+    // The encoder makes the body binary exactly when some output is raw; a header without raw
+    // outputs, or raw outputs without a header, would come out in another form.
+    if (header_length.has_value() != (found.binary_outputs > 0))
+      return Unimplemented("the answer's form would change");
+    HIR_RETURN_IF_ERROR(lay_out(json, fresh));
+    layout = &fresh;
+    if (key && found.header_decides)
+      memo.add(json, bin.size(), [](std::string_view copy, Layout& l) { return lay_out(copy, l).ok(); });
   }
-
   std::string out;
   out.reserve(body.size() + 256);
-  out += '{';
-  if (!edit.id.empty()) {
-    out += "\"id\":";
-    append_json_string(out, edit.id);
-    out += ',';
-  }
-  out += "\"model_name\":";
-  append_json_string(out, edit.model_name);
-  if (!edit.model_version.empty()) {
-    out += ",\"model_version\":";
-    append_json_string(out, edit.model_version);
-  }
-  if (!append_merged_parameters(out, params, edit.extra))
-    return InvalidArgument("the response parameters cannot be scanned");
-  for (const Member& m : top) {
-    if (is_edited(m.key)) continue;
-    out += ",\"";
-    out += m.key;
-    out += "\":";
-    out += m.value;
-  }
-  out += '}';
+  append_header(out, edit, *layout);
   if (!header_length) return Encoded{std::move(out), std::nullopt};
   const size_t new_json_length = out.size();
   out += bin;

@@ -7,7 +7,9 @@
 // with encode_infer_response would give, field by field, in the same form (JSON or binary). The
 // check is as strict as parse_infer_response: a body that it would reject, or one whose form the
 // encoder would change (FP16/BF16 sent as JSON), is refused here so that the caller takes the
-// full path and behaves exactly as before. Pure: no I/O; never crashes on any input.
+// full path and behaves exactly as before. No I/O; never crashes on any input. The result depends
+// on the arguments only: a per-thread memo of headers already checked (splice.cc) decides nothing
+// that the check itself would not.
 #pragma once
 
 #include <optional>

@@ -119,6 +119,46 @@ TEST(RequestHead, LeavesTheTensorDataToTheTarget) {
   EXPECT_EQ(head->inputs[0].shape, Shape({2}));
 }
 
+// Requests that differ only in the id are read once (the per-thread memo, header_memo.h); a
+// request that differs anywhere else in its header, or in its binary section's length, is read
+// again, and every answer is the one reading it would give.
+TEST(RequestHead, ARememberedHeaderIsReadAgainWhereverTheRequestDiffers) {
+  InferRequest r = sample_request();
+  const Body first = from(encode_infer_request(r, true));
+  ASSERT_TRUE(first.text.starts_with(R"({"id":"req-7")")) << first.text.substr(0, 40);
+  expect_head_of(first);
+  for (std::string id : {"req-7", "x", "", "a b", "q\"", "caf\xc3\xa9"}) {
+    r.id = id;
+    SCOPED_TRACE(id);
+    expect_head_of(from(encode_infer_request(r, true)));
+  }
+  // The binary section one byte short or long: refused, as before.
+  for (int delta : {-1, 1}) {
+    Body b = first;
+    if (delta < 0) b.text.pop_back();
+    else b.text += 'x';
+    EXPECT_FALSE(parse_infer_request_head(b.text, b.hdr()).ok());
+  }
+  // Every byte of the header changed in turn, each time after the valid request was seen again.
+  const size_t json_len = std::stoul(*first.header);
+  const std::string alphabet = "{}[]\",:\\ 09a-e.tnxS\x01\xc3";
+  size_t took = 0;
+  for (size_t i = 0; i < json_len; ++i) {
+    for (char ch : alphabet) {
+      if (first.text[i] == ch) continue;
+      ASSERT_TRUE(parse_infer_request_head(first.text, first.hdr()).ok());
+      Body b = first;
+      b.text[i] = ch;
+      SCOPED_TRACE(b.text.substr(0, json_len));
+      // Bytes after the root object the head does not look for (see above): both must take it.
+      if (!parse_infer_request_head(b.text, b.hdr()).ok() || !parse_infer_request(b.text, b.hdr()).ok()) continue;
+      ++took;
+      expect_head_of(b);
+    }
+  }
+  EXPECT_GT(took, 20u);
+}
+
 // Random damage: the head reader never crashes, and whenever both readers take a body they agree.
 TEST(RequestHead, DamagedBodiesNeverDisagreeWithTheFullParse) {
   const InferRequest r = sample_request();

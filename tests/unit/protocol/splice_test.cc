@@ -187,6 +187,61 @@ TEST(Splice, MalformedOrUnusualIsRefused) {
   }
 }
 
+// A target's answers differ from one another only in the id: after the first, the splice skips
+// the check (the per-thread memo in splice.cc). Whatever else differs is checked again — a byte
+// of the header, the binary section's length, BYTES contents — and the answers stay the full
+// path's, whatever the id.
+TEST(Splice, ARememberedHeaderIsCheckedAgainWhereverTheAnswerDiffers) {
+  const std::vector<ParamRef> extra = router_params();
+  const HeaderEdit edit{"req", "fmnist", "1", extra};
+  const auto answer = [](std::string_view id) {
+    return std::string(R"({"id":")") + std::string(id) +
+           R"(","model_name":"w","parameters":{"q":1},"outputs":[{"name":"o","datatype":"FP32",)"
+           R"("shape":[1,2],"parameters":{"binary_data_size":8}}]})";
+  };
+  const Case first = binary_case(answer("a"), kF32x2);
+  expect_same_as_full_path(first);
+  for (std::string_view id : {"a", "bb", "", "x y", "a\\\"b", "\u00e9", "caf\u00e9"})
+    expect_same_as_full_path(binary_case(answer(id), kF32x2));
+  // The same header with a binary section one byte short or long: refused, as before.
+  for (const std::string& raw : {kF32x2.substr(0, 7), kF32x2 + "x"}) {
+    const Case c = binary_case(answer("a"), raw);
+    EXPECT_FALSE(full_path(c, edit).ok());
+    EXPECT_FALSE(splice_response_header(c.body, hdr(c), edit).ok());
+  }
+  // Every byte of the header changed in turn, each time after the valid answer was seen again.
+  const std::string json = answer("abc");
+  const std::string alphabet = "{}[]\",:\\ 09a-e.tnxS\x01\xc3";
+  size_t took = 0;
+  for (size_t i = 0; i < json.size(); ++i) {
+    for (char ch : alphabet) {
+      if (json[i] == ch) continue;
+      ASSERT_TRUE(splice_response_header(first.body, hdr(first), edit).ok());
+      std::string damaged = json;
+      damaged[i] = ch;
+      const Case c = binary_case(damaged, kF32x2);
+      SCOPED_TRACE(damaged);
+      auto fast = splice_response_header(c.body, hdr(c), edit);
+      if (!full_path(c, edit).ok()) {
+        EXPECT_FALSE(fast.ok());
+      } else if (fast.ok()) {
+        ++took;
+        expect_same_as_full_path(c, "req");
+      }
+    }
+  }
+  EXPECT_GT(took, 20u);
+  // BYTES contents are read by the check: a header seen with good contents, then bad ones.
+  const std::string bytes_json =
+      R"({"id":"a","model_name":"w","outputs":[{"name":"s","datatype":"BYTES","shape":[1],)"
+      R"("parameters":{"binary_data_size":7}}]})";
+  const Case good = binary_case(bytes_json, bytes_elems({"abc"}));
+  expect_same_as_full_path(good);
+  const Case bad = binary_case(bytes_json, le<uint32_t>({9}) + "abc");
+  EXPECT_FALSE(full_path(bad, edit).ok());
+  EXPECT_FALSE(splice_response_header(bad.body, hdr(bad), edit).ok());
+}
+
 // Random damage to valid answers: the splice never crashes, and when it answers, its answer is
 // the full path's.
 TEST(Splice, DamagedBodiesAgreeWithTheFullPath) {
