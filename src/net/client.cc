@@ -341,6 +341,20 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
   out.got_bytes = true;
   for (;;) {
     out.response = HttpResponse{};
+    wire::Head head;
+    if (!head_method &&
+        wire::read_response_head(std::string_view(static_cast<const char*>(c.buf.data().data()), c.buf.size()),
+                                 {kMaxHeaderBytes, st.opts.max_response_bytes}, out.response, head)) {
+      // The common form, wholly buffered (net/fast_head.h): no Beast parser. Never a 1xx.
+      c.buf.consume(head.bytes);
+      auto ec = co_await wire::read_body(c.stream, c.buf, out.response.body, static_cast<size_t>(head.content_length));
+      if (ec) {
+        out.status = read_error(c.stream.why(ec), who, timeout);
+        co_return out;
+      }
+      out.reusable = head.keep_alive && c.buf.size() == 0;
+      co_return out;
+    }
     wire::ResponseParser parser(out.response);
     parser.header_limit(kMaxHeaderBytes);
     parser.body_limit(st.opts.max_response_bytes);

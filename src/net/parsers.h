@@ -4,8 +4,11 @@
 // instructions of framing alone, so the parser stores straight into our own types.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+
+#include <boost/asio/read.hpp>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -14,6 +17,7 @@
 #include "net/coro.h"
 #include "net/timed_socket.h"
 
+#include "net/fast_head.h"
 #include "net/http.h"
 #include "net/wire.h"
 
@@ -122,6 +126,22 @@ coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast:
     if (rec) co_return rec;
     buf.commit(m);
   }
+}
+
+// The body of a message whose head the fast reader took (net/fast_head.h): `length` bytes, first
+// from what `buf` holds, the rest read straight into the body, never past the message. Errors as
+// parse_until reports them: partial_message when the peer closed within the body.
+inline coro::Awaitable<error_code> read_body(coro::TimedSocket& stream, boost::beast::flat_buffer& buf,
+                                             std::string& body, size_t length) {
+  const size_t have = std::min(buf.size(), length);
+  body.assign(static_cast<const char*>(buf.data().data()), have);
+  buf.consume(have);
+  if (have == length) co_return error_code{};
+  body.resize(length);
+  auto [ec, n] = co_await boost::asio::async_read(
+      stream.socket(), boost::asio::buffer(body.data() + have, length - have), coro::kTuple);
+  if (ec == boost::asio::error::eof) co_return error_code(http::error::partial_message);
+  co_return ec;
 }
 
 }  // namespace hir::net::wire

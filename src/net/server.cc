@@ -284,6 +284,20 @@ struct ReadResult {
 Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequest& req) {
   const ServerOptions& opt = s.server->opts;
   ReadResult out;
+  wire::Head head;
+  const wire::HeadLimits limits{opt.max_header_bytes, opt.max_body_bytes};
+  if (wire::read_request_head(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()), limits,
+                              req, head)) {
+    // The common form, wholly buffered (net/fast_head.h): no Beast parser.
+    buf.consume(head.bytes);
+    if (head.content_length > 0) {
+      s.stream.expires_after(opt.body_timeout);
+      out.ec = co_await wire::read_body(s.stream, buf, req.body, static_cast<size_t>(head.content_length));
+    }
+    out.version = head.version;
+    out.keep_alive = !out.ec && head.keep_alive;
+    co_return out;
+  }
   wire::RequestParser parser(req);
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
   parser.body_limit(opt.max_body_bytes);

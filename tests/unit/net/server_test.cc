@@ -149,6 +149,43 @@ TEST(HttpServer, RequestsArrivingInPiecesAreParsedWhole) {
   EXPECT_EQ(g->body, "");
 }
 
+// A head that comes whole with only part of its body (the reader that takes common heads,
+// net/fast_head.h): the rest of the body is read in later pieces, the next request after it on
+// the same connection is read too; a body cut short by the peer's close is not answered as if
+// whole.
+TEST(HttpServer, ABodyFollowingItsHeadInLaterReadsIsReadWhole) {
+  std::atomic<int> posts{0};
+  ServerFixture f([&posts](HttpRequest&& req, Responder respond) {
+    if (req.target == "/p") ++posts;
+    echo(std::move(req), std::move(respond));
+  });
+  RawConn c(f.port());
+  const std::string body(5000, 'y');
+  const std::string head = "POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 5000\r\n\r\n";
+  ASSERT_TRUE(c.send(head + body.substr(0, 100)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(c.send(body.substr(100, 2000)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(c.send(body.substr(2100) + get_request("/next")));
+  auto r = c.read_response();
+  auto next = c.read_response();
+  ASSERT_TRUE(r && next);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, body);
+  EXPECT_EQ(next->header("x-path").value_or(""), "/next");
+
+  RawConn cut(f.port());
+  ASSERT_TRUE(cut.send(head + body.substr(0, 10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  cut.close();
+  RawConn after(f.port());  // the server is still up and answers the next client
+  ASSERT_TRUE(after.send(get_request("/after")));
+  auto a = after.read_response();
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->header("x-path").value_or(""), "/after");
+  EXPECT_EQ(posts.load(), 1);  // the cut body never reached the handler
+}
+
 // With several loop threads a connection stays on one of them (no strand guards it: its context
 // has one thread), and connections are spread over the threads.
 TEST(HttpServer, AConnectionStaysOnOneThreadAndConnectionsSpreadOverThreads) {
