@@ -1,9 +1,11 @@
 // The head of a v2 request, for a router that forwards the body as it came (v2_codec.h,
 // parse_infer_request_head). simdjson's On-Demand API reads only the members asked for and skips
-// the rest, `data` arrays included, without converting a number: a JSON image of 784 floats cost
-// the full parse ~130k instructions to tokenize and as many again to convert (docs/perf/proxy.md).
-// Whatever this reader cannot take as the full parser would, it refuses; the caller then runs the
-// full parser, which accepts it or names the error exactly as before.
+// the rest without converting a number: a JSON image of 784 floats cost the full parse ~130k
+// instructions to tokenize and as many again to convert (docs/perf/proxy.md). `data` arrays are
+// not even tokenised: the header is read with them emptied (hollow.h), and a header read before
+// is not read again (header_memo.h). Whatever this reader cannot take as the full parser would,
+// it refuses; the caller then runs the full parser, which accepts it or names the error exactly
+// as before.
 #include <limits>
 #include <string>
 
@@ -11,6 +13,7 @@
 
 #include "core/datatype.h"
 #include "protocol/header_memo.h"
+#include "protocol/hollow.h"
 #include "protocol/json_read.h"
 #include "protocol/v2_codec.h"
 
@@ -248,15 +251,32 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   const std::string_view json = body.substr(0, *len);
   std::string_view rest = body.substr(*len);
   // A header read before, up to its id, with a binary section of the same length reads the same
-  // (header_memo.h): with every input raw, the reader looks at nothing else of the body.
+  // (header_memo.h): the reader looks at nothing else of the body. JSON tensors' values are not
+  // read either, so a header is also looked up, and read, with them left out (hollow.h): then
+  // JSON requests of a kind share one entry too.
   thread_local HeaderMemo<InferRequest> memo;
-  const std::optional<HeaderKey> key = header_length ? header_key(json) : std::nullopt;
-  if (const InferRequest* seen = key ? memo.find(*key, rest.size()) : nullptr) {
+  thread_local std::string t_hollow;
+  struct TrimHollow {  // one huge header must not pin its buffer to the thread
+    ~TrimHollow() {
+      if (t_hollow.capacity() > kKeepCapacity) std::string().swap(t_hollow);
+    }
+  } trim_hollow;
+  auto recall = [&rest](std::string_view text) -> std::optional<InferRequest> {
+    const std::optional<HeaderKey> key = header_key(text);
+    const InferRequest* seen = key ? memo.find(*key, rest.size()) : nullptr;
+    if (seen == nullptr) return std::nullopt;
     InferRequest req = *seen;
     if (key->has_id) req.id = key->id;
     return req;
+  };
+  if (auto req = recall(json)) return std::move(*req);
+  std::string_view text = json;
+  const bool hollowed = hollow_data_arrays(json, t_hollow) && t_hollow.size() < json.size();
+  if (hollowed) {
+    text = t_hollow;
+    if (auto req = recall(text)) return std::move(*req);
   }
-  t_padded.assign(json);
+  t_padded.assign(text);
   t_padded.append(simdjson::SIMDJSON_PADDING, '\0');
   struct Trim {  // one huge body must not pin its buffer to the thread
     ~Trim() {
@@ -264,15 +284,16 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
     }
   } trim;
   od::document doc;
-  if (t_parser->iterate(simdjson::padded_string_view(t_padded.data(), json.size(), t_padded.size())).get(doc))
+  if (t_parser->iterate(simdjson::padded_string_view(t_padded.data(), text.size(), t_padded.size())).get(doc))
     return refuse();
   const size_t bin_size = rest.size();
   InferRequest req;
   size_t raw = 0;
   // Any error an On-Demand step reports (malformed JSON met while reading) is a refusal too.
   HIR_RETURN_IF_ERROR(read_head(doc, rest, req, raw));
-  if (key && raw == req.inputs.size())
-    memo.add(json, bin_size, [&req](std::string_view, InferRequest& v) {
+  // Headers that hold tensor values, each seen once, are not kept.
+  if (hollowed || raw == req.inputs.size())
+    memo.add(text, bin_size, [&req](std::string_view, InferRequest& v) {
       v = req;
       return true;
     });

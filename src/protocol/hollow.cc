@@ -1,0 +1,134 @@
+#include "protocol/hollow.h"
+
+#include <cstdint>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace hir::protocol {
+namespace {
+
+constexpr int kMaxDepth = 64;
+constexpr size_t kNone = std::string_view::npos;
+
+// '[' and '{' differ from each other only in bit 0x20, as do ']' and '}'.
+bool opens(char c) { return (c | 0x20) == '{'; }
+bool closes(char c) { return (c | 0x20) == '}'; }
+
+// The index of the next quote or bracket at or after i, or s.size(). A data array is mostly
+// digits, commas and dots: sixteen bytes are looked at in one step where SSE2 is there.
+size_t next_special(std::string_view s, size_t i) {
+  const char* p = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bit = _mm_set1_epi8(0x20);
+  const __m128i open = _mm_set1_epi8('{');
+  const __m128i close = _mm_set1_epi8('}');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i folded = _mm_or_si128(v, bit);
+    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+                                     _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
+    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < n; ++i)
+    if (p[i] == '"' || opens(p[i]) || closes(p[i])) return i;
+  return n;
+}
+
+// s[i] is a string's opening quote: the index just past its closing quote, or kNone.
+size_t skip_string(std::string_view s, size_t i) {
+  for (++i; i < s.size(); ++i) {
+    const void* q = std::memchr(s.data() + i, '"', s.size() - i);
+    if (q == nullptr) return kNone;
+    i = static_cast<size_t>(static_cast<const char*>(q) - s.data());
+    size_t backslashes = 0;
+    while (backslashes < i && s[i - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return i + 1;
+  }
+  return kNone;
+}
+
+// s[i] is '[': the index of its matching ']', or kNone. Objects have no place in tensor data.
+size_t skip_array(std::string_view s, size_t i) {
+  int depth = 0;
+  for (;;) {
+    i = next_special(s, i);
+    if (i == s.size()) return kNone;
+    const char c = s[i];
+    if (c == '"') {
+      i = skip_string(s, i);
+      if (i == kNone) return kNone;
+      continue;
+    }
+    if (c == '[') {
+      if (++depth > kMaxDepth) return kNone;
+    } else if (c == ']') {
+      if (--depth == 0) return i;
+    } else {
+      return kNone;  // '{' or '}'
+    }
+    ++i;
+  }
+}
+
+size_t skip_space(std::string_view s, size_t i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+  return i;
+}
+
+}  // namespace
+
+bool hollow_data_arrays(std::string_view s, std::string& out) {
+  out.clear();
+  // What each open container is; a string right after '{' or after ',' in an object is a key.
+  bool in_object[kMaxDepth];
+  int depth = 0;
+  bool expect_key = false;
+  size_t copied = 0;  // s[copied, i) is still to be appended to out
+  size_t i = 0;
+  while (i < s.size()) {
+    const char c = s[i];
+    if (opens(c)) {
+      if (depth == kMaxDepth) return false;
+      in_object[depth++] = c == '{';
+      expect_key = c == '{';
+      ++i;
+    } else if (closes(c)) {
+      if (depth == 0 || in_object[depth - 1] != (c == '}')) return false;
+      --depth;
+      expect_key = false;
+      ++i;
+    } else if (c == ',') {
+      expect_key = depth > 0 && in_object[depth - 1];
+      ++i;
+    } else if (c == '"') {
+      const size_t start = i;
+      i = skip_string(s, i);
+      if (i == kNone) return false;
+      if (!expect_key) continue;
+      expect_key = false;
+      const std::string_view key = s.substr(start + 1, i - start - 2);
+      i = skip_space(s, i);
+      if (i >= s.size() || s[i] != ':') return false;
+      i = skip_space(s, i + 1);
+      if (key != "data" || i >= s.size() || s[i] != '[') continue;
+      const size_t end = skip_array(s, i);
+      if (end == kNone) return false;
+      out.append(s.data() + copied, i + 1 - copied);  // through the '['
+      copied = end;                                   // from the ']'
+      i = end + 1;
+    } else {
+      ++i;  // numbers, literals, ':' and whitespace
+    }
+  }
+  if (depth != 0) return false;
+  out.append(s.data() + copied, s.size() - copied);
+  return true;
+}
+
+}  // namespace hir::protocol

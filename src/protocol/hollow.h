@@ -1,0 +1,23 @@
+// A JSON request header with its tensors' values left out, for a router that reads only the head
+// (parse_infer_request_head) of a body it forwards as it came. An image of 784 floats sent as
+// JSON is ~6.5 KB of numbers that the head reader never converts, yet simdjson tokenised and
+// skipped them all (~40k instructions, docs/perf/proxy.md); and because the values differ from
+// request to request, headers that are otherwise the same could never be recognised as such.
+// Emptying every `data` array gives the head reader a short text that is the same for every
+// request of a kind (header_memo.h), and the same head.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace hir::protocol {
+
+// Writes into `out` the JSON text `json` with the contents of every array that is the value of a
+// member keyed `data` (written without escapes) removed: `"data":[1,2]` becomes `"data":[]`. The
+// arrays are skipped by their brackets and strings, not parsed: what they hold is the target's to
+// check. Returns false, with `out` unspecified, for a text whose structure the scan cannot follow
+// (an unterminated string, unbalanced brackets, an object inside a data array, nesting deeper
+// than 64); the caller then reads `json` itself. Never reads out of bounds.
+bool hollow_data_arrays(std::string_view json, std::string& out);
+
+}  // namespace hir::protocol

@@ -1,0 +1,83 @@
+// hollow_data_arrays: what it empties, what it leaves, what it refuses; and that the request head
+// read through it is the head of the request as sent.
+#include "protocol/hollow.h"
+
+#include <random>
+
+#include "codec_test_util.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace testing;  // NOLINT
+
+std::optional<std::string> hollow(std::string_view s) {
+  std::string out;
+  if (!hollow_data_arrays(s, out)) return std::nullopt;
+  return out;
+}
+
+TEST(Hollow, EmptiesEveryDataArrayAndNothingElse) {
+  EXPECT_EQ(hollow(R"({"inputs":[{"name":"x","shape":[2,2],"data":[[1,2],[3.5e-3,-4]]}]})"),
+            R"({"inputs":[{"name":"x","shape":[2,2],"data":[]}]})");
+  // Strings holding brackets, quotes and backslashes (BYTES and BOOL data), and spacing.
+  EXPECT_EQ(hollow("{ \"data\" :\n [ \"]\\\"[\", \"\\\\\", true ] , \"k\" : 1 }"), "{ \"data\" :\n [] , \"k\" : 1 }");
+  // `data` as a string value, a parameter key, an escaped key, or a member that is no array.
+  const std::string untouched[] = {
+      R"({"a":"data","b":["data",[1]]})",
+      R"({"parameters":{"data":"x"},"data":5})",
+      R"({"d\u0061ta":[1,2]})",
+      R"({"outputs":[{"name":"data"}]})",
+      R"([1,2,"data"])",
+      "",
+  };
+  for (const std::string& s : untouched) EXPECT_EQ(hollow(s), s) << s;
+  // Every data array, at any place: the reader decides what each one means.
+  EXPECT_EQ(hollow(R"({"parameters":{"data":[1]},"x":{"data":[[]]}})"), R"({"parameters":{"data":[]},"x":{"data":[]}})");
+}
+
+TEST(Hollow, RefusesWhatItCannotFollow) {
+  const std::string bad[] = {
+      R"({"data":[1,2})",          // the array never closes
+      R"({"data":[1,{"a":2}]})",   // an object inside
+      R"({"data":["1,2]})",        // a string that never closes
+      R"({"a":"x)",                // likewise outside
+      R"({"a":[1,2})",             // mismatched brackets
+      R"({"a":1]})",
+      R"({"a" 1})",                // no colon after a key
+      std::string(100, '[') + std::string(100, ']'),  // deeper than it follows
+  };
+  for (const std::string& s : bad) EXPECT_FALSE(hollow(s).has_value()) << s;
+}
+
+// Damage at random: the scan never fails on any input, and what it returns is the input with
+// bytes removed, never changed or added.
+TEST(Hollow, DamagedTextsAreRefusedOrOnlyShortened) {
+  InferRequest r;
+  r.id = "x";
+  r.inputs.push_back(make_tensor("input", DataType::kFp32, {1, 3}, le<float>({0.5f, -1.0f, 2.25f})));
+  r.inputs.push_back(make_tensor("s", DataType::kBytes, {2}, bytes_elems({"a]\"[", "\\"})));
+  const std::string seed = encode_infer_request(r, false).body;
+  std::mt19937 rng(3);
+  const std::string alphabet = "{}[]\",:\\ 0a";
+  size_t taken = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string s = seed;
+    for (int k = 0; k < 1 + round % 3; ++k) s[rng() % s.size()] = alphabet[rng() % alphabet.size()];
+    auto h = hollow(s);
+    if (!h) continue;
+    ++taken;
+    EXPECT_LE(h->size(), s.size());
+    // A subsequence of the input, in order.
+    size_t j = 0;
+    for (char c : *h) {
+      while (j < s.size() && s[j] != c) ++j;
+      ASSERT_LT(j, s.size()) << s;
+      ++j;
+    }
+  }
+  EXPECT_GT(taken, 1000u);
+}
+
+}  // namespace
+}  // namespace hir::protocol
