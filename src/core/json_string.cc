@@ -39,6 +39,29 @@ bool plain_word(uint64_t w) {
   return ((w | control | quote | backslash) & k80) == 0;
 }
 
+// True when no byte of s needs a closer look (plain_word's test on every byte). Strings of 8
+// bytes or more are tested a word at a time, the last word overlapping the one before.
+bool all_plain(std::string_view s) {
+  const char* p = s.data();
+  const size_t n = s.size();
+  if (n < 8) {
+    for (size_t i = 0; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(p[i]);
+      if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+    }
+    return true;
+  }
+  uint64_t w;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    std::memcpy(&w, p + i, sizeof w);
+    if (!plain_word(w)) return false;
+  }
+  std::memcpy(&w, p + n - 8, sizeof w);
+  return plain_word(w);
+}
+
+constexpr size_t kShort = 64;  // longer strings take the general path, which copies runs
+
 void append_escape(std::string& out, unsigned char c) {
   switch (c) {
     case '"': out += "\\\""; return;
@@ -62,6 +85,17 @@ void append_escape(std::string& out, unsigned char c) {
 // Eight plain ASCII bytes are recognised with one word test; a word that fails it is walked byte by
 // byte to its end before the next test, which keeps text dense in escapes or UTF-8 cheap too.
 void append_json_string(std::string& out, std::string_view s) {
+  // Most strings written are short and plain — keys, names, ids, a log line's fields — and go
+  // out with one size change and one copy once a few word tests have passed them.
+  if (s.size() <= kShort && all_plain(s)) {
+    const size_t at = out.size();
+    out.resize(at + s.size() + 2);
+    char* d = out.data() + at;
+    d[0] = '"';
+    std::memcpy(d + 1, s.data(), s.size());
+    d[s.size() + 1] = '"';
+    return;
+  }
   out += '"';
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* const end = p + s.size();

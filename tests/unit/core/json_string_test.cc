@@ -120,6 +120,20 @@ TEST(JsonString, MatchesReferenceOnAllBytePairs) {
   }
 }
 
+// One byte that needs a closer look at every position of plain strings of every length up to past
+// the short-string path's limit: the word tests' edges (the last word overlaps the one before).
+TEST(JsonString, MatchesReferenceWithOneSpecialByteAnywhere) {
+  for (size_t n = 1; n <= 80; ++n) {
+    for (size_t at = 0; at < n; ++at) {
+      for (unsigned c : {0x22u, 0x5Cu, 0x0Au, 0x01u, 0x1Fu, 0x80u, 0xC3u, 0xFFu}) {  // quote, backslash, controls, non-ASCII
+        std::string s(n, 'a');
+        s[at] = static_cast<char>(c);
+        ASSERT_EQ(as_json(s), reference(s)) << ::testing::PrintToString(s);
+      }
+    }
+  }
+}
+
 // Random text over an alphabet of the bytes that matter: plain ASCII, escapes and the edges of
 // every UTF-8 lead and continuation range.
 TEST(JsonString, MatchesReferenceOnRandomText) {
