@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <string>
 
-#include <boost/asio/read.hpp>
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/basic_parser.hpp>
@@ -129,19 +128,28 @@ coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast:
 }
 
 // The body of a message whose head the fast reader took (net/fast_head.h): `length` bytes, first
-// from what `buf` holds, the rest read straight into the body, never past the message. Errors as
-// parse_until reports them: partial_message when the peer closed within the body.
+// from what `buf` holds, the rest read straight into the body, never past the message. The body
+// grows by what arrives, a chunk at a time: a peer that announces a large body and sends little
+// holds little memory (room is reserved, as Beast's parser reserves it, but not touched). Errors
+// as parse_until reports them: partial_message when the peer closed within the body.
 inline coro::Awaitable<error_code> read_body(coro::TimedSocket& stream, boost::beast::flat_buffer& buf,
                                              std::string& body, size_t length) {
+  constexpr size_t kChunk = size_t{64} << 10;
   const size_t have = std::min(buf.size(), length);
+  body.reserve(length);
   body.assign(static_cast<const char*>(buf.data().data()), have);
   buf.consume(have);
-  if (have == length) co_return error_code{};
-  body.resize(length);
-  auto [ec, n] = co_await boost::asio::async_read(
-      stream.socket(), boost::asio::buffer(body.data() + have, length - have), coro::kTuple);
-  if (ec == boost::asio::error::eof) co_return error_code(http::error::partial_message);
-  co_return ec;
+  while (body.size() < length) {
+    const size_t at = body.size();
+    const size_t want = std::min(length - at, kChunk);
+    body.resize(at + want);
+    auto [ec, n] = co_await stream.socket().async_read_some(boost::asio::buffer(body.data() + at, want),
+                                                             coro::kTuple);
+    body.resize(at + n);
+    if (ec == boost::asio::error::eof) co_return error_code(http::error::partial_message);
+    if (ec) co_return ec;
+  }
+  co_return error_code{};
 }
 
 }  // namespace hir::net::wire
