@@ -16,26 +16,18 @@
 #include <benchmark/benchmark.h>
 
 #include <chrono>
-#include <fstream>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/process.h"
 #include "net/event_loop.h"
 #include "net/server.h"
 
 namespace {
 
 using namespace hir;
-
-long rss_kb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
-}
 
 int connect_to(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -84,7 +76,7 @@ void run(benchmark::State& state, bool send_request) {
       "Inference-Header-Content-Length: 188\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   std::vector<int> fds;
   for (auto _ : state) {
-    const long before = rss_kb();
+    const long before = resident_kb();
     for (size_t i = 0; i < n; ++i) {
       int fd = connect_to(server.port());
       if (fd < 0) break;
@@ -93,7 +85,7 @@ void run(benchmark::State& state, bool send_request) {
     }
     bool ok = send_request ? wait_for([&] { return server.requests_in_flight() == fds.size(); })
                            : wait_for([&] { return server.connections() == fds.size(); });
-    const long after = rss_kb();
+    const long after = resident_kb();
     if (!ok || fds.size() != n) state.SkipWithError("not every connection was served");
     state.counters["conns"] = static_cast<double>(fds.size());
     state.counters["bytes_per_conn"] = static_cast<double>(after - before) * 1024.0 / static_cast<double>(n);

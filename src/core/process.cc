@@ -155,4 +155,12 @@ std::string executable_dir() {
   return slash == std::string::npos ? "." : p.substr(0, slash);
 }
 
+long resident_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
 }  // namespace hir

@@ -44,4 +44,7 @@ Result<int> wait_for_port_file(const std::string& path, Duration timeout);
 // The directory holding the running executable (to find sibling binaries such as hir-worker).
 std::string executable_dir();
 
+// This process's resident set size in kB (VmRSS of /proc/self/status); 0 when it cannot be read.
+long resident_kb();
+
 }  // namespace hir

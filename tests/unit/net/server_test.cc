@@ -5,13 +5,13 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <mutex>
 #include <thread>
 
+#include "core/process.h"
 #include "net_test_util.h"
 
 namespace hir::net {
@@ -185,15 +185,6 @@ TEST(HttpServer, ABodyFollowingItsHeadInLaterReadsIsReadWhole) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->header("x-path").value_or(""), "/after");
   EXPECT_EQ(posts.load(), 1);  // the cut body never reached the handler
-}
-
-// The resident memory of this process, from /proc (kB); 0 when it cannot be read.
-long resident_kb() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  return 0;
 }
 
 // Bodies announced large and sent slowly: the server holds what has arrived, not what the
