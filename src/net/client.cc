@@ -352,6 +352,9 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
         out.status = read_error(c.stream.why(ec), who, timeout);
         co_return out;
       }
+      // Bytes the target sent after the body (a body longer than its length, an answer nobody
+      // asked for) are in the buffer if they came with it (read_body reads ahead as Beast does):
+      // such a connection is not reused.
       out.reusable = head.keep_alive && c.buf.size() == 0;
       co_return out;
     }

@@ -128,28 +128,29 @@ coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast:
 }
 
 // The body of a message whose head the fast reader took (net/fast_head.h): `length` bytes, first
-// from what `buf` holds, the rest read straight into the body, never past the message. The body
-// grows by what arrives, a chunk at a time: a peer that announces a large body and sends little
-// holds little memory (room is reserved, as Beast's parser reserves it, but not touched). Errors
-// as parse_until reports them: partial_message when the peer closed within the body.
+// from what `buf` holds, then read through `buf` a chunk at a time. Each read asks for at least
+// kMinRead bytes, as Beast's reads do, so bytes that came right after the body (a pipelined
+// request; on a client, bytes that make the connection unfit for reuse) land in `buf` and stay
+// there. The body grows by what arrives: a peer that announces a large body and sends little
+// holds little memory (room is reserved, as Beast's parser reserves it, but not touched), and a
+// peer that trickles bytes costs a copy of what it sent. Errors as parse_until reports them:
+// partial_message when the peer closed within the body.
 inline coro::Awaitable<error_code> read_body(coro::TimedSocket& stream, boost::beast::flat_buffer& buf,
                                              std::string& body, size_t length) {
-  constexpr size_t kChunk = size_t{64} << 10;
-  const size_t have = std::min(buf.size(), length);
+  constexpr size_t kMinRead = size_t{8} << 10, kChunk = size_t{64} << 10;
   body.reserve(length);
-  body.assign(static_cast<const char*>(buf.data().data()), have);
-  buf.consume(have);
-  while (body.size() < length) {
-    const size_t at = body.size();
-    const size_t want = std::min(length - at, kChunk);
-    body.resize(at + want);
-    auto [ec, n] = co_await stream.socket().async_read_some(boost::asio::buffer(body.data() + at, want),
-                                                             coro::kTuple);
-    body.resize(at + n);
+  body.clear();
+  for (;;) {
+    const size_t take = std::min(buf.size(), length - body.size());
+    body.append(static_cast<const char*>(buf.data().data()), take);
+    buf.consume(take);
+    if (body.size() == length) co_return error_code{};
+    auto [ec, n] = co_await stream.socket().async_read_some(
+        buf.prepare(std::clamp(length - body.size(), kMinRead, kChunk)), coro::kTuple);
+    buf.commit(n);
     if (ec == boost::asio::error::eof) co_return error_code(http::error::partial_message);
     if (ec) co_return ec;
   }
-  co_return error_code{};
 }
 
 }  // namespace hir::net::wire

@@ -241,6 +241,55 @@ class RawUpstream {
   std::thread thread_;
 };
 
+// An answer whose body comes in a later read, followed on the same connection by bytes nobody
+// asked for (here a second, wrong answer): the connection is not reused, so the next request gets
+// its own answer from a new connection, not those bytes.
+TEST(HttpClient, BytesAfterABodyReadLaterKeepTheConnectionOutOfThePool) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 4), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::thread upstream([fd] {
+    char buf[4096];
+    int first = ::accept(fd, nullptr, nullptr);
+    (void)::recv(first, buf, sizeof buf, 0);
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab";
+    (void)::send(first, head.data(), head.size(), MSG_NOSIGNAL);
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the rest in a later read
+    const std::string rest = "cdeHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG";
+    (void)::send(first, rest.data(), rest.size(), MSG_NOSIGNAL);
+    int second = ::accept(fd, nullptr, nullptr);  // the next request's own connection
+    if (second >= 0) {
+      (void)::recv(second, buf, sizeof buf, 0);
+      const std::string right = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nRIGHT";
+      (void)::send(second, right.data(), right.size(), MSG_NOSIGNAL);
+      ::shutdown(second, SHUT_WR);
+      while (::recv(second, buf, sizeof buf, 0) > 0) {
+      }
+      ::close(second);
+    }
+    ::close(first);
+  });
+  {
+    LoopThread lt;
+    HttpClient client(lt.loop);
+    auto r1 = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/1"));
+    ASSERT_TRUE(r1.ok()) << r1.status().to_string();
+    EXPECT_EQ(r1->body, "abcde");
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the extra bytes have come
+    auto r2 = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/2"));
+    ASSERT_TRUE(r2.ok()) << r2.status().to_string();
+    EXPECT_EQ(r2->body, "RIGHT");
+  }
+  ::shutdown(fd, SHUT_RDWR);
+  upstream.join();
+  ::close(fd);
+}
+
 TEST(HttpClient, MalformedOrOversizedResponseIsUnavailable) {
   LoopThread lt;
   {
