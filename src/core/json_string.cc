@@ -92,7 +92,7 @@ void append_json_string(std::string& out, std::string_view s) {
     out.resize(at + s.size() + 2);
     char* d = out.data() + at;
     d[0] = '"';
-    std::memcpy(d + 1, s.data(), s.size());
+    if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());  // an empty view may hold no pointer
     d[s.size() + 1] = '"';
     return;
   }
