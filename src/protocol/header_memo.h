@@ -7,8 +7,9 @@
 // The key is the header's bytes with a leading id string left out, and the length of the binary
 // section after it: a reader whose result depends on nothing else (the raw tensors' bytes are
 // only counted) gives the same result for every header with the same key, but for the id. The
-// id is left out only when the header starts with `{"id":"` and the string holds printable ASCII
-// without quote or backslash, which decodes to itself; any other id stays in the key.
+// id is left out only when the header starts with it (`{"id":"`, spaces allowed) and the string
+// holds printable ASCII without quote or backslash, which decodes to itself; any other id stays
+// in the key.
 #pragma once
 
 #include <array>
@@ -26,12 +27,25 @@ struct HeaderKey {
   std::string_view rest;
 };
 
+// The header starts with an id string when it opens `{ "id" : "` (whitespace anywhere between,
+// as JSON encoders with spaced separators write it): whitespace there does not change what the
+// header means, so it is not part of the key either.
 inline std::optional<HeaderKey> header_key(std::string_view json) {
-  constexpr std::string_view kOpen = "{\"id\":\"";
-  if (!json.starts_with(kOpen)) return HeaderKey{false, {}, json};
-  for (size_t i = kOpen.size(); i < json.size(); ++i) {
+  auto space = [&json](size_t i) {
+    while (i < json.size() && (json[i] == ' ' || json[i] == '\t' || json[i] == '\n' || json[i] == '\r')) ++i;
+    return i;
+  };
+  constexpr std::string_view kId = "\"id\"";
+  size_t i = json.starts_with('{') ? space(1) : json.size();
+  if (json.substr(i, kId.size()) != kId) return HeaderKey{false, {}, json};
+  i = space(i + kId.size());
+  if (i >= json.size() || json[i] != ':') return HeaderKey{false, {}, json};
+  i = space(i + 1);
+  if (i >= json.size() || json[i] != '"') return HeaderKey{false, {}, json};
+  const size_t open = ++i;
+  for (; i < json.size(); ++i) {
     const auto c = static_cast<unsigned char>(json[i]);
-    if (c == '"') return HeaderKey{true, json.substr(kOpen.size(), i - kOpen.size()), json.substr(i)};
+    if (c == '"') return HeaderKey{true, json.substr(open, i - open), json.substr(i)};
     if (c < 0x20 || c > 0x7e || c == '\\') return std::nullopt;
   }
   return std::nullopt;

@@ -17,8 +17,13 @@ constexpr size_t kNone = std::string_view::npos;
 bool opens(char c) { return (c | 0x20) == '{'; }
 bool closes(char c) { return (c | 0x20) == '}'; }
 
-// The index of the next quote or bracket at or after i, or s.size(). A data array is mostly
-// digits, commas and dots: sixteen bytes are looked at in one step where SSE2 is there.
+// A byte simdjson's first stage would not pass unexamined: a control character or a non-ASCII
+// byte (whose UTF-8 it validates). Inside data arrays the scan refuses them (whitespace aside),
+// so that a header it empties is one simdjson would have taken as it was.
+bool unusual(char c) { return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x80; }
+
+// The index of the next quote, bracket or unusual byte at or after i, or s.size(). A data array
+// is mostly digits, commas and dots: sixteen bytes are looked at in one step where SSE2 is there.
 size_t next_special(std::string_view s, size_t i) {
   const char* p = s.data();
   const size_t n = s.size();
@@ -27,17 +32,36 @@ size_t next_special(std::string_view s, size_t i) {
   const __m128i bit = _mm_set1_epi8(0x20);
   const __m128i open = _mm_set1_epi8('{');
   const __m128i close = _mm_set1_epi8('}');
+  const __m128i space = _mm_set1_epi8(0x20);
   for (; i + 16 <= n; i += 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
     const __m128i folded = _mm_or_si128(v, bit);
-    const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(v, quote),
+    // Signed: bytes from 0x80 up compare below SP too, so one test finds both kinds of unusual.
+    const __m128i odd = _mm_cmplt_epi8(v, space);
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), odd),
                                      _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
     if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
   }
 #endif
   for (; i < n; ++i)
-    if (p[i] == '"' || opens(p[i]) || closes(p[i])) return i;
+    if (p[i] == '"' || opens(p[i]) || closes(p[i]) || unusual(p[i])) return i;
   return n;
+}
+
+// s[i] opens a string inside a data array: the index just past its closing quote, or kNone when
+// it does not close or holds an unusual byte (escaped or not).
+size_t skip_data_string(std::string_view s, size_t i) {
+  for (++i; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '\\') {
+      if (++i == s.size()) return kNone;
+      c = s[i];
+    } else if (c == '"') {
+      return i + 1;
+    }
+    if (unusual(c)) return kNone;
+  }
+  return kNone;
 }
 
 // s[i] is a string's opening quote: the index just past its closing quote, or kNone.
@@ -61,10 +85,15 @@ size_t skip_array(std::string_view s, size_t i) {
     if (i == s.size()) return kNone;
     const char c = s[i];
     if (c == '"') {
-      i = skip_string(s, i);
+      i = skip_data_string(s, i);
       if (i == kNone) return kNone;
       continue;
     }
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      ++i;
+      continue;
+    }
+    if (unusual(c)) return kNone;
     if (c == '[') {
       if (++depth > kMaxDepth) return kNone;
     } else if (c == ']') {

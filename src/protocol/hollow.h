@@ -15,9 +15,11 @@ namespace hir::protocol {
 // Writes into `out` the JSON text `json` with the contents of every array that is the value of a
 // member keyed `data` (written without escapes) removed: `"data":[1,2]` becomes `"data":[]`. The
 // arrays are skipped by their brackets and strings, not parsed: what they hold is the target's to
-// check. Returns false, with `out` unspecified, for a text whose structure the scan cannot follow
-// (an unterminated string, unbalanced brackets, an object inside a data array, nesting deeper
-// than 64); the caller then reads `json` itself. Never reads out of bounds.
+// check, but nothing that simdjson would have refused before it read a value is let through —
+// a control character (whitespace aside) or a non-ASCII byte in a data array makes the scan
+// refuse. Returns false, with `out` unspecified, for those and for a text whose structure the
+// scan cannot follow (an unterminated string, unbalanced brackets, an object inside a data array,
+// nesting deeper than 64); the caller then reads `json` itself. Never reads out of bounds.
 bool hollow_data_arrays(std::string_view json, std::string& out);
 
 }  // namespace hir::protocol

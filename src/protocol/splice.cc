@@ -368,8 +368,15 @@ Result<Encoded> splice_response_header(std::string_view body,
       return Unimplemented("the answer's form would change");
     HIR_RETURN_IF_ERROR(lay_out(json, fresh));
     layout = &fresh;
-    if (key && found.header_decides)
-      memo.add(json, bin.size(), [](std::string_view copy, Layout& l) { return lay_out(copy, l).ok(); });
+    if (key && found.header_decides) {
+      // The memo keeps its own copy of the header: the layout just made, moved onto it.
+      memo.add(json, bin.size(), [&fresh, json](std::string_view copy, Layout& l) {
+        auto onto = [&](std::string_view v) { return copy.substr(static_cast<size_t>(v.data() - json.data()), v.size()); };
+        for (const Member& m : fresh.own_params) l.own_params.push_back({onto(m.key), onto(m.value)});
+        for (const Member& m : fresh.kept) l.kept.push_back({onto(m.key), onto(m.value)});
+        return true;
+      });
+    }
   }
   std::string out;
   out.reserve(body.size() + 256);

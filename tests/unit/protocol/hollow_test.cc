@@ -46,8 +46,15 @@ TEST(Hollow, RefusesWhatItCannotFollow) {
       R"({"a":1]})",
       R"({"a" 1})",                // no colon after a key
       std::string(100, '[') + std::string(100, ']'),  // deeper than it follows
+      // What simdjson's first stage refuses, inside a data array: invalid or any non-ASCII
+      // bytes, control characters in or between strings (escaped ones included).
+      "{\"data\":[\"\xff\"]}", "{\"data\":[\"caf\xc3\xa9\"]}", "{\"data\":[\"a\x01b\"]}",
+      "{\"data\":[\"a\\\x01\"]}", "{\"data\":[1,\x01 2]}", "{\"data\":[1\x80]}",
+      "{\"data\":[1,2,\x80,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]}",  // in a 16-byte step
   };
-  for (const std::string& s : bad) EXPECT_FALSE(hollow(s).has_value()) << s;
+  for (const std::string& s : bad) EXPECT_FALSE(hollow(s).has_value()) << ::testing::PrintToString(s);
+  // Whitespace inside is fine.
+  EXPECT_EQ(hollow("{\"data\":[1,\n\t2,\r\n 3]}"), "{\"data\":[]}");
 }
 
 // Damage at random: the scan never fails on any input, and what it returns is the input with

@@ -132,6 +132,21 @@ TEST(RequestHead, ARememberedHeaderIsReadAgainWhereverTheRequestDiffers) {
     SCOPED_TRACE(id);
     expect_head_of(from(encode_infer_request(r, true)));
   }
+  // Encoders that space their separators (Python's json.dumps): the same, whatever the id.
+  r.id = "req-7";
+  const Body compact = from(encode_infer_request(r, true));
+  for (std::string open : {"{\"id\": \"", "{ \"id\" :\t\"", "{\n  \"id\":  \""}) {
+    for (std::string id : {"s-1", "s-22"}) {
+      Body b = compact;
+      const size_t json_len = std::stoul(*b.header);
+      std::string json = b.text.substr(0, json_len);
+      json.replace(0, std::string("{\"id\":\"req-7").size(), open + id);
+      b.text = json + b.text.substr(json_len);
+      b.header = std::to_string(json.size());
+      SCOPED_TRACE(json.substr(0, 30));
+      expect_head_of(b);
+    }
+  }
   // The binary section one byte short or long: refused, as before.
   for (int delta : {-1, 1}) {
     Body b = first;
@@ -169,6 +184,13 @@ TEST(RequestHead, JsonRequestsThatDifferInTheirValuesReadAsTheirOwn) {
     r.parameters["note"] = std::string(static_cast<size_t>(round % 3), 'n');
     SCOPED_TRACE(round);
     expect_head_of(from(encode_infer_request(r, false)));
+  }
+  // Bytes that simdjson refuses before reading any value are refused as before, in data too.
+  for (const std::string& bad : {std::string("\xff"), std::string("a\x01b")}) {
+    const Body b{R"({"inputs":[{"name":"s","datatype":"BYTES","shape":[1],"data":[")" + bad + R"("]}]})",
+                 std::nullopt};
+    EXPECT_FALSE(parse_infer_request_head(b.text, b.hdr()).ok()) << ::testing::PrintToString(b.text);
+    EXPECT_FALSE(parse_infer_request(b.text, b.hdr()).ok());
   }
   // Values the head does not read reach the target as they came, which refuses them.
   const Body odd{R"({"inputs":[{"name":"x","datatype":"FP32","shape":[2],"data":[1,oops]}]})", std::nullopt};

@@ -203,6 +203,13 @@ TEST(Splice, ARememberedHeaderIsCheckedAgainWhereverTheAnswerDiffers) {
   expect_same_as_full_path(first);
   for (std::string_view id : {"a", "bb", "", "x y", "a\\\"b", "\u00e9", "caf\u00e9"})
     expect_same_as_full_path(binary_case(answer(id), kF32x2));
+  // Spaced separators before the id (Python's json.dumps writes them): the same answers.
+  for (std::string open : {"{\"id\": \"", "{ \"id\" : \""})
+    for (std::string_view id : {"a", "q-9"}) {
+      std::string json = answer(id);
+      json.replace(0, 7, open);
+      expect_same_as_full_path(binary_case(json, kF32x2));
+    }
   // The same header with a binary section one byte short or long: refused, as before.
   for (const std::string& raw : {kF32x2.substr(0, 7), kF32x2 + "x"}) {
     const Case c = binary_case(answer("a"), raw);
