@@ -271,7 +271,10 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   };
   if (auto req = recall(json)) return std::move(*req);
   std::string_view text = json;
-  const bool hollowed = hollow_data_arrays(json, t_hollow) && t_hollow.size() < json.size();
+  // Only a header that holds a data member can be shortened: a raw-tensor header seen for the
+  // first time is not walked for nothing.
+  const bool hollowed = json.find("\"data\"") != std::string_view::npos && hollow_data_arrays(json, t_hollow) &&
+                        t_hollow.size() < json.size();
   if (hollowed) {
     text = t_hollow;
     if (auto req = recall(text)) return std::move(*req);
