@@ -93,8 +93,6 @@ struct Fields {
   bool close = false, keep_alive = false;
 };
 
-bool one_token(std::string_view v, std::string_view token) { return iequals(v, token); }
-
 // The field left to Beast that a name starting with `first` could be, if any.
 std::string_view beast_only(char first) {
   switch (first | 0x20) {
@@ -135,8 +133,8 @@ bool read_fields(Cursor& c, const HeadLimits& limits, Fields& f) {
           f.has_length = true;
           f.length = x;
         } else if (iequals(n, "connection")) {
-          if (one_token(v, "close")) f.close = true;
-          else if (one_token(v, "keep-alive")) f.keep_alive = true;
+          if (iequals(v, "close")) f.close = true;
+          else if (iequals(v, "keep-alive")) f.keep_alive = true;
           else return false;
         }
         break;

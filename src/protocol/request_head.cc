@@ -24,6 +24,15 @@ namespace od = simdjson::ondemand;
 
 constexpr size_t kKeepCapacity = size_t{1} << 20;  // a buffer grown past this is not kept
 
+// Gives a thread's scratch buffer back when one huge message grew it past kKeepCapacity, so that
+// it does not stay pinned to the thread.
+struct KeepSmall {
+  std::string& s;
+  ~KeepSmall() {
+    if (s.capacity() > kKeepCapacity) std::string().swap(s);
+  }
+};
+
 // Never destroyed: destroying this thread_local On-Demand parser at process exit crashed hir serve
 // after it had stopped cleanly (simdjson 3.0.1; the cause was not found, the DOM parser's twin in
 // json_read.cc is unaffected). An I/O thread lives as long as the process anyway.
@@ -256,11 +265,7 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   // JSON requests of a kind share one entry too.
   thread_local HeaderMemo<InferRequest> memo;
   thread_local std::string t_hollow;
-  struct TrimHollow {  // one huge header must not pin its buffer to the thread
-    ~TrimHollow() {
-      if (t_hollow.capacity() > kKeepCapacity) std::string().swap(t_hollow);
-    }
-  } trim_hollow;
+  KeepSmall keep_hollow{t_hollow};
   auto recall = [&rest](std::string_view text) -> std::optional<InferRequest> {
     const std::optional<HeaderKey> key = header_key(text);
     const InferRequest* seen = key ? memo.find(*key, rest.size()) : nullptr;
@@ -281,11 +286,7 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   }
   t_padded.assign(text);
   t_padded.append(simdjson::SIMDJSON_PADDING, '\0');
-  struct Trim {  // one huge body must not pin its buffer to the thread
-    ~Trim() {
-      if (t_padded.capacity() > kKeepCapacity) std::string().swap(t_padded);
-    }
-  } trim;
+  KeepSmall keep_padded{t_padded};
   od::document doc;
   if (t_parser->iterate(simdjson::padded_string_view(t_padded.data(), text.size(), t_padded.size())).get(doc))
     return refuse();
