@@ -136,16 +136,21 @@ std::string traffic_text(const std::vector<router::DemoTraffic>& mix) {
   return out;
 }
 
-// Waits until the router's /v1/targets shows `want` MCU devices up, so the run does not start
-// while its pools are still connecting. False after the timeout (the run goes on: routing sends
-// the traffic elsewhere until they come up).
-bool wait_mcus_up(const net::Url& router, size_t want, Duration timeout) {
+size_t count_of(const std::string& body, std::string_view what) {
+  size_t n = 0;
+  for (size_t at = body.find(what); at != std::string::npos; at = body.find(what, at + what.size())) ++n;
+  return n;
+}
+
+// Waits until the router's /v1/targets shows `mcus` MCU devices up and all `targets` healthy (a
+// target is healthy once its first load report is in), so the run does not start while pools
+// are connecting or reports are on their way: requests sent then are refused as "unhealthy".
+// False after the timeout (the run goes on: routing sends the traffic elsewhere meanwhile).
+bool wait_fleet_up(const net::Url& router, size_t mcus, size_t targets, Duration timeout) {
   auto deadline = SteadyClock::now() + timeout;
   while (SteadyClock::now() < deadline && !g_interrupted) {
     std::string body = get_body(router, "/v1/targets");
-    size_t up = 0;
-    for (size_t at = body.find(R"("state":"up")"); at != std::string::npos; at = body.find(R"("state":"up")", at + 1)) ++up;
-    if (up >= want) return true;
+    if (count_of(body, R"("state":"up")") >= mcus && count_of(body, R"("healthy":true)") >= targets) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return false;
@@ -268,8 +273,8 @@ int run_demo(const DemoOptions& opts) {
       return 1;
     }
   }
-  if (!cfg->demo_mcus.empty() && !g_interrupted && !wait_mcus_up(router_url, cfg->demo_mcus.size(), std::chrono::seconds(10)))
-    std::printf("hir demo: not every MCU came up within 10 s; routing sends their share elsewhere\n");
+  if (!g_interrupted && !wait_fleet_up(router_url, cfg->demo_mcus.size(), cfg->targets.size(), std::chrono::seconds(10)))
+    std::printf("hir demo: not every target was up and reporting within 10 s; routing sends their share elsewhere\n");
   if (g_interrupted) {
     std::printf("hir demo: interrupted; stopping everything it started\n");
     return 130;
