@@ -18,6 +18,8 @@ Status validate(const PolicyConfig& cfg) {
     return InvalidArgument("policy: estimate_reuse must be >= 0");
   if (cfg.forget_idle_estimates < Duration::zero())
     return InvalidArgument("policy: forget_idle_estimates must be >= 0");
+  if (!(cfg.forget_idle_gaps >= 0) || !std::isfinite(cfg.forget_idle_gaps))
+    return InvalidArgument("policy: forget_idle_gaps must be a finite number >= 0");
   HIR_RETURN_IF_ERROR(validate(cfg.breaker));
   return validate(cfg.admission);
 }

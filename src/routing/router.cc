@@ -99,7 +99,7 @@ void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
   // and the breaker at thresholds (a report going stale after seconds, an ejection ending), the
   // load as the report ages, learnt latencies forgotten after a long idle spell. Within
   // estimate_reuse of the last look that drift is negligible.
-  if (states_[t].forget_if_idle(now, cfg_.forget_idle_estimates)) {
+  if (states_[t].forget_if_idle(now, cfg_.forget_idle_estimates, cfg_.forget_idle_gaps)) {
     ++version_[t];
     ++terms_version_[t];
   }

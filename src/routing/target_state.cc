@@ -20,6 +20,14 @@ TargetState::TargetState(const TargetInfo& info, const TargetStateOptions& opt)
 
 void TargetState::on_dispatch(TimePoint now) {
   ++in_flight_;
+  // The interval that ends a spell left out is not the target's usual pace (see forget_if_idle).
+  if (dispatched_ && !forgotten_) {
+    const double gap = to_ms(std::max(Duration::zero(), now - last_dispatch_));
+    gap_ms_ = gap_ms_ < 0 ? gap : gap_ms_ + opt_.mean_alpha * (gap - gap_ms_);
+  }
+  dispatched_ = true;
+  forgotten_ = false;
+  last_dispatch_ = now;
   last_touch_ = now;
   if (sent_count_ < kSentRing) sent_[(sent_head_ + sent_count_++) % kSentRing] = now;
 }
@@ -137,6 +145,13 @@ TargetState::OwnQueue TargetState::replay_own_queue(TimePoint now, Duration one_
 
 double TargetState::utilization(TimePoint now) const { return utilization_with(others(now)); }
 
+Duration TargetState::gap_limit(double gaps) const {
+  if (!(gaps > 0) || gap_ms_ < 0) return Duration::max();
+  const double ms = gaps * gap_ms_;
+  if (ms >= to_ms(Duration::max())) return Duration::max();
+  return from_ms(ms);
+}
+
 void TargetState::forget() {
   for (auto& st : variants_) {
     st.p95.clear();
@@ -144,6 +159,7 @@ void TargetState::forget() {
   }
   rtt_.clear();
   learnt_ = false;
+  forgotten_ = true;
 }
 
 double TargetState::error_rate(TimePoint now) const { return errors_.failure_rate(now); }

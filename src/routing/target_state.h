@@ -118,14 +118,24 @@ class TargetState {
     const double w = std::exp(-age / report_decay_ms_);
     return w * others_snapshot_ + (1 - w) * others_mean_;
   }
-  // Forgets the learnt RTT and service times (back to the report's and the priors) when our
-  // last dispatch or result is at least `after` old and none is in flight; true if it did.
-  bool forget_if_idle(TimePoint now, Duration after) {
-    if (!learnt_ || in_flight_ > 0 || after <= Duration::zero() || now - last_touch_ < after)
-      return false;
+  // Forgets the learnt RTT and service times (back to the report's and the priors) when none
+  // of ours is in flight and our last dispatch or result is old; true if it did. "Old" is
+  // `after`, or sooner when `gaps` > 0: `gaps` of our usual intervals between dispatches (their
+  // EWMA), but at least kForgetFloor. A target that had a request every few milliseconds and
+  // then none for a tenth of a second is being left out — most often because a short stall
+  // put its learnt p95 over the budgets — and keeping those figures for the whole of `after`
+  // would refuse its traffic for that long. The interval that ends such a spell is not counted
+  // as a usual one (no back-off here: a target that keeps failing is the breaker's, which
+  // backs off). A target that sees a request a second waits the whole of `after`, as before.
+  bool forget_if_idle(TimePoint now, Duration after, double gaps = 0) {
+    if (!learnt_ || in_flight_ > 0 || after <= Duration::zero()) return false;
+    const Duration idle = now - last_touch_;
+    if (idle < after && (idle < kForgetFloor || idle < gap_limit(gaps))) return false;
     forget();
     return true;
   }
+  // The shortest idle spell forget_if_idle's `gaps` rule waits for.
+  static constexpr Duration kForgetFloor = std::chrono::milliseconds(100);
   Duration staleness(TimePoint now) const {  // since the last load report (max if none)
     if (!report_) return Duration::max();
     return std::max(Duration::zero(), now - report_at_);
@@ -149,6 +159,7 @@ class TargetState {
     Ewma mean;
   };
   OwnQueue replay_own_queue(TimePoint now, Duration one_way, Duration service) const;
+  Duration gap_limit(double gaps) const;  // gaps x the usual interval; max() without one
   void forget();  // forget_if_idle's work
   VariantStats& stats_for(VariantIndex v);
   const VariantStats* find_stats(VariantIndex v) const;
@@ -169,6 +180,10 @@ class TargetState {
   size_t sent_head_ = 0, sent_count_ = 0;
   TimePoint last_end_{};
   TimePoint last_touch_{};   // our last dispatch or result
+  TimePoint last_dispatch_{};
+  bool dispatched_ = false;
+  bool forgotten_ = false;   // forget() ran since the last dispatch
+  double gap_ms_ = -1;       // EWMA (mean_alpha) of the intervals between our dispatches; < 0: none yet
   bool learnt_ = false;      // our own latency samples are in the windows  // when the last answered request left its thread, about
   uint64_t requests_ = 0;
   std::optional<LoadReport> report_;

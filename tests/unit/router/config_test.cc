@@ -123,3 +123,16 @@ TEST(Config, RedisUrlGivesTheCacheItsAddress) {
   EXPECT_TRUE(apply_redis_url(*plain, "redis://h:1").ok());
   EXPECT_FALSE(plain->cache.has_value());
 }
+
+TEST(Config, ForgetIdleGapsParsesAndIsChecked) {
+  auto plain = parse_config(kMinimal);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_DOUBLE_EQ(plain->routing.policy.forget_idle_gaps, 20);
+  auto set = parse_config(std::string(kMinimal) + "routing: {forget_idle_gaps: 0}\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_DOUBLE_EQ(set->routing.policy.forget_idle_gaps, 0);
+  EXPECT_NE(expect_error(std::string(kMinimal) + "routing: {forget_idle_gaps: -1}\n").find("forget_idle_gaps"),
+            std::string::npos);
+  EXPECT_NE(expect_error(std::string(kMinimal) + "routing: {forget_idle_gaps: .nan}\n").find("forget_idle_gaps"),
+            std::string::npos);
+}

@@ -166,6 +166,55 @@ TEST(TargetState, LearntLatenciesAreForgottenAfterAnIdleSpell) {
   EXPECT_FALSE(s.forget_if_idle(at(seconds(80)), seconds(10)));  // nothing left to forget
 }
 
+// A target that had a request every 5 ms and then none: with gaps = 20 its learnt figures go
+// after 20 x 5 = 100 ms idle, not after the whole `after`.
+TEST(TargetState, ABusyTargetLeftOutForgetsAfterItsUsualIntervals) {
+  TargetState s(edge());
+  for (int i = 0; i < 40; ++i) {
+    s.on_dispatch(at(milliseconds(5 * i)));
+    s.on_result(kSmall, Outcome::kTimeout, milliseconds(60), at(milliseconds(5 * i + 1)));
+  }
+  const TimePoint last = at(milliseconds(5 * 39 + 1));
+  EXPECT_FALSE(s.forget_if_idle(last + milliseconds(99), seconds(10), 20));
+  EXPECT_FALSE(s.forget_if_idle(last + milliseconds(150), seconds(10), 0));  // the gaps rule off
+  EXPECT_FALSE(s.forget_if_idle(last + milliseconds(150), seconds(10), 40));  // 40 x 5 = 200 ms
+  EXPECT_TRUE(s.forget_if_idle(last + milliseconds(101), seconds(10), 20));
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), kPrior);
+
+  // The 300-ms interval that ends the spell is not a usual one: after five more requests 5 ms
+  // apart the limit is still about 100 ms (had the 300 ms counted, it would be about 490 ms).
+  TimePoint t = last + milliseconds(300);
+  for (int i = 0; i < 5; ++i, t += milliseconds(5)) {
+    s.on_dispatch(t);
+    s.on_result(kSmall, Outcome::kTimeout, milliseconds(60), t + milliseconds(1));
+  }
+  const TimePoint again = t - milliseconds(4);
+  EXPECT_FALSE(s.forget_if_idle(again + milliseconds(99), seconds(10), 20));
+  EXPECT_TRUE(s.forget_if_idle(again + milliseconds(110), seconds(10), 20));
+}
+
+// However short the usual interval, a spell under 100 ms is no reason to forget; and a target
+// that sees a request a second waits the whole of `after`.
+TEST(TargetState, TheGapsRuleHasAFloorAndACeiling) {
+  TargetState fast(edge());
+  for (int i = 0; i < 100; ++i) {
+    fast.on_dispatch(at(std::chrono::microseconds(100 * i)));
+    fast.on_result(kSmall, Outcome::kOk, milliseconds(1), at(std::chrono::microseconds(100 * i + 50)));
+  }
+  const TimePoint last = at(std::chrono::microseconds(100 * 99 + 50));
+  EXPECT_FALSE(fast.forget_if_idle(last + milliseconds(50), seconds(10), 20));  // 20 x 0.1 ms < floor
+  EXPECT_TRUE(fast.forget_if_idle(last + TargetState::kForgetFloor, seconds(10), 20));
+
+  TargetState slow(edge());
+  for (int i = 0; i < 5; ++i) {
+    slow.on_dispatch(at(seconds(i)));
+    slow.on_result(kSmall, Outcome::kOk, milliseconds(5), at(seconds(i) + milliseconds(5)));
+  }
+  const TimePoint end = at(seconds(4) + milliseconds(5));
+  EXPECT_FALSE(slow.forget_if_idle(end + seconds(9), seconds(10), 20));
+  EXPECT_TRUE(slow.forget_if_idle(end + seconds(10), seconds(10), 20));
+}
+
 TEST(TargetState, ServiceIsFlooredAtZero) {
   TargetState s(edge());  // RTT prior 2 ms, calls of 1 ms
   for (int i = 0; i < 10; ++i) s.on_result(kSmall, Outcome::kOk, milliseconds(1), at(seconds(i)));
