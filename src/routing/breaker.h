@@ -31,7 +31,9 @@ struct BreakerConfig {
   double failure_rate = 0.5;             // or when the failure share over `window` exceeds this...
   uint32_t min_requests = 20;            // ...with at least this many requests in the window
   Duration window = std::chrono::seconds(10);
-  Duration base_ejection = std::chrono::seconds(2);   // first open period
+  // First open period. Short: five failures in a row most often come from one stall of the
+  // target, which times out every request it holds at once; one that stays down backs off.
+  Duration base_ejection = std::chrono::milliseconds(500);
   Duration max_ejection = std::chrono::seconds(60);   // ejection k lasts min(base * 2^(k-1), max)
   uint32_t half_open_probes = 1;         // requests let through while half-open
   Duration stale_report_after = std::chrono::seconds(5);  // (used by health below)

@@ -38,7 +38,9 @@ struct SimResult {
 SimResult simulate(uint64_t seed, const std::vector<Outage>& outages, int64_t end_ms) {
   const TimePoint t0{};
   Rng rng(seed);
-  Breaker b{BreakerConfig{}};
+  BreakerConfig cfg;
+  cfg.base_ejection = std::chrono::seconds(2);  // the schedule the checks below expect
+  Breaker b{cfg};
   SimResult r;
   BreakerState last = BreakerState::kClosed;
   // Log a state change at the tick it is seen: before the tick's request (open turns half-open

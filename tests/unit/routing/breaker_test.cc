@@ -15,8 +15,15 @@ const TimePoint kT0{};  // simulated time: no test here reads a real clock
 
 TimePoint at(Duration d) { return kT0 + d; }
 
+// The ejection schedule these tests check starts at 2 s, whatever the default.
+BreakerConfig pinned() {
+  BreakerConfig c;
+  c.base_ejection = seconds(2);
+  return c;
+}
+
 TEST(Breaker, OpensAfterConsecutiveFailures) {
-  Breaker b{BreakerConfig{}};
+  Breaker b{pinned()};
   for (int i = 0; i < 4; ++i) b.on_failure(at(milliseconds(i)));
   EXPECT_EQ(b.state(at(milliseconds(4))), BreakerState::kClosed);
   EXPECT_TRUE(b.allow(at(milliseconds(4))));
@@ -29,7 +36,7 @@ TEST(Breaker, OpensAfterConsecutiveFailures) {
 }
 
 TEST(Breaker, SuccessResetsTheConsecutiveCount) {
-  BreakerConfig cfg;
+  BreakerConfig cfg = pinned();
   cfg.failure_rate = 1.0;  // only the consecutive detector
   Breaker b{cfg};
   for (int round = 0; round < 10; ++round) {
@@ -41,7 +48,7 @@ TEST(Breaker, SuccessResetsTheConsecutiveCount) {
 }
 
 TEST(Breaker, OpensOnFailureRateOnlyWithMinRequests) {
-  Breaker b{BreakerConfig{}};  // rate 0.5, min 20, window 10 s
+  Breaker b{pinned()};  // rate 0.5, min 20, window 10 s
   // Pattern F F S: two thirds fail, never 5 in a row.
   int n = 0;
   auto step = [&] {
@@ -58,7 +65,7 @@ TEST(Breaker, OpensOnFailureRateOnlyWithMinRequests) {
 }
 
 TEST(Breaker, FailureRateAtThresholdDoesNotOpen) {
-  BreakerConfig cfg;
+  BreakerConfig cfg = pinned();
   Breaker b{cfg};
   for (int i = 0; i < 40; ++i) {  // S F S F ...: exactly 50%, and the rule is "exceeds"
     const TimePoint t = at(milliseconds(i));
@@ -68,7 +75,7 @@ TEST(Breaker, FailureRateAtThresholdDoesNotOpen) {
 }
 
 TEST(Breaker, OldResultsLeaveTheWindow) {
-  BreakerConfig cfg;
+  BreakerConfig cfg = pinned();
   cfg.consecutive_failures = 0;  // detector off: only the rate may open it
   Breaker b{cfg};
   for (int i = 0; i < 15; ++i) b.on_failure(at(milliseconds(i)));
@@ -79,7 +86,7 @@ TEST(Breaker, OldResultsLeaveTheWindow) {
   EXPECT_EQ(b.state(at(seconds(13))), BreakerState::kOpen);
 }
 
-Breaker opened_at(TimePoint t, BreakerConfig cfg = {}) {
+Breaker opened_at(TimePoint t, BreakerConfig cfg = pinned()) {
   Breaker b{cfg};
   for (uint32_t i = 0; i < cfg.consecutive_failures; ++i) b.on_failure(t);
   return b;
@@ -94,7 +101,7 @@ TEST(Breaker, StaysOpenForItsEjectionTimeThenHalfOpen) {
 }
 
 TEST(Breaker, HalfOpenLetsExactlyTheProbesThrough) {
-  BreakerConfig cfg;
+  BreakerConfig cfg = pinned();
   cfg.half_open_probes = 3;
   Breaker b = opened_at(kT0, cfg);
   const TimePoint t = at(seconds(2));
@@ -133,7 +140,7 @@ TEST(Breaker, HalfOpenFailureReopensLongerExponentiallyAndCapped) {
 }
 
 TEST(Breaker, EjectionLengthNeverOverflows) {
-  BreakerConfig cfg;
+  BreakerConfig cfg = pinned();
   EXPECT_EQ(Breaker::ejection_length(1, cfg), seconds(2));
   EXPECT_EQ(Breaker::ejection_length(3, cfg), seconds(8));
   EXPECT_EQ(Breaker::ejection_length(1000, cfg), seconds(60));
@@ -189,7 +196,7 @@ TEST(Breaker, ValidateRejectsNonsense) {
   };
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.window = Duration::zero(); }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.base_ejection = Duration::zero(); }));
-  EXPECT_TRUE(bad([](BreakerConfig& c) { c.max_ejection = seconds(1); }));
+  EXPECT_TRUE(bad([](BreakerConfig& c) { c.max_ejection = c.base_ejection / 2; }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.failure_rate = 1.5; }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.failure_rate = std::nan(""); }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.half_open_probes = 0; }));
