@@ -81,9 +81,13 @@ std::string get_body(const net::Url& url, const std::string& path) {
 
 // True when nothing listens on 127.0.0.1:port (binding it works). An emulator speaks no HTTP, so
 // the health-check probe used for the workers would not notice one.
+// Binds as the emulator does (SO_REUSEADDR), so that connections an earlier run left in
+// TIME_WAIT on the port do not count as a listener.
 bool tcp_port_free(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);

@@ -60,7 +60,8 @@ struct PolicyConfig {
   // correct it: the breaker's half-open probe, for latency. Zero: never forget.
   Duration forget_idle_estimates = std::chrono::seconds(10);
   // ... or sooner, once it has had none of our requests for this many of its usual intervals
-  // between them (at least 100 ms; TargetState::forget_if_idle). 0: only the time above.
+  // between them (at least 100 ms; TargetState::forget_if_idle). 0: only the time above;
+  // forget_idle_estimates zero turns both off.
   double forget_idle_gaps = 20;
   BreakerConfig breaker;
   AdmissionConfig admission;

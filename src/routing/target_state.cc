@@ -20,9 +20,11 @@ TargetState::TargetState(const TargetInfo& info, const TargetStateOptions& opt)
 
 void TargetState::on_dispatch(TimePoint now) {
   ++in_flight_;
-  // The interval that ends a spell left out is not the target's usual pace (see forget_if_idle).
-  if (dispatched_ && !forgotten_) {
-    const double gap = to_ms(std::max(Duration::zero(), now - last_dispatch_));
+  if (dispatched_) {
+    double gap = to_ms(std::max(Duration::zero(), now - last_dispatch_));
+    // The interval that ends a spell left out counts up to the limit that ended it
+    // (forget_if_idle): a back-off, not a jump to however long the spell lasted.
+    if (forgotten_) gap = std::min(gap, spell_cap_ms_);
     gap_ms_ = gap_ms_ < 0 ? gap : gap_ms_ + opt_.mean_alpha * (gap - gap_ms_);
   }
   dispatched_ = true;

@@ -124,14 +124,19 @@ class TargetState {
   // EWMA), but at least kForgetFloor. A target that had a request every few milliseconds and
   // then none for a tenth of a second is being left out — most often because a short stall
   // put its learnt p95 over the budgets — and keeping those figures for the whole of `after`
-  // would refuse its traffic for that long. The interval that ends such a spell is not counted
-  // as a usual one (no back-off here: a target that keeps failing is the breaker's, which
-  // backs off). A target that sees a request a second waits the whole of `after`, as before.
+  // would refuse its traffic for that long. The interval that ends such a spell counts as a
+  // usual one only up to the limit that fired, so each spell lengthens the usual interval
+  // about threefold: a target left out again and again is retried ever less often, and one
+  // whose traffic has slowed for good soon stops forgetting. A target that sees a request a
+  // second waits the whole of `after`, as before. `after` zero: never (whatever `gaps`).
   bool forget_if_idle(TimePoint now, Duration after, double gaps = 0) {
     if (!learnt_ || in_flight_ > 0 || after <= Duration::zero()) return false;
     const Duration idle = now - last_touch_;
-    if (idle < after && (idle < kForgetFloor || idle < gap_limit(gaps))) return false;
+    if (idle < after && idle < kForgetFloor) return false;
+    const Duration limit = std::min(after, std::max(kForgetFloor, gap_limit(gaps)));
+    if (idle < limit) return false;
     forget();
+    spell_cap_ms_ = to_ms(limit);
     return true;
   }
   // The shortest idle spell forget_if_idle's `gaps` rule waits for.
@@ -183,6 +188,7 @@ class TargetState {
   TimePoint last_dispatch_{};
   bool dispatched_ = false;
   bool forgotten_ = false;   // forget() ran since the last dispatch
+  double spell_cap_ms_ = 0;  // the limit that made forget_if_idle forget, in ms
   double gap_ms_ = -1;       // EWMA (mean_alpha) of the intervals between our dispatches; < 0: none yet
   bool learnt_ = false;      // our own latency samples are in the windows  // when the last answered request left its thread, about
   uint64_t requests_ = 0;

@@ -189,6 +189,7 @@ TEST(Breaker, StateNames) {
 
 TEST(Breaker, ValidateRejectsNonsense) {
   EXPECT_TRUE(validate(BreakerConfig{}).ok());
+  EXPECT_EQ(BreakerConfig{}.base_ejection, milliseconds(500));  // docs/configuration.md
   auto bad = [](auto mutate) {
     BreakerConfig c;
     mutate(c);

@@ -181,16 +181,39 @@ TEST(TargetState, ABusyTargetLeftOutForgetsAfterItsUsualIntervals) {
   EXPECT_TRUE(s.forget_if_idle(last + milliseconds(101), seconds(10), 20));
   EXPECT_EQ(s.service_p95(kSmall, kPrior), kPrior);
 
-  // The 300-ms interval that ends the spell is not a usual one: after five more requests 5 ms
-  // apart the limit is still about 100 ms (had the 300 ms counted, it would be about 490 ms).
+  // The 300-ms interval that ends the spell counts only up to the 100-ms limit that ended it:
+  // the usual interval becomes 5 + 0.1 x 95 = 14.5 ms, then four more 5-ms intervals bring it
+  // to about 11.2 ms, a limit of about 225 ms (uncounted it would be 100 ms; counted whole,
+  // about 490 ms).
   TimePoint t = last + milliseconds(300);
   for (int i = 0; i < 5; ++i, t += milliseconds(5)) {
     s.on_dispatch(t);
     s.on_result(kSmall, Outcome::kTimeout, milliseconds(60), t + milliseconds(1));
   }
   const TimePoint again = t - milliseconds(4);
-  EXPECT_FALSE(s.forget_if_idle(again + milliseconds(99), seconds(10), 20));
-  EXPECT_TRUE(s.forget_if_idle(again + milliseconds(110), seconds(10), 20));
+  EXPECT_FALSE(s.forget_if_idle(again + milliseconds(215), seconds(10), 20));
+  EXPECT_TRUE(s.forget_if_idle(again + milliseconds(235), seconds(10), 20));
+}
+
+// A target whose traffic slows for good (one request every 500 ms after one every 5 ms) stops
+// forgetting after a few spells and learns its latencies again.
+TEST(TargetState, ATargetWhoseTrafficSlowsForGoodLearnsAgain) {
+  TargetState s(edge());
+  TimePoint t = kT0;
+  for (int i = 0; i < 200; ++i, t += milliseconds(5)) {
+    s.on_dispatch(t);
+    s.on_result(kSmall, Outcome::kOk, milliseconds(12), t + milliseconds(1));
+  }
+  int forgets = 0;
+  for (int i = 0; i < 40; ++i) {
+    s.on_dispatch(t);
+    s.on_result(kSmall, Outcome::kOk, milliseconds(12), t + milliseconds(1));
+    for (int k = 1; k <= 50; ++k) forgets += s.forget_if_idle(t + milliseconds(10 * k), seconds(10), 20);
+    t += milliseconds(500);
+  }
+  EXPECT_GE(forgets, 1);
+  EXPECT_LE(forgets, 4);
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), milliseconds(10));  // 12 less the 2-ms RTT prior
 }
 
 // However short the usual interval, a spell under 100 ms is no reason to forget; and a target
