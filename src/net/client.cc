@@ -67,6 +67,7 @@ struct Once {
 // One request, from send() until its callback.
 struct Job {
   Url url;
+  std::string key;  // url.authority(): the pool's key and the name in errors, made once
   HttpRequest req;
   Duration timeout;
   TimePoint deadline;
@@ -107,7 +108,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
   // Starts job now on an idle connection or a free slot, queues it behind the host's cap, or
   // refuses it when the queue is full.
   void admit(Job job) {
-    const std::string key = job.url.authority();
+    const std::string& key = job.key;
     std::unique_lock lk(mu);
     Host& h = hosts[key];
     if (!h.idle.empty()) {
@@ -158,14 +159,14 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     {
       std::lock_guard lk(mu);
       if (!w.queued) return;  // handed a connection at the same moment
-      hosts[w.job.url.authority()].waiting.erase(w.pos);
+      hosts[w.job.key].waiting.erase(w.pos);
       w.queued = false;
     }
     (*w.job.done)(waited_too_long(w.job));
   }
 
   static Status waited_too_long(const Job& job) {
-    return DeadlineExceeded("no connection to " + job.url.authority() + " came free within " +
+    return DeadlineExceeded("no connection to " + job.key + " came free within " +
                             ms_text(job.timeout));
   }
 
@@ -380,7 +381,7 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
                                std::unique_ptr<Conn> conn, Executor ex) {
   const Url& url = job.url;
   const HttpRequest& req = job.req;
-  const std::string who = url.authority();
+  const std::string& who = job.key;
   Lease lease(st, who);
   std::string target = url.base_path;
   if (req.target.empty() || req.target.front() != '/') target += '/';
@@ -538,7 +539,8 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
     });
     return;
   }
-  impl_->admit(Job{url, std::move(req), timeout, SteadyClock::now() + timeout, std::move(once), std::move(cancel)});
+  impl_->admit(Job{url, url.authority(), std::move(req), timeout, SteadyClock::now() + timeout, std::move(once),
+                   std::move(cancel)});
 }
 
 }  // namespace hir::net

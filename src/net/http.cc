@@ -65,10 +65,45 @@ std::string_view path_of(std::string_view target) {
 
 namespace wire {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    // Most bytes are equal as they are; only a pair differing in bit 0x20 can still match.
+namespace {
+
+// Eight bytes at once (the SWAR byte tests of Bit Twiddling Hacks): equal ignoring ASCII case
+// when every differing byte differs only in bit 0x20 and is a letter in both words. A header
+// lookup that finds its name compares it whole, 10 to 31 bytes.
+bool iequals_word(uint64_t x, uint64_t y) {
+  constexpr uint64_t k01 = 0x0101010101010101u, k20 = k01 * 0x20, k7f = k01 * 0x7f, k80 = k01 * 0x80;
+  const uint64_t d = x ^ y;
+  if (d == 0) return true;
+  if (d & ~k20) return false;
+  // Letters of x, lowered: bytes in 'a'..'z'. Bit 7 is masked first so that no sum carries
+  // into the next byte; a byte with it set is no letter.
+  const uint64_t l = (x | k20) & k7f;
+  const uint64_t at_least_a = (l + k01 * (0x80 - 'a')) & k80;
+  const uint64_t above_z = (l + k01 * (0x80 - 'z' - 1)) & k80;
+  const uint64_t letter = at_least_a & ~above_z & ~(x & k80);
+  return ((d << 2) & k80 & ~letter) == 0;  // bit 0x20 of d, moved to bit 7
+}
+
+}  // namespace
+
+bool iequals_same_size(const char* a, const char* b, size_t n) {
+  auto word = [](const char* p, size_t bytes) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, bytes);
+    return w;
+  };
+  if (n >= 8) {
+    // Whole words, then the last eight bytes again (overlapping the words before: equality of
+    // every byte is all that is asked).
+    size_t i = 0;
+    for (; n - i >= 8; i += 8)
+      if (!iequals_word(word(a + i, 8), word(b + i, 8))) return false;
+    return i == n || iequals_word(word(a + n - 8, 8), word(b + n - 8, 8));
+  }
+  if (n >= 4)  // the first four bytes and the last four
+    return iequals_word(word(a, 4), word(b, 4)) && iequals_word(word(a + n - 4, 4), word(b + n - 4, 4));
+  for (size_t i = 0; i < n; ++i) {
+    // Only a pair differing in bit 0x20 can match without being equal.
     const char x = a[i], y = b[i];
     if (x != y && ((x ^ y) != 0x20 || lower(x) != lower(y))) return false;
   }

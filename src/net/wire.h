@@ -25,6 +25,11 @@ void append_response_head(std::string& out, const HttpResponse& res, int version
 void append_request_head(std::string& out, const HttpRequest& req, std::string_view target,
                          std::string_view host);
 
-bool iequals(std::string_view a, std::string_view b);
+// ASCII case-insensitive equality (header names, tokens). Inline: most calls compare names of
+// different lengths (a header lookup walks every header) and end at the size check.
+bool iequals_same_size(const char* a, const char* b, size_t n);
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
+}
 
 }  // namespace hir::net::wire

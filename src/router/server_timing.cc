@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "net/wire.h"
+
 namespace hir::router {
 namespace {
 
@@ -17,16 +19,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
+using net::wire::iequals;
 
 // The next piece of `s` up to `sep` (which is consumed); a quoted string may hold the separator.
 // `quotes`: whether the header holds any quote at all; without, the separator is found by memchr

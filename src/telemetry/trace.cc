@@ -1,6 +1,8 @@
 #include "telemetry/trace.h"
 
+#include <array>
 #include <chrono>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -38,10 +40,21 @@ uint64_t random_nonzero64() {
   return v;
 }
 
+// Every byte's two hex digits: a request makes five ids, and a byte at a time is half the work
+// of a nibble at a time.
+constexpr std::array<char, 512> kHexPairs = [] {
+  std::array<char, 512> t{};
+  for (size_t i = 0; i < 256; ++i) {
+    t[2 * i] = kHex[i >> 4];
+    t[2 * i + 1] = kHex[i & 0xF];
+  }
+  return t;
+}();
+
 // Into a local buffer, then one append: 16 push_backs (a capacity check each) cost ~4x as much.
 void append_hex64(std::string& out, uint64_t v) {
   char buf[16];
-  for (int i = 15; i >= 0; --i, v >>= 4) buf[i] = kHex[v & 0xF];
+  for (int i = 7; i >= 0; --i, v >>= 8) std::memcpy(buf + 2 * i, &kHexPairs[2 * (v & 0xFF)], 2);
   out.append(buf, sizeof buf);
 }
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 #include "net/wire.h"
 
 namespace hir::net {
@@ -109,6 +112,40 @@ TEST(Wire, HeaderSafeFindsCrLfNulAtEveryPosition) {
   EXPECT_TRUE(wire::header_safe("X-Test", ""));
   EXPECT_FALSE(wire::header_safe("X Test", "v"));
   EXPECT_FALSE(wire::header_safe("", "v"));
+}
+
+// The word-at-a-time comparison against the plain definition, on strings of every length to 40
+// that differ from a copy in case, in one byte, or by a byte of every value.
+TEST(Wire, IequalsMatchesTheBytewiseDefinition) {
+  auto reference = [](std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    auto low = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    for (size_t i = 0; i < a.size(); ++i)
+      if (low(a[i]) != low(b[i])) return false;
+    return true;
+  };
+  std::mt19937 rng(7);
+  size_t equal = 0, checked = 0;
+  for (int round = 0; round < 20000; ++round) {
+    const size_t n = rng() % 41;
+    std::string a(n, ' ');
+    // Mostly letters and the bytes next to them, so that near-misses are common.
+    const std::string pool = "azAZ@[`{-09_ \x7f\x80\xc1\xe1\xff";
+    for (auto& c : a) c = rng() % 3 ? static_cast<char>('a' + rng() % 26) : pool[rng() % pool.size()];
+    std::string b = a;
+    for (auto& c : b)
+      if (rng() % 2) c = static_cast<char>(c ^ 0x20);
+    if (n > 0 && rng() % 4 == 0) b[rng() % n] = static_cast<char>(rng() % 256);
+    const bool want = reference(a, b);
+    ASSERT_EQ(wire::iequals(a, b), want) << "'" << a << "' vs '" << b << "'";
+    ASSERT_EQ(wire::iequals(b, a), want);
+    equal += want;
+    ++checked;
+  }
+  EXPECT_GT(equal, checked / 10);       // both outcomes are exercised
+  EXPECT_LT(equal, checked * 9 / 10);
+  EXPECT_TRUE(wire::iequals("Inference-Header-Content-Length", "inference-header-content-length"));
+  EXPECT_FALSE(wire::iequals("inference-header-content-lengtH", "inference-header-content-lengt["));
 }
 
 }  // namespace
