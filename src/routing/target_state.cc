@@ -24,11 +24,11 @@ void TargetState::on_dispatch(TimePoint now) {
     double gap = to_ms(std::max(Duration::zero(), now - last_dispatch_));
     // The interval that ends a spell left out counts up to the limit that ended it
     // (forget_if_idle): a back-off, not a jump to however long the spell lasted.
-    if (forgotten_) gap = std::min(gap, spell_cap_ms_);
+    if (spell_cap_ms_ >= 0) gap = std::min(gap, spell_cap_ms_);
     gap_ms_ = gap_ms_ < 0 ? gap : gap_ms_ + opt_.mean_alpha * (gap - gap_ms_);
   }
   dispatched_ = true;
-  forgotten_ = false;
+  spell_cap_ms_ = -1;
   last_dispatch_ = now;
   last_touch_ = now;
   if (sent_count_ < kSentRing) sent_[(sent_head_ + sent_count_++) % kSentRing] = now;
@@ -161,7 +161,6 @@ void TargetState::forget() {
   }
   rtt_.clear();
   learnt_ = false;
-  forgotten_ = true;
 }
 
 double TargetState::error_rate(TimePoint now) const { return errors_.failure_rate(now); }

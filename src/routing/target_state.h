@@ -183,14 +183,13 @@ class TargetState {
   static constexpr size_t kSentRing = 32;
   std::array<TimePoint, kSentRing> sent_{};
   size_t sent_head_ = 0, sent_count_ = 0;
-  TimePoint last_end_{};
+  TimePoint last_end_{};     // when the last answered request left its thread, about
   TimePoint last_touch_{};   // our last dispatch or result
   TimePoint last_dispatch_{};
   bool dispatched_ = false;
-  bool forgotten_ = false;   // forget() ran since the last dispatch
-  double spell_cap_ms_ = 0;  // the limit that made forget_if_idle forget, in ms
+  double spell_cap_ms_ = -1;  // the limit at which forget_if_idle forgot since the last dispatch (ms); < 0: none
   double gap_ms_ = -1;       // EWMA (mean_alpha) of the intervals between our dispatches; < 0: none yet
-  bool learnt_ = false;      // our own latency samples are in the windows  // when the last answered request left its thread, about
+  bool learnt_ = false;      // our own latency samples are in the windows
   uint64_t requests_ = 0;
   std::optional<LoadReport> report_;
   TimePoint report_at_{};
