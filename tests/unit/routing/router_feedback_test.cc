@@ -51,6 +51,27 @@ TEST_F(RouterTest, BreakerOpenRemovesATargetAndHalfOpenLetsOneProbe) {
   EXPECT_EQ(plan(r, req(), later)->steps[0].target, edge);
 }
 
+// A busy edge box whose learnt latency went over the budget is left out; the router tries it
+// again once it has been idle for forget_idle_gaps of its usual intervals (here 20 x 5 ms, so
+// the 100-ms floor), not only after forget_idle_estimates.
+TEST_F(RouterTest, AnEdgeBoxLeftOutIsTriedAgainAfterItsUsualIntervals) {
+  const auto [edge, cloud] = edge_and_cloud(f.large, f.large);
+  auto q = req();
+  q.budget = milliseconds(100);
+  for (double gaps : {20.0, 0.0}) {
+    cfg.forget_idle_gaps = gaps;
+    Router r(f.reg, cfg);
+    TimePoint t = T0;
+    for (int i = 0; i < 40; ++i, t += milliseconds(5)) {
+      r.on_dispatch(edge, t);
+      r.on_result(edge, f.large, Outcome::kOk, milliseconds(i < 30 ? 2 : 400), t);
+    }
+    EXPECT_EQ(plan(r, q, t)->steps[0].target, cloud) << gaps;  // its p95 is 400 ms now
+    EXPECT_EQ(plan(r, q, t + milliseconds(150))->steps[0].target, gaps > 0 ? edge : cloud) << gaps;
+    EXPECT_EQ(plan(r, q, t + seconds(11))->steps[0].target, edge) << gaps;  // forget_idle_estimates
+  }
+}
+
 TEST_F(RouterTest, OverloadAnswersDoNotEject) {
   const auto edge = f.target("edge", HardwareClass::kEdgeCpu, 0, 1);
   f.reg.deploy(f.tiny, edge);
