@@ -83,13 +83,13 @@ class FallbackCollector {
   void reset(bool include_relaxed, size_t max_fallbacks, size_t candidates);
   // c[i]'s cut and half_open are final; c holds every candidate offered so far. Inline: it runs
   // for every candidate of every decision, and most stop at the first check or two.
-  void offer(std::span<const Candidate> c, uint32_t i) {
+  [[gnu::always_inline]] void offer(std::span<const Candidate> c, uint32_t i) {
     if (max_fallbacks_ == 0) return;
     const Candidate& x = c[i];
     const int t = x.half_open ? 2 : x.cut == Cut::kNone ? 0 : include_relaxed_ && relaxable(x) ? 1 : 2;
+    if (t == 2) return;  // not a fallback; tiers_ is read only for candidates in tiers 0 and 1
     if (i >= tiers_.size()) tiers_.resize(i + 1);
     tiers_[i] = static_cast<uint8_t>(t);
-    if (t == 2) return;
     // Nothing to change when c[i] ranks behind the last of a full top_domains_ and behind its
     // hardware class's best. top_ is full then too, and its last entry ranks no worse than
     // top_domains_' (that holds max_fallbacks + 1 bests of distinct domains, so of distinct
