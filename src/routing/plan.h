@@ -98,10 +98,14 @@ class FallbackCollector {
     // keys first (tier, then p95 or rank cost), and in full only on a tie.
     const auto h = static_cast<size_t>(x.hw);
     const int64_t key = lead_key(x, t);
-    if (behind(c, i, t, key, dom_tier_, dom_key_, dom_last_) &&
-        behind(c, i, t, key, hw_tier_[h], hw_key_[h], hw_best_[h]))
-      return;
-    offer_slow(c, i);
+    if (!behind(c, i, t, key, dom_tier_, dom_key_, dom_last_)) {
+      offer_slow(c, i);
+    } else if (!behind(c, i, t, key, hw_tier_[h], hw_key_[h], hw_best_[h])) {
+      // Only its hardware class's best changes: neither list would take it (above).
+      hw_best_[h] = i;
+      hw_tier_[h] = t;
+      hw_key_[h] = key;
+    }
   }
   // chosen = {primary}: appends the fallbacks exactly as add_fallbacks then
   // diversify_last_fallback would.
