@@ -201,13 +201,27 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
   size_t best = kNone;
   for (size_t j = 0; j < n; ++j) {
     const DeploymentInfo& d = deps[j];
-    TargetView& tv = view(d.target, now);
     Candidate& c = cands[j];
+    Cut cut = Cut::kNone;
+    if (!accurate[d.slot]) {
+      // Accuracy is the first check and depends on the request alone: the target is not even
+      // looked at (a view refreshed here would be wasted on a candidate nothing reads).
+      c.half_open = false;
+      c.load = 0;
+      c.in_flight = 0;
+      c.p95 = Duration::zero();
+      c.cost = Money();
+      c.rank_cost = 0;
+      cut = Cut::kAccuracy;
+      c.cut = cut;
+      ++cuts[static_cast<size_t>(cut)];
+      continue;  // not a fallback either (tier 2)
+    }
+    TargetView& tv = view(d.target, now);
     c.half_open = tv.half_open;
     c.load = tv.load;
     c.in_flight = tv.in_flight;
-    Cut cut = Cut::kNone;
-    if (!(accurate[d.slot] && tv.healthy && tv.breaker_allows)) {
+    if (!(tv.healthy && tv.breaker_allows)) {
       // Not available: no prediction and no share of the saturation.
       c.p95 = Duration::zero();
       c.cost = Money();
