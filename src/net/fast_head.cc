@@ -153,11 +153,16 @@ Cursor span_of(std::string_view in, const HeadLimits& limits) {
   return Cursor{in.data(), in.data() + n};
 }
 
+// The fields lie in one stretch of the input, in order: copied in one piece, and indexed.
 void store(const Fields& f, Headers& out) {
-  out.items.reserve(std::max(Headers::kTypicalCount, f.count));
+  if (f.count == 0) return;
+  const char* const base = f.items[0].name;
+  const Field& last = f.items[f.count - 1];
+  out.adopt(std::string_view(base, static_cast<size_t>(last.value + last.value_len - base)), f.count);
   for (size_t i = 0; i < f.count; ++i) {
     const Field& x = f.items[i];
-    out.items.emplace_back(std::string_view(x.name, x.name_len), std::string_view(x.value, x.value_len));
+    out.add_adopted(static_cast<size_t>(x.name - base), x.name_len, static_cast<size_t>(x.value - base),
+                    x.value_len);
   }
 }
 

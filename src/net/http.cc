@@ -17,31 +17,58 @@ char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' +
 }  // namespace
 
 std::optional<std::string_view> Headers::get(std::string_view name) const {
-  for (const auto& [k, v] : items)
-    if (wire::iequals(k, name)) return std::string_view(v);
+  for (const Slot& x : slots_)
+    if (wire::iequals(name_of(x), name))
+      return std::string_view(text_.data() + x.value_at, x.value_len);
   return std::nullopt;
 }
 
-void Headers::set(std::string name, std::string value) {
-  if (items.capacity() == 0) items.reserve(kTypicalCount);
-  bool replaced = false;
-  for (auto it = items.begin(); it != items.end();) {
-    if (!wire::iequals(it->first, name)) {
-      ++it;
-    } else if (!replaced) {
-      it->second = std::move(value);
-      replaced = true;
-      ++it;
-    } else {
-      it = items.erase(it);  // set() leaves exactly one
-    }
-  }
-  if (!replaced) items.emplace_back(std::move(name), std::move(value));
+void Headers::reserve(size_t count, size_t bytes) {
+  slots_.reserve(count);
+  text_.reserve(bytes);
 }
 
-void Headers::add(std::string name, std::string value) {
-  if (items.capacity() == 0) items.reserve(kTypicalCount);
-  items.emplace_back(std::move(name), std::move(value));
+bool Headers::inside(std::string_view s) const {
+  return !s.empty() && s.data() >= text_.data() && s.data() < text_.data() + text_.size();
+}
+
+uint32_t Headers::put(std::string_view a, std::string_view b) {
+  if (inside(a) || inside(b)) {
+    // A view into this very text (h.set("a", *h.get("b"))): growing the text may move it.
+    const std::string copy_a(a), copy_b(b);
+    return put(copy_a, copy_b);
+  }
+  const size_t at = text_.size();
+  text_.append(a.data(), a.size());
+  text_.append(b.data(), b.size());
+  return static_cast<uint32_t>(at);
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  size_t found = 0;
+  while (found < slots_.size() && !wire::iequals(name_of(slots_[found]), name)) ++found;
+  if (found == slots_.size()) {
+    add(name, value);
+    return;
+  }
+  // Later ones of the same name go; the first keeps its place and its spelling.
+  size_t kept = found + 1;
+  for (size_t i = found + 1; i < slots_.size(); ++i)
+    if (!wire::iequals(name_of(slots_[i]), name)) slots_[kept++] = slots_[i];
+  slots_.resize(kept);
+  // The old value's bytes stay, unused, until the text is dropped.
+  slots_[found].value_at = put({}, value);
+  slots_[found].value_len = static_cast<uint32_t>(value.size());
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  if (slots_.capacity() == 0) reserve(kTypicalCount, kTypicalBytes);
+  Slot x;
+  x.name_len = static_cast<uint32_t>(name.size());
+  x.value_len = static_cast<uint32_t>(value.size());
+  x.name_at = put(name, value);
+  x.value_at = x.name_at + x.name_len;
+  slots_.push_back(x);
 }
 
 HttpResponse error_response(int status, std::string_view message) {
@@ -198,7 +225,7 @@ bool framing_header(std::string_view name) {
 // The bytes a head will take, so that it is built with one allocation instead of one per growth.
 size_t head_size(const Headers& h) {
   size_t n = 128;  // status or request line, Host, Server, Content-Length, Connection
-  for (const auto& [k, v] : h.items) n += k.size() + v.size() + 4;
+  for (const auto [k, v] : h) n += k.size() + v.size() + 4;
   return n;
 }
 
@@ -222,7 +249,7 @@ void append_response_head(std::string& out, const HttpResponse& res, int version
   out.append(reason_phrase(status));
   out += "\r\n";
   bool has_server = false;
-  for (const auto& [k, v] : res.headers.items) {
+  for (const auto [k, v] : res.headers) {
     if (framing_header(k) || !header_safe(k, v)) continue;
     has_server = has_server || iequals(k, "Server");
     append_header(out, k, v);
@@ -247,7 +274,7 @@ void append_request_head(std::string& out, const HttpRequest& req, std::string_v
   out.append(target.empty() ? std::string_view("/") : target);
   out += " HTTP/1.1\r\n";
   append_header(out, "Host", host);
-  for (const auto& [k, v] : req.headers.items) {
+  for (const auto [k, v] : req.headers) {
     // Connection passes through so that a caller can ask for close; the pool then honours it.
     if (iequals(k, "Host") || iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding") ||
         !header_safe(k, v))

@@ -35,12 +35,12 @@ class Parser : public http::basic_parser<isRequest> {
 
  protected:
   Parser(Headers& headers, std::string& body) : headers_(headers), body_(body) {
-    headers_.items.reserve(Headers::kTypicalCount);
+    headers_.reserve(Headers::kTypicalCount, Headers::kTypicalBytes);
   }
 
   void on_field_impl(http::field f, string_view name, string_view value, error_code&) override {
     if (f == http::field::expect && wire::iequals(value, "100-continue")) expect_continue_ = true;
-    headers_.items.emplace_back(std::string(name), std::string(value));
+    headers_.add(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
   }
   void on_header_impl(error_code&) override {}
   void on_body_init_impl(boost::optional<std::uint64_t> const& length, error_code&) override {

@@ -98,13 +98,14 @@ void add_hir_parameters(Parameters& p, const Step& cand, Money cost, double tota
 // A 200 answer for an encoded body, JSON or binary as its header length says.
 HttpResponse encoded_answer(protocol::Encoded&& enc, const std::string& request_id) {
   HttpResponse out{200, {}, std::move(enc.body)};
+  // Fresh headers, each name once: add, not set (which looks for an earlier one first).
   if (enc.json_length) {
-    out.headers.set("Content-Type", "application/octet-stream");
-    out.headers.set("Inference-Header-Content-Length", std::to_string(*enc.json_length));
+    out.headers.add("Content-Type", "application/octet-stream");
+    out.headers.add("Inference-Header-Content-Length", std::to_string(*enc.json_length));
   } else {
-    out.headers.set("Content-Type", "application/json");
+    out.headers.add("Content-Type", "application/json");
   }
-  out.headers.set("x-request-id", request_id);
+  out.headers.add("x-request-id", request_id);
   return out;
 }
 
@@ -346,11 +347,11 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   HttpRequest out;
   out.method = "POST";
   out.target = "/v2/models/" + cand.variant->name + "/infer";
-  out.headers.set("Content-Type", call->content_type);
-  if (call->header_length) out.headers.set("Inference-Header-Content-Length", *call->header_length);
-  out.headers.set("x-request-id", call->request_id);
-  out.headers.set("traceparent", call->traceparent);
-  if (!tg.authorization.empty()) out.headers.set("Authorization", tg.authorization);
+  out.headers.add("Content-Type", call->content_type);  // fresh headers: add (see encoded_answer)
+  if (call->header_length) out.headers.add("Inference-Header-Content-Length", *call->header_length);
+  out.headers.add("x-request-id", call->request_id);
+  out.headers.add("traceparent", call->traceparent);
+  if (!tg.authorization.empty()) out.headers.add("Authorization", tg.authorization);
   // Kept for a later attempt (a fallback or a hedge) while one may follow; the last step takes it.
   out.body = call->next < call->steps.size() ? call->body : std::move(call->body);
 

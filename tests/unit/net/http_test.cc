@@ -23,12 +23,35 @@ TEST(Headers, SetReplacesEveryCopyAndAddAppends) {
   h.add("X-A", "1");
   h.add("x-a", "2");
   h.set("X-a", "3");
-  ASSERT_EQ(h.items.size(), 1u);
+  ASSERT_EQ(h.size(), 1u);
   EXPECT_EQ(h.get("x-A").value(), "3");
   h.set("X-B", "4");
   h.add("X-B", "5");
-  EXPECT_EQ(h.items.size(), 3u);
+  EXPECT_EQ(h.size(), 3u);
   EXPECT_EQ(h.get("x-b").value(), "4");  // the first one wins on get
+}
+
+TEST(Headers, KeepTheirOrderAndTakeValuesFromThemselves) {
+  Headers h;
+  const std::string long_value(300, 'x');  // past the reserved text: the next append moves it
+  h.add("A", long_value);
+  h.set("B", *h.get("a"));
+  for (int i = 0; i < 40; ++i) h.add("C" + std::to_string(i), *h.get("A"));
+  h.set("A", *h.get("C39"));
+  h.add("D", *h.get("b"));
+  ASSERT_EQ(h.size(), 43u);
+  EXPECT_EQ(h[0].first, "A");
+  EXPECT_EQ(h[1].first, "B");
+  EXPECT_EQ(h[42].first, "D");
+  size_t n = 0;
+  for (const auto [name, value] : h) {
+    EXPECT_EQ(value, long_value) << name;
+    ++n;
+  }
+  EXPECT_EQ(n, h.size());
+  h.set("c0", "");
+  EXPECT_EQ(h.get("C0").value(), "");
+  EXPECT_EQ(h.size(), 43u);
 }
 
 TEST(ErrorResponse, IsJsonWithEscaping) {
