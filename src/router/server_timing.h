@@ -22,6 +22,9 @@ struct ServerTiming {
 // — when there is no `infer` metric with a duration, or a duration of queue or infer is not a
 // finite number within [0, an hour], or the text is malformed.
 std::optional<ServerTiming> parse_server_timing(std::string_view header);
+// The same by the general grammar alone, without the shortcut for hir-worker's exact form (for
+// tests that compare the two).
+std::optional<ServerTiming> parse_server_timing_grammar(std::string_view header);
 
 // A whole string as std::from_chars reads a double (no sign but '-', no whitespace, exponents
 // allowed), with the same result; false when it is not one.

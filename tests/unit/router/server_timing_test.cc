@@ -102,3 +102,34 @@ TEST(ServerTiming, ReadNumberAgreesWithFromChars) {
                         "123456789012345.6", "1.", ".5", "", "-0", "-1.5", "1e3", "inf", "nan", "00.10"})
     expect_same(s);
 }
+
+// hir-worker's exact form has a shortcut; on it and on every near miss the answer must be the
+// general grammar's.
+TEST(ServerTiming, TheWorkerFormShortcutAgreesWithTheGrammar) {
+  std::mt19937_64 rng(11);
+  const std::vector<std::string> numbers = {"0",     "0.000", "0.125", "12",      "3600000", "3600000.5",
+                                            "-1",    "1e3",   "1.",    ".5",      "1e400",   "nan",
+                                            "0.0005", " 1",   "1 ",    "\"2\"",   "",        "123456789012345678"};
+  const std::vector<std::string> forms = {"queue;dur={q}, infer;dur={i}", "queue;dur={q},infer;dur={i}",
+                                          "queue;dur={q}, infer;dur={i}, cache;dur=1",
+                                          "infer;dur={i}, queue;dur={q}", "Queue;dur={q}, infer;dur={i}",
+                                          "queue;dur={q}, infer;dur={i};desc=x", "queue;dur={q}, infer;dur={i},",
+                                          "queue;dur={q}, infer;dur={i}, infer;dur=9", "queue;dur={q}, inferx;dur={i}"};
+  int checked = 0;
+  for (int n = 0; n < 3000; ++n) {
+    std::string h = forms[rng() % forms.size()];
+    const std::string& q = numbers[rng() % numbers.size()];
+    const std::string& i = numbers[rng() % numbers.size()];
+    h.replace(h.find("{q}"), 3, q);
+    h.replace(h.find("{i}"), 3, i);
+    const auto fast = parse_server_timing(h);
+    const auto slow = parse_server_timing_grammar(h);
+    ASSERT_EQ(fast.has_value(), slow.has_value()) << h;
+    if (fast) {
+      EXPECT_EQ(fast->queue, slow->queue) << h;
+      EXPECT_EQ(fast->infer, slow->infer) << h;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 300);  // the sample holds many answers, not only refusals
+}
