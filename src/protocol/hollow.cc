@@ -22,32 +22,6 @@ bool closes(char c) { return (c | 0x20) == '}'; }
 // so that a header it empties is one simdjson would have taken as it was.
 bool unusual(char c) { return static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x80; }
 
-// The index of the next quote, bracket or unusual byte at or after i, or s.size(). A data array
-// is mostly digits, commas and dots: sixteen bytes are looked at in one step where SSE2 is there.
-size_t next_special(std::string_view s, size_t i) {
-  const char* p = s.data();
-  const size_t n = s.size();
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i bit = _mm_set1_epi8(0x20);
-  const __m128i open = _mm_set1_epi8('{');
-  const __m128i close = _mm_set1_epi8('}');
-  const __m128i space = _mm_set1_epi8(0x20);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i folded = _mm_or_si128(v, bit);
-    // Signed: bytes from 0x80 up compare below SP too, so one test finds both kinds of unusual.
-    const __m128i odd = _mm_cmplt_epi8(v, space);
-    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), odd),
-                                     _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
-    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
-  }
-#endif
-  for (; i < n; ++i)
-    if (p[i] == '"' || opens(p[i]) || closes(p[i]) || unusual(p[i])) return i;
-  return n;
-}
-
 // s[i] opens a string inside a data array: the index just past its closing quote, or kNone when
 // it does not close or holds an unusual byte (escaped or not).
 size_t skip_data_string(std::string_view s, size_t i) {
@@ -81,7 +55,7 @@ size_t skip_string(std::string_view s, size_t i) {
 size_t skip_array(std::string_view s, size_t i) {
   int depth = 0;
   for (;;) {
-    i = next_special(s, i);
+    i = next_json_special(s, i);
     if (i == s.size()) return kNone;
     const char c = s[i];
     if (c == '"') {
@@ -111,6 +85,33 @@ size_t skip_space(std::string_view s, size_t i) {
 }
 
 }  // namespace
+
+// A data array is mostly digits, commas and dots: sixteen bytes are looked at in one step where
+// SSE2 is there.
+size_t next_json_special(std::string_view s, size_t i) {
+  const char* p = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bit = _mm_set1_epi8(0x20);
+  const __m128i open = _mm_set1_epi8('{');
+  const __m128i close = _mm_set1_epi8('}');
+  const __m128i space = _mm_set1_epi8(0x20);
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i folded = _mm_or_si128(v, bit);
+    // Signed: bytes from 0x80 up compare below SP too, so one test finds both kinds of unusual.
+    const __m128i odd = _mm_cmplt_epi8(v, space);
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), odd),
+                                     _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
+    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+#endif
+  for (; i < n; ++i)
+    if (p[i] == '"' || opens(p[i]) || closes(p[i]) || unusual(p[i])) return i;
+  return n;
+}
+
 
 bool hollow_data_arrays(std::string_view s, std::string& out) {
   out.clear();

@@ -22,4 +22,9 @@ namespace hir::protocol {
 // nesting deeper than 64); the caller then reads `json` itself. Never reads out of bounds.
 bool hollow_data_arrays(std::string_view json, std::string& out);
 
+// The index of the next quote, bracket ([ { ] }) or unusual byte (a control character, tab, CR
+// and LF included, or a non-ASCII byte) at or after i in s, or s.size() when there is none: the
+// bytes a scan that skips JSON values by their brackets and strings must look at.
+size_t next_json_special(std::string_view s, size_t i);
+
 }  // namespace hir::protocol

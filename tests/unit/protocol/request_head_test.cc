@@ -263,6 +263,48 @@ TEST(RemoveRequestParameters, DropsAnEmptiedParametersObject) {
   EXPECT_EQ(last->body, R"({"id":"a","parameters":{"x":1}})");
 }
 
+// Long values (the scan skips them many bytes at a time), brackets and quotes inside strings,
+// nested arrays, and random damage: whenever the body is a valid request and the cut succeeds,
+// the cut body is that request without the keys.
+TEST(RemoveRequestParameters, LongAndDamagedBodiesKeepTheirRequest) {
+  std::string row;
+  for (int i = 0; i < 40; ++i) row += (i ? "," : "") + std::to_string(i) + ".25";
+  const std::string seed =
+      R"({"id":"r-1","inputs":[{"name":"a","datatype":"FP32","shape":[2,40],"data":[[)" + row + "],[" + row +
+      R"(]]},{"name":"s","datatype":"BYTES","shape":[3],"data":["x]}\"[{ and a long string to cross words",)"
+      R"("\\\\","{[\"]}"]}],"parameters":{"priority":"low","keep":"}{[]\"","latency_budget_ms":50},)"
+      R"("outputs":[{"name":"o","parameters":{"binary_data":false}}]})";
+  const std::vector<std::string> keys = {"priority", "latency_budget_ms"};
+  auto want_of = [&keys](const std::string& body) {
+    auto r = parse_infer_request(body, std::nullopt);
+    if (r.ok())
+      for (const auto& k : keys) r->parameters.erase(k);
+    return r;
+  };
+  ASSERT_TRUE(want_of(seed).ok());
+  std::mt19937 rng(5);
+  const std::string alphabet = "{}[]\",:\\ 0a-e.tn";
+  size_t compared = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string body = seed;
+    if (round > 0)
+      for (int k = 0; k < 1 + round % 3; ++k) body[rng() % body.size()] = alphabet[rng() % alphabet.size()];
+    auto want = want_of(body);
+    auto cut = remove_request_parameters(body, std::nullopt, keys);
+    if (!want.ok() || !cut.ok()) continue;
+    ++compared;
+    SCOPED_TRACE(body);
+    auto got = parse_infer_request(cut->body, std::nullopt);
+    ASSERT_TRUE(got.ok()) << got.status().message() << "\n" << cut->body;
+    EXPECT_EQ(got->id, want->id);
+    EXPECT_EQ(got->parameters, want->parameters);
+    ASSERT_EQ(got->inputs.size(), want->inputs.size());
+    for (size_t i = 0; i < got->inputs.size(); ++i) expect_same_tensor(got->inputs[i], want->inputs[i]);
+    ASSERT_EQ(got->outputs.size(), want->outputs.size());
+  }
+  EXPECT_GT(compared, 200u);
+}
+
 TEST(RemoveRequestParameters, RefusesWhatItCannotScan) {
   EXPECT_FALSE(remove_request_parameters(R"({"parameters":{},"parameters":{}})", std::nullopt, {"a"}).ok());
   EXPECT_FALSE(remove_request_parameters(R"({"a":)", std::nullopt, {"a"}).ok());
