@@ -1,19 +1,36 @@
 #include "protocol/v2_path.h"
 
+#include <array>
 #include <optional>
-#include <vector>
 
 namespace hir::protocol {
 namespace {
 
-std::vector<std::string_view> split(std::string_view path) {
-  std::vector<std::string_view> parts;
+// The longest path served has six segments (v2/models/m/versions/v/infer); one of more than
+// kMaxParts matches nothing. A fixed array: this runs for every request, and a vector grown one
+// segment at a time cost three allocations.
+constexpr size_t kMaxParts = 7;
+struct Parts {
+  std::array<std::string_view, kMaxParts> at;
+  size_t n = 0;
+  bool too_many = false;
+  size_t size() const { return n; }
+  bool empty() const { return n == 0; }
+  std::string_view operator[](size_t i) const { return at[i]; }
+};
+
+Parts split(std::string_view path) {
+  Parts parts;
   size_t i = 0;
   while (i < path.size()) {
     if (path[i] == '/') { ++i; continue; }
     size_t j = path.find('/', i);
     if (j == std::string_view::npos) j = path.size();
-    parts.push_back(path.substr(i, j - i));
+    if (parts.n == kMaxParts) {
+      parts.too_many = true;
+      return parts;
+    }
+    parts.at[parts.n++] = path.substr(i, j - i);
     i = j;
   }
   return parts;
@@ -47,8 +64,8 @@ std::optional<std::string> decode(std::string_view s) {
 
 V2Path parse_v2_path(std::string_view path) {
   V2Path r;
-  auto p = split(path);
-  if (p.empty() || p[0] != "v2") return r;
+  const Parts p = split(path);
+  if (p.too_many || p.empty() || p[0] != "v2") return r;
   if (p.size() == 1) { r.endpoint = V2Endpoint::kServerMetadata; return r; }
   if (p[1] == "health" && p.size() == 3) {
     if (p[2] == "live") r.endpoint = V2Endpoint::kLive;

@@ -81,6 +81,8 @@ TEST(PathOf, DropsQuery) {
   EXPECT_EQ(path_of("/v2/health/ready"), "/v2/health/ready");
   EXPECT_EQ(path_of("/?"), "/");
   EXPECT_EQ(path_of(""), "");
+  EXPECT_EQ(path_of("/a#b?c"), "/a");
+  EXPECT_EQ(path_of("/a?b#c"), "/a");
 }
 
 TEST(Wire, ResponseHeadFramesTheBody) {

@@ -34,3 +34,13 @@ TEST(V2Path, UnknownShapes) {
     EXPECT_EQ(parse_v2_path(p).endpoint, V2Endpoint::kUnknown) << p;
   }
 }
+
+TEST(V2Path, SixSegmentsAtMostAndAnyNumberOfSlashes) {
+  const auto v = parse_v2_path("//v2///models/m/versions/7//infer/");
+  EXPECT_EQ(v.endpoint, V2Endpoint::kInfer);
+  EXPECT_EQ(v.model, "m");
+  EXPECT_EQ(v.version, "7");
+  for (const char* p : {"/v2/models/m/versions/7/infer/x", "/v2/models/m/versions/7/infer/x/y/z",
+                        "/v2/models/m/infer/a/b/c/d/e/f/g/h"})
+    EXPECT_EQ(parse_v2_path(p).endpoint, V2Endpoint::kUnknown) << p;
+}
