@@ -79,8 +79,8 @@ struct Job {
 // it is cancelled from whichever thread gives a connection back) ends the wait at the request's
 // deadline.
 struct Waiter {
-  Waiter(Job j, Executor e) : job(std::move(j)), ex(e), timer(e) {}
-  Job job;
+  Waiter(std::unique_ptr<Job> j, Executor e) : job(std::move(j)), ex(e), timer(e) {}
+  std::unique_ptr<Job> job;
   Executor ex;
   Timer timer;
   // Guarded by ClientState::mu:
@@ -97,7 +97,7 @@ struct Host {
 std::string ms_text(Duration d) { return std::to_string(static_cast<long long>(to_ms(d))) + " ms"; }
 
 struct ClientState;
-void spawn_exchange(const std::shared_ptr<ClientState>& st, Job job, std::unique_ptr<Conn> conn);
+void spawn_exchange(const std::shared_ptr<ClientState>& st, std::unique_ptr<Job> job, std::unique_ptr<Conn> conn);
 
 struct ClientState : std::enable_shared_from_this<ClientState> {
   ClientState(EventLoop& l, ClientOptions o) : loop(l), opts(o) {}
@@ -107,8 +107,8 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
 
   // Starts job now on an idle connection or a free slot, queues it behind the host's cap, or
   // refuses it when the queue is full.
-  void admit(Job job) {
-    const std::string& key = job.key;
+  void admit(std::unique_ptr<Job> job) {
+    const std::string& key = job->key;
     std::unique_lock lk(mu);
     Host& h = hosts[key];
     if (!h.idle.empty()) {
@@ -138,7 +138,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     }
     if (h.waiting.size() >= opts.max_waiting_per_host) {
       lk.unlock();
-      asio::post(here(), [done = job.done, key] {
+      asio::post(here(), [done = job->done, key] {
         (*done)(ResourceExhausted("too many requests waiting for a connection to " + key));
       });
       return;
@@ -147,7 +147,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     w->pos = h.waiting.insert(h.waiting.end(), w);
     w->queued = true;
     // Armed under the lock, before anyone can pop the waiter and cancel the timer.
-    w->timer.expires_at(w->job.deadline);
+    w->timer.expires_at(w->job->deadline);
     w->timer.async_wait([wst = weak_from_this(), w](error_code ec) {
       if (ec) return;  // cancelled: it got a connection
       if (auto st = wst.lock()) st->expire(*w);
@@ -159,10 +159,10 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     {
       std::lock_guard lk(mu);
       if (!w.queued) return;  // handed a connection at the same moment
-      hosts[w.job.key].waiting.erase(w.pos);
+      hosts[w.job->key].waiting.erase(w.pos);
       w.queued = false;
     }
-    (*w.job.done)(waited_too_long(w.job));
+    (*w.job->done)(waited_too_long(*w.job));
   }
 
   static Status waited_too_long(const Job& job) {
@@ -186,7 +186,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
         auto front = std::move(h.waiting.front());
         h.waiting.pop_front();
         front->queued = false;
-        if (front->job.deadline > now) {
+        if (front->job->deadline > now) {
           w = std::move(front);
           break;
         }
@@ -203,7 +203,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     for (auto& e : expired) {
       asio::post(e->ex, [e] {
         e->timer.cancel();
-        (*e->job.done)(waited_too_long(e->job));
+        (*e->job->done)(waited_too_long(*e->job));
       });
     }
     if (!w) return;
@@ -377,8 +377,9 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
   }
 }
 
-Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
+Awaitable<void> exchange(std::shared_ptr<ClientState> st, std::unique_ptr<Job> owned_job,
                                std::unique_ptr<Conn> conn, Executor ex) {
+  Job& job = *owned_job;
   const Url& url = job.url;
   const HttpRequest& req = job.req;
   const std::string& who = job.key;
@@ -456,9 +457,9 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, Job job,
 }
 
 // A pooled connection brings its context; a new one is opened on the caller's.
-void spawn_exchange(const std::shared_ptr<ClientState>& st, Job job, std::unique_ptr<Conn> conn) {
+void spawn_exchange(const std::shared_ptr<ClientState>& st, std::unique_ptr<Job> job, std::unique_ptr<Conn> conn) {
   const Executor ex = conn ? conn->ex : st->here();
-  auto done = job.done;
+  auto done = job->done;
   asio::co_spawn(ex, exchange(st, std::move(job), std::move(conn), ex),
                  [done](std::exception_ptr e) {
                    if (e) (*done)(Internal("HTTP client failed unexpectedly"));
@@ -497,7 +498,7 @@ HttpClient::~HttpClient() {
   for (auto& w : waiting) {
     asio::post(w->ex, [w] {
       w->timer.cancel();
-      (*w->job.done)(Unavailable("the HTTP client was closed"));
+      (*w->job->done)(Unavailable("the HTTP client was closed"));
     });
   }
 }
@@ -539,8 +540,10 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
     });
     return;
   }
-  impl_->admit(Job{url, url.authority(), std::move(req), timeout, SteadyClock::now() + timeout, std::move(once),
-                   std::move(cancel)});
+  // On the heap once: the job passes through admit, perhaps a wait, and the exchange's coroutine,
+  // and moving its dozen strings and vectors at each step cost more than the allocation.
+  impl_->admit(std::unique_ptr<Job>(new Job{url, url.authority(), std::move(req), timeout, SteadyClock::now() + timeout,
+                                            std::move(once), std::move(cancel)}));
 }
 
 }  // namespace hir::net
