@@ -323,8 +323,13 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
                                     const std::string& who, Duration timeout) {
   Outcome out;
   c.stream.expires_at(deadline);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
-  auto [wec, wn] = co_await asio::async_write(c.stream.socket(), bufs, kTuple);
+  const TwoBuffers bufs{asio::buffer(head), asio::buffer(body)};
+  error_code wec;
+  const size_t now = write_now(c.stream.socket(), bufs, wec);
+  if (!wec && now < asio::buffer_size(bufs)) {
+    auto [aec, wn] = co_await asio::async_write(c.stream.socket(), after(bufs, now), kTuple);
+    wec = aec;
+  }
   if (wec) {
     out.status = read_error(c.stream.why(wec), who, timeout);
     co_return out;

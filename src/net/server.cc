@@ -250,11 +250,14 @@ Awaitable<bool> write_response(Session& s, const HttpResponse& res, int version,
                                      bool keep_alive, bool send_body) {
   std::string head;
   wire::append_response_head(head, res, version, keep_alive, s.server->opts.server_name);
-  std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
-                                         asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
+  const TwoBuffers bufs{asio::buffer(head), asio::buffer(res.body.data(), send_body ? res.body.size() : 0)};
+  error_code ec;
+  const size_t now = write_now(s.stream.socket(), bufs, ec);
+  if (ec) co_return false;
+  if (now == asio::buffer_size(bufs)) co_return true;
   s.stream.expires_after(s.server->opts.write_timeout);
-  auto [ec, n] = co_await asio::async_write(s.stream.socket(), bufs, kTuple);
-  co_return !ec;
+  auto [wec, n] = co_await asio::async_write(s.stream.socket(), after(bufs, now), kTuple);
+  co_return !wec;
 }
 
 // Half-close, then drain what the peer still sends until it closes or limits run out.
