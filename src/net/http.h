@@ -31,10 +31,11 @@ class Headers {
   void set(std::string_view name, std::string_view value);  // replaces every one of that name
   void add(std::string_view name, std::string_view value);
   void reserve(size_t count, size_t bytes);
-  // A parsed head's fields in one copy: `block` becomes the text (the headers must be empty),
-  // and each field is then added by its offsets into it.
+  // A parsed head's fields in one copy: `block` becomes the text, replacing any headers there
+  // were, and each field is then added by its offsets into it.
   void adopt(std::string_view block, size_t count) {
     text_.assign(block);
+    slots_.clear();
     slots_.reserve(count < kTypicalCount ? kTypicalCount : count);
   }
   void add_adopted(size_t name_at, size_t name_len, size_t value_at, size_t value_len) {
