@@ -155,7 +155,7 @@ Cursor span_of(std::string_view in, const HeadLimits& limits) {
 
 // The fields lie in one stretch of the input, in order: copied in one piece, and indexed.
 void store(const Fields& f, Headers& out) {
-  if (f.count == 0) return;
+  if (f.count == 0) return out.adopt({}, 0);
   const char* const base = f.items[0].name;
   const Field& last = f.items[f.count - 1];
   out.adopt(std::string_view(base, static_cast<size_t>(last.value + last.value_len - base)), f.count);
