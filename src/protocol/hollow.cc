@@ -112,7 +112,6 @@ size_t next_json_special(std::string_view s, size_t i) {
   return n;
 }
 
-
 bool hollow_data_arrays(std::string_view s, std::string& out) {
   out.clear();
   // What each open container is; a string right after '{' or after ',' in an object is a key.
