@@ -6,7 +6,7 @@
 # (utime + stime from /proc), then the medians.
 #
 #   bench/ab.sh HIR_A HIR_B [WORKER]
-#   CONNS=64 DURATION=5 REPS=4 BODY=binary|json bench/ab.sh /tmp/old/hir build-rel/hir
+#   CONNS=64 DURATION=5 REPS=4 BODY=binary|json|json-hints bench/ab.sh /tmp/old/hir build-rel/hir
 #
 # WORKER defaults to hir-worker beside HIR_B. Not part of `make test` or `make bench`.
 set -euo pipefail
@@ -51,6 +51,14 @@ done
 for x in a b; do port[$x]=$(wait_file "$tmp/$x.port"); done
 if [ "$BODY" = json ]; then
   export WRK_BODY=$tmp/infer.json
+elif [ "$BODY" = json-hints ]; then
+  # The JSON body with routing hints in its parameters, the documented way to pass them: the
+  # router reads them and cuts them out of the body it forwards.
+  sed 's/^{"id":"bench-1",/{"id":"bench-1","parameters":{"latency_budget_ms":200,"priority":"standard"},/' \
+    "$tmp/infer.json" >"$tmp/infer-hints.json"
+  grep -q '"parameters":{"latency_budget_ms"' "$tmp/infer-hints.json" ||
+    { echo "ab: could not add hints to $tmp/infer.json" >&2; exit 2; }
+  export WRK_BODY=$tmp/infer-hints.json
 else
   export WRK_BODY=$tmp/infer.bin WRK_HEADER_LEN=$(cat "$tmp/infer.bin.hlen")
 fi
