@@ -78,24 +78,28 @@ Result<CoreRouting::Decision> CoreRouting::decide(const ModelConfig& model, cons
   rr.budget = hints.latency_budget;
   rr.max_cost = hints.max_cost;
   rr.explain = explain;
-  Result<routing::Plan> plan = Internal("not planned");
+  Decision d;
+  Status s;
   {
     std::lock_guard lock(mu_);
-    plan = router_->plan(rr, clock_.now(), rng_);
-    if (!plan.ok() && retry_after) *retry_after = router_->last_retry_after();
+    // Into the plan kept for the purpose: its storage is reused from one decision to the next.
+    s = router_->plan_into(rr, clock_.now(), rng_, plan_);
+    if (!s.ok()) {
+      if (retry_after) *retry_after = router_->last_retry_after();
+    } else {
+      d.hedge_after = plan_.hedge_after;
+      d.best_effort = plan_.best_effort;
+      d.reason = plan_.reason;
+      d.steps.reserve(plan_.steps.size());
+      for (const auto& st : plan_.steps)
+        d.steps.push_back({&cfg_.targets[st.target], variant_cfg_[st.variant], st.target, st.variant,
+                           st.predicted_p95, st.predicted_cost});
+    }
   }
-  if (!plan.ok()) {
-    const Status& s = plan.status();
+  if (!s.ok()) {
     if (s.code() == Code::kFailedPrecondition) return Unavailable("no target can serve this request: " + s.message());
     return s;
   }
-  Decision d;
-  d.hedge_after = plan->hedge_after;
-  d.best_effort = plan->best_effort;
-  d.reason = std::move(plan->reason);
-  for (const auto& st : plan->steps)
-    d.steps.push_back({&cfg_.targets[st.target], variant_cfg_[st.variant], st.target, st.variant,
-                       st.predicted_p95, st.predicted_cost});
   return d;
 }
 

@@ -70,9 +70,10 @@ class CoreRouting {
   routing::Registry reg_;
   std::vector<std::vector<routing::VariantIndex>> variant_index_;  // [model][variant in config]
   std::vector<const VariantConfig*> variant_cfg_;                  // by core VariantIndex
-  std::mutex mu_;  // guards router_ and rng_
+  std::mutex mu_;  // guards router_, rng_ and plan_
   std::unique_ptr<routing::Router> router_;
   Rng rng_;
+  routing::Plan plan_;  // decide()'s scratch
   RealClock clock_;
 };
 
