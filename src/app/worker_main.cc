@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
       "  hir-worker --host 0.0.0.0 --port 8001 --concurrency 4 --queue-depth 512\n"
       "  hir-worker --port 0 --port-file /tmp/w.port      # any free port, written to the file\n"
       "  hir-worker --emulate-rtt-ms 40 --emulate-jitter-ms 10   # act as a far-away cloud endpoint\n"
+      "  hir-worker --emulate-service-ms 5                 # act as an edge box ~30x slower\n"
       "  curl -s localhost:8001/v2/models/fmnist-small     # model metadata\n"
       "  curl -s localhost:8001/v1/load                    # the load report routers poll\n"};
 
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 60000.0));
   app.add_option("--emulate-jitter-ms", o.emulate_jitter_ms,
                  "With --emulate-rtt-ms: add a uniform ±jitter in ms to each delay")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 60000.0));
+  app.add_option("--emulate-service-ms", o.emulate_service_ms,
+                 "For local deployments only: inference takes at least this many ms per image, as on "
+                 "a slower device; reported as service time (Server-Timing, /v1/load)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 60000.0));
   app.add_option("--log-level", log_level, "debug, info, warn or error (JSON lines on stderr)")

@@ -168,7 +168,8 @@ std::vector<std::string> worker_argv(const router::DemoWorker& w, const net::Url
           "--host", url.host, "--port", std::to_string(url.port), "--models", models,
           "--concurrency", std::to_string(w.concurrency),
           "--emulate-rtt-ms", fmt::format("{}", w.emulate_rtt_ms),
-          "--emulate-jitter-ms", fmt::format("{}", w.emulate_jitter_ms)};
+          "--emulate-jitter-ms", fmt::format("{}", w.emulate_jitter_ms),
+          "--emulate-service-ms", fmt::format("{}", w.emulate_service_ms)};
 }
 
 }  // namespace
@@ -254,6 +255,7 @@ int run_demo(const DemoOptions& opts) {
     std::string rtt = w.emulate_rtt_ms > 0
                           ? fmt::format(", emulated RTT {} ± {} ms", w.emulate_rtt_ms, w.emulate_jitter_ms)
                           : "";
+    if (w.emulate_service_ms > 0) rtt += fmt::format(", emulated service {} ms", w.emulate_service_ms);
     std::printf("  started hir-worker  for %-8s on %s (%s%s)\n", w.target.c_str(), url.authority().c_str(),
                 fmt::format("{}", fmt::join(w.models, ",")).c_str(), rtt.c_str());
     fleet.children.push_back(std::move(*c));

@@ -232,7 +232,9 @@ std::vector<DemoWorker> parse_demo_workers(const YAML::Node& ws, const Config& c
   if (!ws.IsSequence()) fail("demo", "'workers' must be a list");
   for (size_t i = 0; i < ws.size(); ++i) {
     std::string w = "demo.workers[" + std::to_string(i) + "]";
-    check_keys(ws[i], {"target", "models", "concurrency", "emulate_rtt_ms", "emulate_jitter_ms"}, w);
+    check_keys(ws[i], {"target", "models", "concurrency", "emulate_rtt_ms", "emulate_jitter_ms",
+                         "emulate_service_ms"},
+               w);
     DemoWorker d;
     d.target = required_string(ws[i], "target", w);
     const TargetConfig* t = cfg.find_target(d.target);
@@ -243,7 +245,9 @@ std::vector<DemoWorker> parse_demo_workers(const YAML::Node& ws, const Config& c
     d.concurrency = get<int>(ws[i], "concurrency", w, 1);
     d.emulate_rtt_ms = get<double>(ws[i], "emulate_rtt_ms", w, 0.0);
     d.emulate_jitter_ms = get<double>(ws[i], "emulate_jitter_ms", w, 0.0);
-    if (d.concurrency < 1 || d.emulate_rtt_ms < 0 || d.emulate_jitter_ms < 0)
+    d.emulate_service_ms = get<double>(ws[i], "emulate_service_ms", w, 0.0);
+    if (d.concurrency < 1 || d.emulate_rtt_ms < 0 || d.emulate_jitter_ms < 0 ||
+        d.emulate_service_ms < 0)
       fail(w, "concurrency must be >= 1 and delays >= 0");
     out.push_back(std::move(d));
   }

@@ -91,6 +91,7 @@ struct DemoWorker {
   int concurrency = 1;
   double emulate_rtt_ms = 0;        // stands in for a WAN link to a cloud region
   double emulate_jitter_ms = 0;
+  double emulate_service_ms = 0;    // per image: stands in for a device slower than this host
 };
 
 // An MCU emulator `hir demo` starts (hir-mcu-emu --tcp PORT) for a device of an mcu target.

@@ -12,6 +12,7 @@
 #include "telemetry/log.h"
 #include "telemetry/metrics.h"
 #include "worker/catalog.h"
+#include "worker/emulated_speed.h"
 #include "worker/executor.h"
 #include "worker/handler.h"
 #include "worker/repository.h"
@@ -77,7 +78,8 @@ int run_worker(const WorkerOptions& opts) {
   ExecutorOptions eo;
   eo.concurrency = std::max(opts.concurrency, 1);
   eo.queue_depth = std::max<size_t>(opts.queue_depth, 1);
-  Executor executor(eo, slots, onnx_model_loader());
+  Executor executor(eo, slots,
+                    with_emulated_service(onnx_model_loader(), from_ms(opts.emulate_service_ms)));
   telemetry::Registry registry;
   const RealClock clock;
   WorkerHandler handler(catalog, executor, registry, clock);
@@ -105,7 +107,8 @@ int run_worker(const WorkerOptions& opts) {
                                     {"concurrency", eo.concurrency},
                                     {"queue_depth", static_cast<int64_t>(eo.queue_depth)},
                                     {"emulate_rtt_ms", opts.emulate_rtt_ms},
-                                    {"emulate_jitter_ms", opts.emulate_jitter_ms}});
+                                    {"emulate_jitter_ms", opts.emulate_jitter_ms},
+                                    {"emulate_service_ms", opts.emulate_service_ms}});
   if (!opts.port_file.empty()) {
     if (Status s = write_port_file(opts.port_file, server.port()); !s.ok()) {
       telemetry::log_error("startup_failed", {{"error", s.message()}});

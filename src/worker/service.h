@@ -21,6 +21,7 @@ struct WorkerOptions {
   int io_threads = 1;
   double emulate_rtt_ms = 0;
   double emulate_jitter_ms = 0;
+  double emulate_service_ms = 0;    // per image: see emulated_speed.h
   uint64_t seed = 0;                // for the emulated jitter; 0: from std::random_device
   double shutdown_grace_s = 10;
 };

@@ -221,6 +221,23 @@ TEST_F(RouterIT, SeveralIoThreadsAnswerEveryRequestUnderLoad) {
   EXPECT_EQ(used, (std::set<std::string>{"edge-1", "edge-2"}));
 }
 
+TEST_F(RouterIT, AnEmulatedSlowDeviceReportsItsServiceTime) {
+  // --emulate-service-ms: the answer is the model's, and the worker reports the emulated time as
+  // its service time, which is what a router learns from Server-Timing.
+  auto fast = start_worker(dir_, "fast", {"--models", "fmnist-small"});
+  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "40"});
+  const auto& item = binary_[0];
+  auto a = call(fast.port, "POST", "/v2/models/fmnist-small/infer", item.body, body_headers(item));
+  auto b = call(slow.port, "POST", "/v2/models/fmnist-small/infer", item.body, body_headers(item));
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(b.body, a.body);
+  const std::string timing(b.headers.get("Server-Timing").value_or(""));
+  const auto at = timing.find("infer;dur=");
+  ASSERT_NE(at, std::string::npos) << timing;
+  EXPECT_GE(std::stod(timing.substr(at + 10)), 40.0) << timing;
+}
+
 TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
   // The worker holds each response 1.2 s (emulated WAN; the target timeout is 2 s), so the
   // requests are surely in flight when the signal comes.

@@ -36,6 +36,18 @@ TEST(Config, EmbeddedDefaultParses) {
   EXPECT_FALSE(cfg->demo_workers.empty());
 }
 
+TEST(Config, DemoWorkersCarryTheirEmulatedSpeed) {
+  auto cfg = parse_config(std::string(kMinimal) +
+                          "demo:\n  workers: [{target: e1, models: [m-small], emulate_service_ms: 2.5}]\n");
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  ASSERT_EQ(cfg->demo_workers.size(), 1u);
+  EXPECT_DOUBLE_EQ(cfg->demo_workers[0].emulate_service_ms, 2.5);
+  EXPECT_NE(expect_error(std::string(kMinimal) +
+                         "demo:\n  workers: [{target: e1, models: [m-small], emulate_service_ms: -1}]\n")
+                .find("delays >= 0"),
+            std::string::npos);
+}
+
 TEST(Config, MinimalParsesWithDefaults) {
   auto cfg = parse_config(kMinimal);
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();

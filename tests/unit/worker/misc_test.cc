@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 
+#include "worker/emulated_speed.h"
 #include "worker/fp32_wire.h"
 #include "worker/rtt_emulator.h"
+#include "fake_model.h"
 
 namespace hir::worker {
 namespace {
@@ -72,6 +75,33 @@ TEST(RttEmulator, NeverNegative) {
 TEST(RttEmulator, SameSeedSameDelays) {
   RttEmulator a(20, 5, 42), b(20, 5, 42);
   for (int i = 0; i < 10; ++i) EXPECT_EQ(a.next_delay(), b.next_delay());
+}
+
+// A slowed model answers what its inner model answers, and holds the thread for at least
+// per_row × rows: a lower bound that sleep_until guarantees (behaviour, not a speed).
+TEST(EmulatedService, SameAnswersAndAtLeastPerRowTimesRows) {
+  Slot slot{"m", "m.onnx", 2, 3};
+  auto plain = testing::fake_loader()(slot);
+  auto slowed = with_emulated_service(testing::fake_loader(), std::chrono::milliseconds(15))(slot);
+  ASSERT_TRUE(plain.ok());
+  ASSERT_TRUE(slowed.ok());
+  const float in[] = {1, 2, 3, 4};
+  const auto begin = std::chrono::steady_clock::now();
+  auto a = (*slowed)->run(in, 2, 2);
+  const auto took = std::chrono::steady_clock::now() - begin;
+  auto b = (*plain)->run(in, 2, 2);
+  ASSERT_TRUE(a.ok());
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ((*slowed)->output_size(), 3);
+  EXPECT_GE(took, std::chrono::milliseconds(30));
+}
+
+TEST(EmulatedService, ZeroLeavesTheLoaderAsItIs) {
+  Slot slot{"m", "fail.onnx", 2, 3};
+  // Load errors pass through, with or without the emulation.
+  EXPECT_FALSE(with_emulated_service(testing::fake_loader(), Duration::zero())(slot).ok());
+  EXPECT_FALSE(with_emulated_service(testing::fake_loader(), std::chrono::milliseconds(1))(slot).ok());
 }
 
 }  // namespace
