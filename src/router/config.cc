@@ -52,6 +52,7 @@ routing::PolicyConfig parse_policy(const YAML::Node& n, const std::string& w, ro
   p.breaker.consecutive_failures = get<uint32_t>(n, "breaker_consecutive_failures", w, p.breaker.consecutive_failures);
   p.breaker.failure_rate = get<double>(n, "breaker_failure_rate", w, p.breaker.failure_rate);
   p.breaker.base_ejection = ms_field(n, "breaker_base_ejection_ms", w, p.breaker.base_ejection, false);
+  p.breaker.consecutive_span = ms_field(n, "breaker_consecutive_span_ms", w, p.breaker.consecutive_span, true);
   p.breaker.max_ejection = ms_field(n, "breaker_max_ejection_ms", w, p.breaker.max_ejection, false);
   p.breaker.stale_report_after = ms_field(n, "stale_report_after_ms", w, p.breaker.stale_report_after, false);
   p.forget_idle_estimates = ms_field(n, "forget_idle_estimates_ms", w, p.forget_idle_estimates, true);
@@ -67,7 +68,7 @@ RoutingConfig parse_routing(const YAML::Node& n, Duration default_budget) {
   const std::string w = "routing";
   check_keys(n, {"edge_preference", "cloud_spend_cap_usd_per_s", "max_fallbacks", "hedge_when_p95_over",
                  "shed_sheddable_above", "shed_standard_above", "breaker_consecutive_failures",
-                 "breaker_failure_rate", "breaker_base_ejection_ms", "breaker_max_ejection_ms",
+                 "breaker_consecutive_span_ms", "breaker_failure_rate", "breaker_base_ejection_ms", "breaker_max_ejection_ms",
                  "stale_report_after_ms", "forget_idle_estimates_ms", "forget_idle_gaps", "load_poll_interval_ms",
                  "load_poll_timeout_ms"}, w);
   r.policy = parse_policy(n, w, r.policy);

@@ -29,6 +29,8 @@ Status validate(const BreakerConfig& cfg) {
     return InvalidArgument("breaker: max_ejection must be >= base_ejection");
   if (!(cfg.failure_rate >= 0.0 && cfg.failure_rate <= 1.0))  // also rejects NaN
     return InvalidArgument("breaker: failure_rate must be within [0, 1]");
+  if (cfg.consecutive_span < Duration::zero())
+    return InvalidArgument("breaker: consecutive_span must be >= 0");
   if (cfg.half_open_probes == 0) return InvalidArgument("breaker: half_open_probes must be >= 1");
   if (cfg.stale_report_after <= Duration::zero())
     return InvalidArgument("breaker: stale_report_after must be > 0");
@@ -100,8 +102,9 @@ void Breaker::on_failure(TimePoint now) {
     case BreakerState::kClosed: break;
   }
   record(now, true);
-  ++consecutive_;
-  if (cfg_.consecutive_failures > 0 && consecutive_ >= cfg_.consecutive_failures) {
+  if (consecutive_++ == 0) run_since_ = now;
+  if (cfg_.consecutive_failures > 0 && consecutive_ >= cfg_.consecutive_failures &&
+      now - run_since_ >= cfg_.consecutive_span) {
     eject(now, std::to_string(consecutive_) + " consecutive failures");
     return;
   }

@@ -1,7 +1,8 @@
 // Per-target circuit breaker with outlier ejection, in the spirit of Envoy's outlier detection
 // (https://www.envoyproxy.io/docs/envoy/latest/intro/arch_overview/upstream/outlier): a target is
-// ejected inline after `consecutive_failures` failures in a row, or when its failure share over a
-// rolling `window` exceeds `failure_rate` with at least `min_requests` requests (Envoy's
+// ejected inline after `consecutive_failures` failures in a row that have lasted at least
+// `consecutive_span` (one stall's burst does not; see the field), or when its failure share over
+// a rolling `window` exceeds `failure_rate` with at least `min_requests` requests (Envoy's
 // failure_percentage detector, evaluated per result instead of per interval). Ejection k lasts
 // min(base_ejection * 2^(k-1), max_ejection) — exponential rather than Envoy's linear multiplier, so
 // a flapping device backs off fast. After the ejection the breaker is half-open and lets a few probe
@@ -28,6 +29,11 @@ namespace hir::routing {
 
 struct BreakerConfig {
   uint32_t consecutive_failures = 5;     // open after this many failures in a row (0: detector off)
+  // ... once the run has lasted this long, from its first failure to its last. A stall of the
+  // target fails every request it holds within a few tens of milliseconds, and the first
+  // success after it ends the run; a target that is down keeps failing past the span (its
+  // requests meanwhile fall back). Zero: the count alone.
+  Duration consecutive_span = std::chrono::milliseconds(100);
   double failure_rate = 0.5;             // or when the failure share over `window` exceeds this...
   uint32_t min_requests = 20;            // ...with at least this many requests in the window
   Duration window = std::chrono::seconds(10);
@@ -100,6 +106,7 @@ class Breaker {
   Duration bucket_len_;
   std::array<Bucket, kBuckets> buckets_{};
   uint32_t consecutive_ = 0;
+  TimePoint run_since_{};     // the first failure of the current run of consecutive_
   bool ejected_ = false;  // open or half-open
   TimePoint open_until_{};
   uint32_t ejections_ = 0;

@@ -136,6 +136,18 @@ TEST(Config, RedisUrlGivesTheCacheItsAddress) {
   EXPECT_FALSE(plain->cache.has_value());
 }
 
+TEST(Config, BreakerSpanParsesAndIsChecked) {
+  auto plain = parse_config(kMinimal);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(plain->routing.policy.breaker.consecutive_span, std::chrono::milliseconds(100));
+  auto set = parse_config(std::string(kMinimal) + "routing: {breaker_consecutive_span_ms: 0}\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->routing.policy.breaker.consecutive_span, hir::Duration::zero());
+  EXPECT_NE(expect_error(std::string(kMinimal) + "routing: {breaker_consecutive_span_ms: -1}\n")
+                .find("breaker_consecutive_span_ms"),
+            std::string::npos);
+}
+
 TEST(Config, ForgetIdleGapsParsesAndIsChecked) {
   auto plain = parse_config(kMinimal);
   ASSERT_TRUE(plain.ok()) << plain.status().message();

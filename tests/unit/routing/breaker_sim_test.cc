@@ -40,6 +40,7 @@ SimResult simulate(uint64_t seed, const std::vector<Outage>& outages, int64_t en
   Rng rng(seed);
   BreakerConfig cfg;
   cfg.base_ejection = std::chrono::seconds(2);  // the schedule the checks below expect
+  cfg.consecutive_span = Duration::zero();       // (the count alone opens it)
   Breaker b{cfg};
   SimResult r;
   BreakerState last = BreakerState::kClosed;

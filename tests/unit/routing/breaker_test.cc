@@ -15,10 +15,12 @@ const TimePoint kT0{};  // simulated time: no test here reads a real clock
 
 TimePoint at(Duration d) { return kT0 + d; }
 
-// The ejection schedule these tests check starts at 2 s, whatever the default.
+// The ejection schedule these tests check starts at 2 s, whatever the default, and the
+// consecutive detector counts alone (its minimum span has tests of its own below).
 BreakerConfig pinned() {
   BreakerConfig c;
   c.base_ejection = seconds(2);
+  c.consecutive_span = Duration::zero();
   return c;
 }
 
@@ -33,6 +35,39 @@ TEST(Breaker, OpensAfterConsecutiveFailures) {
   EXPECT_EQ(b.ejections(), 1u);
   EXPECT_EQ(b.open_until(), at(milliseconds(4) + seconds(2)));
   EXPECT_NE(b.reason().find("5 consecutive failures"), std::string::npos) << b.reason();
+}
+
+TEST(Breaker, ARunOfFailuresShorterThanTheSpanDoesNotOpen) {
+  // One stall: five timeouts within 50 ms, then the target answers again.
+  BreakerConfig cfg = pinned();
+  cfg.failure_rate = 1.0;  // only the consecutive detector
+  cfg.consecutive_span = milliseconds(100);
+  Breaker b{cfg};
+  for (int i = 0; i < 8; ++i) b.on_failure(at(milliseconds(10 * i)));  // 0 .. 70 ms
+  EXPECT_EQ(b.state(at(milliseconds(70))), BreakerState::kClosed);
+  b.on_success(at(milliseconds(80)));
+  // The success ended the run: the next failures start a new one, 100 ms long at the earliest.
+  for (int i = 0; i < 5; ++i) b.on_failure(at(milliseconds(150 + 10 * i)));
+  EXPECT_EQ(b.state(at(milliseconds(190))), BreakerState::kClosed);
+  EXPECT_EQ(b.ejections(), 0u);
+}
+
+TEST(Breaker, ARunThatOutlastsTheSpanOpens) {
+  // A target that is down keeps failing: the first failure past the span ejects it.
+  BreakerConfig cfg = pinned();
+  cfg.failure_rate = 1.0;
+  cfg.consecutive_span = milliseconds(100);
+  Breaker b{cfg};
+  for (int i = 0; i < 5; ++i) b.on_failure(at(milliseconds(10 * i)));
+  EXPECT_EQ(b.state(at(milliseconds(99))), BreakerState::kClosed);
+  b.on_failure(at(milliseconds(100)));
+  EXPECT_EQ(b.state(at(milliseconds(100))), BreakerState::kOpen);
+  EXPECT_NE(b.reason().find("6 consecutive failures"), std::string::npos) << b.reason();
+  // Long enough but too few: the count still applies.
+  Breaker c{cfg};
+  c.on_failure(at(milliseconds(0)));
+  c.on_failure(at(milliseconds(500)));
+  EXPECT_EQ(c.state(at(milliseconds(500))), BreakerState::kClosed);
 }
 
 TEST(Breaker, SuccessResetsTheConsecutiveCount) {
@@ -201,6 +236,7 @@ TEST(Breaker, ValidateRejectsNonsense) {
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.failure_rate = 1.5; }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.failure_rate = std::nan(""); }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.half_open_probes = 0; }));
+  EXPECT_TRUE(bad([](BreakerConfig& c) { c.consecutive_span = milliseconds(-1); }));
   EXPECT_TRUE(bad([](BreakerConfig& c) { c.stale_report_after = Duration::zero(); }));
 }
 

@@ -92,6 +92,7 @@ TEST(RouterFastPath, SamePlansAsTheFullScansWithFeedback) {
     cfg.breaker.consecutive_failures = 3;
     cfg.breaker.base_ejection = milliseconds(40);
     cfg.breaker.max_ejection = milliseconds(320);
+    cfg.breaker.consecutive_span = milliseconds(2);
     Router fast(reg, cfg), full(reg, cfg);
     full.set_full_scan(true);
     Rng rng_fast(seed * 7), rng_full(seed * 7), world(seed * 13);

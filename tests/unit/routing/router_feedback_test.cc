@@ -24,8 +24,11 @@ using testing::T0;
 TEST_F(RouterTest, BreakerOpenRemovesATargetAndHalfOpenLetsOneProbe) {
   const auto [edge, cloud] = edge_and_cloud(f.large, f.large);
   Router r(f.reg, cfg);
-  for (uint32_t i = 0; i < cfg.breaker.consecutive_failures; ++i)
-    r.on_result(edge, f.large, Outcome::kRefused, milliseconds(1), T0);
+  // Failures in a row over the breaker's minimum span, the last at T0.
+  const uint32_t n = cfg.breaker.consecutive_failures;
+  for (uint32_t i = 0; i < n; ++i)
+    r.on_result(edge, f.large, Outcome::kRefused, milliseconds(1),
+                T0 - cfg.breaker.consecutive_span + cfg.breaker.consecutive_span * i / (n - 1));
   EXPECT_EQ(r.breaker_state(edge, T0), BreakerState::kOpen);
   auto p = plan(r, req());
   ASSERT_TRUE(p.ok());
