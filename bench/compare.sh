@@ -18,7 +18,11 @@
 # requests per second do.
 #
 #   bench/compare.sh [BUILD_DIR]
-#   DURATION=10 REPS=3 CONNS="1 64 256" BODIES="json binary" bench/compare.sh build
+#   DURATION=10 REPS=3 CONNS="1 64 256" BODIES="json binary" HOP_ROUNDS=20000 bench/compare.sh build
+#
+# Then, one request in flight, interleaved: bench/hop_latency.cc (built as hop_latency) sends the
+# same request to every target in turn, HOP_ROUNDS rounds per body (0: skip), and writes
+# bench/results/hop-<UTC time>.json with each target's added latency per hop against direct.
 #
 # Prints a summary table (median and min–max over the repetitions) and writes
 # bench/results/compare-<UTC time>.json with the machine, every run and the summary.
@@ -243,9 +247,32 @@ for rep in $(seq "$REPS"); do
   done
 done
 
-# --- summary and JSON -----------------------------------------------------------------------------
+# --- one request in flight, interleaved --------------------------------------------------------
+# wrk -c1 times each target for DURATION seconds in turn, and the machine's floor drifts between
+# those runs by as much as a hop costs. bench/hop_latency.cc sends the same request to every
+# target in turn, round after round, and reports each one's added latency as the median of its
+# per-round difference from direct.
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
+HOP_ROUNDS=${HOP_ROUNDS:-20000}
+if [ "$HOP_ROUNDS" -gt 0 ] && [ -x "$B/hop_latency" ]; then
+  hop_args=()
+  for t in "${TARGETS[@]}"; do hop_args+=("$t=${url[$t]##*:}"); done
+  hop_out="bench/results/hop-$stamp.json"
+  printf '{"rounds":%s,"bodies":{' "$HOP_ROUNDS" > "$hop_out"
+  sep=""
+  for body in $BODIES; do
+    if [ "$body" = binary ]; then f=$tmp/infer.bin; hl=(--header-len "$hlen"); else f=$tmp/infer.json; hl=(); fi
+    echo "compare: -c1 interleaved, $body body, $HOP_ROUNDS rounds"
+    "$B/hop_latency" --body "$f" "${hl[@]}" --rounds "$HOP_ROUNDS" --json "$tmp/hop-$body.json" "${hop_args[@]}"
+    printf '%s"%s":%s' "$sep" "$body" "$(cat "$tmp/hop-$body.json")" >> "$hop_out"
+    sep=","
+  done
+  echo "}}" >> "$hop_out"
+  echo "compare: wrote $hop_out"
+fi
+
+# --- summary and JSON -----------------------------------------------------------------------------
 out="bench/results/compare-$stamp.json"
 hir_version=$("$B/hir" --version 2>/dev/null | head -1 || echo unknown)
 awk -F'\t' -v clk="$clk" -v out="$out" -v reps="$REPS" -v dur="$DURATION" \
