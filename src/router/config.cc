@@ -68,9 +68,10 @@ RoutingConfig parse_routing(const YAML::Node& n, Duration default_budget) {
   const std::string w = "routing";
   check_keys(n, {"edge_preference", "cloud_spend_cap_usd_per_s", "max_fallbacks", "hedge_when_p95_over",
                  "shed_sheddable_above", "shed_standard_above", "breaker_consecutive_failures",
-                 "breaker_consecutive_span_ms", "breaker_failure_rate", "breaker_base_ejection_ms", "breaker_max_ejection_ms",
-                 "stale_report_after_ms", "forget_idle_estimates_ms", "forget_idle_gaps", "load_poll_interval_ms",
-                 "load_poll_timeout_ms"}, w);
+                 "breaker_consecutive_span_ms", "breaker_failure_rate", "breaker_base_ejection_ms",
+                 "breaker_max_ejection_ms", "stale_report_after_ms", "forget_idle_estimates_ms",
+                 "forget_idle_gaps", "load_poll_interval_ms", "load_poll_timeout_ms"},
+             w);
   r.policy = parse_policy(n, w, r.policy);
   r.load_poll_interval = ms_field(n, "load_poll_interval_ms", w, r.load_poll_interval, false);
   r.load_poll_timeout = ms_field(n, "load_poll_timeout_ms", w, r.load_poll_timeout, false);
@@ -233,8 +234,8 @@ std::vector<DemoWorker> parse_demo_workers(const YAML::Node& ws, const Config& c
   if (!ws.IsSequence()) fail("demo", "'workers' must be a list");
   for (size_t i = 0; i < ws.size(); ++i) {
     std::string w = "demo.workers[" + std::to_string(i) + "]";
-    check_keys(ws[i], {"target", "models", "concurrency", "emulate_rtt_ms", "emulate_jitter_ms",
-                         "emulate_service_ms"},
+    check_keys(ws[i],
+               {"target", "models", "concurrency", "emulate_rtt_ms", "emulate_jitter_ms", "emulate_service_ms"},
                w);
     DemoWorker d;
     d.target = required_string(ws[i], "target", w);
