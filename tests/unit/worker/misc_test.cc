@@ -97,9 +97,9 @@ TEST(EmulatedService, SameAnswersAndAtLeastPerRowTimesRows) {
   EXPECT_GE(took, std::chrono::milliseconds(30));
 }
 
-TEST(EmulatedService, ZeroLeavesTheLoaderAsItIs) {
+TEST(EmulatedService, LoadErrorsPassThrough) {
   Slot slot{"m", "fail.onnx", 2, 3};
-  // Load errors pass through, with or without the emulation.
+  // With the emulation off (zero) or on, a model that cannot load is reported, not wrapped.
   EXPECT_FALSE(with_emulated_service(testing::fake_loader(), Duration::zero())(slot).ok());
   EXPECT_FALSE(with_emulated_service(testing::fake_loader(), std::chrono::milliseconds(1))(slot).ok());
 }
