@@ -165,7 +165,7 @@ std::vector<r::RouteRequest> requests(Rng& rng) {
 
 enum class Mode { kPlan, kFeedback };
 
-void run(benchmark::State& state, Duration estimate_reuse, Mode mode) {
+void run(benchmark::State& state, Duration estimate_reuse, Mode mode, bool timed = false) {
   const int n = static_cast<int>(state.range(0));
   Fleet f;
   build(f, n);
@@ -184,6 +184,8 @@ void run(benchmark::State& state, Duration estimate_reuse, Mode mode) {
   r::TargetIndex report_cursor = 0;
   size_t i = 0;
   int64_t ok = 0, failed = 0;
+  std::vector<double> times;
+  if (timed) times.reserve(1 << 20);
   for (auto _ : state) {
     now += std::chrono::microseconds(50 + rng.below(401));
     if (now >= next_reports) {  // a tenth of the fleet re-reports every 100 ms, untimed
@@ -197,7 +199,9 @@ void run(benchmark::State& state, Duration estimate_reuse, Mode mode) {
       state.ResumeTiming();
     }
     const auto& q = reqs[i++ & (reqs.size() - 1)];
+    const auto t0 = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     auto st = router.plan_into(q, now, rng, plan);
+    if (timed) times.push_back(static_cast<double>((std::chrono::steady_clock::now() - t0).count()));
     benchmark::DoNotOptimize(plan.steps.data());
     if (st.ok()) {
       ++ok;
@@ -212,6 +216,15 @@ void run(benchmark::State& state, Duration estimate_reuse, Mode mode) {
       ++failed;
     }
   }
+  if (timed && !times.empty()) {
+    // Each decision timed on its own (steady_clock, whose two reads, ~20-40 ns, are included):
+    // the distribution, not just the mean the benchmark reports.
+    std::sort(times.begin(), times.end());
+    auto at = [&](double q) { return times[static_cast<size_t>(q * static_cast<double>(times.size() - 1))]; };
+    state.counters["p50_ns"] = at(0.5);
+    state.counters["p90_ns"] = at(0.9);
+    state.counters["p99_ns"] = at(0.99);
+  }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.counters["targets"] = static_cast<double>(n);
   state.counters["planned_share"] =
@@ -220,6 +233,10 @@ void run(benchmark::State& state, Duration estimate_reuse, Mode mode) {
 
 void BM_Plan(benchmark::State& state) { run(state, r::PolicyConfig{}.estimate_reuse, Mode::kPlan); }
 void BM_PlanNoReuse(benchmark::State& state) { run(state, Duration::zero(), Mode::kPlan); }
+// BM_Plan with each decision timed: its p50, p90 and p99 as counters.
+void BM_PlanTimed(benchmark::State& state) {
+  run(state, r::PolicyConfig{}.estimate_reuse, Mode::kPlan, true);
+}
 void BM_PlanFeedback(benchmark::State& state) {
   run(state, r::PolicyConfig{}.estimate_reuse, Mode::kFeedback);
 }
@@ -235,6 +252,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Plan)->Apply(sizes);
 BENCHMARK(BM_PlanNoReuse)->Apply(sizes);
+BENCHMARK(BM_PlanTimed)->Apply(sizes);
 BENCHMARK(BM_PlanFeedback)->Apply(sizes);
 
 }  // namespace

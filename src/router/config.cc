@@ -57,6 +57,7 @@ routing::PolicyConfig parse_policy(const YAML::Node& n, const std::string& w, ro
   p.breaker.stale_report_after = ms_field(n, "stale_report_after_ms", w, p.breaker.stale_report_after, false);
   p.forget_idle_estimates = ms_field(n, "forget_idle_estimates_ms", w, p.forget_idle_estimates, true);
   p.forget_idle_gaps = get<double>(n, "forget_idle_gaps", w, p.forget_idle_gaps);
+  p.sample_groups_over = get<size_t>(n, "sample_groups_over", w, p.sample_groups_over);
   if (Status s = routing::validate(p); !s.ok()) fail(w, s.message());
   return p;
 }
@@ -70,7 +71,8 @@ RoutingConfig parse_routing(const YAML::Node& n, Duration default_budget) {
                  "shed_sheddable_above", "shed_standard_above", "breaker_consecutive_failures",
                  "breaker_consecutive_span_ms", "breaker_failure_rate", "breaker_base_ejection_ms",
                  "breaker_max_ejection_ms", "stale_report_after_ms", "forget_idle_estimates_ms",
-                 "forget_idle_gaps", "load_poll_interval_ms", "load_poll_timeout_ms"},
+                 "forget_idle_gaps", "sample_groups_over", "load_poll_interval_ms",
+                 "load_poll_timeout_ms"},
              w);
   r.policy = parse_policy(n, w, r.policy);
   r.load_poll_interval = ms_field(n, "load_poll_interval_ms", w, r.load_poll_interval, false);

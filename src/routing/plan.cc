@@ -307,7 +307,7 @@ std::string explain_plan(const Registry& reg, std::span<const Candidate> c,
 
 Cut last_cut(const CutCounts& cuts) {
   for (size_t i = kCutCount - 1; i > 0; --i)
-    if (cuts[i] > 0) return static_cast<Cut>(i);
+    if (cuts[i] > 0 && static_cast<Cut>(i) != Cut::kSkipped) return static_cast<Cut>(i);
   return Cut::kNone;
 }
 

@@ -111,6 +111,27 @@ class FallbackCollector {
   // diversify_last_fallback would.
   void finish(std::span<const Candidate> c, std::vector<uint32_t>& chosen);
 
+  // True when no candidate still to come can change what finish() returns for a primary on
+  // hardware class primary_hw, given that each of them ranks at rank_cost >= floor and is on a
+  // class in later_hw (a bit per HardwareClass): the domain list is full of feasible entries
+  // that all rank below floor — so is the target list (offer()'s comment) — and, when a later
+  // class differs from the primary's, some other class already has a feasible best below floor,
+  // so the best outside the primary's class, which diversify_last_fallback looks for, is settled.
+  // The domain list holds max_fallbacks + 1 feasible candidates (or no fallbacks are wanted).
+  bool domains_full() const {
+    return max_fallbacks_ == 0 || (top_domains_.size() == max_fallbacks_ + 1 && dom_tier_ == 0);
+  }
+  bool settled(int64_t floor, HardwareClass primary_hw, unsigned later_hw) const {
+    if (max_fallbacks_ == 0) return true;
+    if (top_domains_.size() != max_fallbacks_ + 1 || dom_tier_ != 0 || dom_key_ >= floor) return false;
+    if ((later_hw & ~(1u << static_cast<unsigned>(primary_hw))) == 0) return true;
+    for (size_t h = 0; h < hw_best_.size(); ++h)
+      if (static_cast<HardwareClass>(h) != primary_hw && hw_best_[h] != UINT32_MAX &&
+          hw_tier_[h] == 0 && hw_key_[h] < floor)
+        return true;
+    return false;
+  }
+
  private:
   bool include_relaxed_ = false;
   size_t max_fallbacks_ = 0;

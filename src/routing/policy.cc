@@ -34,6 +34,7 @@ std::string_view cut_name(Cut c) {
     case Cut::kSpendCap: return "cloud spend cap";
     case Cut::kCost: return "over max_cost";
     case Cut::kBudget: return "over latency budget";
+    case Cut::kSkipped: return "not considered (priced above the plan, or not drawn)";
   }
   return "?";
 }

@@ -63,6 +63,16 @@ struct PolicyConfig {
   // between them (at least 100 ms; TargetState::forget_if_idle). 0: only the time above;
   // forget_idle_estimates zero turns both off.
   double forget_idle_gaps = 20;
+  // Groups of equivalent edge devices (same variant, hardware class and price) with more members
+  // than this are sampled rather than scanned: the decision draws members at random and checks
+  // them until two pass every constraint (what power-of-two-choices needs) and the fallbacks
+  // have their failure domains — one that passes, for a group priced above a best already
+  // found — instead of predicting every member. P2C then picks among the members that passed;
+  // the fallbacks are the best of those drawn. What changes against a scan is which of the
+  // group's members the decision sees: not the lowest predicted p95 of all of them, but of a
+  // random few. Models with at most Router::kScanAllUpTo deployments are always scanned whole.
+  // 0: never sample.
+  size_t sample_groups_over = 16;
   BreakerConfig breaker;
   AdmissionConfig admission;
 };
@@ -83,8 +93,12 @@ enum class Cut : uint8_t {
   kSpendCap,   // cloud, the cloud spend rate is over the cap and the request is not critical
   kCost,       // predicted cost > max_cost
   kBudget,     // predicted p95 > budget
+  // Not looked at by this decision: its group's price is above a plan already settled, or P2C's
+  // sampling did not draw it (Router's pruned scan). Never the reason a request fails: a
+  // decision that finds nothing feasible has looked at every candidate.
+  kSkipped,
 };
-inline constexpr size_t kCutCount = 8;
+inline constexpr size_t kCutCount = 9;
 std::string_view cut_name(Cut c);  // "below min_accuracy", "unhealthy", ...
 using CutCounts = std::array<uint32_t, kCutCount>;
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <map>
 #include <string>
 #include <tuple>
@@ -20,6 +21,25 @@ int64_t floor_div(int64_t a, int64_t b) {
 
 int64_t second_of(TimePoint now) {
   return floor_div(now.time_since_epoch().count(), Duration(std::chrono::seconds(1)).count());
+}
+
+// Saturation's figures in fixed point (2^-20 of a request slot), so that the sums kept per
+// occupancy set add and subtract exactly, in any order, however long the router runs.
+int64_t fixed(double x) {
+  return x > 0 ? static_cast<int64_t>(std::min(x, 1e12) * 1048576.0 + 0.5) : 0;  // NaN: 0
+}
+
+uint64_t slot_bit(uint32_t slot) { return uint64_t{1} << std::min<uint32_t>(slot, 63); }
+
+// A candidate cut before its target was looked at: none of its figures are read.
+void cut_unseen(Candidate& c, Cut cut) {
+  c.half_open = false;
+  c.load = 0;
+  c.in_flight = 0;
+  c.p95 = Duration::zero();
+  c.cost = Money();
+  c.rank_cost = 0;
+  c.cut = cut;
 }
 
 }  // namespace
@@ -45,11 +65,12 @@ Router::Router(const Registry& reg, PolicyConfig cfg, const TargetStateOptions& 
   version_.assign(n, 0);
   terms_version_.assign(n, 0);
   views_.resize(n);
+  occupancy_at_.assign(n + 1, 0);
   const size_t models = reg.model_count();
   predictions_.resize(models);
   deployments_.resize(models);
   slot_variants_.resize(models);
-  groups_.assign(models, 0);
+  tables_.resize(models);
   for (size_t m = 0; m < models; ++m) build_model(static_cast<ModelIndex>(m));
   chosen_.reserve(std::min(cfg_.max_fallbacks, n) + 1);
 }
@@ -76,11 +97,69 @@ void Router::build_model(ModelIndex m) {
     x.group = groups.emplace(std::make_pair(d.variant, x.price_class), groups.size()).first->second;
     out.push_back(x);
   }
-  groups_[m] = static_cast<uint32_t>(groups.size());
   predictions_[m].resize(deployments.size());
   const size_t most = deployments.size();
+
+  // Groups, their members and the order the pruned scan visits them in.
+  ModelTables& tb = tables_[m];
+  tb.groups.assign(groups.size(), Group{});
+  std::vector<uint32_t> sizes(groups.size(), 0);
+  for (const DeploymentInfo& x : out) {
+    Group& g = tb.groups[x.group];
+    g.floor = rank_cost(reg_.target(x.target).cost_per_request, x.hw, cfg_.edge_preference);
+    g.edge = is_edge(x.hw);
+    g.hw = x.hw;
+    g.slot = x.slot;
+    ++sizes[x.group];
+  }
+  uint32_t at = 0;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    tb.groups[g].begin = tb.groups[g].end = at;
+    at += sizes[g];
+  }
+  tb.members.assign(most, 0);
+  for (size_t j = 0; j < most; ++j) tb.members[tb.groups[out[j].group].end++] = static_cast<uint32_t>(j);
+  tb.draw = tb.members;
+  tb.order.resize(groups.size());
+  for (size_t g = 0; g < groups.size(); ++g) tb.order[g] = static_cast<uint32_t>(g);
+  std::sort(tb.order.begin(), tb.order.end(), [&](uint32_t a, uint32_t b) {
+    return tb.groups[a].floor != tb.groups[b].floor ? tb.groups[a].floor < tb.groups[b].floor : a < b;
+  });
+  tb.later_hw.assign(groups.size(), 0);
+  for (size_t p = groups.size(); p-- > 0;)
+    tb.later_hw[p] = (p + 1 < groups.size() ? tb.later_hw[p + 1] : 0u) |
+                     (1u << static_cast<unsigned>(tb.groups[tb.order[p]].hw));
+
+  // The occupancy sets: the model's targets by the set of its variant slots they deploy.
+  std::map<TargetIndex, uint64_t> target_slots;
+  for (const DeploymentInfo& x : out) target_slots[x.target] |= slot_bit(x.slot);
+  tb.targets.clear();
+  tb.occupancy.clear();
+  tb.set_of.clear();
+  std::map<uint64_t, uint32_t> sets;
+  for (const auto& [t, bits] : target_slots) {
+    const auto set = sets.emplace(bits, static_cast<uint32_t>(sets.size())).first->second;
+    if (set == tb.occupancy.size()) tb.occupancy.push_back(Occupancy{bits, 0, 0});
+    tb.occupancy[set].busy += views_[t].busy;
+    tb.occupancy[set].capacity += views_[t].capacity;
+    tb.targets.push_back(t);
+    tb.set_of.push_back(set);
+  }
+  tb.sweep = 0;
+  // The per-target index refresh() updates the sums through, over every model.
+  std::vector<uint32_t> count(views_.size() + 1, 0);
+  for (const ModelTables& x : tables_)
+    for (TargetIndex t : x.targets) ++count[t + 1];
+  for (size_t t = 0; t < views_.size(); ++t) count[t + 1] += count[t];
+  occupancy_at_ = count;
+  occupancy_of_.resize(count.back());
+  for (size_t mi = 0; mi < tables_.size(); ++mi)
+    for (size_t i = 0; i < tables_[mi].targets.size(); ++i)
+      occupancy_of_[count[tables_[mi].targets[i]]++] = {static_cast<ModelIndex>(mi), tables_[mi].set_of[i]};
+
   if (cands_.capacity() < most) cands_.reserve(most);
   if (members_.capacity() < most) members_.reserve(most);
+  if (seen_.size() < most) seen_.resize(most, 0);
   if (slot_accuracy_.size() < slots.size()) {
     slot_accuracy_.resize(slots.size());
     slot_accurate_.resize(slots.size());
@@ -120,6 +199,20 @@ void Router::refresh(TargetView& v, TargetIndex t, TimePoint now) {
   const auto& rep = s.last_report();
   v.queue = rep && rep->queue_capacity > 0 ? rep->queue_capacity : reg_.target(t).queue_capacity;
   v.slots = static_cast<double>(v.concurrency) + static_cast<double>(v.queue);
+  // Its share of admission's saturation: occupancy over what it can hold (threads and queue),
+  // while it is available. Busy threads with room in the queues are not overload; full queues are.
+  const bool available = v.healthy && v.breaker_allows;
+  const int64_t busy = available ? fixed(v.load * v.concurrency) : 0;
+  const int64_t capacity = available ? fixed(v.slots) : 0;
+  if (busy != v.busy || capacity != v.capacity) {
+    for (uint32_t i = occupancy_at_[t]; i < occupancy_at_[t + 1]; ++i) {
+      Occupancy& o = tables_[occupancy_of_[i].first].occupancy[occupancy_of_[i].second];
+      o.busy += busy - v.busy;
+      o.capacity += capacity - v.capacity;
+    }
+    v.busy = busy;
+    v.capacity = capacity;
+  }
 }
 
 void Router::predict(Prediction& p, const DeploymentInfo& d, const TargetView& tv, TimePoint now) {
@@ -151,19 +244,92 @@ void Router::predict(Prediction& p, const DeploymentInfo& d, const TargetView& t
   p.full = tv.queue > 0 && lp.at_target >= tv.slots;
 }
 
-size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now, bool collect) {
+Router::Scan Router::scan_of(const Constraints& k) {
+  Scan s;
+  s.deps = deployments_[model_].data();
+  s.preds = predictions_[model_].data();
+  s.cands = cands_.data();
+  s.seen = seen_.data();
+  s.accurate = slot_accurate_.data();
+  s.budget = k.budget;
+  s.reuse = cfg_.estimate_reuse;
+  s.max_cost = k.max_cost.value_or(Money());
+  s.cloud_allowed = k.cloud_allowed;
+  s.cost_capped = k.max_cost.has_value();
+  return s;
+}
+
+// Inline: it runs for every deployment a decision looks at.
+[[gnu::always_inline]] inline bool Router::consider(Scan& s, size_t j, TimePoint now, bool collect) {
+  const DeploymentInfo& d = s.deps[j];
+  Candidate& c = s.cands[j];
+  s.seen[j] = epoch_;
+  Cut cut = Cut::kNone;
+  if (!s.accurate[d.slot]) {
+    // Accuracy is the first check and depends on the request alone: the target is not even
+    // looked at (a view refreshed here would be wasted on a candidate nothing reads).
+    cut_unseen(c, Cut::kAccuracy);
+    ++s.cuts[static_cast<size_t>(Cut::kAccuracy)];
+    return false;  // not a fallback either (tier 2)
+  }
+  TargetView& tv = view(d.target, now);
+  c.half_open = tv.half_open;
+  c.load = tv.load;
+  c.in_flight = tv.in_flight;
+  if (!(tv.healthy && tv.breaker_allows)) {
+    // Not available: no prediction.
+    c.p95 = Duration::zero();
+    c.cost = Money();
+    c.rank_cost = 0;
+    cut = !tv.healthy ? Cut::kUnhealthy : Cut::kBreaker;  // first_cut's order
+  } else {
+    any_available_ = true;
+    Prediction& p = s.preds[j];
+    // fresh(): the view holds the target's current version (view() has just checked or
+    // refreshed it, and nothing in the scan changes it).
+    if (!(p.version == tv.version && now >= p.at && now - p.at < s.reuse)) predict(p, d, tv, now);
+    c.p95 = p.p95;
+    c.cost = p.cost;
+    c.rank_cost = p.rank_cost;
+    // first_cut's remaining checks, in its order.
+    if (p.full) {
+      cut = Cut::kQueueFull;
+    } else if (!s.cloud_allowed && d.hw == HardwareClass::kCloud) {
+      cut = Cut::kSpendCap;
+    } else if (s.cost_capped && p.cost > s.max_cost) {
+      cut = Cut::kCost;
+    } else if (p.p95 > s.budget) {
+      cut = Cut::kBudget;
+    }
+  }
+  c.cut = cut;
+  ++s.cuts[static_cast<size_t>(cut)];
+  if (!collect) return cut == Cut::kNone;
+  const auto i = static_cast<uint32_t>(j);
+  if (cut == Cut::kNone) {
+    if (s.best == kNone || ranks_before(c, s.cands[s.best])) s.best = i;
+    if (is_edge(d.hw)) {
+      // P2C's members: the feasible edge candidates of the same variant and price class.
+      auto& g = group_members_[d.group];
+      if (g.empty()) groups_touched_.push_back(d.group);
+      g.push_back(i);
+    }
+  }
+  fallbacks_.offer(cands_, i);
+  return cut == Cut::kNone;
+}
+
+size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now, Rng& rng) {
   if (deployments_[r.model].size() != reg_.model(r.model).deployments.size()) build_model(r.model);
   const auto& deployments = deployments_[r.model];
   const size_t n = deployments.size();
-  const DeploymentInfo* const deps = deployments.data();
-  Prediction* const preds = predictions_[r.model].data();
-  // Every candidate is rewritten below, but its static fields — the deployment's own — only when
-  // the model differs from the last scan's: no clearing, no per-candidate growth check.
+  // Every candidate looked at is rewritten, but its static fields — the deployment's own — only
+  // when the model differs from the last scan's: no clearing, no per-candidate growth check.
   if (cands_.size() != n || cands_model_ != r.model) {
     cands_.resize(n);
     for (size_t j = 0; j < n; ++j) {
       Candidate& c = cands_[j];
-      const DeploymentInfo& d = deps[j];
+      const DeploymentInfo& d = deployments[j];
       c.target = d.target;
       c.variant = d.variant;
       c.domain = d.domain;
@@ -173,108 +339,132 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
     cands_model_ = r.model;
   }
   // Accuracy depends on the variant and the request only: once per variant, not per deployment.
+  ModelTables& tb = tables_[r.model];
   const auto& slots = slot_variants_[r.model];
+  uint64_t accurate_slots = 0;
   for (size_t i = 0; i < slots.size(); ++i) {
     const double acc = reg_.accuracy_at(slots[i], r.complexity);
     slot_accuracy_[i] = acc;
     slot_accurate_[i] = !k.min_accuracy || acc >= *k.min_accuracy;
+    if (slot_accurate_[i]) accurate_slots |= slot_bit(static_cast<uint32_t>(i));
   }
-  if (collect) {
-    for (uint32_t g : groups_touched_) group_members_[g].clear();
-    groups_touched_.clear();
-    fallbacks_.reset(r.priority == Priority::kCritical, cfg_.max_fallbacks, n);
+  accurate_slots_ = accurate_slots;
+  for (uint32_t g : groups_touched_) group_members_[g].clear();
+  groups_touched_.clear();
+  fallbacks_.reset(r.priority == Priority::kCritical, cfg_.max_fallbacks, n);
+  any_available_ = false;
+  Scan s = scan_of(k);
+  pruned_ = false;
+  accuracy_cut_.clear();
+  if (!prune_ || n <= kScanAllUpTo) {
+    for (size_t j = 0; j < n; ++j) consider(s, j, now, true);
+  } else {
+    const size_t sample_over = cfg_.sample_groups_over;
+    for (size_t pos = 0; pos < tb.order.size(); ++pos) {
+      const uint32_t gid = tb.order[pos];
+      const Group& g = tb.groups[gid];
+      // Every candidate from here on ranks at g.floor or dearer: with a best below it and the
+      // fallbacks settled below it, nothing later can change the plan — nor anything in this
+      // group when only another class could still change the fallbacks.
+      if (s.best != kNone && s.cands[s.best].rank_cost < g.floor) {
+        const HardwareClass primary_hw = s.cands[s.best].hw;
+        if (fallbacks_.settled(g.floor, primary_hw, tb.later_hw[pos])) {
+          pruned_ = true;
+          break;
+        }
+        if (fallbacks_.settled(g.floor, primary_hw, 1u << static_cast<unsigned>(g.hw))) {
+          pruned_ = true;
+          continue;
+        }
+      }
+      const uint32_t size = g.end - g.begin;
+      if (!slot_accurate_[g.slot]) {
+        // The whole group is below the accuracy need: counted as cut without looking at its
+        // targets; its candidates are written only if the full scans are to read them
+        // (cut_by_accuracy()).
+        accuracy_cut_.push_back(gid);
+        s.cuts[static_cast<size_t>(Cut::kAccuracy)] += size;
+      } else if (g.edge && sample_over > 0 && size > sample_over) {
+        // Members drawn first and checked after (a partial Fisher-Yates shuffle of the group)
+        // until two pass every constraint — what P2C needs — and the fallbacks have their
+        // failure domains, so that they come from this group's price rather than the next
+        // groups' (the domain list fills with the cheapest candidates in distinct domains).
+        uint32_t* const d = tb.draw.data() + g.begin;
+        // A group priced above a best already found cannot be P2C's: one member that passes
+        // is all its fallbacks can use from it, unless they still need domains.
+        const uint32_t wanted =
+            s.best != kNone && s.cands[s.best].rank_cost < g.floor ? 1 : 2;
+        uint32_t drawn = 0, feasible = 0;
+        for (; drawn < size && (feasible < wanted || !fallbacks_.domains_full()); ++drawn) {
+          std::swap(d[drawn], d[drawn + rng.below(size - drawn)]);
+          feasible += consider(s, d[drawn], now, true);
+        }
+        if (drawn < size) pruned_ = true;
+        // P2C draws its pair among the members that passed, kept in candidate order as a scan
+        // would have collected them (the full scans find the same ones: the rest are kSkipped).
+        auto& m = group_members_[gid];
+        std::sort(m.begin(), m.end());
+      } else {
+        for (uint32_t i = g.begin; i < g.end; ++i) consider(s, tb.members[i], now, true);
+      }
+    }
   }
-  // The scan's running figures and the request's limits live in locals, not in members or
-  // references that the stores through `c` could alias. The saturation sums still add in
-  // deployment order (floating point).
-  CutCounts cuts{};
-  double busy = 0, capacity = 0;
-  bool any_available = false;
-  const Duration budget = k.budget;
-  const bool cloud_allowed = k.cloud_allowed;
-  const bool cost_capped = k.max_cost.has_value();
-  const Money max_cost = k.max_cost.value_or(Money());
-  const Duration reuse = cfg_.estimate_reuse;
-  const uint8_t* const accurate = slot_accurate_.data();
-  Candidate* const cands = cands_.data();
-  const std::span<const Candidate> all(cands_);
-  size_t best = kNone;
+  if (pruned_) {
+    // The sweep: when the scan left targets out, one of the model's targets is refreshed
+    // whether or not it reached it, so that the saturation sums (ModelTables::occupancy) hold
+    // no share older than `targets` such decisions.
+    if (tb.sweep >= tb.targets.size()) tb.sweep = 0;
+    view(tb.targets[tb.sweep++], now);
+  }
+  cuts_ = s.cuts;
+  return s.best;
+}
+
+void Router::gather_rest(const Constraints& k, TimePoint now) {
+  // What the pruned scan left out, looked at after all (a half-open primary lost its probe
+  // slot, and the full scans run from here).
+  cut_by_accuracy();
+  Scan s = scan_of(k);
+  s.cuts = cuts_;
+  const size_t n = deployments_[model_].size();
   for (size_t j = 0; j < n; ++j) {
-    const DeploymentInfo& d = deps[j];
-    Candidate& c = cands[j];
-    Cut cut = Cut::kNone;
-    if (!accurate[d.slot]) {
-      // Accuracy is the first check and depends on the request alone: the target is not even
-      // looked at (a view refreshed here would be wasted on a candidate nothing reads).
-      c.half_open = false;
-      c.load = 0;
-      c.in_flight = 0;
-      c.p95 = Duration::zero();
-      c.cost = Money();
-      c.rank_cost = 0;
-      cut = Cut::kAccuracy;
-      c.cut = cut;
-      ++cuts[static_cast<size_t>(cut)];
-      continue;  // not a fallback either (tier 2)
-    }
-    TargetView& tv = view(d.target, now);
-    c.half_open = tv.half_open;
-    c.load = tv.load;
-    c.in_flight = tv.in_flight;
-    if (!(tv.healthy && tv.breaker_allows)) {
-      // Not available: no prediction and no share of the saturation.
-      c.p95 = Duration::zero();
-      c.cost = Money();
-      c.rank_cost = 0;
-      cut = first_cut(c, slot_accuracy_[d.slot], tv.healthy, tv.breaker_allows, false, k);
-    } else {
-      if (!tv.counted) {
-        // Admission's fleet saturation: occupancy over what the targets that could serve this
-        // request can hold (threads and queues), each counted once however many of its
-        // variants qualify. Busy threads with room in the queues are not overload; full
-        // queues are.
-        tv.counted = true;
-        any_available = true;
-        busy += tv.load * tv.concurrency;
-        capacity += tv.slots;
-      }
-      Prediction& p = preds[j];
-      // fresh(): the view holds the target's current version (view() has just checked or
-      // refreshed it, and nothing in the scan changes it).
-      if (!(p.version == tv.version && now >= p.at && now - p.at < reuse)) predict(p, d, tv, now);
-      c.p95 = p.p95;
-      c.cost = p.cost;
-      c.rank_cost = p.rank_cost;
-      // first_cut's remaining checks, in its order.
-      if (p.full) {
-        cut = Cut::kQueueFull;
-      } else if (!cloud_allowed && d.hw == HardwareClass::kCloud) {
-        cut = Cut::kSpendCap;
-      } else if (cost_capped && p.cost > max_cost) {
-        cut = Cut::kCost;
-      } else if (p.p95 > budget) {
-        cut = Cut::kBudget;
-      }
-    }
-    c.cut = cut;
-    ++cuts[static_cast<size_t>(cut)];
-    const auto i = static_cast<uint32_t>(j);
-    if (cut == Cut::kNone) {
-      if (best == kNone || ranks_before(c, cands[best])) best = i;
-      if (collect && is_edge(d.hw)) {
-        // P2C's members: the feasible edge candidates of the same variant and price class.
-        auto& g = group_members_[d.group];
-        if (g.empty()) groups_touched_.push_back(d.group);
-        g.push_back(i);
-      }
-    }
-    if (collect) fallbacks_.offer(all, i);
+    if (s.seen[j] == epoch_) continue;
+    if (s.cands[j].cut == Cut::kSkipped) --s.cuts[static_cast<size_t>(Cut::kSkipped)];
+    consider(s, j, now, false);
   }
-  cuts_ = cuts;
-  busy_ = busy;
-  capacity_ = capacity;
-  any_available_ = any_available;
-  return best;
+  cuts_ = s.cuts;
+  pruned_ = false;
+}
+
+void Router::cut_by_accuracy() {
+  const ModelTables& tb = tables_[model_];
+  for (uint32_t gid : accuracy_cut_)
+    for (uint32_t i = tb.groups[gid].begin; i < tb.groups[gid].end; ++i) {
+      const uint32_t j = tb.members[i];
+      seen_[j] = epoch_;
+      cut_unseen(cands_[j], Cut::kAccuracy);
+    }
+  accuracy_cut_.clear();
+}
+
+void Router::mark_skipped() {
+  cut_by_accuracy();
+  const size_t n = deployments_[model_].size();
+  for (size_t j = 0; j < n; ++j) {
+    if (seen_[j] == epoch_) continue;
+    cut_unseen(cands_[j], Cut::kSkipped);
+    ++cuts_[static_cast<size_t>(Cut::kSkipped)];
+  }
+}
+
+double Router::saturation(uint64_t accurate_slots) const {
+  int64_t busy = 0, capacity = 0;
+  for (const Occupancy& o : tables_[model_].occupancy)
+    if (o.slots & accurate_slots) {
+      busy += o.busy;
+      capacity += o.capacity;
+    }
+  return capacity > 0 ? static_cast<double>(busy) / static_cast<double>(capacity) : 0.0;
 }
 
 size_t Router::p2c_fast(size_t best, Rng& rng) {
@@ -312,6 +502,8 @@ size_t Router::choose(size_t best, size_t (*rescan)(std::span<const Candidate>),
     c.cut = Cut::kBreaker;
     ++cuts_[static_cast<size_t>(Cut::kBreaker)];
     fast = false;  // what gather() collected assumed the old cut: the full scans from here
+    // ... over every candidate: the pruned scan's bounds assumed the old cut too.
+    if (pruned_ || !accuracy_cut_.empty()) gather_rest(k_, now);
   }
 }
 
@@ -343,12 +535,17 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
   k.cloud_allowed = critical || cloud_spend_rate(now) <= cfg_.cloud_spend_cap_per_s;
   ++epoch_;
   model_ = r.model;
+  k_ = k;
   bool fast = !full_scan_ && !r.explain;
-  const size_t cheapest = gather(r, k, now, fast);
+  const size_t cheapest = gather(r, k, now, rng);
+  // The full scans read every candidate: those the scan left out are marked as such.
+  if (!fast && (pruned_ || !accuracy_cut_.empty())) mark_skipped();
   if (!any_available_) return fail(r, k);  // no deployments, or all inaccurate, down or ejected
 
-  // Admission before choosing: shed by priority under fleet overload (admission.h).
-  Admission a = admit(r.priority, capacity_ > 0 ? busy_ / capacity_ : 0.0, true, cfg_.admission);
+  // Admission before choosing: shed by priority under fleet overload (admission.h). The
+  // saturation is that of the targets holding a variant accurate enough for the request,
+  // available as of their last refresh (refresh(), the occupancy sets).
+  Admission a = admit(r.priority, saturation(accurate_slots_), true, cfg_.admission);
   if (!a.admitted) {
     last_retry_after_ = a.retry_after;
     return Status(Code::kResourceExhausted, std::move(a.reason));
@@ -358,6 +555,7 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
   size_t primary = choose(cheapest, &best_feasible, true, now, r.explain, rng, fast);
   if (primary != kNone && p2c_members_ >= 2) how = Choice::kPowerOfTwo;
   if (primary == kNone && critical) {
+    cut_by_accuracy();  // best_effort() reads every candidate
     primary = choose(best_effort(cands_), &best_effort, false, now, r.explain, rng, fast);
     how = Choice::kBestEffort;
     out.best_effort = primary != kNone;

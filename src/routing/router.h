@@ -6,10 +6,16 @@
 // one owner serialises every call (the router's routing strand, or the simulator's loop).
 // Allocation-light: plan_into() reuses the Router's scratch vectors and the caller's Plan, so a
 // decision allocates nothing once warm unless RouteRequest::explain asks for the full reason.
-// A decision passes once over the model's deployments: predictions, cuts, P2C's members and the
-// fallback candidates are all gathered in that pass (plan.h, FallbackCollector); explain uses
-// the separate full scans of policy.h and plan.h, which give the same plan
-// (tests/unit/routing/router_fast_path_test.cc; docs/PERFORMANCE.md has the figures).
+// A decision passes once over the model's deployments, in groups of equal price cheapest first,
+// and stops once nothing dearer can change the plan: predictions, cuts, P2C's members and the
+// fallback candidates are all gathered in that pass (plan.h, FallbackCollector). Large groups of
+// equivalent edge devices are sampled rather than scanned (PolicyConfig::sample_groups_over).
+// Pruning alone returns the plan of a scan of every deployment
+// (tests/unit/routing/router_prune_test.cc). explain uses the separate full scans of policy.h
+// and plan.h over the same candidates, those left out marked kSkipped, which give the same plan
+// (router_fast_path_test.cc; docs/PERFORMANCE.md has the figures). Admission's saturation is
+// kept in sums per set of variants, updated as views are refreshed, so that it covers the
+// targets a decision leaves out.
 #pragma once
 
 #include <array>
@@ -84,6 +90,12 @@ class Router {
   // add_fallbacks, diversify_last_fallback) instead of the ones folded into the candidate scan.
   // Both give the same plan; explain always uses the full scans. For tests and benchmarks.
   void set_full_scan(bool on) { full_scan_ = on; }
+  // Off: every deployment is looked at, none sampled — the plan a pruned decision must equal
+  // when sampling is off (tests/unit/routing/router_prune_test.cc).
+  void set_prune(bool on) { prune_ = on; }
+  // A model with at most this many deployments is scanned whole: pruning's bookkeeping per
+  // group costs more than the few predictions it could skip (no group that small is sampled).
+  static constexpr size_t kScanAllUpTo = 16;
 
  private:
   // What one decision needs per target, looked up once per decision (stamp) even when the target
@@ -92,16 +104,18 @@ class Router {
   // target's state and breaker, which at 10,000 targets is mostly cache misses.
   // What the scan reads for every deployment comes first, in one cache line.
   struct TargetView {
-    uint64_t stamp = 0;    // the decision `counted` belongs to
+    uint64_t stamp = 0;    // the last decision that looked
     uint64_t version = UINT64_MAX;  // the target's version the rest was computed at
     TimePoint at{};
     double load = 0;
     double slots = 1;  // requests it can hold: concurrency + queue capacity (report, else prior)
     uint32_t in_flight = 0, concurrency = 1;
-    bool counted = false;  // already in this decision's fleet utilization
     bool healthy = false, breaker_allows = false, half_open = false;
     uint32_t queue = 0;
     double others = 0;  // TargetState::others(at), which the predictions made at `at` share
+    // Its share of admission's saturation sums as of this refresh (Occupancy): busy threads and
+    // what it can hold, in fixed point; zero while not available.
+    int64_t busy = 0, capacity = 0;
   };
   // One deployment's predictions, reused like TargetView's load figures. The terms that only a
   // state change moves (predict.h's LatencyTerms) and the cost they give are kept while the
@@ -127,6 +141,35 @@ class Router {
     HardwareClass hw = HardwareClass::kEdgeCpu;
     Duration prior{};    // the variant's expected service time
   };
+  // A (variant, price class) group of a model's deployments. Its members share a price per
+  // request, which bounds each member's cost from below (a price per second only adds to it),
+  // so the scan visits groups cheapest first and stops once nothing later can change the plan.
+  struct Group {
+    int64_t floor = 0;      // rank_cost of the price per request: no member ranks cheaper
+    uint32_t begin = 0, end = 0;  // its members in ModelTables::members, in deployment order
+    uint32_t slot = 0;            // its variant's slot
+    bool edge = false;
+    HardwareClass hw = HardwareClass::kEdgeCpu;
+  };
+  // Admission's saturation sums over the model's targets that deploy the same set of its
+  // variant slots, kept up to date as views are refreshed: a request's saturation adds the sets
+  // that hold a variant accurate enough for it, without visiting their targets.
+  struct Occupancy {
+    uint64_t slots = 0;  // bit per variant slot (slots past 63 share bit 63)
+    int64_t busy = 0, capacity = 0;
+  };
+  // What a decision over one model reads besides its deployments, built by build_model().
+  struct ModelTables {
+    std::vector<Group> groups;       // by group id
+    std::vector<uint32_t> order;     // group ids, cheapest floor first
+    std::vector<unsigned> later_hw;  // per position in order: the classes from there on, a bit each
+    std::vector<uint32_t> members;   // deployment indices, grouped
+    std::vector<uint32_t> draw;      // sampling's scratch permutation of `members`, per group
+    std::vector<TargetIndex> targets;  // distinct targets, for the sweep
+    std::vector<uint32_t> set_of;      // per entry of `targets`: its occupancy set
+    size_t sweep = 0;                  // the next of `targets` the sweep refreshes
+    std::vector<Occupancy> occupancy;
+  };
   struct SpendBucket {
     int64_t second = INT64_MIN;
     Money spent;
@@ -139,13 +182,34 @@ class Router {
     TargetView& v = views_[t];
     if (v.stamp != epoch_) {
       v.stamp = epoch_;
-      v.counted = false;
       if (!fresh(v.version, v.at, t, now)) refresh(v, t, now);
     }
     return v;
   }
   void refresh(TargetView& v, TargetIndex t, TimePoint now);
-  size_t gather(const RouteRequest& r, const Constraints& k, TimePoint now, bool collect);
+  size_t gather(const RouteRequest& r, const Constraints& k, TimePoint now, Rng& rng);
+  void gather_rest(const Constraints& k, TimePoint now);
+  void cut_by_accuracy();  // writes the candidates of the groups in accuracy_cut_
+  void mark_skipped();     // cands_ the scan left out: cut kSkipped, for the full scans
+  double saturation(uint64_t accurate_slots) const;  // admission's, from the occupancy sets
+  // A scan's running figures and the request's limits, in a local of gather() rather than in
+  // members or references that the stores through a candidate could alias.
+  struct Scan {
+    const DeploymentInfo* deps;
+    Prediction* preds;
+    Candidate* cands;
+    uint64_t* seen;
+    const uint8_t* accurate;  // per variant slot
+    Duration budget, reuse;
+    Money max_cost;
+    bool cloud_allowed, cost_capped;
+    size_t best = static_cast<size_t>(-1);
+    CutCounts cuts{};
+  };
+  Scan scan_of(const Constraints& k);
+  // One deployment looked at: its view, prediction and cut into cands_[j]; with collect, also
+  // the best so far, P2C's members and the fallback collector. Returns whether it is feasible.
+  bool consider(Scan& s, size_t j, TimePoint now, bool collect);
   void predict(Prediction& p, const DeploymentInfo& d, const TargetView& tv, TimePoint now);
   bool acquire(const Candidate& c, TimePoint now, bool dry_run);
   size_t choose(size_t best, size_t (*rescan)(std::span<const Candidate>), bool p2c, TimePoint now,
@@ -173,7 +237,11 @@ class Router {
   std::vector<TargetView> views_;
   std::vector<std::vector<Prediction>> predictions_;  // per model, per deployment
   std::vector<std::vector<DeploymentInfo>> deployments_;  // per model, per deployment
-  std::vector<uint32_t> groups_;  // per model: its P2C groups' count
+  std::vector<ModelTables> tables_;  // per model
+  // The (model, occupancy set) pairs each target's view refresh updates: those of target t are
+  // occupancy_of_[occupancy_at_[t] .. occupancy_at_[t + 1]).
+  std::vector<uint32_t> occupancy_at_;
+  std::vector<std::pair<ModelIndex, uint32_t>> occupancy_of_;
   std::vector<std::vector<VariantIndex>> slot_variants_;  // per model: the variants it deploys
   ModelIndex model_ = 0;  // this decision's
   std::vector<double> slot_accuracy_;  // this decision's accuracy per variant slot
@@ -185,6 +253,12 @@ class Router {
   FallbackCollector fallbacks_;
   size_t p2c_members_ = 0;
   bool full_scan_ = false;
+  bool prune_ = true;
+  bool pruned_ = false;  // this decision's scan left candidates out
+  uint64_t accurate_slots_ = 0;  // this decision's variant slots accurate enough, a bit each
+  Constraints k_;  // this decision's
+  std::vector<uint64_t> seen_;  // per deployment of this decision's model: the epoch it was looked at
+  std::vector<uint32_t> accuracy_cut_;  // this decision's groups cut whole by accuracy, unwritten
   std::vector<Candidate> cands_;
   // The model whose deployments cands_' static fields (target, variant, domain, price class,
   // hardware) were written for; UINT32_MAX: none. The scan writes them only when it changes.
@@ -193,7 +267,6 @@ class Router {
   std::vector<uint32_t> chosen_;
   FallbackScratch fallback_scratch_;
   CutCounts cuts_{};
-  double busy_ = 0, capacity_ = 0;
   bool any_available_ = false;
 };
 

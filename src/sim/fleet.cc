@@ -117,6 +117,7 @@ routing::PolicyConfig policy_config(const RouterSpec& r) {
   if (r.cloud_spend_cap_usd_per_s > 0) p.cloud_spend_cap_per_s = Money::from_usd(r.cloud_spend_cap_usd_per_s);
   p.max_fallbacks = r.max_fallbacks;
   p.hedge_when_p95_over = r.hedge_when_p95_over;
+  p.sample_groups_over = r.sample_groups_over;
   return p;
 }
 

@@ -235,7 +235,8 @@ RouterSpec parse_router(const YAML::Node& n) {
   if (!n) return r;
   const std::string w = "router";
   check_keys(n, {"default_budget_ms", "edge_preference", "cloud_spend_cap_usd_per_s", "max_fallbacks",
-                 "hedge_when_p95_over", "report_interval_ms", "attempt_timeout_factor"}, w);
+                 "hedge_when_p95_over", "report_interval_ms", "attempt_timeout_factor",
+                 "sample_groups_over"}, w);
   r.default_budget_ms = number(n, "default_budget_ms", w, r.default_budget_ms, 1e-3, 3.6e6);
   r.edge_preference = number(n, "edge_preference", w, r.edge_preference, 0, 1);
   r.cloud_spend_cap_usd_per_s = number(n, "cloud_spend_cap_usd_per_s", w, 0, 0, 1e6);
@@ -243,6 +244,8 @@ RouterSpec parse_router(const YAML::Node& n) {
   r.hedge_when_p95_over = number(n, "hedge_when_p95_over", w, r.hedge_when_p95_over, 0, 10);
   r.report_interval_ms = number(n, "report_interval_ms", w, r.report_interval_ms, 1, 3.6e6);
   r.attempt_timeout_factor = number(n, "attempt_timeout_factor", w, r.attempt_timeout_factor, 0, 100);
+  r.sample_groups_over = static_cast<size_t>(
+      number(n, "sample_groups_over", w, static_cast<double>(r.sample_groups_over), 0, 1e9));
   return r;
 }
 

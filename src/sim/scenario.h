@@ -10,6 +10,7 @@
 
 #include "core/money.h"
 #include "core/status.h"
+#include "routing/policy.h"
 #include "routing/types.h"
 #include "sim/distribution.h"
 
@@ -91,6 +92,7 @@ struct RouterSpec {  // the routing configuration plus how the simulated dispatc
   // leaves budget for the fallback); the final attempt gets the whole remaining budget. 0: every
   // attempt gets the remaining budget.
   double attempt_timeout_factor = 2.0;
+  size_t sample_groups_over = routing::PolicyConfig{}.sample_groups_over;  // PolicyConfig's
 };
 
 struct Scenario {

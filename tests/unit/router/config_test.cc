@@ -148,6 +148,18 @@ TEST(Config, BreakerSpanParsesAndIsChecked) {
             std::string::npos);
 }
 
+TEST(Config, SampleGroupsOverParsesAndIsChecked) {
+  auto plain = parse_config(kMinimal);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(plain->routing.policy.sample_groups_over, 16u);
+  auto set = parse_config(std::string(kMinimal) + "routing: {sample_groups_over: 0}\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->routing.policy.sample_groups_over, 0u);
+  EXPECT_NE(expect_error(std::string(kMinimal) + "routing: {sample_groups_over: -3}\n")
+                .find("sample_groups_over"),
+            std::string::npos);
+}
+
 TEST(Config, ForgetIdleGapsParsesAndIsChecked) {
   auto plain = parse_config(kMinimal);
   ASSERT_TRUE(plain.ok()) << plain.status().message();

@@ -1,6 +1,7 @@
 // The decision's single-pass form (P2C members and fallbacks collected while the candidates are
 // scanned) against the plain full scans it replaces: same plans, same errors, same draws, on
-// random fleets and requests with feedback in between.
+// random fleets and requests with feedback in between. Both prune and sample alike (the full
+// scans see what the scan left out as kSkipped); router_prune_test.cc checks the pruning.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -11,73 +12,13 @@
 #include "core/time.h"
 #include "routing/plan.h"
 #include "routing/router.h"
+#include "random_fleet.h"
 
 namespace hir::routing {
 namespace {
 
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
-
-HardwareClass random_hw(Rng& rng) {
-  const uint32_t k = rng.below(10);
-  return k < 5 ? HardwareClass::kMcu : k < 7 ? HardwareClass::kEdgeCpu : k < 9 ? HardwareClass::kEdgeGpu
-                                                                             : HardwareClass::kCloud;
-}
-
-// A fleet of n targets over two models: few prices (so P2C groups and ties are common), few
-// failure domains, small queues (so targets fill up), variants deployed at random.
-void random_fleet(Registry& reg, Rng& rng, int n) {
-  for (int m = 0; m < 2; ++m) {
-    const ModelIndex mi = reg.add_model("m" + std::to_string(m));
-    for (int v = 0; v < 3; ++v) {
-      const double a = 0.8 + 0.05 * v;
-      reg.add_variant({"v" + std::to_string(v), mi, a, {a + 0.05, a, a - 0.06}, 1000,
-                       milliseconds(3 + 4 * v)});
-    }
-  }
-  for (int i = 0; i < n; ++i) {
-    TargetInfo t;
-    t.name = "t" + std::to_string(i);
-    t.hw = random_hw(rng);
-    t.failure_domain = rng.below(4) == 0 ? "" : "site-" + std::to_string(rng.below(6));
-    t.cost_per_request = Money::from_nano(100 * (1 + rng.below(3)) * (t.hw == HardwareClass::kCloud ? 100 : 1));
-    if (t.hw == HardwareClass::kCloud) t.cost_per_second = Money::from_usd(0.002);
-    t.expected_rtt = milliseconds(t.hw == HardwareClass::kCloud ? 30 : 2 + rng.below(4));
-    t.concurrency = t.hw == HardwareClass::kMcu ? 1 : 1 + rng.below(4);
-    t.queue_capacity = rng.below(4);
-    const TargetIndex ti = reg.add_target(t);
-    for (VariantIndex v = 0; v < reg.variant_count(); ++v)
-      if (rng.below(3) == 0) reg.deploy(v, ti);
-  }
-}
-
-RouteRequest random_request(Rng& rng) {
-  RouteRequest q;
-  q.model = rng.below(2);
-  const uint32_t p = rng.below(10);
-  q.priority = p < 2 ? Priority::kCritical : p < 8 ? Priority::kStandard : Priority::kSheddable;
-  q.complexity = rng.uniform();
-  if (rng.below(2) == 0) q.min_accuracy = 0.78 + 0.02 * rng.below(6);
-  if (rng.below(3) != 0) q.budget = milliseconds(10 + rng.below(60));
-  if (rng.below(5) == 0) q.max_cost = Money::from_nano(150 + rng.below(400));
-  return q;
-}
-
-void expect_same(const Status& sa, const Plan& a, const Status& sb, const Plan& b, int step) {
-  ASSERT_EQ(sa.code(), sb.code()) << "decision " << step;
-  ASSERT_EQ(sa.message(), sb.message()) << "decision " << step;
-  if (!sa.ok()) return;
-  ASSERT_EQ(a.steps.size(), b.steps.size()) << "decision " << step;
-  for (size_t i = 0; i < a.steps.size(); ++i) {
-    EXPECT_EQ(a.steps[i].target, b.steps[i].target) << "decision " << step << " step " << i;
-    EXPECT_EQ(a.steps[i].variant, b.steps[i].variant) << "decision " << step << " step " << i;
-    EXPECT_EQ(a.steps[i].predicted_p95, b.steps[i].predicted_p95) << "decision " << step;
-    EXPECT_EQ(a.steps[i].predicted_cost, b.steps[i].predicted_cost) << "decision " << step;
-  }
-  EXPECT_EQ(a.hedge_after, b.hedge_after) << "decision " << step;
-  EXPECT_EQ(a.best_effort, b.best_effort) << "decision " << step;
-  EXPECT_EQ(a.reason, b.reason) << "decision " << step;
-}
 
 TEST(RouterFastPath, SamePlansAsTheFullScansWithFeedback) {
   int compared = 0, p2c = 0, fallbacks = 0, failed = 0, half_open = 0;
@@ -93,6 +34,9 @@ TEST(RouterFastPath, SamePlansAsTheFullScansWithFeedback) {
     cfg.breaker.base_ejection = milliseconds(40);
     cfg.breaker.max_ejection = milliseconds(320);
     cfg.breaker.consecutive_span = milliseconds(2);
+    // Sampled groups (P2C's members drawn, the rest kSkipped for the full scans), scanned ones,
+    // and the default.
+    if (seed % 3 != 2) cfg.sample_groups_over = seed % 3 == 0 ? 0 : 3;
     Router fast(reg, cfg), full(reg, cfg);
     full.set_full_scan(true);
     Rng rng_fast(seed * 7), rng_full(seed * 7), world(seed * 13);
@@ -100,17 +44,10 @@ TEST(RouterFastPath, SamePlansAsTheFullScansWithFeedback) {
     Plan pa, pb;
     for (int step = 0; step < 3000; ++step) {
       now += microseconds(20 + world.below(600));
-      if (world.below(8) == 0) {  // a load report, sometimes not ready or with a full queue
-        const TargetIndex t = world.below(static_cast<uint32_t>(reg.target_count()));
-        LoadReport lr;
-        lr.concurrency = reg.target(t).concurrency;
-        lr.queue_capacity = reg.target(t).queue_capacity;
-        lr.in_flight = world.below(lr.concurrency + 1);
-        lr.queue_depth = world.below(lr.queue_capacity + 1);
-        lr.busy_fraction = world.uniform();
-        const bool ready = world.below(20) != 0;
-        fast.on_load_report(t, lr, ready, now);
-        full.on_load_report(t, lr, ready, now);
+      if (world.below(8) == 0) {
+        const RandomReport r = random_report(reg, world);
+        fast.on_load_report(r.target, r.report, r.ready, now);
+        full.on_load_report(r.target, r.report, r.ready, now);
       }
       if (step % 16 == 0)
         for (TargetIndex t = 0; t < reg.target_count(); ++t)
