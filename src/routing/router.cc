@@ -394,8 +394,12 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
         // is all its fallbacks can use from it, unless they still need domains.
         const uint32_t wanted =
             s.best != kNone && s.cands[s.best].rank_cost < g.floor ? 1 : 2;
+        // Draws for domains are bounded: a group spread over fewer domains than the fallbacks
+        // want would otherwise be drawn whole, every decision.
+        const size_t domain_draws = 8 * (cfg_.max_fallbacks + 1);
         uint32_t drawn = 0, feasible = 0;
-        for (; drawn < size && (feasible < wanted || !fallbacks_.domains_full()); ++drawn) {
+        for (; drawn < size && (feasible < wanted || (!fallbacks_.domains_full() && drawn < domain_draws));
+             ++drawn) {
           std::swap(d[drawn], d[drawn + rng.below(size - drawn)]);
           feasible += consider(s, d[drawn], now, true);
         }

@@ -176,6 +176,40 @@ TEST(RouterSampling, PrimariesSpreadOverTheGroupAndFallbacksLeaveTheirDomain) {
   EXPECT_GT(left_out / 4000, 40u);
 }
 
+// A group spread over fewer failure domains than the fallbacks want is not drawn whole: the
+// draws made for domains are bounded.
+TEST(RouterSampling, FewDomainsDoNotMakeTheGroupDrawnWhole) {
+  Registry reg;
+  const ModelIndex m = reg.add_model("m");
+  const VariantIndex v = reg.add_variant({"v", m, 0.9, {}, 1000, milliseconds(5)});
+  for (int i = 0; i < 200; ++i) {
+    TargetInfo t;
+    t.name = "mcu-" + std::to_string(i);
+    t.hw = HardwareClass::kMcu;
+    t.failure_domain = i % 2 ? "site-a" : "site-b";
+    t.cost_per_request = Money::from_nano(100);
+    t.expected_rtt = milliseconds(4);
+    t.concurrency = 1;
+    t.queue_capacity = 4;
+    reg.deploy(v, reg.add_target(t));
+  }
+  PolicyConfig cfg;
+  cfg.max_fallbacks = 3;  // four domains wanted, two exist
+  Router r(reg, cfg);
+  Rng rng(11);
+  TimePoint now = TimePoint{} + std::chrono::hours(1);
+  RouteRequest q;
+  q.budget = milliseconds(100);
+  q.explain = true;
+  for (int i = 0; i < 20; ++i) {
+    now += microseconds(100);
+    auto p = r.plan(q, now, rng);
+    ASSERT_TRUE(p.ok()) << p.status().message();
+    EXPECT_GE(not_considered(p->reason), 200u - 8 * 4) << p->reason;
+    EXPECT_EQ(p->steps.size(), 4u);  // the fallbacks still fill up, from both domains
+  }
+}
+
 TEST(RouterSampling, FindsTheOneFeasibleMemberAndFailsOnlyWhenNoneIs) {
   BigGroup f(64);
   PolicyConfig cfg;
