@@ -182,6 +182,7 @@ void McuDevice::start(McuRequest* r, TimePoint now, McuSink& sink) {
   ++r->attempts;
   ++c_.infers_sent;
   try_start_ = now;
+  r->try_started = now;
   try_deadline_ = std::min(r->deadline, now + opt_.attempt_timeout);
   try_cut_by_caller_ = r->deadline < now + opt_.attempt_timeout;
   if (send(HIRFW_T_INFER, req_id_, r->pixels.data(), r->len, now, sink) || req_ != r) return;

@@ -24,6 +24,7 @@ struct McuRequest {
   uint16_t len = 0;
   std::string id, model;
   TimePoint submitted{}, deadline{};
+  TimePoint try_started{};  // the current (or last) try's INFER frame
   McuCallback cb;
   int attempts = 0;
 };

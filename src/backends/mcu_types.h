@@ -66,6 +66,9 @@ struct McuReply {
   float top_probability = 0;  // the cascade's confidence
   Duration device_time{};     // the device's own compute time (RESULT infer_us)
   Duration latency{};         // submit() to completion, as the pool saw it
+  // The device's time on it: from the answering try's INFER frame to its RESULT (the line both
+  // ways and the compute; no wait in the pool's queue, no earlier tries).
+  Duration occupied{};
   size_t device = 0;          // index of the device that answered (McuPool::create's order)
   int attempts = 0;           // tries it took (1 unless a frame was lost)
 };

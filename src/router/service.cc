@@ -473,25 +473,27 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   // A worker's own account of the call (docs/worker.md): the model's time is the service time,
   // and what is left of the latency after its queue is the network's. Without it (another kind
   // of endpoint, or a header that does not parse) the core splits the latency itself.
+  auto timing = upstream.headers.get("server-timing");
+  const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
+  const double service_ms = st ? to_ms(st->infer) : -1;
   auto learn = [&] {
-    auto timing = upstream.headers.get("server-timing");
-    auto st = timing ? parse_server_timing(*timing) : std::nullopt;
     if (st) call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue);
     else call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
   };
   if (!spliced) {
     learn();
-    return deliver(std::move(call), cand, std::move(*parsed), attempt_ms);
+    return deliver(std::move(call), cand, std::move(*parsed), attempt_ms, service_ms);
   }
   settle(*call);
   HttpResponse out = encoded_answer(std::move(*spliced), call->request_id);
   // The answer goes out first; what the routing core learns from it, on this same thread, after.
-  respond_ok(call, cand, cost, total_ms, std::move(out));
+  respond_ok(call, cand, cost, total_ms, service_ms, std::move(out));
   learn();
   call->gen->routing->cost(cand.ti, cost);
 }
 
-void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, double attempt_ms) {
+void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, double attempt_ms,
+                            double service_ms) {
   Money cost = attempt_cost(cand, attempt_ms);
   call->gen->routing->cost(cand.ti, cost);
   settle(*call);
@@ -505,12 +507,12 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
   }
   add_hir_parameters(resp.parameters, cand, cost, total_ms, call->fallbacks, call->hedged);
   HttpResponse out = http_answer(resp, call->request_id);
-  respond_ok(std::move(call), cand, cost, total_ms, std::move(out));
+  respond_ok(std::move(call), cand, cost, total_ms, service_ms, std::move(out));
 }
 
 // A success, however its answer was built: metrics, the ledger row, the log line, the answer.
 void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, Money cost, double total_ms,
-                               HttpResponse&& out) {
+                               double service_ms, HttpResponse&& out) {
   const std::string& model = call->model->signature.name;
   Generation& gen = *call->gen;
   auto& pm = pair_metrics(gen, call->model, cand.target);
@@ -525,6 +527,7 @@ void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, Mon
     u.hw_class = std::string(hardware_class_name(cand.target->hw));
     u.cost = cost;
     u.fallbacks = static_cast<uint32_t>(call->fallbacks);
+    u.service_ms = service_ms;
   }
   inflight_.add(-1);
   call->respond(std::move(out));

@@ -121,9 +121,11 @@ class RouterService {
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
   // The answer from a target, whichever kind: cost, hir_* parameters, cache, metrics, ledger.
+  // service_ms: the target's own service time when it reported one (the ledger's), else < 0.
   void respond_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Money cost, double total_ms,
-                  net::HttpResponse&& out);
-  void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, double attempt_ms);
+                  double service_ms, net::HttpResponse&& out);
+  void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, double attempt_ms,
+               double service_ms);
   // MCU pool targets (service_mcu.cc).
   void attempt_mcu(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, Duration remaining);
   void mcu_done(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Result<backends::McuReply> r,

@@ -74,6 +74,10 @@ CREATE TABLE usage_ledger (
 CREATE INDEX usage_ledger_time ON usage_ledger (time_ms);
 CREATE INDEX usage_ledger_model_time ON usage_ledger (model, time_ms);
 )sql"},
+      {3, "usage ledger: the target's own service time",
+       R"sql(
+ALTER TABLE usage_ledger ADD COLUMN service_ms DOUBLE PRECISION NOT NULL DEFAULT -1;
+)sql"},
   };
   return kSteps;
 }

@@ -78,6 +78,10 @@ struct UsageRecord {
   std::string target;        // "" when no target answered
   std::string hw_class;      // the answering target's class, "" when none
   double latency_ms = 0;     // end to end, as the client saw it
+  // The answering target's own service time when it reported one — a worker's Server-Timing
+  // `infer`, an MCU's occupancy from its INFER frame to its RESULT — for the report's busy time;
+  // < 0: not known (a target that does not report it, a row from before the column existed).
+  double service_ms = -1;
   Money cost;                // what every attempt of the request cost
   std::string outcome = "ok";  // "ok" or the error code name (core/status.h code_name)
   uint32_t fallbacks = 0;    // attempts after the first

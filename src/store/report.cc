@@ -15,10 +15,12 @@ bool is_edge(std::string_view hw_class) { return !hw_class.empty() && !is_cloud(
 
 double ratio(double num, double den) { return den > 0 ? num / den : 0; }
 
-// The busy time a served request cost its target: the variant's expected service time, capped
-// by what the request took end to end (which also holds network time and queueing, so it is an
-// upper bound on the target's work). Without a registry entry, the latency itself.
+// The busy time a served request cost its target: the service time the target reported for it
+// when it did; else the variant's expected service time; either capped by what the request took
+// end to end (which also holds network time and queueing, so it is an upper bound on the
+// target's work). Without either, the latency itself.
 double service_ms(const UsageRecord& u, const RegistrySnapshot& reg) {
+  if (u.service_ms >= 0) return std::min(u.latency_ms, u.service_ms);
   const VariantRecord* v = reg.find_variant(u.model, u.variant);
   return v ? std::min(u.latency_ms, v->expected_service_ms) : u.latency_ms;
 }

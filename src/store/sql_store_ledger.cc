@@ -7,9 +7,9 @@ namespace {
 
 constexpr const char* kLedgerCols =
     "time_ms, request_id, tenant, model, variant, target, hw_class, latency_ms, cost_nano, "
-    "outcome, fallbacks, cache";
-constexpr size_t kLedgerColCount = 12;
-// Rows per INSERT: 64 × 12 = 768 parameters, far below either backend's limit (SQLite 32766,
+    "outcome, fallbacks, cache, service_ms";
+constexpr size_t kLedgerColCount = 13;
+// Rows per INSERT: 64 × 13 = 832 parameters, far below either backend's limit (SQLite 32766,
 // PostgreSQL 65535). Each distinct row count is its own prepared statement, so a batch uses at
 // most two (a full chunk and the remainder).
 constexpr size_t kRowsPerInsert = 64;
@@ -41,6 +41,7 @@ void append_params(SqlParams& out, const UsageRecord& u) {
   out.emplace_back(u.outcome);
   out.emplace_back(int64_t{u.fallbacks});
   out.emplace_back(std::string(cache_use_name(u.cache)));
+  out.emplace_back(u.service_ms >= 0 ? u.service_ms : -1.0);  // NaN and the like: unknown
 }
 
 }  // namespace
@@ -84,6 +85,7 @@ Result<std::vector<UsageRecord>> SqlStore::query_usage(const UsageQuery& q) {
     u.fallbacks = static_cast<uint32_t>(r.i64(10));
     auto cache = parse_cache_use(r.text(11));
     u.cache = cache.ok() ? *cache : CacheUse::kNone;  // a row from a newer hir: read as none
+    u.service_ms = r.f64(12);
     out.push_back(std::move(u));
   }
   return out;

@@ -224,6 +224,11 @@ TEST_P(StoreLedgerIT, HoldsEveryResponseAfterSigtermUnderLoadAndReportCountsIt) 
       EXPECT_EQ(row.target, "edge-1");
       EXPECT_EQ(row.hw_class, "edge-cpu");
       EXPECT_EQ(row.cost.nano(), 100000);  // cost_per_request_usd: 0.0001
+      // The worker's Server-Timing `infer`: the model's time, well inside the 20-ms round trip.
+      EXPECT_GT(row.service_ms, 0);
+      EXPECT_LT(row.service_ms, row.latency_ms);
+    } else {
+      EXPECT_EQ(row.service_ms, -1);
     }
     EXPECT_EQ(row.tenant.rfind("tenant-", 0), 0u);
   }

@@ -121,6 +121,19 @@ TEST(Report, FiguresMatchAHandComputedLedger) {
   expect_known_figures(compute_report(f.ledger(), f.registry()));
 }
 
+// A target's own service time, when the ledger has it, is the busy time (capped by the latency);
+// the variant's expected one stands in only for rows without it.
+TEST(Report, BusyTimeIsTheReportedServiceTimeWhereKnown) {
+  Fixture f;
+  auto reported = make_usage(T, "a", "mcu-1", "mcu", 10, 0);
+  reported.service_ms = 2.5;  // below the variant's 4 ms
+  auto over = make_usage(T + 10, "b", "edge-1", "edge-cpu", 3, 1000);
+  over.service_ms = 7;  // above its own latency: the latency bounds it
+  auto unknown = make_usage(T + 20, "c", "edge-1", "edge-cpu", 30, 1000);  // expected: 4 ms
+  Report r = compute_report({reported, over, unknown}, f.registry());
+  EXPECT_DOUBLE_EQ(r.edge_busy_ms, 2.5 + 3 + 4);
+}
+
 TEST(Report, EmptyLedgerHasNoUndefinedFigures) {
   Report r = compute_report({}, Fixture().registry(), T, "fmnist");
   EXPECT_EQ(r.requests, 0u);

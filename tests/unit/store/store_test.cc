@@ -2,6 +2,8 @@
 // its change counter, seeding, and the ledger's rows.
 #include "store/store.h"
 
+#include "store/sql_db.h"
+
 #include <gtest/gtest.h>
 
 #include "records_util.h"
@@ -268,6 +270,7 @@ TEST_P(StoreTest, LedgerRowsRoundTripAndFilter) {
                         i % 7 == 0 ? CacheUse::kStale : CacheUse::kNone);
     if (i >= 100) u.model = "other";
     u.tenant = "key-\"quoted\", 'single'";  // bound, never spliced into SQL
+    u.service_ms = i % 2 ? 0.5 + i : -1;    // reported by odd rows only
     rows.push_back(u);
   }
   ASSERT_TRUE(s->append_usage(rows).ok());
@@ -287,6 +290,46 @@ TEST_P(StoreTest, LedgerRowsRoundTripAndFilter) {
   EXPECT_EQ(first.cost.nano(), 1010);
   EXPECT_EQ(first.hw_class, "edge-cpu");
   EXPECT_EQ(got->at(4).cache, CacheUse::kStale);  // r14
+  EXPECT_DOUBLE_EQ(first.service_ms, -1);         // r10: not reported
+  EXPECT_DOUBLE_EQ(got->at(1).service_ms, 11.5);  // r11
+}
+
+// Rows written before the ledger had service_ms read as "not known" once the database is
+// migrated, and new rows carry it.
+TEST_P(StoreTest, LedgerRowsFromBeforeServiceTimeReadAsUnknown) {
+  HIR_FRESH_STORE_URL(url, GetParam());
+  std::vector<Migration> before(builtin_migrations().begin(), builtin_migrations().begin() + 2);
+  {
+    OpenOptions o;
+    o.migrations = &before;
+    ASSERT_TRUE(open(url, o));
+  }
+  {
+    // A row as the version-2 schema held it, written the way an older hir wrote it.
+    auto u = parse_database_url(url);
+    ASSERT_TRUE(u.ok());
+    auto db = u->backend == "sqlite" ? open_sqlite_db(u->target) : open_pg_db(url);
+    ASSERT_TRUE(db.ok()) << db.status().to_string();
+    auto n = (*db)->exec(
+        "INSERT INTO usage_ledger (time_ms, request_id, tenant, model, variant, target, hw_class, "
+        "latency_ms, cost_nano, outcome, fallbacks, cache) VALUES "
+        "(1700000000000, 'old', '', 'fmnist', 'tiny', 'mcu-1', 'mcu', 12.5, 100, 'ok', 0, 'none')",
+        {});
+    ASSERT_TRUE(n.ok()) << n.status().to_string();
+  }
+  auto s = open(url);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->migrations_applied(), latest_schema_version() - 2);
+  auto fresh = make_usage(1'700'000'000'001, "new", "mcu-1", "mcu", 11.0, 100);
+  fresh.service_ms = 9.75;
+  ASSERT_TRUE(s->append_usage(std::vector<UsageRecord>{fresh}).ok());
+  auto got = s->query_usage(UsageQuery{});
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  ASSERT_EQ(got->size(), 2u);
+  EXPECT_EQ(got->at(0).request_id, "old");
+  EXPECT_DOUBLE_EQ(got->at(0).service_ms, -1);
+  EXPECT_DOUBLE_EQ(got->at(0).latency_ms, 12.5);
+  EXPECT_DOUBLE_EQ(got->at(1).service_ms, 9.75);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::ValuesIn(testing::kBackends),
