@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include "backends/mcu_codec.h"
+#include <algorithm>
+
 #include "router/service.h"
 #include "router/service_call.h"
 #include "telemetry/log.h"
@@ -93,16 +95,18 @@ void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Resul
   }
   // The device's occupancy — the INFER frame on the line, the compute, the RESULT frame — is
   // what the queue model needs as the service time (a device is busy for all of it); its own
-  // compute time alone (r->device_time, ~0.6 ms) is a small part of the ~10 ms. The line is
-  // local, so no network share is learnt from it.
-  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed, elapsed, Duration::zero());
+  // compute time alone (r->device_time, ~0.6 ms) is a small part of the ~10 ms. The rest of the
+  // latency is the wait in the pool's queue (and any earlier tries): the core's queue model
+  // predicts that part itself. The line is local, so no network share is learnt from it.
+  const Duration occupied = std::clamp(r->occupied, Duration::zero(), elapsed);
+  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed, occupied, elapsed - occupied);
   if (call->done) return;
   InferResponse resp = std::move(r->response);
   resp.binary.assign(resp.outputs.size(), false);
   for (size_t i = 0; i < resp.outputs.size(); ++i) resp.binary[i] = call->input->wants_binary(resp.outputs[i].name);
   resp.parameters["hir_device"] = static_cast<int64_t>(r->device);
   resp.parameters["hir_device_ms"] = to_ms(r->device_time);
-  deliver(std::move(call), cand, std::move(resp), to_ms(elapsed), to_ms(r->occupied));
+  deliver(std::move(call), cand, std::move(resp), to_ms(elapsed), to_ms(occupied));
 }
 
 std::string RouterService::targets_json(const Generation& gen) const {
