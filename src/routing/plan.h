@@ -111,19 +111,36 @@ class FallbackCollector {
   // diversify_last_fallback would.
   void finish(std::span<const Candidate> c, std::vector<uint32_t>& chosen);
 
-  // True when no candidate still to come can change what finish() returns for a primary on
-  // hardware class primary_hw, given that each of them ranks at rank_cost >= floor and is on a
-  // class in later_hw (a bit per HardwareClass): the domain list is full of feasible entries
-  // that all rank below floor — so is the target list (offer()'s comment) — and, when a later
-  // class differs from the primary's, some other class already has a feasible best below floor,
-  // so the best outside the primary's class, which diversify_last_fallback looks for, is settled.
-  // The domain list holds max_fallbacks + 1 feasible candidates (or no fallbacks are wanted).
-  bool domains_full() const {
-    return max_fallbacks_ == 0 || (top_domains_.size() == max_fallbacks_ + 1 && dom_tier_ == 0);
+  // The fallback lists can take no more domains: the domain list holds max_fallbacks + 1
+  // feasible candidates, or every one of the `domains` failure domains there are, with the
+  // target list full (or no fallbacks are wanted). Sampling draws for domains until this holds.
+  bool domains_full(size_t domains) const {
+    const size_t cap = max_fallbacks_ + 1;
+    return max_fallbacks_ == 0 || (top_domains_.size() == cap && dom_tier_ == 0) ||
+           (top_domains_.size() >= domains && top_.size() == cap);
   }
-  bool settled(int64_t floor, HardwareClass primary_hw, unsigned later_hw) const {
+  // True when no candidate still to come can change what finish() returns for a primary on
+  // hardware class primary_hw, given that each of them ranks at rank_cost >= floor, is on a
+  // class in later_hw (a bit per HardwareClass) and in one of the `domains` failure domains:
+  // - the domain list is full of feasible entries that all rank below floor — so is the target
+  //   list (offer()'s comment) — or it holds every domain there is, feasible and below floor,
+  //   and the target list is full of feasible entries below floor (no later candidate can bring
+  //   a new domain, nor beat an entry of either list);
+  // - and, when a later class differs from the primary's, some other class already has a
+  //   feasible best below floor, so the best outside the primary's class, which
+  //   diversify_last_fallback looks for, is settled.
+  bool settled(std::span<const Candidate> c, int64_t floor, HardwareClass primary_hw,
+               unsigned later_hw, size_t domains) const {
     if (max_fallbacks_ == 0) return true;
-    if (top_domains_.size() != max_fallbacks_ + 1 || dom_tier_ != 0 || dom_key_ >= floor) return false;
+    const size_t cap = max_fallbacks_ + 1;
+    if (top_domains_.size() == cap) {
+      if (dom_tier_ != 0 || dom_key_ >= floor) return false;
+    } else {
+      if (top_domains_.empty() || top_domains_.size() < domains || top_.size() != cap) return false;
+      const uint32_t d = top_domains_.back(), t = top_.back();
+      if (tiers_[d] != 0 || c[d].rank_cost >= floor || tiers_[t] != 0 || c[t].rank_cost >= floor)
+        return false;
+    }
     if ((later_hw & ~(1u << static_cast<unsigned>(primary_hw))) == 0) return true;
     for (size_t h = 0; h < hw_best_.size(); ++h)
       if (static_cast<HardwareClass>(h) != primary_hw && hw_best_[h] != UINT32_MAX &&

@@ -23,10 +23,12 @@ int64_t second_of(TimePoint now) {
   return floor_div(now.time_since_epoch().count(), Duration(std::chrono::seconds(1)).count());
 }
 
-// Saturation's figures in fixed point (2^-20 of a request slot), so that the sums kept per
-// occupancy set add and subtract exactly, in any order, however long the router runs.
+// Saturation's figures in fixed point (2^-10 of a request slot), so that the sums kept per
+// occupancy set add and subtract exactly, in any order, however long the router runs. A target
+// counts for at most 2^32 slots (a load report may say anything): 2^42 each, so the sums cannot
+// overflow below two million targets.
 int64_t fixed(double x) {
-  return x > 0 ? static_cast<int64_t>(std::min(x, 1e12) * 1048576.0 + 0.5) : 0;  // NaN: 0
+  return x > 0 ? static_cast<int64_t>(std::min(x, 4294967296.0) * 1024.0 + 0.5) : 0;  // NaN: 0
 }
 
 uint64_t slot_bit(uint32_t slot) { return uint64_t{1} << std::min<uint32_t>(slot, 63); }
@@ -125,6 +127,10 @@ void Router::build_model(ModelIndex m) {
   std::sort(tb.order.begin(), tb.order.end(), [&](uint32_t a, uint32_t b) {
     return tb.groups[a].floor != tb.groups[b].floor ? tb.groups[a].floor < tb.groups[b].floor : a < b;
   });
+  std::vector<uint32_t> domains;
+  for (const DeploymentInfo& x : out) domains.push_back(x.domain);
+  std::sort(domains.begin(), domains.end());
+  tb.domains = static_cast<size_t>(std::unique(domains.begin(), domains.end()) - domains.begin());
   tb.later_hw.assign(groups.size(), 0);
   for (size_t p = groups.size(); p-- > 0;)
     tb.later_hw[p] = (p + 1 < groups.size() ? tb.later_hw[p + 1] : 0u) |
@@ -368,11 +374,12 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
       // group when only another class could still change the fallbacks.
       if (s.best != kNone && s.cands[s.best].rank_cost < g.floor) {
         const HardwareClass primary_hw = s.cands[s.best].hw;
-        if (fallbacks_.settled(g.floor, primary_hw, tb.later_hw[pos])) {
+        if (fallbacks_.settled(cands_, g.floor, primary_hw, tb.later_hw[pos], tb.domains)) {
           pruned_ = true;
           break;
         }
-        if (fallbacks_.settled(g.floor, primary_hw, 1u << static_cast<unsigned>(g.hw))) {
+        if (fallbacks_.settled(cands_, g.floor, primary_hw, 1u << static_cast<unsigned>(g.hw),
+                               tb.domains)) {
           pruned_ = true;
           continue;
         }
@@ -394,14 +401,22 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
         // is all its fallbacks can use from it, unless they still need domains.
         const uint32_t wanted =
             s.best != kNone && s.cands[s.best].rank_cost < g.floor ? 1 : 2;
-        // Draws for domains are bounded: a group spread over fewer domains than the fallbacks
-        // want would otherwise be drawn whole, every decision.
-        const size_t domain_draws = 8 * (cfg_.max_fallbacks + 1);
+        // At most `most` draws: past them, a group that has its members stops drawing for
+        // domains (one spread over fewer domains than the fallbacks want would otherwise be
+        // drawn whole, every decision), and one that has not is looked at in order (below).
+        const size_t most = 8 * (cfg_.max_fallbacks + 1);
         uint32_t drawn = 0, feasible = 0;
-        for (; drawn < size && (feasible < wanted || (!fallbacks_.domains_full() && drawn < domain_draws));
+        for (; drawn < size && drawn < most && (feasible < wanted || !fallbacks_.domains_full(tb.domains));
              ++drawn) {
           std::swap(d[drawn], d[drawn + rng.below(size - drawn)]);
           feasible += consider(s, d[drawn], now, true);
+        }
+        if (drawn < size && feasible < wanted) {
+          // Few members pass (overload, an outage): the rest are looked at in candidate order,
+          // which costs less than drawing them one by one and finds every one that passes.
+          for (uint32_t i = g.begin; i < g.end; ++i)
+            if (s.seen[tb.members[i]] != epoch_) consider(s, tb.members[i], now, true);
+          drawn = size;
         }
         if (drawn < size) pruned_ = true;
         // P2C draws its pair among the members that passed, kept in candidate order as a scan
@@ -431,11 +446,9 @@ void Router::gather_rest(const Constraints& k, TimePoint now) {
   Scan s = scan_of(k);
   s.cuts = cuts_;
   const size_t n = deployments_[model_].size();
-  for (size_t j = 0; j < n; ++j) {
-    if (s.seen[j] == epoch_) continue;
-    if (s.cands[j].cut == Cut::kSkipped) --s.cuts[static_cast<size_t>(Cut::kSkipped)];
-    consider(s, j, now, false);
-  }
+  for (size_t j = 0; j < n; ++j)
+    if (s.seen[j] != epoch_) consider(s, j, now, false);
+  s.cuts[static_cast<size_t>(Cut::kSkipped)] = 0;  // every candidate has been looked at now
   cuts_ = s.cuts;
   pruned_ = false;
 }

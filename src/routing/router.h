@@ -163,6 +163,7 @@ class Router {
     std::vector<Group> groups;       // by group id
     std::vector<uint32_t> order;     // group ids, cheapest floor first
     std::vector<unsigned> later_hw;  // per position in order: the classes from there on, a bit each
+    size_t domains = 0;              // distinct failure domains among its deployments
     std::vector<uint32_t> members;   // deployment indices, grouped
     std::vector<uint32_t> draw;      // sampling's scratch permutation of `members`, per group
     std::vector<TargetIndex> targets;  // distinct targets, for the sweep

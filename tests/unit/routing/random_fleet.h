@@ -27,7 +27,9 @@ inline HardwareClass random_hw(Rng& rng) {
 
 // A fleet of n targets over two models: few prices (so P2C groups and ties are common), few
 // failure domains, small queues (so targets fill up), variants deployed at random.
-inline void random_fleet(Registry& reg, Rng& rng, int n) {
+// sites: the failure domains targets are spread over; with some_alone, a quarter of them name
+// none (each is then a domain of its own).
+inline void random_fleet(Registry& reg, Rng& rng, int n, uint32_t sites = 6, bool some_alone = true) {
   for (int m = 0; m < 2; ++m) {
     const ModelIndex mi = reg.add_model("m" + std::to_string(m));
     for (int v = 0; v < 3; ++v) {
@@ -40,7 +42,7 @@ inline void random_fleet(Registry& reg, Rng& rng, int n) {
     TargetInfo t;
     t.name = "t" + std::to_string(i);
     t.hw = random_hw(rng);
-    t.failure_domain = rng.below(4) == 0 ? "" : "site-" + std::to_string(rng.below(6));
+    t.failure_domain = some_alone && rng.below(4) == 0 ? "" : "site-" + std::to_string(rng.below(sites));
     t.cost_per_request = Money::from_nano(100 * (1 + rng.below(3)) * (t.hw == HardwareClass::kCloud ? 100 : 1));
     if (t.hw == HardwareClass::kCloud) t.cost_per_second = Money::from_usd(0.002);
     t.expected_rtt = milliseconds(t.hw == HardwareClass::kCloud ? 30 : 2 + rng.below(4));

@@ -23,13 +23,15 @@ namespace {
 // scan of every deployment, decided from the same state: each step copies the router, decides
 // pruned on the copy and unpruned on the original, and feeds the original's outcome back.
 TEST(RouterPrune, SamePlansAsAScanOfEveryDeployment) {
-  int compared = 0, pruned = 0, failed = 0, fallbacks = 0;
-  for (uint64_t seed = 1; seed <= 4; ++seed) {
+  int compared = 0, pruned = 0, pruned_few_domains = 0, failed = 0, fallbacks = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
     Rng fleet_rng(seed);
     Registry reg;
-    random_fleet(reg, fleet_rng, seed % 2 ? 60 : 160);
+    // Seeds 5 and 6: fewer failure domains than the fallbacks want (every target in one of two
+    // sites, three fallbacks), where the domain list never fills.
+    random_fleet(reg, fleet_rng, seed % 2 ? 60 : 160, seed > 4 ? 2 : 6, seed <= 4);
     PolicyConfig cfg;
-    cfg.max_fallbacks = 1 + seed % 3;
+    cfg.max_fallbacks = seed > 4 ? 3 : 1 + seed % 3;
     cfg.edge_preference = seed % 2 ? 0.3 : 0.0;
     cfg.sample_groups_over = 0;
     // The saturation sums hold each target's share as of its last look, and a pruned decision
@@ -59,7 +61,9 @@ TEST(RouterPrune, SamePlansAsAScanOfEveryDeployment) {
       const Status sb = router.plan_into(q, now, rng, pb);
       if (q.explain) {
         // The reasons differ in what they count as not considered; the plan must not.
-        pruned += pa.reason.find("not considered") != std::string::npos;
+        const bool left_out = pa.reason.find("not considered") != std::string::npos;
+        pruned += left_out;
+        pruned_few_domains += left_out && seed > 4;
         pa.reason.clear();
         pb.reason.clear();
       }
@@ -79,8 +83,9 @@ TEST(RouterPrune, SamePlansAsAScanOfEveryDeployment) {
       if (world.below(4) != 0) router.on_result(s.target, s.variant, o, latency, latency / 2, now);
     }
   }
-  EXPECT_GT(compared, 5000);
+  EXPECT_GT(compared, 8000);
   EXPECT_GT(pruned, 50);  // the explained decisions that left something out
+  EXPECT_GT(pruned_few_domains, 10);
   EXPECT_GT(failed, 10);
   EXPECT_GT(fallbacks, 1000);
 }
@@ -208,6 +213,35 @@ TEST(RouterSampling, FewDomainsDoNotMakeTheGroupDrawnWhole) {
     EXPECT_GE(not_considered(p->reason), 200u - 8 * 4) << p->reason;
     EXPECT_EQ(p->steps.size(), 4u);  // the fallbacks still fill up, from both domains
   }
+}
+
+// A load report may say anything: a busy fraction of 1e15 on a dozen targets must not wrap the
+// saturation sums around to "idle" (each target counts for at most 2^32 slots; at 10^12 slots
+// of 2^-20 each, a dozen such targets overflowed a 64-bit sum into the negative).
+TEST(RouterSampling, AbsurdLoadReportsCannotWrapTheSaturation) {
+  BigGroup f(64);
+  PolicyConfig cfg;
+  Router r(f.reg, cfg);
+  Rng rng(13);
+  TimePoint now = TimePoint{} + std::chrono::hours(1);
+  f.report_all(r, now);
+  for (int i = 0; i < 12; ++i) {
+    LoadReport lr;
+    lr.concurrency = 1;
+    lr.queue_capacity = 4;
+    lr.busy_fraction = 1e15;
+    r.on_load_report(f.mcus[static_cast<size_t>(i)], lr, true, now);
+  }
+  RouteRequest q;
+  q.priority = Priority::kSheddable;
+  q.budget = milliseconds(100);
+  int shed = 0;
+  for (int i = 0; i < 200; ++i) {  // enough for the sweep to have looked at every target
+    now += microseconds(100);
+    auto p = r.plan(q, now, rng);
+    shed += !p.ok() && p.status().code() == Code::kResourceExhausted;
+  }
+  EXPECT_GT(shed, 100);
 }
 
 TEST(RouterSampling, FindsTheOneFeasibleMemberAndFailsOnlyWhenNoneIs) {
