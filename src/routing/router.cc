@@ -122,6 +122,12 @@ void Router::build_model(ModelIndex m) {
   tb.members.assign(most, 0);
   for (size_t j = 0; j < most; ++j) tb.members[tb.groups[out[j].group].end++] = static_cast<uint32_t>(j);
   tb.draw = tb.members;
+  for (Group& g : tb.groups) {
+    std::vector<uint32_t> ds;
+    for (uint32_t i = g.begin; i < g.end; ++i) ds.push_back(out[tb.members[i]].domain);
+    std::sort(ds.begin(), ds.end());
+    g.domains = static_cast<uint32_t>(std::unique(ds.begin(), ds.end()) - ds.begin());
+  }
   tb.order.resize(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) tb.order[g] = static_cast<uint32_t>(g);
   std::sort(tb.order.begin(), tb.order.end(), [&](uint32_t a, uint32_t b) {
@@ -404,12 +410,23 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
         // At most `most` draws: past them, a group that has its members stops drawing for
         // domains (one spread over fewer domains than the fallbacks want would otherwise be
         // drawn whole, every decision), and one that has not is looked at in order (below).
+        // Nor does a group in fewer domains than the fallbacks want draw for domains once the
+        // members that passed cover all of its own and are enough for a whole chain.
         const size_t most = 8 * (cfg_.max_fallbacks + 1);
+        const bool few_domains = g.domains <= cfg_.max_fallbacks;
         uint32_t drawn = 0, feasible = 0;
-        for (; drawn < size && drawn < most && (feasible < wanted || !fallbacks_.domains_full(tb.domains));
+        domains_seen_.clear();
+        for (; drawn < size && drawn < most &&
+               (feasible < wanted ||
+                (!fallbacks_.domains_full(tb.domains) &&
+                 !(few_domains && domains_seen_.size() == g.domains && feasible > cfg_.max_fallbacks)));
              ++drawn) {
           std::swap(d[drawn], d[drawn + rng.below(size - drawn)]);
-          feasible += consider(s, d[drawn], now, true);
+          if (!consider(s, d[drawn], now, true)) continue;
+          ++feasible;
+          const uint32_t dom = s.deps[d[drawn]].domain;
+          if (few_domains && std::find(domains_seen_.begin(), domains_seen_.end(), dom) == domains_seen_.end())
+            domains_seen_.push_back(dom);
         }
         if (drawn < size && feasible < wanted) {
           // Few members pass (overload, an outage): the rest are looked at in candidate order,

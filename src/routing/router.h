@@ -148,6 +148,7 @@ class Router {
     int64_t floor = 0;      // rank_cost of the price per request: no member ranks cheaper
     uint32_t begin = 0, end = 0;  // its members in ModelTables::members, in deployment order
     uint32_t slot = 0;            // its variant's slot
+    uint32_t domains = 0;         // distinct failure domains among its members
     bool edge = false;
     HardwareClass hw = HardwareClass::kEdgeCpu;
   };
@@ -260,6 +261,7 @@ class Router {
   Constraints k_;  // this decision's
   std::vector<uint64_t> seen_;  // per deployment of this decision's model: the epoch it was looked at
   std::vector<uint32_t> accuracy_cut_;  // this decision's groups cut whole by accuracy, unwritten
+  std::vector<uint32_t> domains_seen_;  // a sampled group's domains among the members that passed
   std::vector<Candidate> cands_;
   // The model whose deployments cands_' static fields (target, variant, domain, price class,
   // hardware) were written for; UINT32_MAX: none. The scan writes them only when it changes.
