@@ -183,6 +183,7 @@ void McuDevice::start(McuRequest* r, TimePoint now, McuSink& sink) {
   ++c_.infers_sent;
   try_start_ = now;
   r->try_started = now;
+  if (r->attempts == 1) r->first_try = now;
   try_deadline_ = std::min(r->deadline, now + opt_.attempt_timeout);
   try_cut_by_caller_ = r->deadline < now + opt_.attempt_timeout;
   if (send(HIRFW_T_INFER, req_id_, r->pixels.data(), r->len, now, sink) || req_ != r) return;

@@ -25,6 +25,7 @@ struct McuRequest {
   std::string id, model;
   TimePoint submitted{}, deadline{};
   TimePoint try_started{};  // the current (or last) try's INFER frame
+  TimePoint first_try{};    // the first try's INFER frame (unset before it)
   McuCallback cb;
   int attempts = 0;
 };

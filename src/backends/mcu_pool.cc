@@ -279,6 +279,7 @@ void McuPool::succeeded(McuRequest* r, const McuDevice& d, const hirfw_result_ms
   reply.device_time = std::chrono::microseconds(m.infer_us);
   reply.latency = now_ - r->submitted;
   reply.occupied = now_ - r->try_started;
+  reply.since_first_try = now_ - r->first_try;
   reply.device = d.index();
   reply.attempts = r->attempts;
   finish(r, std::move(reply));

@@ -69,6 +69,10 @@ struct McuReply {
   // The device's time on it: from the answering try's INFER frame to its RESULT (the line both
   // ways and the compute; no wait in the pool's queue, no earlier tries).
   Duration occupied{};
+  // From the first try's INFER frame to the RESULT: `occupied` plus what earlier tries that
+  // timed out or were lost cost (their waits included). What getting an answer from the pool
+  // costs once a device has it; the rest of `latency` is the wait in the pool's queue.
+  Duration since_first_try{};
   size_t device = 0;          // index of the device that answered (McuPool::create's order)
   int attempts = 0;           // tries it took (1 unless a frame was lost)
 };

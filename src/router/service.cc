@@ -475,7 +475,8 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   // of endpoint, or a header that does not parse) the core splits the latency itself.
   auto timing = upstream.headers.get("server-timing");
   const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
-  const double service_ms = st ? to_ms(st->infer) : -1;
+  // For the ledger: the worker's own figure, at most what the call took as the router saw it.
+  const double service_ms = st ? std::min(to_ms(st->infer), attempt_ms) : -1;
   auto learn = [&] {
     if (st) call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue);
     else call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));

@@ -3,9 +3,9 @@
 // core's load reports, and the devices' state for GET /v1/targets.
 #include <fmt/format.h>
 
-#include "backends/mcu_codec.h"
 #include <algorithm>
 
+#include "backends/mcu_codec.h"
 #include "router/service.h"
 #include "router/service_call.h"
 #include "telemetry/log.h"
@@ -95,11 +95,15 @@ void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Resul
   }
   // The device's occupancy — the INFER frame on the line, the compute, the RESULT frame — is
   // what the queue model needs as the service time (a device is busy for all of it); its own
-  // compute time alone (r->device_time, ~0.6 ms) is a small part of the ~10 ms. The rest of the
-  // latency is the wait in the pool's queue (and any earlier tries): the core's queue model
-  // predicts that part itself. The line is local, so no network share is learnt from it.
-  const Duration occupied = std::clamp(r->occupied, Duration::zero(), elapsed);
-  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed, occupied, elapsed - occupied);
+  // compute time alone (r->device_time, ~0.6 ms) is a small part of the ~10 ms. Tries that
+  // timed out or were lost before the answering one count too: they are what an answer from
+  // this pool costs on a lossy line, and nothing else would teach the core that. The rest of
+  // the latency is the wait in the pool's queue, which the core's queue model predicts itself.
+  // The line is local, so no network share is learnt from it. The ledger's service time is the
+  // answering try's alone: the device's busy time for this answer.
+  const Duration service = std::clamp(r->since_first_try, Duration::zero(), elapsed);
+  const Duration occupied = std::clamp(r->occupied, Duration::zero(), service);
+  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed, service, elapsed - service);
   if (call->done) return;
   InferResponse resp = std::move(r->response);
   resp.binary.assign(resp.outputs.size(), false);

@@ -2,6 +2,8 @@
 // row, which is what lets PostgreSQL keep up with the request rate) and the report's query.
 #include "store/sql_store.h"
 
+#include <cmath>
+
 namespace hir::store {
 namespace {
 
@@ -41,7 +43,7 @@ void append_params(SqlParams& out, const UsageRecord& u) {
   out.emplace_back(u.outcome);
   out.emplace_back(int64_t{u.fallbacks});
   out.emplace_back(std::string(cache_use_name(u.cache)));
-  out.emplace_back(u.service_ms >= 0 ? u.service_ms : -1.0);  // NaN and the like: unknown
+  out.emplace_back(std::isfinite(u.service_ms) && u.service_ms >= 0 ? u.service_ms : -1.0);  // NaN, inf: unknown
 }
 
 }  // namespace

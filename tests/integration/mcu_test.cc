@@ -2,6 +2,8 @@
 // terminal, or a TCP serial bridge) next to a cloud hir-worker. The device's expected class is
 // the firmware's own int8 model run in-process (the cloud's fp32 model may disagree, legitimately).
 // No test asserts a timing: waits are polls with generous limits.
+#include <signal.h>
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -12,6 +14,7 @@
 #include "harness.h"
 #include "hirfw/model.h"
 #include "protocol/v2_codec.h"
+#include "store/store.h"
 
 #ifdef HIR_MCU_EMU_BIN
 
@@ -104,7 +107,9 @@ Proc start_mcu_router(const std::string& dir, const std::vector<std::string>& de
          "      - {name: fmnist-tiny-int8, targets: [mcu-1], accuracy: 0.8577, expected_service_ms: 10.5}\n"
          "      - {name: " << cloud_model << ", targets: [cloud-1], accuracy: 0.9138}\n";
   cfg.close();
-  return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
+  // A ledger of its own in the run folder, so that a test can read what was recorded.
+  return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml", "--database", "sqlite://" + dir + "/hir.db"},
+               dir, "router");
 }
 
 // Polls /v1/targets until `up` MCU devices show as up.
@@ -247,6 +252,23 @@ TEST_F(McuIT, PtyEndToEndAgreesWithTheFirmwareAndMostlyWithTheCloud) {
   std::string metrics = call(router.port, "GET", "/metrics").body;
   EXPECT_NE(metrics.find("hir_mcu_device_up{"), std::string::npos);
   EXPECT_NE(metrics.find("hir_mcu_frame_errors_total{"), std::string::npos);
+
+  // The ledger holds each answer's service time: the MCU's time on the line and the device,
+  // which is part of what the request took, and the cloud worker's Server-Timing.
+  ::kill(router.child.pid(), SIGTERM);
+  ASSERT_EQ(router.child.wait(std::chrono::seconds(60)), 0) << router.log;
+  auto db = store::open_store("sqlite://" + dir_ + "/hir.db");
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  auto rows = (*db)->query_usage({});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  size_t mcu_rows = 0;
+  for (const auto& row : *rows) {
+    if (row.outcome != "ok") continue;
+    EXPECT_GT(row.service_ms, 0) << row.target;
+    EXPECT_LE(row.service_ms, row.latency_ms) << row.target;
+    mcu_rows += row.target == "mcu-1";
+  }
+  EXPECT_GE(mcu_rows, on_mcu);
 }
 
 TEST_F(McuIT, CorruptedAndDroppedFramesNeverGiveAWrongAnswer) {

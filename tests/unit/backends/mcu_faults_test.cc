@@ -78,6 +78,32 @@ TEST_F(McuFaultsTest, DroppedRequestsAreRetriedWithNewIds) {
               static_cast<unsigned long long>(s.retried));
 }
 
+// An answer that took several tries: the device's time on it is the answering try's, and the
+// time since the first try holds the tries that were lost (each waited out its 150-ms timeout).
+TEST_F(McuFaultsTest, ARetriedAnswerCountsItsLostTriesSinceTheFirst) {
+  SKIP_WITHOUT_IMAGES();
+  auto emu = EmuProcess::start_tcp(0, {"--drop-every", "3"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  auto pool = up_pool({emu->url()}, retrying());
+  ASSERT_TRUE(pool);
+  int retried = 0;
+  for (int i = 0; i < 24; ++i) {
+    auto r = infer(*pool, test::fp32_request(images_.px[static_cast<size_t>(i) % images_.px.size()]), 10s);
+    if (!r.ok()) continue;
+    EXPECT_GE(r->occupied, r->device_time) << i;
+    EXPECT_GE(r->since_first_try, r->occupied) << i;
+    EXPECT_LE(r->since_first_try, r->latency) << i;
+    if (r->attempts > 1) {
+      ++retried;
+      EXPECT_LT(r->occupied, 150ms) << i;
+      EXPECT_GE(r->since_first_try, 150ms * (r->attempts - 1)) << i;
+    } else {
+      EXPECT_EQ(r->since_first_try, r->occupied) << i;
+    }
+  }
+  EXPECT_GT(retried, 0);
+}
+
 TEST_F(McuFaultsTest, GarbageOnTheLineIsResynchronised) {
   SKIP_WITHOUT_IMAGES();
   auto emu = EmuProcess::start_pty({"--garbage", "--seed", "7"});
