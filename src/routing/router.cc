@@ -33,6 +33,11 @@ int64_t fixed(double x) {
 
 uint64_t slot_bit(uint32_t slot) { return uint64_t{1} << std::min<uint32_t>(slot, 63); }
 
+uint32_t count_distinct(std::vector<uint32_t> v) {
+  std::sort(v.begin(), v.end());
+  return static_cast<uint32_t>(std::unique(v.begin(), v.end()) - v.begin());
+}
+
 // A candidate cut before its target was looked at: none of its figures are read.
 void cut_unseen(Candidate& c, Cut cut) {
   c.half_open = false;
@@ -125,8 +130,7 @@ void Router::build_model(ModelIndex m) {
   for (Group& g : tb.groups) {
     std::vector<uint32_t> ds;
     for (uint32_t i = g.begin; i < g.end; ++i) ds.push_back(out[tb.members[i]].domain);
-    std::sort(ds.begin(), ds.end());
-    g.domains = static_cast<uint32_t>(std::unique(ds.begin(), ds.end()) - ds.begin());
+    g.domains = count_distinct(std::move(ds));
   }
   tb.order.resize(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) tb.order[g] = static_cast<uint32_t>(g);
@@ -135,8 +139,7 @@ void Router::build_model(ModelIndex m) {
   });
   std::vector<uint32_t> domains;
   for (const DeploymentInfo& x : out) domains.push_back(x.domain);
-  std::sort(domains.begin(), domains.end());
-  tb.domains = static_cast<size_t>(std::unique(domains.begin(), domains.end()) - domains.begin());
+  tb.domains = count_distinct(std::move(domains));
   tb.later_hw.assign(groups.size(), 0);
   for (size_t p = groups.size(); p-- > 0;)
     tb.later_hw[p] = (p + 1 < groups.size() ? tb.later_hw[p + 1] : 0u) |
