@@ -124,14 +124,15 @@ struct BigGroup {
     return ti;
   }
 
+  void report(Router& r, TargetIndex t, TimePoint now, double busy = 0.2, bool ready = true) const {
+    LoadReport lr;
+    lr.concurrency = reg.target(t).concurrency;
+    lr.queue_capacity = reg.target(t).queue_capacity;
+    lr.busy_fraction = busy;
+    r.on_load_report(t, lr, ready, now);
+  }
   void report_all(Router& r, TimePoint now, double busy = 0.2) const {
-    for (TargetIndex t = 0; t < reg.target_count(); ++t) {
-      LoadReport lr;
-      lr.concurrency = reg.target(t).concurrency;
-      lr.queue_capacity = reg.target(t).queue_capacity;
-      lr.busy_fraction = busy;
-      r.on_load_report(t, lr, true, now);
-    }
+    for (TargetIndex t = 0; t < reg.target_count(); ++t) report(r, t, now, busy);
   }
 };
 
@@ -229,13 +230,7 @@ TEST(RouterSampling, AbsurdLoadReportsCannotWrapTheSaturation) {
   Rng rng(13);
   TimePoint now = TimePoint{} + std::chrono::hours(1);
   f.report_all(r, now);
-  for (int i = 0; i < 12; ++i) {
-    LoadReport lr;
-    lr.concurrency = 1;
-    lr.queue_capacity = 4;
-    lr.busy_fraction = 1e15;
-    r.on_load_report(f.mcus[static_cast<size_t>(i)], lr, true, now);
-  }
+  for (int i = 0; i < 12; ++i) f.report(r, f.mcus[static_cast<size_t>(i)], now, 1e15);
   RouteRequest q;
   q.priority = Priority::kSheddable;
   q.budget = milliseconds(100);
@@ -257,13 +252,8 @@ TEST(RouterSampling, FindsTheOneFeasibleMemberAndFailsOnlyWhenNoneIs) {
   f.report_all(r, now);
   // Every MCU but one is not ready; the boxes and the cloud are dearer.
   const TargetIndex keep = f.mcus[37];
-  for (TargetIndex t : f.mcus) {
-    if (t == keep) continue;
-    LoadReport lr;
-    lr.concurrency = 1;
-    lr.queue_capacity = 4;
-    r.on_load_report(t, lr, false, now);
-  }
+  for (TargetIndex t : f.mcus)
+    if (t != keep) f.report(r, t, now, 0, false);
   RouteRequest q;
   q.budget = milliseconds(100);
   for (int i = 0; i < 50; ++i) {
