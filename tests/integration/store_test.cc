@@ -251,3 +251,38 @@ TEST_P(StoreLedgerIT, HoldsEveryResponseAfterSigtermUnderLoadAndReportCountsIt) 
 
 INSTANTIATE_TEST_SUITE_P(Store, StoreLedgerIT, ::testing::ValuesIn(store::testing::kBackends),
                          store::testing::backend_name);
+
+// The ledger's service time on the path that decodes a target's answer (a cached model's answer
+// is decoded to be stored) as on the splice path above; a fresh cache hit, which no target
+// served, has none.
+TEST_F(StoreIT, DecodedAndCachedAnswersRecordTheirServiceTime) {
+  Proc w = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  const std::string config = write_config(dir_, {{"edge-1", w.port}});
+  {
+    std::ofstream cfg(config, std::ios::app);
+    cfg << "cache:\n  ttl_ms: 600000\n  models:\n    - {name: fmnist, deterministic: true, modes: [fresh_hit]}\n";
+  }
+  Proc r = start_router(config);
+  ASSERT_EQ(infer(r.port, image_).status, 200);  // a miss: the worker answers, decoded, stored
+  auto hit = infer(r.port, image_);
+  ASSERT_EQ(hit.status, 200);
+  EXPECT_TRUE(has(hit.body, R"("hir_cache":"hit")")) << hit.body.substr(0, 300);
+  ::kill(r.child.pid(), SIGTERM);
+  ASSERT_EQ(r.child.wait(std::chrono::seconds(60)), 0) << r.log;
+
+  auto db = store::open_store(db_url_);
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  auto rows = (*db)->query_usage({});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);
+  // Rows come by time, then id: two requests within a millisecond may come either way.
+  const bool hit_first = rows->at(0).cache == store::CacheUse::kHit;
+  const auto& miss = rows->at(hit_first ? 1 : 0);
+  const auto& cached = rows->at(hit_first ? 0 : 1);
+  EXPECT_EQ(miss.cache, store::CacheUse::kNone);
+  EXPECT_EQ(miss.target, "edge-1");
+  EXPECT_GT(miss.service_ms, 0);
+  EXPECT_LE(miss.service_ms, miss.latency_ms);
+  EXPECT_EQ(cached.cache, store::CacheUse::kHit);
+  EXPECT_EQ(cached.service_ms, -1);
+}
