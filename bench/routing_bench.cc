@@ -250,9 +250,74 @@ void sizes(benchmark::internal::Benchmark* b) {
     b->Iterations(std::atoll(n));
 }
 
+// Fleet shapes that stress the pruned scan: 10,000 MCUs of one variant, max_fallbacks 3, spread
+// over range(0) failure domains (target i in domain i % domains) and range(1) price levels
+// (price 100 + i % levels nano-USD); range(2) = 1: every MCU but one not ready. With 3 domains
+// the fallback domain list cannot fill; with 4 domains and 20 levels each price group sits in
+// one domain; with one ready the whole fleet must be looked at.
+void BM_PlanFleetShape(benchmark::State& state) {
+  const int n = 10'000, domains = static_cast<int>(state.range(0)),
+            levels = static_cast<int>(state.range(1));
+  const bool one_ready = state.range(2) != 0;
+  r::Registry reg;
+  const auto m = reg.add_model("m");
+  const auto v = reg.add_variant({"v", m, 0.9, {}, 1000, 5ms});
+  for (int i = 0; i < n; ++i) {
+    r::TargetInfo t;
+    t.name = "t" + std::to_string(i);
+    t.hw = r::HardwareClass::kMcu;
+    t.failure_domain = "site-" + std::to_string(i % domains);
+    t.cost_per_request = Money::from_nano(100 + i % levels);
+    t.concurrency = 1;
+    t.queue_capacity = 4;
+    t.expected_rtt = 3ms;
+    reg.deploy(v, reg.add_target(t));
+  }
+  r::PolicyConfig cfg;
+  cfg.max_fallbacks = 3;
+  r::Router router(reg, cfg);
+  Rng rng(1);
+  TimePoint now{std::chrono::hours(1)};
+  auto report_all = [&] {  // every simulated second, untimed: reports stay fresh
+    for (r::TargetIndex t = 0; t < reg.target_count(); ++t) {
+      r::LoadReport lr;
+      lr.concurrency = 1;
+      lr.queue_capacity = 4;
+      lr.busy_fraction = 0.1;
+      router.on_load_report(t, lr, !(one_ready && t != 7), now);
+    }
+  };
+  report_all();
+  TimePoint next_reports = now + 1s;
+  r::RouteRequest q;
+  q.budget = 100ms;
+  r::Plan plan;
+  int64_t ok = 0;
+  for (auto _ : state) {
+    now += std::chrono::microseconds(200);
+    if (now >= next_reports) {
+      state.PauseTiming();
+      report_all();
+      next_reports = now + 1s;
+      state.ResumeTiming();
+    }
+    ok += router.plan_into(q, now, rng, plan).ok();
+    benchmark::DoNotOptimize(plan.steps.data());
+  }
+  state.counters["planned_share"] = static_cast<double>(ok) / static_cast<double>(state.iterations());
+}
+
 BENCHMARK(BM_Plan)->Apply(sizes);
 BENCHMARK(BM_PlanNoReuse)->Apply(sizes);
 BENCHMARK(BM_PlanTimed)->Apply(sizes);
 BENCHMARK(BM_PlanFeedback)->Apply(sizes);
+BENCHMARK(BM_PlanFleetShape)
+    ->Args({4, 1, 0})
+    ->Args({3, 1, 0})
+    ->Args({3, 20, 0})
+    ->Args({4, 20, 0})
+    ->Args({3, 100, 0})
+    ->Args({100, 1, 1})
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
