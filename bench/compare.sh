@@ -9,6 +9,9 @@
 #   haproxy  HAProxy (nbthread 1, http-reuse always, no logging)
 #   hir      hir serve routing to it (1 I/O thread; routing, metrics and JSON request logs at
 #            their default level, all on)
+#   hirb     hir serve as `hir`, with batching on (`batching: {max_requests: 32}`, docs/batching.md):
+#            binary requests that wait for the busy backend go to it merged into one call; JSON
+#            bodies are never merged, so with them it is `hir` again
 #   hir3     hir serve routing among 3 replicas (3 hir-worker processes, the first being the
 #            backend above)
 # at -c1, -c64 and -c256 (wrk -t1), REPS repetitions with the targets' order rotated each
@@ -34,7 +37,7 @@ DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 CONNS=${CONNS:-"1 64 256"}
 BODIES=${BODIES:-"json binary"}
-TARGETS=(direct nginx haproxy hir hir3)
+TARGETS=(direct nginx haproxy hir hirb hir3)
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -162,11 +165,13 @@ pids+=($!); haproxy_pid=$!
 wait_listen "$hport" "$tmp/haproxy.log" "$haproxy_pid"
 
 # --- hir serve: single target, and 3 replicas ----------------------------------------------------
-write_router_yaml() {  # FILE PORT...
+write_router_yaml() {  # FILE [--batching] PORT...
   local file=$1; shift
-  local names=() i=0 p
+  local names=() i=0 p batching=""
+  if [ "$1" = --batching ]; then batching=1; shift; fi
   {
     echo "server: {host: 127.0.0.1, port: 0, threads: 1}"
+    [ -z "$batching" ] || echo "batching: {max_requests: 32}"
     echo "targets:"
     for p in "$@"; do
       i=$((i + 1)); names+=("w$i")
@@ -181,18 +186,22 @@ write_router_yaml() {  # FILE PORT...
   } > "$file"
 }
 write_router_yaml "$tmp/hir.yaml" "$wport"
+write_router_yaml "$tmp/hirb.yaml" --batching "$wport"
 write_router_yaml "$tmp/hir3.yaml" "${wports[@]}"
 "$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/hir.port" 2>"$tmp/hir.log" &
 pids+=($!); hir_pid=$!
+"$B/hir" serve --config "$tmp/hirb.yaml" --port 0 --port-file "$tmp/hirb.port" 2>"$tmp/hirb.log" &
+pids+=($!); hirb_pid=$!
 "$B/hir" serve --config "$tmp/hir3.yaml" --port 0 --port-file "$tmp/hir3.port" 2>"$tmp/hir3.log" &
 pids+=($!); hir3_pid=$!
-rport=$(wait_file "$tmp/hir.port"); r3port=$(wait_file "$tmp/hir3.port")
+rport=$(wait_file "$tmp/hir.port"); rbport=$(wait_file "$tmp/hirb.port"); r3port=$(wait_file "$tmp/hir3.port")
 
 declare -A url pid
 url[direct]=http://127.0.0.1:$wport;   pid[direct]=""
 url[nginx]=http://127.0.0.1:$nport;    pid[nginx]=$nginx_pid
 url[haproxy]=http://127.0.0.1:$hport;  pid[haproxy]=$haproxy_pid
 url[hir]=http://127.0.0.1:$rport;      pid[hir]=$hir_pid
+url[hirb]=http://127.0.0.1:$rbport;    pid[hirb]=$hirb_pid
 url[hir3]=http://127.0.0.1:$r3port;    pid[hir3]=$hir3_pid
 
 # Every path must answer 200 before anything is timed.
@@ -220,7 +229,7 @@ kv() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<" $2"; }
 clk=$(getconf CLK_TCK)
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 echo "compare: $(nproc) cores ($cpu_model), Linux $(uname -r); wrk -t1 -d${DURATION}s at -c{${CONNS// /,}}, bodies {${BODIES// /,}}, $REPS repetitions"
-echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); nginx :$nport, haproxy :$hport, hir :$rport, hir3 :$r3port"
+echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); nginx :$nport, haproxy :$hport, hir :$rport, hirb :$rbport, hir3 :$r3port"
 
 # Warm-up: connection pools, the router's estimators, caches of the kernel.
 for t in "${TARGETS[@]}"; do for body in $BODIES; do run_wrk "$t" "$body" 64 1 >/dev/null; done; done

@@ -37,7 +37,7 @@ function fig(name, v, n, digits) {
   runs = runs (nruns++ ? ",\n    " : "") line
 }
 END {
-  np = split("nginx haproxy hir hir3", P, " ")
+  np = split("nginx haproxy hir hirb hir3", P, " ")
   nb = split(bodies, BODY, " "); nc = split(conns, CONN, " ")
   summary = ""
   for (bi = 1; bi <= nb; bi++) for (ci = 1; ci <= nc; ci++) {
@@ -48,12 +48,13 @@ END {
         d = body SUBSEP c SUBSEP rep SUBSEP "direct"; x = body SUBSEP c SUBSEP rep SUBSEP p
         n++
         vt[n] = rps[x] / rps[d]; va[n] = (p50[x] - p50[d]) / 1000; vb[n] = (p99[x] - p99[d]) / 1000
-        vc[n] = cpu[x]
+        vc[n] = cpu[x]; vbc[n] = bcpu[x]
       }
       fig(p "_throughput_vs_direct", vt, n, 3)
       fig(p "_added_p50_ms", va, n, 3)
       fig(p "_added_p99_ms", vb, n, 3)
       fig(p "_cpu_us_per_request", vc, n, 1)
+      fig(p "_backend_cpu_us_per_request", vbc, n, 1)
     }
     n = 0
     for (rep = 1; rep <= reps; rep++) {
@@ -62,11 +63,14 @@ END {
       bestc = cpu[pre "nginx"] < cpu[pre "haproxy"] ? cpu[pre "nginx"] : cpu[pre "haproxy"]
       n++
       vh[n] = rps[pre "hir"] / best; vh3[n] = rps[pre "hir3"] / best; vr[n] = rps[pre "direct"]
+      vhb[n] = rps[pre "hirb"] / best; vhbc[n] = cpu[pre "hirb"] / bestc
       vhc[n] = cpu[pre "hir"] / bestc; vbk[n] = bcpu[pre "direct"]
     }
     fig("hir_throughput_vs_best_of_nginx_haproxy", vh, n, 3)
     fig("hir3_throughput_vs_best_of_nginx_haproxy", vh3, n, 3)
     fig("hir_cpu_vs_best_of_nginx_haproxy", vhc, n, 2)
+    fig("hirb_throughput_vs_best_of_nginx_haproxy", vhb, n, 3)
+    fig("hirb_cpu_vs_best_of_nginx_haproxy", vhbc, n, 2)
     fig("direct_rps", vr, n, 0)
     fig("backend_cpu_us_per_request_direct", vbk, n, 1)
 
@@ -76,15 +80,18 @@ END {
 
     printf "\n%s body, wrk -t1 -c%s, %s s x %d repetitions: median [min–max]\n", body, c, dur, reps
     printf "  direct: %s req/s; backend CPU %s µs/request\n", T[key, "direct_rps"], T[key, "backend_cpu_us_per_request_direct"]
-    printf "  %-10s %-26s %-26s %-26s %-26s\n", "proxy", "throughput vs direct", "added p50 ms", "added p99 ms", "CPU µs/request"
+    printf "  %-10s %-26s %-26s %-26s %-26s %-26s\n", "proxy", "throughput vs direct", "added p50 ms", "added p99 ms", "CPU µs/request",
+           "backend CPU µs/request"
     for (pi = 1; pi <= np; pi++) {
       p = P[pi]
-      printf "  %-10s %-26s %-26s %-26s %-26s\n", p, T[key, p "_throughput_vs_direct"], T[key, p "_added_p50_ms"],
-             T[key, p "_added_p99_ms"], T[key, p "_cpu_us_per_request"]
+      printf "  %-10s %-26s %-26s %-26s %-26s %-26s\n", p, T[key, p "_throughput_vs_direct"], T[key, p "_added_p50_ms"],
+             T[key, p "_added_p99_ms"], T[key, p "_cpu_us_per_request"], T[key, p "_backend_cpu_us_per_request"]
     }
     printf "  hir throughput vs the better of nginx and HAProxy: %s (hir3: %s); hir CPU/request vs the lower of theirs: %s\n",
            T[key, "hir_throughput_vs_best_of_nginx_haproxy"], T[key, "hir3_throughput_vs_best_of_nginx_haproxy"],
            T[key, "hir_cpu_vs_best_of_nginx_haproxy"]
+    printf "  with batching (hirb): throughput vs the better of nginx and HAProxy %s; CPU/request vs the lower of theirs %s\n",
+           T[key, "hirb_throughput_vs_best_of_nginx_haproxy"], T[key, "hirb_cpu_vs_best_of_nginx_haproxy"]
   }
   printf "\nerrors (socket errors + non-2xx) over all runs: %d\n", errors
   printf "{\n  \"benchmark\": \"bench/compare.sh\",\n  \"date\": %s,\n", jstr(stamp) > out

@@ -324,11 +324,29 @@ void parse_demo(const YAML::Node& n, Config& cfg) {
   if (!(cfg.demo_rate_per_s >= 0 && cfg.demo_rate_per_s <= 1e6)) fail("demo", "'rate_per_s' must be within 0..1000000");
 }
 
+BatchingConfig parse_batching(const YAML::Node& n) {
+  BatchingConfig b;
+  if (!n) return b;
+  const std::string w = "batching";
+  check_keys(n, {"max_requests", "extra_inflight", "max_waiting"}, w);
+  auto bounded = [&](const char* key, uint32_t def, int64_t lo, int64_t hi) {
+    const auto v = get<int64_t>(n, key, w, def);
+    if (v < lo || v > hi)
+      fail(w, "'" + std::string(key) + "' must be within " + std::to_string(lo) + ".." + std::to_string(hi));
+    return static_cast<uint32_t>(v);
+  };
+  b.max_requests = bounded("max_requests", b.max_requests, 1, 1024);
+  b.extra_inflight = bounded("extra_inflight", b.extra_inflight, 0, 1024);
+  b.max_waiting = bounded("max_waiting", b.max_waiting, 1, 1000000);
+  return b;
+}
+
 Config parse_root(const YAML::Node& root) {
-  check_keys(root, {"server", "routing", "targets", "models", "demo", "cache"}, "configuration");
+  check_keys(root, {"server", "routing", "batching", "targets", "models", "demo", "cache"}, "configuration");
   Config cfg;
   cfg.server = parse_server(root["server"]);
   cfg.routing = parse_routing(root["routing"], cfg.server.default_budget);
+  cfg.batching = parse_batching(root["batching"]);
   const auto& ts = root["targets"];
   if (!ts || !ts.IsSequence() || ts.size() == 0) fail("configuration", "needs at least one target");
   for (size_t i = 0; i < ts.size(); ++i) {

@@ -117,9 +117,20 @@ struct RoutingConfig {
   Duration load_poll_timeout = std::chrono::milliseconds(300);
 };
 
+// Requests for one target and variant that wait while it is busy go to it as one call
+// (docs/batching.md). Off unless max_requests > 1.
+struct BatchingConfig {
+  uint32_t max_requests = 1;    // requests merged into one call, at most; 1: never merged
+  uint32_t extra_inflight = 1;  // calls on the wire per (target, variant): its concurrency plus this
+  uint32_t max_waiting = 4096;  // requests held per (target, variant); more are sent on their own
+
+  bool on() const { return max_requests > 1; }
+};
+
 struct Config {
   ServerConfig server;
   RoutingConfig routing;
+  BatchingConfig batching;
   std::vector<DemoWorker> demo_workers;
   std::vector<DemoMcu> demo_mcus;
   std::vector<DemoTraffic> demo_traffic;  // empty: requests without hints

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdlib>
 #include <span>
 
@@ -28,14 +29,6 @@ using routing::Outcome;
 namespace {
 
 double ms_since(TimePoint t) { return to_ms(SteadyClock::now() - t); }
-
-// Statuses after which another target may well succeed: the target lacks the variant, is
-// overloaded or broken, redirects, or refuses our credentials (a router misconfiguration the
-// client cannot fix). Other 4xx are the client's own mistake and are passed through.
-bool retryable(int status) {
-  return status >= 500 || (status >= 300 && status < 400) || status == 401 || status == 403 ||
-         status == 404 || status == 407 || status == 408 || status == 429;
-}
 
 // Failures that mean "the target is there but answered wrongly" make the final answer 502;
 // refusals and overload make it 503.
@@ -62,11 +55,6 @@ std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
   if (printable_id(req.id)) return req.id;
   if (auto x = h.get("x-request-id"); x && printable_id(*x)) return std::string(*x);
   return telemetry::new_request_id();
-}
-
-// What a target's answer costs: per request plus per second of the attempt.
-Money attempt_cost(const Step& cand, double attempt_ms) {
-  return cand.target->cost_per_request + Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
 }
 
 // The hir_* parameters every answer from a target carries (docs: the v2 extensions of hir).
@@ -305,8 +293,22 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   }
   call->deadline = call->start + hints->latency_budget.value_or(cfg_.server.default_budget);
   call->steps = std::move(plan->steps);
-  if (mcu_step) call->input = std::make_shared<const InferRequest>(std::move(*parsed));
   if (plan->hedge_after && call->steps.size() > 1) call->hedge_after = plan->hedge_after;
+  // A hedged request is never merged: its copy must not wait for anyone else.
+  if (cfg_.batching.on() && call->header_length && !call->hedge_after) {
+    const std::string& h = *call->header_length;
+    size_t hl = 0;
+    auto [end, ec] = std::from_chars(h.data(), h.data() + h.size(), hl);
+    if (ec == std::errc() && end == h.data() + h.size() && hl > 0 && hl <= call->body.size()) {
+      call->batch = protocol::batch_form(*parsed, call->body.size() - hl, model.signature);
+      call->tensors_at = hl;
+    }
+  }
+  if (mcu_step || call->batch) {
+    auto kept = std::make_shared<const InferRequest>(std::move(*parsed));
+    if (mcu_step) call->input = kept;
+    if (call->batch) call->head = std::move(kept);
+  }
   inflight_.add(1);
   attempt(std::move(call));
 }
@@ -343,7 +345,12 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   if (!tgp) return fail_attempt(call, cand, "not a configured target", 0);
   const Target& tg = *tgp;
   if (cand.target->is_mcu_pool()) return attempt_mcu(std::move(call), cand, tg, remaining);
+  if (batchable(*call, cand)) return enqueue(std::move(call), cand, tg);
+  send_alone(std::move(call), cand, tg, false);
+}
 
+void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg, bool counted,
+                               std::function<void()> done) {
   HttpRequest out;
   out.method = "POST";
   out.target = "/v2/models/" + cand.variant->name + "/infer";
@@ -356,10 +363,11 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   out.body = call->next < call->steps.size() ? call->body : std::move(call->body);
 
   auto t0 = SteadyClock::now();
-  auto timeout = std::min<Duration>(tg.cfg->timeout, remaining);
-  CoreRouting& routing = *call->gen->routing;
-  routing.dispatched(cand.ti);
-  ++call->outstanding;
+  auto timeout = std::min<Duration>(tg.cfg->timeout, std::max(Duration::zero(), call->deadline - t0));
+  if (!counted) {
+    call->gen->routing->dispatched(cand.ti);
+    ++call->outstanding;
+  }
   arm_hedge(call);
   // Only a hedged request can have a loser to cancel; the others skip the bookkeeping.
   std::shared_ptr<net::Cancellation> cancel;
@@ -367,39 +375,46 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
     cancel = std::make_shared<net::Cancellation>();
     call->wire.push_back(cancel);
   }
-  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, &routing](Result<HttpResponse> r) {
-    std::lock_guard<std::recursive_mutex> guard(call->mu);
-    struct CancelLosers {  // however this answer is handled, below
-      Call& c;
-      ~CancelLosers() {
-        if (c.done)
-          for (auto& w : c.wire) w->cancel();
-      }
-    } losers{*call};
-    auto elapsed = SteadyClock::now() - t0;
-    double ms = to_ms(elapsed);
-    --call->outstanding;
-    if (call->done) {  // a hedge's loser: its outcome still teaches the routing core
-      auto o = !r.ok() ? Outcome::kTimeout : r->status < 300 ? Outcome::kOk : Outcome::kError;
-      routing.result(cand.ti, cand.vi, o, elapsed);
-      return;
-    }
-    if (!r.ok()) {
-      bool timeout = r.status().code() == Code::kDeadlineExceeded;
-      call->timed_out |= timeout;
-      routing.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
-      return fail_attempt(call, cand, r.status().message(), ms);
-    }
-    if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
-    if (retryable(r->status)) {
-      call->bad_gateway |= bad_gateway(r->status);
-      bool busy = r->status == 503 || r->status == 429;
-      routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
-      return fail_attempt(call, cand, upstream_reason(*r), ms);
-    }
-    routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
-    pass_through(call, cand, std::move(*r));
+  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, done = std::move(done)](Result<HttpResponse> r) {
+    answered(call, cand, t0, std::move(r));
+    if (done) done();
   }, cancel);
+}
+
+void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand, TimePoint t0,
+                             Result<HttpResponse> r) {
+  std::lock_guard<std::recursive_mutex> guard(call->mu);
+  CoreRouting& routing = *call->gen->routing;
+  struct CancelLosers {  // however this answer is handled, below
+    Call& c;
+    ~CancelLosers() {
+      if (c.done)
+        for (auto& w : c.wire) w->cancel();
+    }
+  } losers{*call};
+  auto elapsed = SteadyClock::now() - t0;
+  double ms = to_ms(elapsed);
+  --call->outstanding;
+  if (call->done) {  // a hedge's loser: its outcome still teaches the routing core
+    auto o = !r.ok() ? Outcome::kTimeout : r->status < 300 ? Outcome::kOk : Outcome::kError;
+    routing.result(cand.ti, cand.vi, o, elapsed);
+    return;
+  }
+  if (!r.ok()) {
+    bool timeout = r.status().code() == Code::kDeadlineExceeded;
+    call->timed_out |= timeout;
+    routing.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
+    return fail_attempt(call, cand, r.status().message(), ms);
+  }
+  if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
+  if (retryable(r->status)) {
+    call->bad_gateway |= bad_gateway(r->status);
+    bool busy = r->status == 503 || r->status == 429;
+    routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
+    return fail_attempt(call, cand, upstream_reason(*r), ms);
+  }
+  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
+  pass_through(call, cand, std::move(*r));
 }
 
 void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,
@@ -483,7 +498,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   };
   if (!spliced) {
     learn();
-    return deliver(std::move(call), cand, std::move(*parsed), attempt_ms, service_ms);
+    return deliver(std::move(call), cand, std::move(*parsed), cost, service_ms);
   }
   settle(*call);
   HttpResponse out = encoded_answer(std::move(*spliced), call->request_id);
@@ -493,9 +508,8 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   call->gen->routing->cost(cand.ti, cost);
 }
 
-void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, double attempt_ms,
+void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, Money cost,
                             double service_ms) {
-  Money cost = attempt_cost(cand, attempt_ms);
   call->gen->routing->cost(cand.ti, cost);
   settle(*call);
   double total_ms = ms_since(call->start);

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "net/client.h"
@@ -117,6 +118,24 @@ class RouterService {
   bool answer_from_cache(Call& call, cache::Use use);
   net::HttpResponse http_answer(const InferResponse& resp, const std::string& request_id) const;
   void attempt(std::shared_ptr<Call> call);
+  // One HTTP attempt of call at cand, the request on its own. counted: the routing core and the
+  // call already count it as dispatched (a request that waited for a batch). done: run after
+  // the answer has been handled, on the same thread.
+  void send_alone(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, bool counted,
+                  std::function<void()> done = nullptr);
+  // What comes back from an HTTP attempt, whatever it is: a success, a failure to fall back
+  // from, a client error passed through. Takes the call's lock.
+  void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
+                Result<net::HttpResponse> r);
+  // Batching (service_batch.cc): requests for one (target, variant) wait while it has enough
+  // calls on the wire and go out together when one returns.
+  struct Waiting;
+  struct BatchQueue;
+  bool batchable(const Call& call, const CoreRouting::Step& cand) const;
+  void enqueue(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg);
+  void batch_done(const GenPtr& gen, uint64_t key);
+  bool send_batch(const GenPtr& gen, uint64_t key, std::vector<Waiting> members);
+  void batch_answered(std::vector<Waiting>& members, TimePoint t0, Result<net::HttpResponse> r);
   void arm_hedge(const std::shared_ptr<Call>& call);  // after the primary is sent
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
@@ -124,7 +143,7 @@ class RouterService {
   // service_ms: the target's own service time when it reported one (the ledger's), else < 0.
   void respond_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Money cost, double total_ms,
                   double service_ms, net::HttpResponse&& out);
-  void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, double attempt_ms,
+  void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, Money cost,
                double service_ms);
   // MCU pool targets (service_mcu.cc).
   void attempt_mcu(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, Duration remaining);
@@ -175,6 +194,10 @@ class RouterService {
     std::vector<uint8_t> poll_disabled;       // targets that answered 404: no load endpoint
     std::mutex timers_mu;                     // guards poll_timers (any I/O thread)
     std::vector<std::shared_ptr<net::EventLoop::Timer>> poll_timers;
+    // Batching: one queue per (target, variant) in use, keyed by (ti << 32 | vi). Never held
+    // while a call's lock is taken (a call's lock may be held while this one is).
+    std::mutex batch_mu;
+    std::unordered_map<uint64_t, std::unique_ptr<BatchQueue>> batches;
   };
 
   const Config& cfg_;  // server, routing and cache settings; targets/models only seed generation 0
@@ -191,6 +214,8 @@ class RouterService {
   telemetry::Counter* shed_ = nullptr;
   telemetry::Counter* refused_ = nullptr;
   telemetry::Counter* hedges_ = nullptr;
+  telemetry::Counter* batch_calls_ = nullptr;      // merged calls sent
+  telemetry::Counter* batched_requests_ = nullptr;  // requests they carried
   telemetry::Counter* poll_failures_ = nullptr;
   telemetry::Counter* registry_reloads_ = nullptr;
   telemetry::Counter* registry_errors_ = nullptr;

@@ -3,15 +3,30 @@
 #pragma once
 
 #include <memory>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "net/client.h"
+#include "protocol/batch.h"
 #include "router/service.h"
 
 namespace hir::router {
+
+// Statuses after which another target may well succeed: the target lacks the variant, is
+// overloaded or broken, redirects, or refuses our credentials (a router misconfiguration the
+// client cannot fix). Other 4xx are the client's own mistake and are passed through.
+inline bool retryable(int status) {
+  return status >= 500 || (status >= 300 && status < 400) || status == 401 || status == 403 ||
+         status == 404 || status == 407 || status == 408 || status == 429;
+}
+
+// What a target's answer costs: per request plus per second of the attempt.
+inline Money attempt_cost(const CoreRouting::Step& cand, double attempt_ms) {
+  return cand.target->cost_per_request + Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
+}
 
 // One client request on its way through the plan. Lives as long as an attempt holds it.
 struct RouterService::Call {
@@ -55,6 +70,26 @@ struct RouterService::Call {
   // the body); and why steps were skipped because the input does not fit their devices.
   std::shared_ptr<const InferRequest> input;
   std::string skipped;
+  // Set when it may share a call to a target with other requests (batching on, raw tensors of a
+  // model with a batch dimension): its form and rows, its head, and where its tensors start in
+  // `body` (service_batch.cc).
+  std::optional<protocol::BatchForm> batch;
+  std::shared_ptr<const InferRequest> head;
+  size_t tensors_at = 0;
+};
+
+// Batching (service_batch.cc): a request waiting for its target, and one (target, variant)'s
+// queue.
+struct RouterService::Waiting {
+  std::shared_ptr<Call> call;
+  CoreRouting::Step cand;
+  TimePoint since;  // when it was committed to the target: its latency there starts here
+};
+
+struct RouterService::BatchQueue {
+  const Target* target = nullptr;
+  uint32_t inflight = 0;  // calls on the wire, merged or not
+  std::deque<Waiting> waiting;
 };
 
 }  // namespace hir::router

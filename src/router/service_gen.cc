@@ -8,6 +8,7 @@
 #include "protocol/hir_messages.h"
 #include "router/admin_api.h"
 #include "router/service.h"
+#include "router/service_call.h"
 #include "router/store_glue.h"
 #include "telemetry/log.h"
 
@@ -31,6 +32,10 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
                                "Requests no target could serve within their constraints (answered before any attempt)");
   hedges_ = &metrics_.counter("hir_hedges_total", "Hedged requests: a second copy sent to the next step");
   poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
+  if (cfg_.batching.on()) {
+    batch_calls_ = &metrics_.counter("hir_batch_calls_total", "Calls to targets that carried several requests merged");
+    batched_requests_ = &metrics_.counter("hir_batched_requests_total", "Requests sent to targets inside merged calls");
+  }
   if (store_.store) {
     registry_reloads_ = &metrics_.counter("hir_registry_reloads_total", "Routing cores rebuilt from the registry");
     registry_errors_ = &metrics_.counter("hir_registry_poll_errors_total", "Registry reads that failed");

@@ -110,7 +110,7 @@ void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Resul
   for (size_t i = 0; i < resp.outputs.size(); ++i) resp.binary[i] = call->input->wants_binary(resp.outputs[i].name);
   resp.parameters["hir_device"] = static_cast<int64_t>(r->device);
   resp.parameters["hir_device_ms"] = to_ms(r->device_time);
-  deliver(std::move(call), cand, std::move(resp), to_ms(elapsed), to_ms(occupied));
+  deliver(std::move(call), cand, std::move(resp), attempt_cost(cand, to_ms(elapsed)), to_ms(occupied));
 }
 
 std::string RouterService::targets_json(const Generation& gen) const {

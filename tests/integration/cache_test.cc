@@ -50,13 +50,6 @@ net::HttpResponse infer(int port, InferRequest req, bool binary = false) {
   return call(port, "POST", "/v2/models/fmnist/infer", std::move(enc.body), h);
 }
 
-InferResponse decode(const net::HttpResponse& r) {
-  auto hl = r.headers.get("inference-header-content-length");
-  auto d = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
-  EXPECT_TRUE(d.ok()) << r.status << " " << r.body.substr(0, 300);
-  return d.ok() ? std::move(*d) : InferResponse{};
-}
-
 std::string cache_mark(const net::HttpResponse& r) {
   if (r.status != 200) return "status " + std::to_string(r.status);
   return param_string(decode(r).parameters, "hir_cache").value_or("(none)");

@@ -91,12 +91,6 @@ net::HttpResponse infer(const Proc& router, const std::string& body) {
   return call(router.port, "POST", "/v2/models/fmnist/infer", body, h);
 }
 
-InferResponse decode(const net::HttpResponse& r) {
-  auto d = protocol::parse_infer_response(r.body, std::nullopt);
-  EXPECT_TRUE(d.ok()) << r.body;
-  return d.ok() ? std::move(*d) : InferResponse{};
-}
-
 class FailoverIT : public ::testing::Test {
  protected:
   std::string dir_ = temp_dir();

@@ -18,6 +18,7 @@
 #include "core/process.h"
 #include "net/client.h"
 #include "net/event_loop.h"
+#include "protocol/v2_codec.h"
 
 namespace hir::testing {
 
@@ -92,6 +93,15 @@ inline net::Headers body_headers(const bench::LoadItem& item) {
     h.set("Content-Type", "application/json");
   }
   return h;
+}
+
+// A v2 answer decoded, JSON or binary as its headers say; a test failure (and an empty answer)
+// when it is not one.
+inline InferResponse decode(const net::HttpResponse& r) {
+  auto hl = r.headers.get("inference-header-content-length");
+  auto d = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
+  EXPECT_TRUE(d.ok()) << r.status << " " << d.status().message() << " body: " << r.body.substr(0, 300);
+  return d.ok() ? std::move(*d) : InferResponse{};
 }
 
 inline bool wait_ready(int port, Duration timeout = std::chrono::seconds(30)) {

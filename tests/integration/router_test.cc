@@ -16,13 +16,6 @@ using namespace hir::testing;
 
 namespace {
 
-InferResponse decode(const net::HttpResponse& r) {
-  auto hl = r.headers.get("inference-header-content-length");
-  auto d = protocol::parse_infer_response(r.body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
-  EXPECT_TRUE(d.ok()) << d.status().message() << " body: " << r.body.substr(0, 200);
-  return d.ok() ? std::move(*d) : InferResponse{};
-}
-
 class RouterIT : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -160,6 +160,23 @@ TEST(Config, SampleGroupsOverParsesAndIsChecked) {
             std::string::npos);
 }
 
+TEST(Config, BatchingIsOffUnlessAskedAndItsBoundsAreChecked) {
+  auto plain = parse_config(kMinimal);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_FALSE(plain->batching.on());
+  EXPECT_EQ(plain->batching.max_requests, 1u);
+  auto set = parse_config(std::string(kMinimal) + "batching: {max_requests: 32, extra_inflight: 0, max_waiting: 10}\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_TRUE(set->batching.on());
+  EXPECT_EQ(set->batching.max_requests, 32u);
+  EXPECT_EQ(set->batching.extra_inflight, 0u);
+  EXPECT_EQ(set->batching.max_waiting, 10u);
+  for (const char* bad : {"batching: {max_requests: 0}\n", "batching: {max_requests: 5000}\n",
+                          "batching: {extra_inflight: -1}\n", "batching: {max_waiting: 0}\n"})
+    EXPECT_NE(expect_error(std::string(kMinimal) + bad).find("batching"), std::string::npos) << bad;
+  EXPECT_NE(expect_error(std::string(kMinimal) + "batching: {max_batch: 4}\n").find("max_batch"), std::string::npos);
+}
+
 TEST(Config, ForgetIdleGapsParsesAndIsChecked) {
   auto plain = parse_config(kMinimal);
   ASSERT_TRUE(plain.ok()) << plain.status().message();

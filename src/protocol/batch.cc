@@ -1,0 +1,167 @@
+#include "protocol/batch.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+namespace hir::protocol {
+
+namespace {
+
+// Bytes of one row of a fixed-width tensor of this shape (its dimensions after the batch one);
+// nullopt for BYTES, a shape without a batch dimension or a size that does not fit.
+std::optional<size_t> row_bytes(DataType type, const Shape& shape) {
+  const size_t width = datatype_size(type);
+  if (width == 0 || shape.empty()) return std::nullopt;
+  size_t n = width;
+  for (size_t d = 1; d < shape.size(); ++d) {
+    if (shape[d] < 0) return std::nullopt;
+    const auto dim = static_cast<size_t>(shape[d]);
+    if (dim != 0 && n > std::numeric_limits<size_t>::max() / dim) return std::nullopt;
+    n *= dim;
+  }
+  return n;
+}
+
+// rows × per_row without wrapping; nullopt when it would.
+std::optional<size_t> times(int64_t rows, size_t per_row) {
+  if (rows < 0) return std::nullopt;
+  const auto r = static_cast<size_t>(rows);
+  if (per_row != 0 && r > std::numeric_limits<size_t>::max() / per_row) return std::nullopt;
+  return r * per_row;
+}
+
+}  // namespace
+
+std::optional<BatchForm> batch_form(const InferRequest& head, size_t tensors_size, const ModelSignature& sig) {
+  if (sig.max_batch_size <= 0 || head.inputs.empty()) return std::nullopt;
+  BatchForm f;
+  // Request-wide parameters change what the target does for every row; only the output form,
+  // which the split answers keep, may differ from a plain request. The key records it.
+  for (const auto& [k, v] : head.parameters) {
+    if (k != "binary_data_output" || !std::holds_alternative<bool>(v)) return std::nullopt;
+    f.key += std::get<bool>(v) ? "B" : "J";
+  }
+  f.key += '|';
+  int64_t rows = -1;
+  size_t total = 0;
+  for (const Tensor& t : head.inputs) {
+    // A raw input's binary_data_size was consumed by the head reader; anything left is not ours
+    // to merge.
+    if (!t.parameters.empty()) return std::nullopt;
+    auto per_row = row_bytes(t.datatype, t.shape);
+    if (!per_row || *per_row == 0) return std::nullopt;
+    if (rows < 0) rows = t.shape[0];
+    if (t.shape[0] != rows || rows < 1) return std::nullopt;
+    auto bytes = times(rows, *per_row);
+    if (!bytes || *bytes > tensors_size - total) return std::nullopt;
+    total += *bytes;
+    f.key += t.name;
+    f.key += '\0';
+    f.key += datatype_name(t.datatype);
+    for (size_t d = 1; d < t.shape.size(); ++d) {
+      f.key += ',';
+      f.key += std::to_string(t.shape[d]);
+    }
+    f.key += '\n';
+  }
+  // Every input's bytes raw, and nothing else after the header: an input sent as JSON data would
+  // leave the binary section short of its rows (none of them is empty).
+  if (total != tensors_size || rows > sig.max_batch_size) return std::nullopt;
+  f.key += '|';
+  for (const RequestedOutput& o : head.outputs) {
+    if (!o.parameters.empty()) return std::nullopt;  // classification and the like: per request
+    f.key += o.name;
+    f.key += '\0';
+    f.key += !o.binary_data ? '-' : *o.binary_data ? 'B' : 'J';
+    f.key += '\n';
+  }
+  f.rows = rows;
+  return f;
+}
+
+Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
+  if (parts.empty() || !parts[0].head) return InvalidArgument("a batch needs at least one request");
+  const InferRequest& first = *parts[0].head;
+  InferRequest merged;
+  merged.parameters = first.parameters;
+  merged.outputs = first.outputs;
+  int64_t total_rows = 0;
+  for (const BatchPart& p : parts) {
+    if (!p.head || p.rows < 1 || p.rows > std::numeric_limits<int64_t>::max() - total_rows)
+      return InvalidArgument("a batch part without rows");
+    total_rows += p.rows;
+  }
+  std::vector<size_t> per_row(first.inputs.size());
+  for (size_t i = 0; i < first.inputs.size(); ++i) {
+    const Tensor& in = first.inputs[i];
+    auto r = row_bytes(in.datatype, in.shape);
+    auto all = r ? times(total_rows, *r) : std::nullopt;
+    if (!all) return InvalidArgument("input '" + in.name + "' cannot be batched");
+    per_row[i] = *r;
+    Tensor t;
+    t.name = in.name;
+    t.datatype = in.datatype;
+    t.shape = in.shape;
+    t.shape[0] = total_rows;
+    t.data.reserve(*all);
+    merged.inputs.push_back(std::move(t));
+  }
+  for (const BatchPart& p : parts) {
+    if (p.head->inputs.size() != first.inputs.size()) return InvalidArgument("batch parts of different forms");
+    size_t at = 0;
+    for (size_t i = 0; i < first.inputs.size(); ++i) {
+      const Tensor& in = p.head->inputs[i];
+      const Tensor& ref = first.inputs[i];
+      if (in.name != ref.name || in.datatype != ref.datatype || in.shape.size() != ref.shape.size() ||
+          !std::equal(in.shape.begin() + 1, in.shape.end(), ref.shape.begin() + 1) || in.shape[0] != p.rows)
+        return InvalidArgument("batch parts of different forms");
+      const size_t bytes = static_cast<size_t>(p.rows) * per_row[i];  // ≤ the total, checked above
+      if (bytes > p.tensors.size() - at) return InvalidArgument("a batch part's tensors are short");
+      merged.inputs[i].data.append(p.tensors.substr(at, bytes));
+      at += bytes;
+    }
+    if (at != p.tensors.size()) return InvalidArgument("a batch part's tensors are longer than its inputs");
+  }
+  return encode_infer_request(merged, true);
+}
+
+Result<std::vector<InferResponse>> split_response(const InferResponse& whole, std::span<const int64_t> rows) {
+  int64_t total = 0;
+  for (int64_t r : rows) {
+    if (r < 1 || r > std::numeric_limits<int64_t>::max() - total) return InvalidArgument("a batch part without rows");
+    total += r;
+  }
+  std::vector<InferResponse> out(rows.size());
+  for (InferResponse& o : out) {
+    o.model_name = whole.model_name;
+    o.model_version = whole.model_version;
+    o.parameters = whole.parameters;
+    o.binary = whole.binary;
+    o.outputs.reserve(whole.outputs.size());
+  }
+  for (const Tensor& t : whole.outputs) {
+    auto per_row = row_bytes(t.datatype, t.shape);
+    if (!per_row || t.shape[0] != total)
+      return InvalidArgument("output '" + t.name + "' does not have the batch's " + std::to_string(total) + " rows");
+    auto all = times(total, *per_row);
+    if (!all || *all != t.data.size())
+      return InvalidArgument("output '" + t.name + "' does not hold whole rows");
+    size_t at = 0;
+    for (size_t k = 0; k < rows.size(); ++k) {
+      Tensor part;
+      part.name = t.name;
+      part.datatype = t.datatype;
+      part.shape = t.shape;
+      part.shape[0] = rows[k];
+      const size_t bytes = static_cast<size_t>(rows[k]) * *per_row;
+      part.data.assign(t.data, at, bytes);
+      part.parameters = t.parameters;
+      at += bytes;
+      out[k].outputs.push_back(std::move(part));
+    }
+  }
+  return out;
+}
+
+}  // namespace hir::protocol

@@ -1,0 +1,240 @@
+// Batching: requests for one target and variant that arrive while it already has enough calls on
+// the wire wait, and go out merged into one call when one of those returns (docs/batching.md).
+// A target that runs a batch of rows costs far less per row than one call per request, and the
+// router makes one upstream exchange instead of many. Nothing waits for a batch to fill: a
+// request that finds a free slot goes out at once, on its own, exactly as without batching.
+#include <deque>
+
+#include "protocol/batch.h"
+#include "router/server_timing.h"
+#include "router/service.h"
+#include "router/service_call.h"
+#include "telemetry/log.h"
+#include "telemetry/trace.h"
+
+namespace hir::router {
+
+using net::HttpRequest;
+using net::HttpResponse;
+using Step = CoreRouting::Step;
+using routing::Outcome;
+
+namespace {
+
+uint64_t queue_key(const Step& s) { return (uint64_t{s.ti} << 32) | uint64_t{s.vi}; }
+
+}  // namespace
+
+bool RouterService::batchable(const Call& call, const Step& cand) const {
+  return call.batch && !call.hedge_after && cfg_.batching.on() && !cand.target->is_mcu_pool();
+}
+
+// Called with the call's lock held (from attempt).
+void RouterService::enqueue(std::shared_ptr<Call> call, const Step& cand, const Target& tg) {
+  GenPtr gen = call->gen;
+  // Committed to this target from now on, as a request sent at once is: the routing core counts
+  // it in the target's queue, and the call has an attempt outstanding.
+  gen->routing->dispatched(cand.ti);
+  ++call->outstanding;
+  Waiting w{std::move(call), cand, SteadyClock::now()};
+  const uint64_t key = queue_key(cand);
+  enum { kSend, kHeld, kOverflow } what;
+  {
+    std::lock_guard lock(gen->batch_mu);
+    auto& q = gen->batches[key];
+    if (!q) {
+      q = std::make_unique<BatchQueue>();
+      q->target = &tg;
+    }
+    if (q->inflight < tg.cfg->concurrency + cfg_.batching.extra_inflight && q->waiting.empty()) {
+      ++q->inflight;
+      what = kSend;
+    } else if (q->waiting.size() < cfg_.batching.max_waiting) {
+      q->waiting.push_back(std::move(w));
+      what = kHeld;
+    } else {
+      what = kOverflow;
+    }
+  }
+  if (what == kSend) send_alone(w.call, w.cand, tg, true, [this, gen, key] { batch_done(gen, key); });
+  // A full queue does not refuse: the request goes on its own, outside the count of calls.
+  if (what == kOverflow) send_alone(w.call, w.cand, tg, true);
+}
+
+// A call of this queue has returned and its answers are handled: its slot goes to what waits.
+void RouterService::batch_done(const GenPtr& gen, uint64_t key) {
+  const uint32_t max_requests = cfg_.batching.max_requests;
+  uint32_t release = 1;
+  while (release > 0) {
+    std::vector<std::vector<Waiting>> next;
+    {
+      std::lock_guard lock(gen->batch_mu);
+      BatchQueue& q = *gen->batches.at(key);
+      q.inflight -= release;
+      release = 0;
+      const uint32_t limit = q.target->cfg->concurrency + cfg_.batching.extra_inflight;
+      while (q.inflight < limit && !q.waiting.empty()) {
+        // The oldest request, and after it requests of the same form while they fit in one call
+        // (by count, and by rows within the model's batch limit). A request of another form
+        // keeps its place for a later call; the look-ahead past such ones is bounded.
+        std::vector<Waiting> batch;
+        batch.push_back(std::move(q.waiting.front()));
+        q.waiting.pop_front();
+        const protocol::BatchForm& form = *batch[0].call->batch;
+        const int64_t max_rows = batch[0].call->model->signature.max_batch_size;
+        int64_t rows = form.rows;
+        size_t looked = 0;
+        for (auto it = q.waiting.begin();
+             it != q.waiting.end() && batch.size() < max_requests && looked < 4 * size_t{max_requests}; ++looked) {
+          const protocol::BatchForm& f = *it->call->batch;
+          if (f.key == form.key && rows + f.rows <= max_rows) {
+            rows += f.rows;
+            batch.push_back(std::move(*it));
+            it = q.waiting.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        ++q.inflight;
+        next.push_back(std::move(batch));
+      }
+    }
+    // Sent outside the queue's lock: sending takes each call's lock (the other order from
+    // enqueue's, which holds a call's lock and then takes the queue's).
+    for (auto& batch : next)
+      if (!send_batch(gen, key, std::move(batch))) ++release;
+  }
+}
+
+// Sends what batch_done took; false when nothing was sent (every request's budget was spent
+// while it waited), so that the slot goes to the next ones. A waiting request's fields are
+// stable without its lock: nothing else touches a call while it waits here.
+bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Waiting> members) {
+  const Target& tg = *gen->batches.at(key)->target;
+  const auto now = SteadyClock::now();
+  std::vector<Waiting> live;
+  for (Waiting& m : members) {
+    if (m.call->deadline > now) {
+      live.push_back(std::move(m));
+      continue;
+    }
+    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+    --m.call->outstanding;
+    m.call->timed_out = true;
+    gen->routing->result(m.cand.ti, m.cand.vi, Outcome::kTimeout, now - m.since);
+    fail_attempt(m.call, m.cand, "latency budget spent waiting for the target", to_ms(now - m.since));
+  }
+  if (live.empty()) return false;
+  auto done = [this, gen, key] { batch_done(gen, key); };
+  if (live.size() == 1) {
+    std::lock_guard<std::recursive_mutex> guard(live[0].call->mu);
+    send_alone(live[0].call, live[0].cand, tg, true, std::move(done));
+    return true;
+  }
+  std::vector<protocol::BatchPart> parts;
+  parts.reserve(live.size());
+  Duration timeout = tg.cfg->timeout;
+  for (const Waiting& m : live) {
+    const Call& c = *m.call;
+    parts.push_back({c.head.get(), std::string_view(c.body).substr(c.tensors_at), c.batch->rows});
+    timeout = std::min<Duration>(timeout, c.deadline - now);
+  }
+  auto merged = protocol::merge_requests(parts);
+  if (!merged.ok()) {
+    // Requests of one form always merge (protocol/batch.h); should that fail, each goes alone,
+    // the first in this call's slot.
+    telemetry::log_error("batch_not_merged", {{"target", tg.cfg->name}, {"reason", merged.status().message()}});
+    for (size_t k = 0; k < live.size(); ++k) {
+      std::lock_guard<std::recursive_mutex> guard(live[k].call->mu);
+      send_alone(live[k].call, live[k].cand, tg, true, k == 0 ? std::function<void()>(done) : nullptr);
+    }
+    return true;
+  }
+  HttpRequest out;
+  out.method = "POST";
+  out.target = "/v2/models/" + live[0].cand.variant->name + "/infer";
+  out.headers.add("Content-Type", "application/octet-stream");
+  out.headers.add("Inference-Header-Content-Length", std::to_string(*merged->json_length));
+  // The call's own id: the members' ids are in the debug line below, and each member's answer
+  // carries its own.
+  const std::string batch_id = telemetry::new_request_id();
+  out.headers.add("x-request-id", batch_id);
+  if (!tg.authorization.empty()) out.headers.add("Authorization", tg.authorization);
+  out.body = std::move(merged->body);
+  if (telemetry::log_enabled(telemetry::Level::kDebug)) {
+    std::string ids;
+    for (const Waiting& m : live) ids += (ids.empty() ? "" : " ") + m.call->request_id;
+    telemetry::log_debug("batch_sent", {{"batch_id", batch_id}, {"target", tg.cfg->name},
+                                        {"variant", live[0].cand.variant->name},
+                                        {"requests", static_cast<int64_t>(live.size())}, {"request_ids", ids}});
+  }
+  batch_calls_->inc();
+  batched_requests_->inc(static_cast<double>(live.size()));
+  const auto t0 = SteadyClock::now();
+  client_.send(tg.url, std::move(out), std::max(timeout, Duration::zero()),
+               [this, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
+                 batch_answered(members, t0, std::move(r));
+                 done();
+               });
+  return true;
+}
+
+void RouterService::batch_answered(std::vector<Waiting>& members, TimePoint t0, Result<HttpResponse> r) {
+  const auto now = SteadyClock::now();
+  if (r.ok() && r->status >= 400 && r->status < 500 && !retryable(r->status)) {
+    // The target took the merged request for a client's mistake, which one member's input may
+    // be: each is sent again on its own, so that each gets the answer it would have had.
+    for (Waiting& m : members) {
+      std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+      send_alone(m.call, m.cand, *target_of(*m.call->gen, m.cand.target), true);
+    }
+    return;
+  }
+  if (!r.ok() || r->status < 200 || r->status >= 300) {
+    // The call failed: each member falls back as it would have on its own.
+    for (Waiting& m : members) answered(m.call, m.cand, m.since, r);
+    return;
+  }
+  auto hl = r->headers.get("inference-header-content-length");
+  auto whole = protocol::parse_infer_response(r->body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
+  std::vector<int64_t> rows;
+  rows.reserve(members.size());
+  for (const Waiting& m : members) rows.push_back(m.call->batch->rows);
+  auto parts = whole.ok() ? protocol::split_response(*whole, rows) : Result<std::vector<InferResponse>>(whole.status());
+  auto timing = r->headers.get("server-timing");
+  const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
+  // The call's cost and the target's service time are shared equally by its requests.
+  const double n = static_cast<double>(members.size());
+  Duration service_share{}, target_queue{};
+  if (st) {
+    service_share = std::chrono::duration_cast<Duration>(st->infer / n);
+    target_queue = st->queue;
+  }
+  const double call_ms = to_ms(now - t0);
+  for (size_t k = 0; k < members.size(); ++k) {
+    Waiting& m = members[k];
+    Call& c = *m.call;
+    std::lock_guard<std::recursive_mutex> guard(c.mu);
+    CoreRouting& routing = *c.gen->routing;
+    const auto elapsed = now - m.since;
+    const double ms = to_ms(elapsed);
+    --c.outstanding;
+    if (!parts.ok()) {
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kError, elapsed);
+      c.bad_gateway = true;
+      fail_attempt(m.call, m.cand, "bad response to a merged request: " + parts.status().message(), ms);
+      continue;
+    }
+    const double service_ms = st ? std::min(to_ms(service_share), ms) : -1;
+    if (st) {
+      // What it waited here counts as queueing, as the target's own queue does.
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed, service_share, target_queue + (t0 - m.since));
+    } else {
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed);
+    }
+    deliver(m.call, m.cand, std::move((*parts)[k]), Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n),
+            service_ms);
+  }
+}
+
+}  // namespace hir::router

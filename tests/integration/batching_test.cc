@@ -1,0 +1,163 @@
+// Batching end to end (docs/batching.md): real hir-worker and hir serve processes on 127.0.0.1.
+// Requests that wait for a busy target go to it merged into one call, and each client still
+// gets the answer to its own request.
+#include <signal.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <future>
+#include <set>
+#include <thread>
+
+#include "bench/loadgen.h"
+#include "harness.h"
+#include "protocol/v2_codec.h"
+
+using namespace hir;
+using namespace hir::testing;
+
+namespace {
+
+// A counter's value in a /metrics page (0 when absent).
+double metric(int port, const std::string& name) {
+  auto page = call(port, "GET", "/metrics").body;
+  auto at = page.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::stod(page.substr(at + name.size() + 2));
+}
+
+// hir serve with batching over `targets` (name → port, in order of preference), model `fmnist`
+// whose variant fmnist-small runs on each; max_batch_size as the router's model declares it.
+Proc start_batching_router(const std::string& dir, const std::vector<std::pair<std::string, int>>& targets,
+                           int max_requests, int max_batch_size = 256) {
+  std::ofstream cfg(dir + "/router.yaml");
+  cfg << "batching: {max_requests: " << max_requests << "}\n"
+      << "targets:\n";
+  double cost = 0.0001;
+  for (const auto& [name, port] : targets) {
+    cfg << "  - {name: " << name << ", url: \"http://127.0.0.1:" << port
+        << "\", class: edge-cpu, cost_per_request_usd: " << cost << ", timeout_ms: 5000, concurrency: 1}\n";
+    cost *= 10;  // the first is the cheapest: the plan's primary
+  }
+  cfg << "models:\n  - name: fmnist\n    max_batch_size: " << max_batch_size << "\n"
+      << "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
+         "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n"
+      << "      - {name: fmnist-small, targets: [";
+  for (size_t i = 0; i < targets.size(); ++i) cfg << (i ? ", " : "") << targets[i].first;
+  cfg << "], accuracy: 0.9}\n";
+  cfg.close();
+  return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
+}
+
+// Sends every item `rounds` times from `clients` threads at once; the answers in item order.
+std::vector<net::HttpResponse> send_concurrently(int port, const std::vector<bench::LoadItem>& items, int clients) {
+  std::vector<net::HttpResponse> out(items.size());
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c)
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < items.size(); i = next++)
+        out[i] = call(port, "POST", "/v2/models/fmnist/infer", items[i].body, body_headers(items[i]));
+    });
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+void expect_close(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.shape, b.shape) << what;
+  ASSERT_EQ(a.data.size(), b.data.size()) << what;
+  for (size_t k = 0; k + 4 <= a.data.size(); k += 4) {
+    float x, y;
+    std::memcpy(&x, a.data.data() + k, 4);
+    std::memcpy(&y, b.data.data() + k, 4);
+    // A model's batched kernels may sum in another order than a single row's.
+    EXPECT_NEAR(x, y, 1e-5) << what << " value " << k / 4;
+  }
+}
+
+class BatchingIT : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = temp_dir(); }
+  std::string dir_;
+};
+
+}  // namespace
+
+TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
+  // A slow device (8 ms per image) keeps the target busy, so requests wait and are merged.
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "8"});
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, 8);
+  auto binary = bench::fmnist_test_requests(96, true);
+  auto json = bench::fmnist_test_requests(16, false);
+  ASSERT_TRUE(binary.ok() && json.ok());
+  std::vector<bench::LoadItem> items = *binary;
+  items.insert(items.end(), json->begin(), json->end());  // JSON bodies go alone, mixed in
+  const auto routed = send_concurrently(r.port, items, 16);
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_EQ(routed[i].status, 200) << i << ": " << routed[i].body;
+    auto direct = call(w.port, "POST", "/v2/models/fmnist-small/infer", items[i].body, body_headers(items[i]));
+    ASSERT_EQ(direct.status, 200) << direct.body;
+    auto d = decode(direct), x = decode(routed[i]);
+    ASSERT_EQ(x.outputs.size(), 1u);
+    expect_close(x.outputs[0], d.outputs[0], "item " + std::to_string(i));
+    EXPECT_EQ(x.id, d.id) << "each answer carries its own request's id";
+    EXPECT_EQ(x.model_name, "fmnist");
+    EXPECT_EQ(param_string(x.parameters, "hir_target").value_or(""), "edge-1");
+    EXPECT_GT(param_number(x.parameters, "hir_cost_usd").value_or(0), 0);
+    EXPECT_EQ(routed[i].headers.get("inference-header-content-length").has_value(), items[i].json_length.has_value());
+  }
+  const double calls = metric(r.port, "hir_batch_calls_total");
+  const double carried = metric(r.port, "hir_batched_requests_total");
+  EXPECT_GT(calls, 0) << "requests waited for a busy target and none was merged";
+  EXPECT_GT(carried, calls * 2) << "merged calls carried more than two requests each on average";
+  EXPECT_LE(carried, 96) << "only binary requests are merged";
+}
+
+TEST_F(BatchingIT, RequestsOfAFailedCallFallBackOneByOne) {
+  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "20"});
+  auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
+  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}}, 16);
+  auto items = bench::fmnist_test_requests(160, true);
+  ASSERT_TRUE(items.ok());
+  std::thread killer([&] {
+    // Once merged calls are on the wire to the slow target, it dies under them.
+    eventually([&] { return metric(r.port, "hir_batch_calls_total") >= 2; }, 400, 5);
+    slow.child.kill_now();
+  });
+  const auto routed = send_concurrently(r.port, *items, 16);
+  killer.join();
+  std::set<std::string> targets;
+  for (size_t i = 0; i < routed.size(); ++i) {
+    ASSERT_EQ(routed[i].status, 200) << i << ": " << routed[i].body;
+    targets.insert(param_string(decode(routed[i]).parameters, "hir_target").value_or(""));
+  }
+  EXPECT_EQ(targets, (std::set<std::string>{"slow", "spare"}));
+  EXPECT_GE(metric(r.port, "hir_batch_calls_total"), 2);
+}
+
+TEST_F(BatchingIT, AMergedCallTheTargetRefusesIsSentAgainRequestByRequest) {
+  // The router's model declares a larger batch than the worker takes (256 rows): any two
+  // requests of 150 rows merge into 300 or more, the worker answers 400, and each request then
+  // goes alone and is answered as it would have been without batching.
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "1"});
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, 8, 1000);
+  auto one = bench::fmnist_test_requests(1, true);
+  ASSERT_TRUE(one.ok());
+  const bench::LoadItem& base = (*one)[0];
+  const std::string tensor = base.body.substr(*base.json_length);
+  std::string header = R"({"inputs":[{"name":"input","datatype":"FP32","shape":[150,784],"parameters":{"binary_data_size":)" +
+                       std::to_string(tensor.size() * 150) + R"(}}],"outputs":[{"name":"probabilities","parameters":{"binary_data":true}}]})";
+  bench::LoadItem big;
+  big.json_length = header.size();
+  big.body = header;
+  for (int i = 0; i < 150; ++i) big.body += tensor;
+  const auto routed = send_concurrently(r.port, std::vector<bench::LoadItem>(24, big), 12);
+  for (const auto& a : routed) {
+    ASSERT_EQ(a.status, 200) << a.body;
+    auto x = decode(a);
+    ASSERT_EQ(x.outputs.size(), 1u);
+    EXPECT_EQ(x.outputs[0].shape, (Shape{150, 10}));
+  }
+  EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0) << "the load merged no calls: the path was not taken";
+}

@@ -1,0 +1,267 @@
+// Requests merged into one batch and the batch's answer split back (protocol/batch.h).
+#include "protocol/batch.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "codec_test_util.h"
+
+namespace hir::protocol {
+namespace {
+
+using testing::le;
+using testing::make_tensor;
+
+ModelSignature signature() {
+  ModelSignature s;
+  s.name = "m";
+  s.max_batch_size = 8;
+  s.inputs = {{"pixels", DataType::kFp32, {3}}, {"mask", DataType::kInt8, {2}}};
+  s.outputs = {{"scores", DataType::kFp32, {2}}};
+  return s;
+}
+
+// A client's request of `rows` rows, values from `seed`, encoded with raw tensors.
+InferRequest request(const std::string& id, int64_t rows, int seed) {
+  InferRequest r;
+  r.id = id;
+  std::string px, mk;
+  for (int64_t i = 0; i < rows * 3; ++i) px += le<float>({static_cast<float>(seed * 100 + i)});
+  for (int64_t i = 0; i < rows * 2; ++i) mk += static_cast<char>(seed + i);
+  r.inputs.push_back(make_tensor("pixels", DataType::kFp32, {rows, 3}, px));
+  r.inputs.push_back(make_tensor("mask", DataType::kInt8, {rows, 2}, mk));
+  RequestedOutput o;
+  o.name = "scores";
+  o.binary_data = true;
+  r.outputs.push_back(o);
+  return r;
+}
+
+// What the router holds of a request it may batch: its body and the head read from it.
+struct Held {
+  Encoded enc;
+  InferRequest head;
+  std::string_view tensors() const { return std::string_view(enc.body).substr(*enc.json_length); }
+};
+
+Held hold(const InferRequest& r) {
+  Held h;
+  h.enc = encode_infer_request(r, true);
+  std::string hl = std::to_string(*h.enc.json_length);
+  auto head = parse_infer_request_head(h.enc.body, hl);
+  EXPECT_TRUE(head.ok()) << head.status().to_string();
+  h.head = std::move(*head);
+  return h;
+}
+
+TEST(BatchForm, RequestsOfOneFormShareAKeyWhateverTheirIdsAndRows) {
+  Held a = hold(request("a", 1, 1)), b = hold(request("a-much-longer-id", 3, 2));
+  auto fa = batch_form(a.head, a.tensors().size(), signature());
+  auto fb = batch_form(b.head, b.tensors().size(), signature());
+  ASSERT_TRUE(fa && fb);
+  EXPECT_EQ(fa->key, fb->key);
+  EXPECT_EQ(fa->rows, 1);
+  EXPECT_EQ(fb->rows, 3);
+}
+
+TEST(BatchForm, WhatChangesTheTargetsWorkOrTheAnswersFormChangesTheKey) {
+  Held base = hold(request("a", 1, 1));
+  const std::string key = batch_form(base.head, base.tensors().size(), signature())->key;
+  auto key_of = [](const InferRequest& r) {
+    Held h = hold(r);
+    auto f = batch_form(h.head, h.tensors().size(), signature());
+    return f ? f->key : std::string("none");
+  };
+  InferRequest json_out = request("a", 1, 1);
+  json_out.outputs[0].binary_data = false;
+  EXPECT_NE(key_of(json_out), key);
+  InferRequest all_out = request("a", 1, 1);
+  all_out.outputs.clear();
+  EXPECT_NE(key_of(all_out), key);
+  InferRequest wide = request("a", 1, 1);
+  wide.inputs[0].shape = {1, 1, 3};
+  EXPECT_NE(key_of(wide), key);
+  EXPECT_NE(key_of(wide), "none");
+  InferRequest renamed = request("a", 1, 1);
+  renamed.inputs[1].name = "other";
+  EXPECT_NE(key_of(renamed), key);
+  InferRequest binary_all = request("a", 1, 1);
+  binary_all.parameters["binary_data_output"] = true;
+  EXPECT_NE(key_of(binary_all), key);
+  EXPECT_NE(key_of(binary_all), "none");
+}
+
+TEST(BatchForm, RefusesWhatCannotBeMerged) {
+  Held ok = hold(request("a", 2, 1));
+  ModelSignature no_batch = signature();
+  no_batch.max_batch_size = 0;
+  EXPECT_FALSE(batch_form(ok.head, ok.tensors().size(), no_batch));
+  ModelSignature small = signature();
+  small.max_batch_size = 1;
+  EXPECT_FALSE(batch_form(ok.head, ok.tensors().size(), small)) << "more rows than the model takes";
+  // The binary section must be exactly the inputs' rows (an input sent as JSON leaves it short).
+  EXPECT_FALSE(batch_form(ok.head, ok.tensors().size() - 1, signature()));
+  EXPECT_FALSE(batch_form(ok.head, ok.tensors().size() + 1, signature()));
+
+  InferRequest param = request("a", 1, 1);
+  param.parameters["priority"] = int64_t{1};
+  EXPECT_FALSE(batch_form(param, 14, signature()));
+  InferRequest out_param = request("a", 1, 1);
+  out_param.outputs[0].parameters["classification"] = int64_t{3};
+  EXPECT_FALSE(batch_form(out_param, 14, signature()));
+  InferRequest in_param = request("a", 1, 1);
+  in_param.inputs[0].parameters["shared_memory_region"] = std::string("x");
+  EXPECT_FALSE(batch_form(in_param, 14, signature()));
+  InferRequest uneven = request("a", 1, 1);
+  uneven.inputs[1].shape = {2, 2};
+  EXPECT_FALSE(batch_form(uneven, 16, signature()));
+  InferRequest bytes = request("a", 1, 1);
+  bytes.inputs[1].datatype = DataType::kBytes;
+  EXPECT_FALSE(batch_form(bytes, 14, signature()));
+  InferRequest empty = request("a", 1, 1);
+  empty.inputs[1].shape = {1, 0};
+  EXPECT_FALSE(batch_form(empty, 12, signature()));
+  EXPECT_TRUE(batch_form(request("a", 1, 1), 14, signature())) << "the same request, unchanged";
+}
+
+TEST(MergeRequests, EachInputHoldsThePartsRowsInOrder) {
+  const std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 2, 2), request("c", 1, 3)};
+  std::vector<Held> held;
+  for (const InferRequest& r : reqs) held.push_back(hold(r));
+  std::vector<BatchPart> parts;
+  for (const Held& h : held) parts.push_back({&h.head, h.tensors(), h.head.inputs[0].shape[0]});
+  auto merged = merge_requests(parts);
+  ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+  ASSERT_TRUE(merged->json_length);
+  std::string hl = std::to_string(*merged->json_length);
+  auto req = parse_infer_request(merged->body, hl);
+  ASSERT_TRUE(req.ok()) << req.status().to_string();
+  EXPECT_TRUE(req->id.empty());
+  ASSERT_EQ(req->inputs.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    Shape want = i == 0 ? Shape{4, 3} : Shape{4, 2};
+    EXPECT_EQ(req->inputs[i].shape, want);
+    std::string data;
+    for (const InferRequest& r : reqs) data += r.inputs[i].data;
+    EXPECT_EQ(req->inputs[i].data, data) << "input " << i;
+  }
+  ASSERT_EQ(req->outputs.size(), 1u);
+  EXPECT_EQ(req->outputs[0].name, "scores");
+  EXPECT_EQ(req->outputs[0].binary_data, std::optional<bool>(true));
+}
+
+TEST(MergeRequests, RefusesPartsThatDoNotFit) {
+  Held a = hold(request("a", 1, 1)), b = hold(request("b", 2, 2));
+  std::vector<BatchPart> parts = {{&a.head, a.tensors(), 1}, {&b.head, b.tensors(), 2}};
+  EXPECT_TRUE(merge_requests(parts).ok());
+  auto with = [&](auto edit) {
+    auto p = parts;
+    edit(p);
+    return merge_requests(p).ok();
+  };
+  EXPECT_FALSE(with([](auto& p) { p[1].rows = 1; }));
+  EXPECT_FALSE(with([](auto& p) { p[1].tensors.remove_suffix(1); }));
+  EXPECT_FALSE(with([&](auto& p) { p[1].tensors = b.enc.body; }));  // header included: too long
+  EXPECT_FALSE(with([](auto& p) { p.clear(); }));
+  InferRequest other = request("c", 1, 3);
+  other.inputs[0].shape = {1, 1, 3};
+  Held c = hold(other);
+  EXPECT_FALSE(with([&](auto& p) { p[1] = {&c.head, c.tensors(), 1}; }));
+}
+
+TEST(SplitResponse, EachPartGetsItsRowsWithTheAnswersParameters) {
+  InferResponse whole;
+  whole.model_name = "m";
+  whole.parameters["note"] = std::string("x");
+  std::string data;
+  for (int i = 0; i < 8; ++i) data += le<float>({static_cast<float>(i)});
+  whole.outputs.push_back(make_tensor("scores", DataType::kFp32, {4, 2}, data));
+  whole.binary = {true};
+  const int64_t rows[] = {1, 2, 1};
+  auto parts = split_response(whole, rows);
+  ASSERT_TRUE(parts.ok()) << parts.status().to_string();
+  ASSERT_EQ(parts->size(), 3u);
+  size_t at = 0;
+  for (size_t k = 0; k < 3; ++k) {
+    const InferResponse& p = (*parts)[k];
+    ASSERT_EQ(p.outputs.size(), 1u);
+    EXPECT_EQ(p.outputs[0].shape, (Shape{rows[k], 2}));
+    EXPECT_EQ(p.outputs[0].data, data.substr(at, rows[k] * 8));
+    at += rows[k] * 8;
+    EXPECT_EQ(p.binary, std::vector<bool>{true});
+    EXPECT_EQ(p.parameters, whole.parameters);
+    EXPECT_EQ(p.model_name, "m");
+  }
+}
+
+TEST(SplitResponse, RefusesAnAnswerThatIsNotTheBatchAsked) {
+  InferResponse whole;
+  whole.outputs.push_back(make_tensor("scores", DataType::kFp32, {4, 2}, std::string(32, '\0')));
+  const int64_t three[] = {1, 2};
+  EXPECT_FALSE(split_response(whole, three).ok()) << "3 rows asked, 4 answered";
+  const int64_t four[] = {2, 2};
+  EXPECT_TRUE(split_response(whole, four).ok());
+  InferResponse ragged = whole;
+  ragged.outputs[0].data.resize(31);
+  EXPECT_FALSE(split_response(ragged, four).ok());
+  InferResponse text = whole;
+  text.outputs[0].datatype = DataType::kBytes;
+  EXPECT_FALSE(split_response(text, four).ok());
+  InferResponse scalar = whole;
+  scalar.outputs[0].shape = {};
+  EXPECT_FALSE(split_response(scalar, four).ok());
+  const int64_t none[] = {0, 4};
+  EXPECT_FALSE(split_response(whole, none).ok());
+}
+
+// Merge, run a stand-in model row by row on the merged request, split: each part's answer is the
+// answer to that request alone. Random forms of parts, 200 times.
+TEST(Batch, AnswersSplitFromABatchEqualAnswersToEachRequestAlone) {
+  std::mt19937 rng(7);
+  auto model = [](const InferRequest& r) {
+    // scores[row] = {sum of the row's pixels, sum of its mask}
+    InferResponse out;
+    const int64_t n = r.inputs[0].shape[0];
+    std::string data;
+    for (int64_t row = 0; row < n; ++row) {
+      float px = 0, mk = 0;
+      for (int j = 0; j < 3; ++j) {
+        float v;
+        std::memcpy(&v, r.inputs[0].data.data() + (row * 3 + j) * 4, 4);
+        px += v;
+      }
+      for (int j = 0; j < 2; ++j) mk += static_cast<signed char>(r.inputs[1].data[row * 2 + j]);
+      data += le<float>({px, mk});
+    }
+    out.outputs.push_back(make_tensor("scores", DataType::kFp32, {n, 2}, data));
+    out.binary = {true};
+    return out;
+  };
+  for (int round = 0; round < 200; ++round) {
+    const size_t n = 1 + rng() % 5;
+    std::vector<Held> held;
+    std::vector<int64_t> rows;
+    for (size_t k = 0; k < n; ++k) {
+      rows.push_back(1 + rng() % 3);
+      held.push_back(hold(request("r" + std::to_string(k), rows.back(), static_cast<int>(rng() % 50))));
+    }
+    std::vector<BatchPart> parts;
+    for (size_t k = 0; k < n; ++k) parts.push_back({&held[k].head, held[k].tensors(), rows[k]});
+    auto merged = merge_requests(parts);
+    ASSERT_TRUE(merged.ok());
+    auto req = parse_infer_request(merged->body, std::to_string(*merged->json_length));
+    ASSERT_TRUE(req.ok());
+    auto split = split_response(model(*req), rows);
+    ASSERT_TRUE(split.ok());
+    for (size_t k = 0; k < n; ++k) {
+      auto alone = parse_infer_request(held[k].enc.body, std::to_string(*held[k].enc.json_length));
+      ASSERT_TRUE(alone.ok());
+      testing::expect_same_tensor((*split)[k].outputs[0], model(*alone).outputs[0]);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hir::protocol
