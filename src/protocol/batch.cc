@@ -33,16 +33,20 @@ std::optional<size_t> times(int64_t rows, size_t per_row) {
 
 }  // namespace
 
-std::optional<BatchForm> batch_form(const InferRequest& head, size_t tensors_size, const ModelSignature& sig) {
+std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size_t> raw_size,
+                                    const ModelSignature& sig) {
   if (sig.max_batch_size <= 0 || head.inputs.empty()) return std::nullopt;
   BatchForm f;
   // Request-wide parameters change what the target does for every row; only the output form,
-  // which the split answers keep, may differ from a plain request. The key records it.
-  for (const auto& [k, v] : head.parameters) {
+  // which each split answer takes from its own request, may be set.
+  for (const auto& [k, v] : head.parameters)
     if (k != "binary_data_output" || !std::holds_alternative<bool>(v)) return std::nullopt;
-    f.key += std::get<bool>(v) ? "B" : "J";
-  }
-  f.key += '|';
+  // Length-prefixed names: no two forms write the same key.
+  auto add_name = [&f](const std::string& name) {
+    f.key += std::to_string(name.size());
+    f.key += ':';
+    f.key += name;
+  };
   int64_t rows = -1;
   size_t total = 0;
   for (const Tensor& t : head.inputs) {
@@ -54,10 +58,11 @@ std::optional<BatchForm> batch_form(const InferRequest& head, size_t tensors_siz
     if (rows < 0) rows = t.shape[0];
     if (t.shape[0] != rows || rows < 1) return std::nullopt;
     auto bytes = times(rows, *per_row);
-    if (!bytes || *bytes > tensors_size - total) return std::nullopt;
+    if (!bytes || *bytes > std::numeric_limits<size_t>::max() - total || (raw_size && *bytes > *raw_size - total))
+      return std::nullopt;
     total += *bytes;
-    f.key += t.name;
-    f.key += '\0';
+    add_name(t.name);
+    f.key += ' ';
     f.key += datatype_name(t.datatype);
     for (size_t d = 1; d < t.shape.size(); ++d) {
       f.key += ',';
@@ -67,25 +72,46 @@ std::optional<BatchForm> batch_form(const InferRequest& head, size_t tensors_siz
   }
   // Every input's bytes raw, and nothing else after the header: an input sent as JSON data would
   // leave the binary section short of its rows (none of them is empty).
-  if (total != tensors_size || rows > sig.max_batch_size) return std::nullopt;
+  if ((raw_size && total != *raw_size) || rows > sig.max_batch_size) return std::nullopt;
   f.key += '|';
   for (const RequestedOutput& o : head.outputs) {
     if (!o.parameters.empty()) return std::nullopt;  // classification and the like: per request
-    f.key += o.name;
-    f.key += '\0';
-    f.key += !o.binary_data ? '-' : *o.binary_data ? 'B' : 'J';
-    f.key += '\n';
+    add_name(o.name);
   }
   f.rows = rows;
   return f;
+}
+
+Result<std::string> batch_tensors(std::string_view json_body, const InferRequest& head) {
+  auto full = parse_infer_request(json_body, std::nullopt);
+  if (!full.ok()) return full.status();
+  if (full->inputs.size() != head.inputs.size()) return InvalidArgument("the body's inputs differ from its head's");
+  std::string out;
+  for (size_t i = 0; i < head.inputs.size(); ++i) {
+    const Tensor& t = full->inputs[i];
+    const Tensor& h = head.inputs[i];
+    auto per_row = row_bytes(h.datatype, h.shape);
+    auto bytes = per_row && !h.shape.empty() ? times(h.shape[0], *per_row) : std::nullopt;
+    if (t.name != h.name || t.datatype != h.datatype || t.shape != h.shape || !bytes || t.data.size() != *bytes)
+      return InvalidArgument("input '" + h.name + "' holds other data than its shape says");
+    out += t.data;
+  }
+  return out;
 }
 
 Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
   if (parts.empty() || !parts[0].head) return InvalidArgument("a batch needs at least one request");
   const InferRequest& first = *parts[0].head;
   InferRequest merged;
-  merged.parameters = first.parameters;
-  merged.outputs = first.outputs;
+  // Raw outputs whatever the requests asked: the split answers take their own forms, and the
+  // target neither writes nor the router reads numbers as text.
+  for (const RequestedOutput& o : first.outputs) {
+    RequestedOutput r;
+    r.name = o.name;
+    r.binary_data = true;
+    merged.outputs.push_back(std::move(r));
+  }
+  if (merged.outputs.empty()) merged.parameters["binary_data_output"] = true;
   int64_t total_rows = 0;
   for (const BatchPart& p : parts) {
     if (!p.head || p.rows < 1 || p.rows > std::numeric_limits<int64_t>::max() - total_rows)
@@ -126,19 +152,22 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
   return encode_infer_request(merged, true);
 }
 
-Result<std::vector<InferResponse>> split_response(const InferResponse& whole, std::span<const int64_t> rows) {
+Result<std::vector<InferResponse>> split_response(const InferResponse& whole, std::span<const BatchPart> parts) {
   int64_t total = 0;
-  for (int64_t r : rows) {
-    if (r < 1 || r > std::numeric_limits<int64_t>::max() - total) return InvalidArgument("a batch part without rows");
-    total += r;
+  for (const BatchPart& p : parts) {
+    if (!p.head || p.rows < 1 || p.rows > std::numeric_limits<int64_t>::max() - total)
+      return InvalidArgument("a batch part without rows");
+    total += p.rows;
   }
-  std::vector<InferResponse> out(rows.size());
-  for (InferResponse& o : out) {
+  std::vector<InferResponse> out(parts.size());
+  for (size_t k = 0; k < parts.size(); ++k) {
+    InferResponse& o = out[k];
     o.model_name = whole.model_name;
     o.model_version = whole.model_version;
     o.parameters = whole.parameters;
-    o.binary = whole.binary;
     o.outputs.reserve(whole.outputs.size());
+    o.binary.reserve(whole.outputs.size());
+    for (const Tensor& t : whole.outputs) o.binary.push_back(parts[k].head->wants_binary(t.name));
   }
   for (const Tensor& t : whole.outputs) {
     auto per_row = row_bytes(t.datatype, t.shape);
@@ -148,13 +177,13 @@ Result<std::vector<InferResponse>> split_response(const InferResponse& whole, st
     if (!all || *all != t.data.size())
       return InvalidArgument("output '" + t.name + "' does not hold whole rows");
     size_t at = 0;
-    for (size_t k = 0; k < rows.size(); ++k) {
+    for (size_t k = 0; k < parts.size(); ++k) {
       Tensor part;
       part.name = t.name;
       part.datatype = t.datatype;
       part.shape = t.shape;
-      part.shape[0] = rows[k];
-      const size_t bytes = static_cast<size_t>(rows[k]) * *per_row;
+      part.shape[0] = parts[k].rows;
+      const size_t bytes = static_cast<size_t>(parts[k].rows) * *per_row;
       part.data.assign(t.data, at, bytes);
       part.parameters = t.parameters;
       at += bytes;

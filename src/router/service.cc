@@ -295,13 +295,18 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   call->steps = std::move(plan->steps);
   if (plan->hedge_after && call->steps.size() > 1) call->hedge_after = plan->hedge_after;
   // A hedged request is never merged: its copy must not wait for anyone else.
-  if (cfg_.batching.on() && call->header_length && !call->hedge_after) {
-    const std::string& h = *call->header_length;
-    size_t hl = 0;
-    auto [end, ec] = std::from_chars(h.data(), h.data() + h.size(), hl);
-    if (ec == std::errc() && end == h.data() + h.size() && hl > 0 && hl <= call->body.size()) {
-      call->batch = protocol::batch_form(*parsed, call->body.size() - hl, model.signature);
-      call->tensors_at = hl;
+  if (cfg_.batching.on() && !call->hedge_after) {
+    if (!call->header_length) {
+      if (cfg_.batching.json)  // its tensors are read if it is merged
+        call->batch = protocol::batch_form(*parsed, std::nullopt, model.signature);
+    } else {
+      const std::string& h = *call->header_length;
+      size_t hl = 0;
+      auto [end, ec] = std::from_chars(h.data(), h.data() + h.size(), hl);
+      if (ec == std::errc() && end == h.data() + h.size() && hl > 0 && hl <= call->body.size()) {
+        call->batch = protocol::batch_form(*parsed, call->body.size() - hl, model.signature);
+        call->tensors_at = hl;
+      }
     }
   }
   if (mcu_step || call->batch) {

@@ -131,14 +131,43 @@ bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Wait
     send_alone(live[0].call, live[0].cand, tg, true, std::move(done));
     return true;
   }
+  // A JSON body's tensors are read now, for the merged call; one the target would refuse goes
+  // alone, to get the target's own answer.
+  std::vector<std::string> owned;
+  owned.reserve(live.size());
   std::vector<protocol::BatchPart> parts;
   parts.reserve(live.size());
+  std::vector<Waiting> merged_members, alone;
   Duration timeout = tg.cfg->timeout;
-  for (const Waiting& m : live) {
+  for (Waiting& m : live) {
     const Call& c = *m.call;
-    parts.push_back({c.head.get(), std::string_view(c.body).substr(c.tensors_at), c.batch->rows});
+    std::string_view tensors;
+    if (c.header_length) {
+      tensors = std::string_view(c.body).substr(c.tensors_at);
+    } else {
+      auto t = protocol::batch_tensors(c.body, *c.head);
+      if (!t.ok()) {
+        alone.push_back(std::move(m));
+        continue;
+      }
+      owned.push_back(std::move(*t));
+      tensors = owned.back();
+    }
+    parts.push_back({c.head.get(), tensors, c.batch->rows});
     timeout = std::min<Duration>(timeout, c.deadline - now);
+    merged_members.push_back(std::move(m));
   }
+  for (Waiting& m : alone) {
+    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+    send_alone(m.call, m.cand, tg, true);  // outside the count of calls, like an overflow
+  }
+  if (merged_members.empty()) return false;
+  if (merged_members.size() == 1) {
+    std::lock_guard<std::recursive_mutex> guard(merged_members[0].call->mu);
+    send_alone(merged_members[0].call, merged_members[0].cand, tg, true, std::move(done));
+    return true;
+  }
+  live = std::move(merged_members);
   auto merged = protocol::merge_requests(parts);
   if (!merged.ok()) {
     // Requests of one form always merge (protocol/batch.h); should that fail, each goes alone,
@@ -197,10 +226,10 @@ void RouterService::batch_answered(std::vector<Waiting>& members, TimePoint t0, 
   }
   auto hl = r->headers.get("inference-header-content-length");
   auto whole = protocol::parse_infer_response(r->body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
-  std::vector<int64_t> rows;
-  rows.reserve(members.size());
-  for (const Waiting& m : members) rows.push_back(m.call->batch->rows);
-  auto parts = whole.ok() ? protocol::split_response(*whole, rows) : Result<std::vector<InferResponse>>(whole.status());
+  std::vector<protocol::BatchPart> forms;
+  forms.reserve(members.size());
+  for (const Waiting& m : members) forms.push_back({m.call->head.get(), {}, m.call->batch->rows});
+  auto parts = whole.ok() ? protocol::split_response(*whole, forms) : Result<std::vector<InferResponse>>(whole.status());
   auto timing = r->headers.get("server-timing");
   const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
   // The call's cost and the target's service time are shared equally by its requests.

@@ -66,7 +66,7 @@ TEST(BatchForm, RequestsOfOneFormShareAKeyWhateverTheirIdsAndRows) {
   EXPECT_EQ(fb->rows, 3);
 }
 
-TEST(BatchForm, WhatChangesTheTargetsWorkOrTheAnswersFormChangesTheKey) {
+TEST(BatchForm, WhatChangesTheTargetsWorkChangesTheKeyAndTheAnswersFormDoesNot) {
   Held base = hold(request("a", 1, 1));
   const std::string key = batch_form(base.head, base.tensors().size(), signature())->key;
   auto key_of = [](const InferRequest& r) {
@@ -74,9 +74,6 @@ TEST(BatchForm, WhatChangesTheTargetsWorkOrTheAnswersFormChangesTheKey) {
     auto f = batch_form(h.head, h.tensors().size(), signature());
     return f ? f->key : std::string("none");
   };
-  InferRequest json_out = request("a", 1, 1);
-  json_out.outputs[0].binary_data = false;
-  EXPECT_NE(key_of(json_out), key);
   InferRequest all_out = request("a", 1, 1);
   all_out.outputs.clear();
   EXPECT_NE(key_of(all_out), key);
@@ -87,10 +84,55 @@ TEST(BatchForm, WhatChangesTheTargetsWorkOrTheAnswersFormChangesTheKey) {
   InferRequest renamed = request("a", 1, 1);
   renamed.inputs[1].name = "other";
   EXPECT_NE(key_of(renamed), key);
+  // Each split answer takes its own request's form (SplitResponse below): the form asked for
+  // does not keep requests apart.
+  InferRequest json_out = request("a", 1, 1);
+  json_out.outputs[0].binary_data = false;
+  EXPECT_EQ(key_of(json_out), key);
   InferRequest binary_all = request("a", 1, 1);
   binary_all.parameters["binary_data_output"] = true;
-  EXPECT_NE(key_of(binary_all), key);
-  EXPECT_NE(key_of(binary_all), "none");
+  EXPECT_EQ(key_of(binary_all), key);
+}
+
+TEST(BatchForm, NamesCannotRunIntoEachOther) {
+  ModelSignature sig = signature();
+  InferRequest a = request("a", 1, 1), b = request("a", 1, 1);
+  a.inputs[0].name = "p 1";  // "p 1" then FP32 against "p" then " 1FP32"-like spellings
+  b.inputs[0].name = "p";
+  EXPECT_NE(batch_form(a, 14, sig)->key, batch_form(b, 14, sig)->key);
+  InferRequest c = request("a", 1, 1), d = request("a", 1, 1);
+  RequestedOutput extra;
+  extra.name = "x";
+  c.outputs[0].name = "scores2:x";
+  d.outputs.push_back(extra);
+  EXPECT_NE(batch_form(c, 14, sig)->key, batch_form(d, 14, sig)->key);
+}
+
+TEST(BatchForm, AJsonBodyHasAFormAndItsTensorsAreReadWhenMerged) {
+  InferRequest r = request("j", 2, 4);
+  r.outputs[0].binary_data.reset();
+  Encoded json = encode_infer_request(r, false);
+  ASSERT_FALSE(json.json_length);
+  auto head = parse_infer_request_head(json.body, std::nullopt);
+  ASSERT_TRUE(head.ok()) << head.status().to_string();
+  auto form = batch_form(*head, std::nullopt, signature());
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->rows, 2);
+  Held raw = hold(request("b", 1, 1));
+  EXPECT_EQ(form->key, batch_form(raw.head, raw.tensors().size(), signature())->key)
+      << "a JSON body and a binary one of the same form merge";
+  auto tensors = batch_tensors(json.body, *head);
+  ASSERT_TRUE(tensors.ok()) << tensors.status().to_string();
+  EXPECT_EQ(*tensors, r.inputs[0].data + r.inputs[1].data);
+  // Data that does not fill its shape: the target's to refuse, alone.
+  std::string short_body = json.body;
+  auto at = short_body.find("[4,5");  // the mask's first value
+  ASSERT_NE(at, std::string::npos);
+  short_body.replace(at, 3, "[");
+  auto short_head = parse_infer_request_head(short_body, std::nullopt);
+  ASSERT_TRUE(short_head.ok()) << short_body;
+  EXPECT_FALSE(batch_tensors(short_body, *short_head).ok()) << short_body;
+  EXPECT_FALSE(batch_tensors("{", *head).ok());
 }
 
 TEST(BatchForm, RefusesWhatCannotBeMerged) {
@@ -127,7 +169,8 @@ TEST(BatchForm, RefusesWhatCannotBeMerged) {
 }
 
 TEST(MergeRequests, EachInputHoldsThePartsRowsInOrder) {
-  const std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 2, 2), request("c", 1, 3)};
+  std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 2, 2), request("c", 1, 3)};
+  reqs[0].outputs[0].binary_data = false;  // the merged call asks raw outputs all the same
   std::vector<Held> held;
   for (const InferRequest& r : reqs) held.push_back(hold(r));
   std::vector<BatchPart> parts;
@@ -180,7 +223,12 @@ TEST(SplitResponse, EachPartGetsItsRowsWithTheAnswersParameters) {
   whole.outputs.push_back(make_tensor("scores", DataType::kFp32, {4, 2}, data));
   whole.binary = {true};
   const int64_t rows[] = {1, 2, 1};
-  auto parts = split_response(whole, rows);
+  InferRequest binary = request("a", 1, 1), json = request("b", 2, 1), plain = request("c", 1, 1);
+  json.outputs[0].binary_data = false;
+  plain.outputs[0].binary_data.reset();
+  plain.parameters["binary_data_output"] = true;
+  const BatchPart forms[] = {{&binary, {}, 1}, {&json, {}, 2}, {&plain, {}, 1}};
+  auto parts = split_response(whole, forms);
   ASSERT_TRUE(parts.ok()) << parts.status().to_string();
   ASSERT_EQ(parts->size(), 3u);
   size_t at = 0;
@@ -190,7 +238,7 @@ TEST(SplitResponse, EachPartGetsItsRowsWithTheAnswersParameters) {
     EXPECT_EQ(p.outputs[0].shape, (Shape{rows[k], 2}));
     EXPECT_EQ(p.outputs[0].data, data.substr(at, rows[k] * 8));
     at += rows[k] * 8;
-    EXPECT_EQ(p.binary, std::vector<bool>{true});
+    EXPECT_EQ(p.binary, std::vector<bool>{k != 1}) << "each answer in the form its request asked";
     EXPECT_EQ(p.parameters, whole.parameters);
     EXPECT_EQ(p.model_name, "m");
   }
@@ -199,9 +247,10 @@ TEST(SplitResponse, EachPartGetsItsRowsWithTheAnswersParameters) {
 TEST(SplitResponse, RefusesAnAnswerThatIsNotTheBatchAsked) {
   InferResponse whole;
   whole.outputs.push_back(make_tensor("scores", DataType::kFp32, {4, 2}, std::string(32, '\0')));
-  const int64_t three[] = {1, 2};
+  const InferRequest r = request("a", 1, 1);
+  const BatchPart three[] = {{&r, {}, 1}, {&r, {}, 2}};
   EXPECT_FALSE(split_response(whole, three).ok()) << "3 rows asked, 4 answered";
-  const int64_t four[] = {2, 2};
+  const BatchPart four[] = {{&r, {}, 2}, {&r, {}, 2}};
   EXPECT_TRUE(split_response(whole, four).ok());
   InferResponse ragged = whole;
   ragged.outputs[0].data.resize(31);
@@ -212,8 +261,10 @@ TEST(SplitResponse, RefusesAnAnswerThatIsNotTheBatchAsked) {
   InferResponse scalar = whole;
   scalar.outputs[0].shape = {};
   EXPECT_FALSE(split_response(scalar, four).ok());
-  const int64_t none[] = {0, 4};
+  const BatchPart none[] = {{&r, {}, 0}, {&r, {}, 4}};
   EXPECT_FALSE(split_response(whole, none).ok());
+  const BatchPart headless[] = {{nullptr, {}, 2}, {&r, {}, 2}};
+  EXPECT_FALSE(split_response(whole, headless).ok());
 }
 
 // Merge, run a stand-in model row by row on the merged request, split: each part's answer is the
@@ -253,7 +304,7 @@ TEST(Batch, AnswersSplitFromABatchEqualAnswersToEachRequestAlone) {
     ASSERT_TRUE(merged.ok());
     auto req = parse_infer_request(merged->body, std::to_string(*merged->json_length));
     ASSERT_TRUE(req.ok());
-    auto split = split_response(model(*req), rows);
+    auto split = split_response(model(*req), parts);
     ASSERT_TRUE(split.ok());
     for (size_t k = 0; k < n; ++k) {
       auto alone = parse_infer_request(held[k].enc.body, std::to_string(*held[k].enc.json_length));
