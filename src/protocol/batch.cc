@@ -74,10 +74,20 @@ std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size
   // leave the binary section short of its rows (none of them is empty).
   if ((raw_size && total != *raw_size) || rows > sig.max_batch_size) return std::nullopt;
   f.key += '|';
+  // An answer is split by rows, which BYTES elements (each its own length) are not cut into.
+  auto splittable = [&sig](const std::string& name) {
+    for (const TensorSpec& t : sig.outputs)
+      if (t.name == name) return t.datatype != DataType::kBytes;
+    return false;
+  };
   for (const RequestedOutput& o : head.outputs) {
     if (!o.parameters.empty()) return std::nullopt;  // classification and the like: per request
+    if (!splittable(o.name)) return std::nullopt;
     add_name(o.name);
   }
+  if (head.outputs.empty())
+    for (const TensorSpec& t : sig.outputs)
+      if (t.datatype == DataType::kBytes) return std::nullopt;
   f.rows = rows;
   return f;
 }

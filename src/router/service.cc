@@ -351,11 +351,11 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   const Target& tg = *tgp;
   if (cand.target->is_mcu_pool()) return attempt_mcu(std::move(call), cand, tg, remaining);
   if (batchable(*call, cand)) return enqueue(std::move(call), cand, tg);
-  send_alone(std::move(call), cand, tg, false);
+  send_alone(std::move(call), cand, tg, std::nullopt);
 }
 
-void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg, bool counted,
-                               std::function<void()> done) {
+void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg,
+                               std::optional<TimePoint> committed, std::function<void()> done) {
   HttpRequest out;
   out.method = "POST";
   out.target = "/v2/models/" + cand.variant->name + "/infer";
@@ -367,9 +367,10 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   // Kept for a later attempt (a fallback or a hedge) while one may follow; the last step takes it.
   out.body = call->next < call->steps.size() ? call->body : std::move(call->body);
 
-  auto t0 = SteadyClock::now();
-  auto timeout = std::min<Duration>(tg.cfg->timeout, std::max(Duration::zero(), call->deadline - t0));
-  if (!counted) {
+  const auto now = SteadyClock::now();
+  const auto t0 = committed.value_or(now);
+  auto timeout = std::max(Duration::zero(), std::min(t0 + tg.cfg->timeout, call->deadline) - now);
+  if (!committed) {
     call->gen->routing->dispatched(cand.ti);
     ++call->outstanding;
   }

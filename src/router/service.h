@@ -118,11 +118,12 @@ class RouterService {
   bool answer_from_cache(Call& call, cache::Use use);
   net::HttpResponse http_answer(const InferResponse& resp, const std::string& request_id) const;
   void attempt(std::shared_ptr<Call> call);
-  // One HTTP attempt of call at cand, the request on its own. counted: the routing core and the
-  // call already count it as dispatched (a request that waited for a batch). done: run after
-  // the answer has been handled, on the same thread.
-  void send_alone(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, bool counted,
-                  std::function<void()> done = nullptr);
+  // One HTTP attempt of call at cand, the request on its own. committed: when the request was
+  // committed to the target (it waited for a batch): the routing core and the call count it
+  // already, and its latency and the target's timeout run from then; nullopt: from now, and
+  // counted here. done: run after the answer has been handled, on the same thread.
+  void send_alone(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg,
+                  std::optional<TimePoint> committed, std::function<void()> done = nullptr);
   // What comes back from an HTTP attempt, whatever it is: a success, a failure to fall back
   // from, a client error passed through. Takes the call's lock.
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
@@ -133,9 +134,12 @@ class RouterService {
   struct BatchQueue;
   bool batchable(const Call& call, const CoreRouting::Step& cand) const;
   void enqueue(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg);
-  void batch_done(const GenPtr& gen, uint64_t key);
-  bool send_batch(const GenPtr& gen, uint64_t key, std::vector<Waiting> members);
-  void batch_answered(std::vector<Waiting>& members, TimePoint t0, Result<net::HttpResponse> r);
+  void arm_queue_timer(const GenPtr& gen, BatchQueue& q, TimePoint at);  // under batch_mu
+  void expire_waiting(const std::weak_ptr<Generation>& gen, BatchQueue* q);
+  void end_attempt(Waiting& m, const std::string& why);  // a timeout, under nobody's lock
+  void batch_done(const GenPtr& gen, BatchQueue* q);
+  bool send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Waiting> members);
+  void batch_answered(BatchQueue* q, std::vector<Waiting>& members, TimePoint t0, Result<net::HttpResponse> r);
   void arm_hedge(const std::shared_ptr<Call>& call);  // after the primary is sent
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);
@@ -194,8 +198,9 @@ class RouterService {
     std::vector<uint8_t> poll_disabled;       // targets that answered 404: no load endpoint
     std::mutex timers_mu;                     // guards poll_timers (any I/O thread)
     std::vector<std::shared_ptr<net::EventLoop::Timer>> poll_timers;
-    // Batching: one queue per (target, variant) in use, keyed by (ti << 32 | vi). Never held
-    // while a call's lock is taken (a call's lock may be held while this one is).
+    // Batching: one queue per (target, variant) in use, keyed by (ti << 32 | vi); a queue, once
+    // made, stays at its address. batch_mu guards the map and every queue. Never held while a
+    // call's lock is taken (a call's lock may be held while this one is).
     std::mutex batch_mu;
     std::unordered_map<uint64_t, std::unique_ptr<BatchQueue>> batches;
   };
@@ -216,6 +221,7 @@ class RouterService {
   telemetry::Counter* hedges_ = nullptr;
   telemetry::Counter* batch_calls_ = nullptr;      // merged calls sent
   telemetry::Counter* batched_requests_ = nullptr;  // requests they carried
+  telemetry::Counter* batch_refused_ = nullptr;     // merged calls refused as a client error
   telemetry::Counter* poll_failures_ = nullptr;
   telemetry::Counter* registry_reloads_ = nullptr;
   telemetry::Counter* registry_errors_ = nullptr;

@@ -3,6 +3,11 @@
 // A target that runs a batch of rows costs far less per row than one call per request, and the
 // router makes one upstream exchange instead of many. Nothing waits for a batch to fill: a
 // request that finds a free slot goes out at once, on its own, exactly as without batching.
+//
+// A waiting request keeps what it would have had alone: its attempt ends at its deadline or at
+// the target's timeout counted from when it was committed, whichever is first, and then falls
+// back to its next step with what is left of its budget.
+#include <algorithm>
 #include <deque>
 
 #include "protocol/batch.h"
@@ -23,6 +28,10 @@ namespace {
 
 uint64_t queue_key(const Step& s) { return (uint64_t{s.ti} << 32) | uint64_t{s.vi}; }
 
+// After a target refuses a merged call as a client error, its requests go one by one for this
+// long: a target that takes fewer rows than the router's model declares would refuse them all.
+constexpr Duration kMergePause = std::chrono::seconds(10);
+
 }  // namespace
 
 bool RouterService::batchable(const Call& call, const Step& cand) const {
@@ -36,99 +45,142 @@ void RouterService::enqueue(std::shared_ptr<Call> call, const Step& cand, const 
   // it in the target's queue, and the call has an attempt outstanding.
   gen->routing->dispatched(cand.ti);
   ++call->outstanding;
-  Waiting w{std::move(call), cand, SteadyClock::now()};
-  const uint64_t key = queue_key(cand);
+  const auto now = SteadyClock::now();
+  const TimePoint expiry = std::min(call->deadline, now + tg.cfg->timeout);
+  Waiting w{std::move(call), cand, now, expiry, nullptr};
   enum { kSend, kHeld, kOverflow } what;
+  BatchQueue* q = nullptr;
   {
     std::lock_guard lock(gen->batch_mu);
-    auto& q = gen->batches[key];
-    if (!q) {
-      q = std::make_unique<BatchQueue>();
-      q->target = &tg;
+    auto& slot = gen->batches[queue_key(cand)];
+    if (!slot) {
+      slot = std::make_unique<BatchQueue>();
+      slot->target = &tg;
     }
+    q = slot.get();
     if (q->inflight < tg.cfg->concurrency + cfg_.batching.extra_inflight && q->waiting.empty()) {
       ++q->inflight;
       what = kSend;
     } else if (q->waiting.size() < cfg_.batching.max_waiting) {
       q->waiting.push_back(std::move(w));
+      if (expiry < q->timer_at) arm_queue_timer(gen, *q, expiry);
       what = kHeld;
     } else {
       what = kOverflow;
     }
   }
-  if (what == kSend) send_alone(w.call, w.cand, tg, true, [this, gen, key] { batch_done(gen, key); });
+  if (what == kSend) send_alone(w.call, w.cand, tg, now, [this, gen, q] { batch_done(gen, q); });
   // A full queue does not refuse: the request goes on its own, outside the count of calls.
-  if (what == kOverflow) send_alone(w.call, w.cand, tg, true);
+  if (what == kOverflow) send_alone(w.call, w.cand, tg, now);
+}
+
+void RouterService::arm_queue_timer(const GenPtr& gen, BatchQueue& q, TimePoint at) {
+  if (q.timer) q.timer->cancel();
+  q.timer_at = at;
+  // The timer does not keep the generation alive: while anything waits, its call does.
+  std::weak_ptr<Generation> weak = gen;
+  BatchQueue* qp = &q;
+  q.timer = loop_.run_after(std::max(Duration::zero(), at - SteadyClock::now()),
+                            [this, weak, qp] { expire_waiting(weak, qp); });
+}
+
+// The queue's timer: the waits that reached their expiry end, and it is armed for the next.
+void RouterService::expire_waiting(const std::weak_ptr<Generation>& weak, BatchQueue* q) {
+  GenPtr gen = weak.lock();
+  if (!gen) return;
+  std::vector<Waiting> expired;
+  {
+    std::lock_guard lock(gen->batch_mu);
+    const auto now = SteadyClock::now();
+    TimePoint next = TimePoint::max();
+    for (auto it = q->waiting.begin(); it != q->waiting.end();) {
+      if (it->expiry <= now) {
+        expired.push_back(std::move(*it));
+        it = q->waiting.erase(it);
+      } else {
+        next = std::min(next, it->expiry);
+        ++it;
+      }
+    }
+    q->timer_at = TimePoint::max();
+    q->timer.reset();
+    if (next != TimePoint::max()) arm_queue_timer(gen, *q, next);
+  }
+  for (Waiting& m : expired) end_attempt(m, "waited for the target longer than its timeout or the budget");
+}
+
+// Ends m's attempt as a timeout (the routing core learns one) and moves the request on: to its
+// next step while its budget lasts, else a 504.
+void RouterService::end_attempt(Waiting& m, const std::string& why) {
+  std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+  const auto now = SteadyClock::now();
+  --m.call->outstanding;
+  m.call->timed_out = true;
+  m.call->gen->routing->result(m.cand.ti, m.cand.vi, Outcome::kTimeout, now - m.since);
+  fail_attempt(m.call, m.cand, why, to_ms(now - m.since));
 }
 
 // A call of this queue has returned and its answers are handled: its slot goes to what waits.
-void RouterService::batch_done(const GenPtr& gen, uint64_t key) {
-  const uint32_t max_requests = cfg_.batching.max_requests;
+void RouterService::batch_done(const GenPtr& gen, BatchQueue* q) {
   uint32_t release = 1;
   while (release > 0) {
     std::vector<std::vector<Waiting>> next;
     {
       std::lock_guard lock(gen->batch_mu);
-      BatchQueue& q = *gen->batches.at(key);
-      q.inflight -= release;
+      q->inflight -= release;
       release = 0;
-      const uint32_t limit = q.target->cfg->concurrency + cfg_.batching.extra_inflight;
-      while (q.inflight < limit && !q.waiting.empty()) {
+      const uint32_t limit = q->target->cfg->concurrency + cfg_.batching.extra_inflight;
+      const auto now = SteadyClock::now();
+      const uint32_t max_requests = now < q->merging_paused_until ? 1 : cfg_.batching.max_requests;
+      while (q->inflight < limit && !q->waiting.empty()) {
         // The oldest request, and after it requests of the same form while they fit in one call
         // (by count, and by rows within the model's batch limit). A request of another form
         // keeps its place for a later call; the look-ahead past such ones is bounded.
         std::vector<Waiting> batch;
-        batch.push_back(std::move(q.waiting.front()));
-        q.waiting.pop_front();
+        batch.push_back(std::move(q->waiting.front()));
+        q->waiting.pop_front();
         const protocol::BatchForm& form = *batch[0].call->batch;
         const int64_t max_rows = batch[0].call->model->signature.max_batch_size;
         int64_t rows = form.rows;
         size_t looked = 0;
-        for (auto it = q.waiting.begin();
-             it != q.waiting.end() && batch.size() < max_requests && looked < 4 * size_t{max_requests}; ++looked) {
+        for (auto it = q->waiting.begin();
+             it != q->waiting.end() && batch.size() < max_requests && looked < 4 * size_t{max_requests}; ++looked) {
           const protocol::BatchForm& f = *it->call->batch;
           if (f.key == form.key && rows + f.rows <= max_rows) {
             rows += f.rows;
             batch.push_back(std::move(*it));
-            it = q.waiting.erase(it);
+            it = q->waiting.erase(it);
           } else {
             ++it;
           }
         }
-        ++q.inflight;
+        ++q->inflight;
         next.push_back(std::move(batch));
       }
     }
     // Sent outside the queue's lock: sending takes each call's lock (the other order from
     // enqueue's, which holds a call's lock and then takes the queue's).
     for (auto& batch : next)
-      if (!send_batch(gen, key, std::move(batch))) ++release;
+      if (!send_batch(gen, q, std::move(batch))) ++release;
   }
 }
 
-// Sends what batch_done took; false when nothing was sent (every request's budget was spent
-// while it waited), so that the slot goes to the next ones. A waiting request's fields are
-// stable without its lock: nothing else touches a call while it waits here.
-bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Waiting> members) {
-  const Target& tg = *gen->batches.at(key)->target;
+// Sends what batch_done took; false when nothing was sent in the slot (every request had
+// expired, or had to go alone), so that the slot goes to the next ones. A waiting request's
+// fields are stable without its lock: nothing else touches a call while it waits here.
+bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Waiting> members) {
+  const Target& tg = *q->target;  // set once, when the queue was made
   const auto now = SteadyClock::now();
   std::vector<Waiting> live;
   for (Waiting& m : members) {
-    if (m.call->deadline > now) {
-      live.push_back(std::move(m));
-      continue;
-    }
-    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
-    --m.call->outstanding;
-    m.call->timed_out = true;
-    gen->routing->result(m.cand.ti, m.cand.vi, Outcome::kTimeout, now - m.since);
-    fail_attempt(m.call, m.cand, "latency budget spent waiting for the target", to_ms(now - m.since));
+    if (m.expiry > now) live.push_back(std::move(m));
+    else end_attempt(m, "waited for the target longer than its timeout or the budget");
   }
   if (live.empty()) return false;
-  auto done = [this, gen, key] { batch_done(gen, key); };
+  auto done = [this, gen, q] { batch_done(gen, q); };
   if (live.size() == 1) {
     std::lock_guard<std::recursive_mutex> guard(live[0].call->mu);
-    send_alone(live[0].call, live[0].cand, tg, true, std::move(done));
+    send_alone(live[0].call, live[0].cand, tg, live[0].since, std::move(done));
     return true;
   }
   // A JSON body's tensors are read now, for the merged call; one the target would refuse goes
@@ -137,8 +189,7 @@ bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Wait
   owned.reserve(live.size());
   std::vector<protocol::BatchPart> parts;
   parts.reserve(live.size());
-  std::vector<Waiting> merged_members, alone;
-  Duration timeout = tg.cfg->timeout;
+  std::vector<Waiting> merged_members;
   for (Waiting& m : live) {
     const Call& c = *m.call;
     std::string_view tensors;
@@ -147,24 +198,20 @@ bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Wait
     } else {
       auto t = protocol::batch_tensors(c.body, *c.head);
       if (!t.ok()) {
-        alone.push_back(std::move(m));
+        std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+        send_alone(m.call, m.cand, tg, m.since);  // outside the count of calls, like an overflow
         continue;
       }
       owned.push_back(std::move(*t));
       tensors = owned.back();
     }
     parts.push_back({c.head.get(), tensors, c.batch->rows});
-    timeout = std::min<Duration>(timeout, c.deadline - now);
     merged_members.push_back(std::move(m));
-  }
-  for (Waiting& m : alone) {
-    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
-    send_alone(m.call, m.cand, tg, true);  // outside the count of calls, like an overflow
   }
   if (merged_members.empty()) return false;
   if (merged_members.size() == 1) {
     std::lock_guard<std::recursive_mutex> guard(merged_members[0].call->mu);
-    send_alone(merged_members[0].call, merged_members[0].cand, tg, true, std::move(done));
+    send_alone(merged_members[0].call, merged_members[0].cand, tg, merged_members[0].since, std::move(done));
     return true;
   }
   live = std::move(merged_members);
@@ -175,19 +222,41 @@ bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Wait
     telemetry::log_error("batch_not_merged", {{"target", tg.cfg->name}, {"reason", merged.status().message()}});
     for (size_t k = 0; k < live.size(); ++k) {
       std::lock_guard<std::recursive_mutex> guard(live[k].call->mu);
-      send_alone(live[k].call, live[k].cand, tg, true, k == 0 ? std::function<void()>(done) : nullptr);
+      send_alone(live[k].call, live[k].cand, tg, live[k].since, k == 0 ? std::function<void()>(done) : nullptr);
     }
     return true;
+  }
+  // The call's timeout: the latest expiry among its requests, less a tenth of the time left, so
+  // that one request with a short budget does not end the call for all the others. The requests
+  // that expire before it (that short budget) get a timer of their own; the others, whose
+  // expiry is at most a tenth of the time left later, end with the call.
+  TimePoint latest = now;
+  for (const Waiting& m : live) latest = std::max(latest, m.expiry);
+  const TimePoint floor = latest - (latest - now) / 10;
+  TimePoint call_expiry = latest;
+  for (const Waiting& m : live)
+    if (m.expiry >= floor) call_expiry = std::min(call_expiry, m.expiry);
+  for (Waiting& m : live) {
+    if (m.expiry >= call_expiry) continue;
+    m.own = std::make_shared<Waiting::Own>();
+    Waiting copy = m;
+    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+    m.own->timer = loop_.run_after(m.expiry - now, [this, copy]() mutable {
+      std::lock_guard<std::recursive_mutex> g(copy.call->mu);
+      if (std::exchange(copy.own->settled, true)) return;
+      end_attempt(copy, "no response from the merged call within the attempt's time");
+    });
   }
   HttpRequest out;
   out.method = "POST";
   out.target = "/v2/models/" + live[0].cand.variant->name + "/infer";
   out.headers.add("Content-Type", "application/octet-stream");
   out.headers.add("Inference-Header-Content-Length", std::to_string(*merged->json_length));
-  // The call's own id: the members' ids are in the debug line below, and each member's answer
-  // carries its own.
+  // The call's own id; the members' ids are in the debug line below, and each member's answer
+  // carries its own. The oldest request's trace continues into the target.
   const std::string batch_id = telemetry::new_request_id();
   out.headers.add("x-request-id", batch_id);
+  out.headers.add("traceparent", live[0].call->traceparent);
   if (!tg.authorization.empty()) out.headers.add("Authorization", tg.authorization);
   out.body = std::move(merged->body);
   if (telemetry::log_enabled(telemetry::Level::kDebug)) {
@@ -200,28 +269,47 @@ bool RouterService::send_batch(const GenPtr& gen, uint64_t key, std::vector<Wait
   batch_calls_->inc();
   batched_requests_->inc(static_cast<double>(live.size()));
   const auto t0 = SteadyClock::now();
-  client_.send(tg.url, std::move(out), std::max(timeout, Duration::zero()),
-               [this, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
-                 batch_answered(members, t0, std::move(r));
+  client_.send(tg.url, std::move(out), std::max(Duration::zero(), call_expiry - t0),
+               [this, q, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
+                 batch_answered(q, members, t0, std::move(r));
                  done();
                });
   return true;
 }
 
-void RouterService::batch_answered(std::vector<Waiting>& members, TimePoint t0, Result<HttpResponse> r) {
+void RouterService::batch_answered(BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,
+                                   Result<HttpResponse> r) {
   const auto now = SteadyClock::now();
+  // Takes m for this answer unless its own timer ended its attempt first. Under m's lock.
+  auto take = [](Waiting& m) {
+    if (!m.own) return true;
+    if (std::exchange(m.own->settled, true)) return false;
+    m.own->timer->cancel();
+    return true;
+  };
   if (r.ok() && r->status >= 400 && r->status < 500 && !retryable(r->status)) {
     // The target took the merged request for a client's mistake, which one member's input may
-    // be: each is sent again on its own, so that each gets the answer it would have had.
+    // be: each is sent again on its own, so that each gets the answer it would have had. Merging
+    // pauses for this queue, in case it is the merge the target refuses (more rows than it takes).
+    batch_refused_->inc();
+    {
+      std::lock_guard lock(members[0].call->gen->batch_mu);
+      q->merging_paused_until = now + kMergePause;
+    }
+    telemetry::log_warn("batch_refused", {{"target", q->target->cfg->name}, {"status", r->status},
+                                          {"requests", static_cast<int64_t>(members.size())}});
     for (Waiting& m : members) {
       std::lock_guard<std::recursive_mutex> guard(m.call->mu);
-      send_alone(m.call, m.cand, *target_of(*m.call->gen, m.cand.target), true);
+      if (take(m)) send_alone(m.call, m.cand, *q->target, m.since);
     }
     return;
   }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     // The call failed: each member falls back as it would have on its own.
-    for (Waiting& m : members) answered(m.call, m.cand, m.since, r);
+    for (Waiting& m : members) {
+      std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+      if (take(m)) answered(m.call, m.cand, m.since, r);
+    }
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");
@@ -244,6 +332,7 @@ void RouterService::batch_answered(std::vector<Waiting>& members, TimePoint t0, 
     Waiting& m = members[k];
     Call& c = *m.call;
     std::lock_guard<std::recursive_mutex> guard(c.mu);
+    if (!take(m)) continue;
     CoreRouting& routing = *c.gen->routing;
     const auto elapsed = now - m.since;
     const double ms = to_ms(elapsed);

@@ -83,13 +83,26 @@ struct RouterService::Call {
 struct RouterService::Waiting {
   std::shared_ptr<Call> call;
   CoreRouting::Step cand;
-  TimePoint since;  // when it was committed to the target: its latency there starts here
+  TimePoint since;   // when it was committed to the target: its latency there starts here
+  TimePoint expiry;  // its deadline or the target's timeout counted from `since`, the earlier
+  // In a merged call whose timeout is later than its expiry: a timer ends its attempt at the
+  // expiry, and whichever of the timer and the call's answer comes first settles it (under the
+  // call's lock).
+  struct Own {
+    bool settled = false;
+    std::shared_ptr<net::EventLoop::Timer> timer;
+  };
+  std::shared_ptr<Own> own;
 };
 
 struct RouterService::BatchQueue {
   const Target* target = nullptr;
   uint32_t inflight = 0;  // calls on the wire, merged or not
   std::deque<Waiting> waiting;
+  // Ends the waits that reach their expiry before a call returns; armed for the earliest.
+  std::shared_ptr<net::EventLoop::Timer> timer;
+  TimePoint timer_at = TimePoint::max();
+  TimePoint merging_paused_until{};  // after the target refused a merged call
 };
 
 }  // namespace hir::router

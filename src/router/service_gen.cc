@@ -35,6 +35,8 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
   if (cfg_.batching.on()) {
     batch_calls_ = &metrics_.counter("hir_batch_calls_total", "Calls to targets that carried several requests merged");
     batched_requests_ = &metrics_.counter("hir_batched_requests_total", "Requests sent to targets inside merged calls");
+    batch_refused_ = &metrics_.counter("hir_batch_refused_total",
+                                       "Merged calls a target refused as a client error; their requests went again one by one");
   }
   if (store_.store) {
     registry_reloads_ = &metrics_.counter("hir_registry_reloads_total", "Routing cores rebuilt from the registry");

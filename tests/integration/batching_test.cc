@@ -10,6 +10,7 @@
 #include <future>
 #include <set>
 #include <thread>
+#include <chrono>
 
 #include "bench/loadgen.h"
 #include "harness.h"
@@ -27,20 +28,30 @@ double metric(int port, const std::string& name) {
   return at == std::string::npos ? 0 : std::stod(page.substr(at + name.size() + 2));
 }
 
-// hir serve with batching over `targets` (name → port, in order of preference), model `fmnist`
-// whose variant fmnist-small runs on each; max_batch_size as the router's model declares it.
+// How the test router is set up: hir serve with batching over `targets` (name → port, in order
+// of preference), model `fmnist` whose variant fmnist-small runs on each.
+struct Setup {
+  int max_requests = 8;
+  int max_batch_size = 256;  // as the router's model declares it
+  bool json = true;          // batching.json
+  int timeout_ms = 5000;     // every target's
+  int threads = 1;           // server.threads
+};
+
 Proc start_batching_router(const std::string& dir, const std::vector<std::pair<std::string, int>>& targets,
-                           int max_requests, int max_batch_size = 256, bool json = true) {
+                           const Setup& s = {}) {
   std::ofstream cfg(dir + "/router.yaml");
-  cfg << "batching: {max_requests: " << max_requests << ", json: " << (json ? "true" : "false") << "}\n"
+  cfg << "server: {threads: " << s.threads << "}\n"
+      << "batching: {max_requests: " << s.max_requests << ", json: " << (s.json ? "true" : "false") << "}\n"
       << "targets:\n";
   double cost = 0.0001;
   for (const auto& [name, port] : targets) {
     cfg << "  - {name: " << name << ", url: \"http://127.0.0.1:" << port
-        << "\", class: edge-cpu, cost_per_request_usd: " << cost << ", timeout_ms: 5000, concurrency: 1}\n";
+        << "\", class: edge-cpu, cost_per_request_usd: " << cost << ", timeout_ms: " << s.timeout_ms
+        << ", concurrency: 1}\n";
     cost *= 10;  // the first is the cheapest: the plan's primary
   }
-  cfg << "models:\n  - name: fmnist\n    max_batch_size: " << max_batch_size << "\n"
+  cfg << "models:\n  - name: fmnist\n    max_batch_size: " << s.max_batch_size << "\n"
       << "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
          "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n"
       << "      - {name: fmnist-small, targets: [";
@@ -87,7 +98,7 @@ class BatchingIT : public ::testing::Test {
 TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
   // A slow device (8 ms per image) keeps the target busy, so requests wait and are merged.
   auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "8"});
-  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, 8);
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}});
   auto binary = bench::fmnist_test_requests(64, true);
   auto json = bench::fmnist_test_requests(48, false);
   ASSERT_TRUE(binary.ok() && json.ok());
@@ -137,9 +148,29 @@ TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
   EXPECT_GT(carried, 64) << "more requests merged than there were binary ones: JSON bodies merged too";
 }
 
+TEST_F(BatchingIT, SeveralIoThreadsMergeAndAnswerEveryRequest) {
+  // Connections on three loops feed the same queue; its calls return on whichever thread.
+  auto a = start_worker(dir_, "edge-a", {"--models", "fmnist-small", "--emulate-service-ms", "4"});
+  auto b = start_worker(dir_, "edge-b", {"--models", "fmnist-small", "--emulate-service-ms", "4"});
+  auto r = start_batching_router(dir_, {{"edge-1", a.port}, {"edge-2", b.port}}, {.threads = 3});
+  auto binary = bench::fmnist_test_requests(120, true);
+  auto json = bench::fmnist_test_requests(40, false);
+  ASSERT_TRUE(binary.ok() && json.ok());
+  std::vector<bench::LoadItem> items = *binary;
+  items.insert(items.end(), json->begin(), json->end());
+  const auto routed = send_concurrently(r.port, items, 24);
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_EQ(routed[i].status, 200) << i << ": " << routed[i].body;
+    auto x = decode(routed[i]);
+    ASSERT_EQ(x.outputs.size(), 1u);
+    EXPECT_EQ(x.outputs[0].shape, (Shape{1, 10}));
+  }
+  EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0);
+}
+
 TEST_F(BatchingIT, JsonBodiesGoAloneUnlessAsked) {
   auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "8"});
-  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, 8, 256, false);
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, {.json = false});
   auto json = bench::fmnist_test_requests(48, false);
   ASSERT_TRUE(json.ok());
   for (const auto& a : send_concurrently(r.port, *json, 16)) ASSERT_EQ(a.status, 200) << a.body;
@@ -149,7 +180,7 @@ TEST_F(BatchingIT, JsonBodiesGoAloneUnlessAsked) {
 TEST_F(BatchingIT, RequestsOfAFailedCallFallBackOneByOne) {
   auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "20"});
   auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
-  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}}, 16);
+  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}}, {.max_requests = 16});
   auto items = bench::fmnist_test_requests(160, true);
   ASSERT_TRUE(items.ok());
   std::thread killer([&] {
@@ -173,7 +204,7 @@ TEST_F(BatchingIT, AMergedCallTheTargetRefusesIsSentAgainRequestByRequest) {
   // requests of 150 rows merge into 300 or more, the worker answers 400, and each request then
   // goes alone and is answered as it would have been without batching.
   auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "1"});
-  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, 8, 1000);
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, {.max_batch_size = 1000});
   auto one = bench::fmnist_test_requests(1, true);
   ASSERT_TRUE(one.ok());
   const bench::LoadItem& base = (*one)[0];
@@ -192,4 +223,83 @@ TEST_F(BatchingIT, AMergedCallTheTargetRefusesIsSentAgainRequestByRequest) {
     EXPECT_EQ(x.outputs[0].shape, (Shape{150, 10}));
   }
   EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0) << "the load merged no calls: the path was not taken";
+  EXPECT_GE(metric(r.port, "hir_batch_refused_total"), 1);
+}
+
+namespace {
+
+// One request sent from its own thread, with a latency budget when budget_ms > 0.
+std::future<net::HttpResponse> send_one(int port, const bench::LoadItem& item, int budget_ms = 0) {
+  return std::async(std::launch::async, [port, item, budget_ms] {
+    auto h = body_headers(item);
+    if (budget_ms > 0) h.set("x-hir-latency-budget-ms", std::to_string(budget_ms));
+    return call(port, "POST", "/v2/models/fmnist/infer", item.body, h);
+  });
+}
+
+void pause_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+}  // namespace
+
+TEST_F(BatchingIT, ARequestWithAShortBudgetDoesNotEndTheCallItIsMergedInto) {
+  // Two requests keep the target (30 ms per image) busy; then one with a 200 ms budget and six
+  // with the default 10 s wait and go out merged. The merged call takes longer than 200 ms: the
+  // short one ends on its own, and the six are answered.
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "30"});
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}});
+  auto items = bench::fmnist_test_requests(9, true);
+  ASSERT_TRUE(items.ok());
+  auto f1 = send_one(r.port, (*items)[0]);
+  auto f2 = send_one(r.port, (*items)[1]);
+  pause_ms(10);
+  auto tight = send_one(r.port, (*items)[2], 200);
+  pause_ms(3);
+  std::vector<std::future<net::HttpResponse>> rest;
+  for (int i = 3; i < 9; ++i) rest.push_back(send_one(r.port, (*items)[i]));
+  EXPECT_EQ(f1.get().status, 200);
+  EXPECT_EQ(f2.get().status, 200);
+  const int tight_status = tight.get().status;
+  EXPECT_TRUE(tight_status == 200 || tight_status == 504) << tight_status;
+  for (auto& f : rest) {
+    auto a = f.get();
+    EXPECT_EQ(a.status, 200) << a.body;
+  }
+  EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0) << "nothing was merged: the case was not built";
+}
+
+TEST_F(BatchingIT, AWaitCountsAgainstTheTargetsTimeoutAndTheRequestFallsBack) {
+  // The primary takes 3 s per image and its timeout is 1 s; a healthy spare is the fallback. A
+  // request that waits behind the primary's two calls ends its attempt there 1 s after it was
+  // committed, as it would have alone, and the spare answers it within its 1.8 s budget.
+  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "3000"});
+  auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
+  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}}, {.timeout_ms = 1000});
+  auto items = bench::fmnist_test_requests(3, true);
+  ASSERT_TRUE(items.ok());
+  auto f1 = send_one(r.port, (*items)[0], 1800);
+  auto f2 = send_one(r.port, (*items)[1], 1800);
+  pause_ms(20);
+  auto waiting = send_one(r.port, (*items)[2], 1800).get();
+  ASSERT_EQ(waiting.status, 200) << waiting.body;
+  EXPECT_EQ(param_string(decode(waiting).parameters, "hir_target").value_or(""), "spare");
+  EXPECT_EQ(f1.get().status, 200);
+  EXPECT_EQ(f2.get().status, 200);
+}
+
+TEST_F(BatchingIT, AWaitingRequestEndsAtItsDeadlineNotWhenACallReturns) {
+  // The target takes 1.5 s per image; a request with a 300 ms budget waits behind its two
+  // calls. Its 504 comes at its deadline, while those calls are still on the wire.
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "1500"});
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}});
+  auto items = bench::fmnist_test_requests(3, true);
+  ASSERT_TRUE(items.ok());
+  auto f1 = send_one(r.port, (*items)[0]);
+  auto f2 = send_one(r.port, (*items)[1]);
+  pause_ms(20);
+  auto short_one = send_one(r.port, (*items)[2], 300).get();
+  EXPECT_EQ(short_one.status, 504) << short_one.body;
+  EXPECT_EQ(f1.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the 504 came only once a call had returned";
+  EXPECT_EQ(f1.get().status, 200);
+  EXPECT_EQ(f2.get().status, 200);
 }

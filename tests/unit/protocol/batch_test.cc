@@ -166,6 +166,20 @@ TEST(BatchForm, RefusesWhatCannotBeMerged) {
   empty.inputs[1].shape = {1, 0};
   EXPECT_FALSE(batch_form(empty, 12, signature()));
   EXPECT_TRUE(batch_form(request("a", 1, 1), 14, signature())) << "the same request, unchanged";
+  // An output whose answer cannot be cut by rows (BYTES), asked for or, with none named, given.
+  ModelSignature text = signature();
+  text.outputs.push_back({"label", DataType::kBytes, {1}});
+  EXPECT_TRUE(batch_form(request("a", 1, 1), 14, text)) << "scores only: label not asked for";
+  InferRequest label = request("a", 1, 1);
+  label.outputs[0].name = "label";
+  EXPECT_FALSE(batch_form(label, 14, text));
+  InferRequest all = request("a", 1, 1);
+  all.outputs.clear();
+  EXPECT_FALSE(batch_form(all, 14, text));
+  EXPECT_TRUE(batch_form(all, 14, signature()));
+  InferRequest unknown = request("a", 1, 1);
+  unknown.outputs[0].name = "nope";
+  EXPECT_FALSE(batch_form(unknown, 14, signature()));
 }
 
 TEST(MergeRequests, EachInputHoldsThePartsRowsInOrder) {
