@@ -355,7 +355,7 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
 }
 
 void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg,
-                               std::optional<TimePoint> committed, std::function<void()> done) {
+                               std::optional<TimePoint> committed, std::function<void(int)> done) {
   HttpRequest out;
   out.method = "POST";
   out.target = "/v2/models/" + cand.variant->name + "/infer";
@@ -381,9 +381,12 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
     cancel = std::make_shared<net::Cancellation>();
     call->wire.push_back(cancel);
   }
+  // The time it waited for a batch is queueing, as the target's own queue is (finish_ok).
+  call->waited = now - t0;
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, done = std::move(done)](Result<HttpResponse> r) {
+    const int status = r.ok() ? r->status : 0;
     answered(call, cand, t0, std::move(r));
-    if (done) done();
+    if (done) done(status);
   }, cancel);
 }
 
@@ -499,7 +502,8 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   // For the ledger: the worker's own figure, at most what the call took as the router saw it.
   const double service_ms = st ? std::min(to_ms(st->infer), attempt_ms) : -1;
   auto learn = [&] {
-    if (st) call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue);
+    if (st)
+      call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue + call->waited);
     else call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
   };
   if (!spliced) {

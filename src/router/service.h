@@ -121,9 +121,10 @@ class RouterService {
   // One HTTP attempt of call at cand, the request on its own. committed: when the request was
   // committed to the target (it waited for a batch): the routing core and the call count it
   // already, and its latency and the target's timeout run from then; nullopt: from now, and
-  // counted here. done: run after the answer has been handled, on the same thread.
+  // counted here. done: run after the answer has been handled, on the same thread, with the
+  // answer's HTTP status (0: none came).
   void send_alone(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg,
-                  std::optional<TimePoint> committed, std::function<void()> done = nullptr);
+                  std::optional<TimePoint> committed, std::function<void(int)> done = nullptr);
   // What comes back from an HTTP attempt, whatever it is: a success, a failure to fall back
   // from, a client error passed through. Takes the call's lock.
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
@@ -139,7 +140,8 @@ class RouterService {
   void end_attempt(Waiting& m, const std::string& why);  // a timeout, under nobody's lock
   void batch_done(const GenPtr& gen, BatchQueue* q);
   bool send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Waiting> members);
-  void batch_answered(BatchQueue* q, std::vector<Waiting>& members, TimePoint t0, Result<net::HttpResponse> r);
+  void batch_answered(const GenPtr& gen, BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,
+                      Result<net::HttpResponse> r);
   void arm_hedge(const std::shared_ptr<Call>& call);  // after the primary is sent
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);

@@ -69,7 +69,7 @@ void RouterService::enqueue(std::shared_ptr<Call> call, const Step& cand, const 
       what = kOverflow;
     }
   }
-  if (what == kSend) send_alone(w.call, w.cand, tg, now, [this, gen, q] { batch_done(gen, q); });
+  if (what == kSend) send_alone(w.call, w.cand, tg, now, [this, gen, q](int) { batch_done(gen, q); });
   // A full queue does not refuse: the request goes on its own, outside the count of calls.
   if (what == kOverflow) send_alone(w.call, w.cand, tg, now);
 }
@@ -103,6 +103,8 @@ void RouterService::expire_waiting(const std::weak_ptr<Generation>& weak, BatchQ
       }
     }
     q->timer_at = TimePoint::max();
+    // Usually the timer running now; else one armed meanwhile, which this one replaces.
+    if (q->timer) q->timer->cancel();
     q->timer.reset();
     if (next != TimePoint::max()) arm_queue_timer(gen, *q, next);
   }
@@ -177,7 +179,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     else end_attempt(m, "waited for the target longer than its timeout or the budget");
   }
   if (live.empty()) return false;
-  auto done = [this, gen, q] { batch_done(gen, q); };
+  auto done = [this, gen, q](int) { batch_done(gen, q); };
   if (live.size() == 1) {
     std::lock_guard<std::recursive_mutex> guard(live[0].call->mu);
     send_alone(live[0].call, live[0].cand, tg, live[0].since, std::move(done));
@@ -222,7 +224,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     telemetry::log_error("batch_not_merged", {{"target", tg.cfg->name}, {"reason", merged.status().message()}});
     for (size_t k = 0; k < live.size(); ++k) {
       std::lock_guard<std::recursive_mutex> guard(live[k].call->mu);
-      send_alone(live[k].call, live[k].cand, tg, live[k].since, k == 0 ? std::function<void()>(done) : nullptr);
+      send_alone(live[k].call, live[k].cand, tg, live[k].since, k == 0 ? std::function<void(int)>(done) : nullptr);
     }
     return true;
   }
@@ -270,14 +272,14 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   batched_requests_->inc(static_cast<double>(live.size()));
   const auto t0 = SteadyClock::now();
   client_.send(tg.url, std::move(out), std::max(Duration::zero(), call_expiry - t0),
-               [this, q, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
-                 batch_answered(q, members, t0, std::move(r));
-                 done();
+               [this, gen, q, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
+                 batch_answered(gen, q, members, t0, std::move(r));
+                 done(0);
                });
   return true;
 }
 
-void RouterService::batch_answered(BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,
+void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,
                                    Result<HttpResponse> r) {
   const auto now = SteadyClock::now();
   // Takes m for this answer unless its own timer ended its attempt first. Under m's lock.
@@ -287,29 +289,51 @@ void RouterService::batch_answered(BatchQueue* q, std::vector<Waiting>& members,
     m.own->timer->cancel();
     return true;
   };
+  std::vector<Waiting*> taken;
+  taken.reserve(members.size());
+  for (Waiting& m : members) {
+    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+    if (take(m)) taken.push_back(&m);
+  }
+  if (taken.empty()) return;
   if (r.ok() && r->status >= 400 && r->status < 500 && !retryable(r->status)) {
     // The target took the merged request for a client's mistake, which one member's input may
-    // be: each is sent again on its own, so that each gets the answer it would have had. Merging
-    // pauses for this queue, in case it is the merge the target refuses (more rows than it takes).
+    // be: each is sent again on its own, in a slot of the queue, so that each gets the answer it
+    // would have had. Should most of them then succeed, the merge itself was refused (more rows
+    // than the target takes, say), and merging pauses for this queue.
     batch_refused_->inc();
+    struct Tally {
+      std::atomic<int> left, ok{0};
+    };
+    auto tally = std::make_shared<Tally>();
+    tally->left = static_cast<int>(taken.size());
+    const int n = static_cast<int>(taken.size());
+    const int status = r->status;
     {
-      std::lock_guard lock(members[0].call->gen->batch_mu);
-      q->merging_paused_until = now + kMergePause;
+      std::lock_guard lock(gen->batch_mu);
+      q->inflight += static_cast<uint32_t>(taken.size());
     }
-    telemetry::log_warn("batch_refused", {{"target", q->target->cfg->name}, {"status", r->status},
-                                          {"requests", static_cast<int64_t>(members.size())}});
-    for (Waiting& m : members) {
-      std::lock_guard<std::recursive_mutex> guard(m.call->mu);
-      if (take(m)) send_alone(m.call, m.cand, *q->target, m.since);
+    for (Waiting* m : taken) {
+      std::lock_guard<std::recursive_mutex> guard(m->call->mu);
+      send_alone(m->call, m->cand, *q->target, m->since, [this, gen, q, tally, n, status](int alone) {
+        if (alone >= 200 && alone < 300) ++tally->ok;
+        if (--tally->left == 0 && tally->ok * 2 > n) {
+          {
+            std::lock_guard lock(gen->batch_mu);
+            q->merging_paused_until = SteadyClock::now() + kMergePause;
+          }
+          telemetry::log_warn("batch_refused", {{"target", q->target->cfg->name}, {"status", status},
+                                                {"requests", static_cast<int64_t>(n)},
+                                                {"answered_alone", static_cast<int64_t>(tally->ok)}});
+        }
+        batch_done(gen, q);
+      });
     }
     return;
   }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     // The call failed: each member falls back as it would have on its own.
-    for (Waiting& m : members) {
-      std::lock_guard<std::recursive_mutex> guard(m.call->mu);
-      if (take(m)) answered(m.call, m.cand, m.since, r);
-    }
+    for (Waiting* m : taken) answered(m->call, m->cand, m->since, r);
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");
@@ -317,22 +341,24 @@ void RouterService::batch_answered(BatchQueue* q, std::vector<Waiting>& members,
   std::vector<protocol::BatchPart> forms;
   forms.reserve(members.size());
   for (const Waiting& m : members) forms.push_back({m.call->head.get(), {}, m.call->batch->rows});
+  // Rows of every member are in the answer, those ended by their own timers too.
   auto parts = whole.ok() ? protocol::split_response(*whole, forms) : Result<std::vector<InferResponse>>(whole.status());
   auto timing = r->headers.get("server-timing");
   const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
-  // The call's cost and the target's service time are shared equally by its requests.
-  const double n = static_cast<double>(members.size());
+  // The call's cost and the target's service time are shared equally by the requests answered
+  // (a request its own timer ended has its answer elsewhere, or none).
+  const double n = static_cast<double>(taken.size());
   Duration service_share{}, target_queue{};
   if (st) {
     service_share = std::chrono::duration_cast<Duration>(st->infer / n);
     target_queue = st->queue;
   }
   const double call_ms = to_ms(now - t0);
-  for (size_t k = 0; k < members.size(); ++k) {
-    Waiting& m = members[k];
+  for (Waiting* mp : taken) {
+    Waiting& m = *mp;
+    const size_t k = static_cast<size_t>(mp - members.data());
     Call& c = *m.call;
     std::lock_guard<std::recursive_mutex> guard(c.mu);
-    if (!take(m)) continue;
     CoreRouting& routing = *c.gen->routing;
     const auto elapsed = now - m.since;
     const double ms = to_ms(elapsed);

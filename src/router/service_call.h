@@ -76,6 +76,7 @@ struct RouterService::Call {
   std::optional<protocol::BatchForm> batch;
   std::shared_ptr<const InferRequest> head;
   size_t tensors_at = 0;
+  Duration waited{};  // of the attempt on the wire: how long it waited for a batch first
 };
 
 // Batching (service_batch.cc): a request waiting for its target, and one (target, variant)'s

@@ -224,6 +224,8 @@ TEST_F(BatchingIT, AMergedCallTheTargetRefusesIsSentAgainRequestByRequest) {
   }
   EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0) << "the load merged no calls: the path was not taken";
   EXPECT_GE(metric(r.port, "hir_batch_refused_total"), 1);
+  // Its requests all succeeded alone: the merge was at fault, and merging paused.
+  EXPECT_TRUE(log_gets(r.log, "\"event\":\"batch_refused\"")) << file_text(r.log).substr(0, 2000);
 }
 
 namespace {
