@@ -9,9 +9,9 @@
 #   haproxy  HAProxy (nbthread 1, http-reuse always, no logging)
 #   hir      hir serve routing to it (1 I/O thread; routing, metrics and JSON request logs at
 #            their default level, all on)
-#   hirb     hir serve as `hir`, with batching on (`batching: {max_requests: 32, json: true}`,
+#   hirb     hir serve as `hir`, with batching on (`batching: {max_requests: 32}`,
 #            docs/batching.md): requests that wait for the busy backend go to it merged into one
-#            call (JSON bodies converted to binary by the router)
+#            call
 #   hir3     hir serve routing among 3 replicas (3 hir-worker processes, the first being the
 #            backend above)
 # at -c1, -c64 and -c256 (wrk -t1), REPS repetitions with the targets' order rotated each
@@ -171,7 +171,7 @@ write_router_yaml() {  # FILE [--batching] PORT...
   if [ "$1" = --batching ]; then batching=1; shift; fi
   {
     echo "server: {host: 127.0.0.1, port: 0, threads: 1}"
-    [ -z "$batching" ] || echo "batching: {max_requests: 32, json: true}"
+    [ -z "$batching" ] || echo "batching: {max_requests: 32}"
     echo "targets:"
     for p in "$@"; do
       i=$((i + 1)); names+=("w$i")

@@ -1,6 +1,13 @@
 #include "protocol/batch.h"
 
+#include "protocol/hollow.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -31,12 +38,37 @@ std::optional<size_t> times(int64_t rows, size_t per_row) {
   return r * per_row;
 }
 
+// The commas in a flat array's text, or -1 when it holds a bracket or a quote (nested arrays,
+// strings). Sixteen bytes a step where SSE2 is there: the text is a few kilobytes of numbers.
+int64_t flat_commas(std::string_view t) {
+  const char* p = t.data();
+  const size_t n = t.size();
+  int64_t commas = 0;
+  size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i comma = _mm_set1_epi8(',');
+  const __m128i open = _mm_set1_epi8('[');
+  const __m128i quote = _mm_set1_epi8('"');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, open), _mm_cmpeq_epi8(v, quote))) != 0) return -1;
+    commas += __builtin_popcount(static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, comma))));
+  }
+#endif
+  for (; i < n; ++i) {
+    if (p[i] == '[' || p[i] == '"') return -1;
+    commas += p[i] == ',';
+  }
+  return commas;
+}
+
 }  // namespace
 
 std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size_t> raw_size,
                                     const ModelSignature& sig) {
   if (sig.max_batch_size <= 0 || head.inputs.empty()) return std::nullopt;
   BatchForm f;
+  f.key = raw_size ? "raw|" : "json|";  // bodies of one kind merge into one of that kind
   // Request-wide parameters change what the target does for every row; only the output form,
   // which each split answer takes from its own request, may be set.
   for (const auto& [k, v] : head.parameters)
@@ -92,22 +124,68 @@ std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size
   return f;
 }
 
-Result<std::string> batch_tensors(std::string_view json_body, const InferRequest& head) {
-  auto full = parse_infer_request(json_body, std::nullopt);
-  if (!full.ok()) return full.status();
-  if (full->inputs.size() != head.inputs.size()) return InvalidArgument("the body's inputs differ from its head's");
-  std::string out;
-  for (size_t i = 0; i < head.inputs.size(); ++i) {
-    const Tensor& t = full->inputs[i];
-    const Tensor& h = head.inputs[i];
-    auto per_row = row_bytes(h.datatype, h.shape);
-    auto bytes = per_row && !h.shape.empty() ? times(h.shape[0], *per_row) : std::nullopt;
-    if (t.name != h.name || t.datatype != h.datatype || t.shape != h.shape || !bytes || t.data.size() != *bytes)
-      return InvalidArgument("input '" + h.name + "' holds other data than its shape says");
-    out += t.data;
+Result<std::vector<std::string_view>> json_data_texts(std::string_view json_body, const InferRequest& head) {
+  std::string hollowed;
+  std::vector<std::string_view> texts;
+  if (!hollow_data_arrays(json_body, hollowed, &texts)) return InvalidArgument("the body's data arrays cannot be followed");
+  // The head reader refuses an input without data, so every input has an array; one array more
+  // than inputs would be a `data` member elsewhere.
+  if (texts.size() != head.inputs.size()) return InvalidArgument("data arrays other than the inputs'");
+  for (size_t i = 0; i < texts.size(); ++i) {
+    auto n = element_count(head.inputs[i].shape);
+    const int64_t commas = flat_commas(texts[i]);
+    if (commas < 0) return InvalidArgument("nested or string data");
+    if (!n.ok() || commas + 1 != *n) return InvalidArgument("input '" + head.inputs[i].name + "' holds other data than its shape says");
   }
-  return out;
+  return texts;
 }
+
+namespace {
+
+// The merged JSON request: merged's inputs (names, datatypes, summed shapes) with each part's
+// data text, in order, as one flat array per input.
+Encoded merge_json(const InferRequest& merged, std::span<const BatchPart> parts) {
+  size_t size = 256;
+  for (const BatchPart& p : parts)
+    for (std::string_view t : p.json_data) size += t.size() + 1;
+  std::string out;
+  out.reserve(size);
+  out += R"({"inputs":[)";
+  for (size_t i = 0; i < merged.inputs.size(); ++i) {
+    const Tensor& t = merged.inputs[i];
+    out += i ? R"(,{"name":)" : R"({"name":)";
+    append_json_string(out, t.name);
+    out += R"(,"shape":[)";
+    for (size_t d = 0; d < t.shape.size(); ++d) {
+      if (d) out += ',';
+      out += std::to_string(t.shape[d]);
+    }
+    out += R"(],"datatype":")";
+    out += datatype_name(t.datatype);
+    out += R"(","data":[)";
+    for (size_t k = 0; k < parts.size(); ++k) {
+      if (k) out += ',';
+      out += parts[k].json_data[i];
+    }
+    out += "]}";
+  }
+  out += ']';
+  if (merged.outputs.empty()) {
+    out += R"(,"parameters":{"binary_data_output":true})";
+  } else {
+    out += R"(,"outputs":[)";
+    for (size_t o = 0; o < merged.outputs.size(); ++o) {
+      out += o ? R"(,{"name":)" : R"({"name":)";
+      append_json_string(out, merged.outputs[o].name);
+      out += R"(,"parameters":{"binary_data":true}})";
+    }
+    out += ']';
+  }
+  out += '}';
+  return Encoded{std::move(out), std::nullopt};
+}
+
+}  // namespace
 
 Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
   if (parts.empty() || !parts[0].head) return InvalidArgument("a batch needs at least one request");
@@ -140,11 +218,14 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
     t.datatype = in.datatype;
     t.shape = in.shape;
     t.shape[0] = total_rows;
-    t.data.reserve(*all);
+    if (parts[0].json_data.empty()) t.data.reserve(*all);
     merged.inputs.push_back(std::move(t));
   }
+  const bool json = !parts[0].json_data.empty();
   for (const BatchPart& p : parts) {
-    if (p.head->inputs.size() != first.inputs.size()) return InvalidArgument("batch parts of different forms");
+    if (p.head->inputs.size() != first.inputs.size() || p.json_data.empty() != !json ||
+        (json && p.json_data.size() != first.inputs.size()))
+      return InvalidArgument("batch parts of different forms");
     size_t at = 0;
     for (size_t i = 0; i < first.inputs.size(); ++i) {
       const Tensor& in = p.head->inputs[i];
@@ -152,6 +233,7 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
       if (in.name != ref.name || in.datatype != ref.datatype || in.shape.size() != ref.shape.size() ||
           !std::equal(in.shape.begin() + 1, in.shape.end(), ref.shape.begin() + 1) || in.shape[0] != p.rows)
         return InvalidArgument("batch parts of different forms");
+      if (json) continue;  // its text goes in as it is (merge_json)
       const size_t bytes = static_cast<size_t>(p.rows) * per_row[i];  // ≤ the total, checked above
       if (bytes > p.tensors.size() - at) return InvalidArgument("a batch part's tensors are short");
       merged.inputs[i].data.append(p.tensors.substr(at, bytes));
@@ -159,6 +241,7 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
     }
     if (at != p.tensors.size()) return InvalidArgument("a batch part's tensors are longer than its inputs");
   }
+  if (json) return merge_json(merged, parts);
   return encode_infer_request(merged, true);
 }
 

@@ -3,10 +3,12 @@
 // A target that runs a batch of rows costs far less per row than one that runs each request on
 // its own (one parse, one model call, one answer; docs/batching.md). The router merges requests
 // that wait for the same target and variant when they have the same form: the same inputs
-// (names, fixed-width datatypes, dimensions after the batch dimension) and the same requested
-// outputs. The merged call carries raw tensors and asks for raw outputs whatever its requests
-// sent or asked; each split answer takes the form (binary or JSON) its own request asked for.
-// Pure functions: no I/O.
+// (names, fixed-width datatypes, dimensions after the batch dimension), the same requested
+// outputs, and the same kind of body. Binary-extension bodies merge into one with their raw
+// tensors one after another; JSON bodies into one JSON body with their `data` arrays' text one
+// after another (the router never reads the numbers: the target does, as it would have). The
+// merged call asks for raw outputs whatever its requests asked; each split answer takes the
+// form (binary or JSON) its own request asked for. Pure functions: no I/O.
 #pragma once
 
 #include <cstdint>
@@ -23,20 +25,21 @@
 namespace hir::protocol {
 
 // One request of a batch: its head (parse_infer_request_head's: shapes, no data; or the full
-// parse) and its tensors' bytes in wire form, every input's in order (for a binary-extension
-// body, the bytes after its JSON header).
+// parse) and its tensors: for a binary-extension body, the raw bytes after its JSON header,
+// every input's in order; for a JSON body, each input's `data` array text (json_data_texts).
 struct BatchPart {
   const InferRequest* head = nullptr;
   std::string_view tensors;
   int64_t rows = 0;  // its batch dimension, the same for every input
+  std::span<const std::string_view> json_data;  // a JSON body's, one per input; else empty
 };
 
 // The form a request must share with the others of a batch, and its rows; nullopt when it
 // cannot join one: a model without a batch dimension, BYTES or empty tensors, a request
 // parameter other than binary_data_output, input or output parameters the head keeps, inputs
-// of different row counts. raw_size: for a binary-extension body, the bytes after its JSON
-// header, which must be exactly every input's (none sent as JSON); nullopt for a JSON body,
-// whose tensors are read only when it is merged.
+// of different row counts, a BYTES output. raw_size: for a binary-extension body, the bytes
+// after its JSON header, which must be exactly every input's (none sent as JSON); nullopt for a
+// JSON body.
 struct BatchForm {
   std::string key;  // equal keys: mergeable
   int64_t rows = 0;
@@ -44,15 +47,17 @@ struct BatchForm {
 std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size_t> raw_size,
                                     const ModelSignature& sig);
 
-// A JSON body's tensors in wire form, every input's in order, as a BatchPart takes them: the
-// full parse's, checked against its head's shapes. kInvalidArgument for data the target would
-// refuse (the request then goes alone, and the target says why).
-Result<std::string> batch_tensors(std::string_view json_body, const InferRequest& head);
+// A JSON body's `data` arrays, one per input in order, as the text between their brackets, for
+// a BatchPart. Found by the scan that empties them for the head reader (hollow.h), not parsed:
+// each must be flat, without strings, and hold as many values (by its commas) as its input's
+// shape says. kInvalidArgument otherwise (the request then goes alone, and the target answers
+// it as it would have). The views point into json_body.
+Result<std::vector<std::string_view>> json_data_texts(std::string_view json_body, const InferRequest& head);
 
 // The merged request: the first part's form with every input's batch dimension summed, and the
-// parts' tensor bytes one after another, input by input; every output asked for raw. Binary
-// extension; no id. The parts must share one batch_form key (checked: a mismatch is
-// kInvalidArgument, not a wrong body).
+// parts' tensors one after another, input by input; every output asked for raw; no id. Binary
+// extension (json_length set) for binary parts, a JSON body for JSON parts. The parts must share
+// one batch_form key (checked: a mismatch is kInvalidArgument, not a wrong body).
 Result<Encoded> merge_requests(std::span<const BatchPart> parts);
 
 // The answer to a merged request cut into one answer per part, in order: each output's rows

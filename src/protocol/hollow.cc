@@ -112,8 +112,9 @@ size_t next_json_special(std::string_view s, size_t i) {
   return n;
 }
 
-bool hollow_data_arrays(std::string_view s, std::string& out) {
+bool hollow_data_arrays(std::string_view s, std::string& out, std::vector<std::string_view>* contents) {
   out.clear();
+  if (contents) contents->clear();
   // What each open container is; a string right after '{' or after ',' in an object is a key.
   bool in_object[kMaxDepth];
   int depth = 0;
@@ -149,6 +150,7 @@ bool hollow_data_arrays(std::string_view s, std::string& out) {
       const size_t end = skip_array(s, i);
       if (end == kNone) return false;
       out.append(s.data() + copied, i + 1 - copied);  // through the '['
+      if (contents) contents->push_back(s.substr(i + 1, end - i - 1));
       copied = end;                                   // from the ']'
       i = end + 1;
     } else {

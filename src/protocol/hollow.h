@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hir::protocol {
 
@@ -20,7 +21,9 @@ namespace hir::protocol {
 // refuse. Returns false, with `out` unspecified, for those and for a text whose structure the
 // scan cannot follow (an unterminated string, unbalanced brackets, an object inside a data array,
 // nesting deeper than 64); the caller then reads `json` itself. Never reads out of bounds.
-bool hollow_data_arrays(std::string_view json, std::string& out);
+// contents, when given, receives what was removed from each emptied array, in order: views into
+// `json`, between its brackets.
+bool hollow_data_arrays(std::string_view json, std::string& out, std::vector<std::string_view>* contents = nullptr);
 
 // The index of the next quote, bracket ([ { ] }) or unusual byte (a control character, tab, CR
 // and LF included, or a non-ASCII byte) at or after i in s, or s.size() when there is none: the

@@ -328,7 +328,7 @@ BatchingConfig parse_batching(const YAML::Node& n) {
   BatchingConfig b;
   if (!n) return b;
   const std::string w = "batching";
-  check_keys(n, {"max_requests", "extra_inflight", "max_waiting", "json"}, w);
+  check_keys(n, {"max_requests", "extra_inflight", "max_waiting"}, w);
   auto bounded = [&](const char* key, uint32_t def, int64_t lo, int64_t hi) {
     const auto v = get<int64_t>(n, key, w, def);
     if (v < lo || v > hi)
@@ -338,7 +338,6 @@ BatchingConfig parse_batching(const YAML::Node& n) {
   b.max_requests = bounded("max_requests", b.max_requests, 1, 1024);
   b.extra_inflight = bounded("extra_inflight", b.extra_inflight, 0, 1024);
   b.max_waiting = bounded("max_waiting", b.max_waiting, 1, 1000000);
-  b.json = get<bool>(n, "json", w, b.json);
   return b;
 }
 

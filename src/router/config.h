@@ -123,9 +123,6 @@ struct BatchingConfig {
   uint32_t max_requests = 1;    // requests merged into one call, at most; 1: never merged
   uint32_t extra_inflight = 1;  // calls on the wire per (target, variant): its concurrency plus this
   uint32_t max_waiting = 4096;  // requests held per (target, variant); more are sent on their own
-  // Merge JSON bodies too: the router then reads their tensors (the target does not). Off: they
-  // go on their own, untouched, as without batching.
-  bool json = false;
 
   bool on() const { return max_requests > 1; }
 };

@@ -297,8 +297,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   // A hedged request is never merged: its copy must not wait for anyone else.
   if (cfg_.batching.on() && !call->hedge_after) {
     if (!call->header_length) {
-      if (cfg_.batching.json)  // its tensors are read if it is merged
-        call->batch = protocol::batch_form(*parsed, std::nullopt, model.signature);
+      call->batch = protocol::batch_form(*parsed, std::nullopt, model.signature);
     } else {
       const std::string& h = *call->header_length;
       size_t hl = 0;

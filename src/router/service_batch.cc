@@ -185,29 +185,29 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     send_alone(live[0].call, live[0].cand, tg, live[0].since, std::move(done));
     return true;
   }
-  // A JSON body's tensors are read now, for the merged call; one the target would refuse goes
-  // alone, to get the target's own answer.
-  std::vector<std::string> owned;
-  owned.reserve(live.size());
+  // A JSON body's data arrays are found now, for the merged call (their text goes in as it is);
+  // one whose arrays do not fit its shapes goes alone, to get the target's own answer.
+  std::vector<std::vector<std::string_view>> texts;
+  texts.reserve(live.size());
   std::vector<protocol::BatchPart> parts;
   parts.reserve(live.size());
   std::vector<Waiting> merged_members;
   for (Waiting& m : live) {
     const Call& c = *m.call;
-    std::string_view tensors;
+    protocol::BatchPart part{c.head.get(), {}, c.batch->rows, {}};
     if (c.header_length) {
-      tensors = std::string_view(c.body).substr(c.tensors_at);
+      part.tensors = std::string_view(c.body).substr(c.tensors_at);
     } else {
-      auto t = protocol::batch_tensors(c.body, *c.head);
+      auto t = protocol::json_data_texts(c.body, *c.head);
       if (!t.ok()) {
         std::lock_guard<std::recursive_mutex> guard(m.call->mu);
         send_alone(m.call, m.cand, tg, m.since);  // outside the count of calls, like an overflow
         continue;
       }
-      owned.push_back(std::move(*t));
-      tensors = owned.back();
+      texts.push_back(std::move(*t));
+      part.json_data = texts.back();
     }
-    parts.push_back({c.head.get(), tensors, c.batch->rows});
+    parts.push_back(part);
     merged_members.push_back(std::move(m));
   }
   if (merged_members.empty()) return false;
@@ -252,8 +252,12 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   HttpRequest out;
   out.method = "POST";
   out.target = "/v2/models/" + live[0].cand.variant->name + "/infer";
-  out.headers.add("Content-Type", "application/octet-stream");
-  out.headers.add("Inference-Header-Content-Length", std::to_string(*merged->json_length));
+  if (merged->json_length) {
+    out.headers.add("Content-Type", "application/octet-stream");
+    out.headers.add("Inference-Header-Content-Length", std::to_string(*merged->json_length));
+  } else {
+    out.headers.add("Content-Type", "application/json");
+  }
   // The call's own id; the members' ids are in the debug line below, and each member's answer
   // carries its own. The oldest request's trace continues into the target.
   const std::string batch_id = telemetry::new_request_id();
@@ -299,8 +303,8 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
   if (r.ok() && r->status >= 400 && r->status < 500 && !retryable(r->status)) {
     // The target took the merged request for a client's mistake, which one member's input may
     // be: each is sent again on its own, in a slot of the queue, so that each gets the answer it
-    // would have had. Should most of them then succeed, the merge itself was refused (more rows
-    // than the target takes, say), and merging pauses for this queue.
+    // would have had. Should every one of them then succeed, the merge itself was refused (more
+    // rows than the target takes, say), and merging pauses for this queue.
     batch_refused_->inc();
     struct Tally {
       std::atomic<int> left, ok{0};
@@ -317,7 +321,7 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
       std::lock_guard<std::recursive_mutex> guard(m->call->mu);
       send_alone(m->call, m->cand, *q->target, m->since, [this, gen, q, tally, n, status](int alone) {
         if (alone >= 200 && alone < 300) ++tally->ok;
-        if (--tally->left == 0 && tally->ok * 2 > n) {
+        if (--tally->left == 0 && tally->ok == n) {
           {
             std::lock_guard lock(gen->batch_mu);
             q->merging_paused_until = SteadyClock::now() + kMergePause;

@@ -33,7 +33,6 @@ double metric(int port, const std::string& name) {
 struct Setup {
   int max_requests = 8;
   int max_batch_size = 256;  // as the router's model declares it
-  bool json = true;          // batching.json
   int timeout_ms = 5000;     // every target's
   int threads = 1;           // server.threads
 };
@@ -42,7 +41,7 @@ Proc start_batching_router(const std::string& dir, const std::vector<std::pair<s
                            const Setup& s = {}) {
   std::ofstream cfg(dir + "/router.yaml");
   cfg << "server: {threads: " << s.threads << "}\n"
-      << "batching: {max_requests: " << s.max_requests << ", json: " << (s.json ? "true" : "false") << "}\n"
+      << "batching: {max_requests: " << s.max_requests << "}\n"
       << "targets:\n";
   double cost = 0.0001;
   for (const auto& [name, port] : targets) {
@@ -102,14 +101,14 @@ TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
   auto binary = bench::fmnist_test_requests(64, true);
   auto json = bench::fmnist_test_requests(48, false);
   ASSERT_TRUE(binary.ok() && json.ok());
-  // Both kinds mixed: JSON bodies merge too (their tensors are read when they do), and each
+  // Both kinds mixed: JSON bodies merge with JSON bodies, binary ones with binary ones, and each
   // answer comes back in its own request's form.
   std::vector<bench::LoadItem> items;
   for (size_t i = 0; i < 64; ++i) {
     items.push_back((*binary)[i]);
     if (i % 4 != 3) items.push_back((*json)[i - i / 4]);
   }
-  // Four JSON requests whose data is one value short: their form is fine, their tensors are
+  // Four JSON requests whose data is one value short: their form is fine, their data arrays are
   // not. Each goes alone and gets the target's own 400, whatever it waited with.
   std::set<size_t> bad;
   for (size_t i = 5; i < items.size() && bad.size() < 4; i += 23) {
@@ -146,6 +145,7 @@ TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
   EXPECT_GT(calls, 0) << "requests waited for a busy target and none was merged";
   EXPECT_GT(carried, calls * 2) << "merged calls carried more than two requests each on average";
   EXPECT_GT(carried, 64) << "more requests merged than there were binary ones: JSON bodies merged too";
+  EXPECT_EQ(metric(r.port, "hir_batch_refused_total"), 0) << "the bad ones never reached a merged call";
 }
 
 TEST_F(BatchingIT, SeveralIoThreadsMergeAndAnswerEveryRequest) {
@@ -166,15 +166,6 @@ TEST_F(BatchingIT, SeveralIoThreadsMergeAndAnswerEveryRequest) {
     EXPECT_EQ(x.outputs[0].shape, (Shape{1, 10}));
   }
   EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0);
-}
-
-TEST_F(BatchingIT, JsonBodiesGoAloneUnlessAsked) {
-  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "8"});
-  auto r = start_batching_router(dir_, {{"edge-1", w.port}}, {.json = false});
-  auto json = bench::fmnist_test_requests(48, false);
-  ASSERT_TRUE(json.ok());
-  for (const auto& a : send_concurrently(r.port, *json, 16)) ASSERT_EQ(a.status, 200) << a.body;
-  EXPECT_EQ(metric(r.port, "hir_batch_calls_total"), 0);
 }
 
 TEST_F(BatchingIT, RequestsOfAFailedCallFallBackOneByOne) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -108,31 +109,97 @@ TEST(BatchForm, NamesCannotRunIntoEachOther) {
   EXPECT_NE(batch_form(c, 14, sig)->key, batch_form(d, 14, sig)->key);
 }
 
-TEST(BatchForm, AJsonBodyHasAFormAndItsTensorsAreReadWhenMerged) {
+// A JSON request as the router holds it: its body and the head read from it.
+struct HeldJson {
+  std::string body;
+  InferRequest head;
+};
+
+HeldJson hold_json(const InferRequest& r) {
+  HeldJson h;
+  h.body = encode_infer_request(r, false).body;
+  auto head = parse_infer_request_head(h.body, std::nullopt);
+  EXPECT_TRUE(head.ok()) << head.status().to_string();
+  h.head = std::move(*head);
+  return h;
+}
+
+TEST(BatchForm, JsonBodiesHaveAFormOfTheirOwnAndTheirDataArraysAreFoundNotRead) {
   InferRequest r = request("j", 2, 4);
-  r.outputs[0].binary_data.reset();
-  Encoded json = encode_infer_request(r, false);
-  ASSERT_FALSE(json.json_length);
-  auto head = parse_infer_request_head(json.body, std::nullopt);
-  ASSERT_TRUE(head.ok()) << head.status().to_string();
-  auto form = batch_form(*head, std::nullopt, signature());
+  HeldJson j = hold_json(r);
+  auto form = batch_form(j.head, std::nullopt, signature());
   ASSERT_TRUE(form);
   EXPECT_EQ(form->rows, 2);
   Held raw = hold(request("b", 1, 1));
-  EXPECT_EQ(form->key, batch_form(raw.head, raw.tensors().size(), signature())->key)
-      << "a JSON body and a binary one of the same form merge";
-  auto tensors = batch_tensors(json.body, *head);
-  ASSERT_TRUE(tensors.ok()) << tensors.status().to_string();
-  EXPECT_EQ(*tensors, r.inputs[0].data + r.inputs[1].data);
-  // Data that does not fill its shape: the target's to refuse, alone.
-  std::string short_body = json.body;
-  auto at = short_body.find("[4,5");  // the mask's first value
-  ASSERT_NE(at, std::string::npos);
-  short_body.replace(at, 3, "[");
-  auto short_head = parse_infer_request_head(short_body, std::nullopt);
-  ASSERT_TRUE(short_head.ok()) << short_body;
-  EXPECT_FALSE(batch_tensors(short_body, *short_head).ok()) << short_body;
-  EXPECT_FALSE(batch_tensors("{", *head).ok());
+  EXPECT_NE(form->key, batch_form(raw.head, raw.tensors().size(), signature())->key)
+      << "JSON bodies merge with JSON bodies only";
+  EXPECT_EQ(form->key, batch_form(hold_json(request("k", 1, 9)).head, std::nullopt, signature())->key);
+  auto texts = json_data_texts(j.body, j.head);
+  ASSERT_TRUE(texts.ok()) << texts.status().to_string();
+  ASSERT_EQ(texts->size(), 2u);
+  EXPECT_EQ((*texts)[1], "4,5,6,7");
+  EXPECT_EQ(std::count((*texts)[0].begin(), (*texts)[0].end(), ','), 5);
+
+  auto refused = [&](std::string body) {
+    auto head = parse_infer_request_head(body, std::nullopt);
+    return !head.ok() || !json_data_texts(body, *head).ok();
+  };
+  EXPECT_FALSE(refused(j.body));
+  std::string short_mask = j.body;
+  short_mask.replace(short_mask.find("[4,5"), 3, "[");  // three values for four
+  EXPECT_TRUE(refused(short_mask)) << short_mask;
+  std::string nested = j.body;
+  nested.replace(nested.find("[4,5,6,7]"), 9, "[[4,5],[6,7]]");  // nested: valid, not merged
+  EXPECT_TRUE(refused(nested)) << nested;
+  std::string elsewhere = j.body;
+  elsewhere.insert(1, R"("x":{"data":[1,2,3,4]},)");  // a data array that is not an input's
+  EXPECT_TRUE(refused(elsewhere)) << elsewhere;
+  EXPECT_FALSE(json_data_texts("{", j.head).ok());
+  // Long arrays are scanned sixteen bytes at a time: a bracket or a quote anywhere in them, and
+  // a missing value, are still seen.
+  HeldJson wide = hold_json(request("w", 8, 1000));
+  ASSERT_TRUE(json_data_texts(wide.body, wide.head).ok());
+  const size_t px = wide.body.find("\"data\":[") + 8;
+  for (size_t at : {px + 1 + 40, px + 1 + 3, wide.body.find(']', px) - 2}) {
+    for (const char* bad : {"[", "\""}) {
+      std::string body = wide.body;
+      body.insert(at, bad);
+      auto head = parse_infer_request_head(body, std::nullopt);
+      EXPECT_TRUE(!head.ok() || !json_data_texts(body, *head).ok()) << body.substr(px, 80);
+    }
+  }
+  std::string missing = wide.body;
+  missing.erase(missing.find(',', px + 60), 1);  // two values run into one
+  auto mh = parse_infer_request_head(missing, std::nullopt);
+  ASSERT_TRUE(mh.ok());
+  EXPECT_FALSE(json_data_texts(missing, *mh).ok());
+}
+
+TEST(MergeRequests, JsonPartsMergeIntoOneJsonBodyWithTheirValuesAsWritten) {
+  const std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 2, 2), request("c", 1, 3)};
+  std::vector<HeldJson> held;
+  std::vector<std::vector<std::string_view>> texts;
+  for (const InferRequest& r : reqs) held.push_back(hold_json(r));
+  for (const HeldJson& h : held) texts.push_back(*json_data_texts(h.body, h.head));
+  std::vector<BatchPart> parts;
+  for (size_t k = 0; k < held.size(); ++k) parts.push_back({&held[k].head, {}, reqs[k].inputs[0].shape[0], texts[k]});
+  auto merged = merge_requests(parts);
+  ASSERT_TRUE(merged.ok()) << merged.status().to_string();
+  EXPECT_FALSE(merged->json_length) << "a JSON body";
+  auto req = parse_infer_request(merged->body, std::nullopt);
+  ASSERT_TRUE(req.ok()) << req.status().to_string() << " " << merged->body;
+  ASSERT_EQ(req->inputs.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(req->inputs[i].shape, (i == 0 ? Shape{4, 3} : Shape{4, 2}));
+    std::string data;
+    for (const InferRequest& r : reqs) data += r.inputs[i].data;
+    EXPECT_EQ(req->inputs[i].data, data) << "input " << i;
+  }
+  EXPECT_TRUE(req->wants_binary("scores"));
+  // A binary part among JSON ones is another form.
+  Held raw = hold(request("d", 1, 4));
+  parts.push_back({&raw.head, raw.tensors(), 1, {}});
+  EXPECT_FALSE(merge_requests(parts).ok());
 }
 
 TEST(BatchForm, RefusesWhatCannotBeMerged) {
@@ -305,19 +372,28 @@ TEST(Batch, AnswersSplitFromABatchEqualAnswersToEachRequestAlone) {
     return out;
   };
   for (int round = 0; round < 200; ++round) {
+    const bool json = round % 2 == 1;
     const size_t n = 1 + rng() % 5;
     std::vector<Held> held;
+    std::vector<HeldJson> held_json;
+    std::vector<std::vector<std::string_view>> texts;
     std::vector<int64_t> rows;
     for (size_t k = 0; k < n; ++k) {
       rows.push_back(1 + rng() % 3);
-      held.push_back(hold(request("r" + std::to_string(k), rows.back(), static_cast<int>(rng() % 50))));
+      InferRequest r = request("r" + std::to_string(k), rows.back(), static_cast<int>(rng() % 50));
+      held.push_back(hold(r));
+      held_json.push_back(hold_json(r));
     }
+    for (const HeldJson& h : held_json) texts.push_back(*json_data_texts(h.body, h.head));
     std::vector<BatchPart> parts;
-    for (size_t k = 0; k < n; ++k) parts.push_back({&held[k].head, held[k].tensors(), rows[k]});
+    for (size_t k = 0; k < n; ++k)
+      parts.push_back(json ? BatchPart{&held_json[k].head, {}, rows[k], texts[k]}
+                           : BatchPart{&held[k].head, held[k].tensors(), rows[k], {}});
     auto merged = merge_requests(parts);
     ASSERT_TRUE(merged.ok());
-    auto req = parse_infer_request(merged->body, std::to_string(*merged->json_length));
-    ASSERT_TRUE(req.ok());
+    auto req = parse_infer_request(merged->body, merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length))
+                                                                     : std::nullopt);
+    ASSERT_TRUE(req.ok()) << req.status().to_string();
     auto split = split_response(model(*req), parts);
     ASSERT_TRUE(split.ok());
     for (size_t k = 0; k < n; ++k) {

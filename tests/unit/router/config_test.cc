@@ -165,10 +165,8 @@ TEST(Config, BatchingIsOffUnlessAskedAndItsBoundsAreChecked) {
   ASSERT_TRUE(plain.ok()) << plain.status().message();
   EXPECT_FALSE(plain->batching.on());
   EXPECT_EQ(plain->batching.max_requests, 1u);
-  EXPECT_FALSE(plain->batching.json);
-  auto set = parse_config(std::string(kMinimal) + "batching: {max_requests: 32, extra_inflight: 0, max_waiting: 10, json: true}\n");
+  auto set = parse_config(std::string(kMinimal) + "batching: {max_requests: 32, extra_inflight: 0, max_waiting: 10}\n");
   ASSERT_TRUE(set.ok()) << set.status().message();
-  EXPECT_TRUE(set->batching.json);
   EXPECT_TRUE(set->batching.on());
   EXPECT_EQ(set->batching.max_requests, 32u);
   EXPECT_EQ(set->batching.extra_inflight, 0u);
