@@ -355,14 +355,8 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
 
 void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg,
                                std::optional<TimePoint> committed, std::function<void(int)> done) {
-  HttpRequest out;
-  out.method = "POST";
-  out.target = "/v2/models/" + cand.variant->name + "/infer";
-  out.headers.add("Content-Type", call->content_type);  // fresh headers: add (see encoded_answer)
-  if (call->header_length) out.headers.add("Inference-Header-Content-Length", *call->header_length);
-  out.headers.add("x-request-id", call->request_id);
-  out.headers.add("traceparent", call->traceparent);
-  if (!tg.authorization.empty()) out.headers.add("Authorization", tg.authorization);
+  HttpRequest out = upstream_request(cand.variant->name, call->content_type, call->header_length,
+                                     call->request_id, call->traceparent, tg.authorization);
   // Kept for a later attempt (a fallback or a hedge) while one may follow; the last step takes it.
   out.body = call->next < call->steps.size() ? call->body : std::move(call->body);
 

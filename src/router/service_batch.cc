@@ -180,9 +180,12 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   }
   if (live.empty()) return false;
   auto done = [this, gen, q](int) { batch_done(gen, q); };
+  auto alone = [&](Waiting& m, std::function<void(int)> then) {
+    std::lock_guard<std::recursive_mutex> guard(m.call->mu);
+    send_alone(m.call, m.cand, tg, m.since, std::move(then));
+  };
   if (live.size() == 1) {
-    std::lock_guard<std::recursive_mutex> guard(live[0].call->mu);
-    send_alone(live[0].call, live[0].cand, tg, live[0].since, std::move(done));
+    alone(live[0], done);
     return true;
   }
   // A JSON body's data arrays are found now, for the merged call (their text goes in as it is);
@@ -200,8 +203,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     } else {
       auto t = protocol::json_data_texts(c.body, *c.head);
       if (!t.ok()) {
-        std::lock_guard<std::recursive_mutex> guard(m.call->mu);
-        send_alone(m.call, m.cand, tg, m.since);  // outside the count of calls, like an overflow
+        alone(m, nullptr);  // outside the count of calls, like an overflow
         continue;
       }
       texts.push_back(std::move(*t));
@@ -212,8 +214,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   }
   if (merged_members.empty()) return false;
   if (merged_members.size() == 1) {
-    std::lock_guard<std::recursive_mutex> guard(merged_members[0].call->mu);
-    send_alone(merged_members[0].call, merged_members[0].cand, tg, merged_members[0].since, std::move(done));
+    alone(merged_members[0], done);
     return true;
   }
   live = std::move(merged_members);
@@ -222,10 +223,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     // Requests of one form always merge (protocol/batch.h); should that fail, each goes alone,
     // the first in this call's slot.
     telemetry::log_error("batch_not_merged", {{"target", tg.cfg->name}, {"reason", merged.status().message()}});
-    for (size_t k = 0; k < live.size(); ++k) {
-      std::lock_guard<std::recursive_mutex> guard(live[k].call->mu);
-      send_alone(live[k].call, live[k].cand, tg, live[k].since, k == 0 ? std::function<void(int)>(done) : nullptr);
-    }
+    for (size_t k = 0; k < live.size(); ++k) alone(live[k], k == 0 ? std::function<void(int)>(done) : nullptr);
     return true;
   }
   // The call's timeout: the latest expiry among its requests, less a tenth of the time left, so
@@ -249,21 +247,13 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
       end_attempt(copy, "no response from the merged call within the attempt's time");
     });
   }
-  HttpRequest out;
-  out.method = "POST";
-  out.target = "/v2/models/" + live[0].cand.variant->name + "/infer";
-  if (merged->json_length) {
-    out.headers.add("Content-Type", "application/octet-stream");
-    out.headers.add("Inference-Header-Content-Length", std::to_string(*merged->json_length));
-  } else {
-    out.headers.add("Content-Type", "application/json");
-  }
   // The call's own id; the members' ids are in the debug line below, and each member's answer
   // carries its own. The oldest request's trace continues into the target.
   const std::string batch_id = telemetry::new_request_id();
-  out.headers.add("x-request-id", batch_id);
-  out.headers.add("traceparent", live[0].call->traceparent);
-  if (!tg.authorization.empty()) out.headers.add("Authorization", tg.authorization);
+  HttpRequest out = upstream_request(
+      live[0].cand.variant->name, merged->json_length ? "application/octet-stream" : "application/json",
+      merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length)) : std::nullopt, batch_id,
+      live[0].call->traceparent, tg.authorization);
   out.body = std::move(merged->body);
   if (telemetry::log_enabled(telemetry::Level::kDebug)) {
     std::string ids;

@@ -23,6 +23,24 @@ inline bool retryable(int status) {
          status == 404 || status == 407 || status == 408 || status == 429;
 }
 
+// An inference request to a target: POST to the variant's infer path with the body's content
+// type and header length, the request's id and trace, the target's credentials. The body is the
+// caller's to set. Fresh headers, each name once: add, not set.
+inline net::HttpRequest upstream_request(const std::string& variant, const std::string& content_type,
+                                         const std::optional<std::string>& header_length,
+                                         const std::string& request_id, const std::string& traceparent,
+                                         const std::string& authorization) {
+  net::HttpRequest out;
+  out.method = "POST";
+  out.target = "/v2/models/" + variant + "/infer";
+  out.headers.add("Content-Type", content_type);
+  if (header_length) out.headers.add("Inference-Header-Content-Length", *header_length);
+  out.headers.add("x-request-id", request_id);
+  out.headers.add("traceparent", traceparent);
+  if (!authorization.empty()) out.headers.add("Authorization", authorization);
+  return out;
+}
+
 // What a target's answer costs: per request plus per second of the attempt.
 inline Money attempt_cost(const CoreRouting::Step& cand, double attempt_ms) {
   return cand.target->cost_per_request + Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
