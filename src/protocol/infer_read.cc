@@ -3,6 +3,7 @@
 #include <limits>
 #include <set>
 
+#include "protocol/hollow.h"
 #include "protocol/json_read.h"
 #include "protocol/tensor_data.h"
 #include "protocol/v2_codec.h"
@@ -14,9 +15,13 @@ using namespace detail;  // NOLINT: internal helpers of this module
 
 constexpr std::string_view kHeaderName = "Inference-Header-Content-Length";
 
-// The binary section after the JSON header; each binary tensor takes its bytes in JSON order.
+// Where the tensors' values come from. The binary section after the JSON header: each binary
+// tensor takes its bytes in JSON order. And, when the JSON was read with its `data` arrays
+// emptied (read_hollowed), the text of those arrays, which the tensors take in the same order.
 struct BinaryCursor {
   std::string_view rest;
+  const std::vector<std::string_view>* data_texts = nullptr;
+  size_t next_text = 0;
 };
 
 std::string squote(std::string_view s) { return "'" + std::string(s) + "'"; }
@@ -70,6 +75,16 @@ Status take_binary_bytes(BinaryCursor& bin, int64_t size, std::string_view role,
   return check_tensor_data(t);
 }
 
+// A hollowed body's `data` (an emptied array) takes the next array text. Any refusal here is not
+// the client's error to report: the caller reads the whole body again, the DOM way.
+Status take_data_text(const element& data, BinaryCursor& bin, Tensor& t) {
+  array arr;
+  if (data.get_array().get(arr) || arr.size() != 0 || bin.next_text == bin.data_texts->size() ||
+      !read_json_numbers((*bin.data_texts)[bin.next_text++], t))
+    return InvalidArgument("not read without the DOM");
+  return Status::Ok();
+}
+
 Status read_tensor_header(const object& o, const std::string& path, Tensor& t) {
   element v;
   std::string_view s;
@@ -112,6 +127,7 @@ Status read_tensor(const element& e, std::string_view role, const std::string& p
                            " must set exactly one of 'data' and 'parameters.binary_data_size'");
   was_binary = binary_size.has_value();
   if (binary_size) return take_binary_bytes(bin, *binary_size, role, t);
+  if (bin.data_texts != nullptr) return take_data_text(*data, bin, t);
   return read_json_data(*data, path + ".data", t);
 }
 
@@ -246,6 +262,38 @@ Status check_no_leftover(const BinaryCursor& bin) {
                          " bytes after the last binary tensor");
 }
 
+// The common case, read without a DOM for the numbers: the JSON with its `data` arrays emptied
+// goes to simdjson (a few hundred bytes instead of kilobytes of numbers), and each tensor reads
+// its array's text with read_json_numbers. True, with `msg` read, when every step took the
+// common path; false otherwise, and the caller reads the body the DOM way from the start, so
+// that whatever is unusual or wrong in it is judged, and worded, exactly as before.
+//
+// Why the texts go to the right tensors: the emptied arrays are those of every member keyed
+// `data` in the text, in order. With no backslash outside them (so no key spelled with escapes
+// reads as "data" to simdjson but not to the scan), every tensor's `data` is one of them, and
+// tensors appear in the text in the order they are read. Requiring that the tensors take all of
+// them leaves no `data` elsewhere (a duplicate key, a parameter) to be taken by mistake.
+template <class Message, class Read>
+bool read_hollowed(std::string_view body, size_t json_len, std::string_view what, Message& msg,
+                   Read read) {
+  const std::string_view json = body.substr(0, json_len);
+  if (json.find("\"data\"") == std::string_view::npos) return false;
+  std::string hollowed;
+  std::vector<std::string_view> texts;
+  if (!hollow_data_arrays(json, hollowed, &texts) || texts.empty() ||
+      hollowed.find('\\') != std::string::npos)
+    return false;
+  ParsedJson doc(hollowed, what);
+  if (!doc.status().ok()) return false;
+  BinaryCursor bin{body.substr(json_len), &texts};
+  if (!read(doc.root(), bin, msg).ok() || bin.next_text != texts.size() ||
+      !check_no_leftover(bin).ok()) {
+    msg = Message{};
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<InferRequest> parse_infer_request(std::string_view body,
@@ -255,10 +303,11 @@ Result<InferRequest> parse_infer_request(std::string_view body,
   if (header_length && *json_len == 0)
     return Unimplemented("a raw binary request (" + std::string(kHeaderName) +
                          ": 0) needs the model's signature: use parse_raw_binary_request");
+  InferRequest req;
+  if (read_hollowed(body, *json_len, "request", req, read_request)) return req;
   ParsedJson doc(body.substr(0, *json_len), "request");
   HIR_RETURN_IF_ERROR(doc.status());
   BinaryCursor bin{body.substr(*json_len)};
-  InferRequest req;
   HIR_RETURN_IF_ERROR(read_request(doc.root(), bin, req));
   HIR_RETURN_IF_ERROR(check_no_leftover(bin));
   return req;
@@ -270,10 +319,11 @@ Result<InferResponse> parse_infer_response(std::string_view body,
   if (!json_len.ok()) return json_len.status();
   if (header_length && *json_len == 0)
     return InvalidArgument(std::string(kHeaderName) + ": 0 is not valid for a response");
+  InferResponse resp;
+  if (read_hollowed(body, *json_len, "response", resp, read_response)) return resp;
   ParsedJson doc(body.substr(0, *json_len), "response");
   HIR_RETURN_IF_ERROR(doc.status());
   BinaryCursor bin{body.substr(*json_len)};
-  InferResponse resp;
   HIR_RETURN_IF_ERROR(read_response(doc.root(), bin, resp));
   HIR_RETURN_IF_ERROR(check_no_leftover(bin));
   return resp;

@@ -15,6 +15,15 @@ namespace hir::protocol::detail {
 // count must match. `path` names the field ("inputs[0].data") in messages.
 Status read_json_data(const element& data, std::string_view path, Tensor& t);
 
+// The same for the text between a `data` array's brackets, read without a DOM, for the common
+// case only: a numeric datatype (BOOL, BYTES, FP16 and BF16 excluded), elements that are plain
+// JSON numbers, nested or not, that read_json_data would accept. Returns true with t.data
+// written exactly as read_json_data would write it; false, with t.data unspecified, for anything
+// else, valid or not (a string, `true`, a malformed number, a value out of range, a count or
+// nesting that does not match the shape, a number whose reading it does not trust): the caller
+// then reads the array from the DOM, which gives the same answer or the precise error.
+bool read_json_numbers(std::string_view text, Tensor& t);
+
 // True when JSON can carry t exactly: not FP16/BF16, no NaN or infinity, BYTES elements that are
 // well-formed and valid UTF-8.
 bool json_can_carry(const Tensor& t);

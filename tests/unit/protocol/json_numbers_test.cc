@@ -1,0 +1,240 @@
+// read_json_numbers, the DOM-free reader of numeric `data`, against read_json_data, the DOM walk
+// it stands in for: whenever it answers, it must answer byte for byte as the walk does, and it
+// must decline whatever the walk (or simdjson before it) refuses. parse_infer_request takes it
+// for ordinary bodies; a body with a backslash outside its data arrays is read the DOM way, which
+// gives the whole-request comparison below a reference.
+#include <cstring>
+#include <random>
+
+#include "codec_test_util.h"
+#include "protocol/tensor_data.h"
+
+namespace hir::protocol {
+namespace {
+
+using namespace testing;  // NOLINT
+using detail::read_json_data;
+using detail::read_json_numbers;
+
+constexpr DataType kNumeric[] = {DataType::kUint8, DataType::kUint16, DataType::kUint32,
+                                 DataType::kUint64, DataType::kInt8, DataType::kInt16,
+                                 DataType::kInt32, DataType::kInt64, DataType::kFp32,
+                                 DataType::kFp64};
+
+struct Outcome {
+  bool ok = false;
+  std::string data;
+};
+
+// The DOM walk's reading of `[text]` (ok false when simdjson or the walk refuses it).
+Outcome by_dom(std::string_view text, DataType dt, const Shape& shape) {
+  const std::string json = "{\"d\":[" + std::string(text) + "]}";
+  detail::ParsedJson doc(json, "request");
+  if (!doc.status().ok()) return {};
+  Tensor t;
+  t.name = "x";
+  t.datatype = dt;
+  t.shape = shape;
+  if (!read_json_data(*detail::member(doc.root(), "d"), "d", t).ok()) return {};
+  return {true, t.data};
+}
+
+Outcome by_text(std::string_view text, DataType dt, const Shape& shape) {
+  Tensor t;
+  t.name = "x";
+  t.datatype = dt;
+  t.shape = shape;
+  if (!read_json_numbers(text, t)) return {};
+  return {true, t.data};
+}
+
+// Fails when the text reader answers differently from the DOM; returns whether it answered.
+bool agrees(std::string_view text, DataType dt, const Shape& shape) {
+  const Outcome dom = by_dom(text, dt, shape);
+  const Outcome fast = by_text(text, dt, shape);
+  if (fast.ok) {
+    EXPECT_TRUE(dom.ok) << "accepted what the DOM refuses: [" << text << "] as "
+                        << datatype_name(dt) << " " << shape_to_string(shape);
+    EXPECT_EQ(fast.data, dom.data) << "[" << text << "] as " << datatype_name(dt);
+  }
+  return fast.ok;
+}
+
+TEST(JsonNumbers, ReadsImagesAsTheDomDoes) {
+  // The pixels of a Fashion-MNIST request as clients spell them, flat and nested.
+  std::string flat;
+  std::string nested;
+  for (int r = 0; r < 28; ++r) {
+    nested += r ? ",[" : "[";
+    for (int c = 0; c < 28; ++c) {
+      const std::string v = (r * 28 + c) % 7 == 0 ? "0.0" : std::to_string((r * 28 + c) / 784.0);
+      flat += (r || c) ? "," + v : v;
+      nested += c ? "," + v : v;
+    }
+    nested += ']';
+  }
+  EXPECT_TRUE(agrees(flat, DataType::kFp32, {1, 784}));
+  EXPECT_TRUE(agrees(flat, DataType::kFp64, {784}));
+  EXPECT_TRUE(agrees(nested, DataType::kFp32, {28, 28}));
+  EXPECT_TRUE(agrees(nested, DataType::kFp32, {784}));  // nesting not of the rank: count only
+  EXPECT_FALSE(agrees(nested, DataType::kFp32, {14, 56}));  // of the rank, but not the shape
+  EXPECT_TRUE(agrees(" 1 ,\t-2,\n3 , 4\r\n", DataType::kInt32, {2, 2}));
+  EXPECT_TRUE(agrees("", DataType::kFp32, {0}));
+  EXPECT_TRUE(agrees("[[1,2],[3,4]],[[5,6],[7,8]]", DataType::kUint8, {2, 2, 2}));
+}
+
+TEST(JsonNumbers, NumberSpellingsAndRanges) {
+  // Each row: the text, the datatype, whether the text reader must take it.
+  struct Case {
+    const char* text;
+    DataType dt;
+    bool taken;
+  };
+  const Case cases[] = {
+      {"0.1", DataType::kFp32, true},
+      {"-0.0", DataType::kFp32, true},  // negative zero keeps its sign, as simdjson's double
+      {"1e-3", DataType::kFp64, true},
+      {"2.5E+2", DataType::kFp64, true},
+      {"123456789012345678901234567890", DataType::kFp64, false},  // beyond 2^53 as an integer
+      {"1.23456789012345678901234567890", DataType::kFp64, true},  // long: the library reading
+      {"4.9e-324", DataType::kFp64, true},
+      {"1.7976931348623157e308", DataType::kFp64, true},
+      {"3.4028235e38", DataType::kFp32, true},
+      {"3.5e38", DataType::kFp32, false},  // beyond FLT_MAX
+      {"1e400", DataType::kFp64, false},    // simdjson refuses the whole body
+      {"-0", DataType::kFp32, false},       // integer or double decides the sign: left to the DOM
+      {"255", DataType::kUint8, true},
+      {"256", DataType::kUint8, false},
+      {"-1", DataType::kUint16, false},
+      {"-128", DataType::kInt8, true},
+      {"-129", DataType::kInt8, false},
+      {"3.0", DataType::kInt32, false},  // accepted by the walk, left to it
+      {"9223372036854775807", DataType::kInt64, true},
+      {"18446744073709551615", DataType::kUint64, false},
+      {"01", DataType::kInt32, false},
+      {"1.", DataType::kFp32, false},
+      {".5", DataType::kFp32, false},
+      {"+1", DataType::kFp32, false},
+      {"1e", DataType::kFp32, false},
+      {"-", DataType::kFp32, false},
+      {"1,", DataType::kFp32, false},
+      {",1", DataType::kFp32, false},
+      {"1 2", DataType::kFp32, false},
+      {"NaN", DataType::kFp32, false},
+      {"true", DataType::kFp32, false},
+      {"\"1\"", DataType::kFp32, false},
+      {"1", DataType::kBool, false},
+      {"1", DataType::kBytes, false},
+      {"1", DataType::kFp16, false},
+  };
+  for (const Case& c : cases)
+    EXPECT_EQ(agrees(c.text, c.dt, {1}), c.taken) << c.text << " as " << datatype_name(c.dt);
+}
+
+TEST(JsonNumbers, NestingRulesAreTheWalks) {
+  EXPECT_FALSE(agrees("[1,2],[3]", DataType::kInt32, {3}));      // ragged
+  EXPECT_FALSE(agrees("[1,2],3", DataType::kInt32, {3}));        // arrays and values at one depth
+  EXPECT_FALSE(agrees("1,[2,3]", DataType::kInt32, {3}));
+  EXPECT_FALSE(agrees("1,2,3", DataType::kInt32, {2}));          // more than the shape holds
+  EXPECT_FALSE(agrees("1,2", DataType::kInt32, {3}));            // fewer
+  EXPECT_FALSE(agrees("[1,2],[3,4]", DataType::kInt32, {2, 3}));
+  EXPECT_FALSE(agrees("[1,2", DataType::kInt32, {2}));
+  EXPECT_FALSE(agrees("1,2]", DataType::kInt32, {2}));
+  EXPECT_TRUE(agrees("[],[]", DataType::kInt32, {2, 0}));
+  EXPECT_TRUE(agrees("[[1]],[[2]]", DataType::kInt32, {2}));
+}
+
+// Random texts near the grammar's edges, every numeric datatype: the text reader may decline
+// what the DOM takes, never the reverse, and never answer differently.
+TEST(JsonNumbers, RandomTextsAgreeWithTheDom) {
+  std::mt19937 rng(20261126);
+  auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  const char* pieces[] = {"0",  "1",  "7",   "9",  "-",  ".",  "e",  "E",  "+",   "00",
+                          "5",  ",",  ",",   " ",  "[",  "]",  "x",  "\"", "123", "0.5",
+                          "-1", "e9", "e-9", "3",  "4",  "2",  ".0", "8",  "6",   "e40"};
+  size_t taken = 0;
+  size_t dom_taken = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const size_t n = 1 + pick(12);
+    for (size_t k = 0; k < n; ++k) text += pieces[pick(std::size(pieces))];
+    const DataType dt = kNumeric[pick(std::size(kNumeric))];
+    const Shape shape = {static_cast<int64_t>(1 + pick(4))};
+    taken += agrees(text, dt, shape);
+    dom_taken += by_dom(text, dt, shape).ok;
+  }
+  // Both readers took some: the comparison above was not only between refusals.
+  EXPECT_GT(dom_taken, 100u);
+  EXPECT_GT(taken, dom_taken / 2);
+  // Well-formed numbers of every length and exponent, as floats and as doubles.
+  for (int i = 0; i < 20000; ++i) {
+    std::string v = pick(2) ? "-" : "";
+    v += std::to_string(pick(10));
+    if (v.back() != '0' || pick(2))
+      for (size_t k = pick(22); k > 0; --k) v += static_cast<char>('0' + pick(10));
+    if (pick(3)) {
+      v += '.';
+      for (size_t k = 1 + pick(25); k > 0; --k) v += static_cast<char>('0' + pick(10));
+    }
+    if (pick(3) == 0) v += "e" + std::to_string(static_cast<int>(pick(80)) - 40);
+    agrees(v, DataType::kFp32, {1});
+    agrees(v, DataType::kFp64, {1});
+    agrees(v, DataType::kInt64, {1});
+  }
+}
+
+// Whole requests: the hollowed reading gives what the DOM reading gives. A backslash in the id
+// ("\u0062" is "b") sends the same request the DOM way.
+TEST(JsonNumbers, RequestsReadTheSameEitherWay) {
+  const std::string inputs =
+      R"("inputs":[{"name":"a","shape":[2,2],"datatype":"FP32","data":[[0.5,1],[2,-3.25]]},)"
+      R"({"name":"b","shape":[3],"datatype":"INT8","data":[1,-2,3]},)"
+      R"({"name":"c","shape":[2],"datatype":"BYTES","data":["p","q"]},)"
+      R"({"name":"d","shape":[1],"datatype":"FP64","parameters":{"binary_data_size":8}}])";
+  const std::string tail = le<double>({6.5});
+  for (const std::string& id : {std::string("b"), std::string("\\u0062")}) {
+    const std::string json = R"({"id":")" + id + R"(",)" + inputs + "}";
+    const std::string len = std::to_string(json.size());
+    Result<InferRequest> r = parse_infer_request(json + tail, std::string_view(len));
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    EXPECT_EQ(r->id, "b");
+    ASSERT_EQ(r->inputs.size(), 4u);
+    EXPECT_EQ(r->inputs[0].data, le<float>({0.5f, 1, 2, -3.25f}));
+    EXPECT_EQ(r->inputs[1].data, le<int8_t>({1, -2, 3}));
+    EXPECT_EQ(r->inputs[2].data, bytes_elems({"p", "q"}));
+    EXPECT_EQ(r->inputs[3].data, le<double>({6.5}));
+  }
+}
+
+// `data` members that are not the tensors' must not lend them their text.
+TEST(JsonNumbers, OtherDataMembersAreNotTakenForTheTensors) {
+  // A duplicate key: simdjson reads the first.
+  Result<InferRequest> r = parse_infer_request(
+      R"({"inputs":[{"name":"a","shape":[2],"datatype":"INT32","data":[1,2],"data":[3,4]}]})", std::nullopt);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->inputs[0].data, le<int32_t>({1, 2}));
+  // An escaped key that simdjson reads as "data" while another member is the scan's `data`.
+  // Its own array is empty; the other's two numbers would fit its shape.
+  r = parse_infer_request(
+      R"({"id":"x","x":{"data":[9,9]},"inputs":[{"name":"a","shape":[2],"datatype":"INT32","d\u0061ta":[]}]})", std::nullopt);
+  EXPECT_TRUE(is_client_error(r.status(), "has 0 elements but shape [2] needs 2"));
+  // A `data` in a response's parameters-free extra member, before the outputs.
+  Result<InferResponse> resp = parse_infer_response(
+      R"({"model_name":"m","extra":{"data":[5]},"outputs":[{"name":"o","shape":[1],"datatype":"INT32","data":[7]}]})", std::nullopt);
+  ASSERT_TRUE(resp.ok()) << resp.status().to_string();
+  EXPECT_EQ(resp->outputs[0].data, le<int32_t>({7}));
+}
+
+// Refused bodies are refused with the DOM reading's words, not a word of the text reader's.
+TEST(JsonNumbers, ErrorsAreTheDomReadings) {
+  Result<InferRequest> r = parse_infer_request(
+      R"({"inputs":[{"name":"a","shape":[3],"datatype":"UINT8","data":[1,300,2]}]})", std::nullopt);
+  EXPECT_TRUE(is_client_error(r.status(), "element 1 (300) is out of range for UINT8"));
+  r = parse_infer_request(R"({"inputs":[{"name":"a","shape":[2],"datatype":"FP32","data":[1,,2]}]})", std::nullopt);
+  EXPECT_TRUE(is_client_error(r.status(), "failed to parse the request JSON"));
+  r = parse_infer_request(R"({"inputs":[{"name":"a","shape":[3],"datatype":"FP32","data":[1,2]}]})", std::nullopt);
+  EXPECT_TRUE(is_client_error(r.status(), "has 2 elements but shape [3] needs 3"));
+}
+
+}  // namespace
+}  // namespace hir::protocol
