@@ -11,6 +11,11 @@
 #   bench/c10k.sh [BUILD_DIR]
 #   CONNS=10000 DURATION=30 RTT_MS=1000 WORKERS=3 BODY=binary bench/c10k.sh build
 #
+# With BATCH=N (N >= 2; default off) hir merges the requests that wait for a busy worker, up to
+# N per call (`batching: {max_requests: N}`, docs/batching.md), and each worker is declared with
+# CONCURRENCY calls at once (default 4096, at which nothing ever waits; with batching, e.g.
+# BATCH=32 CONCURRENCY=64, most requests wait and go merged).
+#
 # Needs a hard descriptor limit of about 2 × CONNS + 1024 per process (each request in flight
 # holds a client and an upstream socket in the router): the script raises the soft limit, and the
 # hard one when it may (root with CAP_SYS_RESOURCE); otherwise it warns and runs with what it has. Writes bench/results/c10k-<UTC time>.json. Exits 1
@@ -23,6 +28,8 @@ DURATION=${DURATION:-30}
 RTT_MS=${RTT_MS:-1000}
 WORKERS=${WORKERS:-3}
 BODY=${BODY:-binary}
+BATCH=${BATCH:-0}
+CONCURRENCY=${CONCURRENCY:-4096}
 
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null 2>&1 || { echo "c10k: wrk is missing: run scripts/install-deps.sh --bench" >&2; exit 1; }
@@ -64,9 +71,10 @@ for i in $(seq "$WORKERS"); do wports+=("$(wait_file "$tmp/w$i.port")"); done
 # request waits here in a closed loop (CONNS / throughput); everything else is hir's default.
 {
   echo "server: {host: 127.0.0.1, port: 0, threads: 1, default_latency_budget_ms: 60000}"
+  if [ "$BATCH" -ge 2 ]; then echo "batching: {max_requests: $BATCH, max_waiting: 65536}"; fi
   echo "targets:"
   for i in $(seq "$WORKERS"); do
-    echo "  - {name: w$i, url: \"http://127.0.0.1:${wports[$((i - 1))]}\", class: cloud, concurrency: 4096, queue_capacity: 65536, timeout_ms: 60000, expected_rtt_ms: $RTT_MS}"
+    echo "  - {name: w$i, url: \"http://127.0.0.1:${wports[$((i - 1))]}\", class: cloud, concurrency: $CONCURRENCY, queue_capacity: 65536, timeout_ms: 60000, expected_rtt_ms: $RTT_MS}"
   done
   echo "models:"
   echo "  - name: fmnist-tiny"
@@ -86,7 +94,8 @@ code=$(curl -s -o "$tmp/check.out" -w '%{http_code}' -X POST -H 'Content-Type: a
 [ "$code" = 200 ] || { echo "c10k: hir answered $code: $(head -c 300 "$tmp/check.out")" >&2; exit 1; }
 
 if [ "$BODY" = binary ]; then file=$tmp/infer.bin; hl=$(cat "$tmp/infer.bin.hlen"); else file=$tmp/infer.json; hl=""; fi
-echo "c10k: $(nproc) cores, Linux $(uname -r), descriptors $(ulimit -n); wrk -t2 -c$CONNS -d${DURATION}s ($BODY body) -> hir :$rport -> $WORKERS workers, emulated RTT $RTT_MS ms"
+batch_note=""; [ "$BATCH" -ge 2 ] && batch_note=", batching up to $BATCH per call"
+echo "c10k: $(nproc) cores, Linux $(uname -r), descriptors $(ulimit -n); wrk -t2 -c$CONNS -d${DURATION}s ($BODY body) -> hir :$rport -> $WORKERS workers (concurrency $CONCURRENCY$batch_note), emulated RTT $RTT_MS ms"
 WRK_BODY=$file WRK_HEADER_LEN=$hl WRK_MODEL=fmnist-tiny \
   wrk -t2 -c"$CONNS" -d"${DURATION}s" --timeout 60s -s bench/wrk/infer.lua "http://127.0.0.1:$rport" \
   >"$tmp/wrk.out" 2>&1 &
@@ -112,7 +121,7 @@ done
 wait "$wrk_pid" || true
 # The router's own count of what it answered (refusals are not in its request log).
 curl -s -m 10 -o "$tmp/metrics-end.txt" "http://127.0.0.1:$rport/metrics" 2>/dev/null || : > "$tmp/metrics-end.txt"
-counters=$(grep -E '^hir_(requests_total|shed_total|attempt_failures_total|fallbacks_total)' "$tmp/metrics-end.txt" |
+counters=$(grep -E '^hir_(requests_total|shed_total|attempt_failures_total|fallbacks_total|batch_calls_total|batched_requests_total)' "$tmp/metrics-end.txt" |
   awk '{gsub(/"/, "\\\"", $1); printf "%s\"%s\":%s", (NR>1?",":""), $1, $2}' || true)
 echo "c10k: router counters at the end:"; grep -E '^hir_(requests_total|shed_total|attempt_failures_total)' "$tmp/metrics-end.txt" || true
 alive=true; kill -0 "$hir_pid" 2>/dev/null || alive=false
@@ -145,7 +154,8 @@ cat > "$out" <<EOF
   "date": "$stamp",
   "machine": {"nproc": $(nproc), "cpu_model": "$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)", "kernel": "$(uname -r)"},
   "load": {"tool": "wrk -t2 -c$CONNS -d${DURATION}s --timeout 60s -s bench/wrk/infer.lua", "body": "$BODY", "conns": $CONNS, "duration_s": $DURATION, "fd_limit": $(ulimit -n)},
-  "backends": {"workers": $WORKERS, "emulate_rtt_ms": $RTT_MS, "flags": "--models fmnist-tiny --concurrency 1 --threads 1 --queue-depth 65536"},
+  "backends": {"workers": $WORKERS, "emulate_rtt_ms": $RTT_MS, "flags": "--models fmnist-tiny --concurrency 1 --threads 1 --queue-depth 65536", "declared_concurrency": $CONCURRENCY},
+  "batching": {"max_requests": $([ "$BATCH" -ge 2 ] && echo "$BATCH" || echo 1)},
   "result": {"requests": $(kv requests "$res"), "rps": $(kv rps "$res"), "p50_ms": $(awk -v x="$(kv p50_us "$res")" 'BEGIN{print x/1000}'), "p99_ms": $(awk -v x="$(kv p99_us "$res")" 'BEGIN{print x/1000}'), "max_ms": $(awk -v x="$(kv max_us "$res")" 'BEGIN{print x/1000}'),
              "socket_errors": {"connect": $(kv connect "$res"), "read": $(kv read "$res"), "write": $(kv write "$res"), "timeout": $(kv timeout "$res")}, "non2xx": $non2xx},
   "router": {"alive_at_end": $alive, "max_vmrss_kb": $max_rss, "vmhwm_kb": $max_hwm, "max_open_fds": $max_fds, "max_http_connections": $max_conns, "max_requests_in_flight": $max_inflight,

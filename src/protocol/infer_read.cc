@@ -283,6 +283,9 @@ bool read_hollowed(std::string_view body, size_t json_len, std::string_view what
   if (!hollow_data_arrays(json, hollowed, &texts) || texts.empty() ||
       hollowed.find('\\') != std::string::npos)
     return false;
+  // Text and booleans are never plain numbers: spare such a body a reading that would decline.
+  if (hollowed.find("\"BYTES\"") != std::string::npos || hollowed.find("\"BOOL\"") != std::string::npos)
+    return false;
   ParsedJson doc(hollowed, what);
   if (!doc.status().ok()) return false;
   BinaryCursor bin{body.substr(json_len), &texts};

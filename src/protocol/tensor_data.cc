@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cfloat>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -459,8 +460,10 @@ struct NumberToken {
     const char* e_first = p;
     int64_t e = 0;
     for (; p != end && digit(*p); ++p)
-      if (e < 100000) e = e * 10 + (*p - '0');  // beyond any double's range either way
-    if (p == e_first) return false;
+      if (e < 100000) e = e * 10 + (*p - '0');
+    // simdjson's reading of a number longer than 19 digits stops taking exponent digits at
+    // 65536; far below that, every double is 0 or infinite anyway: such a number is declined.
+    if (p == e_first || e >= 10000) return false;
     n.exp10 += minus ? -e : e;
   }
   n.exact = count <= 19;
@@ -479,7 +482,8 @@ struct NumberToken {
     return true;
   }
   // Clinger's fast path: an integer and a power of ten that a double holds exactly, one
-  // correctly rounded IEEE operation between them.
+  // correctly rounded IEEE operation between them (in double precision, not x87's extended).
+  static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
   static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                       1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                       1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
@@ -489,7 +493,10 @@ struct NumberToken {
     out = n.negative ? -v : v;
     return true;
   }
-  // Everything else: the standard library's correctly rounded reading of the same text.
+  // Everything else: the standard library's correctly rounded reading of the same text, as
+  // simdjson's is. Past 100 characters the two readers' limits (simdjson keeps 768 digits) are
+  // not worth matching: declined.
+  if (n.end - n.begin > 100) return false;
   auto [ptr, ec] = std::from_chars(n.begin, n.end, out);
   return ec == std::errc{} && ptr == n.end && std::isfinite(out);
 }
@@ -535,8 +542,8 @@ class NumberText {
   bool read() {
     // n elements need at least 2n-1 bytes; a larger claim is refused before any allocation.
     if (expected_ > static_cast<int64_t>((end_ - p_) / 2 + 1)) return false;
-    t_.data.resize(static_cast<size_t>(expected_) * sizeof(T));
-    out_ = t_.data.data();
+    // The claim is the client's: room for at most 1 MiB at first, more as elements arrive.
+    grow(kFirstRoom);
     if (!elements(0)) return false;
     if (count_ != expected_) return false;
     const bool nested = depths_ > 1;
@@ -549,6 +556,14 @@ class NumberText {
  private:
   static constexpr size_t kMaxDepth = 64;  // hollow_data_arrays follows no deeper
   static constexpr size_t kNone = static_cast<size_t>(-1);
+  static constexpr int64_t kFirstRoom = kMaxReserve / static_cast<int64_t>(sizeof(T));
+
+  // Makes room for `room` elements (never more than expected_), keeping those read.
+  void grow(int64_t room) {
+    room_ = std::min(expected_, room);
+    t_.data.resize(static_cast<size_t>(room_) * sizeof(T));
+    out_ = t_.data.data();
+  }
 
   // The array at `depth` has been opened; reads its elements and its end (the text's end for
   // the outermost, whose brackets are not in the text).
@@ -583,13 +598,13 @@ class NumberText {
     if (depth != leaf_depth_ || depths_ > depth) return false;
     const char* p = p_;
     const char* const end = end_;
-    int64_t count = count_;
-    const int64_t room = expected_ - count;
+    const int64_t count = count_;
     int64_t k = 0;
     for (;;) {
       NumberToken token;
       T v{};
-      if (k == room || !scan_number(p, end, token) || !token_value(token, v)) return false;
+      if (count + k == expected_ || !scan_number(p, end, token) || !token_value(token, v)) return false;
+      if (count + k == room_) grow(2 * room_);
       char* dst = out_ + static_cast<size_t>(count + k) * sizeof(T);
       if constexpr (std::endian::native == std::endian::little) {
         std::memcpy(dst, &v, sizeof(T));
@@ -626,6 +641,7 @@ class NumberText {
   const char* end_;
   Tensor& t_;
   char* out_ = nullptr;
+  int64_t room_ = 0;  // elements t_.data has room for
   int64_t expected_;
   int64_t count_ = 0;
   int64_t extents_[kMaxDepth] = {};

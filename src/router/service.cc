@@ -378,8 +378,8 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   call->waited = now - t0;
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, done = std::move(done)](Result<HttpResponse> r) {
     const int status = r.ok() ? r->status : 0;
+    if (done) done(status);  // a batch queue's slot: freed first, as for a merged call
     answered(call, cand, t0, std::move(r));
-    if (done) done(status);
   }, cancel);
 }
 

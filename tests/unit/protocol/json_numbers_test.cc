@@ -131,6 +131,29 @@ TEST(JsonNumbers, NumberSpellingsAndRanges) {
     EXPECT_EQ(agrees(c.text, c.dt, {1}), c.taken) << c.text << " as " << datatype_name(c.dt);
 }
 
+// simdjson reads the exponent of a number longer than 19 digits only up to 65536; the standard
+// library reads it all. Such numbers are the DOM's to read.
+TEST(JsonNumbers, LongNumbersWithHugeExponentsAreLeftToTheDom) {
+  const std::string a = "1" + std::string(655360, '0') + "e-655360";  // simdjson: infinite
+  EXPECT_FALSE(agrees(a, DataType::kFp64, {1}));
+  const std::string b = "0." + std::string(655360, '0') + "1" + std::string(19, '0') + "e655380";
+  EXPECT_FALSE(agrees(b, DataType::kFp64, {1}));
+  Result<InferRequest> r = parse_infer_request(
+      R"({"inputs":[{"name":"a","shape":[1],"datatype":"FP64","data":[)" + a + "]}]}", std::nullopt);
+  EXPECT_TRUE(is_client_error(r.status(), "failed to parse the request JSON"));
+  agrees("1" + std::string(80, '0') + "e-80", DataType::kFp64, {1});
+}
+
+// Past the first MiB the buffer grows as numbers arrive, never beyond the shape.
+TEST(JsonNumbers, LargeTensorsGrowAsTheyAreRead) {
+  std::string text;
+  const int n = 300000;  // 1.2 MB of FP32
+  for (int i = 0; i < n; ++i) text += (i ? "," : "") + std::to_string(i % 1000) + ".5";
+  EXPECT_TRUE(agrees(text, DataType::kFp32, {n}));
+  EXPECT_FALSE(agrees(text, DataType::kFp32, {n + 1}));
+  EXPECT_FALSE(agrees(text, DataType::kFp32, {n - 1}));
+}
+
 TEST(JsonNumbers, NestingRulesAreTheWalks) {
   EXPECT_FALSE(agrees("[1,2],[3]", DataType::kInt32, {3}));      // ragged
   EXPECT_FALSE(agrees("[1,2],3", DataType::kInt32, {3}));        // arrays and values at one depth
