@@ -51,9 +51,10 @@ out="bench/results/router-vs-direct-$(date -u +%Y%m%dT%H%M%SZ).json"
 { echo "{\"requests\":$N,\"concurrency\":$C,\"runs\":["; (IFS=,; echo "${rows[*]}"); echo "]}"; } > "$out"
 echo "bench: wrote $out"
 
-# Micro-benchmarks (Google Benchmark): routing decision time and simulator throughput, when the
-# build folder has them (see docs/PERFORMANCE.md for full runs with repetitions).
-for mb in routing_bench sim_bench; do
+# Micro-benchmarks (Google Benchmark): routing decision time, simulator throughput, and the codec,
+# cache and int8 kernel (codec_bench), when the build folder has them (see docs/PERFORMANCE.md
+# for full runs with repetitions).
+for mb in routing_bench sim_bench codec_bench; do
   if [ -x "$B/$mb" ]; then
     echo "bench: $mb"
     "$B/$mb" --benchmark_min_time=0.2
