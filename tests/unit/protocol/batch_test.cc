@@ -173,6 +173,18 @@ TEST(BatchForm, JsonBodiesHaveAFormOfTheirOwnAndTheirDataArraysAreFoundNotRead) 
   auto mh = parse_infer_request_head(missing, std::nullopt);
   ASSERT_TRUE(mh.ok());
   EXPECT_FALSE(json_data_texts(missing, *mh).ok());
+  // Past 255 steps of sixteen bytes the per-lane comma counts are summed and restarted: a count
+  // that spans the restart is still exact.
+  HeldJson longer = hold_json(request("l", 400, 1));
+  auto lt = json_data_texts(longer.body, longer.head);
+  ASSERT_TRUE(lt.ok()) << lt.status().to_string();
+  ASSERT_GT((*lt)[0].size(), 16u * 255u);
+  std::string one_less = longer.body;
+  const size_t lp = one_less.find("\"data\":[") + 8;
+  one_less.erase(lp, one_less.find(',', lp) + 1 - lp);  // the first value and its comma
+  auto lh = parse_infer_request_head(one_less, std::nullopt);
+  ASSERT_TRUE(lh.ok());
+  EXPECT_FALSE(json_data_texts(one_less, *lh).ok());
 }
 
 TEST(MergeRequests, JsonPartsMergeIntoOneJsonBodyWithTheirValuesAsWritten) {
