@@ -143,6 +143,11 @@ Result<std::vector<std::string_view>> json_data_texts(std::string_view json_body
   std::string hollowed;
   std::vector<std::string_view> texts;
   if (!hollow_data_arrays(json_body, hollowed, &texts)) return InvalidArgument("the body's data arrays cannot be followed");
+  HIR_RETURN_IF_ERROR(check_data_texts(texts, head));
+  return texts;
+}
+
+Status check_data_texts(const std::vector<std::string_view>& texts, const InferRequest& head) {
   // The head reader refuses an input without data, so every input has an array; one array more
   // than inputs would be a `data` member elsewhere.
   if (texts.size() != head.inputs.size()) return InvalidArgument("data arrays other than the inputs'");
@@ -152,7 +157,7 @@ Result<std::vector<std::string_view>> json_data_texts(std::string_view json_body
     if (commas < 0) return InvalidArgument("nested or string data");
     if (!n.ok() || commas + 1 != *n) return InvalidArgument("input '" + head.inputs[i].name + "' holds other data than its shape says");
   }
-  return texts;
+  return Status::Ok();
 }
 
 namespace {

@@ -50,8 +50,12 @@ Result<InferRequest> parse_infer_request(std::string_view body,
 // anything the full parser could read differently or would reject, a raw binary request (header
 // length 0) included: on refusal, call parse_infer_request, which accepts the body or names the
 // error.
+// data_texts, when given, receives the text of the `data` arrays the reader emptied (hollow.h),
+// views into body in order, or nothing when it emptied none; a batching router merges JSON
+// bodies from them (batch.h, check_data_texts) without scanning the body again.
 Result<InferRequest> parse_infer_request_head(std::string_view body,
-                                              std::optional<std::string_view> header_length);
+                                              std::optional<std::string_view> header_length,
+                                              std::vector<std::string_view>* data_texts = nullptr);
 // Raw-binary request (header length 0): the body is the single input's bytes (shared/protocol-v2.md
 // §3). Allowed for a model with one input and at most one variable dimension besides the batch
 // dimension (a batching model gets batch 1); a BYTES input must have one element, and the body is

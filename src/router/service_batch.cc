@@ -201,7 +201,13 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     if (c.header_length) {
       part.tensors = std::string_view(c.body).substr(c.tensors_at);
     } else {
-      auto t = protocol::json_data_texts(c.body, *c.head);
+      Result<std::vector<std::string_view>> t = std::vector<std::string_view>{};
+      if (c.data_at.empty()) {
+        t = protocol::json_data_texts(c.body, *c.head);
+      } else {
+        for (auto [at, n] : c.data_at) t->push_back(std::string_view(c.body).substr(at, n));
+        if (Status s = protocol::check_data_texts(*t, *c.head); !s.ok()) t = s;
+      }
       if (!t.ok()) {
         alone(m, nullptr);  // outside the count of calls, like an overflow
         continue;

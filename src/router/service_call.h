@@ -94,6 +94,9 @@ struct RouterService::Call {
   std::optional<protocol::BatchForm> batch;
   std::shared_ptr<const InferRequest> head;
   size_t tensors_at = 0;
+  // A JSON body's data arrays (offset, length in `body`), when the head reader found them: a
+  // merge reads them from here instead of scanning the body again. Empty: scan it.
+  std::vector<std::pair<size_t, size_t>> data_at;
   Duration waited{};  // of the attempt on the wire: how long it waited for a batch first
 };
 

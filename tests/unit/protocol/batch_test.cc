@@ -187,6 +187,30 @@ TEST(BatchForm, JsonBodiesHaveAFormOfTheirOwnAndTheirDataArraysAreFoundNotRead) 
   EXPECT_FALSE(json_data_texts(one_less, *lh).ok());
 }
 
+// The head reader hands over the arrays it emptied: the same texts json_data_texts finds, which
+// check_data_texts then takes or refuses alike.
+TEST(BatchForm, TheHeadReaderHandsOverTheDataArraysItFound) {
+  HeldJson j = hold_json(request("h", 3, 4));
+  std::vector<std::string_view> found;
+  auto head = parse_infer_request_head(j.body, std::nullopt, &found);
+  ASSERT_TRUE(head.ok()) << head.status().to_string();
+  auto scanned = json_data_texts(j.body, *head);
+  ASSERT_TRUE(scanned.ok());
+  EXPECT_EQ(found, *scanned);
+  EXPECT_TRUE(check_data_texts(found, *head).ok());
+  // Read a second time, the header comes from the memo: the arrays are still handed over.
+  std::vector<std::string_view> again;
+  ASSERT_TRUE(parse_infer_request_head(j.body, std::nullopt, &again).ok());
+  EXPECT_EQ(again, *scanned);
+  found.pop_back();
+  EXPECT_FALSE(check_data_texts(found, *head).ok());
+  Held b = hold(request("b", 1, 1));
+  std::string hl = std::to_string(*b.enc.json_length);
+  std::vector<std::string_view> none{"stale"};
+  ASSERT_TRUE(parse_infer_request_head(b.enc.body, hl, &none).ok());
+  EXPECT_TRUE(none.empty()) << "a binary body has no data arrays";
+}
+
 TEST(MergeRequests, JsonPartsMergeIntoOneJsonBodyWithTheirValuesAsWritten) {
   const std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 2, 2), request("c", 1, 3)};
   std::vector<HeldJson> held;
