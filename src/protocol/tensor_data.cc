@@ -379,6 +379,18 @@ bool digit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
 // The helpers below are forced inline into the loop over a tensor's numbers (leaves): called,
 // their reference arguments made every digit a load and a store (callgrind).
 
+// The value of the n (1 to 8) digits in x's low bytes, each byte 0 to 9, the first digit the
+// lowest byte; the bytes above them are ignored. Shift the n digits to the top (zeros lead), pair
+// neighbours into two-digit numbers (in bytes 0, 2, 4 and 6), then weigh the pairs by 10^6,
+// 10^4, 10^2 and 1 in two multiplications.
+[[gnu::always_inline]] inline uint64_t digits_value(uint64_t x, unsigned n) {
+  uint64_t d = x << (8 * (8 - n));
+  d = d * 10 + (d >> 8);
+  return (((d & 0x000000FF000000FF) * (100 + (1000000ULL << 32))) +
+          (((d >> 16) & 0x000000FF000000FF) * (1 + (10000ULL << 32)))) >>
+         32;
+}
+
 // How many of the 8 bytes at p are leading decimal digits (8 when all are), and their value:
 // eight bytes are looked at in one step, so a run of digits costs about the same at any length.
 // XOR with '0' maps digits to 0..9; any byte with a high nibble left, or a low nibble of 10 or
@@ -395,14 +407,7 @@ bool digit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
     value = 0;
     return 0;
   }
-  // The first character is the lowest byte. Shift the n digits to the top (zeros lead), pair
-  // neighbours into two-digit numbers (in bytes 0, 2, 4 and 6), then weigh the pairs by 10^6,
-  // 10^4, 10^2 and 1 in two multiplications.
-  uint64_t d = x << (8 * (8 - n));
-  d = d * 10 + (d >> 8);
-  value = (((d & 0x000000FF000000FF) * (100 + (1000000ULL << 32))) +
-           (((d >> 16) & 0x000000FF000000FF) * (1 + (10000ULL << 32)))) >>
-          32;
+  value = digits_value(x, n);
   return n;
 }
 
@@ -468,6 +473,54 @@ struct NumberToken {
   }
   n.exact = count <= 19;
   n.end = p;
+  return true;
+}
+
+// The spellings nearly every image uses, "d…d" and "d…d.d…d" with at most 7 digits in all and
+// no exponent, read from one 8-byte load: where the bytes hold the whole number and what follows
+// it, the fraction's digits are shifted down over the dot and the digits converted as one run.
+// It fills n exactly as scan_number would and leaves p past the number; anything else (fewer
+// than 8 bytes left, an exponent, a leading zero, more digits) returns false with p and n
+// untouched, for scan_number to read. Little-endian only: the byte order of the load matters.
+[[gnu::always_inline]] inline bool short_number(const char*& p, const char* end, NumberToken& n) {
+  if constexpr (std::endian::native != std::endian::little) return false;
+  const char* q = p;
+  const bool negative = q != end && *q == '-';
+  q += negative;
+  if (end - q < 8) return false;
+  uint64_t v;
+  std::memcpy(&v, q, 8);
+  const uint64_t x = v ^ 0x3030303030303030;
+  // As digit_run8: a non-digit byte's high nibble is set; a carry out of a byte spoils only the
+  // bytes after it, and that byte is itself a non-digit, so the first two found here are right
+  // (the dot carries nothing).
+  const uint64_t nondigit = ((x + 0x0606060606060606) | x) & 0xF0F0F0F0F0F0F0F0;
+  if (nondigit == 0) return false;
+  const unsigned i = static_cast<unsigned>(__builtin_ctzll(nondigit)) >> 3;  // integer digits
+  if (i == 0 || (i > 1 && q[0] == '0')) return false;
+  // Masks of the k low bytes from a table: a variable shift costs several instructions here.
+  static constexpr uint64_t kLow[8] = {0,          0xFF,           0xFFFF,           0xFFFFFF,
+                                       0xFFFFFFFF, 0xFFFFFFFFFF,   0xFFFFFFFFFFFF,   0xFFFFFFFFFFFFFF};
+  uint64_t run = x & kLow[i];
+  unsigned stop = i;  // the byte just past the number
+  unsigned count = i;
+  if (q[i] == '.') {
+    const uint64_t later = nondigit & ~kLow[i] & ~(uint64_t{0xFF} << (8 * i));  // past the dot
+    if (later == 0) return false;
+    stop = static_cast<unsigned>(__builtin_ctzll(later)) >> 3;
+    if (stop == i + 1) return false;  // "1." is scan_number's to refuse
+    run |= (x >> 8) & kLow[stop - 1] & ~kLow[i];
+    count = stop - 1;
+  }
+  if ((q[stop] | 0x20) == 'e') return false;
+  n.integral = count == stop;
+  n.exp10 = -static_cast<int64_t>(count - i);  // the fraction's digits
+  n.digits = digits_value(run, count);
+  n.begin = p;
+  n.end = q + stop;
+  n.negative = negative;
+  n.exact = true;
+  p = n.end;
   return true;
 }
 
@@ -603,7 +656,9 @@ class NumberText {
     for (;;) {
       NumberToken token;
       T v{};
-      if (count + k == expected_ || !scan_number(p, end, token) || !token_value(token, v)) return false;
+      if (count + k == expected_) return false;
+      if (!short_number(p, end, token) && !scan_number(p, end, token)) return false;
+      if (!token_value(token, v)) return false;
       if (count + k == room_) grow(2 * room_);
       char* dst = out_ + static_cast<size_t>(count + k) * sizeof(T);
       if constexpr (std::endian::native == std::endian::little) {

@@ -3,8 +3,10 @@
 // must decline whatever the walk (or simdjson before it) refuses. parse_infer_request takes it
 // for ordinary bodies; a body with a backslash outside its data arrays is read the DOM way, which
 // gives the whole-request comparison below a reference.
+#include <cstdlib>
 #include <cstring>
 #include <random>
+#include <vector>
 
 #include "codec_test_util.h"
 #include "protocol/tensor_data.h"
@@ -204,6 +206,51 @@ TEST(JsonNumbers, RandomTextsAgreeWithTheDom) {
     agrees(v, DataType::kFp64, {1});
     agrees(v, DataType::kInt64, {1});
   }
+}
+
+// Numbers followed by at least 8 bytes take the one-load reading of short spellings ("0.0118",
+// "-42"); the texts above are mostly too short for it. Arrays of such numbers, near its edges
+// (7 and 8 digits, a dot at the load's end, exponents, leading zeros, stray bytes after), must
+// read as the DOM reads them.
+TEST(JsonNumbers, ShortSpellingsInLongArraysAgreeWithTheDom) {
+  std::mt19937 rng(20261127);
+  auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  auto digits = [&](size_t n) {
+    std::string d;
+    for (size_t k = 0; k < n; ++k) d += static_cast<char>('0' + pick(10));
+    return d;
+  };
+  const char* after[] = {"", "", "", "", "e2", "E-1", ".", "x", " ", "0"};
+  size_t taken = 0;
+  for (int i = 0; i < 4000; ++i) {
+    const size_t n = 1 + pick(12);
+    std::string text;
+    for (size_t k = 0; k < n; ++k) {
+      if (k) text += pick(8) ? "," : (pick(2) ? ", " : " ,");
+      std::string v = pick(4) ? "" : "-";
+      v += pick(3) ? std::string(1, static_cast<char>('1' + pick(9))) + digits(pick(8)) : "0";
+      if (pick(4)) v += "." + digits(pick(9));
+      if (pick(10) == 0) v += after[pick(std::size(after))];
+      text += v;
+    }
+    const Shape shape = {static_cast<int64_t>(n)};
+    for (DataType dt : {DataType::kFp32, DataType::kFp64, DataType::kInt32, DataType::kInt64})
+      taken += agrees(text, dt, shape);
+  }
+  EXPECT_GT(taken, 2000u);
+  // Fashion-MNIST's own spellings, each value read exactly.
+  std::string text;
+  std::vector<float> want;
+  for (int k = 0; k < 784; ++k) {
+    const std::string v = k % 3 == 0 ? "0.0" : "0." + digits(4);
+    text += (k ? "," : "") + v;
+    want.push_back(static_cast<float>(std::strtod(v.c_str(), nullptr)));
+  }
+  const Outcome got = by_text(text, DataType::kFp32, {1, 784});
+  ASSERT_TRUE(got.ok);
+  ASSERT_EQ(got.data.size(), want.size() * sizeof(float));
+  EXPECT_EQ(std::memcmp(got.data.data(), want.data(), got.data.size()), 0);
+  EXPECT_TRUE(agrees(text, DataType::kFp32, {1, 784}));
 }
 
 // Whole requests: the hollowed reading gives what the DOM reading gives. A backslash in the id
