@@ -142,20 +142,23 @@ std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size
 Result<std::vector<std::string_view>> json_data_texts(std::string_view json_body, const InferRequest& head) {
   std::string hollowed;
   std::vector<std::string_view> texts;
-  if (!hollow_data_arrays(json_body, hollowed, &texts)) return InvalidArgument("the body's data arrays cannot be followed");
-  HIR_RETURN_IF_ERROR(check_data_texts(texts, head));
+  std::vector<int64_t> commas;
+  if (!hollow_data_arrays(json_body, hollowed, &texts, &commas)) return InvalidArgument("the body's data arrays cannot be followed");
+  HIR_RETURN_IF_ERROR(check_data_texts(texts, head, commas));
   return texts;
 }
 
-Status check_data_texts(const std::vector<std::string_view>& texts, const InferRequest& head) {
+Status check_data_texts(const std::vector<std::string_view>& texts, const InferRequest& head,
+                        std::span<const int64_t> commas) {
   // The head reader refuses an input without data, so every input has an array; one array more
   // than inputs would be a `data` member elsewhere.
   if (texts.size() != head.inputs.size()) return InvalidArgument("data arrays other than the inputs'");
+  if (!commas.empty() && commas.size() != texts.size()) return InvalidArgument("comma counts other than the arrays'");
   for (size_t i = 0; i < texts.size(); ++i) {
     auto n = element_count(head.inputs[i].shape);
-    const int64_t commas = flat_commas(texts[i]);
-    if (commas < 0) return InvalidArgument("nested or string data");
-    if (!n.ok() || commas + 1 != *n) return InvalidArgument("input '" + head.inputs[i].name + "' holds other data than its shape says");
+    const int64_t count = commas.empty() ? flat_commas(texts[i]) : commas[i];
+    if (count < 0) return InvalidArgument("nested or string data");
+    if (!n.ok() || count + 1 != *n) return InvalidArgument("input '" + head.inputs[i].name + "' holds other data than its shape says");
   }
   return Status::Ok();
 }

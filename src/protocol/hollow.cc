@@ -51,14 +51,74 @@ size_t skip_string(std::string_view s, size_t i) {
   return kNone;
 }
 
+// next_json_special; with kCount, it also adds to *commas the commas it passes over, as lane
+// counters summed every 255 steps (baseline x86-64 has no popcnt instruction).
+template <bool kCount>
+size_t scan_special(std::string_view s, size_t i, int64_t* commas) {
+  const char* p = s.data();
+  const size_t n = s.size();
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i bit = _mm_set1_epi8(0x20);
+  const __m128i open = _mm_set1_epi8('{');
+  const __m128i close = _mm_set1_epi8('}');
+  const __m128i space = _mm_set1_epi8(0x20);
+  const __m128i comma = _mm_set1_epi8(',');
+  __m128i lanes = _mm_setzero_si128();
+  int steps = 0;
+  auto drain = [&lanes, commas] {
+    const __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());  // two 64-bit halves
+    *commas += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
+    lanes = _mm_setzero_si128();
+  };
+  for (; i + 16 <= n; i += 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i folded = _mm_or_si128(v, bit);
+    // Signed: bytes from 0x80 up compare below SP too, so one test finds both kinds of unusual.
+    const __m128i odd = _mm_cmplt_epi8(v, space);
+    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), odd),
+                                     _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
+    const int mask = _mm_movemask_epi8(hit);
+    if constexpr (kCount) {
+      __m128i found = _mm_cmpeq_epi8(v, comma);
+      if (mask != 0) {
+        // Only the commas before the special byte: k leading lanes of all-ones from a table.
+        alignas(16) static constexpr signed char kOnes[32] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                              -1, -1, -1, -1, -1, -1, -1, -1};
+        const int k = __builtin_ctz(mask);
+        found = _mm_and_si128(found, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kOnes + 16 - k)));
+      }
+      lanes = _mm_sub_epi8(lanes, found);
+      if (++steps == 255 || mask != 0) {
+        drain();
+        steps = 0;
+      }
+    }
+    if (mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
+  }
+  if constexpr (kCount) drain();
+#endif
+  for (; i < n; ++i) {
+    if (p[i] == '"' || opens(p[i]) || closes(p[i]) || unusual(p[i])) return i;
+    if constexpr (kCount) *commas += p[i] == ',';
+  }
+  return n;
+}
+
 // s[i] is '[': the index of its matching ']', or kNone. Objects have no place in tensor data.
-size_t skip_array(std::string_view s, size_t i) {
+// commas, when given, receives the array's commas when it is flat (no bracket or string inside),
+// else -1: the scan that finds its end counts them on the way, where a merge of JSON requests
+// would otherwise scan the text once more to check its element count (batch.h).
+size_t skip_array(std::string_view s, size_t i, int64_t* commas) {
   int depth = 0;
+  int64_t count = 0;
+  bool flat = commas != nullptr;
   for (;;) {
-    i = next_json_special(s, i);
+    i = flat && depth == 1 ? scan_special<true>(s, i, &count) : next_json_special(s, i);
     if (i == s.size()) return kNone;
     const char c = s[i];
     if (c == '"') {
+      flat = false;
       i = skip_data_string(s, i);
       if (i == kNone) return kNone;
       continue;
@@ -70,8 +130,12 @@ size_t skip_array(std::string_view s, size_t i) {
     if (unusual(c)) return kNone;
     if (c == '[') {
       if (++depth > kMaxDepth) return kNone;
+      flat = flat && depth == 1;
     } else if (c == ']') {
-      if (--depth == 0) return i;
+      if (--depth == 0) {
+        if (commas) *commas = flat ? count : -1;
+        return i;
+      }
     } else {
       return kNone;  // '{' or '}'
     }
@@ -88,33 +152,13 @@ size_t skip_space(std::string_view s, size_t i) {
 
 // A data array is mostly digits, commas and dots: sixteen bytes are looked at in one step where
 // SSE2 is there.
-size_t next_json_special(std::string_view s, size_t i) {
-  const char* p = s.data();
-  const size_t n = s.size();
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i bit = _mm_set1_epi8(0x20);
-  const __m128i open = _mm_set1_epi8('{');
-  const __m128i close = _mm_set1_epi8('}');
-  const __m128i space = _mm_set1_epi8(0x20);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i folded = _mm_or_si128(v, bit);
-    // Signed: bytes from 0x80 up compare below SP too, so one test finds both kinds of unusual.
-    const __m128i odd = _mm_cmplt_epi8(v, space);
-    const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), odd),
-                                     _mm_or_si128(_mm_cmpeq_epi8(folded, open), _mm_cmpeq_epi8(folded, close)));
-    if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<size_t>(__builtin_ctz(mask));
-  }
-#endif
-  for (; i < n; ++i)
-    if (p[i] == '"' || opens(p[i]) || closes(p[i]) || unusual(p[i])) return i;
-  return n;
-}
+size_t next_json_special(std::string_view s, size_t i) { return scan_special<false>(s, i, nullptr); }
 
-bool hollow_data_arrays(std::string_view s, std::string& out, std::vector<std::string_view>* contents) {
+bool hollow_data_arrays(std::string_view s, std::string& out, std::vector<std::string_view>* contents,
+                        std::vector<int64_t>* commas) {
   out.clear();
   if (contents) contents->clear();
+  if (commas) commas->clear();
   // What each open container is; a string right after '{' or after ',' in an object is a key.
   bool in_object[kMaxDepth];
   int depth = 0;
@@ -147,10 +191,12 @@ bool hollow_data_arrays(std::string_view s, std::string& out, std::vector<std::s
       if (i >= s.size() || s[i] != ':') return false;
       i = skip_space(s, i + 1);
       if (key != "data" || i >= s.size() || s[i] != '[') continue;
-      const size_t end = skip_array(s, i);
+      int64_t count = -1;
+      const size_t end = skip_array(s, i, commas ? &count : nullptr);
       if (end == kNone) return false;
       out.append(s.data() + copied, i + 1 - copied);  // through the '['
       if (contents) contents->push_back(s.substr(i + 1, end - i - 1));
+      if (commas) commas->push_back(count);
       copied = end;                                   // from the ']'
       i = end + 1;
     } else {

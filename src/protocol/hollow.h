@@ -7,6 +7,7 @@
 // request of a kind (header_memo.h), and the same head.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,8 +23,11 @@ namespace hir::protocol {
 // scan cannot follow (an unterminated string, unbalanced brackets, an object inside a data array,
 // nesting deeper than 64); the caller then reads `json` itself. Never reads out of bounds.
 // contents, when given, receives what was removed from each emptied array, in order: views into
-// `json`, between its brackets.
-bool hollow_data_arrays(std::string_view json, std::string& out, std::vector<std::string_view>* contents = nullptr);
+// `json`, between its brackets. commas, when given, receives for each emptied array, in the same
+// order, the commas it holds when it is flat (no bracket or quote inside), else -1: a flat array
+// of n values holds n - 1.
+bool hollow_data_arrays(std::string_view json, std::string& out, std::vector<std::string_view>* contents = nullptr,
+                        std::vector<int64_t>* commas = nullptr);
 
 // The index of the next quote, bracket ([ { ] }) or unusual byte (a control character, tab, CR
 // and LF included, or a non-ASCII byte) at or after i in s, or s.size() when there is none: the

@@ -255,8 +255,11 @@ Status read_head(od::document& doc, std::string_view& rest, InferRequest& req, s
 
 Result<InferRequest> parse_infer_request_head(std::string_view body,
                                               std::optional<std::string_view> header_length,
-                                              std::vector<std::string_view>* data_texts) {
+                                              std::vector<std::string_view>* data_texts,
+                                              std::vector<int64_t>* data_commas) {
   if (data_texts) data_texts->clear();
+  if (!data_texts) data_commas = nullptr;
+  if (data_commas) data_commas->clear();
   Result<size_t> len = detail::forwarded_json_length(body, header_length);
   if (!len.ok()) return len.status();
   const std::string_view json = body.substr(0, *len);
@@ -281,8 +284,9 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   // Only a header that holds a data member can be shortened: a raw-tensor header seen for the
   // first time is not walked for nothing.
   const bool hollowed = json.find("\"data\"") != std::string_view::npos &&
-                        hollow_data_arrays(json, t_hollow, data_texts) && t_hollow.size() < json.size();
+                        hollow_data_arrays(json, t_hollow, data_texts, data_commas) && t_hollow.size() < json.size();
   if (!hollowed && data_texts) data_texts->clear();
+  if (!hollowed && data_commas) data_commas->clear();
   if (hollowed) {
     text = t_hollow;
     if (auto req = recall(text)) return std::move(*req);

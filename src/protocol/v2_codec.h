@@ -52,10 +52,12 @@ Result<InferRequest> parse_infer_request(std::string_view body,
 // error.
 // data_texts, when given, receives the text of the `data` arrays the reader emptied (hollow.h),
 // views into body in order, or nothing when it emptied none; a batching router merges JSON
-// bodies from them (batch.h, check_data_texts) without scanning the body again.
+// bodies from them (batch.h, check_data_texts) without scanning the body again. data_commas, when
+// given with data_texts, receives each array's commas as hollow_data_arrays counts them.
 Result<InferRequest> parse_infer_request_head(std::string_view body,
                                               std::optional<std::string_view> header_length,
-                                              std::vector<std::string_view>* data_texts = nullptr);
+                                              std::vector<std::string_view>* data_texts = nullptr,
+                                              std::vector<int64_t>* data_commas = nullptr);
 // Raw-binary request (header length 0): the body is the single input's bytes (shared/protocol-v2.md
 // §3). Allowed for a model with one input and at most one variable dimension besides the batch
 // dimension (a batching model gets batch 1); a BYTES input must have one element, and the body is

@@ -207,9 +207,11 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   bool with_data = true;
   // A JSON body's data arrays, as the head reader found them: merging takes them from here.
   std::vector<std::string_view> data_texts;
+  std::vector<int64_t> data_commas;
   const bool want_texts = cfg_.batching.on() && !call->header_length;
   if (!raw && !(cache_ && cache_->caches(model.signature.name))) {
-    parsed = protocol::parse_infer_request_head(req.body, call->header_length, want_texts ? &data_texts : nullptr);
+    parsed = protocol::parse_infer_request_head(req.body, call->header_length, want_texts ? &data_texts : nullptr,
+                                              &data_commas);
     with_data = !(parsed.ok() && validate_request(*parsed, model.signature, false).ok());
   }
   if (with_data) {
@@ -272,11 +274,14 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   call->body = std::move(req.body);
   // Kept as offsets: the views were into the request's buffer, which the move handed over (a
   // body with data arrays is never short enough to be stored inline), checked all the same.
-  if (!with_data && std::string_view(call->body).data() == before.data())
+  if (!with_data && std::string_view(call->body).data() == before.data()) {
     for (std::string_view t : data_texts) call->data_at.emplace_back(static_cast<size_t>(t.data() - before.data()), t.size());
+    call->data_commas = std::move(data_commas);
+  }
   std::vector<std::string> hint_keys;
   if (strip_hints(parsed->parameters, &hint_keys) > 0) {
     call->data_at.clear();  // the body is written anew below
+    call->data_commas.clear();
     // Targets must not see hir's hints (Triton rejects a string `priority`): the request's JSON
     // header loses those keys and keeps every other byte; a header the scanner cannot take is
     // written again from the parsed request (binary tensors copied as they are, not converted).

@@ -206,7 +206,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
         t = protocol::json_data_texts(c.body, *c.head);
       } else {
         for (auto [at, n] : c.data_at) t->push_back(std::string_view(c.body).substr(at, n));
-        if (Status s = protocol::check_data_texts(*t, *c.head); !s.ok()) t = s;
+        if (Status s = protocol::check_data_texts(*t, *c.head, c.data_commas); !s.ok()) t = s;
       }
       if (!t.ok()) {
         alone(m, nullptr);  // outside the count of calls, like an overflow

@@ -97,6 +97,7 @@ struct RouterService::Call {
   // A JSON body's data arrays (offset, length in `body`), when the head reader found them: a
   // merge reads them from here instead of scanning the body again. Empty: scan it.
   std::vector<std::pair<size_t, size_t>> data_at;
+  std::vector<int64_t> data_commas;  // each array's commas as the head reader counted them
   Duration waited{};  // of the attempt on the wire: how long it waited for a batch first
 };
 

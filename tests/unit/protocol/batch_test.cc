@@ -198,6 +198,17 @@ TEST(BatchForm, TheHeadReaderHandsOverTheDataArraysItFound) {
   ASSERT_TRUE(scanned.ok());
   EXPECT_EQ(found, *scanned);
   EXPECT_TRUE(check_data_texts(found, *head).ok());
+  // With the commas the reader counted, the same answer without a scan; a count that disagrees
+  // with the shape is refused as the scan's would be.
+  std::vector<std::string_view> counted;
+  std::vector<int64_t> commas;
+  ASSERT_TRUE(parse_infer_request_head(j.body, std::nullopt, &counted, &commas).ok());
+  ASSERT_EQ(commas.size(), counted.size());
+  EXPECT_TRUE(check_data_texts(counted, *head, commas).ok());
+  commas.back() -= 1;
+  EXPECT_FALSE(check_data_texts(counted, *head, commas).ok());
+  commas.back() = -1;
+  EXPECT_FALSE(check_data_texts(counted, *head, commas).ok());
   // Read a second time, the header comes from the memo: the arrays are still handed over.
   std::vector<std::string_view> again;
   ASSERT_TRUE(parse_infer_request_head(j.body, std::nullopt, &again).ok());
