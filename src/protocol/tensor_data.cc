@@ -580,6 +580,23 @@ template <class T>
   }
 }
 
+// A short spelling (short_number) straight to a float or double, as token_value would give it:
+// with at most 7 digits and 6 decimals Clinger's fast path always holds and nothing is out of
+// range, so the checks for other numbers are skipped. An integral "-0" is left to token_value,
+// which declines it.
+template <class T>
+[[gnu::always_inline]] inline bool short_float(const char*& p, const char* end, T& out) {
+  static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
+  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
+  const char* q = p;
+  NumberToken n;
+  if (!short_number(q, end, n) || (n.integral && n.negative && n.digits == 0)) return false;
+  const double v = static_cast<double>(n.digits) / kPow10[-n.exp10];  // exact for integers
+  out = static_cast<T>(n.negative ? -v : v);
+  p = q;
+  return true;
+}
+
 const char* skip_json_space(const char* p, const char* end) {
   while (p != end && json_space(*p)) ++p;
   return p;
@@ -657,8 +674,12 @@ class NumberText {
       NumberToken token;
       T v{};
       if (count + k == expected_) return false;
-      if (!short_number(p, end, token) && !scan_number(p, end, token)) return false;
-      if (!token_value(token, v)) return false;
+      if constexpr (std::is_floating_point_v<T>) {
+        if (!short_float(p, end, v) && (!scan_number(p, end, token) || !token_value(token, v))) return false;
+      } else {
+        if (!short_number(p, end, token) && !scan_number(p, end, token)) return false;
+        if (!token_value(token, v)) return false;
+      }
       if (count + k == room_) grow(2 * room_);
       char* dst = out_ + static_cast<size_t>(count + k) * sizeof(T);
       if constexpr (std::endian::native == std::endian::little) {
