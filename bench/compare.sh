@@ -14,6 +14,17 @@
 #            call
 #   hir3     hir serve routing among 3 replicas (3 hir-worker processes, the first being the
 #            backend above)
+#   hirp     hir serve as `hir`, with busy polling (`server: {busy_poll_us: 200}`,
+#            docs/configuration.md): at -c1 only, since it is a setting for latency at low load
+#            that spends a core while it polls; left out of the interleaved probe below, where its
+#            polling would take a core from the targets timed right after it
+#   haproxyp HAProxy as above with its `busy-polling` option, at -c1 only; it polls for as long
+#            as it runs, so it is started for its own run and stopped after it
+#   directp  the backend itself while a shell loop keeps one core busy, at -c1 only: the baseline
+#            of hirp and haproxyp. On a virtual machine a polling process keeps its virtual CPU
+#            from sleeping, and every process on the machine is woken faster for it (direct -c1
+#            throughput doubled here, docs/perf/proxy.md "Busy polling"), so their hop is what
+#            they add to a path that has that core busy too
 # at -c1, -c64 and -c256 (wrk -t1), REPS repetitions with the targets' order rotated each
 # repetition, so that the machine's noise hits them alike. Every figure is a ratio or a
 # difference against the direct run of the same repetition, or a proxy's own CPU time per
@@ -37,7 +48,8 @@ DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 CONNS=${CONNS:-"1 64 256"}
 BODIES=${BODIES:-"json binary"}
-TARGETS=(direct nginx haproxy hir hirb hir3)
+TARGETS=(direct nginx haproxy hir hirb hir3 hirp)
+BUSY_POLL_US=${BUSY_POLL_US:-200}
 
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -164,13 +176,20 @@ haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
 pids+=($!); haproxy_pid=$!
 wait_listen "$hport" "$tmp/haproxy.log" "$haproxy_pid"
 
+# HAProxy with busy polling, for its own -c1 runs only (it polls as long as it runs).
+hpport=$(free_port)
+sed "s/^  nbthread 1$/  nbthread 1\n  busy-polling/; s/bind 127.0.0.1:$hport/bind 127.0.0.1:$hpport/" \
+  "$tmp/haproxy.cfg" > "$tmp/haproxyp.cfg"
+grep -q busy-polling "$tmp/haproxyp.cfg" || { echo "compare: could not write haproxyp.cfg" >&2; exit 1; }
+
 # --- hir serve: single target, and 3 replicas ----------------------------------------------------
-write_router_yaml() {  # FILE [--batching] PORT...
+write_router_yaml() {  # FILE [--batching | --busy-poll] PORT...
   local file=$1; shift
-  local names=() i=0 p batching=""
+  local names=() i=0 p batching="" poll=""
   if [ "$1" = --batching ]; then batching=1; shift; fi
+  if [ "$1" = --busy-poll ]; then poll=", busy_poll_us: $BUSY_POLL_US"; shift; fi
   {
-    echo "server: {host: 127.0.0.1, port: 0, threads: 1}"
+    echo "server: {host: 127.0.0.1, port: 0, threads: 1$poll}"
     [ -z "$batching" ] || echo "batching: {max_requests: 32}"
     echo "targets:"
     for p in "$@"; do
@@ -188,13 +207,17 @@ write_router_yaml() {  # FILE [--batching] PORT...
 write_router_yaml "$tmp/hir.yaml" "$wport"
 write_router_yaml "$tmp/hirb.yaml" --batching "$wport"
 write_router_yaml "$tmp/hir3.yaml" "${wports[@]}"
+write_router_yaml "$tmp/hirp.yaml" --busy-poll "$wport"
 "$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/hir.port" 2>"$tmp/hir.log" &
 pids+=($!); hir_pid=$!
 "$B/hir" serve --config "$tmp/hirb.yaml" --port 0 --port-file "$tmp/hirb.port" 2>"$tmp/hirb.log" &
 pids+=($!); hirb_pid=$!
 "$B/hir" serve --config "$tmp/hir3.yaml" --port 0 --port-file "$tmp/hir3.port" 2>"$tmp/hir3.log" &
 pids+=($!); hir3_pid=$!
+"$B/hir" serve --config "$tmp/hirp.yaml" --port 0 --port-file "$tmp/hirp.port" 2>"$tmp/hirp.log" &
+pids+=($!); hirp_pid=$!
 rport=$(wait_file "$tmp/hir.port"); rbport=$(wait_file "$tmp/hirb.port"); r3port=$(wait_file "$tmp/hir3.port")
+rpport=$(wait_file "$tmp/hirp.port")
 
 declare -A url pid
 url[direct]=http://127.0.0.1:$wport;   pid[direct]=""
@@ -203,6 +226,9 @@ url[haproxy]=http://127.0.0.1:$hport;  pid[haproxy]=$haproxy_pid
 url[hir]=http://127.0.0.1:$rport;      pid[hir]=$hir_pid
 url[hirb]=http://127.0.0.1:$rbport;    pid[hirb]=$hirb_pid
 url[hir3]=http://127.0.0.1:$r3port;    pid[hir3]=$hir3_pid
+url[hirp]=http://127.0.0.1:$rpport;    pid[hirp]=$hirp_pid
+url[haproxyp]=http://127.0.0.1:$hpport; pid[haproxyp]=""  # set while it runs
+url[directp]=${url[direct]};           pid[directp]=""
 
 # Every path must answer 200 before anything is timed.
 for t in "${TARGETS[@]}"; do
@@ -224,12 +250,28 @@ run_wrk() {
   [ -n "$out" ] || { echo "compare: wrk gave no result for $t" >&2; exit 1; }
   echo "$out proxy_ticks=$((p1 - p0)) backend_ticks=$((b1 - b0))"
 }
+# run_target TARGET BODY CONNS SECONDS: run_wrk, with haproxyp started for the run, and directp
+# timed while a shell loop keeps a core busy.
+run_target() {
+  local t=$1 spin r
+  case $t in
+    directp)
+      (while :; do :; done) & spin=$!
+      r=$(run_wrk "$@"); kill "$spin"; wait "$spin" 2>/dev/null || true ;;
+    haproxyp)
+      haproxy -db -f "$tmp/haproxyp.cfg" >>"$tmp/haproxyp.log" 2>&1 & pid[haproxyp]=$!
+      wait_listen "$hpport" "$tmp/haproxyp.log" "${pid[haproxyp]}"
+      r=$(run_wrk "$@"); kill "${pid[haproxyp]}"; wait "${pid[haproxyp]}" 2>/dev/null || true ;;
+    *) r=$(run_wrk "$@") ;;
+  esac
+  echo "$r"
+}
 kv() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<" $2"; }
 
 clk=$(getconf CLK_TCK)
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 echo "compare: $(nproc) cores ($cpu_model), Linux $(uname -r); wrk -t1 -d${DURATION}s at -c{${CONNS// /,}}, bodies {${BODIES// /,}}, $REPS repetitions"
-echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); nginx :$nport, haproxy :$hport, hir :$rport, hirb :$rbport, hir3 :$r3port"
+echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); nginx :$nport, haproxy :$hport, hir :$rport, hirb :$rbport, hir3 :$r3port, hirp :$rpport"
 
 # Warm-up: connection pools, the router's estimators, caches of the kernel.
 for t in "${TARGETS[@]}"; do for body in $BODIES; do run_wrk "$t" "$body" 64 1 >/dev/null; done; done
@@ -241,8 +283,11 @@ for rep in $(seq "$REPS"); do
   for i in "${!TARGETS[@]}"; do order+=("${TARGETS[$(((i + rep - 1) % ${#TARGETS[@]}))]}"); done
   for body in $BODIES; do
     for c in $CONNS; do
-      for t in "${order[@]}"; do
-        r=$(run_wrk "$t" "$body" "$c" "$DURATION")
+      extra=()
+      [ "$c" != 1 ] || { [ $((rep % 2)) = 1 ] && extra=(directp haproxyp) || extra=(haproxyp directp); }
+      for t in "${order[@]}" "${extra[@]}"; do
+        [ "$t" != hirp ] || [ "$c" = 1 ] || continue  # busy polling: at -c1 only (above)
+        r=$(run_target "$t" "$body" "$c" "$DURATION")
         n=$(kv requests "$r")
         sock=$(( $(kv connect "$r") + $(kv read "$r") + $(kv write "$r") + $(kv timeout "$r") ))
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$body" "$c" "$t" \
@@ -266,7 +311,7 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 HOP_ROUNDS=${HOP_ROUNDS:-20000}
 if [ "$HOP_ROUNDS" -gt 0 ] && [ -x "$B/hop_latency" ]; then
   hop_args=()
-  for t in "${TARGETS[@]}"; do hop_args+=("$t=${url[$t]##*:}"); done
+  for t in "${TARGETS[@]}"; do [ "$t" = hirp ] || hop_args+=("$t=${url[$t]##*:}"); done
   hop_out="bench/results/hop-$stamp.json"
   printf '{"rounds":%s,"bodies":{' "$HOP_ROUNDS" > "$hop_out"
   sep=""

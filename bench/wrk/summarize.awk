@@ -37,15 +37,18 @@ function fig(name, v, n, digits) {
   runs = runs (nruns++ ? ",\n    " : "") line
 }
 END {
-  np = split("nginx haproxy hir hirb hir3", P, " ")
   nb = split(bodies, BODY, " "); nc = split(conns, CONN, " ")
   summary = ""
   for (bi = 1; bi <= nb; bi++) for (ci = 1; ci <= nc; ci++) {
     body = BODY[bi]; c = CONN[ci]; key = body SUBSEP c
+    # Busy polling (hirp, haproxyp) runs at -c1 only, against directp: direct timed while a
+    # core is kept busy, as theirs is (compare.sh).
+    polled = c == 1 && (body SUBSEP c SUBSEP 1 SUBSEP "hirp") in rps && (body SUBSEP c SUBSEP 1 SUBSEP "directp") in rps
+    np = split(polled ? "nginx haproxy hir hirb hir3 hirp haproxyp" : "nginx haproxy hir hirb hir3", P, " ")
     for (pi = 1; pi <= np; pi++) {
       p = P[pi]; n = 0
       for (rep = 1; rep <= reps; rep++) {
-        d = body SUBSEP c SUBSEP rep SUBSEP "direct"; x = body SUBSEP c SUBSEP rep SUBSEP p
+        d = body SUBSEP c SUBSEP rep SUBSEP (p == "hirp" || p == "haproxyp" ? "directp" : "direct"); x = body SUBSEP c SUBSEP rep SUBSEP p
         n++
         vt[n] = rps[x] / rps[d]; va[n] = (p50[x] - p50[d]) / 1000; vb[n] = (p99[x] - p99[d]) / 1000
         vc[n] = cpu[x]; vbc[n] = bcpu[x]
@@ -72,6 +75,10 @@ END {
     fig("hirb_throughput_vs_best_of_nginx_haproxy", vhb, n, 3)
     fig("hirb_cpu_vs_best_of_nginx_haproxy", vhbc, n, 2)
     fig("direct_rps", vr, n, 0)
+    if (polled) {
+      for (rep = 1; rep <= reps; rep++) vdp[rep] = rps[body SUBSEP c SUBSEP rep SUBSEP "directp"]
+      fig("directp_rps", vdp, reps, 0)
+    }
     fig("backend_cpu_us_per_request_direct", vbk, n, 1)
 
     figs = ""
@@ -80,6 +87,7 @@ END {
 
     printf "\n%s body, wrk -t1 -c%s, %s s x %d repetitions: median [min–max]\n", body, c, dur, reps
     printf "  direct: %s req/s; backend CPU %s µs/request\n", T[key, "direct_rps"], T[key, "backend_cpu_us_per_request_direct"]
+    if (polled) printf "  directp (direct with a core kept busy; the baseline of hirp and haproxyp): %s req/s\n", T[key, "directp_rps"]
     printf "  %-10s %-26s %-26s %-26s %-26s %-26s\n", "proxy", "throughput vs direct", "added p50 ms", "added p99 ms", "CPU µs/request",
            "backend CPU µs/request"
     for (pi = 1; pi <= np; pi++) {

@@ -108,7 +108,7 @@ EventLoop::~EventLoop() {
   impl_->signal_sets.clear();
 }
 
-void EventLoop::run(int threads) {
+void EventLoop::run(int threads, Duration busy_poll) {
   Impl& im = *impl_;
   const int n = std::clamp(threads, im.count.load(), kMaxThreads);
   for (int i = im.count.load(); i < n; ++i) im.ctx[static_cast<size_t>(i)] = std::make_unique<Context>();
@@ -121,10 +121,25 @@ void EventLoop::run(int threads) {
   }
   if (im.stop_requested.load())
     for (int i = 0; i < n; ++i) im.ctx[static_cast<size_t>(i)]->io.stop();
-  auto run_one = [&im](int i) {
+  auto run_one = [&im, busy_poll](int i) {
     tl_loop = &im;
     tl_io = &im.ctx[static_cast<size_t>(i)]->io;
-    tl_io->run();
+    if (busy_poll <= Duration::zero()) {
+      tl_io->run();
+    } else {
+      // poll() runs what is ready, the reactor's epoll_wait with a zero timeout included; only
+      // after busy_poll without work does run_one() sleep in the kernel, until the next handler.
+      asio::io_context& io = *tl_io;
+      auto last = SteadyClock::now();
+      while (!io.stopped()) {
+        if (io.poll() > 0) {
+          last = SteadyClock::now();
+        } else if (SteadyClock::now() - last >= busy_poll) {
+          if (io.run_one() == 0) break;
+          last = SteadyClock::now();
+        }
+      }
+    }
     tl_loop = nullptr;
     tl_io = nullptr;
   };

@@ -26,7 +26,12 @@ class EventLoop {
   // Runs handlers on `threads` threads (the caller's included) until stop(), each thread on its
   // own context. A later run() keeps at least as many threads as the first, so that nothing
   // handed to a context of the first run is left without a thread.
-  void run(int threads = 1);
+  // busy_poll: after the last handler ran, each thread looks for ready work without sleeping for
+  // this long before it waits in the kernel (0: it waits at once). On a virtual machine a thread
+  // asleep in epoll_wait is woken through an interrupt of its virtual CPU, which costs tens of
+  // microseconds on every request at low load (docs/perf/proxy.md, "Busy polling"); a thread that
+  // polls sees the next event at once, at the price of a core while it polls.
+  void run(int threads = 1, Duration busy_poll = Duration::zero());
   // Makes run() return once the handlers now running finish. Safe from any thread.
   void stop();
   bool stopped() const;

@@ -85,7 +85,7 @@ ServerConfig parse_server(const YAML::Node& n) {
   if (!n) return s;
   const std::string w = "server";
   check_keys(n, {"host", "port", "threads", "max_body_bytes", "max_connections",
-                 "default_latency_budget_ms"}, w);
+                 "default_latency_budget_ms", "busy_poll_us"}, w);
   s.host = get<std::string>(n, "host", w, s.host);
   int port = get<int>(n, "port", w, s.port);
   if (port < 0 || port > 65535) fail(w, "port out of range");
@@ -97,6 +97,9 @@ ServerConfig parse_server(const YAML::Node& n) {
   double budget = get<double>(n, "default_latency_budget_ms", w, to_ms(s.default_budget));
   if (!(budget > 0 && budget <= kMaxMs)) fail(w, "default_latency_budget_ms must be within (0, 3600000]");
   s.default_budget = from_ms(budget);
+  const int poll_us = get<int>(n, "busy_poll_us", w, 0);
+  if (poll_us < 0 || poll_us > 100000) fail(w, "busy_poll_us must be 0..100000 (0: off)");
+  s.busy_poll = std::chrono::microseconds(poll_us);
   return s;
 }
 

@@ -82,6 +82,7 @@ struct ServerConfig {
   size_t max_body_bytes = 64u << 20;
   size_t max_connections = 20000;
   Duration default_budget = std::chrono::seconds(10);  // deadline when a request gives none
+  Duration busy_poll{};  // busy_poll_us: how long an idle I/O thread polls before it sleeps
 };
 
 // A local process `hir demo` starts to stand in for a target (ignored by `hir serve`).

@@ -124,10 +124,11 @@ int run_serve(const ServeOptions& opts) {
                                     {"config", opts.config_path.empty() ? "embedded" : opts.config_path},
                                     {"database", db ? store::redact_url(db_url) : std::string("none")},
                                     {"registry_version", service.registry_version()},
-                                    {"admin_api", admin_on ? "enabled" : "disabled"}});
+                                    {"admin_api", admin_on ? "enabled" : "disabled"},
+                                    {"busy_poll_us", static_cast<int64_t>(cfg->server.busy_poll.count() / 1000)}});
 
   loop.post([&service] { service.start_polling(); });
-  loop.run(cfg->server.threads);
+  loop.run(cfg->server.threads, cfg->server.busy_poll);
   // After the HTTP drain: no request needs a device any more.
   service.stop_devices();
   if (ledger) {

@@ -28,6 +28,28 @@ TEST(EventLoop, PostRunsOnTheLoopAndStopEndsRun) {
   EXPECT_TRUE(loop.stopped());
 }
 
+// With busy polling (run's second argument) work still arrives whether the thread is polling or
+// has gone to sleep after its window: posts from other threads, timers; and stop() ends run().
+TEST(EventLoop, BusyPollingRunsPostsAndTimersAndStops) {
+  for (Duration poll : {Duration(50us), Duration(30s)}) {
+    EventLoop loop;
+    std::thread t([&] { loop.run(1, poll); });
+    std::atomic<int> n{0};
+    for (int i = 0; i < 100; ++i) loop.post([&] { n.fetch_add(1); });
+    EXPECT_TRUE(wait_until([&] { return n.load() == 100; }));
+    std::this_thread::sleep_for(2ms);  // past the short window, so that the thread sleeps (no assertion on it)
+    std::atomic<bool> fired{false};
+    auto timer = loop.run_after(1ms, [&] { fired = true; });
+    EXPECT_TRUE(wait_until([&] { return fired.load(); }));
+    std::this_thread::sleep_for(2ms);
+    loop.post([&] { n.fetch_add(1); });
+    EXPECT_TRUE(wait_until([&] { return n.load() == 101; }));
+    loop.stop();
+    t.join();
+    EXPECT_TRUE(loop.stopped());
+  }
+}
+
 TEST(EventLoop, RunsOnSeveralThreads) {
   testing::LoopThread lt(3);
   std::atomic<int> n{0};

@@ -189,3 +189,14 @@ TEST(Config, ForgetIdleGapsParsesAndIsChecked) {
   EXPECT_NE(expect_error(std::string(kMinimal) + "routing: {forget_idle_gaps: .nan}\n").find("forget_idle_gaps"),
             std::string::npos);
 }
+
+TEST(Config, BusyPollingIsOffUnlessAskedAndBounded) {
+  auto plain = parse_config(kMinimal);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_EQ(plain->server.busy_poll, hir::Duration::zero());
+  auto set = parse_config(std::string(kMinimal) + "server: {busy_poll_us: 200}\n");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_EQ(set->server.busy_poll, std::chrono::microseconds(200));
+  for (const char* bad : {"server: {busy_poll_us: -1}\n", "server: {busy_poll_us: 100001}\n"})
+    EXPECT_NE(expect_error(std::string(kMinimal) + bad).find("busy_poll_us"), std::string::npos) << bad;
+}
