@@ -231,7 +231,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   if (call->usage) call->usage->rec.request_id = call->request_id;
   auto incoming = req.headers.get("traceparent");
   auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
-  call->traceparent = (trace ? trace->child() : telemetry::TraceContext::generate()).header();
+  call->traceparent = trace ? trace->child().header() : telemetry::TraceContext::new_header();
   call->respond = std::move(respond);
   if (cache_) {
     call->cache_key = cache_->key_for(*parsed, model.signature.name);

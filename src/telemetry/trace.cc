@@ -107,16 +107,17 @@ std::optional<TraceContext> TraceContext::parse(std::string_view v) {
   return ctx;
 }
 
-TraceContext TraceContext::generate() {
-  TraceContext ctx;
-  ctx.trace_id.reserve(32);
+std::string TraceContext::new_header() {
+  std::string out;
+  out.reserve(kVersion00Length);
+  out += "00-";
   // Only the whole 128 bits must be non-zero; a non-zero high half is the simplest way to ensure it.
-  append_hex64(ctx.trace_id, random_nonzero64());
-  append_hex64(ctx.trace_id, random64());
-  ctx.parent_id.reserve(16);
-  append_hex64(ctx.parent_id, random_nonzero64());
-  ctx.flags = 1;
-  return ctx;
+  append_hex64(out, random_nonzero64());
+  append_hex64(out, random64());
+  out += '-';
+  append_hex64(out, random_nonzero64());
+  out += "-01";
+  return out;
 }
 
 TraceContext TraceContext::child() const {

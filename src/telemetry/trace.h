@@ -25,8 +25,9 @@ struct TraceContext {
   // version ff and all-zero ids are invalid. A higher version is parsed as the spec's "versioning of
   // traceparent" asks: the 00 fields first, then the end of the value or '-', and only the sampled flag.
   static std::optional<TraceContext> parse(std::string_view traceparent);
-  // A new trace: random trace id and parent id, sampled.
-  static TraceContext generate();
+  // The traceparent value of a new trace: random trace id and parent id, sampled; written at once
+  // (one allocation: this is per request where clients send no traceparent).
+  static std::string new_header();
   // The context to send downstream: same trace id and flags, a new parent (span) id.
   TraceContext child() const;
   // "00-<trace_id>-<parent_id>-<flags as 2 lowercase hex>".

@@ -90,7 +90,7 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
   const auto tp = http.headers.get("traceparent");
   job->traceparent = (tp && telemetry::TraceContext::parse(*tp))
                          ? std::string(*tp)
-                         : telemetry::TraceContext::generate().header();
+                         : telemetry::TraceContext::new_header();
   // The request id: the body's "id", else x-request-id, else a new one. Until the body parses,
   // the header (or a new id) names the request in the logs.
   const auto header_id = http.headers.get("x-request-id");
