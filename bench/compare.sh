@@ -250,21 +250,25 @@ run_wrk() {
   [ -n "$out" ] || { echo "compare: wrk gave no result for $t" >&2; exit 1; }
   echo "$out proxy_ticks=$((p1 - p0)) backend_ticks=$((b1 - b0))"
 }
-# run_target TARGET BODY CONNS SECONDS: run_wrk, with haproxyp started for the run, and directp
-# timed while a shell loop keeps a core busy.
+# run_target TARGET BODY CONNS SECONDS: sets R to run_wrk's result, with haproxyp started for
+# the run and directp timed while a shell loop keeps a core busy. Called in this shell, not in a
+# command substitution, so that a failure stops the script (set -e) and the exit trap stops
+# whatever it started (both are in `pids` while they run).
 run_target() {
-  local t=$1 spin r
+  local t=$1 helper=""
   case $t in
-    directp)
-      (while :; do :; done) & spin=$!
-      r=$(run_wrk "$@"); kill "$spin"; wait "$spin" 2>/dev/null || true ;;
-    haproxyp)
-      haproxy -db -f "$tmp/haproxyp.cfg" >>"$tmp/haproxyp.log" 2>&1 & pid[haproxyp]=$!
-      wait_listen "$hpport" "$tmp/haproxyp.log" "${pid[haproxyp]}"
-      r=$(run_wrk "$@"); kill "${pid[haproxyp]}"; wait "${pid[haproxyp]}" 2>/dev/null || true ;;
-    *) r=$(run_wrk "$@") ;;
+    directp) (while :; do :; done) & helper=$! ;;
+    haproxyp) haproxy -db -f "$tmp/haproxyp.cfg" >>"$tmp/haproxyp.log" 2>&1 & helper=$!; pid[haproxyp]=$helper ;;
   esac
-  echo "$r"
+  [ -z "$helper" ] || pids+=("$helper")
+  [ "$t" != haproxyp ] || wait_listen "$hpport" "$tmp/haproxyp.log" "$helper"
+  R=$(run_wrk "$@")
+  if [ -n "$helper" ]; then
+    kill "$helper"; wait "$helper" 2>/dev/null || true
+    local keep=() p
+    for p in "${pids[@]}"; do [ "$p" = "$helper" ] || keep+=("$p"); done
+    pids=("${keep[@]}")
+  fi
 }
 kv() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<" $2"; }
 
@@ -287,7 +291,8 @@ for rep in $(seq "$REPS"); do
       [ "$c" != 1 ] || { [ $((rep % 2)) = 1 ] && extra=(directp haproxyp) || extra=(haproxyp directp); }
       for t in "${order[@]}" "${extra[@]}"; do
         [ "$t" != hirp ] || [ "$c" = 1 ] || continue  # busy polling: at -c1 only (above)
-        r=$(run_target "$t" "$body" "$c" "$DURATION")
+        run_target "$t" "$body" "$c" "$DURATION"
+        r=$R
         n=$(kv requests "$r")
         sock=$(( $(kv connect "$r") + $(kv read "$r") + $(kv write "$r") + $(kv timeout "$r") ))
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$body" "$c" "$t" \

@@ -33,7 +33,7 @@ function fig(name, v, n, digits) {
   errors += $9 + $10
   line = sprintf("{\"rep\":%d,\"body\":%s,\"conns\":%d,\"target\":%s,\"rps\":%s,\"ok_rps\":%s,\"p50_ms\":%s,\"p99_ms\":%s,\"requests\":%d,\"socket_errors\":%d,\"non2xx\":%d,\"proxy_cpu_us_per_request\":%s,\"backend_cpu_us_per_request\":%s}",
                  rep, jstr(body), c, jstr(t), num($5), num(rps[k]), num($6 / 1000), num($7 / 1000), $8, $9, $10,
-                 (t == "direct") ? "null" : num(cpu[k]), num(bcpu[k]))
+                 (t == "direct" || t == "directp") ? "null" : num(cpu[k]), num(bcpu[k]))
   runs = runs (nruns++ ? ",\n    " : "") line
 }
 END {
