@@ -80,7 +80,14 @@ Result<std::unique_ptr<OnnxModel>> OnnxModel::load(const std::string& onnx_path)
 
 Result<std::unique_ptr<OnnxModel>> OnnxModel::load_from_bytes(std::string bytes, std::string origin) {
   static std::once_flag threads_once;
-  std::call_once(threads_once, [] { cv::setNumThreads(1); });
+  std::call_once(threads_once, [] {
+    cv::setNumThreads(1);
+    // OpenCV's dnn makes its layer registry, and the mutex that guards it, on first use behind a
+    // double-checked pointer that is not atomic: executor threads loading their models at once
+    // race on it (ThreadSanitizer, docs/perf/proxy.md "Twelfth pass"). Made here, once, first.
+    cv::dnn::LayerParams params;
+    (void)cv::dnn::LayerFactory::createLayerInstance("Identity", params);
+  });
 
   auto info = read_onnx_info(bytes);
   if (!info.ok()) return InvalidArgument(origin + ": " + info.status().message());
