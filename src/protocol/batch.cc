@@ -2,10 +2,6 @@
 
 #include "protocol/hollow.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -36,45 +32,6 @@ std::optional<size_t> times(int64_t rows, size_t per_row) {
   const auto r = static_cast<size_t>(rows);
   if (per_row != 0 && r > std::numeric_limits<size_t>::max() / per_row) return std::nullopt;
   return r * per_row;
-}
-
-// The commas in a flat array's text, or -1 when it holds a bracket or a quote (nested arrays,
-// strings). Sixteen bytes a step where SSE2 is there: the text is a few kilobytes of numbers.
-int64_t flat_commas(std::string_view t) {
-  const char* p = t.data();
-  const size_t n = t.size();
-  int64_t commas = 0;
-  size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i comma = _mm_set1_epi8(',');
-  const __m128i open = _mm_set1_epi8('[');
-  const __m128i quote = _mm_set1_epi8('"');
-  // Each lane counts its commas (a match is -1, subtracted), summed across lanes every 255 steps
-  // before a lane could wrap: baseline x86-64 has no popcnt instruction, and the library call
-  // that stood in for it cost more than the scan.
-  __m128i lanes = _mm_setzero_si128();
-  int steps = 0;
-  auto drain = [&lanes, &commas] {
-    const __m128i sums = _mm_sad_epu8(lanes, _mm_setzero_si128());  // two 64-bit halves
-    commas += _mm_cvtsi128_si32(sums) + _mm_cvtsi128_si32(_mm_srli_si128(sums, 8));
-    lanes = _mm_setzero_si128();
-  };
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, open), _mm_cmpeq_epi8(v, quote))) != 0) return -1;
-    lanes = _mm_sub_epi8(lanes, _mm_cmpeq_epi8(v, comma));
-    if (++steps == 255) {
-      drain();
-      steps = 0;
-    }
-  }
-  drain();
-#endif
-  for (; i < n; ++i) {
-    if (p[i] == '[' || p[i] == '"') return -1;
-    commas += p[i] == ',';
-  }
-  return commas;
 }
 
 }  // namespace
@@ -153,10 +110,10 @@ Status check_data_texts(const std::vector<std::string_view>& texts, const InferR
   // The head reader refuses an input without data, so every input has an array; one array more
   // than inputs would be a `data` member elsewhere.
   if (texts.size() != head.inputs.size()) return InvalidArgument("data arrays other than the inputs'");
-  if (!commas.empty() && commas.size() != texts.size()) return InvalidArgument("comma counts other than the arrays'");
+  if (commas.size() != texts.size()) return InvalidArgument("comma counts other than the arrays'");
   for (size_t i = 0; i < texts.size(); ++i) {
     auto n = element_count(head.inputs[i].shape);
-    const int64_t count = commas.empty() ? flat_commas(texts[i]) : commas[i];
+    const int64_t count = commas[i];
     if (count < 0) return InvalidArgument("nested or string data");
     if (!n.ok() || count + 1 != *n) return InvalidArgument("input '" + head.inputs[i].name + "' holds other data than its shape says");
   }

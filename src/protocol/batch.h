@@ -53,11 +53,11 @@ std::optional<BatchForm> batch_form(const InferRequest& head, std::optional<size
 // shape says. kInvalidArgument otherwise (the request then goes alone, and the target answers
 // it as it would have). The views point into json_body.
 Result<std::vector<std::string_view>> json_data_texts(std::string_view json_body, const InferRequest& head);
-// The checks of json_data_texts on arrays already found (parse_infer_request_head's data_texts);
-// commas, when not empty, holds each array's commas as the head reader counted them (data_commas),
-// which spares a scan of the texts.
+// The checks of json_data_texts on arrays already found: parse_infer_request_head's data_texts
+// and data_commas (each array's commas as the scan that found it counted them, -1 when it is not
+// flat), so that the texts are not scanned again.
 Status check_data_texts(const std::vector<std::string_view>& texts, const InferRequest& head,
-                        std::span<const int64_t> commas = {});
+                        std::span<const int64_t> commas);
 
 // The merged request: the first part's form with every input's batch dimension summed, and the
 // parts' tensors one after another, input by input; every output asked for raw; no id. Binary

@@ -524,6 +524,10 @@ struct NumberToken {
   return true;
 }
 
+// The powers of ten a double holds exactly (Clinger's fast path).
+constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
 // The double simdjson would give: correctly rounded. Declines "-0" (simdjson's reading of it as
 // an integer or a double decides its sign), integers beyond 2^53 and non-finite results.
 [[gnu::always_inline]] inline bool token_double(const NumberToken& n, double& out) {
@@ -537,9 +541,6 @@ struct NumberToken {
   // Clinger's fast path: an integer and a power of ten that a double holds exactly, one
   // correctly rounded IEEE operation between them (in double precision, not x87's extended).
   static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
-  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   if (n.exact && n.digits <= kExactInt && n.exp10 >= -22 && n.exp10 <= 22) {
     double v = static_cast<double>(n.digits);
     v = n.exp10 < 0 ? v / kPow10[-n.exp10] : v * kPow10[n.exp10];
@@ -587,7 +588,6 @@ template <class T>
 template <class T>
 [[gnu::always_inline]] inline bool short_float(const char*& p, const char* end, T& out) {
   static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
-  static constexpr double kPow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
   const char* q = p;
   NumberToken n;
   if (!short_number(q, end, n) || (n.integral && n.negative && n.digits == 0)) return false;
