@@ -225,22 +225,12 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
   return encode_infer_request(merged, true);
 }
 
-Result<std::vector<InferResponse>> split_response(const InferResponse& whole, std::span<const BatchPart> parts) {
+Status check_split(const InferResponse& whole, std::span<const BatchPart> parts) {
   int64_t total = 0;
   for (const BatchPart& p : parts) {
     if (!p.head || p.rows < 1 || p.rows > std::numeric_limits<int64_t>::max() - total)
       return InvalidArgument("a batch part without rows");
     total += p.rows;
-  }
-  std::vector<InferResponse> out(parts.size());
-  for (size_t k = 0; k < parts.size(); ++k) {
-    InferResponse& o = out[k];
-    o.model_name = whole.model_name;
-    o.model_version = whole.model_version;
-    o.parameters = whole.parameters;
-    o.outputs.reserve(whole.outputs.size());
-    o.binary.reserve(whole.outputs.size());
-    for (const Tensor& t : whole.outputs) o.binary.push_back(parts[k].head->wants_binary(t.name));
   }
   for (const Tensor& t : whole.outputs) {
     auto per_row = row_bytes(t.datatype, t.shape);
@@ -249,21 +239,66 @@ Result<std::vector<InferResponse>> split_response(const InferResponse& whole, st
     auto all = times(total, *per_row);
     if (!all || *all != t.data.size())
       return InvalidArgument("output '" + t.name + "' does not hold whole rows");
-    size_t at = 0;
-    for (size_t k = 0; k < parts.size(); ++k) {
-      Tensor part;
-      part.name = t.name;
-      part.datatype = t.datatype;
-      part.shape = t.shape;
-      part.shape[0] = parts[k].rows;
-      const size_t bytes = static_cast<size_t>(parts[k].rows) * *per_row;
-      part.data.assign(t.data, at, bytes);
-      part.parameters = t.parameters;
-      at += bytes;
-      out[k].outputs.push_back(std::move(part));
-    }
   }
+  return Status::Ok();
+}
+
+namespace {
+
+size_t first_row_of(std::span<const BatchPart> parts, size_t k) {
+  size_t first = 0;
+  for (size_t j = 0; j < k; ++j) first += static_cast<size_t>(parts[j].rows);
+  return first;
+}
+
+}  // namespace
+
+InferResponse split_part(const InferResponse& whole, std::span<const BatchPart> parts, size_t k) {
+  const size_t first_row = first_row_of(parts, k);
+  const auto rows = static_cast<size_t>(parts[k].rows);
+  InferResponse o;
+  o.model_name = whole.model_name;
+  o.model_version = whole.model_version;
+  o.parameters = whole.parameters;
+  o.outputs.reserve(whole.outputs.size());
+  o.binary.reserve(whole.outputs.size());
+  for (const Tensor& t : whole.outputs) {
+    const size_t per_row = *row_bytes(t.datatype, t.shape);  // check_split's, as the sizes below
+    Tensor part;
+    part.name = t.name;
+    part.datatype = t.datatype;
+    part.shape = t.shape;
+    part.shape[0] = parts[k].rows;
+    part.data.assign(t.data, first_row * per_row, rows * per_row);
+    part.parameters = t.parameters;
+    o.outputs.push_back(std::move(part));
+    o.binary.push_back(parts[k].head->wants_binary(t.name));
+  }
+  return o;
+}
+
+Result<std::vector<InferResponse>> split_response(const InferResponse& whole, std::span<const BatchPart> parts) {
+  if (Status s = check_split(whole, parts); !s.ok()) return s;
+  std::vector<InferResponse> out;
+  out.reserve(parts.size());
+  for (size_t k = 0; k < parts.size(); ++k) out.push_back(split_part(whole, parts, k));
   return out;
+}
+
+Encoded encode_split_answer(const InferResponse& whole, std::span<const BatchPart> parts, size_t k,
+                            const HeaderEdit& edit) {
+  const size_t first_row = first_row_of(parts, k);
+  const auto rows = static_cast<size_t>(parts[k].rows);
+  std::vector<OutputRef> outputs;
+  outputs.reserve(whole.outputs.size());
+  for (const Tensor& t : whole.outputs) {
+    const size_t per_row = *row_bytes(t.datatype, t.shape);  // check_split's
+    outputs.push_back({t.name, t.datatype, t.shape, parts[k].rows,
+                       std::string_view(t.data).substr(first_row * per_row, rows * per_row), &t.parameters,
+                       parts[k].head->wants_binary(t.name)});
+  }
+  return encode_infer_response(
+      ResponseRef{edit.id, edit.model_name, edit.model_version, &whole.parameters, edit.extra, outputs});
 }
 
 }  // namespace hir::protocol

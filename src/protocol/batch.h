@@ -20,6 +20,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "protocol/splice.h"
 #include "protocol/v2_codec.h"
 
 namespace hir::protocol {
@@ -71,5 +72,17 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts);
 // parts' total or its data is not whole rows of a fixed-width type: the target answered
 // something else than what was asked.
 Result<std::vector<InferResponse>> split_response(const InferResponse& whole, std::span<const BatchPart> parts);
+
+// split_response's checks alone, for answers taken one at a time with split_part or
+// encode_split_answer.
+Status check_split(const InferResponse& whole, std::span<const BatchPart> parts);
+// split_response(whole, parts)[k]; whole and parts must have passed check_split.
+InferResponse split_part(const InferResponse& whole, std::span<const BatchPart> parts, size_t k);
+// The answer of parts[k] written straight from the whole answer's rows: byte for byte what
+// encode_infer_response(split_response(whole, parts)[k], edit.extra) writes once the split
+// answer's id, model name and version are edit's, without copying the rows into an answer of
+// their own first. edit.extra in key order. whole and parts must have passed check_split.
+Encoded encode_split_answer(const InferResponse& whole, std::span<const BatchPart> parts, size_t k,
+                            const HeaderEdit& edit);
 
 }  // namespace hir::protocol

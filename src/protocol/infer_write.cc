@@ -29,30 +29,61 @@ void append_params_field(std::string& out, const Parameters& p, std::string_view
   append_parameters(out, merged);
 }
 
+// Writes ,"parameters":{...}: own's entries and extra's (distinct keys, in key order) merged in key
+// order, extra's replacing own's of the same key: what one Parameters map holding both would
+// write. Nothing when both are empty.
+void append_response_params(std::string& out, const Parameters* own, std::span<const ParamRef> extra) {
+  static const Parameters kNone;
+  const Parameters& p = own ? *own : kNone;
+  if (p.empty() && extra.empty()) return;
+  out += ",\"parameters\":{";
+  bool first = true;
+  auto put = [&](std::string_view key, const auto& value) {
+    if (!first) out += ',';
+    first = false;
+    append_key(out, key);
+    append_param_value(out, value);
+  };
+  auto it = p.begin();
+  for (const ParamRef& e : extra) {
+    for (; it != p.end() && std::string_view(it->first) < e.key; ++it) put(it->first, it->second);
+    if (it != p.end() && it->first == e.key) ++it;  // replaced
+    put(e.key, e.value);
+  }
+  for (; it != p.end(); ++it) put(it->first, it->second);
+  out += '}';
+}
+
+OutputRef ref_of(const Tensor& t, bool binary) {
+  return {t.name, t.datatype, t.shape, -1, t.data, &t.parameters, binary};
+}
+
 // Appends the JSON for one tensor (request input or response output); raw tensors add their
 // bytes to `binary` and say so with binary_data_size.
-void append_tensor(std::string& out, std::string& binary, const Tensor& t, bool raw,
+void append_tensor(std::string& out, std::string& binary, const OutputRef& t, bool raw,
                    bool request_order) {
+  static const Parameters kNone;
+  const Parameters& params = t.parameters ? *t.parameters : kNone;
   out += "{\"name\":";
   append_json_string(out, t.name);
   if (request_order) {
     out += ",\"shape\":";
-    append_shape(out, t.shape);
+    append_shape(out, t.shape, t.rows);
   }
   out += ",\"datatype\":";
   append_json_string(out, datatype_name(t.datatype));
   if (!request_order) {
     out += ",\"shape\":";
-    append_shape(out, t.shape);
+    append_shape(out, t.shape, t.rows);
   }
   if (raw) {
     const ParamValue size = static_cast<int64_t>(t.data.size());
-    append_params_field(out, t.parameters, "binary_data_size", &size);
+    append_params_field(out, params, "binary_data_size", &size);
     binary += t.data;
   } else {
-    append_params_field(out, t.parameters, "binary_data_size", nullptr);
+    append_params_field(out, params, "binary_data_size", nullptr);
     out += ",\"data\":";
-    append_json_data(out, t);
+    append_json_data(out, t.datatype, t.data);
   }
   out += '}';
 }
@@ -105,9 +136,9 @@ Encoded encode_infer_request(const InferRequest& req, bool binary_inputs) {
   for (size_t i = 0; i < req.inputs.size(); ++i) {
     if (i > 0) out += ',';
     const Tensor& t = req.inputs[i];
-    const bool raw = binary_inputs || !json_can_carry(t);
+    const bool raw = binary_inputs || !json_can_carry(t.datatype, t.data);
     any_raw = any_raw || raw;
-    append_tensor(out, binary, t, raw, true);
+    append_tensor(out, binary, ref_of(t, binary_inputs), raw, true);
   }
   out += ']';
   if (!req.outputs.empty()) {
@@ -122,26 +153,33 @@ Encoded encode_infer_request(const InferRequest& req, bool binary_inputs) {
   return finish(std::move(out), binary, any_raw);
 }
 
-Encoded encode_infer_response(const InferResponse& resp) {
+Encoded encode_infer_response(const ResponseRef& resp) {
   std::string out, binary;
   bool any_raw = false;
-  out.reserve(256 + 4 * data_bytes(resp.outputs));
+  size_t bytes = 0;
+  for (const OutputRef& o : resp.outputs) bytes += o.data.size();
+  out.reserve(256 + 4 * bytes);
   detail::open_response(out, resp.id, resp.model_name, resp.model_version);
-  if (!resp.parameters.empty()) {
-    out += ",\"parameters\":";
-    append_parameters(out, resp.parameters);
-  }
+  append_response_params(out, resp.parameters, resp.extra);
   out += ",\"outputs\":[";
   for (size_t i = 0; i < resp.outputs.size(); ++i) {
     if (i > 0) out += ',';
-    const Tensor& t = resp.outputs[i];
-    const bool asked = i < resp.binary.size() && resp.binary[i];
-    const bool raw = asked || !json_can_carry(t);
+    const OutputRef& o = resp.outputs[i];
+    const bool raw = o.binary || !json_can_carry(o.datatype, o.data);
     any_raw = any_raw || raw;
-    append_tensor(out, binary, t, raw, false);
+    append_tensor(out, binary, o, raw, false);
   }
   out += "]}";
   return finish(std::move(out), binary, any_raw);
+}
+
+Encoded encode_infer_response(const InferResponse& resp, std::span<const ParamRef> extra) {
+  std::vector<OutputRef> outputs;
+  outputs.reserve(resp.outputs.size());
+  for (size_t i = 0; i < resp.outputs.size(); ++i)
+    outputs.push_back(ref_of(resp.outputs[i], i < resp.binary.size() && resp.binary[i]));
+  return encode_infer_response(
+      ResponseRef{resp.id, resp.model_name, resp.model_version, &resp.parameters, extra, outputs});
 }
 
 }  // namespace hir::protocol

@@ -28,11 +28,11 @@ void append_double(std::string& out, double v) {
   append_number(out, v);
 }
 
-void append_shape(std::string& out, const Shape& shape) {
+void append_shape(std::string& out, std::span<const int64_t> shape, int64_t first) {
   out += '[';
   for (size_t i = 0; i < shape.size(); ++i) {
     if (i > 0) out += ',';
-    append_int(out, shape[i]);
+    append_int(out, i == 0 && first >= 0 ? first : shape[i]);
   }
   out += ']';
 }

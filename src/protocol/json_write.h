@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -15,7 +16,9 @@ void append_uint(std::string& out, uint64_t v);
 // NaN and infinity, which JSON cannot carry.
 void append_float(std::string& out, float v);
 void append_double(std::string& out, double v);
-void append_shape(std::string& out, const Shape& shape);  // [1,4]
+// [1,4]; `first`, when >= 0, is written in place of shape[0] (the rows of an answer cut from a
+// merged one).
+void append_shape(std::string& out, std::span<const int64_t> shape, int64_t first = -1);
 // "key": with the key escaped; comma handling stays with the caller.
 void append_key(std::string& out, std::string_view key);
 // One parameter value, as append_parameters writes it.

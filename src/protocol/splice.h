@@ -25,12 +25,6 @@
 namespace hir::protocol {
 
 // What the router changes in a target's answer.
-// A parameter the router adds, by reference: making one copies nothing.
-struct ParamRef {
-  std::string_view key;
-  ParamView value;
-};
-
 struct HeaderEdit {
   std::string_view id;             // empty: no `id` field, as the encoder writes an empty id
   std::string_view model_name;     // replaces the target's model_name

@@ -320,11 +320,10 @@ void append_each(std::string& out, std::string_view d, F&& write) {
   }
 }
 
-void append_elements(std::string& out, const Tensor& t) {
-  const std::string_view d = t.data;
+void append_elements(std::string& out, DataType type, std::string_view d) {
   auto as_int = [&out](auto v) { append_int(out, static_cast<int64_t>(v)); };
   auto as_uint = [&out](auto v) { append_uint(out, static_cast<uint64_t>(v)); };
-  switch (t.datatype) {
+  switch (type) {
     case DataType::kBool:
       return append_each<uint8_t>(out, d, [&out](uint8_t v) { out += v ? "true" : "false"; });
     case DataType::kUint8:
@@ -782,18 +781,18 @@ Status read_json_data(const element& data, std::string_view path, Tensor& t) {
   return reader.finish();
 }
 
-bool json_can_carry(const Tensor& t) {
-  switch (t.datatype) {
+bool json_can_carry(DataType type, std::string_view data) {
+  switch (type) {
     case DataType::kFp16:
     case DataType::kBf16:
       return false;
     case DataType::kFp32:
-      return all_finite<float>(t.data);
+      return all_finite<float>(data);
     case DataType::kFp64:
-      return all_finite<double>(t.data);
+      return all_finite<double>(data);
     case DataType::kBytes: {
       bool text = true;
-      const bool well_formed = for_each_bytes(t.data, [&text](std::string_view s) {
+      const bool well_formed = for_each_bytes(data, [&text](std::string_view s) {
         text = text && simdjson::validate_utf8(s.data(), s.size());
       });
       return well_formed && text;
@@ -803,9 +802,9 @@ bool json_can_carry(const Tensor& t) {
   }
 }
 
-void append_json_data(std::string& out, const Tensor& t) {
+void append_json_data(std::string& out, DataType type, std::string_view data) {
   out += '[';
-  append_elements(out, t);
+  append_elements(out, type, data);
   out += ']';
 }
 

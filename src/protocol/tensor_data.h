@@ -24,11 +24,12 @@ Status read_json_data(const element& data, std::string_view path, Tensor& t);
 // then reads the array from the DOM, which gives the same answer or the precise error.
 bool read_json_numbers(std::string_view text, Tensor& t);
 
-// True when JSON can carry t exactly: not FP16/BF16, no NaN or infinity, BYTES elements that are
-// well-formed and valid UTF-8.
-bool json_can_carry(const Tensor& t);
-// Appends t's elements as a flat JSON array. Reads only whole elements inside t.data, so a tensor
-// whose data does not match its shape still cannot make it read out of bounds.
-void append_json_data(std::string& out, const Tensor& t);
+// True when JSON can carry a tensor of this datatype and wire data exactly: not FP16/BF16, no NaN
+// or infinity, BYTES elements that are well-formed and valid UTF-8. (Datatype and data rather
+// than a Tensor: an answer cut from a merged one is written from a view of its rows.)
+bool json_can_carry(DataType type, std::string_view data);
+// Appends the elements of `data` as a flat JSON array. Reads only whole elements, so data that
+// does not match its tensor's shape still cannot make it read out of bounds.
+void append_json_data(std::string& out, DataType type, std::string_view data);
 
 }  // namespace hir::protocol::detail

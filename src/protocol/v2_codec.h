@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -70,8 +71,40 @@ Result<InferResponse> parse_infer_response(std::string_view body,
 
 // For the router and the bench client. binary_inputs: send every input raw.
 Encoded encode_infer_request(const InferRequest& req, bool binary_inputs);
-// Honours resp.binary[i] (missing entries mean JSON).
-Encoded encode_infer_response(const InferResponse& resp);
+
+// A parameter the router adds, by reference: making one copies nothing.
+struct ParamRef {
+  std::string_view key;
+  ParamView value;
+};
+
+// Honours resp.binary[i] (missing entries mean JSON). `extra`, distinct keys in key order, is
+// merged into resp.parameters, replacing entries of the same keys: the answer is what encoding a
+// copy of resp with extra inserted into its parameters would give, without the copy.
+Encoded encode_infer_response(const InferResponse& resp, std::span<const ParamRef> extra = {});
+
+// An answer's outputs and parameters by reference, for an answer that is not held as an
+// InferResponse: one cut from a merged call's answer (batch.h), written without copying its
+// rows out first.
+struct OutputRef {
+  std::string_view name;
+  DataType datatype = DataType::kFp32;
+  std::span<const int64_t> shape;
+  int64_t rows = -1;  // when >= 0, written in place of shape[0]
+  std::string_view data;
+  const Parameters* parameters = nullptr;  // nullptr: none
+  bool binary = false;                     // asked raw
+};
+struct ResponseRef {
+  std::string_view id;  // empty: no `id` field
+  std::string_view model_name;
+  std::string_view model_version;  // empty: no model_version field
+  const Parameters* parameters = nullptr;
+  std::span<const ParamRef> extra;  // as encode_infer_response's
+  std::span<const OutputRef> outputs;
+};
+// What encode_infer_response writes for the response these refer to, byte for byte.
+Encoded encode_infer_response(const ResponseRef& resp);
 
 // {"name","versions","platform","inputs","outputs"}; "max_batch_size" is added when > 0 (hir's own
 // addition, ignored by other clients; a leading -1 alone cannot tell a batch dimension).

@@ -78,11 +78,6 @@ HirParameters hir_parameters(const Step& cand, Money cost, double total_ms, int 
   return p;
 }
 
-void add_hir_parameters(Parameters& p, const Step& cand, Money cost, double total_ms, int fallbacks, bool hedged) {
-  for (const protocol::ParamRef& r : hir_parameters(cand, cost, total_ms, fallbacks, hedged).view())
-    p.insert_or_assign(std::string(r.key), owned(r.value));
-}
-
 // A 200 answer for an encoded body, JSON or binary as its header length says.
 HttpResponse encoded_answer(protocol::Encoded&& enc, const std::string& request_id) {
   HttpResponse out{200, {}, std::move(enc.body)};
@@ -537,9 +532,21 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
     cache_->store(*call->cache_key, resp.model_name, resp);
     resp.parameters["hir_cache"] = "miss";
   }
-  add_hir_parameters(resp.parameters, cand, cost, total_ms, call->fallbacks, call->hedged);
-  HttpResponse out = http_answer(resp, call->request_id);
+  const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
+  HttpResponse out = encoded_answer(protocol::encode_infer_response(resp, extra.view()), call->request_id);
   respond_ok(std::move(call), cand, cost, total_ms, service_ms, std::move(out));
+}
+
+void RouterService::deliver_part(std::shared_ptr<Call> call, const Step& cand, const InferResponse& whole,
+                                 std::span<const protocol::BatchPart> parts, size_t k, Money cost,
+                                 double service_ms) {
+  if (call->cache_key) return deliver(std::move(call), cand, protocol::split_part(whole, parts, k), cost, service_ms);
+  call->gen->routing->cost(cand.ti, cost);
+  settle(*call);
+  const double total_ms = ms_since(call->start);
+  const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
+  auto enc = protocol::encode_split_answer(whole, parts, k, {call->id, call->model->signature.name, "1", extra.view()});
+  respond_ok(std::move(call), cand, cost, total_ms, service_ms, encoded_answer(std::move(enc), call->request_id));
 }
 
 // A success, however its answer was built: metrics, the ledger row, the log line, the answer.

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,6 +31,10 @@
 #include "store/ledger.h"
 #include "store/store.h"
 #include "telemetry/metrics.h"
+
+namespace hir::protocol {
+struct BatchPart;
+}  // namespace hir::protocol
 
 namespace hir::router {
 
@@ -151,6 +156,10 @@ class RouterService {
                   double service_ms, net::HttpResponse&& out);
   void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, Money cost,
                double service_ms);
+  // deliver of part k of a merged call's answer (protocol/batch.h; check_split passed), written
+  // from the whole answer's rows without copying them out, unless the cache keeps the answer.
+  void deliver_part(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const InferResponse& whole,
+                    std::span<const protocol::BatchPart> parts, size_t k, Money cost, double service_ms);
   // MCU pool targets (service_mcu.cc).
   void attempt_mcu(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, Duration remaining);
   void mcu_done(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Result<backends::McuReply> r,

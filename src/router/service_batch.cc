@@ -345,7 +345,7 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
   forms.reserve(members.size());
   for (const Waiting& m : members) forms.push_back({m.call->head.get(), {}, m.call->batch->rows});
   // Rows of every member are in the answer, those ended by their own timers too.
-  auto parts = whole.ok() ? protocol::split_response(*whole, forms) : Result<std::vector<InferResponse>>(whole.status());
+  const Status split = whole.ok() ? protocol::check_split(*whole, forms) : whole.status();
   auto timing = r->headers.get("server-timing");
   const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
   // The call's cost and the target's service time are shared equally by the requests answered
@@ -366,10 +366,10 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     const auto elapsed = now - m.since;
     const double ms = to_ms(elapsed);
     --c.outstanding;
-    if (!parts.ok()) {
+    if (!split.ok()) {
       routing.result(m.cand.ti, m.cand.vi, Outcome::kError, elapsed);
       c.bad_gateway = true;
-      fail_attempt(m.call, m.cand, "bad response to a merged request: " + parts.status().message(), ms);
+      fail_attempt(m.call, m.cand, "bad response to a merged request: " + split.message(), ms);
       continue;
     }
     const double service_ms = st ? std::min(to_ms(service_share), ms) : -1;
@@ -379,8 +379,8 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     } else {
       routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed);
     }
-    deliver(m.call, m.cand, std::move((*parts)[k]), Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n),
-            service_ms);
+    deliver_part(m.call, m.cand, *whole, forms, k, Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n),
+                 service_ms);
   }
 }
 
