@@ -123,13 +123,15 @@ TargetState::OwnQueue TargetState::replay_own_queue(TimePoint now, Duration one_
     // With one thread, the oldest of ours starts no earlier than the last answer freed it.
     if (i == 0 && c == 1) reach = std::max(reach, last_end_);
     TimePoint start = reach;
+    // With one thread the heap is one entry, which needs no ordering: most targets, and the
+    // replay runs for every candidate of every decision.
     if (busy == c) {
-      std::pop_heap(free_at, free_at + busy, later);
+      if (c > 1) std::pop_heap(free_at, free_at + busy, later);
       start = std::max(reach, free_at[--busy]);
     }
     const TimePoint end = std::max(start + service, arrive);
     free_at[busy++] = end;
-    std::push_heap(free_at, free_at + busy, later);
+    if (c > 1) std::push_heap(free_at, free_at + busy, later);
     q.at_target += end >= arrive;
     q.waiting += start > arrive;
   }
