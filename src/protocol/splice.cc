@@ -2,11 +2,14 @@
 // checks it as parse_infer_response would (without copying any tensor), then a small scanner finds
 // the byte ranges of the top-level members so that all but the edited ones are copied verbatim.
 // A header that passed both once is remembered (header_memo.h), so that a target's next answers,
-// the same but for the request id, skip them.
+// the same but for the request id, skip them. A JSON answer is remembered with its data arrays
+// emptied (hollow.h): its next answers differ in those too, and only their contents are read
+// again, by the DOM-free reader that agrees with the check (tensor_data.h), then put back.
 #include "protocol/splice.h"
 
 #include <charconv>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "core/datatype.h"
@@ -20,6 +23,10 @@ namespace hir::protocol {
 namespace {
 
 using namespace detail;  // NOLINT: internal helpers of this module
+
+// JSON answers longer than this go without the memo: remembering one keeps a copy of every
+// output's data to compare, which is bounded here (an answer of 64 images' scores is ~8 KB).
+constexpr size_t kMaxRemembered = 65536;
 
 // What as_parameters accepts (string, number or boolean values), checked without building the
 // map. Of repeated keys the last counts, as in as_parameters; `size` gets binary_data_size's.
@@ -102,8 +109,10 @@ struct Checked {
   bool header_decides = true;
 };
 
-// The answer as parse_infer_response would accept it.
-Status check_response(std::string_view json, std::string_view bin, Checked& found) {
+// The answer as parse_infer_response would accept it. json_outputs, when given, receives each
+// JSON output as read (datatype, shape, data), in order.
+Status check_response(std::string_view json, std::string_view bin, Checked& found,
+                      std::vector<Tensor>* json_outputs = nullptr) {
   ParsedJson doc(json, "response");
   HIR_RETURN_IF_ERROR(doc.status());
   const object& root = doc.root();
@@ -122,6 +131,7 @@ Status check_response(std::string_view json, std::string_view bin, Checked& foun
   for (element e : arr) {
     bool binary = false, by_size = false;
     HIR_RETURN_IF_ERROR(check_output(e, bin, scratch, binary, by_size));
+    if (json_outputs != nullptr && !binary) json_outputs->push_back(scratch);
     found.binary_outputs += binary ? 1 : 0;
     found.header_decides = found.header_decides && by_size;
   }
@@ -282,16 +292,101 @@ Status lay_out(std::string_view json, Layout& l) {
   return Status::Ok();
 }
 
-void append_header(std::string& out, const HeaderEdit& edit, const Layout& l) {
+// Texts to put back into a header laid out with its data arrays emptied: fill[k] goes at
+// holes[k], an offset into `text`, the header the layout's views point into.
+struct Holes {
+  std::string_view text;
+  std::span<const size_t> holes;
+  std::span<const std::string_view> fill;
+};
+
+void append_header(std::string& out, const HeaderEdit& edit, const Layout& l, const Holes& h = {}) {
   open_response(out, edit.id, edit.model_name, edit.model_version);
   append_merged_parameters(out, l.own_params, edit.extra);
+  size_t k = 0;
   for (const Member& m : l.kept) {
     out += ",\"";
     out += m.key;
     out += "\":";
-    out += m.value;
+    // Holes lie inside kept members, in order (checked when the layout was remembered).
+    size_t at = static_cast<size_t>(m.value.data() - h.text.data());
+    const size_t end = at + m.value.size();
+    std::string_view rest = m.value;
+    for (; k < h.holes.size() && h.holes[k] < end; ++k) {
+      out += rest.substr(0, h.holes[k] - at);
+      out += h.fill[k];
+      rest.remove_prefix(h.holes[k] - at);
+      at = h.holes[k];
+    }
+    out += rest;
   }
   out += '}';
+}
+
+// A JSON answer's layout made on its header with the data arrays emptied (hollow.h), for
+// answers that differ only in those arrays' contents (and the id): where each array's contents
+// go back (offsets into `text`, the memo's copy), and what the check reads them as.
+struct JsonLayout {
+  std::string_view text;
+  Layout layout;
+  std::vector<size_t> holes;
+  std::vector<DataType> types;
+  std::vector<Shape> shapes;
+};
+
+// Each array's contents read as the check reads its output's data (read_json_numbers agrees with
+// read_json_data where it answers at all); false sends the answer down the full check.
+bool numbers_fit(const JsonLayout& jl, std::span<const std::string_view> texts) {
+  if (texts.size() != jl.holes.size()) return false;
+  thread_local Tensor scratch;
+  for (size_t k = 0; k < texts.size(); ++k) {
+    scratch.datatype = jl.types[k];
+    scratch.shape = jl.shapes[k];
+    const bool fit = read_json_numbers(texts[k], scratch);
+    // The memo is for small answers; a large one's data is not kept around.
+    if (scratch.data.capacity() > 4096) std::string().swap(scratch.data);
+    if (!fit) return false;
+  }
+  return true;
+}
+
+// Remembers a JSON answer that passed the check, laid out on its hollowed header, when every
+// emptied array is, in order, the data of an output, read by read_json_numbers as the check read
+// it, and lies inside a kept member. `texts` are the arrays' contents (views into json).
+void remember_json(HeaderMemo<JsonLayout>& memo, std::string_view json, std::string_view hollowed,
+                   std::span<const std::string_view> texts, const std::vector<Tensor>& outputs) {
+  if (texts.size() != outputs.size() || hollowed.size() > HeaderMemo<JsonLayout>::kMaxHeader) return;
+  Tensor scratch;
+  for (size_t k = 0; k < texts.size(); ++k) {
+    scratch.datatype = outputs[k].datatype;
+    scratch.shape = outputs[k].shape;
+    if (!read_json_numbers(texts[k], scratch) || scratch.data != outputs[k].data) return;
+  }
+  Layout l;
+  if (!lay_out(hollowed, l).ok()) return;
+  std::vector<size_t> holes;
+  size_t removed = 0;
+  size_t m = 0;
+  for (std::string_view t : texts) {
+    const size_t at = static_cast<size_t>(t.data() - json.data()) - removed;
+    removed += t.size();
+    auto begin = [&](size_t i) { return static_cast<size_t>(l.kept[i].value.data() - hollowed.data()); };
+    while (m < l.kept.size() && begin(m) + l.kept[m].value.size() <= at) ++m;
+    if (m == l.kept.size() || at <= begin(m)) return;
+    holes.push_back(at);
+  }
+  memo.add(hollowed, 0, [&](std::string_view copy, JsonLayout& v) {
+    auto onto = [&](std::string_view x) { return copy.substr(static_cast<size_t>(x.data() - hollowed.data()), x.size()); };
+    v.text = copy;
+    for (const Member& mm : l.own_params) v.layout.own_params.push_back({onto(mm.key), onto(mm.value)});
+    for (const Member& mm : l.kept) v.layout.kept.push_back({onto(mm.key), onto(mm.value)});
+    v.holes = holes;
+    for (const Tensor& t : outputs) {
+      v.types.push_back(t.datatype);
+      v.shapes.push_back(t.shape);
+    }
+    return true;
+  });
 }
 
 bool listed(std::string_view key, const std::vector<std::string>& keys) {
@@ -363,17 +458,36 @@ Result<Encoded> splice_response_header(std::string_view body,
   // output is raw and not BYTES (Checked::header_decides).
   thread_local HeaderMemo<Layout> memo;
   const std::optional<HeaderKey> key = header_length ? header_key(json) : std::nullopt;
+  // A JSON answer is looked up with its data arrays emptied: a target's answers differ in those
+  // and the id only. The arrays' contents are read again as the check would read them.
+  thread_local HeaderMemo<JsonLayout> json_memo;
+  thread_local std::string t_hollow;
+  thread_local std::vector<std::string_view> t_texts;
+  const bool hollowed = !header_length && json.size() <= kMaxRemembered &&
+                        hollow_data_arrays(json, t_hollow, &t_texts) && !t_texts.empty();
+  if (hollowed) {
+    const std::optional<HeaderKey> jkey = header_key(t_hollow);
+    const JsonLayout* jl = jkey ? json_memo.find(*jkey, 0) : nullptr;
+    if (jl != nullptr && numbers_fit(*jl, t_texts)) {
+      std::string out;
+      out.reserve(json.size() + 256);
+      append_header(out, edit, jl->layout, {jl->text, jl->holes, t_texts});
+      return Encoded{std::move(out), std::nullopt};
+    }
+  }
   Layout fresh;
   const Layout* layout = key ? memo.find(*key, bin.size()) : nullptr;
   if (layout == nullptr) {
     Checked found;
-    HIR_RETURN_IF_ERROR(check_response(json, bin, found));
+    std::vector<Tensor> json_outputs;
+    HIR_RETURN_IF_ERROR(check_response(json, bin, found, hollowed ? &json_outputs : nullptr));
     // The encoder makes the body binary exactly when some output is raw; a header without raw
     // outputs, or raw outputs without a header, would come out in another form.
     if (header_length.has_value() != (found.binary_outputs > 0))
       return Unimplemented("the answer's form would change");
     HIR_RETURN_IF_ERROR(lay_out(json, fresh));
     layout = &fresh;
+    if (hollowed) remember_json(json_memo, json, t_hollow, t_texts, json_outputs);
     if (key && found.header_decides) {
       // The memo keeps its own copy of the header: the layout just made, moved onto it.
       memo.add(json, bin.size(), [&fresh, json](std::string_view copy, Layout& l) {
