@@ -39,25 +39,52 @@ bool plain_word(uint64_t w) {
   return ((w | control | quote | backslash) & k80) == 0;
 }
 
-// True when no byte of s needs a closer look (plain_word's test on every byte). Strings of 8
-// bytes or more are tested a word at a time, the last word overlapping the one before.
+uint64_t load8(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+uint32_t load4(const char* p) {
+  uint32_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// True when no byte of s needs a closer look (plain_word's test on every byte). Fixed-size loads
+// only, which compile to moves: a string shorter than 8 bytes is covered by two overlapping
+// 4-byte loads, or by its first, middle and last bytes (a call to memcpy for a few bytes cost
+// more than the test; keys and short names are most of what is written).
 bool all_plain(std::string_view s) {
   const char* p = s.data();
   const size_t n = s.size();
   if (n < 8) {
-    // One word test too, padded with a plain byte: keys and short names are most of what is
-    // written, and a byte loop with four comparisons each cost more than the copy.
-    uint64_t w = 0x6161616161616161u;  // "aaaaaaaa"
-    if (n != 0) std::memcpy(&w, p, n);
+    if (n >= 4) return plain_word(load4(p) | uint64_t{load4(p + n - 4)} << 32);
+    uint64_t w = 0x6161616161616161u;  // "aaaaaaaa": a plain byte where the string has none
+    if (n != 0) w = (w << 24) | uint64_t{static_cast<unsigned char>(p[0])} |
+                    uint64_t{static_cast<unsigned char>(p[n / 2])} << 8 |
+                    uint64_t{static_cast<unsigned char>(p[n - 1])} << 16;
     return plain_word(w);
   }
-  uint64_t w;
-  for (size_t i = 0; i + 8 <= n; i += 8) {
-    std::memcpy(&w, p + i, sizeof w);
-    if (!plain_word(w)) return false;
+  for (size_t i = 0; i + 8 <= n; i += 8)
+    if (!plain_word(load8(p + i))) return false;
+  return plain_word(load8(p + n - 8));
+}
+
+// Copies n bytes, n <= 16, with fixed-size moves (overlapping ones where n is not a power of two).
+void copy_short(char* d, const char* p, size_t n) {
+  if (n >= 8) {
+    const uint64_t a = load8(p), b = load8(p + n - 8);
+    std::memcpy(d, &a, 8);
+    std::memcpy(d + n - 8, &b, 8);
+  } else if (n >= 4) {
+    const uint32_t a = load4(p), b = load4(p + n - 4);
+    std::memcpy(d, &a, 4);
+    std::memcpy(d + n - 4, &b, 4);
+  } else if (n != 0) {
+    d[0] = p[0];
+    d[n / 2] = p[n / 2];
+    d[n - 1] = p[n - 1];
   }
-  std::memcpy(&w, p + n - 8, sizeof w);
-  return plain_word(w);
 }
 
 constexpr size_t kShort = 64;  // longer strings take the general path, which copies runs
@@ -92,7 +119,8 @@ void append_json_string(std::string& out, std::string_view s) {
     out.resize(at + s.size() + 2);
     char* d = out.data() + at;
     d[0] = '"';
-    if (!s.empty()) std::memcpy(d + 1, s.data(), s.size());  // an empty view may hold no pointer
+    if (s.size() <= 16) copy_short(d + 1, s.data(), s.size());  // an empty view may hold no pointer
+    else std::memcpy(d + 1, s.data(), s.size());
     d[s.size() + 1] = '"';
     return;
   }

@@ -150,6 +150,18 @@ TEST(JsonString, MatchesReferenceOnRandomText) {
   }
 }
 
+// Plain strings of every short length, each byte different, so that a copy of the wrong bytes or
+// of overlapping pieces put in the wrong place shows; written after text already there.
+TEST(JsonString, CopiesPlainStringsOfEveryLength) {
+  const std::string alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.:/+=()[]{}<>!?";
+  for (size_t n = 0; n <= 72; ++n) {
+    const std::string s = alphabet.substr(0, n);
+    std::string out = "x";
+    append_json_string(out, s);
+    EXPECT_EQ(out, "x\"" + s + "\"") << n;
+  }
+}
+
 TEST(JsonString, CopiesLongPlainRunsUnchanged) {
   std::string s(1000, 'z');
   s[517] = '"';
