@@ -177,6 +177,23 @@ class Scanner {
     }
   }
 
+  // The elements of the array at the start of `s` (after whitespace), as written.
+  bool elements(std::vector<std::string_view>& out) {
+    ws();
+    if (!eat('[')) return false;
+    ws();
+    if (eat(']')) return true;
+    for (;;) {
+      ws();
+      const size_t v = i_;
+      if (!value()) return false;
+      out.push_back(s_.substr(v, i_ - v));
+      ws();
+      if (eat(']')) return true;
+      if (!eat(',')) return false;
+    }
+  }
+
  private:
   bool eat(char c) {
     if (i_ >= s_.size() || s_[i_] != c) return false;
@@ -350,9 +367,12 @@ bool numbers_fit(const JsonLayout& jl, std::span<const std::string_view> texts) 
   return true;
 }
 
-// Remembers a JSON answer that passed the check, laid out on its hollowed header, when every
-// emptied array is, in order, the data of an output, read by read_json_numbers as the check read
-// it, and lies inside a kept member. `texts` are the arrays' contents (views into json).
+// Remembers a JSON answer that passed the check, laid out on its hollowed header, when the emptied
+// arrays are exactly the outputs' data, in order: each output has one `data` member, written
+// without escapes, an array, emptied; nothing else was emptied; and each reads alike by both
+// readers. Anything else — a scalar `data`, an escaped or repeated key, a `data` array elsewhere —
+// could let a later answer's contents be read as another output's, so it is not remembered.
+// `texts` are the arrays' contents (views into json).
 void remember_json(HeaderMemo<JsonLayout>& memo, std::string_view json, std::string_view hollowed,
                    std::span<const std::string_view> texts, const std::vector<Tensor>& outputs) {
   if (texts.size() != outputs.size() || hollowed.size() > HeaderMemo<JsonLayout>::kMaxHeader) return;
@@ -364,15 +384,30 @@ void remember_json(HeaderMemo<JsonLayout>& memo, std::string_view json, std::str
   }
   Layout l;
   if (!lay_out(hollowed, l).ok()) return;
+  const Member* listed = nullptr;
+  for (const Member& m : l.kept) {
+    if (m.key != "outputs") continue;
+    if (listed != nullptr) return;
+    listed = &m;
+  }
+  std::vector<std::string_view> elems;
+  if (listed == nullptr || !Scanner(listed->value).elements(elems) || elems.size() != texts.size()) return;
   std::vector<size_t> holes;
   size_t removed = 0;
-  size_t m = 0;
-  for (std::string_view t : texts) {
-    const size_t at = static_cast<size_t>(t.data() - json.data()) - removed;
-    removed += t.size();
-    auto begin = [&](size_t i) { return static_cast<size_t>(l.kept[i].value.data() - hollowed.data()); };
-    while (m < l.kept.size() && begin(m) + l.kept[m].value.size() <= at) ++m;
-    if (m == l.kept.size() || at <= begin(m)) return;
+  for (size_t k = 0; k < elems.size(); ++k) {
+    std::vector<Member> members;
+    if (!Scanner(elems[k]).members(members)) return;  // keys with escapes included
+    const Member* data = nullptr;
+    for (const Member& m : members) {
+      if (m.key != "data") continue;
+      if (data != nullptr) return;
+      data = &m;
+    }
+    if (data == nullptr || data->value != "[]") return;
+    const auto at = static_cast<size_t>(data->value.data() + 1 - hollowed.data());
+    // Where this array's contents were cut out of json.
+    if (at != static_cast<size_t>(texts[k].data() - json.data()) - removed) return;
+    removed += texts[k].size();
     holes.push_back(at);
   }
   memo.add(hollowed, 0, [&](std::string_view copy, JsonLayout& v) {

@@ -313,6 +313,29 @@ TEST(Splice, ARememberedJsonHeaderReadsTheDataAgain) {
     ASSERT_TRUE(splice_response_header(first.body, hdr(first), edit).ok());
     same_as_unremembered(Case{answer("b", a, b), std::nullopt});
   }
+  // Emptied arrays that are not each output's one data array — a scalar `data` with a stray
+  // array elsewhere, an escaped key with a repeated one, a data array inside another member —
+  // must not let a later answer's contents be read as another output's.
+  const std::vector<std::pair<std::string, std::string>> misleading = {
+      {R"({"id":"1","outputs":[{"name":"a","datatype":"FP32","shape":[1],"data":5},)"
+       R"({"name":"b","datatype":"INT32","shape":[1],"data":[5]}],"x":{"data":[5]}})",
+       R"({"id":"2","outputs":[{"name":"a","datatype":"FP32","shape":[1],"data":5},)"
+       R"({"name":"b","datatype":"INT32","shape":[1],"data":[2.5]}],"x":{"data":[5]}})"},
+      {R"({"id":"1","outputs":[{"name":"a","datatype":"INT32","shape":[1],"d\u0061ta":[5]},)"
+       R"({"name":"b","datatype":"INT8","shape":[1],"data":[5],"data":[5]}]})",
+       R"({"id":"2","outputs":[{"name":"a","datatype":"INT32","shape":[1],"d\u0061ta":[5]},)"
+       R"({"name":"b","datatype":"INT8","shape":[1],"data":[1000],"data":[5]}]})"},
+      {R"({"id":"1","outputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[5],"q":{"data":[5]}}]})",
+       R"({"id":"2","outputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[5],"q":{"data":[1000]}}]})"},
+      {R"({"id":"1","outputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[5]}],)"
+       R"("outputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[5]}]})",
+       R"({"id":"2","outputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[5]}],)"
+       R"("outputs":[{"name":"a","datatype":"INT8","shape":[1],"data":[1000]}]})"}};
+  for (const auto& [seen, next] : misleading) {
+    const Case a{seen, std::nullopt}, b{next, std::nullopt};
+    for (int i = 0; i < 2; ++i) (void)splice_response_header(a.body, hdr(a), edit);
+    same_as_unremembered(b);
+  }
   // Every byte of the header outside the arrays changed in turn, each time after the valid
   // answer was seen again: what the memo lets through is what an empty memo does.
   const std::string json = answer("abc", "1,2,3", "4,5");
