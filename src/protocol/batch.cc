@@ -289,7 +289,7 @@ Encoded encode_split_answer(const InferResponse& whole, std::span<const BatchPar
                             const HeaderEdit& edit) {
   const size_t first_row = first_row_of(parts, k);
   const auto rows = static_cast<size_t>(parts[k].rows);
-  std::vector<OutputRef> outputs;
+  std::vector<TensorRef> outputs;
   outputs.reserve(whole.outputs.size());
   for (const Tensor& t : whole.outputs) {
     const size_t per_row = *row_bytes(t.datatype, t.shape);  // check_split's

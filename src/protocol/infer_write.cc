@@ -29,12 +29,13 @@ void append_params_field(std::string& out, const Parameters& p, std::string_view
   append_parameters(out, merged);
 }
 
+const Parameters kNoParameters;  // for a TensorRef or ResponseRef without any
+
 // Writes ,"parameters":{...}: own's entries and extra's (distinct keys, in key order) merged in key
 // order, extra's replacing own's of the same key: what one Parameters map holding both would
 // write. Nothing when both are empty.
 void append_response_params(std::string& out, const Parameters* own, std::span<const ParamRef> extra) {
-  static const Parameters kNone;
-  const Parameters& p = own ? *own : kNone;
+  const Parameters& p = own ? *own : kNoParameters;
   if (p.empty() && extra.empty()) return;
   out += ",\"parameters\":{";
   bool first = true;
@@ -54,16 +55,15 @@ void append_response_params(std::string& out, const Parameters* own, std::span<c
   out += '}';
 }
 
-OutputRef ref_of(const Tensor& t, bool binary) {
+TensorRef ref_of(const Tensor& t, bool binary) {
   return {t.name, t.datatype, t.shape, -1, t.data, &t.parameters, binary};
 }
 
 // Appends the JSON for one tensor (request input or response output); raw tensors add their
 // bytes to `binary` and say so with binary_data_size.
-void append_tensor(std::string& out, std::string& binary, const OutputRef& t, bool raw,
+void append_tensor(std::string& out, std::string& binary, const TensorRef& t, bool raw,
                    bool request_order) {
-  static const Parameters kNone;
-  const Parameters& params = t.parameters ? *t.parameters : kNone;
+  const Parameters& params = t.parameters ? *t.parameters : kNoParameters;
   out += "{\"name\":";
   append_json_string(out, t.name);
   if (request_order) {
@@ -157,14 +157,14 @@ Encoded encode_infer_response(const ResponseRef& resp) {
   std::string out, binary;
   bool any_raw = false;
   size_t bytes = 0;
-  for (const OutputRef& o : resp.outputs) bytes += o.data.size();
+  for (const TensorRef& o : resp.outputs) bytes += o.data.size();
   out.reserve(256 + 4 * bytes);
   detail::open_response(out, resp.id, resp.model_name, resp.model_version);
   append_response_params(out, resp.parameters, resp.extra);
   out += ",\"outputs\":[";
   for (size_t i = 0; i < resp.outputs.size(); ++i) {
     if (i > 0) out += ',';
-    const OutputRef& o = resp.outputs[i];
+    const TensorRef& o = resp.outputs[i];
     const bool raw = o.binary || !json_can_carry(o.datatype, o.data);
     any_raw = any_raw || raw;
     append_tensor(out, binary, o, raw, false);
@@ -174,7 +174,7 @@ Encoded encode_infer_response(const ResponseRef& resp) {
 }
 
 Encoded encode_infer_response(const InferResponse& resp, std::span<const ParamRef> extra) {
-  std::vector<OutputRef> outputs;
+  std::vector<TensorRef> outputs;
   outputs.reserve(resp.outputs.size());
   for (size_t i = 0; i < resp.outputs.size(); ++i)
     outputs.push_back(ref_of(resp.outputs[i], i < resp.binary.size() && resp.binary[i]));

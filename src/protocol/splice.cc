@@ -325,15 +325,17 @@ void append_header(std::string& out, const HeaderEdit& edit, const Layout& l, co
     out += ",\"";
     out += m.key;
     out += "\":";
-    // Holes lie inside kept members, in order (checked when the layout was remembered).
-    size_t at = static_cast<size_t>(m.value.data() - h.text.data());
-    const size_t end = at + m.value.size();
     std::string_view rest = m.value;
-    for (; k < h.holes.size() && h.holes[k] < end; ++k) {
-      out += rest.substr(0, h.holes[k] - at);
-      out += h.fill[k];
-      rest.remove_prefix(h.holes[k] - at);
-      at = h.holes[k];
+    if (k < h.holes.size()) {
+      // Holes lie inside kept members, in order (checked when the layout was remembered).
+      size_t at = static_cast<size_t>(m.value.data() - h.text.data());
+      const size_t end = at + m.value.size();
+      for (; k < h.holes.size() && h.holes[k] < end; ++k) {
+        out += rest.substr(0, h.holes[k] - at);
+        out += h.fill[k];
+        rest.remove_prefix(h.holes[k] - at);
+        at = h.holes[k];
+      }
     }
     out += rest;
   }

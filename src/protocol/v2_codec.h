@@ -83,10 +83,10 @@ struct ParamRef {
 // copy of resp with extra inserted into its parameters would give, without the copy.
 Encoded encode_infer_response(const InferResponse& resp, std::span<const ParamRef> extra = {});
 
-// An answer's outputs and parameters by reference, for an answer that is not held as an
-// InferResponse: one cut from a merged call's answer (batch.h), written without copying its
-// rows out first.
-struct OutputRef {
+// A tensor, and an answer, by reference: for an answer that is not held as an InferResponse, such
+// as one cut from a merged call's answer (batch.h), written without copying its rows out first.
+// The encoders write requests' tensors through the same view.
+struct TensorRef {
   std::string_view name;
   DataType datatype = DataType::kFp32;
   std::span<const int64_t> shape;
@@ -101,7 +101,7 @@ struct ResponseRef {
   std::string_view model_version;  // empty: no model_version field
   const Parameters* parameters = nullptr;
   std::span<const ParamRef> extra;  // as encode_infer_response's
-  std::span<const OutputRef> outputs;
+  std::span<const TensorRef> outputs;
 };
 // What encode_infer_response writes for the response these refer to, byte for byte.
 Encoded encode_infer_response(const ResponseRef& resp);
