@@ -155,12 +155,7 @@ class Scanner {
   // false when the text is not an object the scanner can read; keys with escapes are refused so
   // that comparing keys as written is the same as comparing them decoded.
   bool members(std::vector<Member>& out) {
-    ws();
-    if (!eat('{')) return false;
-    ws();
-    if (eat('}')) return true;
-    for (;;) {
-      ws();
+    return items('{', '}', [&] {
       const size_t k = i_;
       if (!string()) return false;
       std::string_view key = s_.substr(k + 1, i_ - k - 2);
@@ -171,30 +166,36 @@ class Scanner {
       const size_t v = i_;
       if (!value()) return false;
       out.push_back({key, s_.substr(v, i_ - v)});
-      ws();
-      if (eat('}')) return true;
-      if (!eat(',')) return false;
-    }
+      return true;
+    });
   }
 
   // The elements of the array at the start of `s` (after whitespace), as written.
   bool elements(std::vector<std::string_view>& out) {
-    ws();
-    if (!eat('[')) return false;
-    ws();
-    if (eat(']')) return true;
-    for (;;) {
-      ws();
+    return items('[', ']', [&] {
       const size_t v = i_;
       if (!value()) return false;
       out.push_back(s_.substr(v, i_ - v));
-      ws();
-      if (eat(']')) return true;
-      if (!eat(',')) return false;
-    }
+      return true;
+    });
   }
 
  private:
+  // open, then items read by `one` separated by commas, then close; whitespace anywhere between.
+  template <typename One>
+  bool items(char open, char close, One&& one) {
+    ws();
+    if (!eat(open)) return false;
+    ws();
+    if (eat(close)) return true;
+    for (;;) {
+      ws();
+      if (!one()) return false;
+      ws();
+      if (eat(close)) return true;
+      if (!eat(',')) return false;
+    }
+  }
   bool eat(char c) {
     if (i_ >= s_.size() || s_[i_] != c) return false;
     ++i_;
