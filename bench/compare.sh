@@ -5,6 +5,10 @@
 # with wrk and the same v2 request (bench/wrk/infer.lua; a JSON body and a binary-extension body
 # of one real Fashion-MNIST test image) through:
 #   direct   the backend itself
+#   floor    bench/floor_relay.cc: each connection relayed byte for byte to one of its own to the
+#            backend, one read and one write per direction, nothing parsed. No proxy can do less,
+#            so what it adds is the machine's floor under every proxy's figures (its wake-ups
+#            and loopback TCP), not a competitor
 #   nginx    nginx as a keep-alive reverse proxy (1 worker, upstream keepalive, access_log off)
 #   haproxy  HAProxy (nbthread 1, http-reuse always, no logging)
 #   hir      hir serve routing to it (1 I/O thread; routing, metrics and JSON request logs at
@@ -48,7 +52,7 @@ DURATION=${DURATION:-10}
 REPS=${REPS:-3}
 CONNS=${CONNS:-"1 64 256"}
 BODIES=${BODIES:-"json binary"}
-TARGETS=(direct nginx haproxy hir hirb hir3 hirp)
+TARGETS=(direct floor nginx haproxy hir hirb hir3 hirp)
 BUSY_POLL_US=${BUSY_POLL_US:-200}
 
 cd "$(dirname "$0")/.."
@@ -57,7 +61,7 @@ for tool in wrk nginx haproxy; do
   command -v "$tool" >/dev/null 2>&1 || PATH=$PATH:/usr/sbin:/sbin
   command -v "$tool" >/dev/null 2>&1 || { echo "compare: $tool is missing: run scripts/install-deps.sh --bench" >&2; exit 1; }
 done
-for bin in hir hir-worker; do
+for bin in hir hir-worker floor_relay; do
   [ -x "$B/$bin" ] || { echo "compare: $B/$bin is missing: build it first (make build)" >&2; exit 1; }
 done
 B=$(cd "$B" && pwd)
@@ -182,6 +186,11 @@ sed "s/^  nbthread 1$/  nbthread 1\n  busy-polling/; s/bind 127.0.0.1:$hport/bin
   "$tmp/haproxy.cfg" > "$tmp/haproxyp.cfg"
 grep -q busy-polling "$tmp/haproxyp.cfg" || { echo "compare: could not write haproxyp.cfg" >&2; exit 1; }
 
+# --- the floor: a byte relay, one backend connection per client connection ----------------------
+"$B/floor_relay" --backend "$wport" --port-file "$tmp/floor.port" 2>"$tmp/floor.log" &
+pids+=($!); floor_pid=$!
+fport=$(wait_file "$tmp/floor.port")
+
 # --- hir serve: single target, and 3 replicas ----------------------------------------------------
 write_router_yaml() {  # FILE [--batching | --busy-poll] PORT...
   local file=$1; shift
@@ -221,6 +230,7 @@ rpport=$(wait_file "$tmp/hirp.port")
 
 declare -A url pid
 url[direct]=http://127.0.0.1:$wport;   pid[direct]=""
+url[floor]=http://127.0.0.1:$fport;    pid[floor]=$floor_pid
 url[nginx]=http://127.0.0.1:$nport;    pid[nginx]=$nginx_pid
 url[haproxy]=http://127.0.0.1:$hport;  pid[haproxy]=$haproxy_pid
 url[hir]=http://127.0.0.1:$rport;      pid[hir]=$hir_pid
@@ -275,7 +285,7 @@ kv() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<" $2"; }
 clk=$(getconf CLK_TCK)
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
 echo "compare: $(nproc) cores ($cpu_model), Linux $(uname -r); wrk -t1 -d${DURATION}s at -c{${CONNS// /,}}, bodies {${BODIES// /,}}, $REPS repetitions"
-echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); nginx :$nport, haproxy :$hport, hir :$rport, hirb :$rbport, hir3 :$r3port, hirp :$rpport"
+echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); floor :$fport, nginx :$nport, haproxy :$hport, hir :$rport, hirb :$rbport, hir3 :$r3port, hirp :$rpport"
 
 # Warm-up: connection pools, the router's estimators, caches of the kernel.
 for t in "${TARGETS[@]}"; do for body in $BODIES; do run_wrk "$t" "$body" 64 1 >/dev/null; done; done

@@ -44,7 +44,7 @@ END {
     # Busy polling (hirp, haproxyp) runs at -c1 only, against directp: direct timed while a
     # core is kept busy, as theirs is (compare.sh).
     polled = c == 1 && (body SUBSEP c SUBSEP 1 SUBSEP "hirp") in rps && (body SUBSEP c SUBSEP 1 SUBSEP "directp") in rps
-    np = split(polled ? "nginx haproxy hir hirb hir3 hirp haproxyp" : "nginx haproxy hir hirb hir3", P, " ")
+    np = split(polled ? "floor nginx haproxy hir hirb hir3 hirp haproxyp" : "floor nginx haproxy hir hirb hir3", P, " ")
     for (pi = 1; pi <= np; pi++) {
       p = P[pi]; n = 0
       for (rep = 1; rep <= reps; rep++) {
