@@ -6,7 +6,10 @@
 // so that the exchange and the answer's hand-over stay on that thread.
 #include "net/client.h"
 
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -259,15 +262,17 @@ Awaitable<Result<Endpoints>> resolve(ClientState& st, const Url& url, TimePoint 
   std::string key = url.authority();
   if (auto hit = st.cached(key)) co_return *hit;
   auto ex = co_await asio::this_coro::executor;
-  Resolver resolver(ex);
+  // Shared with the guard's handler: a deadline reached just as the lookup came back queues that
+  // handler beyond guard.cancel()'s reach, to run after this frame is gone.
+  auto resolver = std::make_shared<Resolver>(ex);
   // getaddrinfo cannot be interrupted; cancelling at the deadline at least reports it on time
   // when the lookup itself comes back.
   Timer guard(ex, deadline);
-  guard.async_wait([&resolver](error_code e) {
-    if (!e) resolver.cancel();
+  guard.async_wait([resolver](error_code e) {
+    if (!e) resolver->cancel();
   });
   auto [rec, results] =
-      co_await resolver.async_resolve(url.host, std::to_string(url.port), kTuple);
+      co_await resolver->async_resolve(url.host, std::to_string(url.port), kTuple);
   guard.cancel();
   if (rec == asio::error::operation_aborted)
     co_return DeadlineExceeded("resolving " + url.host + " ran past the deadline");
@@ -306,9 +311,19 @@ Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url
 struct Outcome {
   Status status;            // ok: response is valid
   HttpResponse response;
-  bool got_bytes = false;   // the peer sent something back, so retrying could repeat the request
+  bool sent = false;        // the whole request was written: the target may have run it
   bool reusable = false;
 };
+
+// Whether nothing has come on a connection while it sat idle in the pool: no bytes (an answer
+// nobody asked for, a 408 sent before closing) and no end of stream. Either would otherwise be
+// read as the next request's answer, or fail a request that never reached the target. Asio keeps
+// no read pending on an idle connection, so one non-blocking peek asks the kernel.
+bool quiet(Conn& c) {
+  char byte;
+  const ssize_t n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 Status read_error(const error_code& ec, const std::string& who, Duration timeout) {
   if (ec == beast::error::timeout)
@@ -334,8 +349,8 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     out.status = read_error(c.stream.why(wec), who, timeout);
     co_return out;
   }
-  // The first byte is awaited apart, to tell "peer closed an idle connection" (safe to retry)
-  // from "peer failed mid-response" (not safe: the request may have run).
+  out.sent = true;
+  // The first read, so that a response that comes whole is read by the fast head reader below.
   if (c.buf.size() == 0) {
     auto [rec, n] = co_await c.stream.socket().async_read_some(c.buf.prepare(kReadBuffer), kTuple);
     if (rec) {
@@ -344,7 +359,6 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     }
     c.buf.commit(n);
   }
-  out.got_bytes = true;
   for (;;) {
     out.response = HttpResponse{};
     wire::Head head;
@@ -420,6 +434,9 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, std::unique_ptr<Job> o
   } disarm{job.cancel.get()};
   bool retried = false;
   for (;;) {
+    // A pooled connection the target spoke on or closed while it was idle is closed unused, and
+    // the request goes on a new one.
+    if (conn && !quiet(*conn)) conn.reset();
     const bool pooled = conn != nullptr;
     if (!conn) {
       auto c = co_await connect(*st, url, job.deadline, ex);
@@ -447,10 +464,12 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, std::unique_ptr<Job> o
       co_return;
     }
     conn.reset();  // failed: closed, never pooled
-    // A keep-alive connection the peer closed while it sat idle fails before any byte comes
-    // back; the request never reached a handler, so one fresh try (on the same slot) is safe —
-    // unless the failure is our own cancellation.
-    if (pooled && !retried && !out.got_bytes && out.status.code() == Code::kUnavailable &&
+    // A pooled connection the peer closed after the check above, before the request was all
+    // written, failed without the request reaching a handler: one fresh try (on the same slot) is
+    // safe, unless the failure is our own cancellation. Once the request is written, the target
+    // may have run it (and then died or dropped the connection): sending it again could run it
+    // twice and would hide the failure from the routing core, so the failure is reported.
+    if (pooled && !retried && !out.sent && out.status.code() == Code::kUnavailable &&
         SteadyClock::now() < job.deadline && !(job.cancel && job.cancel->cancelled())) {
       retried = true;
       continue;

@@ -1,6 +1,7 @@
 #include "net/client.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 
 #include <atomic>
 #include <future>
@@ -303,6 +304,148 @@ TEST(HttpClient, BytesAfterABodyReadLaterKeepTheConnectionOutOfThePool) {
   ::shutdown(fd, SHUT_RDWR);
   upstream.join();
   ::close(fd);
+}
+
+// A raw upstream that runs `script` on each connection it accepts, one after another (the next
+// waits in the backlog), until none comes for 2 s or it is destroyed. `requests` counts the
+// request heads the scripts read.
+class ScriptedUpstream {
+ public:
+  using Script = std::function<void(int index, int fd, ScriptedUpstream& up)>;
+  explicit ScriptedUpstream(Script script) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 8);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread_ = std::thread([this, script = std::move(script)] {
+      for (int i = 0;; ++i) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 2000) <= 0) return;
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        timeval tv{2, 0};  // no read in a script waits longer
+        ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        script(i, c, *this);
+        ::close(c);
+      }
+    });
+  }
+  ~ScriptedUpstream() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  // Reads one request head (the requests here have no body); false at end of stream or timeout.
+  bool read_head(int fd) {
+    std::string got;
+    char buf[1024];
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    ++requests;
+    return true;
+  }
+  static void send_text(int fd, std::string_view text) { (void)::send(fd, text.data(), text.size(), MSG_NOSIGNAL); }
+  // Waits until the client closes the connection (or sends nothing more for 2 s).
+  static void drain(int fd) {
+    char buf[1024];
+    while (::recv(fd, buf, sizeof buf, 0) > 0) {
+    }
+  }
+  uint16_t port = 0;
+  std::atomic<int> requests{0};
+
+ private:
+  int fd_;
+  std::thread thread_;
+};
+
+std::string answer_with(std::string_view body) {
+  return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+// An answer nobody asked for, sent on a connection while it sits idle in the pool, is not read
+// as the next request's answer: that connection is closed unused and the request gets its own.
+TEST(HttpClient, BytesThatComeOnAnIdleConnectionAreNotTheNextAnswer) {
+  ScriptedUpstream up([](int i, int fd, ScriptedUpstream& self) {
+    if (!self.read_head(fd)) return;
+    if (i == 0) {
+      ScriptedUpstream::send_text(fd, answer_with("ONE"));
+      std::this_thread::sleep_for(20ms);
+      ScriptedUpstream::send_text(fd, answer_with("STRAY"));
+    } else {
+      ScriptedUpstream::send_text(fd, answer_with("TWO"));
+    }
+    ScriptedUpstream::drain(fd);
+  });
+  LoopThread lt;
+  HttpClient client(lt.loop);
+  auto r1 = call(client, local_url(up.port), make_request("GET", "/1"));
+  ASSERT_TRUE(r1.ok()) << r1.status().to_string();
+  EXPECT_EQ(r1->body, "ONE");
+  std::this_thread::sleep_for(80ms);  // the stray answer has come
+  auto r2 = call(client, local_url(up.port), make_request("GET", "/2"));
+  ASSERT_TRUE(r2.ok()) << r2.status().to_string();
+  EXPECT_EQ(r2->status, 200);
+  EXPECT_EQ(r2->body, "TWO");
+}
+
+// A target that closes an idle connection with a 408 (as some servers do at their idle timeout):
+// the next request never reached it, so it goes on a new connection rather than getting the 408.
+TEST(HttpClient, A408SentOnAnIdleConnectionIsNotTheNextAnswer) {
+  ScriptedUpstream up([](int i, int fd, ScriptedUpstream& self) {
+    if (!self.read_head(fd)) return;
+    if (i == 0) {
+      ScriptedUpstream::send_text(fd, answer_with("ONE"));
+      std::this_thread::sleep_for(20ms);
+      ScriptedUpstream::send_text(fd, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      ::shutdown(fd, SHUT_WR);
+    } else {
+      ScriptedUpstream::send_text(fd, answer_with("TWO"));
+    }
+    ScriptedUpstream::drain(fd);
+  });
+  LoopThread lt;
+  HttpClient client(lt.loop);
+  auto r1 = call(client, local_url(up.port), make_request("GET", "/1"));
+  ASSERT_TRUE(r1.ok()) << r1.status().to_string();
+  std::this_thread::sleep_for(80ms);
+  auto r2 = call(client, local_url(up.port), make_request("GET", "/2"));
+  ASSERT_TRUE(r2.ok()) << r2.status().to_string();
+  EXPECT_EQ(r2->status, 200);
+  EXPECT_EQ(r2->body, "TWO");
+  EXPECT_EQ(up.requests.load(), 2);
+}
+
+// A request written whole on a pooled connection that then closes without an answer (the target
+// died running it, say) is reported as failed, not sent again: it may have run, and a resend
+// would run it twice and hide the failure.
+TEST(HttpClient, ARequestTheTargetReadIsNotSentAgainWhenItClosesWithoutAnswer) {
+  ScriptedUpstream up([](int i, int fd, ScriptedUpstream& self) {
+    if (!self.read_head(fd)) return;
+    if (i == 0) {
+      ScriptedUpstream::send_text(fd, answer_with("ONE"));
+      (void)self.read_head(fd);  // the second request, read, then the connection closes
+    } else {
+      ScriptedUpstream::send_text(fd, answer_with("AGAIN"));
+      ScriptedUpstream::drain(fd);
+    }
+  });
+  LoopThread lt;
+  HttpClient client(lt.loop);
+  auto r1 = call(client, local_url(up.port), make_request("GET", "/1"));
+  ASSERT_TRUE(r1.ok()) << r1.status().to_string();
+  auto r2 = call(client, local_url(up.port), make_request("GET", "/2"));
+  EXPECT_FALSE(r2.ok());
+  EXPECT_EQ(r2.status().code(), Code::kUnavailable);
+  EXPECT_EQ(up.requests.load(), 2);
 }
 
 TEST(HttpClient, MalformedOrOversizedResponseIsUnavailable) {
