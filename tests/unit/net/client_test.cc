@@ -215,20 +215,28 @@ TEST(HttpClient, RetriesWhenTheServerClosedAnIdleKeepAlive) {
   EXPECT_EQ(up.remote_count(), 2u);
 }
 
+// A socket listening on 127.0.0.1 at a port the kernel picks (set in *port), or -1.
+int listen_on_loopback(uint16_t* port, int backlog = 8) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, backlog) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return -1;
+  }
+  *port = ntohs(a.sin_port);
+  return fd;
+}
+
 // A one-shot raw server that answers whatever it reads with `reply`, then closes; with `piece`,
 // the reply goes out that many bytes at a time, a millisecond apart.
 class RawUpstream {
  public:
   explicit RawUpstream(std::string reply, size_t piece = 0) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 4);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    fd_ = listen_on_loopback(&port);
     thread_ = std::thread([this, reply = std::move(reply), piece] {
       int c = ::accept(fd_, nullptr, nullptr);
       if (c < 0) return;
@@ -261,14 +269,9 @@ class RawUpstream {
 // asked for (here a second, wrong answer): the connection is not reused, so the next request gets
 // its own answer from a new connection, not those bytes.
 TEST(HttpClient, BytesAfterABodyReadLaterKeepTheConnectionOutOfThePool) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 4), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = 0;
+  const int fd = listen_on_loopback(&port);
+  ASSERT_GE(fd, 0);
   std::thread upstream([fd] {
     char buf[4096];
     int first = ::accept(fd, nullptr, nullptr);
@@ -293,11 +296,11 @@ TEST(HttpClient, BytesAfterABodyReadLaterKeepTheConnectionOutOfThePool) {
   {
     LoopThread lt;
     HttpClient client(lt.loop);
-    auto r1 = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/1"));
+    auto r1 = call(client, local_url(port), make_request("GET", "/1"));
     ASSERT_TRUE(r1.ok()) << r1.status().to_string();
     EXPECT_EQ(r1->body, "abcde");
     std::this_thread::sleep_for(std::chrono::milliseconds(30));  // the extra bytes have come
-    auto r2 = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/2"));
+    auto r2 = call(client, local_url(port), make_request("GET", "/2"));
     ASSERT_TRUE(r2.ok()) << r2.status().to_string();
     EXPECT_EQ(r2->body, "RIGHT");
   }
@@ -313,15 +316,7 @@ class ScriptedUpstream {
  public:
   using Script = std::function<void(int index, int fd, ScriptedUpstream& up)>;
   explicit ScriptedUpstream(Script script) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::listen(fd_, 8);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
+    fd_ = listen_on_loopback(&port);
     thread_ = std::thread([this, script = std::move(script)] {
       for (int i = 0;; ++i) {
         pollfd p{fd_, POLLIN, 0};
@@ -371,15 +366,17 @@ std::string answer_with(std::string_view body) {
   return "HTTP/1.1 200 OK\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
 }
 
-// An answer nobody asked for, sent on a connection while it sits idle in the pool, is not read
-// as the next request's answer: that connection is closed unused and the request gets its own.
-TEST(HttpClient, BytesThatComeOnAnIdleConnectionAreNotTheNextAnswer) {
-  ScriptedUpstream up([](int i, int fd, ScriptedUpstream& self) {
+// Request 1 is answered on the first connection, which then, idle in the pool, receives
+// `idle_bytes` (and, with close_after, the end of the target's side). Request 2 must get its own
+// answer, from a second connection.
+void expect_the_next_answer_is_its_own(std::string idle_bytes, bool close_after) {
+  ScriptedUpstream up([&](int i, int fd, ScriptedUpstream& self) {
     if (!self.read_head(fd)) return;
     if (i == 0) {
       ScriptedUpstream::send_text(fd, answer_with("ONE"));
       std::this_thread::sleep_for(20ms);
-      ScriptedUpstream::send_text(fd, answer_with("STRAY"));
+      ScriptedUpstream::send_text(fd, idle_bytes);
+      if (close_after) ::shutdown(fd, SHUT_WR);
     } else {
       ScriptedUpstream::send_text(fd, answer_with("TWO"));
     }
@@ -390,38 +387,23 @@ TEST(HttpClient, BytesThatComeOnAnIdleConnectionAreNotTheNextAnswer) {
   auto r1 = call(client, local_url(up.port), make_request("GET", "/1"));
   ASSERT_TRUE(r1.ok()) << r1.status().to_string();
   EXPECT_EQ(r1->body, "ONE");
-  std::this_thread::sleep_for(80ms);  // the stray answer has come
-  auto r2 = call(client, local_url(up.port), make_request("GET", "/2"));
-  ASSERT_TRUE(r2.ok()) << r2.status().to_string();
-  EXPECT_EQ(r2->status, 200);
-  EXPECT_EQ(r2->body, "TWO");
-}
-
-// A target that closes an idle connection with a 408 (as some servers do at their idle timeout):
-// the next request never reached it, so it goes on a new connection rather than getting the 408.
-TEST(HttpClient, A408SentOnAnIdleConnectionIsNotTheNextAnswer) {
-  ScriptedUpstream up([](int i, int fd, ScriptedUpstream& self) {
-    if (!self.read_head(fd)) return;
-    if (i == 0) {
-      ScriptedUpstream::send_text(fd, answer_with("ONE"));
-      std::this_thread::sleep_for(20ms);
-      ScriptedUpstream::send_text(fd, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-      ::shutdown(fd, SHUT_WR);
-    } else {
-      ScriptedUpstream::send_text(fd, answer_with("TWO"));
-    }
-    ScriptedUpstream::drain(fd);
-  });
-  LoopThread lt;
-  HttpClient client(lt.loop);
-  auto r1 = call(client, local_url(up.port), make_request("GET", "/1"));
-  ASSERT_TRUE(r1.ok()) << r1.status().to_string();
-  std::this_thread::sleep_for(80ms);
+  std::this_thread::sleep_for(80ms);  // the idle bytes have come
   auto r2 = call(client, local_url(up.port), make_request("GET", "/2"));
   ASSERT_TRUE(r2.ok()) << r2.status().to_string();
   EXPECT_EQ(r2->status, 200);
   EXPECT_EQ(r2->body, "TWO");
   EXPECT_EQ(up.requests.load(), 2);
+}
+
+// Bytes that come on a connection while it sits idle in the pool are not read as the next
+// request's answer: that connection is closed unused and the request goes on a new one.
+TEST(HttpClient, BytesThatComeOnAnIdleConnectionAreNotTheNextAnswer) {
+  // An answer nobody asked for.
+  expect_the_next_answer_is_its_own(answer_with("STRAY"), false);
+  // A 408 sent at the target's idle timeout before it closes (as some servers do): the next
+  // request never reached it.
+  expect_the_next_answer_is_its_own("HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                                    true);
 }
 
 // A request written whole on a pooled connection that then closes without an answer (the target
