@@ -383,7 +383,7 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     parser.body_limit(st.opts.max_response_bytes);
     if (head_method) parser.skip(true);  // a HEAD response has a Content-Length but no body
     parser.eager(true);                  // header and body in one pass over what is buffered
-    auto ec = co_await wire::parse_until(c.stream, c.buf, parser, kReadBuffer, [&parser] { return parser.is_done(); });
+    auto ec = co_await wire::parse_until(c.stream, c.buf, parser, kReadBuffer, kMaxHeaderBytes, [&parser] { return parser.is_done(); });
     if (ec) {
       out.status = read_error(c.stream.why(ec), who, timeout);
       co_return out;

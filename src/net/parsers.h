@@ -102,9 +102,14 @@ class ResponseParser final : public Parser<false> {
 // them in place saves those trips. Errors as Beast's reads report them: end_of_stream when the
 // peer closed before a byte of this message, partial_message when it closed within one (a
 // message that ends at the close, an answer without a length, completes).
+// max_pending bounds the bytes the parser may leave unread while it waits for the rest of a
+// piece it takes whole: a head, a chunk's size line (extensions included) or the trailer
+// section. Beast bounds none of the last two, and body_limit counts chunk data only, so without
+// it one endless chunk line would be buffered until the timeout. Past it, header_limit before
+// the head is done, bad_chunk after.
 template <typename Parser, typename Done>
 coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast::flat_buffer& buf, Parser& parser,
-                                        size_t read_size, Done done) {
+                                        size_t read_size, size_t max_pending, Done done) {
   for (;;) {
     if (buf.size() > 0) {
       error_code ec;
@@ -113,6 +118,8 @@ coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast:
       if (ec && ec != http::error::need_more) co_return ec;
       if (done()) co_return error_code{};
       if (!ec && n > 0) continue;  // progress, and perhaps more to parse in what is left
+      if (buf.size() >= max_pending)
+        co_return error_code(parser.is_header_done() ? http::error::bad_chunk : http::error::header_limit);
     }
     auto [rec, m] = co_await stream.socket().async_read_some(buf.prepare(read_size), coro::kTuple);
     if (rec == boost::asio::error::eof) {

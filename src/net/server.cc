@@ -305,7 +305,14 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
   parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
   parser.body_limit(opt.max_body_bytes);
   s.stream.expires_after(opt.header_timeout);
-  out.ec = co_await wire::parse_until(s.stream, buf, parser, kReadBuffer, [&parser] { return parser.is_header_done(); });
+  out.ec = co_await wire::parse_until(s.stream, buf, parser, kReadBuffer, opt.max_header_bytes,
+                                      [&parser] { return parser.is_header_done(); });
+  // RFC 9112 §6.1, §6.3: a request whose transfer coding does not end in chunked has no length
+  // this server could frame it by (Beast reads it as having no body, so the body would be read as
+  // the next request), and one from HTTP/1.0 with any transfer coding is faulty framing. Both are
+  // refused, and the connection closed.
+  if (!out.ec && req.headers.get("Transfer-Encoding") && (parser.version() < 11 || !parser.chunked()))
+    out.ec = http::error::bad_transfer_encoding;
   if (!out.ec && !parser.is_done()) {
     if (parser.expect_continue() && parser.version() == 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -320,7 +327,7 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
     if (large) buf.reserve(kBodyReadBuffer);
     parser.eager(true);  // the body as far as the buffer goes, not one piece per put()
     s.stream.expires_after(opt.body_timeout);
-    out.ec = co_await wire::parse_until(s.stream, buf, parser, large ? kBodyReadBuffer : kReadBuffer,
+    out.ec = co_await wire::parse_until(s.stream, buf, parser, large ? kBodyReadBuffer : kReadBuffer, opt.max_header_bytes,
                                         [&parser] { return parser.is_done(); });
   }
   out.version = parser.version();

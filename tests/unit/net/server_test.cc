@@ -357,6 +357,51 @@ TEST(HttpServer, MalformedRequestIs400ThenClose) {
   }
 }
 
+// A transfer coding the server cannot frame the body by (not ending in chunked), or any transfer
+// coding from HTTP/1.0, is refused with a 400 and the connection closed (RFC 9112 §6.1, §6.3):
+// read as having no body, the body would be served as the next request.
+TEST(HttpServer, ATransferCodingItCannotFrameIs400ThenClose) {
+  ServerFixture f(echo);
+  const std::string smuggled = "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (std::string head : {"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n",
+                           "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n",
+                           "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n",
+                           "POST /x HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"}) {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send(head + "\r\n" + smuggled));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << head;
+    EXPECT_EQ(r->status, 400) << head;
+    EXPECT_EQ(r->header("Connection"), "close") << head;
+    EXPECT_TRUE(c.wait_closed()) << head;  // and no answer for the smuggled request
+  }
+  // A chunked body on HTTP/1.1 is read as such.
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "abc");
+}
+
+// A chunk's size line or the trailer section that never ends is cut off once it passes the header
+// limit, with a 400, instead of being buffered until the body timeout.
+TEST(HttpServer, AnEndlessChunkLineOrTrailerIs400) {
+  ServerOptions o;
+  o.max_header_bytes = 4096;
+  o.body_timeout = 30s;  // far beyond the test's guard: only the limit can end these
+  ServerFixture f(echo, o);
+  const std::string head = "POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (std::string body : {"1;ext=" + std::string(64 << 10, 'e'), "1\r\na\r\n0\r\nX-Trailer: " + std::string(64 << 10, 't')}) {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send(head + body));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_TRUE(c.wait_closed());
+  }
+}
+
 TEST(HttpServer, Http10AndConnectionCloseEndTheConnection) {
   ServerFixture f(echo);
   {
