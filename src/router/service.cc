@@ -34,12 +34,6 @@ double ms_since(TimePoint t) { return to_ms(SteadyClock::now() - t); }
 // refusals and overload make it 503.
 bool bad_gateway(int status) { return status != 503 && status != 429 && status != 404; }
 
-bool printable_id(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (char c : s)
-    if (c < 0x21 || c > 0x7e) return false;
-  return true;
-}
 
 // The target's own error text, shortened, for the message the client gets.
 std::string upstream_reason(const HttpResponse& r) {
@@ -52,8 +46,8 @@ std::string upstream_reason(const HttpResponse& r) {
 // The id used in logs and sent on as x-request-id: the body's `id` or the client's x-request-id
 // when they are short and printable (anything else could not travel as a header), else a new one.
 std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
-  if (printable_id(req.id)) return req.id;
-  if (auto x = h.get("x-request-id"); x && printable_id(*x)) return std::string(*x);
+  if (telemetry::usable_request_id(req.id)) return req.id;
+  if (auto x = h.get("x-request-id"); x && telemetry::usable_request_id(*x)) return std::string(*x);
   return telemetry::new_request_id();
 }
 
@@ -169,7 +163,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
 void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond) {
   call.gen->model_metrics[model_pos(*call.gen, call.model)].invalid->inc();
   auto id = h.get("x-request-id");
-  telemetry::log_info("request_invalid", {{"request_id", id && printable_id(*id) ? *id : std::string_view()},
+  telemetry::log_info("request_invalid", {{"request_id", id && telemetry::usable_request_id(*id) ? *id : std::string_view()},
                                           {"model", call.model->signature.name}, {"status", http_status(s.code())},
                                           {"error", s.message()}});
   respond(v2_error(s));

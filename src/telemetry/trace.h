@@ -14,6 +14,10 @@ namespace hir::telemetry {
 
 // 16 lowercase hex characters (64 random bits).
 std::string new_request_id();
+// Whether an id a client gave (a body's `id`, an x-request-id) may name the request in logs and
+// travel on as an x-request-id header: 1 to 128 printable ASCII characters, no space. A longer
+// one, echoed as a header, would make the answer's head too large for the router to read.
+bool usable_request_id(std::string_view id);
 
 struct TraceContext {
   std::string trace_id;   // 32 lowercase hex, not all zero

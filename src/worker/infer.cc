@@ -91,11 +91,12 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
   job->traceparent = (tp && telemetry::TraceContext::parse(*tp))
                          ? std::string(*tp)
                          : telemetry::TraceContext::new_header();
-  // The request id: the body's "id", else x-request-id, else a new one. Until the body parses,
+  // The request id: the body's "id", else x-request-id, else a new one, each only when it can
+  // travel back as the answer's x-request-id header (usable_request_id). Until the body parses,
   // the header (or a new id) names the request in the logs.
   const auto header_id = http.headers.get("x-request-id");
-  job->request_id = header_id && !header_id->empty() ? std::string(*header_id)
-                                                     : telemetry::new_request_id();
+  job->request_id = header_id && telemetry::usable_request_id(*header_id) ? std::string(*header_id)
+                                                                          : telemetry::new_request_id();
 
   auto served = catalog_.find(model, version);
   if (!served.ok()) return fail(*job, served.status(), respond);
@@ -116,7 +117,7 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
   if (!parsed.ok()) return fail(*job, parsed.status(), respond);
   job->req = std::move(*parsed);
   http.body = std::string();  // the tensors now live in job->req; free the body early
-  if (!job->req.id.empty()) job->request_id = job->req.id;
+  if (telemetry::usable_request_id(job->req.id)) job->request_id = job->req.id;
   job->req.model_name = rm.config.name;
   job->req.model_version = job->served.version_name;
 

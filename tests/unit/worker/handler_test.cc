@@ -137,6 +137,24 @@ TEST(WorkerHandler, RequestIdFromHeaderWhenTheBodyHasNone) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("\"id\"")));  // nothing to echo
 }
 
+// An id too long (or with bytes a header cannot carry) names the request in the answer's body
+// only: echoed as the x-request-id header, it would make the answer's head too large for a
+// router to read, and a client could make a healthy target look broken.
+TEST(WorkerHandler, AnIdThatCannotBeAHeaderIsNotEchoedAsOne) {
+  Harness h;
+  const std::string id(4096, 'i');
+  net::Headers hdr;
+  hdr.set("x-request-id", std::string(200, 'h'));
+  auto r = h.call("POST", "/v2/models/toy/infer",
+                  R"({"id":")" + id + R"(","inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,1,1,1]}]})",
+                  hdr);
+  EXPECT_EQ(r.status, 200) << r.body;
+  const auto echoed = r.headers.get("x-request-id");
+  ASSERT_TRUE(echoed);
+  EXPECT_EQ(echoed->size(), 16u);  // a new id, neither of the client's
+  EXPECT_THAT(r.body, HasSubstr("\"id\":\"" + id + "\""));
+}
+
 TEST(WorkerHandler, ServerTimingSaysQueueAndInferenceTime) {
   Harness h;
   auto r = h.call("POST", "/v2/models/toy/infer",
