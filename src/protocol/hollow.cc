@@ -165,6 +165,28 @@ size_t skip_space(std::string_view s, size_t i) {
 // SSE2 is there.
 size_t next_json_special(std::string_view s, size_t i) { return scan_special<false>(s, i, nullptr); }
 
+bool nothing_after_root(std::string_view s) {
+  size_t i = skip_space(s, 0);
+  if (i >= s.size() || !opens(s[i])) return false;
+  int depth = 0;
+  for (;;) {
+    i = next_json_special(s, i);
+    if (i >= s.size()) return false;  // the root never closes
+    const char c = s[i];
+    if (c == '"') {
+      i = skip_string(s, i);
+      if (i == kNone) return false;
+      continue;
+    }
+    if (opens(c)) {
+      ++depth;
+    } else if (closes(c) && --depth == 0) {
+      return skip_space(s, i + 1) == s.size();
+    }
+    ++i;  // past a bracket, or an unusual byte (whitespace among them) between values
+  }
+}
+
 bool hollow_data_arrays(std::string_view s, std::string& out, std::vector<std::string_view>* contents,
                         std::vector<int64_t>* commas) {
   out.clear();

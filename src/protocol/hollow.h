@@ -29,6 +29,11 @@ namespace hir::protocol {
 bool hollow_data_arrays(std::string_view json, std::string& out, std::vector<std::string_view>* contents = nullptr,
                         std::vector<int64_t>* commas = nullptr);
 
+// Whether s is one JSON object or array followed by nothing but whitespace. Only the brackets
+// and strings are followed, not the values: for a text a JSON reader has accepted up to the end of
+// its root, this says whether bytes come after it (which On-Demand readers do not look for).
+bool nothing_after_root(std::string_view s);
+
 // The index of the next quote, bracket ([ { ] }) or unusual byte (a control character, tab, CR
 // and LF included, or a non-ASCII byte) at or after i in s, or s.size() when there is none: the
 // bytes a scan that skips JSON values by their brackets and strings must look at.

@@ -245,8 +245,6 @@ Status read_head(od::document& doc, std::string_view& rest, InferRequest& req, s
   if (auto it = req.parameters.find("binary_data_output");
       it != req.parameters.end() && !std::holds_alternative<bool>(it->second))
     return refuse();
-  // Bytes after the root object are not looked for (this simdjson cannot tell): the target's
-  // parser refuses them.
   if (!rest.empty()) return refuse();
   return Status::Ok();
 }
@@ -302,6 +300,11 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   size_t raw = 0;
   // Any error an On-Demand step reports (malformed JSON met while reading) is a refusal too.
   HIR_RETURN_IF_ERROR(read_head(doc, rest, req, raw));
+  // Bytes after the root object (whitespace aside) make the header malformed, and On-Demand does
+  // not look past the root. They are refused here: a router that edits the header (its hints
+  // removed) writes it again from the members read, and they would be dropped instead of
+  // reaching the target's parser.
+  if (!nothing_after_root(text)) return refuse();
   // Headers that hold tensor values, each seen once, are not kept.
   if (hollowed || raw == req.inputs.size())
     memo.add(text, bin_size, [&req](std::string_view, InferRequest& v) {

@@ -128,5 +128,16 @@ TEST(Hollow, DamagedTextsAreRefusedOrOnlyShortened) {
   EXPECT_GT(taken, 1000u);
 }
 
+TEST(Hollow, TellsWhetherBytesFollowTheRoot) {
+  for (std::string_view ok : {R"({})", R"( {"a":[1,{"b":"}"}]} )", "{\"a\":\"\\\"}\"}\r\n\t", R"([1,[2]])",
+                              "{\"k\":\"\xc3\xa9\"}"}) {
+    EXPECT_TRUE(nothing_after_root(ok)) << ok;
+  }
+  for (std::string_view bad : {R"({}x)", R"({} {})", R"({}})", R"({"a":1} 1)", R"({"a":"}")", R"({)",
+                               R"("s")", R"(1)", "", "   ", R"({"a":"\"} x)"}) {
+    EXPECT_FALSE(nothing_after_root(bad)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace hir::protocol

@@ -94,6 +94,11 @@ TEST(RequestHead, RefusesWhatTheFullParserRejectsInTheHead) {
       {R"([1,2])", std::nullopt},
       {R"({"inputs":[)", std::nullopt},
       {"", std::nullopt},
+      // Bytes after the root object: a router that writes the header again would drop them.
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}xx)", std::nullopt},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]} {"a":1})", std::nullopt},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}})", std::nullopt},
+      {R"({"parameters":{"priority":"critical"},"inputs":[]} 1)", std::nullopt},
   };
   for (const Body& b : bad) {
     SCOPED_TRACE(b.text);
