@@ -65,6 +65,10 @@ int main(int argc, char** argv) {
   app.add_option("--stall-after", cfg.faults.stall_after,
                  "answer nothing (not even heartbeats) after N inference requests (-1: never)")
       ->capture_default_str();
+  app.add_option("--deaf-after", cfg.faults.deaf_after,
+                 "read nothing more from the line after N inference requests, heartbeats still going "
+                 "(a hung receiver; -1: never)")
+      ->capture_default_str();
   app.add_flag("--garbage", cfg.faults.garbage, "emit random garbage bytes between frames now and then");
   app.add_option("--seed", cfg.seed, "seed for the garbage bytes")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

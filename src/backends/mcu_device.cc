@@ -187,10 +187,12 @@ void McuDevice::start(McuRequest* r, TimePoint now, McuSink& sink) {
   try_deadline_ = std::min(r->deadline, now + opt_.attempt_timeout);
   try_cut_by_caller_ = r->deadline < now + opt_.attempt_timeout;
   if (send(HIRFW_T_INFER, req_id_, r->pixels.data(), r->len, now, sink) || req_ != r) return;
-  // Not sent and still ours: the output buffer had no room (cannot happen with one try in
-  // flight, but never leave a request stranded).
-  end_try(now);
-  sink.hand_back(r, Internal("device " + addr_.url + ": output buffer full"), false);
+  // Not sent and still ours: the output buffer had no room, so the line has taken none of the
+  // frames before this one (a device that heartbeats but no longer reads). It is stuck: the
+  // device goes down (its buffer dropped, the try counted, reconnected after a backoff). Handed
+  // back as if it never ran, the request would be given to this same free-looking device again
+  // and again, in a loop holding the pool's lock.
+  down("the line takes no more bytes (output buffer full)", now, sink);
 }
 
 void McuDevice::end_try(TimePoint now) {

@@ -54,6 +54,10 @@ class Session {
     const int64_t n = e_.config_.faults.stall_after;
     return n >= 0 && e_.results_sent_ >= n;
   }
+  bool deaf() const {
+    const int64_t n = e_.config_.faults.deaf_after;
+    return n >= 0 && e_.results_sent_ >= n;
+  }
   void deliver_due(TimePoint now);
   void handle(const hirfw_frame& f, TimePoint now);
   void send(const uint8_t* p, size_t n, TimePoint now);
@@ -200,7 +204,7 @@ Result<Emulator::End> Session::run() {
     }
     HIR_RETURN_IF_ERROR(flush(now));
 
-    pollfd fds[2] = {{fd_, static_cast<short>(POLLIN | (tx_blocked_ ? POLLOUT : 0)), 0},
+    pollfd fds[2] = {{fd_, static_cast<short>((deaf() ? 0 : POLLIN) | (tx_blocked_ ? POLLOUT : 0)), 0},
                      {e_.wake_read_.get(), POLLIN, 0}};
     timespec ts{};
     const timespec* timeout = nullptr;
@@ -218,7 +222,8 @@ Result<Emulator::End> Session::run() {
       }
     }
     if (fds[0].revents & POLLOUT) tx_blocked_ = false;
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+    if (deaf() && (fds[0].revents & (POLLHUP | POLLERR))) return Emulator::End::kClosed;
+    if (!deaf() && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
       bool closed = false;
       HIR_RETURN_IF_ERROR(read_some(SteadyClock::now(), &closed));
       if (closed) return Emulator::End::kClosed;

@@ -29,6 +29,8 @@ struct Faults {
   uint32_t drop_every = 0;     // drop every Nth well-formed incoming frame (0: never)
   uint32_t corrupt_every = 0;  // flip a byte in every Nth outgoing frame (0: never)
   int64_t stall_after = -1;    // after N inference results, answer nothing more (-1: never)
+  int64_t deaf_after = -1;     // after N inference results, read nothing more, heartbeats still
+                               // going: a receiver hung while the board lives (-1: never)
   bool garbage = false;        // sometimes emit random bytes between outgoing frames
 };
 

@@ -185,6 +185,29 @@ TEST_F(McuFaultsTest, AHungDeviceIsMarkedDown) {
   EXPECT_FALSE(pool->stats().devices[0].last_error.empty());
 }
 
+// A board that still sends heartbeats but no longer reads its line: the frames to it pile up
+// until the line takes no more. The device is then taken down for its stuck line; before, the
+// request came back as if never sent and went to the same free-looking device again, in a loop
+// that held the pool's lock and so stopped every request to the router (the pool's calls below
+// would never return).
+TEST_F(McuFaultsTest, ADeviceThatStopsReadingItsLineIsTakenDown) {
+  auto emu = EmuProcess::start_pty({"--deaf-after", "1", "--heartbeat-ms", "10"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  McuPoolOptions o;
+  o.attempt_timeout = 500ms;
+  o.reconnect_min = 5s;  // so the test sees it down
+  auto pool = up_pool({emu->url()}, o);
+  ASSERT_TRUE(pool);
+  EXPECT_TRUE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 1))).ok());
+  // Deadlines shorter than the attempt timeout, as a 40 ms latency budget is: such tries do not
+  // count as the device's timeouts, so only the stuck line can take it down.
+  for (int i = 0; i < 60 && pool->stats().devices[0].counters.disconnects == 0; ++i)
+    EXPECT_FALSE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 2)), 20ms).ok());
+  const auto s = pool->stats();
+  EXPECT_GE(s.devices[0].counters.disconnects, 1u);
+  EXPECT_NE(s.devices[0].last_error.find("takes no more bytes"), std::string::npos) << s.devices[0].last_error;
+}
+
 TEST_F(McuFaultsTest, AnAddressNobodyAnswersAtStaysDownWithAReason) {
   auto closed = EmuProcess::start_tcp();  // take a free port, then free it again
   ASSERT_TRUE(closed.ok());
