@@ -66,6 +66,12 @@ Status check_result(const hirfw_result_msg& r, size_t output_size) {
     return Internal("RESULT class " + std::to_string(r.top_class) + " is not the argmax of its logits");
   if (!std::isfinite(r.out_scale) || r.out_scale <= 0.0f)
     return Internal("RESULT output scale is not a positive number");
+  // A scale so large that dequantized logits overflow gives NaN probabilities: refused like any
+  // other reply that makes no sense, rather than answered as a 200.
+  float probs[HIRFW_MAX_OUTPUTS];
+  hirfw_softmax_dequant(r.logits, r.n_logits, r.out_scale, r.out_zp, probs);
+  for (int i = 0; i < r.n_logits; ++i)
+    if (!std::isfinite(probs[i])) return Internal("RESULT logits do not dequantize to finite probabilities");
   return Status::Ok();
 }
 

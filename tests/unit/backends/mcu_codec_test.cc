@@ -114,6 +114,9 @@ TEST(McuCodec, CheckResultTrustsOnlyConsistentReplies) {
   hirfw_result_msg bad_scale = r;
   bad_scale.out_scale = std::numeric_limits<float>::quiet_NaN();
   EXPECT_FALSE(check_result(bad_scale, 10).ok());
+  // Finite, but the dequantized logits overflow: the probabilities would be NaN.
+  bad_scale.out_scale = 3e38f;
+  EXPECT_FALSE(check_result(bad_scale, 10).ok());
 }
 
 TEST(McuCodec, ResponseIsAnFp32ProbabilityTensorNamedLikeTheModels) {
