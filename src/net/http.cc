@@ -78,6 +78,12 @@ HttpResponse error_response(int status, std::string_view message) {
   return json_response(status, std::move(body));
 }
 
+HttpResponse method_not_allowed(std::string_view allow) {
+  HttpResponse r = error_response(405, "Method Not Allowed");
+  r.headers.set("Allow", std::string(allow));
+  return r;
+}
+
 HttpResponse json_response(int status, std::string body) {
   HttpResponse r;
   r.status = status;

@@ -97,6 +97,8 @@ struct HttpResponse {
 
 // A JSON response {"error": message} with the given status (the v2 error shape).
 HttpResponse error_response(int status, std::string_view message);
+// 405 with the Allow header RFC 9110 §15.5.6 requires: the methods the resource does take.
+HttpResponse method_not_allowed(std::string_view allow);
 HttpResponse json_response(int status, std::string body);
 // The path without the query string.
 std::string_view path_of(std::string_view target);

@@ -37,7 +37,7 @@ std::vector<std::string_view> split_path(std::string_view rest) {
   return parts;
 }
 
-HttpResponse method_not_allowed() { return net::error_response(405, "Method Not Allowed"); }
+using net::method_not_allowed;
 
 template <typename T, typename F>
 std::string json_list(const std::vector<T>& items, F&& one) {
@@ -89,14 +89,14 @@ HttpResponse AdminApi::handle(const HttpRequest& req) {
 HttpResponse AdminApi::route(const HttpRequest& req, std::string_view rest) {
   auto p = split_path(rest);
   if (p.size() == 1 && p[0] == "ledger") {
-    if (req.method != "GET") return method_not_allowed();
+    if (req.method != "GET") return method_not_allowed("GET");
     auto c = ledger_ ? ledger_() : std::nullopt;
     if (!c) return net::error_response(404, "no usage ledger: hir serve runs without a database");
     return net::json_response(200, ledger_json(*c));
   }
   if (!store_) return net::error_response(503, "the registry is the configuration file: hir serve runs without a database (--database none)");
   if (p.size() == 1 && p[0] == "registry") {
-    if (req.method != "GET") return method_not_allowed();
+    if (req.method != "GET") return method_not_allowed("GET");
     auto snap = store_->load_registry();
     if (!snap.ok()) return store_error(snap.status());
     std::string body = fmt::format(R"({{"registry_version":{},"models":)", snap->version);
@@ -134,7 +134,7 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
       if (!all.ok()) return store_error(all.status());
       return net::json_response(200, R"({"targets":)" + json_list(*all, target_json) + "}");
     }
-    if (m != "POST") return method_not_allowed();
+    if (m != "POST") return method_not_allowed("GET, POST");
     auto t = parse_target_body(req.body, store::TargetRecord{});
     if (!t.ok()) return net::error_response(400, t.status().message());
     if (Status s = store_->add_target(*t); !s.ok()) return store_error(s);
@@ -142,7 +142,7 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
   }
   if (!action.empty()) {
     if (action != "drain" && action != "undrain") return net::error_response(404, "Not Found");
-    if (m != "POST") return method_not_allowed();
+    if (m != "POST") return method_not_allowed("POST");
     if (Status s = store_->set_target_drained(name, action == "drain"); !s.ok()) return store_error(s);
     return changed(200, "");
   }
@@ -153,7 +153,7 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
   auto cur = store_->get_target(name);
   if (!cur.ok()) return store_error(cur.status());
   if (m == "GET") return net::json_response(200, target_json(*cur));
-  if (m != "PUT") return method_not_allowed();
+  if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
   // Fields the body leaves out keep their stored values.
   auto t = parse_target_body(req.body, *cur);
   if (!t.ok()) return net::error_response(400, t.status().message());
@@ -174,7 +174,7 @@ HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, 
       if (!all.ok()) return store_error(all.status());
       return net::json_response(200, R"({"variants":)" + json_list(*all, variant_json) + "}");
     }
-    if (m != "POST") return method_not_allowed();
+    if (m != "POST") return method_not_allowed("GET, POST");
     store::VariantRecord base;
     base.model = std::string(model);
     auto v = parse_variant_body(req.body, base);
@@ -186,7 +186,7 @@ HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, 
   }
   if (!action.empty()) {
     if (action != "drain" && action != "undrain") return net::error_response(404, "Not Found");
-    if (m != "POST") return method_not_allowed();
+    if (m != "POST") return method_not_allowed("POST");
     if (Status s = store_->set_variant_drained(model, name, action == "drain"); !s.ok()) return store_error(s);
     return changed(200, "");
   }
@@ -197,7 +197,7 @@ HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, 
   auto cur = store_->get_variant(model, name);
   if (!cur.ok()) return store_error(cur.status());
   if (m == "GET") return net::json_response(200, variant_json(*cur));
-  if (m != "PUT") return method_not_allowed();
+  if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
   auto v = parse_variant_body(req.body, *cur);
   if (!v.ok()) return net::error_response(400, v.status().message());
   if (v->name != name) return net::error_response(400, "'name' cannot change: it is the variant's key");

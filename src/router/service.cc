@@ -97,9 +97,9 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   if (path == "/v1/admin" || path.starts_with("/v1/admin/")) return respond(admin_->handle(req));
   GenPtr gen = current();
   if ((path == "/metrics" || path == "/v1/targets") && req.method != "GET")
-    return respond(net::error_response(405, "Method Not Allowed"));
+    return respond(net::method_not_allowed("GET"));
   if (path == "/v1/route/explain") {
-    if (req.method != "POST") return respond(net::error_response(405, "Method Not Allowed"));
+    if (req.method != "POST") return respond(net::method_not_allowed("POST"));
     return respond(explain_response(gen, req));
   }
   if (path == "/metrics") {
@@ -121,7 +121,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     respond = recorded(req, usage, std::move(respond));
   }
   if (req.method != protocol::v2_method(p.endpoint))
-    return respond(net::error_response(405, "Method Not Allowed"));
+    return respond(net::method_not_allowed(protocol::v2_method(p.endpoint)));
 
   const ModelConfig* model = nullptr;
   if (!p.model.empty()) {

@@ -34,11 +34,7 @@ void WorkerHandler::handle(net::HttpRequest&& req, net::Responder respond) {
   if (route.endpoint == Endpoint::kNotFound)
     return respond(net::error_response(404, "Not Found"));
   const std::string_view method = allowed_method(route.endpoint);
-  if (req.method != method) {
-    net::HttpResponse r = net::error_response(405, "Method Not Allowed");
-    r.headers.set("Allow", std::string(method));
-    return respond(std::move(r));
-  }
+  if (req.method != method) return respond(net::method_not_allowed(method));
   switch (route.endpoint) {
     case Endpoint::kServerMetadata:
       return respond(net::json_response(

@@ -43,7 +43,9 @@ TEST_F(RouterIT, HealthMetadataAndReady) {
     EXPECT_EQ(meta.status, 200);
     EXPECT_NE(meta.body.find("binary_tensor_data"), std::string::npos);
     EXPECT_EQ(call(port, "GET", "/v2/notapi").status, 404);
-    EXPECT_EQ(call(port, "POST", "/v2/health/live").status, 405);
+    auto wrong_method = call(port, "POST", "/v2/health/live");
+    EXPECT_EQ(wrong_method.status, 405);
+    EXPECT_EQ(wrong_method.headers.get("Allow"), "GET");
     EXPECT_EQ(call(port, "GET", "/metrics").status, 200);
   }
   auto wm = call(w.port, "GET", "/v2/models/fmnist-small");

@@ -162,6 +162,11 @@ TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {
   auto dup = call(r.port, "POST", "/v1/admin/targets", R"({"name":"edge-1","url":"http://127.0.0.1:1"})", admin());
   EXPECT_EQ(dup.status, 409) << dup.body;
   EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets/nope", "", admin()).status, 404);
+  auto patch = call(r.port, "PATCH", "/v1/admin/targets/edge-1", "{}", admin());
+  EXPECT_EQ(patch.status, 405);
+  EXPECT_EQ(patch.headers.get("Allow"), "GET, PUT, DELETE");
+  EXPECT_EQ(call(r.port, "PUT", "/v1/admin/targets", "{}", admin()).headers.get("Allow"), "GET, POST");
+  EXPECT_EQ(call(r.port, "POST", "/metrics").headers.get("Allow"), "GET");
   EXPECT_EQ(call(r.port, "POST", "/v1/admin/targets/nope/drain", "", admin()).status, 404);
   EXPECT_EQ(call(r.port, "DELETE", "/v1/admin/models/fmnist/variants/nope", "", admin()).status, 404);
   // The failures changed nothing: the one target still routes.
