@@ -139,16 +139,19 @@ coro::Awaitable<error_code> parse_until(coro::TimedSocket& stream, boost::beast:
 // kMinRead bytes, as Beast's reads do, so bytes that came right after the body (a pipelined
 // request; on a client, bytes that make the connection unfit for reuse) land in `buf` and stay
 // there. The body grows by what arrives: a peer that announces a large body and sends little
-// holds little memory (room is reserved, as Beast's parser reserves it, but not touched), and a
-// peer that trickles bytes costs a copy of what it sent. Errors as parse_until reports them:
+// holds little memory. Room for the whole body is taken at once only up to kEager; past that it
+// doubles as bytes come, so an announced length commits no more than twice what was sent (with
+// strict overcommit, reserved room is memory taken). Errors as parse_until reports them:
 // partial_message when the peer closed within the body.
 inline coro::Awaitable<error_code> read_body(coro::TimedSocket& stream, boost::beast::flat_buffer& buf,
                                              std::string& body, size_t length) {
-  constexpr size_t kMinRead = size_t{8} << 10, kChunk = size_t{64} << 10;
-  body.reserve(length);
+  constexpr size_t kMinRead = size_t{8} << 10, kChunk = size_t{64} << 10, kEager = size_t{1} << 20;
   body.clear();
+  body.reserve(std::min(length, kEager));
   for (;;) {
     const size_t take = std::min(buf.size(), length - body.size());
+    if (body.size() + take > body.capacity())
+      body.reserve(std::min(length, std::max(body.size() + take, 2 * body.capacity())));
     body.append(static_cast<const char*>(buf.data().data()), take);
     buf.consume(take);
     if (body.size() == length) co_return error_code{};
