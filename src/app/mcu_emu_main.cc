@@ -69,6 +69,10 @@ int main(int argc, char** argv) {
                  "read nothing more from the line after N inference requests, heartbeats still going "
                  "(a hung receiver; -1: never)")
       ->capture_default_str();
+  app.add_option("--busy-after", cfg.faults.busy_after,
+                 "answer every inference request with ERROR busy after N of them, heartbeats still "
+                 "going (firmware stuck busy; -1: never)")
+      ->capture_default_str();
   app.add_flag("--garbage", cfg.faults.garbage, "emit random garbage bytes between frames now and then");
   app.add_option("--seed", cfg.seed, "seed for the garbage bytes")->capture_default_str();
   CLI11_PARSE(app, argc, argv);

@@ -63,9 +63,13 @@ void McuDevice::tick(TimePoint now, McuSink& sink) {
   }
   if (req_ && now >= try_deadline_) {
     ++c_.timeouts;
-    // A try cut short by the caller's own deadline says nothing about the device: a burst
-    // queued behind one MCU runs out of budget while the device answers every try it gets.
-    if (!try_cut_by_caller_) ++consecutive_timeouts_;
+    // A try cut short by the caller's own deadline says little about the device: a burst
+    // queued behind one MCU runs out of budget while the device answers every try it gets. It
+    // counts only when the device has not answered any INFER since the last cut try either (no
+    // late result, no busy): a board that heartbeats but computes nothing would otherwise take
+    // every short-budget request to its deadline for ever.
+    if (!try_cut_by_caller_ || !answered_since_cut_) ++consecutive_timeouts_;
+    answered_since_cut_ = false;
     abandoned_id_ = req_id_;  // its reply may still come: dropped then, and counted as stray
     McuRequest* r = req_;
     end_try(now);
@@ -128,6 +132,8 @@ void McuDevice::down(const std::string& why, TimePoint now, McuSink& sink) {
   info_id_ = abandoned_id_ = 0;
   out_begin_ = out_end_ = 0;
   consecutive_timeouts_ = 0;
+  answered_since_cut_ = true;
+  busy_since_.reset();
   hold_until_ = {};
   if (req_) {
     McuRequest* r = req_;
@@ -275,6 +281,8 @@ void McuDevice::on_result(const hirfw_frame& f, TimePoint now, McuSink& sink) {
     if (f.id != 0 && f.id == abandoned_id_) {
       abandoned_id_ = 0;  // the abandoned try is over: the device is free again
       consecutive_timeouts_ = 0;  // and it answers
+      answered_since_cut_ = true;
+      busy_since_.reset();
       hold_until_ = {};
     }
     return;
@@ -292,6 +300,8 @@ void McuDevice::on_result(const hirfw_frame& f, TimePoint now, McuSink& sink) {
     return;
   }
   consecutive_timeouts_ = 0;
+  answered_since_cut_ = true;
+  busy_since_.reset();
   ++c_.results_ok;
   sink.succeeded(r, *this, m);
 }
@@ -314,12 +324,18 @@ void McuDevice::on_error(const hirfw_frame& f, TimePoint now, McuSink& sink) {
   }
   McuRequest* r = req_;
   end_try(now);
+  answered_since_cut_ = true;
   switch (e.code) {
     case HIRFW_E_BUSY:
       // Still computing a try we abandoned: the request never ran, so it is not an attempt.
       ++c_.busy_replies;
+      if (!busy_since_) busy_since_ = now;
       hold_until_ = now + opt_.busy_retry;
       sink.hand_back(r, Unavailable(what + ": busy"), false);
+      // No try outlives attempt_timeout; busy for several of them with nothing finished is a
+      // board stuck in its busy state, which would take every request it gets to its deadline.
+      if (now - *busy_since_ >= opt_.attempt_timeout * opt_.max_consecutive_timeouts)
+        down("busy for " + ms_text(now - *busy_since_) + " without finishing an inference", now, sink);
       return;
     case HIRFW_E_BAD_INPUT:
       ++c_.device_errors;

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "backends/busy_meter.h"
@@ -112,6 +113,8 @@ class McuDevice {
   TimePoint last_rx_{}, last_probe_{};
   int consecutive_timeouts_ = 0;
   bool try_cut_by_caller_ = false;  // the try's deadline is the request's, not attempt_timeout
+  bool answered_since_cut_ = true;  // some INFER reply came since the last try cut by its caller
+  std::optional<TimePoint> busy_since_;  // first ERROR busy since the last finished inference
   hirfw_info_msg info_{};
   std::optional<hirfw_status_msg> last_status_;
   BusyMeter busy_;

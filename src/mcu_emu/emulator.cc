@@ -58,6 +58,10 @@ class Session {
     const int64_t n = e_.config_.faults.deaf_after;
     return n >= 0 && e_.results_sent_ >= n;
   }
+  bool wedged() const {
+    const int64_t n = e_.config_.faults.busy_after;
+    return n >= 0 && e_.results_sent_ >= n;
+  }
   void deliver_due(TimePoint now);
   void handle(const hirfw_frame& f, TimePoint now);
   void send(const uint8_t* p, size_t n, TimePoint now);
@@ -185,7 +189,8 @@ std::optional<TimePoint> Session::next_event() const {
 }
 
 Result<Emulator::End> Session::run() {
-  e_.device_.busy = 0;  // a result still computing for an earlier connection is gone with it
+  // A result still computing for an earlier connection is gone with it.
+  e_.device_.busy = wedged() ? 1 : 0;
   next_heartbeat_ = SteadyClock::now() + e_.config_.heartbeat;
   while (true) {
     if (e_.stop_requested()) return Emulator::End::kStopped;
@@ -194,7 +199,7 @@ Result<Emulator::End> Session::run() {
     if (pending_ && pending_->ready <= now) {
       send(pending_->frame.data(), pending_->frame.size(), now);
       pending_.reset();
-      e_.device_.busy = 0;
+      e_.device_.busy = wedged() ? 1 : 0;
     }
     if (e_.config_.heartbeat.count() > 0 && !stalled() && now >= next_heartbeat_) {
       const size_t n = hirfw_device_status_frame(&e_.device_, 0, reply_, sizeof reply_);

@@ -31,6 +31,8 @@ struct Faults {
   int64_t stall_after = -1;    // after N inference results, answer nothing more (-1: never)
   int64_t deaf_after = -1;     // after N inference results, read nothing more, heartbeats still
                                // going: a receiver hung while the board lives (-1: never)
+  int64_t busy_after = -1;     // after N inference results, answer every INFER with ERROR busy:
+                               // firmware stuck in its busy state, heartbeats still going
   bool garbage = false;        // sometimes emit random bytes between outgoing frames
 };
 

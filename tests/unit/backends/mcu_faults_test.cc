@@ -196,16 +196,57 @@ TEST_F(McuFaultsTest, ADeviceThatStopsReadingItsLineIsTakenDown) {
   McuPoolOptions o;
   o.attempt_timeout = 500ms;
   o.reconnect_min = 5s;  // so the test sees it down
+  o.max_consecutive_timeouts = 1000;  // so only the stuck line can take it down
   auto pool = up_pool({emu->url()}, o);
   ASSERT_TRUE(pool);
   EXPECT_TRUE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 1))).ok());
-  // Deadlines shorter than the attempt timeout, as a 40 ms latency budget is: such tries do not
-  // count as the device's timeouts, so only the stuck line can take it down.
+  // Deadlines shorter than the attempt timeout, as a 40 ms latency budget is.
   for (int i = 0; i < 60 && pool->stats().devices[0].counters.disconnects == 0; ++i)
     EXPECT_FALSE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 2)), 20ms).ok());
   const auto s = pool->stats();
   EXPECT_GE(s.devices[0].counters.disconnects, 1u);
   EXPECT_NE(s.devices[0].last_error.find("takes no more bytes"), std::string::npos) << s.devices[0].last_error;
+}
+
+// The same board behind a TCP bridge, whose buffers take every frame a test sends: the line never
+// fills. Each try is cut by its caller's deadline, below attempt_timeout, which alone says nothing
+// about the device; tries cut in a row with no reply of any kind between them do, and take it
+// down. Before, it stayed up and took every short-budget request to its deadline.
+TEST_F(McuFaultsTest, ADeviceThatHeartbeatsButNeverAnswersIsTakenDownThoughCallersCutItsTries) {
+  auto emu = EmuProcess::start_tcp(0, {"--deaf-after", "1", "--heartbeat-ms", "10"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  McuPoolOptions o;
+  o.attempt_timeout = 500ms;
+  o.reconnect_min = 5s;  // so the test sees it down
+  auto pool = up_pool({emu->url()}, o);
+  ASSERT_TRUE(pool);
+  EXPECT_TRUE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 1))).ok());
+  for (int i = 0; i < 30 && pool->stats().devices[0].counters.disconnects == 0; ++i)
+    EXPECT_FALSE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 2)), 20ms).ok());
+  const auto s = pool->stats();
+  EXPECT_GE(s.devices[0].counters.disconnects, 1u);
+  EXPECT_NE(s.devices[0].last_error.find("in a row unanswered"), std::string::npos) << s.devices[0].last_error;
+}
+
+// Firmware stuck in its busy state answers every INFER with ERROR busy at once. Such a reply is not
+// an attempt (the request never ran), so before, the request was offered to the device every
+// busy_retry until its deadline, every time, and the device never went down.
+TEST_F(McuFaultsTest, ADeviceStuckBusyIsTakenDown) {
+  auto emu = EmuProcess::start_tcp(0, {"--busy-after", "1"});
+  ASSERT_TRUE(emu.ok()) << emu.status().to_string();
+  McuPoolOptions o;
+  o.attempt_timeout = 100ms;
+  o.reconnect_min = 5s;  // so the test sees it down
+  auto pool = up_pool({emu->url()}, o);
+  ASSERT_TRUE(pool);
+  EXPECT_TRUE(infer(*pool, test::u8_request(std::vector<uint8_t>(784, 1))).ok());
+  auto second = infer(*pool, test::u8_request(std::vector<uint8_t>(784, 2)), 5s);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kUnavailable) << second.status().to_string();
+  const auto s = pool->stats();
+  EXPECT_GE(s.devices[0].counters.busy_replies, 2u);
+  EXPECT_EQ(s.devices[0].counters.disconnects, 1u);
+  EXPECT_NE(s.devices[0].last_error.find("busy for"), std::string::npos) << s.devices[0].last_error;
 }
 
 TEST_F(McuFaultsTest, AnAddressNobodyAnswersAtStaysDownWithAReason) {
