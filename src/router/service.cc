@@ -379,15 +379,15 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   }
   // The time it waited for a batch is queueing, as the target's own queue is (finish_ok).
   call->waited = now - t0;
-  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, done = std::move(done)](Result<HttpResponse> r) {
+  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, cancel, done = std::move(done)](Result<HttpResponse> r) {
     const int status = r.ok() ? r->status : 0;
     if (done) done(status);  // a batch queue's slot: freed first, as for a merged call
-    answered(call, cand, t0, std::move(r));
+    answered(call, cand, t0, std::move(r), cancel && cancel->cancelled());
   }, cancel);
 }
 
 void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand, TimePoint t0,
-                             Result<HttpResponse> r) {
+                             Result<HttpResponse> r, bool cancelled) {
   std::lock_guard<std::recursive_mutex> guard(call->mu);
   CoreRouting& routing = *call->gen->routing;
   struct CancelLosers {  // however this answer is handled, below
@@ -400,15 +400,26 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
   auto elapsed = SteadyClock::now() - t0;
   double ms = to_ms(elapsed);
   --call->outstanding;
+  const bool timeout = !r.ok() && r.status().code() == Code::kDeadlineExceeded;
+  const Outcome failed = timeout ? timeout_outcome(cand, t0, call->deadline, elapsed) : Outcome::kRefused;
   if (call->done) {  // a hedge's loser: its outcome still teaches the routing core
-    auto o = !r.ok() ? Outcome::kTimeout : r->status < 300 ? Outcome::kOk : Outcome::kError;
+    // Cancelled by us once the other copy answered: no judgement on the target, whose breaker
+    // would otherwise open for losing races it runs correctly.
+    auto o = cancelled ? Outcome::kAbandoned : !r.ok() ? failed : r->status < 300 ? Outcome::kOk : Outcome::kError;
     routing.result(cand.ti, cand.vi, o, elapsed);
+    // It was sent (a loser is cancelled only once the other copy has answered, long after its
+    // request went out), so the target ran it and bills it, unless the connection failed.
+    if (r.ok() || cancelled) {
+      const Money cost = attempt_cost(cand, ms);
+      routing.cost(cand.ti, cost);
+      if (size_t i = target_pos(*call->gen, cand.target); i < call->gen->target_metrics.size())
+        call->gen->target_metrics[i].cost->inc(cost.usd());
+    }
     return;
   }
   if (!r.ok()) {
-    bool timeout = r.status().code() == Code::kDeadlineExceeded;
     call->timed_out |= timeout;
-    routing.result(cand.ti, cand.vi, timeout ? Outcome::kTimeout : Outcome::kRefused, elapsed);
+    routing.result(cand.ti, cand.vi, failed, elapsed);
     return fail_attempt(call, cand, r.status().message(), ms);
   }
   if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);

@@ -118,7 +118,8 @@ void RouterService::end_attempt(Waiting& m, const std::string& why) {
   const auto now = SteadyClock::now();
   --m.call->outstanding;
   m.call->timed_out = true;
-  m.call->gen->routing->result(m.cand.ti, m.cand.vi, Outcome::kTimeout, now - m.since);
+  m.call->gen->routing->result(m.cand.ti, m.cand.vi, timeout_outcome(m.cand, m.since, m.call->deadline, now - m.since),
+                               now - m.since);
   fail_attempt(m.call, m.cand, why, to_ms(now - m.since));
 }
 

@@ -46,6 +46,19 @@ inline Money attempt_cost(const CoreRouting::Step& cand, double attempt_ms) {
   return cand.target->cost_per_request + Money::from_usd(cand.target->cost_per_second.usd() * attempt_ms / 1000.0);
 }
 
+// How an attempt that ran out of time is learnt. The attempt's limit is the target's timeout or
+// the request's deadline, whichever comes first. Cut by the deadline before twice the time the
+// target was predicted to take, it says nothing of the target: a client with a budget too short
+// for a healthy target would otherwise open its breaker for every other client. Past that, a
+// target that no longer answers (hung, not refusing) is judged as at its own timeout, even when
+// every request's budget is below that timeout.
+inline routing::Outcome timeout_outcome(const CoreRouting::Step& cand, TimePoint t0, TimePoint deadline,
+                                        Duration elapsed) {
+  const bool cut_by_budget = deadline < t0 + cand.target->timeout;
+  return cut_by_budget && elapsed < 2 * cand.predicted_p95 ? routing::Outcome::kAbandoned
+                                                           : routing::Outcome::kTimeout;
+}
+
 // One client request on its way through the plan. Lives as long as an attempt holds it.
 struct RouterService::Call {
   GenPtr gen;  // the routing generation the request started with; kept alive until it ends

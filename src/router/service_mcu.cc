@@ -88,7 +88,11 @@ void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Resul
   --call->outstanding;
   CoreRouting& routing = *call->gen->routing;
   if (!r.ok()) {
-    routing.result(cand.ti, cand.vi, backends::outcome_of(r.status()), elapsed);
+    const bool timeout = r.status().code() == Code::kDeadlineExceeded;
+    routing.result(cand.ti, cand.vi,
+                   timeout ? timeout_outcome(cand, SteadyClock::now() - elapsed, call->deadline, elapsed)
+                           : backends::outcome_of(r.status()),
+                   elapsed);
     if (call->done) return;  // a hedge's loser
     call->timed_out |= r.status().code() == Code::kDeadlineExceeded;
     return fail_attempt(std::move(call), cand, r.status().message(), to_ms(elapsed));

@@ -120,6 +120,10 @@ void Breaker::on_failure(TimePoint now) {
   }
 }
 
+void Breaker::on_abandoned(TimePoint now) {
+  if (state(now) == BreakerState::kHalfOpen && probes_out_ > 0) --probes_out_;
+}
+
 void Breaker::eject(TimePoint now, std::string why) {
   ++ejections_;
   const Duration len = ejection_length(ejections_, cfg_);

@@ -53,9 +53,10 @@ Status validate(const BreakerConfig& cfg);
 enum class BreakerState : uint8_t { kClosed, kOpen, kHalfOpen };
 std::string_view breaker_state_name(BreakerState s);  // "closed", "open", "half-open"
 
-// Contract: every allow() that returned true is followed by exactly one on_success() or
-// on_failure() for that request (a timeout or a cancelled attempt reports failure). Results that
-// arrive while the breaker is open belong to requests sent before the ejection and are ignored.
+// Contract: every allow() that returned true is followed by exactly one on_success(),
+// on_failure() or on_abandoned() for that request (a timeout reports failure; an attempt the
+// caller gave up on for its own reasons, abandoned). Results that arrive while the breaker is
+// open belong to requests sent before the ejection and are ignored.
 class Breaker {
  public:
   explicit Breaker(const BreakerConfig& cfg);
@@ -74,6 +75,9 @@ class Breaker {
 
   void on_success(TimePoint now);  // half-open + success -> closed (the ejection count decays later)
   void on_failure(TimePoint now);  // counts toward opening; half-open + failure -> open again, longer
+  // Neither: the caller stopped waiting for reasons of its own (a hedge's loser, a request out
+  // of budget before the target was due). Counts nothing; a half-open probe's slot is freed.
+  void on_abandoned(TimePoint now);
 
   TimePoint open_until() const { return open_until_; }  // end of the current/last ejection
   uint32_t ejections() const { return ejections_; }     // as of the last call that took `now`

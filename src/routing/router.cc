@@ -643,6 +643,7 @@ void feed_breaker(Breaker& b, Outcome o, TimePoint now) {
     case Outcome::kOverloaded:
       if (b.state(now) == BreakerState::kHalfOpen) b.on_failure(now);
       return;
+    case Outcome::kAbandoned: b.on_abandoned(now); return;
   }
 }
 

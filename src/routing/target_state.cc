@@ -56,6 +56,7 @@ void TargetState::record(VariantIndex v, Outcome o, Duration latency,
   }
   ++requests_;
   last_touch_ = now;
+  if (o == Outcome::kAbandoned) return;
   errors_.add(o != Outcome::kOk, now);
   // An answer that took a thread frees it about one way before it reaches us.
   if (o == Outcome::kOk || o == Outcome::kError) last_end_ = now - rtt_p50() / 2;

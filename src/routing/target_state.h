@@ -27,6 +27,10 @@ enum class Outcome : uint8_t {
   kTimeout,     // our deadline passed first
   kRefused,     // connect failed
   kOverloaded,  // 503, 429
+  // We stopped waiting for reasons of our own: a hedge's loser cancelled once the other copy
+  // answered, or an attempt cut by the request's budget well before the target was due. Says
+  // nothing of the target: no failure, no latency sample (a cut-off time is not its latency).
+  kAbandoned,
 };
 
 struct LoadReport {  // what a worker's GET /v1/load (or an MCU heartbeat) says

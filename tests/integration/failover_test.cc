@@ -13,7 +13,7 @@ using namespace hir::testing;
 
 namespace {
 
-enum class Mode { kOk, k500, kGarbage, kSlow, kHtml400 };
+enum class Mode { kOk, k500, kGarbage, kSlow, kHtml400, kLate };
 
 class Stub {
  public:
@@ -61,6 +61,12 @@ class Stub {
         h.headers.set("Content-Type", "text/html");
         return done(std::move(h));
       }
+      case Mode::kLate:  // a healthy target that takes 300 ms
+        slow_.push_back(loop_.run_after(std::chrono::milliseconds(300), [done] {
+          done(net::json_response(200, R"({"model_name":"stub","outputs":[{"name":"probabilities","datatype":"FP32",)"
+                                       R"("shape":[1,10],"data":[0,0,0,1,0,0,0,0,0,0]}]})"));
+        }));
+        return;
       case Mode::kSlow:
         slow_.push_back(loop_.run_after(std::chrono::seconds(5), [done] {
           done(net::error_response(500, "too late"));
@@ -89,6 +95,17 @@ net::HttpResponse infer(const Proc& router, const std::string& body) {
   net::Headers h;
   h.set("Content-Type", "application/json");
   return call(router.port, "POST", "/v2/models/fmnist/infer", body, h);
+}
+
+// The breaker state /v1/targets reports for `target`: "closed", "open", "half-open".
+std::string breaker_of(const Proc& router, const std::string& target) {
+  const std::string body = call(router.port, "GET", "/v1/targets").body;
+  const auto at = body.find("\"name\":\"" + target + "\"");
+  if (at == std::string::npos) return "";
+  const std::string key = "\"breaker\":\"";
+  const auto b = body.find(key, at);
+  if (b == std::string::npos) return "";
+  return body.substr(b + key.size(), body.find('"', b + key.size()) - b - key.size());
 }
 
 class FailoverIT : public ::testing::Test {
@@ -167,6 +184,9 @@ TEST_F(FailoverIT, HintsAreNotForwardedButTritonPriorityIs) {
 
 // The same with two I/O threads: the primary's answer, the hedge's and the timer may run on
 // different threads, and the request's lock keeps its state whole.
+// The loser, cancelled once the other copy answers, is neither a failure of its target (its
+// breaker would open after five lost races it runs correctly) nor free: it was sent, so the
+// target ran it and bills it.
 void expect_hedged(const std::string& dir, const std::string& server_yaml) {
   // The slow target is the cheaper one, and is assumed 400 ms away: a critical request with a
   // 500 ms budget is planned with a hedge to the second target after ~100 ms. Without the hedge
@@ -177,17 +197,64 @@ void expect_hedged(const std::string& dir, const std::string& server_yaml) {
   TargetSpec o{"ok", ok.port(), "cloud", "v2", 0.0002};
   o.extra = ", expected_rtt_ms: 1";
   auto r = start_router(dir, {s, o}, server_yaml);
-  auto res = infer(r, request_body(R"("parameters":{"priority":"critical","latency_budget_ms":500},)"));
-  ASSERT_EQ(res.status, 200) << res.body;
-  auto d = decode(res);
-  EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "ok");
-  EXPECT_EQ(param_bool(d.parameters, "hir_hedged").value_or(false), true);
-  EXPECT_EQ(slow.calls(), 1);
-  EXPECT_EQ(ok.calls(), 1);
+  constexpr int kRequests = 7;
+  for (int i = 0; i < kRequests; ++i) {
+    auto res = infer(r, request_body(R"("parameters":{"priority":"critical","latency_budget_ms":500},)"));
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto d = decode(res);
+    EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "ok");
+    EXPECT_EQ(param_bool(d.parameters, "hir_hedged").value_or(false), true);
+  }
+  EXPECT_EQ(slow.calls(), kRequests);
+  EXPECT_EQ(ok.calls(), kRequests);
   auto metrics = call(r.port, "GET", "/metrics").body;
-  EXPECT_NE(metrics.find("hir_hedges_total 1"), std::string::npos);
+  EXPECT_NE(metrics.find("hir_hedges_total " + std::to_string(kRequests)), std::string::npos);
+  EXPECT_EQ(breaker_of(r, "slow"), "closed");
+  EXPECT_EQ(metrics.find(R"(hir_cost_usd_total{target="slow"} 0)"), std::string::npos) << metrics;
 }
 
 TEST_F(FailoverIT, CriticalRequestNearItsBudgetIsHedged) { expect_hedged(dir_, ""); }
 
 TEST_F(FailoverIT, HedgingWorksWithSeveralIoThreads) { expect_hedged(dir_, "server: {threads: 2}\n"); }
+
+// A client whose budget is far below what a healthy target takes: its critical requests are sent
+// best-effort and cut at the budget. That says nothing of the target; before, seven such
+// requests opened its breaker, and every other client was refused.
+TEST_F(FailoverIT, RequestsCutByTheirOwnBudgetDoNotEjectAHealthyTarget) {
+  Stub late(Mode::kLate);
+  TargetSpec t{"late", late.port(), "edge-cpu", "v1"};
+  t.extra = ", expected_rtt_ms: 300";
+  auto r = start_router(dir_, {t});
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(infer(r, request_body(R"("parameters":{"priority":"critical","latency_budget_ms":30},)")).status, 504);
+  EXPECT_EQ(late.calls(), 8);
+  EXPECT_EQ(breaker_of(r, "late"), "closed");
+  auto res = infer(r, request_body(R"("parameters":{"latency_budget_ms":2000},)"));
+  EXPECT_EQ(res.status, 200) << res.body;
+}
+
+// The other side of the same rule: a target that stops answering is still judged by its
+// attempts, though every request's budget is below its timeout, once they run well past what
+// it should take. Its cut-off times teach the routing core that it is now far too slow for
+// these budgets (a cut attempt abandoned without judgement would teach nothing, and every
+// request would go on timing out there), and the requests go elsewhere.
+TEST_F(FailoverIT, AHungTargetIsLeftThoughBudgetsEndItsAttemptsBeforeItsTimeout) {
+  Stub hung(Mode::kSlow), ok(Mode::kOk);
+  TargetSpec h{"hung", hung.port(), "edge-cpu", "v1", 0.00001};
+  h.extra = ", expected_rtt_ms: 1";
+  TargetSpec o{"ok", ok.port(), "cloud", "v2", 0.0002};
+  o.extra = ", expected_rtt_ms: 1";
+  auto r = start_router(dir_, {h, o});
+  const std::string body = request_body(R"("parameters":{"latency_budget_ms":60},)");
+  bool left = false;
+  for (int i = 0; i < 40 && !left; ++i) left = infer(r, body).status == 200;
+  ASSERT_TRUE(left);
+  const int tried = hung.calls();
+  EXPECT_GE(tried, 1);
+  for (int i = 0; i < 5; ++i) {
+    auto res = infer(r, body);
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "ok");
+  }
+  EXPECT_EQ(hung.calls(), tried);
+}

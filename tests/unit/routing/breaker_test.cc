@@ -148,6 +148,27 @@ TEST(Breaker, HalfOpenLetsExactlyTheProbesThrough) {
   EXPECT_FALSE(b.would_allow(t));
 }
 
+// A probe its caller gave up on for its own reasons (a hedge's loser, a request out of budget)
+// proves nothing: the slot goes to the next request, and nothing is counted while closed.
+TEST(Breaker, AnAbandonedProbeFreesItsSlotAndDecidesNothing) {
+  Breaker b = opened_at(kT0);
+  const TimePoint t = at(seconds(2));
+  ASSERT_TRUE(b.allow(t));
+  EXPECT_FALSE(b.would_allow(t));
+  b.on_abandoned(t);
+  EXPECT_EQ(b.state(t), BreakerState::kHalfOpen);
+  EXPECT_TRUE(b.allow(t));
+  b.on_success(t);
+  EXPECT_EQ(b.state(t), BreakerState::kClosed);
+  for (int i = 0; i < 20; ++i) b.on_abandoned(t + milliseconds(i));
+  b.on_failure(t + milliseconds(30));
+  for (int i = 0; i < 3; ++i) b.on_abandoned(t + milliseconds(31 + i));
+  for (int i = 0; i < 3; ++i) b.on_failure(t + milliseconds(40 + i));
+  EXPECT_EQ(b.state(t + milliseconds(43)), BreakerState::kClosed) << "abandoned results are not failures";
+  b.on_failure(t + milliseconds(44));
+  EXPECT_EQ(b.state(t + milliseconds(44)), BreakerState::kOpen) << "nor do they break a run";
+}
+
 TEST(Breaker, HalfOpenSuccessCloses) {
   Breaker b = opened_at(kT0);
   ASSERT_TRUE(b.allow(at(seconds(2))));

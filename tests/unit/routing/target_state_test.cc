@@ -54,6 +54,19 @@ TEST(TargetState, InFlightFollowsDispatchAndResultAndNeverWraps) {
   EXPECT_EQ(s.requests(), 3u);
 }
 
+// An attempt we stopped waiting for (a hedge's loser) frees its slot and is neither an error nor
+// a latency sample: the time it was cut at is not the target's latency.
+TEST(TargetState, AnAbandonedAttemptIsNoErrorAndNoSample) {
+  TargetState s(edge());
+  for (int i = 0; i < 8; ++i) {
+    s.on_dispatch(at(milliseconds(i)));
+    s.on_result(kSmall, Outcome::kAbandoned, milliseconds(1), at(milliseconds(i + 1)));
+  }
+  EXPECT_EQ(s.in_flight(), 0u);
+  EXPECT_EQ(s.error_rate(at(milliseconds(10))), 0);
+  EXPECT_EQ(s.service_p95(kSmall, kPrior), kPrior);
+}
+
 TEST(TargetState, ServiceTimeIsLearnedPerVariantAfterMinSamples) {
   TargetState s(edge());
   // 22 ms calls with a 2-ms RTT prior: service derived as 20 ms.
