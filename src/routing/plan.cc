@@ -30,12 +30,7 @@ bool domain_used(std::span<const Candidate> c, const std::vector<uint32_t>& chos
   return false;
 }
 
-// 0: feasible, 1: relaxed (critical only), 2: not a fallback.
-int tier(const Candidate& c, bool include_relaxed) {
-  if (c.half_open) return 2;
-  if (c.cut == Cut::kNone) return 0;
-  return include_relaxed && relaxable(c) ? 1 : 2;
-}
+int tier(const Candidate& c, bool include_relaxed) { return fallback_tier(c, include_relaxed); }
 
 void append_step(std::string& s, const Registry& reg, const Candidate& c) {
   const auto& t = reg.target(c.target);

@@ -56,7 +56,9 @@ struct FallbackScratch {
 // spreading of Ford et al. 2010, "Availability in Globally Distributed Storage Systems"). Feasible
 // candidates come first, by the policy ranking; with include_relaxed (critical requests) the chain
 // then continues with the candidates cut only by price or latency, fastest first. Half-open
-// targets are never fallbacks: their breaker has one probe to spend, and the primary spends it.
+// targets (their probe slot free) come last, with the relaxed ones: a target that is only ever a
+// fallback would otherwise never be probed, and stay out for good after one ejection. Used as a
+// fallback it takes no probe slot; its answer closes or reopens its breaker as a probe's does.
 //
 // That greedy rule is computed in one pass, O(n + domains) rather than O(n × max_fallbacks): only
 // each new domain's best candidate can be picked for a new domain, and only the best
@@ -78,6 +80,13 @@ void add_fallbacks(std::span<const Candidate> c, bool include_relaxed, size_t ma
 // The fallback order is a total order (tier, then the p95 for relaxed ones, then the policy
 // ranking, which ends on the target and variant indices), so "best" never depends on the
 // order the candidates arrive in.
+// A candidate's fallback tier: 0 feasible, 1 last resort (half-open and otherwise feasible; or,
+// with include_relaxed, cut only by price or latency), 2 not a fallback.
+inline int fallback_tier(const Candidate& x, bool include_relaxed) {
+  if (x.cut == Cut::kNone) return x.half_open ? 1 : 0;
+  return include_relaxed && relaxable(x) ? 1 : 2;
+}
+
 class FallbackCollector {
  public:
   void reset(bool include_relaxed, size_t max_fallbacks, size_t candidates);
@@ -86,7 +95,7 @@ class FallbackCollector {
   [[gnu::always_inline]] void offer(std::span<const Candidate> c, uint32_t i) {
     if (max_fallbacks_ == 0) return;
     const Candidate& x = c[i];
-    const int t = x.half_open ? 2 : x.cut == Cut::kNone ? 0 : include_relaxed_ && relaxable(x) ? 1 : 2;
+    const int t = fallback_tier(x, include_relaxed_);
     if (t == 2) return;  // not a fallback; tiers_ is read only for candidates in tiers 0 and 1
     if (i >= tiers_.size()) tiers_.resize(i + 1);
     tiers_[i] = static_cast<uint8_t>(t);

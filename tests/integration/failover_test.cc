@@ -32,6 +32,7 @@ class Stub {
     server_.reset();
   }
   int port() const { return server_->port(); }
+  void set_mode(Mode m) { mode_ = m; }
   int calls() const { return calls_; }
   std::string last_body() {
     std::lock_guard l(mu_);
@@ -48,7 +49,7 @@ class Stub {
       std::lock_guard l(mu_);
       last_body_ = r.body;
     }
-    switch (mode_) {
+    switch (mode_.load()) {
       case Mode::kOk: {
         std::string body = R"({"model_name":"stub","outputs":[{"name":"probabilities","datatype":"FP32",)"
                             R"("shape":[1,10],"data":[0,0,0,1,0,0,0,0,0,0]}]})";
@@ -75,7 +76,7 @@ class Stub {
     }
   }
 
-  Mode mode_;
+  std::atomic<Mode> mode_;
   net::EventLoop loop_;
   std::unique_ptr<net::HttpServer> server_;
   std::thread thread_;
@@ -257,4 +258,33 @@ TEST_F(FailoverIT, AHungTargetIsLeftThoughBudgetsEndItsAttemptsBeforeItsTimeout)
     EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "ok");
   }
   EXPECT_EQ(hung.calls(), tried);
+}
+
+// A target that is only ever a fallback (the dearer one, while the cheap one is up) must still be
+// probed once its ejection ends: a half-open target is a last-resort fallback, and its answer
+// closes its breaker. Before, it stayed half-open for good, and when the cheap target failed
+// again every request failed with it.
+TEST_F(FailoverIT, AHalfOpenTargetIsAFallbackAndClosesWhenItAnswers) {
+  Stub cheap(Mode::k500), dear(Mode::k500);
+  auto r = start_router(dir_, {{"cheap", cheap.port(), "edge-cpu", "v1", 0.00001}, {"dear", dear.port(), "cloud", "v2", 0.0002}},
+                        "routing: {breaker_consecutive_failures: 2, breaker_consecutive_span_ms: 0, "
+                        "breaker_base_ejection_ms: 200}\n");
+  const std::string body = request_body();
+  for (int i = 0; i < 20 && (breaker_of(r, "cheap") == "closed" || breaker_of(r, "dear") == "closed"); ++i)
+    EXPECT_NE(infer(r, body).status, 200);
+  ASSERT_NE(breaker_of(r, "cheap"), "closed");
+  ASSERT_NE(breaker_of(r, "dear"), "closed");
+  cheap.set_mode(Mode::kOk);
+  dear.set_mode(Mode::kOk);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // both ejections over: half-open
+  auto res = infer(r, body);  // the cheap one's probe, as primary
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "cheap");
+  EXPECT_EQ(breaker_of(r, "cheap"), "closed");
+  EXPECT_EQ(breaker_of(r, "dear"), "half-open");
+  cheap.set_mode(Mode::k500);
+  res = infer(r, body);
+  ASSERT_EQ(res.status, 200) << res.body;
+  EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "dear");
+  EXPECT_EQ(breaker_of(r, "dear"), "closed");
 }

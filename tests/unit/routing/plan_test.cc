@@ -54,17 +54,22 @@ TEST(PlanFallbacks, SameDomainWhenNothingElseAndNeverTheSameTarget) {
   EXPECT_EQ(targets(c, chosen), (std::vector<TargetIndex>{0, 1}));
 }
 
-TEST(PlanFallbacks, SkipsInfeasibleAndHalfOpenAndRespectsMax) {
+// A half-open target comes after every feasible one: a last resort, so that a target that is only
+// ever a fallback is still probed once its ejection ends.
+TEST(PlanFallbacks, SkipsInfeasiblePutsHalfOpenLastAndRespectsMax) {
   std::vector<Candidate> c{
       cand(0, 0, HardwareClass::kEdgeCpu, 1, 10), cand(1, 1, HardwareClass::kEdgeCpu, 2, 10),
       cand(2, 2, HardwareClass::kEdgeCpu, 3, 10), cand(3, 3, HardwareClass::kCloud, 4, 10),
       cand(4, 4, HardwareClass::kCloud, 5, 10)};
-  c[1].half_open = true;     // its probe belongs to a primary
+  c[1].half_open = true;     // the cheapest fallback, but a last resort
   c[2].cut = Cut::kBudget;   // not feasible
   FallbackScratch scratch;
   std::vector<uint32_t> chosen{0};
   add_fallbacks(c, false, 1, chosen, scratch);
   EXPECT_EQ(targets(c, chosen), (std::vector<TargetIndex>{0, 3}));
+  chosen = {0};
+  add_fallbacks(c, false, 3, chosen, scratch);
+  EXPECT_EQ(targets(c, chosen), (std::vector<TargetIndex>{0, 3, 4, 1}));
   chosen = {0};
   add_fallbacks(c, false, 0, chosen, scratch);
   EXPECT_EQ(chosen.size(), 1u);
@@ -90,8 +95,7 @@ TEST(PlanFallbacks, CriticalContinuesWithRelaxedFastestFirst) {
 void reference_fallbacks(std::span<const Candidate> c, bool relaxed, size_t max_fallbacks,
                          std::vector<uint32_t>& chosen) {
   auto tier = [&](const Candidate& x) {
-    if (x.half_open) return 2;
-    if (x.cut == Cut::kNone) return 0;
+    if (x.cut == Cut::kNone) return x.half_open ? 1 : 0;
     return relaxed && relaxable(x) ? 1 : 2;
   };
   auto has = [&](auto pred) {
