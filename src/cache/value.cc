@@ -151,7 +151,7 @@ InferResponse storable(const InferResponse& resp) {
   out.model_name = resp.model_name;
   out.model_version = resp.model_version;
   for (const auto& [k, v] : resp.parameters)
-    if (!k.starts_with("hir_")) out.parameters.emplace(k, v);
+    if (!k.starts_with("hir_") || k == kVariantParam) out.parameters.emplace(k, v);
   out.outputs = resp.outputs;
   return out;
 }

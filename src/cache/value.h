@@ -31,7 +31,10 @@ std::string encode_value(const StoredValue& v);
 Result<StoredValue> decode_value(std::string_view bytes);
 
 // The part of a response worth keeping: the request id, the per-output binary flags and the
-// `hir_*` parameters (which say how that one request was served) are dropped.
+// `hir_*` parameters (which say how that one request was served) are dropped, but for
+// `hir_variant`: the variant that computed the answer, which says whom it may serve
+// (a request's min_accuracy).
+inline constexpr std::string_view kVariantParam = "hir_variant";
 InferResponse storable(const InferResponse& resp);
 
 }  // namespace hir::cache

@@ -8,10 +8,12 @@
 #include <cstdlib>
 #include <span>
 
+#include "cache/value.h"
 #include "protocol/splice.h"
 #include "protocol/v2_codec.h"
 #include "router/admin_api.h"
 #include "router/service_call.h"
+#include "routing/registry.h"
 #include "router/server_timing.h"
 #include "protocol/v2_path.h"
 #include "telemetry/log.h"
@@ -227,6 +229,8 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     if (call->cache_key) {
       call->form.parameters = parsed->parameters;
       call->form.outputs = parsed->outputs;
+      call->min_accuracy = hints->min_accuracy;
+      call->complexity = hints->complexity;
       if (answer_from_cache(*call, cache::Use::kFreshHit)) return;
     }
   }
@@ -534,7 +538,10 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
   resp.model_version = "1";
   resp.id = call->id;
   if (call->cache_key) {
+    // Kept with the entry (and in a hit's answer): which variant computed it.
+    resp.parameters[std::string(cache::kVariantParam)] = cand.variant->name;
     cache_->store(*call->cache_key, resp.model_name, resp);
+    resp.parameters.erase(std::string(cache::kVariantParam));  // the answer's own comes with the rest
     resp.parameters["hir_cache"] = "miss";
   }
   const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
@@ -604,11 +611,27 @@ HttpResponse RouterService::http_answer(const InferResponse& resp, const std::st
   return encoded_answer(protocol::encode_infer_response(resp), request_id);
 }
 
+// The key leaves out the routing hints, so one entry answers requests with different accuracy
+// needs: it serves this one only if the variant that computed it meets its min_accuracy at its
+// complexity, as a target's answer must. An entry without its variant (or one no longer
+// configured) serves only requests with no such need.
+bool RouterService::accurate_enough(const Call& call, const InferResponse& stored) const {
+  if (!call.min_accuracy) return true;
+  auto p = stored.parameters.find(cache::kVariantParam);
+  if (p == stored.parameters.end()) return false;
+  const std::string* name = std::get_if<std::string>(&p->second);
+  if (!name) return false;
+  for (const auto& v : call.model->variants)
+    if (v.name == *name)
+      return routing::Registry::accuracy_at(v.accuracy, v.accuracy_by_band, call.complexity) >= *call.min_accuracy;
+  return false;
+}
+
 bool RouterService::answer_from_cache(Call& call, cache::Use use) {
   if (!call.cache_key) return false;
   const std::string& model = call.model->signature.name;
   auto hit = cache_->lookup(*call.cache_key, model, use);
-  if (!hit) return false;
+  if (!hit || !accurate_enough(call, *hit->response)) return false;
   const bool fresh = use == cache::Use::kFreshHit;
   const char* how = fresh ? "hit" : "stale";
   InferResponse resp = cached_answer(*hit->response, call.form, call.id, how);

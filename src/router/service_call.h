@@ -97,6 +97,10 @@ struct RouterService::Call {
   // its inputs, which says in which form (JSON or binary) a cached answer is sent.
   std::optional<cache::CacheKey> cache_key;
   InferRequest form;
+  // The request's accuracy need (its hints): a cached answer serves it only from a variant that
+  // meets it, as a target's would.
+  std::optional<double> min_accuracy;
+  double complexity = 0.5;
   // The parsed request, kept when the plan has an MCU pool step (the pool takes tensors, not
   // the body); and why steps were skipped because the input does not fit their devices.
   std::shared_ptr<const InferRequest> input;

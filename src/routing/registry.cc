@@ -35,12 +35,15 @@ const ModelInfo* Registry::find_model(std::string_view name) const {
 }
 
 double Registry::accuracy_at(VariantIndex v, double complexity) const {
-  const auto& info = variants_[v];
-  if (info.accuracy_by_band.empty()) return info.accuracy;
+  return accuracy_at(variants_[v].accuracy, variants_[v].accuracy_by_band, complexity);
+}
+
+double Registry::accuracy_at(double accuracy, std::span<const double> by_band, double complexity) {
+  if (by_band.empty()) return accuracy;
   double c = std::clamp(complexity, 0.0, 1.0);
-  auto n = info.accuracy_by_band.size();
+  auto n = by_band.size();
   auto band = std::min(n - 1, static_cast<size_t>(c * static_cast<double>(n)));
-  return info.accuracy_by_band[band];
+  return by_band[band];
 }
 
 std::string_view Registry::failure_domain(TargetIndex t) const {

@@ -4,6 +4,7 @@
 // routing. Indices are dense and stable.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +67,8 @@ class Registry {
 
   // The variant's accuracy at a request complexity in [0, 1] (clamped).
   double accuracy_at(VariantIndex v, double complexity) const;
+  // The same from a variant's figures: `accuracy`, or its band for `complexity` when there are bands.
+  static double accuracy_at(double accuracy, std::span<const double> by_band, double complexity);
   // The failure domain of a target: its configured one, or its own name.
   std::string_view failure_domain(TargetIndex t) const;
 

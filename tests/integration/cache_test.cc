@@ -125,6 +125,7 @@ TEST_F(CacheIT, FreshHitAnswersWithoutCallingATargetForJsonAndBinary) {
   EXPECT_EQ(second.headers.get("x-request-id").value_or(""), "a-2");
   EXPECT_EQ(second.headers.get("content-type").value_or(""), "application/json");
   EXPECT_FALSE(param_string(d2.parameters, "hir_target").has_value());  // no target served it
+  EXPECT_EQ(param_string(d2.parameters, "hir_variant").value_or(""), "fmnist-small");  // what computed it
   ASSERT_EQ(d2.outputs.size(), 1u);
   EXPECT_EQ(d2.outputs[0].data, d1.outputs[0].data);
 
@@ -151,6 +152,24 @@ TEST_F(CacheIT, FreshHitAnswersWithoutCallingATargetForJsonAndBinary) {
   EXPECT_GT(metric(router.port, "hir_cache_bytes"), 0);
   EXPECT_EQ(metric(router.port, R"(hir_requests_total{model="fmnist",outcome="hit",target="cache"})"), 2);
   EXPECT_EQ(metric(router.port, "hir_cache_redis_up"), -1);  // no Redis configured: no such series
+}
+
+// The key leaves out the routing hints, so one entry meets requests with different accuracy
+// needs: it serves only those its variant (fmnist-small, 0.85 here) meets. Before, an answer
+// of the small variant was served as a hit to a request that needed 0.9.
+TEST_F(CacheIT, AHitServesOnlyRequestsItsVariantIsAccurateEnoughFor) {
+  Proc worker = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc router = start_cached_router(dir_, "router", {worker.port}, cache_section("fresh_hit, stale_if_error"));
+  ASSERT_EQ(cache_mark(infer(router.port, image(5, "m-1"))), "miss");
+  auto needing = [](double acc) {
+    InferRequest r = image(5, "m-2");
+    r.parameters["min_accuracy"] = acc;
+    return r;
+  };
+  EXPECT_EQ(cache_mark(infer(router.port, needing(0.8))), "hit");
+  auto strict = infer(router.port, needing(0.9));
+  EXPECT_EQ(strict.status, 400) << strict.body;  // as without a cache: no variant is accurate enough
+  EXPECT_NE(strict.body.find("accura"), std::string::npos) << strict.body;
 }
 
 TEST_F(CacheIT, StaleIfErrorAnswersCachedRequestsWhenEveryTargetIsDown) {
