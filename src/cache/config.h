@@ -38,6 +38,9 @@ struct RedisConfig {
   Duration reconnect_max = std::chrono::seconds(5);
   size_t write_queue = 1024;    // pending SETs; a full queue drops the newest (counted)
   size_t read_connections = 4;  // lookups that find all busy skip Redis (counted as busy)
+  // AUTH after each connect when password is set (from HIR_REDIS_URL's user info, never from the
+  // YAML file); username empty: the default user.
+  std::string username, password;
 };
 
 struct CacheConfig {

@@ -4,6 +4,8 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <string_view>
+#include <vector>
 
 namespace hir::cache {
 namespace {
@@ -22,6 +24,23 @@ timeval to_timeval(Duration d) {
 
 std::string context_error(const redisContext* c, const char* fallback) {
   return (c != nullptr && c->err != 0 && c->errstr[0] != '\0') ? std::string(c->errstr) : fallback;
+}
+
+// Error replies that say the server will answer no command of this kind on this connection (not
+// authenticated, no permission, loading its data set, a replica without its master, read-only,
+// out of memory, unable to persist): the level is down until it changes, as when it cannot be
+// reached. Others (WRONGTYPE: a key some other program wrote) concern one key and are a miss.
+bool server_refuses(const redisReply& r) {
+  constexpr std::string_view kCodes[] = {"NOAUTH", "WRONGPASS", "NOPERM",   "LOADING",
+                                         "MASTERDOWN", "READONLY", "OOM",   "MISCONF"};
+  const std::string_view text(r.str, r.len);
+  for (std::string_view code : kCodes)
+    if (text.starts_with(code) && (text.size() == code.size() || text[code.size()] == ' ')) return true;
+  return false;
+}
+
+std::string reply_text(const redisReply& r) {
+  return r.type == REDIS_REPLY_ERROR ? std::string(r.str, r.len) : std::string("unexpected reply type");
 }
 
 }  // namespace
@@ -68,6 +87,23 @@ redisContext* RedisTier::acquire(Conn& c) {
     failed(c, "connect to " + config_.host + ":" + std::to_string(config_.port) + ": " + why);
     return nullptr;
   }
+  if (!config_.password.empty()) {
+    // AUTH [username] password: the secret goes to Redis only, never to a log or an error text.
+    std::vector<const char*> argv{"AUTH"};
+    std::vector<size_t> lens{4};
+    for (const std::string* a : {&config_.username, &config_.password}) {
+      if (a->empty()) continue;
+      argv.push_back(a->c_str());
+      lens.push_back(a->size());
+    }
+    ReplyPtr reply(static_cast<redisReply*>(
+        redisCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(), lens.data())));
+    if (!reply || reply->type == REDIS_REPLY_ERROR) {
+      failed(c, "AUTH to " + config_.host + ":" + std::to_string(config_.port) + ": " +
+                    (reply ? reply_text(*reply) : context_error(ctx.get(), "no reply")));
+      return nullptr;
+    }
+  }
   std::lock_guard lock(health_mu_);
   c.ctx = std::move(ctx);
   c.epoch = epoch_;
@@ -109,11 +145,14 @@ std::optional<std::string> RedisTier::get(const CacheKey& key) {
     }
     if (reply->type == REDIS_REPLY_STRING) return std::string(reply->str, reply->len);
     if (reply->type == REDIS_REPLY_NIL) return std::nullopt;
-    // An error reply (LOADING, a full memory, ...) leaves the connection usable.
+    if (reply->type == REDIS_REPLY_ERROR && server_refuses(*reply)) {
+      failed(*conn, "GET: " + reply_text(*reply));
+      return std::nullopt;
+    }
+    // An error about this key alone (WRONGTYPE) leaves the connection usable: a miss.
     stats_.redis_errors.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard hl(health_mu_);
-    last_error_ = "GET: " + (reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len)
-                                                              : std::string("unexpected reply type"));
+    last_error_ = "GET: " + reply_text(*reply);
     return std::nullopt;
   }
   stats_.redis_skipped.fetch_add(1, std::memory_order_relaxed);
@@ -180,6 +219,14 @@ void RedisTier::send_batch(std::vector<Write>& batch) {
       return;
     }
     ReplyPtr reply(static_cast<redisReply*>(raw));
+    if (reply->type == REDIS_REPLY_ERROR && server_refuses(*reply)) {
+      // Every SET will be refused alike (a full memory, a read-only replica, no AUTH): the level
+      // is down, logged as such, and tried again after the backoff; the rest of the batch is
+      // dropped unread with the connection.
+      stats_.redis_write_drops.fetch_add(batch.size() - i, std::memory_order_relaxed);
+      failed(writer_conn_, "SET: " + reply_text(*reply));
+      return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
       stats_.redis_errors.fetch_add(1, std::memory_order_relaxed);
       stats_.redis_write_drops.fetch_add(1, std::memory_order_relaxed);

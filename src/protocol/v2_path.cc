@@ -3,6 +3,8 @@
 #include <array>
 #include <optional>
 
+#include "core/percent.h"
+
 namespace hir::protocol {
 namespace {
 
@@ -36,30 +38,6 @@ Parts split(std::string_view path) {
   return parts;
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// RFC 3986 §2.1 percent-decoding; nullopt for a broken escape or a decoded '/' or NUL.
-std::optional<std::string> decode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') { out += s[i]; continue; }
-    if (i + 2 >= s.size()) return std::nullopt;
-    int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    char c = static_cast<char>(hi * 16 + lo);
-    if (c == '/' || c == '\0') return std::nullopt;
-    out += c;
-    i += 2;
-  }
-  return out;
-}
-
 }  // namespace
 
 V2Path parse_v2_path(std::string_view path) {
@@ -74,12 +52,12 @@ V2Path parse_v2_path(std::string_view path) {
   }
   if (p[1] != "models") return r;
   if (p.size() == 2) { r.endpoint = V2Endpoint::kModelList; return r; }
-  auto model = decode(p[2]);
+  auto model = percent_decode(p[2]);
   if (!model || model->empty()) return r;
   size_t next = 3;
   std::string version;
   if (p.size() >= 5 && p[3] == "versions") {
-    auto v = decode(p[4]);
+    auto v = percent_decode(p[4]);
     if (!v || v->empty()) return r;
     version = *v;
     next = 5;

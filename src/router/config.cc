@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "cache/config_yaml.h"
+#include "core/percent.h"
 #include "core/yaml_fields.h"
 
 #include <algorithm>
@@ -467,7 +468,21 @@ Status apply_redis_url(Config& cfg, std::string_view url) {
   if (rest.starts_with("rediss://")) return bad("TLS (rediss://) is not supported; use redis://");
   if (rest.starts_with("redis://")) rest.remove_prefix(8);
   else if (rest.find("://") != std::string_view::npos) return bad("scheme must be redis://");
-  if (rest.find('@') != std::string_view::npos) return bad("a user or password (AUTH) is not supported");
+  // redis://[[user]:password@]host[:port][/0]: the user info, percent-decoded, for AUTH. The
+  // password is a secret: no message here quotes it.
+  std::string user, password;
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view info = rest.substr(0, at);
+    rest.remove_prefix(at + 1);
+    const auto colon = info.find(':');
+    if (colon == std::string_view::npos) return bad("user info without a password: use redis://[user]:password@host");
+    auto u = percent_decode(info.substr(0, colon), false);
+    auto p = percent_decode(info.substr(colon + 1), false);
+    if (!u || !p) return bad("user info has a broken %-escape");
+    if (p->empty()) return bad("empty password");
+    user = std::move(*u);
+    password = std::move(*p);
+  }
   std::string_view db;
   if (auto slash = rest.find('/'); slash != std::string_view::npos) {
     db = rest.substr(slash + 1);
@@ -481,6 +496,8 @@ Status apply_redis_url(Config& cfg, std::string_view url) {
   if (!cfg.cache->redis) cfg.cache->redis.emplace();
   cfg.cache->redis->host = std::move(host);
   cfg.cache->redis->port = port;
+  cfg.cache->redis->username = std::move(user);
+  cfg.cache->redis->password = std::move(password);
   return Status::Ok();
 }
 

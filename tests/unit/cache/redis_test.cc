@@ -153,6 +153,53 @@ TEST_F(RedisTest, AnUnreadableValueIsAMiss) {
   EXPECT_EQ(a->stats().misses.load(), 1u);
 }
 
+// A server that refuses every command of a kind (no AUTH, a full memory) is down, as an
+// unreachable one is: the gauge and the log say so, and the backoff spares it. Before, its error
+// replies were counted while redis_up stayed 1, and nothing was logged.
+TEST_F(RedisTest, ARedisThatWantsAPasswordIsDownWithoutItAndUpWithIt) {
+  ASSERT_TRUE(raw_command(server.port(), {"CONFIG", "SET", "requirepass", "s3cret"}));
+  auto without = make_cache(config_for(server.port()), clock);
+  CacheKey k = without->key(request("det"));
+  EXPECT_FALSE(without->lookup(k, "det", Use::kStaleIfError));
+  EXPECT_FALSE(without->redis_status().up);
+  EXPECT_NE(without->redis_status().last_error.find("NOAUTH"), std::string::npos) << without->redis_status().last_error;
+
+  CacheConfig c = config_for(server.port());
+  c.redis->password = "s3cret";
+  auto with = make_cache(c, clock);
+  with->store(k, "det", response("det"));
+  ASSERT_TRUE(with->flush(seconds(10)));
+  EXPECT_EQ(with->stats().redis_writes.load(), 1u);
+  auto reader = make_cache(c, clock);
+  auto hit = reader->lookup(k, "det", Use::kFreshHit);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->level, Level::kRedis);
+  EXPECT_TRUE(reader->redis_status().up);
+  EXPECT_EQ(with->redis_status().last_error.find("s3cret"), std::string::npos);
+
+  c.redis->password = "wrong";
+  auto wrong = make_cache(c, clock);
+  EXPECT_FALSE(wrong->lookup(k, "det", Use::kStaleIfError));
+  EXPECT_FALSE(wrong->redis_status().up);
+  EXPECT_EQ(wrong->redis_status().last_error.find("wrong"), std::string::npos) << wrong->redis_status().last_error;
+}
+
+TEST_F(RedisTest, AFullRedisIsDownForWritesAndAWrongTypeKeyIsOnlyAMiss) {
+  auto a = make_cache(config_for(server.port()), clock);
+  CacheKey odd = a->key(request("det", 0.7f));
+  ASSERT_TRUE(raw_command(server.port(), {"LPUSH", redis_key(odd), "x"}));
+  EXPECT_FALSE(a->lookup(odd, "det", Use::kStaleIfError));
+  EXPECT_TRUE(a->redis_status().up) << "one key of another type says nothing of the server";
+
+  ASSERT_TRUE(raw_command(server.port(), {"CONFIG", "SET", "maxmemory-policy", "noeviction"}));
+  ASSERT_TRUE(raw_command(server.port(), {"CONFIG", "SET", "maxmemory", "1"}));
+  a->store(a->key(request("det", 0.8f)), "det", response("det", 0.8f));
+  ASSERT_TRUE(a->flush(seconds(10)));
+  EXPECT_GE(a->stats().redis_write_drops.load(), 1u);
+  EXPECT_FALSE(a->redis_status().up);
+  EXPECT_NE(a->redis_status().last_error.find("OOM"), std::string::npos) << a->redis_status().last_error;
+}
+
 TEST_F(RedisTest, KilledRedisLeavesMemoryServingAndReconnectsWhenBack) {
   auto a = make_cache(config_for(server.port()), clock);
   CacheKey cached = a->key(request("det", 0.1f));

@@ -127,8 +127,21 @@ TEST(Config, RedisUrlGivesTheCacheItsAddress) {
   EXPECT_EQ(cfg->cache->redis->port, 6380);
   ASSERT_TRUE(apply_redis_url(*cfg, "cache-host").ok());
   EXPECT_EQ(cfg->cache->redis->port, 6379);
-  for (const char* bad : {"rediss://h:1", "redis://user:pw@h:1", "redis://h:1/3", "redis://h:99999", "redis://"})
-    EXPECT_FALSE(apply_redis_url(*cfg, bad).ok()) << bad;
+  EXPECT_TRUE(cfg->cache->redis->password.empty());
+  // User info, percent-decoded, for AUTH.
+  ASSERT_TRUE(apply_redis_url(*cfg, "redis://:p%40ss%2Fw@h:1").ok());
+  EXPECT_EQ(cfg->cache->redis->username, "");
+  EXPECT_EQ(cfg->cache->redis->password, "p@ss/w");
+  ASSERT_TRUE(apply_redis_url(*cfg, "redis://alice:pw@h:1").ok());
+  EXPECT_EQ(cfg->cache->redis->username, "alice");
+  EXPECT_EQ(cfg->cache->redis->password, "pw");
+  EXPECT_EQ(cfg->cache->redis->host, "h");
+  for (const char* bad : {"rediss://h:1", "redis://user@h:1", "redis://:@h:1", "redis://:%zz@h:1", "redis://h:1/3",
+                          "redis://h:99999", "redis://"}) {
+    auto st = apply_redis_url(*cfg, bad);
+    EXPECT_FALSE(st.ok()) << bad;
+    EXPECT_EQ(st.message().find("zz"), std::string::npos) << "the password is never quoted: " << st.message();
+  }
   // No cache section: nothing to point anywhere.
   auto plain = parse_config(kMinimal);
   ASSERT_TRUE(plain.ok());
