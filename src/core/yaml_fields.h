@@ -21,9 +21,13 @@ struct FieldError {
 
 inline void check_keys(const YAML::Node& n, const std::set<std::string>& allowed, const std::string& where) {
   if (!n.IsMap()) fail(where, "must be a mapping");
+  // yaml-cpp keeps every duplicate and n[key] reads the first, where most YAML tools (PyYAML, an
+  // overlay merge) take the last: a duplicate is refused rather than read either way.
+  std::set<std::string> seen;
   for (const auto& kv : n) {
     auto key = kv.first.as<std::string>();
     if (!allowed.count(key)) fail(where, "unknown key '" + key + "'");
+    if (!seen.insert(key).second) fail(where, "duplicate key '" + key + "'");
   }
 }
 

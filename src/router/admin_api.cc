@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <vector>
 
 #include "core/json_string.h"
+#include "core/percent.h"
 
 namespace hir::router {
 
@@ -26,11 +28,15 @@ HttpResponse store_error(const Status& s) {
   }
 }
 
-std::vector<std::string_view> split_path(std::string_view rest) {
-  std::vector<std::string_view> parts;
+// The path's segments, percent-decoded as the v2 paths are; nullopt when one does not decode (a
+// broken escape, or one that decodes to '/', which no name holds).
+std::optional<std::vector<std::string>> split_path(std::string_view rest) {
+  std::vector<std::string> parts;
   while (!rest.empty()) {
     auto slash = rest.find('/');
-    parts.push_back(rest.substr(0, slash));
+    auto part = percent_decode(rest.substr(0, slash));
+    if (!part) return std::nullopt;
+    parts.push_back(std::move(*part));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
@@ -87,7 +93,9 @@ HttpResponse AdminApi::handle(const HttpRequest& req) {
 }
 
 HttpResponse AdminApi::route(const HttpRequest& req, std::string_view rest) {
-  auto p = split_path(rest);
+  auto decoded = split_path(rest);
+  if (!decoded) return net::error_response(404, "Not Found");
+  const std::vector<std::string>& p = *decoded;
   if (p.size() == 1 && p[0] == "ledger") {
     if (req.method != "GET") return method_not_allowed("GET");
     auto c = ledger_ ? ledger_() : std::nullopt;

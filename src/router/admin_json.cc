@@ -17,10 +17,13 @@ using protocol::detail::object;
 
 namespace {
 
-Status read_double(const element& e, std::string_view field, double lo, double& out) {
+// The YAML file's bounds (router/config.cc): a price at most $1,000,000, a time at most an hour.
+constexpr double kMaxUsd = 1e6, kMaxMs = 3.6e6;
+
+Status read_double(const element& e, std::string_view field, double lo, double hi, double& out) {
   double d = 0;
   if (e.get_double().get(d) != simdjson::SUCCESS) return protocol::detail::type_error(field, "a number", e);
-  if (!(d >= lo)) return InvalidArgument(fmt::format("'{}' must be >= {}, got {}", field, lo, d));
+  if (!(d >= lo && d <= hi)) return InvalidArgument(fmt::format("'{}' must be within {}..{}, got {}", field, lo, hi, d));
   out = d;
   return Status::Ok();
 }
@@ -76,11 +79,11 @@ Result<store::TargetRecord> parse_target_body(std::string_view body, store::Targ
   }
   double usd = 0;
   if (auto e = member(o, "cost_per_request_usd")) {
-    HIR_RETURN_IF_ERROR(read_double(*e, "cost_per_request_usd", 0, usd));
+    HIR_RETURN_IF_ERROR(read_double(*e, "cost_per_request_usd", 0, kMaxUsd, usd));
     t.cost_per_request = Money::from_usd(usd);
   }
   if (auto e = member(o, "cost_per_second_usd")) {
-    HIR_RETURN_IF_ERROR(read_double(*e, "cost_per_second_usd", 0, usd));
+    HIR_RETURN_IF_ERROR(read_double(*e, "cost_per_second_usd", 0, kMaxUsd, usd));
     t.cost_per_second = Money::from_usd(usd);
   }
   if (auto e = member(o, "failure_domain")) HIR_RETURN_IF_ERROR(read_string(*e, "failure_domain", t.failure_domain));
@@ -94,11 +97,12 @@ Result<store::TargetRecord> parse_target_body(std::string_view body, store::Targ
     t.queue_capacity = static_cast<uint32_t>(n);
   }
   if (auto e = member(o, "token_env")) HIR_RETURN_IF_ERROR(read_string(*e, "token_env", t.token_env));
-  if (auto e = member(o, "timeout_ms")) HIR_RETURN_IF_ERROR(read_double(*e, "timeout_ms", 0, t.timeout_ms));
-  if (auto e = member(o, "expected_rtt_ms")) HIR_RETURN_IF_ERROR(read_double(*e, "expected_rtt_ms", 0, t.expected_rtt_ms));
+  if (auto e = member(o, "timeout_ms")) HIR_RETURN_IF_ERROR(read_double(*e, "timeout_ms", 0, kMaxMs, t.timeout_ms));
+  if (auto e = member(o, "expected_rtt_ms")) HIR_RETURN_IF_ERROR(read_double(*e, "expected_rtt_ms", 0, kMaxMs, t.expected_rtt_ms));
   if (auto e = member(o, "poll_load")) HIR_RETURN_IF_ERROR(read_bool(*e, "poll_load", t.poll_load));
   if (auto e = member(o, "drained")) HIR_RETURN_IF_ERROR(read_bool(*e, "drained", t.drained));
   if (t.name.empty()) return InvalidArgument("missing 'name'");
+  HIR_RETURN_IF_ERROR(check_name("'name'", t.name));
   if (t.url.empty()) return InvalidArgument("missing 'url'");
   if (t.timeout_ms <= 0) return InvalidArgument("'timeout_ms' must be > 0");
   return t;
@@ -118,8 +122,7 @@ Result<store::VariantRecord> parse_variant_body(std::string_view body, store::Va
     v.position = static_cast<int>(n);
   }
   if (auto e = member(o, "accuracy")) {
-    HIR_RETURN_IF_ERROR(read_double(*e, "accuracy", 0, v.accuracy));
-    if (v.accuracy > 1) return InvalidArgument(fmt::format("'accuracy' must be in [0, 1], got {}", v.accuracy));
+    HIR_RETURN_IF_ERROR(read_double(*e, "accuracy", 0, 1, v.accuracy));
   }
   if (auto e = member(o, "accuracy_by_band")) {
     protocol::detail::array a;
@@ -127,15 +130,14 @@ Result<store::VariantRecord> parse_variant_body(std::string_view body, store::Va
     v.accuracy_by_band.clear();
     for (element x : a) {
       double d = 0;
-      HIR_RETURN_IF_ERROR(read_double(x, "accuracy_by_band[]", 0, d));
-      if (d > 1) return InvalidArgument(fmt::format("'accuracy_by_band[]' must be in [0, 1], got {}", d));
+      HIR_RETURN_IF_ERROR(read_double(x, "accuracy_by_band[]", 0, 1, d));
       v.accuracy_by_band.push_back(d);
     }
   }
   if (auto e = member(o, "size_bytes")) HIR_RETURN_IF_ERROR(protocol::detail::as_int(*e, "size_bytes", 0, INT64_MAX, v.size_bytes));
   if (auto e = member(o, "class")) HIR_RETURN_IF_ERROR(read_class(*e, "class", true, v.hw_class));
   if (auto e = member(o, "expected_service_ms"))
-    HIR_RETURN_IF_ERROR(read_double(*e, "expected_service_ms", 0, v.expected_service_ms));
+    HIR_RETURN_IF_ERROR(read_double(*e, "expected_service_ms", 0, kMaxMs, v.expected_service_ms));
   if (auto e = member(o, "targets")) {
     protocol::detail::array a;
     HIR_RETURN_IF_ERROR(protocol::detail::as_array(*e, "targets", a));
@@ -148,6 +150,7 @@ Result<store::VariantRecord> parse_variant_body(std::string_view body, store::Va
   }
   if (auto e = member(o, "drained")) HIR_RETURN_IF_ERROR(read_bool(*e, "drained", v.drained));
   if (v.name.empty()) return InvalidArgument("missing 'name'");
+  HIR_RETURN_IF_ERROR(check_name("'name'", v.name));
   return v;
 }
 

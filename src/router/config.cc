@@ -93,8 +93,14 @@ ServerConfig parse_server(const YAML::Node& n) {
   s.port = static_cast<uint16_t>(port);
   s.threads = get<int>(n, "threads", w, s.threads);
   if (s.threads < 1 || s.threads > 64) fail(w, "threads must be 1..64");
-  s.max_body_bytes = get<size_t>(n, "max_body_bytes", w, s.max_body_bytes);
-  s.max_connections = get<size_t>(n, "max_connections", w, s.max_connections);
+  // Read as signed, so that a negative value is an error rather than a huge unsigned one. Zero
+  // would make a server that looks healthy and refuses every inference (or every connection).
+  const auto body = get<int64_t>(n, "max_body_bytes", w, static_cast<int64_t>(s.max_body_bytes));
+  if (body < 1024 || body > (int64_t{1} << 32)) fail(w, "max_body_bytes must be 1024..4294967296");
+  s.max_body_bytes = static_cast<size_t>(body);
+  const auto conns = get<int64_t>(n, "max_connections", w, static_cast<int64_t>(s.max_connections));
+  if (conns < 1 || conns > 1000000) fail(w, "max_connections must be 1..1000000");
+  s.max_connections = static_cast<size_t>(conns);
   double budget = get<double>(n, "default_latency_budget_ms", w, to_ms(s.default_budget));
   if (!(budget > 0 && budget <= kMaxMs)) fail(w, "default_latency_budget_ms must be within (0, 3600000]");
   s.default_budget = from_ms(budget);
@@ -134,6 +140,7 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
                  "poll_load", "devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding"}, w);
   TargetConfig t;
   t.name = required_string(n, "name", w);
+  if (Status st = check_name("name", t.name); !st.ok()) fail(w, st.message());
   w = "target '" + t.name + "'";
   t.hw = parse_class(required_string(n, "class", w), w);
   // An MCU behind an HTTP gateway is an ordinary v2 target of class mcu; `devices` makes it a
@@ -195,6 +202,7 @@ VariantConfig parse_variant(const YAML::Node& n, const std::string& w, const Con
   check_keys(n, {"name", "targets", "accuracy", "accuracy_by_band", "size_bytes", "expected_service_ms"}, w);
   VariantConfig v;
   v.name = required_string(n, "name", w);
+  if (Status st = check_name("name", v.name); !st.ok()) fail(w, st.message());
   v.targets = get<std::vector<std::string>>(n, "targets", w, {});
   if (v.targets.empty()) fail(w, "'targets' needs at least one target name");
   for (const auto& t : v.targets)
@@ -214,6 +222,7 @@ ModelConfig parse_model(const YAML::Node& n, size_t i, const Config& cfg) {
   check_keys(n, {"name", "platform", "max_batch_size", "inputs", "outputs", "variants"}, w);
   ModelConfig m;
   m.signature.name = required_string(n, "name", w);
+  if (Status st = check_name("name", m.signature.name); !st.ok()) fail(w, st.message());
   w = "model '" + m.signature.name + "'";
   m.signature.platform = get<std::string>(n, "platform", w, "hir_router");
   m.signature.versions = {"1"};
@@ -460,6 +469,16 @@ Result<Config> parse_config(std::string_view yaml_text) {
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string("config: ") + e.what());
   }
+}
+
+Status check_name(std::string_view what, std::string_view name) {
+  auto ok = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-' || c == ':' || c == '+' || c == '@';
+  };
+  if (name.empty() || name.size() > 128 || !std::all_of(name.begin(), name.end(), ok))
+    return InvalidArgument(std::string(what) + " must be 1 to 128 of A-Z a-z 0-9 . _ - : + @");
+  return Status::Ok();
 }
 
 Status apply_redis_url(Config& cfg, std::string_view url) {

@@ -161,4 +161,10 @@ inline constexpr const char* kRedisUrlEnv = "HIR_REDIS_URL";
 // another database than 0) rather than ignoring it.
 Status apply_redis_url(Config& cfg, std::string_view url);
 
+// Target, model and variant names: 1 to 128 of A-Z a-z 0-9 . _ - : + @. They go into URL paths
+// (a variant's name is its model's name on its targets; the admin API addresses targets and
+// variants by name), metric labels and log lines, where a space, a slash or a quote would break
+// them or make the thing unreachable. The error names `what` and the rule, not the whole value.
+Status check_name(std::string_view what, std::string_view name);
+
 }  // namespace hir::router

@@ -162,6 +162,10 @@ TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {
   auto dup = call(r.port, "POST", "/v1/admin/targets", R"({"name":"edge-1","url":"http://127.0.0.1:1"})", admin());
   EXPECT_EQ(dup.status, 409) << dup.body;
   EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets/nope", "", admin()).status, 404);
+  // Path segments are percent-decoded, as the v2 paths are.
+  EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets/edge%2D1", "", admin()).status, 200);
+  EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets/edge%2F1", "", admin()).status, 404);
+  EXPECT_EQ(call(r.port, "POST", "/v1/admin/targets", R"({"name":"site/a","url":"http://127.0.0.1:1"})", admin()).status, 400);
   auto patch = call(r.port, "PATCH", "/v1/admin/targets/edge-1", "{}", admin());
   EXPECT_EQ(patch.status, 405);
   EXPECT_EQ(patch.headers.get("Allow"), "GET, PUT, DELETE");

@@ -52,6 +52,15 @@ TEST(AdminJson, BadTargetBodiesNameTheField) {
       {R"({"timeout_ms":0})", "timeout_ms"},
       {R"({"poll_load":"yes"})", "poll_load"},
       {R"({"name":""})", "name"},
+      // Names that no admin path could address again, or that would break a URL or a label.
+      {R"({"name":"site/a"})", "name"},
+      {R"({"name":"edge 2"})", "name"},
+      {R"({"name":"q\"uote"})", "name"},
+      {"{\"name\":\"" + std::string(129, 'n') + "\"}", "name"},
+      // The YAML file's bounds: before, 1e7 was taken and 1e10 overflowed into "negative".
+      {R"({"cost_per_request_usd":1e7})", "cost_per_request_usd"},
+      {R"({"cost_per_second_usd":1e10})", "cost_per_second_usd"},
+      {R"({"timeout_ms":1e9})", "timeout_ms"},
   };
   for (const auto& [body, field] : cases) {
     auto t = parse_target_body(body, base_target());

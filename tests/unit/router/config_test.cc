@@ -88,6 +88,20 @@ TEST(Config, ErrorsNameTheProblem) {
   std::string bad_type = kMinimal;
   bad_type.replace(bad_type.find("timeout_ms: 250"), 15, "timeout_ms: abc");
   EXPECT_NE(expect_error(bad_type).find("timeout_ms"), std::string::npos);
+  // A duplicate key: yaml-cpp reads the first, most tools the last; neither is guessed.
+  EXPECT_NE(expect_error(std::string(kMinimal) + "server: {port: 1}\nserver: {port: 2}\n").find("duplicate key 'server'"),
+            std::string::npos);
+  std::string dup_key = kMinimal;
+  dup_key.replace(dup_key.find("timeout_ms: 250"), 15, "timeout_ms: 250, timeout_ms: 4000");
+  EXPECT_NE(expect_error(dup_key).find("duplicate key 'timeout_ms'"), std::string::npos);
+  // Limits that would make a server look healthy and refuse everything.
+  EXPECT_NE(expect_error(std::string(kMinimal) + "server: {max_connections: 0}\n").find("max_connections"), std::string::npos);
+  EXPECT_NE(expect_error(std::string(kMinimal) + "server: {max_body_bytes: 0}\n").find("max_body_bytes"), std::string::npos);
+  EXPECT_NE(expect_error(std::string(kMinimal) + "server: {max_body_bytes: -1}\n").find("max_body_bytes"), std::string::npos);
+  // Names go into URL paths and metric labels.
+  std::string spaced = kMinimal;
+  spaced.replace(spaced.find("name: m-small"), 13, "name: \"m small\"");
+  EXPECT_NE(expect_error(spaced).find("A-Z a-z 0-9"), std::string::npos);
   EXPECT_FALSE(parse_config("targets: []\nmodels: []\n").ok());
   EXPECT_FALSE(parse_config("").ok());
 }
