@@ -107,6 +107,13 @@ Status check_outputs(const InferRequest& req, const ModelSignature& sig, const s
     if (find_spec(sig.outputs, out.name) == nullptr)
       return InvalidArgument("unexpected inference output " + squote(out.name) + " for model " +
                              model);
+    // Triton's classification and shared-memory extensions change what an output holds or
+    // where it goes. Not offered here (server metadata lists the extensions that are), so a
+    // request for them is refused rather than answered with a plain tensor it did not ask for.
+    for (const auto& [key, value] : out.parameters)
+      if (key == "classification" || key.starts_with("shared_memory"))
+        return InvalidArgument("output " + squote(out.name) + ": parameter " + squote(key) +
+                               " is not supported (no classification or shared-memory extension)");
   }
   return Status::Ok();
 }

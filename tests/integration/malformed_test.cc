@@ -48,6 +48,8 @@ std::vector<Bad> bad_requests() {
       {"unknown requested output", R"({"inputs":[{)" + ok_fields + R"(}],"outputs":[{"name":"logits"}]})", ""},
       {"duplicate requested output", R"({"inputs":[{)" + ok_fields + R"(}],"outputs":[{"name":"probabilities"},{"name":"probabilities"}]})", ""},
       {"duplicate input", R"({"inputs":[{)" + ok_fields + "},{" + ok_fields + "}]}", ""},
+      // Triton's classification extension, not offered: before, a plain FP32 tensor came back.
+      {"classification asked for", R"({"inputs":[{)" + ok_fields + R"(}],"outputs":[{"name":"probabilities","parameters":{"classification":2}}]})", ""},
       {"parameters not an object", R"({"parameters":[1],"inputs":[{)" + ok_fields + "}]}", ""},
       {"header length not a number", input(ok_fields), "abc"},
       {"header length beyond body", input(ok_fields), "99999999999"},

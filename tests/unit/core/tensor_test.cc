@@ -220,6 +220,18 @@ TEST(Validate, UnknownAndDuplicateOutputs) {
   expect_error(validate_request(req, classifier()), "output 'probs' already exists in request");
 }
 
+TEST(Validate, ExtensionsNotOfferedAreRefused) {
+  InferRequest req = request({1, 784});
+  req.outputs = {{"probs", {{"classification", int64_t{3}}}, std::nullopt}};
+  expect_error(validate_request(req, classifier()),
+               "output 'probs': parameter 'classification' is not supported (no classification or shared-memory extension)");
+  req.outputs = {{"probs", {{"shared_memory_region", std::string("r")}}, std::nullopt}};
+  expect_error(validate_request(req, classifier()),
+               "output 'probs': parameter 'shared_memory_region' is not supported (no classification or shared-memory extension)");
+  req.outputs = {{"probs", {{"binary_data", true}}, true}};
+  EXPECT_TRUE(validate_request(req, classifier()).ok());
+}
+
 }  // namespace
 }  // namespace hir
 
