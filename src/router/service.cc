@@ -128,8 +128,18 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   const ModelConfig* model = nullptr;
   if (!p.model.empty()) {
     model = gen->cfg->find_model(p.model);
-    if (!model)
+    if (!model) {
+      if (p.endpoint == V2Endpoint::kInfer) {
+        // Counted and logged like any refused inference; the name is the client's, so it is cut
+        // short in the log and never becomes a metric label.
+        unknown_model_->inc();
+        auto id = req.headers.get("x-request-id");
+        telemetry::log_info("request_invalid", {{"request_id", id && telemetry::usable_request_id(*id) ? *id : std::string_view()},
+                                                {"model", std::string_view(p.model).substr(0, 128)}, {"status", 404},
+                                                {"error", "unknown model"}});
+      }
       return respond(net::error_response(404, "Request for unknown model: '" + p.model + "' is not found"));
+    }
     if (!p.version.empty() &&
         std::find(model->signature.versions.begin(), model->signature.versions.end(), p.version) ==
             model->signature.versions.end())
@@ -471,6 +481,11 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, H
                                                                     r.body.substr(0, 200));
   if (json_error) out.headers.set("Content-Type", "application/json");
   out.headers.set("x-request-id", call->request_id);
+  // One line per answer (docs/operations.md), this one too: the target's verdict, not its body.
+  telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+                                  {"model", call->model->signature.name}, {"target", cand.target->name},
+                                  {"variant", cand.variant->name}, {"status", out.status},
+                                  {"latency_ms", ms_since(call->start)}, {"fallbacks", call->fallbacks}});
   call->respond(std::move(out));
 }
 

@@ -231,6 +231,7 @@ class RouterService {
   std::atomic<bool> polling_{false};
   telemetry::Counter* shed_ = nullptr;
   telemetry::Counter* refused_ = nullptr;
+  telemetry::Counter* unknown_model_ = nullptr;
   telemetry::Counter* hedges_ = nullptr;
   telemetry::Counter* batch_calls_ = nullptr;      // merged calls sent
   telemetry::Counter* batched_requests_ = nullptr;  // requests they carried

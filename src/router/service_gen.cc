@@ -30,6 +30,7 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
   shed_ = &metrics_.counter("hir_shed_total", "Requests refused with 429 under overload");
   refused_ = &metrics_.counter("hir_refused_total",
                                "Requests no target could serve within their constraints (answered before any attempt)");
+  unknown_model_ = &metrics_.counter("hir_unknown_model_total", "Inference requests for a model not configured (404)");
   hedges_ = &metrics_.counter("hir_hedges_total", "Hedged requests: a second copy sent to the next step");
   poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
   if (cfg_.batching.on()) {

@@ -165,6 +165,18 @@ TEST_F(FailoverIT, ClientErrorsArePassedThroughAsJson) {
   EXPECT_NE(res.body.find("\"error\""), std::string::npos) << res.body;
   EXPECT_EQ(res.headers.get("content-type").value_or(""), "application/json");
   EXPECT_EQ(ok.calls(), 0);  // the client's mistake is not retried elsewhere
+  // One log line per answer, this one too (before, none), and none of the target's body.
+  EXPECT_TRUE(log_gets(r.log, R"("event":"request")")) << file_text(r.log);
+  EXPECT_TRUE(log_gets(r.log, R"("target":"html")"));
+  EXPECT_EQ(file_text(r.log).find("bad request</html>"), std::string::npos);
+  // A model that is not configured: counted and logged, the name never a label.
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  EXPECT_EQ(call(r.port, "POST", "/v2/models/no-such/infer", request_body(), h).status, 404);
+  EXPECT_TRUE(log_gets(r.log, R"("model":"no-such")")) << file_text(r.log);
+  auto metrics = call(r.port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find("hir_unknown_model_total 1"), std::string::npos);
+  EXPECT_EQ(metrics.find("no-such"), std::string::npos);
 }
 
 TEST_F(FailoverIT, HintsAreNotForwardedButTritonPriorityIs) {
