@@ -95,7 +95,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
   report->footer("Formulas: docs/report.md. Example: hir report --since 1h --format json");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version exit 0; a usage error (an unknown option, a --config that does not
+    // exist) is 2, as a bad configuration is, rather than CLI11's own codes.
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
   if (sim->parsed()) {
     if (seed_opt->count()) sopt.seed = sim_seed;
     return hir::sim::run_sim(sopt);

@@ -20,6 +20,18 @@
 
 namespace hir::router {
 
+namespace {
+
+// A start-up failure as one JSON line like every other (the worker logs the same event), then
+// the exit status: 2 for what the operator must fix in the configuration or environment.
+int startup_failed(const std::string& error, int status = 2) {
+  telemetry::log_error("startup_failed", {{"error", error}});
+  telemetry::flush_logging();
+  return status;
+}
+
+}  // namespace
+
 int run_serve(const ServeOptions& opts) {
   auto level = telemetry::parse_level(opts.log_level);
   if (!level) {
@@ -29,17 +41,11 @@ int run_serve(const ServeOptions& opts) {
   telemetry::init_logging(*level, "hir");
   auto cfg = opts.config_path.empty() ? parse_config(embedded_demo_config())
                                       : load_config_file(opts.config_path);
-  if (!cfg.ok()) {
-    std::fprintf(stderr, "hir serve: %s\n", cfg.status().message().c_str());
-    return 2;
-  }
+  if (!cfg.ok()) return startup_failed(cfg.status().message());
   if (!opts.host.empty()) cfg->server.host = opts.host;
   if (opts.port >= 0) cfg->server.port = static_cast<uint16_t>(opts.port);
   if (const char* url = std::getenv(kRedisUrlEnv); url != nullptr && *url != '\0') {
-    if (Status s = apply_redis_url(*cfg, url); !s.ok()) {
-      std::fprintf(stderr, "hir serve: %s\n", s.message().c_str());
-      return 2;
-    }
+    if (Status s = apply_redis_url(*cfg, url); !s.ok()) return startup_failed(s.message());
     if (!cfg->cache) telemetry::log_warn("redis_url_ignored", {{"env", kRedisUrlEnv}, {"reason", "no cache section"}});
   }
 
@@ -52,11 +58,8 @@ int run_serve(const ServeOptions& opts) {
   if (!is_no_database(db_url)) {
     bool seeded = false;
     auto opened = open_seeded_store(db_url, *cfg, &seeded);
-    if (!opened.ok()) {
-      std::fprintf(stderr, "hir serve: database %s: %s\n", store::redact_url(db_url).c_str(),
-                   opened.status().message().c_str());
-      return 2;
-    }
+    if (!opened.ok())
+      return startup_failed("database " + store::redact_url(db_url) + ": " + opened.status().message());
     db = std::move(*opened);
     telemetry::log_info("database", {{"url", store::redact_url(db_url)}, {"backend", db->backend()},
                                      {"schema_version", static_cast<int64_t>(db->schema_version())},
@@ -75,18 +78,12 @@ int run_serve(const ServeOptions& opts) {
   telemetry::Registry metrics;
   net::HttpClient client(loop);
   auto cache = CacheGlue::create(*cfg, metrics);
-  if (!cache.ok()) {
-    std::fprintf(stderr, "hir serve: cache: %s\n", cache.status().message().c_str());
-    return 2;
-  }
+  if (!cache.ok()) return startup_failed("cache: " + cache.status().message());
   RouterService service(*cfg, loop, client, metrics, static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()),
                         std::move(*cache), wiring);
   if (db) {
     // The registry, not the YAML, is what this router serves from now on.
-    if (Status s = service.reload_registry(); !s.ok()) {
-      std::fprintf(stderr, "hir serve: loading the registry: %s\n", s.message().c_str());
-      return 2;
-    }
+    if (Status s = service.reload_registry(); !s.ok()) return startup_failed("loading the registry: " + s.message());
   }
   net::ServerOptions so;
   so.host = cfg->server.host;
@@ -96,11 +93,8 @@ int run_serve(const ServeOptions& opts) {
   net::HttpServer server(loop, so, [&service](net::HttpRequest&& r, net::Responder done) {
     service.handle(std::move(r), std::move(done));
   });
-  if (Status s = server.listen(); !s.ok()) {
-    std::fprintf(stderr, "hir serve: cannot listen on %s:%d: %s\n", so.host.c_str(), so.port,
-                 s.message().c_str());
-    return 1;
-  }
+  if (Status s = server.listen(); !s.ok())
+    return startup_failed("cannot listen on " + so.host + ":" + std::to_string(so.port) + ": " + s.message(), 1);
   bool stopping = false;
   loop.on_signals({SIGINT, SIGTERM}, [&](int sig) {
     if (stopping) return;  // a second signal while draining changes nothing

@@ -325,3 +325,23 @@ TEST_F(RouterIT, TensorDataTheTargetRefusesComesBackAs400) {
   auto ok = call(r.port, "POST", "/v2/models/fmnist/infer", json_[0].body, body_headers(json_[0]));
   EXPECT_EQ(ok.status, 200) << ok.body;
 }
+
+// Start-up failures: a JSON line like every other (the worker logs the same event) and status 2
+// for what the operator must fix, a --config that does not exist included (CLI11's own code was
+// 105).
+TEST_F(RouterIT, AStartupFailureIsAJsonLineAndStatus2) {
+  const std::string bad = dir_ + "/bad.yaml";
+  {
+    std::ofstream(bad) << "bogus: 1\n";
+  }
+  const std::string log = dir_ + "/bad.log";
+  auto p = ChildProcess::spawn({HIR_BIN, "serve", "--config", bad}, log);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->wait(std::chrono::seconds(30)), 2);
+  const std::string text = file_text(log);
+  EXPECT_NE(text.find(R"("event":"startup_failed")"), std::string::npos) << text;
+  EXPECT_NE(text.find("unknown key 'bogus'"), std::string::npos) << text;
+  auto missing = ChildProcess::spawn({HIR_BIN, "serve", "--config", dir_ + "/none.yaml"}, dir_ + "/none.log");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->wait(std::chrono::seconds(30)), 2);
+}
