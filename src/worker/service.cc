@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
+#include <string>
 
 #include "net/event_loop.h"
 #include "net/server.h"
@@ -46,21 +48,30 @@ net::Handler with_emulated_rtt(net::Handler inner, net::EventLoop& loop, RttEmul
   };
 }
 
-// Marks each slot ready or failed and says whether any model can serve.
-bool apply_load_results(Catalog& catalog, const std::vector<Slot>& slots,
-                        const std::vector<Status>& results) {
+// Marks each slot ready or failed. The error says why the worker cannot serve as asked: no model
+// loaded at all, or (when the operator named them with --models) a named model of which no
+// version loaded, which would otherwise leave a worker that reports ready without it.
+Status apply_load_results(Catalog& catalog, const std::vector<Slot>& slots, const std::vector<Status>& results,
+                          bool named) {
+  std::set<std::string> loaded, failed;
   for (size_t i = 0; i < results.size(); ++i) {
     catalog.set_state(i, results[i].ok() ? VersionState::kReady : VersionState::kFailed);
     if (results[i].ok()) {
+      loaded.insert(slots[i].model);
       telemetry::log_info("model_loaded",
                           {{"model", slots[i].model}, {"path", slots[i].onnx_path.string()}});
     } else {
+      failed.insert(slots[i].model);
       telemetry::log_error("model_load_failed", {{"model", slots[i].model},
                                                  {"path", slots[i].onnx_path.string()},
                                                  {"error", results[i].message()}});
     }
   }
-  return catalog.ready_count() > 0;
+  if (catalog.ready_count() == 0) return Unavailable("no model could be loaded");
+  if (named)
+    for (const std::string& m : failed)
+      if (!loaded.contains(m)) return Unavailable("model '" + m + "' named by --models could not be loaded");
+  return Status::Ok();
 }
 
 }  // namespace
@@ -130,14 +141,15 @@ int run_worker(const WorkerOptions& opts) {
     shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
   });
   executor.start([&](std::vector<Status> results) {
-    if (apply_load_results(catalog, slots, results)) {
+    const Status loaded = apply_load_results(catalog, slots, results, !opts.models.empty());
+    if (loaded.ok()) {
       if (!shutting_down.load()) handler.set_ready(true);
       telemetry::log_info("ready", {{"model_versions", static_cast<int64_t>(catalog.ready_count())}});
       return;
     }
-    telemetry::log_error("startup_failed", {{"error", "no model could be loaded"}});
+    telemetry::log_error("startup_failed", {{"error", loaded.message()}});
     exit_code = 1;
-    loop.post([&] { shutdown("no model loaded"); });
+    loop.post([&] { shutdown("models not loaded"); });
   });
 
   loop.run(std::max(opts.io_threads, 1));

@@ -1,6 +1,7 @@
 // End-to-end: real hir-worker and hir serve processes on 127.0.0.1.
 #include <signal.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
@@ -344,4 +345,32 @@ TEST_F(RouterIT, AStartupFailureIsAJsonLineAndStatus2) {
   auto missing = ChildProcess::spawn({HIR_BIN, "serve", "--config", dir_ + "/none.yaml"}, dir_ + "/none.log");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->wait(std::chrono::seconds(30)), 2);
+}
+
+// A model named with --models whose file cannot be loaded stops the worker, as its --help says;
+// before, it went on and reported ready without that model, so a deploy passed its readiness probe.
+TEST_F(RouterIT, AWorkerStopsWhenAModelItWasToldToServeDoesNotLoad) {
+  namespace fs = std::filesystem;
+  const fs::path repo = fs::path(dir_) / "repo";
+  fs::create_directories(repo / "broken" / "1");
+  fs::copy(fs::path(HIR_SOURCE_DIR) / "models" / "fmnist-tiny", repo / "fmnist-tiny", fs::copy_options::recursive);
+  std::ofstream(repo / "broken" / "1" / "model.onnx") << "not an onnx file";
+  {
+    std::ifstream in(repo / "fmnist-tiny" / "config.yaml");
+    std::string cfg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    cfg.replace(cfg.find("name: fmnist-tiny"), 17, "name: broken");
+    std::ofstream(repo / "broken" / "config.yaml") << cfg;
+  }
+  const std::string log = dir_ + "/named.log";
+  auto p = ChildProcess::spawn({HIR_WORKER_BIN, "--model-repository", repo.string(), "--models", "fmnist-tiny,broken",
+                                "--port", "0"},
+                               log);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->wait(std::chrono::seconds(60)), 1);
+  const std::string text = file_text(log);
+  EXPECT_NE(text.find("model 'broken' named by --models could not be loaded"), std::string::npos) << text;
+  // Without --models the repository is served as it is: the broken model is skipped.
+  auto all = start(HIR_WORKER_BIN, {"--model-repository", repo.string()}, dir_, "all");
+  EXPECT_EQ(call(all.port, "GET", "/v2/health/ready").status, 200);
+  EXPECT_EQ(call(all.port, "GET", "/v2/models/broken/ready").status, 503);
 }
