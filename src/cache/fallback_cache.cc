@@ -42,6 +42,14 @@ FallbackCache::~FallbackCache() = default;
 bool FallbackCache::serves(std::string_view model, Use use) const { return allows(policy(model), use); }
 
 std::optional<CacheHit> FallbackCache::lookup(const CacheKey& key, std::string_view model, Use use) {
+  bool ask_redis = false;
+  auto hit = lookup_local(key, model, use, &ask_redis);
+  return ask_redis ? lookup_redis(key, use) : hit;
+}
+
+std::optional<CacheHit> FallbackCache::lookup_local(const CacheKey& key, std::string_view model, Use use,
+                                                    bool* ask_redis) {
+  *ask_redis = false;
   if (!allows(policy(model), use)) return std::nullopt;
   std::optional<CacheHit> hit;
   if (auto h = lru_.lookup(key, clock_.now())) {
@@ -50,10 +58,28 @@ std::optional<CacheHit> FallbackCache::lookup(const CacheKey& key, std::string_v
     if (use == Use::kStaleIfError || h->freshness == Freshness::kFresh)
       hit = CacheHit{std::move(h->response), h->freshness, Level::kMemory};
   }
-  if (!hit && redis_) hit = from_redis(key, use);
+  if (!hit && redis_) {
+    *ask_redis = true;
+    return std::nullopt;
+  }
+  count(hit, use);
+  return hit;
+}
+
+std::optional<CacheHit> FallbackCache::lookup_redis(const CacheKey& key, Use use) {
+  auto hit = from_redis(key, use);
+  count(hit, use);
+  return hit;
+}
+
+void FallbackCache::skip_redis(Use use) {
+  stats_.redis_skipped.fetch_add(1, std::memory_order_relaxed);
+  count(std::nullopt, use);
+}
+
+void FallbackCache::count(const std::optional<CacheHit>& hit, Use use) {
   auto& counter = !hit ? stats_.misses : use == Use::kFreshHit ? stats_.hits : stats_.stale_serves;
   counter.fetch_add(1, std::memory_order_relaxed);
-  return hit;
 }
 
 std::optional<CacheHit> FallbackCache::from_redis(const CacheKey& key, Use use) {

@@ -69,6 +69,15 @@ class FallbackCache {
   // (counted as a miss) when neither level has a usable entry, and nullopt without counting when
   // the model's policy does not allow `use`. May block on Redis (see cache/redis_tier.h).
   std::optional<CacheHit> lookup(const CacheKey& key, std::string_view model, Use use);
+  // The same in two halves, so that a caller on an event loop never waits on Redis. The local
+  // half answers from L1; when it finds nothing and Redis may still answer, it sets *ask_redis
+  // and counts nothing yet: the caller then runs lookup_redis (which blocks) off its loop, and
+  // that counts the outcome.
+  std::optional<CacheHit> lookup_local(const CacheKey& key, std::string_view model, Use use, bool* ask_redis);
+  std::optional<CacheHit> lookup_redis(const CacheKey& key, Use use);
+  bool has_redis() const { return redis_ != nullptr; }
+  // A Redis half not run (its caller had no thread free for it): a miss, counted as skipped.
+  void skip_redis(Use use);
 
   // Keeps a successful response for the model's TTL + stale window in L1 and, queued, in Redis.
   // The request id, binary flags and hir_* parameters are not kept (see value.h). No-op for a
@@ -84,6 +93,7 @@ class FallbackCache {
  private:
   FallbackCache(CacheConfig config, const Clock& clock, UnixClock unix_now);
   std::optional<CacheHit> from_redis(const CacheKey& key, Use use);
+  void count(const std::optional<CacheHit>& hit, Use use);
 
   const CacheConfig config_;
   const Clock& clock_;

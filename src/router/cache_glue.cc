@@ -18,6 +18,10 @@ Result<std::unique_ptr<CacheGlue>> CacheGlue::create(const Config& cfg, telemetr
     glue->redis_address_ = (v6 ? "[" + redis->host + "]" : redis->host) + ":" + std::to_string(redis->port);
   }
   glue->make_metrics(redis.has_value());
+  if (redis) {
+    const size_t n = std::max<size_t>(1, redis->read_connections);
+    for (size_t i = 0; i < n; ++i) glue->lookup_threads_.emplace_back([g = glue.get()] { g->lookup_loop(); });
+  }
   telemetry::log_info("cache_enabled", {{"models", static_cast<int64_t>(cfg.cache->models.size())},
                                         {"max_bytes", static_cast<int64_t>(cfg.cache->max_bytes)},
                                         {"redis", redis ? glue->redis_address_ : std::string("none")}});
@@ -64,6 +68,51 @@ std::optional<cache::CacheHit> CacheGlue::lookup(const cache::CacheKey& key, std
   auto hit = cache_->lookup(key, model, use);
   watch_redis();
   return hit;
+}
+
+std::optional<cache::CacheHit> CacheGlue::lookup_local(const cache::CacheKey& key, std::string_view model,
+                                                       cache::Use use, bool* ask_redis) {
+  *ask_redis = false;
+  if (!cache_->serves(model, use)) return std::nullopt;
+  return cache_->lookup_local(key, model, use, ask_redis);
+}
+
+void CacheGlue::lookup_redis(const cache::CacheKey& key, cache::Use use,
+                             std::function<void(std::optional<cache::CacheHit>)> done) {
+  {
+    std::lock_guard lock(lookup_mu_);
+    if (!stopping_ && !lookup_threads_.empty() && lookups_.size() < kMaxQueued) {
+      lookups_.push_back(RedisLookup{key, use, std::move(done)});
+      lookup_cv_.notify_one();
+      return;
+    }
+  }
+  cache_->skip_redis(use);
+  done(std::nullopt);
+}
+
+void CacheGlue::lookup_loop() {
+  std::unique_lock lock(lookup_mu_);
+  for (;;) {
+    lookup_cv_.wait(lock, [this] { return stopping_ || !lookups_.empty(); });
+    if (lookups_.empty()) return;  // stopping, and nothing left
+    RedisLookup job = std::move(lookups_.front());
+    lookups_.pop_front();
+    lock.unlock();
+    auto hit = cache_->lookup_redis(job.key, job.use);
+    watch_redis();
+    job.done(std::move(hit));
+    lock.lock();
+  }
+}
+
+CacheGlue::~CacheGlue() {
+  {
+    std::lock_guard lock(lookup_mu_);
+    stopping_ = true;
+  }
+  lookup_cv_.notify_all();
+  for (auto& t : lookup_threads_) t.join();
 }
 
 void CacheGlue::store(const cache::CacheKey& key, std::string_view model, const InferResponse& resp) {

@@ -7,11 +7,15 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "cache/fallback_cache.h"
@@ -39,6 +43,17 @@ class CacheGlue {
   // target failed: a fresh or stale answer for a stale_if_error model. nullopt when the model's
   // policy does not allow `use` or nothing usable is cached. May block on Redis (short timeouts).
   std::optional<cache::CacheHit> lookup(const cache::CacheKey& key, std::string_view model, cache::Use use);
+  // The same in two halves (FallbackCache::lookup_local), so that an I/O thread never waits on
+  // Redis: a slow Redis, under its timeout, would hold every connection of that thread. The local
+  // half runs on the caller's thread; lookup_redis queues the Redis half for the glue's lookup
+  // threads (one per Redis read connection) and calls `done` on one of them. With kMaxQueued
+  // lookups already waiting it is a miss at once (counted as skipped): a slow Redis delays a
+  // bounded number of requests, and the rest go to their targets.
+  std::optional<cache::CacheHit> lookup_local(const cache::CacheKey& key, std::string_view model, cache::Use use,
+                                              bool* ask_redis);
+  void lookup_redis(const cache::CacheKey& key, cache::Use use,
+                    std::function<void(std::optional<cache::CacheHit>)> done);
+  ~CacheGlue();
   // Keeps a target's successful answer (the cache drops its id and hir_* parameters).
   void store(const cache::CacheKey& key, std::string_view model, const InferResponse& resp);
 
@@ -47,6 +62,7 @@ class CacheGlue {
 
  private:
   explicit CacheGlue(telemetry::Registry& metrics) : metrics_(metrics) {}
+  void lookup_loop();
   void make_metrics(bool with_redis);
   void watch_redis();  // logs a change of the Redis level's health, once per change
 
@@ -68,6 +84,19 @@ class CacheGlue {
   telemetry::Gauge* redis_up_ = nullptr;
   // -1 unknown (no Redis operation failed or worked yet), 0 down, 1 up: what was last logged.
   std::atomic<int> redis_state_{-1};
+
+  // The lookup threads and their queue.
+  static constexpr size_t kMaxQueued = 256;
+  struct RedisLookup {
+    cache::CacheKey key;
+    cache::Use use;
+    std::function<void(std::optional<cache::CacheHit>)> done;
+  };
+  std::mutex lookup_mu_;
+  std::condition_variable lookup_cv_;
+  std::deque<RedisLookup> lookups_;
+  bool stopping_ = false;
+  std::vector<std::thread> lookup_threads_;
 };
 
 // The answer to send for a cached response: the stored model answer with this request's id, each

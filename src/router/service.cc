@@ -192,11 +192,11 @@ HttpResponse RouterService::refusal(const Status& s, Duration retry_after) {
 }
 
 void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& model, std::string_view version,
-                          net::Responder respond, std::shared_ptr<Usage> usage) {
+                          net::Responder respond, std::shared_ptr<Usage> usage, std::optional<TimePoint> consulted) {
   auto call = std::make_shared<Call>();
   call->gen = std::move(gen);
   call->usage = std::move(usage);
-  call->start = SteadyClock::now();
+  call->start = consulted.value_or(SteadyClock::now());
   call->model = &model;
   if (auto h = req.headers.get("inference-header-content-length")) call->header_length = std::string(*h);
 
@@ -241,23 +241,40 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
       call->form.outputs = parsed->outputs;
       call->min_accuracy = hints->min_accuracy;
       call->complexity = hints->complexity;
-      if (answer_from_cache(*call, cache::Use::kFreshHit)) return;
+      bool ask_redis = false;
+      if (!consulted) {
+        auto hit = cache_->lookup_local(*call->cache_key, model.signature.name, cache::Use::kFreshHit, &ask_redis);
+        if (serve_from_cache(*call, hit, cache::Use::kFreshHit)) return;
+      }
+      if (ask_redis) {
+        // Redis is asked off this thread; on a miss the request comes back here, read again (a
+        // head parse, small beside a Redis round trip), with the cache consulted.
+        auto resume = [this, call, req = std::move(req), m = &model, v = std::string(version)](bool answered) mutable {
+          if (!answered)
+            infer(call->gen, std::move(req), *m, v, std::move(call->respond), std::move(call->usage), call->start);
+        };
+        return ask_redis_then(call, cache::Use::kFreshHit, std::move(resume));
+      }
     }
   }
   Duration retry_after{};
   auto plan = call->gen->routing->decide(model, *hints, false, &retry_after);
   if (!plan.ok()) {
-    // No target can serve at all (every one ejected or unhealthy) is "every target failed".
-    if (plan.status().code() == Code::kUnavailable && answer_from_cache(*call, cache::Use::kStaleIfError)) return;
     // Refused before any target was tried: counted and logged like every other answer, so an
     // operator sees why (the reason names the constraint that cut the last candidates).
-    if (plan.status().code() != Code::kResourceExhausted) {
-      refused_->inc();
-      telemetry::log_warn("request_refused", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
-                                              {"model", model.signature.name}, {"status", http_status(plan.status().code())},
-                                              {"reason", plan.status().message()}});
-    }
-    return call->respond(refusal(plan.status(), retry_after));
+    auto refuse = [this, call, status = plan.status(), retry_after](bool answered) {
+      if (answered) return;
+      if (status.code() != Code::kResourceExhausted) {
+        refused_->inc();
+        telemetry::log_warn("request_refused", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+                                                {"model", call->model->signature.name}, {"status", http_status(status.code())},
+                                                {"reason", status.message()}});
+      }
+      call->respond(refusal(status, retry_after));
+    };
+    // No target can serve at all (every one ejected or unhealthy) is "every target failed".
+    if (plan.status().code() == Code::kUnavailable) return from_cache_then(call, cache::Use::kStaleIfError, std::move(refuse));
+    return refuse(false);
   }
 
   const bool mcu_step =
@@ -606,10 +623,16 @@ void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, Mon
 
 void RouterService::finish_error(std::shared_ptr<Call> call, int status, const std::string& message) {
   settle(*call);
-  if (answer_from_cache(*call, cache::Use::kStaleIfError)) {
-    inflight_.add(-1);
-    return;
-  }
+  from_cache_then(call, cache::Use::kStaleIfError, [this, call, status, message](bool answered) {
+    if (answered) {
+      inflight_.add(-1);
+      return;
+    }
+    fail_now(call, status, message);
+  });
+}
+
+void RouterService::fail_now(const std::shared_ptr<Call>& call, int status, const std::string& message) {
   const std::string& model = call->model->signature.name;
   call->gen->model_metrics[model_pos(*call->gen, call->model)].failed->inc();
   if (call->usage) call->usage->rec.fallbacks = static_cast<uint32_t>(call->fallbacks);
@@ -642,10 +665,27 @@ bool RouterService::accurate_enough(const Call& call, const InferResponse& store
   return false;
 }
 
-bool RouterService::answer_from_cache(Call& call, cache::Use use) {
-  if (!call.cache_key) return false;
+void RouterService::from_cache_then(const std::shared_ptr<Call>& call, cache::Use use, std::function<void(bool)> then) {
+  bool ask_redis = false;
+  if (call->cache_key) {
+    auto hit = cache_->lookup_local(*call->cache_key, call->model->signature.name, use, &ask_redis);
+    if (serve_from_cache(*call, hit, use)) return then(true);
+  }
+  if (!ask_redis) return then(false);
+  ask_redis_then(call, use, std::move(then));
+}
+
+void RouterService::ask_redis_then(const std::shared_ptr<Call>& call, cache::Use use, std::function<void(bool)> then) {
+  cache_->lookup_redis(*call->cache_key, use, [this, call, use, then = std::move(then)](std::optional<cache::CacheHit> hit) mutable {
+    loop_.post([this, call, use, hit = std::move(hit), then = std::move(then)]() mutable {
+      std::lock_guard<std::recursive_mutex> guard(call->mu);
+      then(serve_from_cache(*call, hit, use));
+    });
+  });
+}
+
+bool RouterService::serve_from_cache(Call& call, const std::optional<cache::CacheHit>& hit, cache::Use use) {
   const std::string& model = call.model->signature.name;
-  auto hit = cache_->lookup(*call.cache_key, model, use);
   if (!hit || !accurate_enough(call, *hit->response)) return false;
   const bool fresh = use == cache::Use::kFreshHit;
   const char* how = fresh ? "hit" : "stale";

@@ -116,11 +116,19 @@ class RouterService {
   void watch_registry();
   // Wraps an inference request's responder so that whatever is sent is recorded in the ledger.
   net::Responder recorded(const net::HttpRequest& req, std::shared_ptr<Usage> usage, net::Responder respond);
+  // consulted: the request comes back after its fresh-hit lookup went to Redis off the I/O
+  // thread and missed; the time it first arrived.
   void infer(GenPtr gen, net::HttpRequest&& req, const ModelConfig& model, std::string_view version,
-             net::Responder respond, std::shared_ptr<Usage> usage);
-  // Answers from the cache as `use` allows (marked hir_cache "hit" or "stale"); false, with
-  // nothing sent, when the model's policy does not allow it or nothing usable is cached.
-  bool answer_from_cache(Call& call, cache::Use use);
+             net::Responder respond, std::shared_ptr<Usage> usage, std::optional<TimePoint> consulted = std::nullopt);
+  // Answers with a cache hit (marked hir_cache "hit" or "stale") when there is one that may serve
+  // this request; false, with nothing sent, otherwise.
+  void fail_now(const std::shared_ptr<Call>& call, int status, const std::string& message);
+  bool serve_from_cache(Call& call, const std::optional<cache::CacheHit>& hit, cache::Use use);
+  // Looks for an answer the cache may give as `use` allows and sends it, then calls
+  // then(answered). The in-process level is asked on this thread; Redis on the cache's lookup
+  // threads, and `then` comes back on the event loop, under the call's lock.
+  void from_cache_then(const std::shared_ptr<Call>& call, cache::Use use, std::function<void(bool)> then);
+  void ask_redis_then(const std::shared_ptr<Call>& call, cache::Use use, std::function<void(bool)> then);
   net::HttpResponse http_answer(const InferResponse& resp, const std::string& request_id) const;
   void attempt(std::shared_ptr<Call> call);
   // One HTTP attempt of call at cand, the request on its own. committed: when the request was

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
+#include <thread>
 #include <sstream>
 
 #include "harness.h"
@@ -287,4 +289,32 @@ TEST_F(CacheIT, RouterKeepsServingWhileRedisIsDownAndRecovers) {
   EXPECT_EQ(errors, 0);
   EXPECT_TRUE(eventually([&] { return shared_hit("d5"); }, 20));
   EXPECT_GE(metric(a.port, "hir_cache_redis_reconnects_total"), 1);
+}
+
+// Redis is asked off the I/O thread: while a lookup waits on a Redis that does not answer (here
+// stopped, so the lookup runs to its 1-s command timeout), the router's one I/O thread still
+// answers everything else. Before, the lookup blocked that thread: a Redis slow but under its
+// timeout held every connection the thread served (57 req/s against 850 at 15 ms a reply).
+TEST_F(CacheIT, AWaitOnRedisDoesNotHoldTheIoThread) {
+  if (!redis_available()) GTEST_SKIP() << "redis-server is not installed at " << hir::cache::testing::kRedisServer;
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  Proc worker = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc router = start_cached_router(dir_, "router", {worker.port}, cache_section("fresh_hit, stale_if_error", redis.port()));
+  ASSERT_EQ(cache_mark(infer(router.port, image(7, "s-1"))), "miss");  // the connections are made
+  EXPECT_EQ(metric(router.port, "hir_cache_redis_up"), 1);
+
+  redis.pause();
+  auto waiting = std::async(std::launch::async, [&] { return infer(router.port, image(8, "s-2")); });
+  // Sequencing only: let the lookup reach Redis. The lookup then lasts its whole 1-s timeout; the
+  // check below needs only that it outlasts the health answer by 200 ms.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(call(router.port, "GET", "/v2/health/ready").status, 200);
+  // Blocked, the thread would have answered both at once, when the lookup ended.
+  EXPECT_EQ(waiting.wait_for(std::chrono::milliseconds(200)), std::future_status::timeout)
+      << "the router answered only once the Redis lookup had ended";
+  auto r = waiting.get();
+  EXPECT_EQ(r.status, 200) << r.body;  // a miss: the target answers
+  EXPECT_EQ(cache_mark(r), "miss");
+  redis.resume();
 }
