@@ -781,6 +781,12 @@ Status read_json_data(const element& data, std::string_view path, Tensor& t) {
   return reader.finish();
 }
 
+bool finite_values(DataType type, std::string_view data) {
+  if (type == DataType::kFp32) return all_finite<float>(data);
+  if (type == DataType::kFp64) return all_finite<double>(data);
+  return true;
+}
+
 bool json_can_carry(DataType type, std::string_view data) {
   switch (type) {
     case DataType::kFp16:

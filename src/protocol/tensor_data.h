@@ -28,6 +28,8 @@ bool read_json_numbers(std::string_view text, Tensor& t);
 // or infinity, BYTES elements that are well-formed and valid UTF-8. (Datatype and data rather
 // than a Tensor: an answer cut from a merged one is written from a view of its rows.)
 bool json_can_carry(DataType type, std::string_view data);
+// False when FP32 or FP64 data holds a NaN or an infinity (other datatypes: true).
+bool finite_values(DataType type, std::string_view data);
 // Appends the elements of `data` as a flat JSON array. Reads only whole elements, so data that
 // does not match its tensor's shape still cannot make it read out of bounds.
 void append_json_data(std::string& out, DataType type, std::string_view data);

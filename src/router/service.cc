@@ -10,6 +10,7 @@
 
 #include "cache/value.h"
 #include "protocol/splice.h"
+#include "protocol/tensor_data.h"
 #include "protocol/v2_codec.h"
 #include "router/admin_api.h"
 #include "router/service_call.h"
@@ -359,7 +360,10 @@ void RouterService::arm_hedge(const std::shared_ptr<Call>& call) {
   // connection closes, and its outcome still feeds the routing core.
   call->hedge_timer = loop_.run_after(*call->hedge_after, [this, call] {
     std::lock_guard<std::recursive_mutex> guard(call->mu);
-    if (call->done || call->hedged || call->next >= call->steps.size()) return;
+    // Only while the primary is the one attempt: once it failed, its fallback went out at once
+    // (fail_attempt), and a timer whose cancel came too late (several I/O threads) must not send
+    // a third step alongside it.
+    if (call->done || call->hedged || call->next != 1 || call->next >= call->steps.size()) return;
     if (call->deadline <= SteadyClock::now()) return;
     call->hedged = true;
     hedges_->inc();
@@ -570,10 +574,17 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
   resp.model_version = "1";
   resp.id = call->id;
   if (call->cache_key) {
-    // Kept with the entry (and in a hit's answer): which variant computed it.
-    resp.parameters[std::string(cache::kVariantParam)] = cand.variant->name;
-    cache_->store(*call->cache_key, resp.model_name, resp);
-    resp.parameters.erase(std::string(cache::kVariantParam));  // the answer's own comes with the rest
+    // A NaN or infinity is the target's to answer once (it goes back as it came), not an answer
+    // to keep and give to other requests.
+    const bool finite = std::all_of(resp.outputs.begin(), resp.outputs.end(), [](const Tensor& t) {
+      return protocol::detail::finite_values(t.datatype, t.data);
+    });
+    if (finite) {
+      // Kept with the entry (and in a hit's answer): which variant computed it.
+      resp.parameters[std::string(cache::kVariantParam)] = cand.variant->name;
+      cache_->store(*call->cache_key, resp.model_name, resp);
+      resp.parameters.erase(std::string(cache::kVariantParam));  // the answer's own comes with the rest
+    }
     resp.parameters["hir_cache"] = "miss";
   }
   const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);

@@ -3,6 +3,7 @@
 // Every wait is a poll with a generous limit; nothing here asserts how long anything took.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -172,6 +173,28 @@ TEST_F(CacheIT, AHitServesOnlyRequestsItsVariantIsAccurateEnoughFor) {
   auto strict = infer(router.port, needing(0.9));
   EXPECT_EQ(strict.status, 400) << strict.body;  // as without a cache: no variant is accurate enough
   EXPECT_NE(strict.body.find("accura"), std::string::npos) << strict.body;
+}
+
+// Inputs that drive the model out of range (3e38 everywhere) give NaN probabilities: the target's
+// answer goes back as it came, but it is not kept to be given to other requests.
+TEST_F(CacheIT, AnAnswerHoldingNaNIsNotKept) {
+  Proc worker = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc router = start_cached_router(dir_, "router", {worker.port}, cache_section("fresh_hit, stale_if_error"));
+  InferRequest huge = image(0, "n-1");
+  for (size_t i = 0; i < kPixels; ++i) {
+    const float v = 3e38f;
+    std::memcpy(huge.inputs[0].data.data() + i * sizeof v, &v, sizeof v);
+  }
+  auto first = infer(router.port, huge);
+  ASSERT_EQ(first.status, 200) << first.body.substr(0, 300);
+  const InferResponse d = decode(first);
+  ASSERT_EQ(d.outputs.size(), 1u);
+  float p0 = 0;
+  std::memcpy(&p0, d.outputs[0].data.data(), sizeof p0);
+  ASSERT_TRUE(std::isnan(p0)) << "the input no longer makes NaN; the test needs another";
+  EXPECT_EQ(cache_mark(first), "miss");
+  EXPECT_EQ(cache_mark(infer(router.port, huge)), "miss");
+  EXPECT_EQ(metric(router.port, "hir_cache_entries"), 0);
 }
 
 TEST_F(CacheIT, StaleIfErrorAnswersCachedRequestsWhenEveryTargetIsDown) {
