@@ -88,7 +88,11 @@ std::optional<CacheHit> FallbackCache::from_redis(const CacheKey& key, Use use) 
   int64_t now_ms = unix_now_();
   // Redis drops the key at stale_until by itself (PX); the check guards against clock skew
   // between the writer and this replica and against a value unreadable in this format version.
-  if (!v.ok() || now_ms >= v->stale_until_ms) {
+  // An expiry more than a year out was not written by a cache whose TTLs are checked (config.h):
+  // a foreign or damaged value, whose time arithmetic below could overflow. A miss.
+  constexpr int64_t kYearMs = int64_t{366} * 24 * 3600 * 1000;
+  if (!v.ok() || now_ms >= v->stale_until_ms || v->stale_until_ms - now_ms > kYearMs ||
+      v->fresh_until_ms > v->stale_until_ms) {
     if (bytes || redis_->up()) stats_.redis_misses.fetch_add(1, std::memory_order_relaxed);
     return std::nullopt;
   }

@@ -660,6 +660,16 @@ HttpResponse RouterService::http_answer(const InferResponse& resp, const std::st
   return encoded_answer(protocol::encode_infer_response(resp), request_id);
 }
 
+// A value from Redis may have been written by another program, or by a replica configured with
+// another model under this name: only one whose outputs are this model's, whole, is served.
+bool RouterService::fits(const InferResponse& stored, const ModelSignature& sig) {
+  for (const Tensor& t : stored.outputs) {
+    auto spec = std::find_if(sig.outputs.begin(), sig.outputs.end(), [&](const TensorSpec& s) { return s.name == t.name; });
+    if (spec == sig.outputs.end() || spec->datatype != t.datatype || !check_tensor_data(t).ok()) return false;
+  }
+  return !stored.outputs.empty();
+}
+
 // The key leaves out the routing hints, so one entry answers requests with different accuracy
 // needs: it serves this one only if the variant that computed it meets its min_accuracy at its
 // complexity, as a target's answer must. An entry without its variant (or one no longer
@@ -697,7 +707,7 @@ void RouterService::ask_redis_then(const std::shared_ptr<Call>& call, cache::Use
 
 bool RouterService::serve_from_cache(Call& call, const std::optional<cache::CacheHit>& hit, cache::Use use) {
   const std::string& model = call.model->signature.name;
-  if (!hit || !accurate_enough(call, *hit->response)) return false;
+  if (!hit || !fits(*hit->response, call.model->signature) || !accurate_enough(call, *hit->response)) return false;
   const bool fresh = use == cache::Use::kFreshHit;
   const char* how = fresh ? "hit" : "stale";
   InferResponse resp = cached_answer(*hit->response, call.form, call.id, how);

@@ -141,6 +141,7 @@ class RouterService {
   // What comes back from an HTTP attempt, whatever it is: a success, a failure to fall back
   // from, a client error passed through. Takes the call's lock.
   bool accurate_enough(const Call& call, const InferResponse& stored) const;
+  static bool fits(const InferResponse& stored, const ModelSignature& sig);
   // cancelled: its Cancellation fired (a hedge's loser, once the other copy answered).
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
                 Result<net::HttpResponse> r, bool cancelled = false);

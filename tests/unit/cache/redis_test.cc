@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cache/fallback_cache.h"
+#include "cache/value.h"
 #include "redis_server.h"
 #include "test_support.h"
 
@@ -142,6 +143,20 @@ TEST_F(RedisTest, RedisDropsTheKeyAtTheEndOfTheStaleWindow) {
     auto r = raw_command(server.port(), {"GET", redis_key(k)});
     return r && r->type == REDIS_REPLY_NIL;
   }));
+}
+
+// A value whose expiry no cache of ours writes (a century out: foreign or damaged) is a miss, not
+// an entry whose deadline arithmetic overflows.
+TEST_F(RedisTest, AValueWithAnExpiryFarOutIsAMiss) {
+  auto a = make_cache(config_for(server.port()), clock);
+  CacheKey k = a->key(request("det"));
+  const int64_t century = int64_t{100} * 366 * 24 * 3600 * 1000;
+  StoredValue v{system_unix_ms() + century, system_unix_ms() + century, response("det")};
+  ASSERT_TRUE(raw_command(server.port(), {"SET", redis_key(k), encode_value(v)}));
+  EXPECT_FALSE(a->lookup(k, "det", Use::kStaleIfError));
+  v.fresh_until_ms = v.stale_until_ms = system_unix_ms() + 60'000;  // the same value, sane
+  ASSERT_TRUE(raw_command(server.port(), {"SET", redis_key(k), encode_value(v)}));
+  EXPECT_TRUE(a->lookup(k, "det", Use::kFreshHit));
 }
 
 TEST_F(RedisTest, AnUnreadableValueIsAMiss) {
