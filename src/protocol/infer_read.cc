@@ -299,6 +299,12 @@ bool read_hollowed(std::string_view body, size_t json_len, std::string_view what
 
 }  // namespace
 
+bool is_raw_binary(std::optional<std::string_view> header_length) {
+  if (!header_length) return false;
+  auto n = json_part_length(std::string_view(), header_length);  // 0 is within any body
+  return n.ok() && *n == 0;
+}
+
 Result<InferRequest> parse_infer_request(std::string_view body,
                                          std::optional<std::string_view> header_length) {
   Result<size_t> json_len = json_part_length(body, header_length);

@@ -66,8 +66,12 @@ Status read_name(od::value v, bool& seen, std::string& out) {
 }
 
 // {k: string|number|bool}, as as_parameters takes it (an integer beyond int64 as a double).
-Status read_parameters(od::value v, Parameters& out) {
-  if (!out.empty()) return refuse();  // given twice
+// `seen`: a second "parameters" in the same object goes the full way, which reads the first, as
+// the worker does (judging by an empty map let `{}` then `{...}` through, the hints read from the
+// second copy while the worker took the first).
+Status read_parameters(od::value v, bool& seen, Parameters& out) {
+  if (seen) return refuse();  // given twice
+  seen = true;
   return each_member(v, [&out](std::string_view key, od::value value) {
     od::json_type type;
     if (value.type().get(type)) return refuse();
@@ -120,7 +124,7 @@ Status read_shape(od::value v, Shape& out) {
 
 // One input's header; `data` is skipped (binary: false) or its size taken (binary: true).
 Status read_input(od::value v, Tensor& t, std::optional<int64_t>& binary_size) {
-  bool name = false, datatype = false, shape = false, data = false;
+  bool name = false, datatype = false, shape = false, data = false, params = false;
   HIR_RETURN_IF_ERROR(each_member(v, [&](std::string_view key, od::value value) {
     if (key == "name") return read_name(value, name, t.name);
     if (key == "datatype") {
@@ -135,7 +139,7 @@ Status read_input(od::value v, Tensor& t, std::optional<int64_t>& binary_size) {
       shape = true;
       return read_shape(value, t.shape);
     } else if (key == "parameters") {
-      return read_parameters(value, t.parameters);
+      return read_parameters(value, params, t.parameters);
     } else if (key == "data") {
       if (data) return refuse();
       data = true;  // not read: the target checks what it holds
@@ -173,10 +177,10 @@ Status read_outputs(od::value v, std::vector<RequestedOutput>& out) {
     od::value ev;
     if (e.get(ev)) return refuse();
     RequestedOutput r;
-    bool name = false;
+    bool name = false, params = false;
     HIR_RETURN_IF_ERROR(each_member(ev, [&](std::string_view key, od::value value) {
       if (key == "name") return read_name(value, name, r.name);
-      if (key == "parameters") return read_parameters(value, r.parameters);
+      if (key == "parameters") return read_parameters(value, params, r.parameters);
       return Status::Ok();
     }));
     if (!name) return refuse();
@@ -217,7 +221,7 @@ Status read_inputs(od::value v, std::string_view& rest, std::vector<Tensor>& out
 Status read_head(od::document& doc, std::string_view& rest, InferRequest& req, size_t& raw) {
   od::value root;
   if (doc.get_value().get(root)) return refuse();
-  bool id = false, inputs = false, outputs = false;
+  bool id = false, inputs = false, outputs = false, params = false;
   HIR_RETURN_IF_ERROR(each_member(root, [&](std::string_view key, od::value value) {
     if (key == "id") {
       if (id) return refuse();
@@ -229,7 +233,7 @@ Status read_head(od::document& doc, std::string_view& rest, InferRequest& req, s
       if (value.get_string().get(s)) return refuse();
       req.id = s;
     } else if (key == "parameters") {
-      return read_parameters(value, req.parameters);
+      return read_parameters(value, params, req.parameters);
     } else if (key == "inputs") {
       if (inputs) return refuse();
       inputs = true;

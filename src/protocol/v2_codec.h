@@ -64,6 +64,9 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
 // dimension (a batching model gets batch 1); a BYTES input must have one element, and the body is
 // that element's content. The request asks for every output raw (binary_data_output=true).
 Result<InferRequest> parse_raw_binary_request(std::string_view body, const ModelSignature& sig);
+// Whether the header marks a raw binary request: a value that reads as 0 as parse_infer_request
+// reads it ("0", "00", " 0 "), so that router and worker agree on every spelling.
+bool is_raw_binary(std::optional<std::string_view> header_length);
 // Parses a response; resp.binary[i] records whether output i came raw. A body of the form
 // {"error": "..."} yields kInvalidArgument carrying that message.
 Result<InferResponse> parse_infer_response(std::string_view body,

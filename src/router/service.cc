@@ -204,7 +204,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   // The body goes on as it came, so only its head is read (ids, hints, names, shapes: what
   // routing needs, v2_codec.h) — unless this model's answers are cached (the key hashes the
   // tensors). Whatever the head reader refuses, the full parser reads or names the error.
-  const bool raw = call->header_length && *call->header_length == "0";
+  const bool raw = protocol::is_raw_binary(call->header_length);
   Result<InferRequest> parsed = InvalidArgument("not parsed");
   bool with_data = true;
   // A JSON body's data arrays, as the head reader found them: merging takes them from here.

@@ -30,19 +30,6 @@ struct WorkerHandler::InferJob {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// Inference-Header-Content-Length: 0 (any spelling of zero) marks a raw binary request.
-bool is_zero(std::optional<std::string_view> header) {
-  if (!header) return false;
-  const std::string_view v = trim(*header);
-  return !v.empty() && v.find_first_not_of('0') == std::string_view::npos;
-}
-
 // The request id goes back in a header only when it can: a body "id" may hold anything.
 void set_request_id(net::HttpResponse& r, const std::string& id) {
   for (char c : id)
@@ -110,7 +97,7 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
 
   const ModelSignature& sig = rm.signature;
   const auto header_len = http.headers.get("Inference-Header-Content-Length");
-  job->all_raw = is_zero(header_len);
+  job->all_raw = protocol::is_raw_binary(header_len);
   Result<InferRequest> parsed = job->all_raw
                                     ? protocol::parse_raw_binary_request(http.body, sig)
                                     : protocol::parse_infer_request(http.body, header_len);

@@ -89,6 +89,19 @@ TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {
       EXPECT_EQ(routed.headers.get("inference-header-content-length").has_value(), item.json_length.has_value());
     }
   }
+  // A raw binary body (the input's bytes alone), its header length spelt in every way that reads
+  // as 0: the router took only "0" as raw, and answered "00" with a 501.
+  const std::string pixels(784 * sizeof(float), '\0');
+  for (const char* zero : {"0", "00", " 0"}) {
+    net::Headers h;
+    h.set("Content-Type", "application/octet-stream");
+    h.set("Inference-Header-Content-Length", zero);
+    auto direct = call(w.port, "POST", "/v2/models/fmnist-small/infer", pixels, h);
+    auto routed = call(r.port, "POST", "/v2/models/fmnist/infer", pixels, h);
+    ASSERT_EQ(direct.status, 200) << zero << ": " << direct.body.substr(0, 200);
+    ASSERT_EQ(routed.status, 200) << zero << ": " << routed.body.substr(0, 200);
+    EXPECT_EQ(decode(direct).outputs.at(0).data, decode(routed).outputs.at(0).data) << zero;
+  }
 }
 
 TEST_F(RouterIT, RequestIdIsEchoedAndBadRequestsAre4xx) {

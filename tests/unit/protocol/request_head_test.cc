@@ -99,6 +99,14 @@ TEST(RequestHead, RefusesWhatTheFullParserRejectsInTheHead) {
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]} {"a":1})", std::nullopt},
       {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]}})", std::nullopt},
       {R"({"parameters":{"priority":"critical"},"inputs":[]} 1)", std::nullopt},
+      // "parameters" twice, the first empty: the full parser (and the worker) read the first;
+      // the head reader must not read the second.
+      {R"({"parameters":{},"parameters":{"priority":"critical"},"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}]})",
+       std::nullopt},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"parameters":{},"parameters":{"a":1},"data":[1]}]})",
+       std::nullopt},
+      {R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"data":[1]}],"outputs":[{"name":"y","parameters":{},"parameters":{"binary_data":true}}]})",
+       std::nullopt},
   };
   for (const Body& b : bad) {
     SCOPED_TRACE(b.text);
