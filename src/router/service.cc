@@ -496,11 +496,11 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, H
   }
   inflight_.add(-1);
   bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
-  HttpResponse out = json_error ? std::move(r)
+  // The target's body, not its headers: its Server, its Server-Timing, its framing are its own.
+  HttpResponse out = json_error ? net::json_response(r.status, std::move(r.body))
                                 : net::error_response(r.status, "target " + cand.target->name + ": HTTP " +
                                                                     std::to_string(r.status) + ": " +
                                                                     r.body.substr(0, 200));
-  if (json_error) out.headers.set("Content-Type", "application/json");
   out.headers.set("x-request-id", call->request_id);
   // One line per answer (docs/operations.md), this one too: the target's verdict, not its body.
   telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
