@@ -375,8 +375,13 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     }
     const double service_ms = st ? std::min(to_ms(service_share), ms) : -1;
     if (st) {
-      // What it waited here counts as queueing, as the target's own queue does.
-      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed, service_share, target_queue + (t0 - m.since));
+      // What it waited here counts as queueing, as the target's own queue does. The service
+      // sample is this request's share of the call, but the network's share of its latency is
+      // what is left once the whole call's compute is out: the others' rows were computed while
+      // it waited for its answer too (counted as network, they made a target busy with merged
+      // calls look far away, and cut it from short budgets).
+      const Duration others = std::chrono::duration_cast<Duration>(st->infer) - service_share;
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed, service_share, target_queue + (t0 - m.since) + others);
     } else {
       routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed);
     }

@@ -146,6 +146,15 @@ TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
   EXPECT_GT(carried, calls * 2) << "merged calls carried more than two requests each on average";
   EXPECT_GT(carried, 64) << "more requests merged than there were binary ones: JSON bodies merged too";
   EXPECT_EQ(metric(r.port, "hir_batch_refused_total"), 0) << "the bad ones never reached a merged call";
+  // What the router learnt of the network: the latency left once the target's queue and the whole
+  // merged call's compute (its Server-Timing) are out. Each merged call here computes several
+  // 8-ms images; counting all but the request's own share as network made this loopback target
+  // look (k-1) x 8 ms away, and cut it from short budgets. The bound is two images' compute:
+  // far above what this machine's scheduling adds, far below what a merge of 3 or more made.
+  const std::string targets = call(r.port, "GET", "/v1/targets").body;
+  const auto at = targets.find("\"rtt_p95_ms\":");
+  ASSERT_NE(at, std::string::npos) << targets;
+  EXPECT_LT(std::stod(targets.substr(at + 13)), 16.0) << targets;
 }
 
 TEST_F(BatchingIT, SeveralIoThreadsMergeAndAnswerEveryRequest) {
