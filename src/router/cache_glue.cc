@@ -18,10 +18,7 @@ Result<std::unique_ptr<CacheGlue>> CacheGlue::create(const Config& cfg, telemetr
     glue->redis_address_ = (v6 ? "[" + redis->host + "]" : redis->host) + ":" + std::to_string(redis->port);
   }
   glue->make_metrics(redis.has_value());
-  if (redis) {
-    const size_t n = std::max<size_t>(1, redis->read_connections);
-    for (size_t i = 0; i < n; ++i) glue->lookup_threads_.emplace_back([g = glue.get()] { g->lookup_loop(); });
-  }
+  if (redis) glue->lookups_ = std::make_unique<WorkQueue>(redis->read_connections, kMaxQueued);
   telemetry::log_info("cache_enabled", {{"models", static_cast<int64_t>(cfg.cache->models.size())},
                                         {"max_bytes", static_cast<int64_t>(cfg.cache->max_bytes)},
                                         {"redis", redis ? glue->redis_address_ : std::string("none")}});
@@ -79,40 +76,20 @@ std::optional<cache::CacheHit> CacheGlue::lookup_local(const cache::CacheKey& ke
 
 void CacheGlue::lookup_redis(const cache::CacheKey& key, cache::Use use,
                              std::function<void(std::optional<cache::CacheHit>)> done) {
-  {
-    std::lock_guard lock(lookup_mu_);
-    if (!stopping_ && !lookup_threads_.empty() && lookups_.size() < kMaxQueued) {
-      lookups_.push_back(RedisLookup{key, use, std::move(done)});
-      lookup_cv_.notify_one();
-      return;
-    }
-  }
+  // Shared, so that a refused post leaves it here to run.
+  auto job = std::make_shared<std::function<void(std::optional<cache::CacheHit>)>>(std::move(done));
+  if (lookups_ && lookups_->post([this, key, use, job] {
+        auto hit = cache_->lookup_redis(key, use);
+        watch_redis();
+        (*job)(std::move(hit));
+      }))
+    return;
   cache_->skip_redis(use);
-  done(std::nullopt);
-}
-
-void CacheGlue::lookup_loop() {
-  std::unique_lock lock(lookup_mu_);
-  for (;;) {
-    lookup_cv_.wait(lock, [this] { return stopping_ || !lookups_.empty(); });
-    if (lookups_.empty()) return;  // stopping, and nothing left
-    RedisLookup job = std::move(lookups_.front());
-    lookups_.pop_front();
-    lock.unlock();
-    auto hit = cache_->lookup_redis(job.key, job.use);
-    watch_redis();
-    job.done(std::move(hit));
-    lock.lock();
-  }
+  (*job)(std::nullopt);
 }
 
 CacheGlue::~CacheGlue() {
-  {
-    std::lock_guard lock(lookup_mu_);
-    stopping_ = true;
-  }
-  lookup_cv_.notify_all();
-  for (auto& t : lookup_threads_) t.join();
+  if (lookups_) lookups_->stop();
 }
 
 void CacheGlue::store(const cache::CacheKey& key, std::string_view model, const InferResponse& resp) {

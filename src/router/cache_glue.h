@@ -7,21 +7,19 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "cache/fallback_cache.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "core/time.h"
+#include "core/work_queue.h"
 #include "router/config.h"
 #include "telemetry/metrics.h"
 
@@ -62,7 +60,6 @@ class CacheGlue {
 
  private:
   explicit CacheGlue(telemetry::Registry& metrics) : metrics_(metrics) {}
-  void lookup_loop();
   void make_metrics(bool with_redis);
   void watch_redis();  // logs a change of the Redis level's health, once per change
 
@@ -85,18 +82,9 @@ class CacheGlue {
   // -1 unknown (no Redis operation failed or worked yet), 0 down, 1 up: what was last logged.
   std::atomic<int> redis_state_{-1};
 
-  // The lookup threads and their queue.
+  // The lookup threads and their queue; declared last, so that they stop before the cache goes.
   static constexpr size_t kMaxQueued = 256;
-  struct RedisLookup {
-    cache::CacheKey key;
-    cache::Use use;
-    std::function<void(std::optional<cache::CacheHit>)> done;
-  };
-  std::mutex lookup_mu_;
-  std::condition_variable lookup_cv_;
-  std::deque<RedisLookup> lookups_;
-  bool stopping_ = false;
-  std::vector<std::thread> lookup_threads_;
+  std::unique_ptr<WorkQueue> lookups_;
 };
 
 // The answer to send for a cached response: the stored model answer with this request's id, each

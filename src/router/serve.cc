@@ -1,9 +1,12 @@
 #include "router/serve.h"
 
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <thread>
 
 #include "net/client.h"
 #include "net/event_loop.h"
@@ -125,6 +128,23 @@ int run_serve(const ServeOptions& opts) {
   loop.run(cfg->server.threads, cfg->server.busy_poll);
   // After the HTTP drain: no request needs a device any more.
   service.stop_devices();
+  // A database that hangs must not hold the exit: once the drain's grace has passed again,
+  // whatever still waits on it (an admin call, a registry poll, the ledger's last batch) is
+  // broken off, and its records are counted as lost.
+  std::mutex end_mu;
+  std::condition_variable end_cv;
+  bool ended = false;
+  std::thread watchdog;
+  if (db) {
+    watchdog = std::thread([&] {
+      std::unique_lock lock(end_mu);
+      const auto grace = std::max(from_ms(opts.drain_seconds * 1000), Duration(std::chrono::seconds(1)));
+      if (end_cv.wait_for(lock, grace, [&] { return ended; })) return;
+      telemetry::log_warn("database_interrupted", {{"reason", "the database did not answer within the drain's grace"}});
+      while (!end_cv.wait_for(lock, std::chrono::milliseconds(200), [&] { return ended; })) db->interrupt();
+    });
+  }
+  service.stop_store_work();
   if (ledger) {
     // Every request the drain let finish has submitted its record; write them all before exit.
     ledger->flush_and_stop();
@@ -133,6 +153,14 @@ int run_serve(const ServeOptions& opts) {
                                            {"written", static_cast<int64_t>(c.written)},
                                            {"overflowed", static_cast<int64_t>(c.overflowed)},
                                            {"lost", static_cast<int64_t>(c.lost)}});
+  }
+  if (watchdog.joinable()) {
+    {
+      std::lock_guard lock(end_mu);
+      ended = true;
+    }
+    end_cv.notify_all();
+    watchdog.join();
   }
   telemetry::log_info("stopped");
   telemetry::flush_logging();

@@ -95,9 +95,27 @@ HttpResponse RouterService::v2_error(const Status& s) {
   return net::error_response(http_status(s.code()), s.message());
 }
 
+// The admin API reads and writes the database: on the store's thread, with a limit on the wait.
+// A database that hangs costs the admin client a 503 after kAdminWait (the call may still finish
+// later, as after any timeout), and nothing else.
+void RouterService::admin(HttpRequest&& req, net::Responder respond) {
+  if (!store_work_) return respond(admin_->handle(req));  // no database: nothing blocks
+  constexpr Duration kAdminWait = std::chrono::seconds(10);
+  auto timer = loop_.run_after(kAdminWait, [respond] {
+    respond(net::error_response(503, "the database did not answer within 10 s"));
+  });
+  if (!store_work_->post([this, req = std::move(req), respond, timer] {
+        timer->cancel();
+        respond(admin_->handle(req));  // ignored when the timer answered first
+      })) {
+    timer->cancel();
+    respond(net::error_response(503, "the database is busy: too many admin calls waiting"));
+  }
+}
+
 void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   auto path = net::path_of(req.target);
-  if (path == "/v1/admin" || path.starts_with("/v1/admin/")) return respond(admin_->handle(req));
+  if (path == "/v1/admin" || path.starts_with("/v1/admin/")) return admin(std::move(req), std::move(respond));
   GenPtr gen = current();
   if ((path == "/metrics" || path == "/v1/targets") && req.method != "GET")
     return respond(net::method_not_allowed("GET"));

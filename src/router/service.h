@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/work_queue.h"
 #include "net/client.h"
 #include "net/event_loop.h"
 #include "net/http.h"
@@ -114,6 +115,16 @@ class RouterService {
   static void stop_load_polls(Generation& gen);
   void poll(const GenPtr& gen, size_t target);
   void watch_registry();
+  void admin(net::HttpRequest&& req, net::Responder respond);
+
+ public:
+  // Runs the database calls still queued (admin calls, a registry poll), then stops their thread.
+  void stop_store_work() {
+    if (store_work_) store_work_->stop();
+  }
+
+ private:
+  void schedule_registry_poll();
   // Wraps an inference request's responder so that whatever is sent is recorded in the ledger.
   net::Responder recorded(const net::HttpRequest& req, std::shared_ptr<Usage> usage, net::Responder respond);
   // consulted: the request comes back after its fresh-hit lookup went to Redis off the I/O
@@ -255,6 +266,12 @@ class RouterService {
   std::unique_ptr<AdminApi> admin_;
   std::shared_ptr<net::EventLoop::Timer> registry_timer_;
   std::mutex registry_timer_mu_;
+  // Every database call of the service — the registry poll, the admin API — runs here, never on
+  // an I/O thread: a database that hangs (a frozen server, a lock held elsewhere) must not stop
+  // inference, health checks or a SIGTERM. Declared last: it stops, and runs what is queued,
+  // before the rest of the service goes.
+  static constexpr size_t kMaxStoreJobs = 64;
+  std::unique_ptr<WorkQueue> store_work_;
   // Ledger export: what was last copied into the counters below.
   std::mutex ledger_export_mu_;
   store::LedgerCounters ledger_seen_;

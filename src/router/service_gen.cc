@@ -40,6 +40,7 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
                                        "Merged calls a target refused as a client error; their requests went again one by one");
   }
   if (store_.store) {
+    store_work_ = std::make_unique<WorkQueue>(1, kMaxStoreJobs);
     registry_reloads_ = &metrics_.counter("hir_registry_reloads_total", "Routing cores rebuilt from the registry");
     registry_errors_ = &metrics_.counter("hir_registry_poll_errors_total", "Registry reads that failed");
   }
@@ -64,7 +65,9 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
   gen_ = std::move(first);
 }
 
-RouterService::~RouterService() = default;
+RouterService::~RouterService() {
+  if (store_work_) store_work_->stop();
+}
 
 RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Config> cfg, int64_t version) {
   auto gen = std::make_shared<Generation>();
@@ -193,17 +196,23 @@ void RouterService::watch_registry() {
   } else if (*v != current()->version) {
     if (Status s = reload_registry(); !s.ok()) telemetry::log_warn("registry_reload_failed", {{"reason", s.message()}});
   }
+  schedule_registry_poll();
+}
+
+// The timer fires on the loop; the poll itself runs on the store's thread (store_work_). A poll
+// that finds the queue full is skipped: the next timer tries again.
+void RouterService::schedule_registry_poll() {
   std::lock_guard lock(registry_timer_mu_);
-  if (polling_) registry_timer_ = loop_.run_after(store_.registry_poll, [this] { watch_registry(); });
+  if (!polling_) return;
+  registry_timer_ = loop_.run_after(store_.registry_poll, [this] {
+    if (!store_work_->post([this] { watch_registry(); })) schedule_registry_poll();
+  });
 }
 
 void RouterService::start_polling() {
   polling_ = true;
   start_load_polls(current());
-  if (store_.store) {
-    std::lock_guard lock(registry_timer_mu_);
-    registry_timer_ = loop_.run_after(store_.registry_poll, [this] { watch_registry(); });
-  }
+  if (store_.store) schedule_registry_poll();
 }
 
 void RouterService::stop_polling() {

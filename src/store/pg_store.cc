@@ -1,7 +1,9 @@
 // The PostgreSQL backend of SqlDb through libpq: one connection, statements prepared once per
 // connection (PQprepare) and run with text-format parameters the server casts by context.
 #include <libpq-fe.h>
+#include <sys/socket.h>
 
+#include <atomic>
 #include <charconv>
 #include <map>
 #include <memory>
@@ -97,6 +99,13 @@ class PgDb final : public SqlDb {
     if (PQstatus(conn_.get()) == CONNECTION_OK) (void)exec_script("ROLLBACK");
     in_txn_ = false;
   }
+  // A frozen server's kernel still acknowledges what it is sent, so no libpq timeout fires: the
+  // socket is shut down under the waiting call, which then fails as on a lost connection.
+  void interrupt() override {
+    interrupted_ = true;  // and no reconnect after it: a frozen server would hold that too
+    const int fd = PQsocket(conn_.get());
+    if (fd >= 0) ::shutdown(fd, SHUT_RDWR);
+  }
 
  private:
   Status check(PGresult* r) {
@@ -122,6 +131,7 @@ class PgDb final : public SqlDb {
   // with it), so a restarted server costs the ledger one failed batch, not the process. Never
   // inside a transaction: the rest of it would run on the new connection without its start.
   Status ensure_connected() {
+    if (interrupted_) return Unavailable("postgres: interrupted: the process is stopping");
     if (PQstatus(conn_.get()) == CONNECTION_OK) return Status::Ok();
     if (in_txn_) return Unavailable("postgres: the connection dropped inside a transaction");
     PQreset(conn_.get());
@@ -158,6 +168,7 @@ class PgDb final : public SqlDb {
   }
 
   ConnPtr conn_;
+  std::atomic<bool> interrupted_{false};
   bool in_txn_ = false;
   std::map<std::string, std::string> prepared_;  // SQL text → statement name
 };

@@ -46,6 +46,10 @@ class SqlDb {
   virtual Status begin(bool exclusive) = 0;
   virtual Status commit() = 0;
   virtual void rollback() = 0;
+  // From any thread: makes a call that waits on the database (a frozen server, a lock held
+  // elsewhere) return with an error soon, so that a shutdown is not held by it. For the end of
+  // the process: the connection may be lost (PostgreSQL reconnects at its next call).
+  virtual void interrupt() = 0;
 };
 
 // path: a file path or ":memory:".

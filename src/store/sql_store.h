@@ -18,6 +18,7 @@ class SqlStore final : public Store {
   Status migrate(const std::vector<Migration>& steps);
 
   std::string_view backend() const override { return db_->backend(); }
+  void interrupt() override { db_->interrupt(); }
   int schema_version() const override { return schema_version_; }
   int migrations_applied() const override { return applied_; }
 

@@ -1,6 +1,7 @@
 // The SQLite backend of SqlDb: one connection, statements prepared once and cached.
 #include <sqlite3.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,11 +31,20 @@ std::string to_sqlite_placeholders(const std::string& sql) {
 
 class SqliteDb final : public SqlDb {
  public:
-  explicit SqliteDb(DbPtr db) : db_(std::move(db)) {}
+  // Waits up to 5 s for another process's lock (hir report reading while hir serve writes) rather
+  // than failing at once, as sqlite3_busy_timeout would, but gives up at once when interrupted.
+  explicit SqliteDb(DbPtr db) : db_(std::move(db)) {
+    sqlite3_busy_handler(db_.get(), [](void* self, int tries) {
+      if (static_cast<SqliteDb*>(self)->interrupted_.load() || tries >= 5000) return 0;
+      sqlite3_sleep(1);
+      return 1;
+    }, this);
+  }
 
   std::string_view backend() const override { return "sqlite"; }
 
   Status exec_script(const std::string& sql) override {
+    if (interrupted_) return Unavailable("sqlite: interrupted: the process is stopping");
     char* err = nullptr;
     int rc = sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &err);
     if (rc == SQLITE_OK) return Status::Ok();
@@ -81,6 +91,10 @@ class SqliteDb final : public SqlDb {
   void rollback() override {
     if (!sqlite3_get_autocommit(db_.get())) (void)exec_script("ROLLBACK");
   }
+  void interrupt() override {
+    interrupted_ = true;
+    sqlite3_interrupt(db_.get());  // safe from any thread
+  }
 
  private:
   static Status error(int rc, const std::string& msg) {
@@ -106,6 +120,7 @@ class SqliteDb final : public SqlDb {
 
   // The cached statement for `sql`, reset and bound to `params`.
   Result<sqlite3_stmt*> prepare(const std::string& sql, const SqlParams& params) {
+    if (interrupted_) return Unavailable("sqlite: interrupted: the process is stopping");
     auto it = stmts_.find(sql);
     if (it == stmts_.end()) {
       sqlite3_stmt* raw = nullptr;
@@ -136,6 +151,7 @@ class SqliteDb final : public SqlDb {
     return s;
   }
 
+  std::atomic<bool> interrupted_{false};
   DbPtr db_;  // declared first: destroyed after the statements
   std::map<std::string, StmtPtr> stmts_;
 };
@@ -151,9 +167,7 @@ Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path) {
     return Unavailable("sqlite: cannot open '" + path + "': " +
                        (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
-  // Wait for another process's lock (hir report reading while hir serve writes) rather than
-  // failing at once; WAL lets readers and the one writer proceed together.
-  sqlite3_busy_timeout(db.get(), 5000);
+  // WAL lets readers and the one writer proceed together; the busy handler is SqliteDb's.
   auto out = std::make_unique<SqliteDb>(std::move(db));
   if (path != ":memory:") {
     HIR_RETURN_IF_ERROR(out->exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));

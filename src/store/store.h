@@ -49,6 +49,8 @@ class Store : public UsageSink {
   ~Store() override = default;
 
   virtual std::string_view backend() const = 0;  // "sqlite" or "postgres"
+  // From any thread: a call waiting on the database returns with an error soon (SqlDb::interrupt).
+  virtual void interrupt() = 0;
   virtual int schema_version() const = 0;        // after migration
   virtual int migrations_applied() const = 0;    // steps this open applied (0 when up to date)
 

@@ -3,10 +3,12 @@
 // row per response even when the router is stopped with SIGTERM under load. Real hir-worker and
 // hir serve processes; SQLite in a temporary directory, and for the ledger also a real PostgreSQL.
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 
 #include <atomic>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "bench/loadgen.h"
@@ -54,9 +56,11 @@ class StoreIT : public ::testing::Test {
     ASSERT_TRUE(items.ok()) << items.status().message();
     image_ = items->front().body;
   }
-  Proc start_router(const std::string& config, const std::string& name = "router") {
-    return start(HIR_BIN, {"serve", "--config", config, "--database", db_url_, "--registry-poll-seconds", "0.2"},
-                 dir_, name);
+  Proc start_router(const std::string& config, const std::string& name = "router",
+                    std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"serve", "--config", config, "--database", db_url_, "--registry-poll-seconds", "0.2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return start(HIR_BIN, args, dir_, name);
   }
   net::HttpResponse infer(int port, const std::string& body) {
     net::Headers h;
@@ -294,4 +298,36 @@ TEST_F(StoreIT, DecodedAndCachedAnswersRecordTheirServiceTime) {
   EXPECT_LE(miss.service_ms, miss.latency_ms);
   EXPECT_EQ(cached.cache, store::CacheUse::kHit);
   EXPECT_EQ(cached.service_ms, -1);
+}
+
+// A database that hangs — here another process's lock held on the SQLite file — must stop neither
+// inference nor health checks nor a SIGTERM: the registry poll, the admin API and the ledger
+// wait on it off the I/O thread. Before, the poll (every 0.2 s here) waited on the I/O thread,
+// and every request timed out while the lock was held.
+TEST_F(StoreIT, ADatabaseThatHangsStopsNeitherInferenceNorShutdown) {
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  Proc w = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc r = start_router(write_config(dir_, {{"edge-1", w.port}}), "router", {"--drain-seconds", "1"});
+  ASSERT_EQ(infer(r.port, image_).status, 200);
+
+  sqlite3* locker = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/hir.db").c_str(), &locker), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(locker, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // polls now wait on the lock
+  int ok = 0;
+  for (int i = 0; i < 20; ++i) ok += infer(r.port, image_).status == 200;
+  EXPECT_EQ(ok, 20);
+  EXPECT_EQ(call(r.port, "GET", "/v2/health/ready").status, 200);
+  // An admin write waits on the lock, off the I/O thread: health checks go on meanwhile.
+  auto admin_call = std::async(std::launch::async, [&] {
+    return call(r.port, "POST", "/v1/admin/targets/edge-1/drain", "", admin(), std::chrono::seconds(30));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(call(r.port, "GET", "/v2/health/live").status, 200);
+  EXPECT_EQ(admin_call.get().status, 503);  // the lock outlasted its wait
+  // SIGTERM drains and exits though the ledger's last batch cannot be written yet.
+  EXPECT_EQ(r.child.stop(std::chrono::seconds(60)), 0);
+  EXPECT_TRUE(log_gets(r.log, R"("event":"stopped")")) << file_text(r.log);
+  sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(locker);
 }
