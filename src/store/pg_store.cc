@@ -186,9 +186,12 @@ Result<std::unique_ptr<SqlDb>> open_pg_db(const std::string& url) {
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return Unavailable("postgres: cannot connect: " + msg);
   }
+  // Notices and warnings ("there is no transaction in progress", "terminating connection due to
+  // immediate shutdown") would go to stderr as bare text among the JSON log lines; what matters
+  // of them comes back as a failed call's error. The processor stays across PQreset, which a
+  // SET client_min_messages would not.
+  PQsetNoticeProcessor(conn.get(), [](void*, const char*) {}, nullptr);
   auto db = std::make_unique<PgDb>(std::move(conn));
-  // Keep notices (e.g. "there is no transaction in progress") out of stderr.
-  HIR_RETURN_IF_ERROR(db->exec_script("SET client_min_messages = warning"));
   return std::unique_ptr<SqlDb>(std::move(db));
 }
 

@@ -1,5 +1,8 @@
 // open_store: DATABASE_URL → backend, then the schema migration every open runs.
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <vector>
 
 #include "store/sql_store.h"
 
@@ -24,18 +27,59 @@ Result<DatabaseUrl> parse_database_url(std::string_view url) {
   return InvalidArgument("DATABASE_URL '" + redact_url(url) + "' has an unknown scheme" + forms);
 }
 
-std::string redact_url(std::string_view url) {
-  auto scheme = url.find("://");
-  if (scheme == std::string_view::npos) return std::string(url);
-  auto auth_start = scheme + 3;
-  auto at = url.find('@', auth_start);
-  auto slash = url.find('/', auth_start);
-  if (at == std::string_view::npos || (slash != std::string_view::npos && slash < at)) {
-    return std::string(url);
+namespace {
+
+// The secrets a database URL can hold, as they are spelt in it: the user info's password
+// (scheme://user:PASSWORD@host) and the value of any password= parameter of its query string
+// (libpq's `password`, `sslpassword`), each with its [begin, end) in the URL.
+std::vector<std::pair<size_t, size_t>> secret_spans(std::string_view url) {
+  std::vector<std::pair<size_t, size_t>> out;
+  const auto scheme = url.find("://");
+  if (scheme == std::string_view::npos) return out;
+  const size_t auth = scheme + 3;
+  const size_t end_auth = std::min(url.find('/', auth), url.find('?', auth));
+  const auto at = url.rfind('@', end_auth == std::string_view::npos ? url.size() : end_auth);
+  if (at != std::string_view::npos && at >= auth) {
+    const auto colon = url.find(':', auth);
+    if (colon != std::string_view::npos && colon < at) out.emplace_back(colon + 1, at);
   }
-  auto colon = url.find(':', auth_start);
-  if (colon == std::string_view::npos || colon > at) return std::string(url);
-  return std::string(url.substr(0, colon + 1)) + "***" + std::string(url.substr(at));
+  const auto q = url.find('?', auth);
+  for (size_t i = q == std::string_view::npos ? url.size() : q + 1; i < url.size();) {
+    const size_t amp = std::min(url.find('&', i), url.size());
+    const std::string_view pair = url.substr(i, amp - i);
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos) {
+      std::string key(pair.substr(0, eq));
+      for (char& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (key.find("password") != std::string::npos) out.emplace_back(i + eq + 1, amp);
+    }
+    i = amp + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string redact_url(std::string_view url) {
+  std::string out(url);
+  auto spans = secret_spans(url);
+  // From the last, so that earlier offsets stay valid.
+  for (auto it = spans.rbegin(); it != spans.rend(); ++it)
+    if (it->second > it->first) out.replace(it->first, it->second - it->first, "***");
+  return out;
+}
+
+std::string redact_secrets(std::string text, std::string_view url) {
+  auto replace_all = [&text](std::string_view from, std::string_view to) {
+    if (from.empty()) return;
+    for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+      text.replace(at, from.size(), to);
+  };
+  const std::string redacted = redact_url(url);
+  if (redacted != url) replace_all(url, redacted);
+  for (auto [b, e] : secret_spans(url))
+    if (e - b >= 3) replace_all(url.substr(b, e - b), "***");  // as quoted alone (a bad %-escape)
+  return text;
 }
 
 Status SqlStore::migrate(const std::vector<Migration>& steps) {
@@ -85,10 +129,12 @@ Status SqlStore::migrate(const std::vector<Migration>& steps) {
 
 Result<std::unique_ptr<Store>> open_store(std::string_view database_url,
                                           const OpenOptions& options) {
+  // Errors may quote the URL, or the part of it a driver could not read: never its password.
+  auto safe = [&](const Status& s) { return Status(s.code(), redact_secrets(s.message(), database_url)); };
   auto url = parse_database_url(database_url);
-  if (!url.ok()) return url.status();
+  if (!url.ok()) return safe(url.status());
   auto db = url->backend == "sqlite" ? open_sqlite_db(url->target) : open_pg_db(url->target);
-  if (!db.ok()) return db.status();
+  if (!db.ok()) return safe(db.status());
   auto store = std::make_unique<SqlStore>(std::move(db).value());
   HIR_RETURN_IF_ERROR(store->migrate(options.migrations ? *options.migrations : builtin_migrations()));
   return std::unique_ptr<Store>(std::move(store));

@@ -114,7 +114,11 @@ struct DatabaseUrl {
 // postgres://... or postgresql://...; anything else is kInvalidArgument naming the forms.
 Result<DatabaseUrl> parse_database_url(std::string_view url);
 
-// The URL with any password replaced by "***", for logs and error messages.
+// The URL with any password (user info, or a password= parameter) replaced by "***", for logs
+// and error messages.
 std::string redact_url(std::string_view url);
+// `text` with the URL's secrets replaced wherever they appear: the whole URL as redact_url gives
+// it, and each password alone (a driver's message may quote just the part it could not read).
+std::string redact_secrets(std::string text, std::string_view url);
 
 }  // namespace hir::store

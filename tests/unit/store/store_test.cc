@@ -355,6 +355,23 @@ TEST(DatabaseUrl, RedactsPasswords) {
   EXPECT_EQ(redact_url("postgres://hir:secret@db:5432/hir"), "postgres://hir:***@db:5432/hir");
   EXPECT_EQ(redact_url("postgres://hir@db/hir"), "postgres://hir@db/hir");
   EXPECT_EQ(redact_url("sqlite://a:b/c@d"), "sqlite://a:b/c@d");
+  // libpq's query parameters: password= (any case), sslpassword=.
+  EXPECT_EQ(redact_url("postgres://hir@db/hir?password=S3cretPw&sslmode=disable"),
+            "postgres://hir@db/hir?password=***&sslmode=disable");
+  EXPECT_EQ(redact_url("postgresql://h/d?sslmode=require&SSLPASSWORD=k3y"), "postgresql://h/d?sslmode=require&SSLPASSWORD=***");
+  EXPECT_EQ(redact_url("postgres://u:p%40ss@[::1/d"), "postgres://u:***@[::1/d");
+}
+
+// A driver's error may quote the whole URL or only the part it could not read: neither shows
+// the password. Before, a bad %-escape in it was printed as libpq quoted it.
+TEST(OpenStore, ErrorsNeverShowThePassword) {
+  for (const char* url : {"postgres://hir@127.0.0.1:1/hir?password=S3cret%zzPw", "postgres://hir:S3cret%zzPw@127.0.0.1:1/hir",
+                          "postgres://hir:S3cretPw@[::1:5432/hir", "postgres://hir@127.0.0.1:1/hir?connect_timeout=1&password=S3cretPw"}) {
+    auto s = open_store(url);
+    ASSERT_FALSE(s.ok()) << url;
+    EXPECT_EQ(s.status().message().find("S3cret"), std::string::npos) << s.status().message();
+  }
+  EXPECT_EQ(redact_secrets("bad token: \"S3cret%zzPw\"", "postgres://h/d?password=S3cret%zzPw"), "bad token: \"***\"");
 }
 
 TEST(OpenStore, InMemorySqliteAndUnreachableServer) {
