@@ -665,7 +665,8 @@ void RouterService::finish_error(std::shared_ptr<Call> call, int status, const s
 void RouterService::fail_now(const std::shared_ptr<Call>& call, int status, const std::string& message) {
   const std::string& model = call->model->signature.name;
   call->gen->model_metrics[model_pos(*call->gen, call->model)].failed->inc();
-  if (call->usage) call->usage->rec.fallbacks = static_cast<uint32_t>(call->fallbacks);
+  // Each failed attempt but the last led to a fallback; the last led nowhere.
+  if (call->usage) call->usage->rec.fallbacks = static_cast<uint32_t>(std::max(0, call->fallbacks - 1));
   telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                           {"status", status}, {"reason", message}});
   inflight_.add(-1);

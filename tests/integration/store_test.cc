@@ -331,3 +331,25 @@ TEST_F(StoreIT, ADatabaseThatHangsStopsNeitherInferenceNorShutdown) {
   sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(locker);
 }
+
+// The ledger's fallbacks are the steps a request took after its first: a request whose only
+// attempt failed took none (it was recorded as one, so every failure counted as a fallback), and
+// one whose two attempts failed took one.
+TEST_F(StoreIT, AFailedRequestCountsOnlyTheFallbacksItTook) {
+  for (int targets : {1, 2}) {
+    SCOPED_TRACE(targets);
+    std::vector<std::pair<std::string, int>> down = {{"down-1", 1}};  // nothing listens on port 1
+    if (targets == 2) down.emplace_back("down-2", 2);
+    db_url_ = "sqlite://" + dir_ + "/fb" + std::to_string(targets) + ".db";
+    Proc r = start_router(write_config(dir_, down), "router" + std::to_string(targets));
+    EXPECT_GE(infer(r.port, image_).status, 500);
+    ::kill(r.child.pid(), SIGTERM);
+    ASSERT_EQ(r.child.wait(std::chrono::seconds(60)), 0) << r.log;
+    auto db = store::open_store(db_url_);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    auto rows = (*db)->query_usage({});
+    ASSERT_TRUE(rows.ok());
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ(rows->at(0).fallbacks, static_cast<uint32_t>(targets - 1));
+  }
+}
