@@ -90,6 +90,10 @@ Result<int64_t> parse_duration_ms(std::string_view s) {
     total += v * scale;
   }
   if (p != s.size() || s.empty()) return InvalidArgument("not a duration");
+  // from_chars reads "inf" and "nan"; and a double beyond int64 is undefined as one. A century
+  // is more than any ledger holds.
+  constexpr double kCenturyMs = 100 * 366 * 8.64e7;
+  if (!(total >= 0 && total <= kCenturyMs)) return InvalidArgument("out of range (at most 100 years)");
   return static_cast<int64_t>(total);
 }
 
