@@ -1,6 +1,7 @@
 // hir: the hybrid inference router's command line (serve, demo).
 #include <CLI/CLI.hpp>
 
+#include "app/command_line.h"
 #include "bench/demo.h"
 #include "bench/loadgen.h"
 #include "router/serve.h"
@@ -95,14 +96,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
   report->footer("Formulas: docs/report.md. Example: hir report --since 1h --format json");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version exit 0; a usage error (an unknown option, a --config that does not
-    // exist) is 2, as a bad configuration is, rather than CLI11's own codes.
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
-  }
+  if (auto rc = hir::app::parse_command_line(app, argc, argv)) return *rc;
   if (sim->parsed()) {
     if (seed_opt->count()) sopt.seed = sim_seed;
     return hir::sim::run_sim(sopt);

@@ -7,6 +7,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "app/command_line.h"
 #include "mcu_emu/emulator.h"
 #include "mcu_emu/transport.h"
 
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--garbage", cfg.faults.garbage, "emit random garbage bytes between frames now and then");
   app.add_option("--seed", cfg.seed, "seed for the garbage bytes")->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = hir::app::parse_command_line(app, argc, argv)) return *rc;
   cfg.heartbeat = hir::from_ms(heartbeat_ms);
 
   auto emu = Emulator::create(cfg);

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <string>
 
+#include "app/command_line.h"
 #include "telemetry/log.h"
 #include "worker/handler.h"
 #include "worker/service.h"
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
       "GET /v1/load (queue, busy share, service-time percentiles), GET /metrics (Prometheus).\n"
       "SIGTERM or SIGINT: stop accepting, finish the requests in flight (up to 10 s), exit 0.");
 
-  CLI11_PARSE(app, argc, argv);
+  if (auto rc = hir::app::parse_command_line(app, argc, argv)) return *rc;
 
   auto level = hir::telemetry::parse_level(log_level);
   if (!level) {

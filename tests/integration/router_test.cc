@@ -358,6 +358,10 @@ TEST_F(RouterIT, AStartupFailureIsAJsonLineAndStatus2) {
   auto missing = ChildProcess::spawn({HIR_BIN, "serve", "--config", dir_ + "/none.yaml"}, dir_ + "/none.log");
   ASSERT_TRUE(missing.ok());
   EXPECT_EQ(missing->wait(std::chrono::seconds(30)), 2);
+  // The worker's usage errors alike (CLI11's own code was 109).
+  auto worker = ChildProcess::spawn({HIR_WORKER_BIN, "--no-such-option"}, dir_ + "/usage.log");
+  ASSERT_TRUE(worker.ok());
+  EXPECT_EQ(worker->wait(std::chrono::seconds(30)), 2);
 }
 
 // A model named with --models whose file cannot be loaded stops the worker, as its --help says;
