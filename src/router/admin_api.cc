@@ -158,18 +158,16 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
     if (Status s = store_->remove_target(name); !s.ok()) return store_error(s);
     return changed(200, "");
   }
-  auto cur = store_->get_target(name);
-  if (!cur.ok()) return store_error(cur.status());
-  if (m == "GET") return net::json_response(200, target_json(*cur));
-  if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
-  // Fields the body leaves out keep their stored values.
-  auto t = parse_target_body(req.body, *cur);
-  if (!t.ok()) return net::error_response(400, t.status().message());
-  if (t->name != name) return net::error_response(400, "'name' cannot change: it is the target's key");
-  if (Status s = store_->update_target(*t); !s.ok()) return store_error(s);
-  if (t->drained != cur->drained) {
-    if (Status s = store_->set_target_drained(name, t->drained); !s.ok()) return store_error(s);
+  if (m == "GET") {
+    auto cur = store_->get_target(name);
+    if (!cur.ok()) return store_error(cur.status());
+    return net::json_response(200, target_json(*cur));
   }
+  if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
+  // Fields the body leaves out keep their stored values, as they are when the change is written
+  // (one transaction: a concurrent drain is kept, not undone).
+  auto t = store_->modify_target(name, [&req](const store::TargetRecord& cur) { return parse_target_body(req.body, cur); });
+  if (!t.ok()) return store_error(t.status());
   return changed(200, R"("target":)" + target_json(*t));
 }
 
@@ -202,17 +200,14 @@ HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, 
     if (Status s = store_->remove_variant(model, name); !s.ok()) return store_error(s);
     return changed(200, "");
   }
-  auto cur = store_->get_variant(model, name);
-  if (!cur.ok()) return store_error(cur.status());
-  if (m == "GET") return net::json_response(200, variant_json(*cur));
-  if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
-  auto v = parse_variant_body(req.body, *cur);
-  if (!v.ok()) return net::error_response(400, v.status().message());
-  if (v->name != name) return net::error_response(400, "'name' cannot change: it is the variant's key");
-  if (Status s = store_->update_variant(*v); !s.ok()) return store_error(s);
-  if (v->drained != cur->drained) {
-    if (Status s = store_->set_variant_drained(model, name, v->drained); !s.ok()) return store_error(s);
+  if (m == "GET") {
+    auto cur = store_->get_variant(model, name);
+    if (!cur.ok()) return store_error(cur.status());
+    return net::json_response(200, variant_json(*cur));
   }
+  if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
+  auto v = store_->modify_variant(model, name, [&req](const store::VariantRecord& cur) { return parse_variant_body(req.body, cur); });
+  if (!v.ok()) return store_error(v.status());
   return changed(200, R"("variant":)" + variant_json(*v));
 }
 

@@ -74,13 +74,18 @@ Status already(const std::string& what, std::string_view name) {
 
 }  // namespace
 
+// The version is bumped first: on PostgreSQL that takes registry_meta's row lock, so registry
+// writes of every replica run one after another, and what one checks (a variant's targets
+// exist, the next free position) is still true when it writes. Bumped last, two replicas could
+// each pass their checks against the other's uncommitted change: a variant deployed on a target
+// deleted at the same time, two variants at one position. (SQLite has one writer at a time.)
 template <class F>
 Status SqlStore::write_registry(F&& body) {
   std::lock_guard lk(mu_);
   SqlTxn txn(*db_);
   HIR_RETURN_IF_ERROR(txn.status());
-  HIR_RETURN_IF_ERROR(body());
   HIR_RETURN_IF_ERROR(bump_version());
+  HIR_RETURN_IF_ERROR(body());
   return txn.commit();
 }
 
@@ -298,6 +303,32 @@ Status SqlStore::update_target(const TargetRecord& t) {
   });
 }
 
+Result<TargetRecord> SqlStore::modify_target(std::string_view name, const TargetChange& change) {
+  TargetRecord out;
+  Status s = write_registry([&]() -> Status {
+    // Read inside the writing transaction, behind the registry's lock: a drain or another PUT
+    // from another replica cannot land between this read and the write and be undone by it.
+    auto rows = read_targets("WHERE name = $1", {std::string(name)});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return not_found("target", name);
+    auto t = change(rows->front());
+    if (!t.ok()) return t.status();
+    if (t->name != name) return InvalidArgument("'name' cannot change: it is the target's key");
+    HIR_RETURN_IF_ERROR(validate(*t));
+    auto n = db_->exec(
+        "UPDATE targets SET url = $2, hw_class = $3, cost_per_request_nano = $4, "
+        "cost_per_second_nano = $5, failure_domain = $6, concurrency = $7, queue_capacity = $8, "
+        "token_env = $9, timeout_ms = $10, expected_rtt_ms = $11, poll_load = $12, drained = $13 "
+        "WHERE name = $1",
+        target_params(*t));
+    if (!n.ok()) return n.status();
+    out = std::move(*t);
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 Status SqlStore::set_target_drained(std::string_view name, bool drained) {
   std::string n(name);
   return write_registry([&]() -> Status {
@@ -349,6 +380,35 @@ Status SqlStore::update_variant(const VariantRecord& v) {
     if (*n == 0) return not_found("variant", v.model + "/" + v.name);
     return write_deployments(v);
   });
+}
+
+Result<VariantRecord> SqlStore::modify_variant(std::string_view model, std::string_view name,
+                                              const VariantChange& change) {
+  VariantRecord out;
+  Status s = write_registry([&]() -> Status {
+    auto rows = read_variants("WHERE model = $1 AND name = $2", {std::string(model), std::string(name)});
+    if (!rows.ok()) return rows.status();
+    if (rows->empty()) return not_found("variant", std::string(model) + "/" + std::string(name));
+    auto v = change(rows->front());
+    if (!v.ok()) return v.status();
+    if (v->name != name || v->model != model) return InvalidArgument("'name' cannot change: it is the variant's key");
+    HIR_RETURN_IF_ERROR(validate(*v));
+    HIR_RETURN_IF_ERROR(check_variant_refs(*v));
+    auto n = db_->exec(
+        "UPDATE variants SET position = CASE WHEN $3 < 0 THEN position ELSE $3 END, "
+        "accuracy = $4, accuracy_by_band = $5, size_bytes = $6, hw_class = $7, "
+        "expected_service_ms = $8, drained = $9 WHERE model = $1 AND name = $2",
+        {v->model, v->name, int64_t{v->position}, v->accuracy, encode_bands(v->accuracy_by_band),
+         v->size_bytes, v->hw_class, v->expected_service_ms, int64_t{v->drained}});
+    if (!n.ok()) return n.status();
+    HIR_RETURN_IF_ERROR(write_deployments(*v));
+    auto back = read_variants("WHERE model = $1 AND name = $2", {v->model, v->name});
+    if (!back.ok()) return back.status();
+    out = back->empty() ? *v : back->front();
+    return Status::Ok();
+  });
+  if (!s.ok()) return s;
+  return out;
 }
 
 Status SqlStore::set_variant_drained(std::string_view model, std::string_view name, bool drained) {

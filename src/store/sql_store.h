@@ -36,6 +36,7 @@ class SqlStore final : public Store {
   Result<TargetRecord> get_target(std::string_view name) override;
   Status add_target(const TargetRecord& t) override;
   Status update_target(const TargetRecord& t) override;
+  Result<TargetRecord> modify_target(std::string_view name, const TargetChange& change) override;
   Status set_target_drained(std::string_view name, bool drained) override;
   Status remove_target(std::string_view name) override;
 
@@ -43,6 +44,8 @@ class SqlStore final : public Store {
   Result<VariantRecord> get_variant(std::string_view model, std::string_view name) override;
   Status add_variant(const VariantRecord& v) override;
   Status update_variant(const VariantRecord& v) override;
+  Result<VariantRecord> modify_variant(std::string_view model, std::string_view name,
+                                       const VariantChange& change) override;
   Status set_variant_drained(std::string_view model, std::string_view name, bool drained) override;
   Status remove_variant(std::string_view model, std::string_view name) override;
 

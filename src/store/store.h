@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -77,6 +78,12 @@ class Store : public UsageSink {
   virtual Result<TargetRecord> get_target(std::string_view name) = 0;
   virtual Status add_target(const TargetRecord& t) = 0;
   virtual Status update_target(const TargetRecord& t) = 0;   // every field but the name
+  // Reads the target, applies `change` and writes the result, in one transaction behind the
+  // registry's lock: a concurrent change (another replica's drain) cannot land in between and be
+  // undone. The change may refuse (its error is returned); it may not rename. Returns what was
+  // written.
+  using TargetChange = std::function<Result<TargetRecord>(const TargetRecord&)>;
+  virtual Result<TargetRecord> modify_target(std::string_view name, const TargetChange& change) = 0;
   virtual Status set_target_drained(std::string_view name, bool drained) = 0;
   virtual Status remove_target(std::string_view name) = 0;   // and every deployment onto it
 
@@ -84,6 +91,9 @@ class Store : public UsageSink {
   virtual Result<VariantRecord> get_variant(std::string_view model, std::string_view name) = 0;
   virtual Status add_variant(const VariantRecord& v) = 0;    // its model and targets must exist
   virtual Status update_variant(const VariantRecord& v) = 0;
+  using VariantChange = std::function<Result<VariantRecord>(const VariantRecord&)>;
+  virtual Result<VariantRecord> modify_variant(std::string_view model, std::string_view name,
+                                               const VariantChange& change) = 0;
   virtual Status set_variant_drained(std::string_view model, std::string_view name,
                                      bool drained) = 0;
   virtual Status remove_variant(std::string_view model, std::string_view name) = 0;
