@@ -41,8 +41,11 @@ bool bad_gateway(int status) { return status != 503 && status != 429 && status !
 // The target's own error text, shortened, for the message the client gets.
 std::string upstream_reason(const HttpResponse& r) {
   std::string why = "HTTP " + std::to_string(r.status);
-  auto at = r.body.find("\"error\"");
-  if (at != std::string::npos) why += ": " + r.body.substr(at, 160);
+  if (r.body.find("\"error\"") == std::string::npos) return why;
+  // A v2 error body's message, read as JSON (cutting the raw text left half an object).
+  auto parsed = protocol::parse_infer_response(r.body, std::nullopt);
+  if (!parsed.ok() && parsed.status().code() == Code::kInvalidArgument)
+    why += ": " + parsed.status().message().substr(0, 160);
   return why;
 }
 
