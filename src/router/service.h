@@ -272,6 +272,7 @@ class RouterService {
   // before the rest of the service goes.
   static constexpr size_t kMaxStoreJobs = 64;
   std::unique_ptr<WorkQueue> store_work_;
+  uint64_t ledger_lost_logged_ = 0;  // the store's thread alone reads and writes it
   // Ledger export: what was last copied into the counters below.
   std::mutex ledger_export_mu_;
   store::LedgerCounters ledger_seen_;

@@ -189,6 +189,17 @@ Status RouterService::reload_registry() {
 // is scheduled when this one ends, so reads never pile up behind a slow database.
 void RouterService::watch_registry() {
   if (!polling_ || !store_.store) return;
+  // Records the ledger gave up on (the database refused every retry) are counted in
+  // hir_ledger_records_total{state="lost"}; said in the log too, once per poll that saw more.
+  if (store_.ledger) {
+    const uint64_t lost = store_.ledger->counters().lost;
+    if (lost > ledger_lost_logged_) {
+      telemetry::log_warn("ledger_records_lost", {{"lost", static_cast<int64_t>(lost - ledger_lost_logged_)},
+                                                  {"lost_total", static_cast<int64_t>(lost)},
+                                                  {"hint", "the database refused the ledger's writes after every retry (hir_ledger_write_errors_total)"}});
+      ledger_lost_logged_ = lost;
+    }
+  }
   auto v = store_.store->registry_version();
   if (!v.ok()) {
     registry_errors_->inc();
