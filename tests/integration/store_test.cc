@@ -62,6 +62,16 @@ class StoreIT : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     return start(HIR_BIN, args, dir_, name);
   }
+  // SIGTERM (the ledger is flushed at exit), then the ledger's rows as the database holds them.
+  void stop_and_read_ledger(Proc& r, std::vector<store::UsageRecord>& out) {
+    ::kill(r.child.pid(), SIGTERM);
+    ASSERT_EQ(r.child.wait(std::chrono::seconds(60)), 0) << r.log;
+    auto db = store::open_store(db_url_);
+    ASSERT_TRUE(db.ok()) << db.status().message();
+    auto rows = (*db)->query_usage({});
+    ASSERT_TRUE(rows.ok());
+    out = std::move(*rows);
+  }
   net::HttpResponse infer(int port, const std::string& body) {
     net::Headers h;
     h.set("Content-Type", "application/json");
@@ -280,18 +290,13 @@ TEST_F(StoreIT, DecodedAndCachedAnswersRecordTheirServiceTime) {
   auto hit = infer(r.port, image_);
   ASSERT_EQ(hit.status, 200);
   EXPECT_TRUE(has(hit.body, R"("hir_cache":"hit")")) << hit.body.substr(0, 300);
-  ::kill(r.child.pid(), SIGTERM);
-  ASSERT_EQ(r.child.wait(std::chrono::seconds(60)), 0) << r.log;
-
-  auto db = store::open_store(db_url_);
-  ASSERT_TRUE(db.ok()) << db.status().message();
-  auto rows = (*db)->query_usage({});
-  ASSERT_TRUE(rows.ok());
-  ASSERT_EQ(rows->size(), 2u);
+  std::vector<store::UsageRecord> rows;
+  ASSERT_NO_FATAL_FAILURE(stop_and_read_ledger(r, rows));
+  ASSERT_EQ(rows.size(), 2u);
   // Rows come by time, then id: two requests within a millisecond may come either way.
-  const bool hit_first = rows->at(0).cache == store::CacheUse::kHit;
-  const auto& miss = rows->at(hit_first ? 1 : 0);
-  const auto& cached = rows->at(hit_first ? 0 : 1);
+  const bool hit_first = rows.at(0).cache == store::CacheUse::kHit;
+  const auto& miss = rows.at(hit_first ? 1 : 0);
+  const auto& cached = rows.at(hit_first ? 0 : 1);
   EXPECT_EQ(miss.cache, store::CacheUse::kNone);
   EXPECT_EQ(miss.target, "edge-1");
   EXPECT_GT(miss.service_ms, 0);
@@ -343,13 +348,9 @@ TEST_F(StoreIT, AFailedRequestCountsOnlyTheFallbacksItTook) {
     db_url_ = "sqlite://" + dir_ + "/fb" + std::to_string(targets) + ".db";
     Proc r = start_router(write_config(dir_, down), "router" + std::to_string(targets));
     EXPECT_GE(infer(r.port, image_).status, 500);
-    ::kill(r.child.pid(), SIGTERM);
-    ASSERT_EQ(r.child.wait(std::chrono::seconds(60)), 0) << r.log;
-    auto db = store::open_store(db_url_);
-    ASSERT_TRUE(db.ok()) << db.status().message();
-    auto rows = (*db)->query_usage({});
-    ASSERT_TRUE(rows.ok());
-    ASSERT_EQ(rows->size(), 1u);
-    EXPECT_EQ(rows->at(0).fallbacks, static_cast<uint32_t>(targets - 1));
+    std::vector<store::UsageRecord> rows;
+    ASSERT_NO_FATAL_FAILURE(stop_and_read_ledger(r, rows));
+    ASSERT_EQ(rows.size(), 1u);
+    EXPECT_EQ(rows.at(0).fallbacks, static_cast<uint32_t>(targets - 1));
   }
 }
