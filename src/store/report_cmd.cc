@@ -1,5 +1,6 @@
 #include "store/report_cmd.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -49,6 +50,16 @@ int run_report(const ReportCommandOptions& o) {
   if (!registry.ok()) return fail(registry.status());
   auto records = (*store)->query_usage(q);
   if (!records.ok()) return fail(records.status());
+  if (records->empty() && !o.model.empty()) {
+    // An empty report for a name the registry does not know is most often a typo: say so.
+    const auto& ms = registry->models;
+    if (std::none_of(ms.begin(), ms.end(), [&](const ModelRecord& m) { return m.name == o.model; })) {
+      std::string known;
+      for (const auto& m : ms) known += (known.empty() ? "" : ", ") + m.name;
+      std::fprintf(stderr, "hir report: no request for model '%s', which the registry does not hold (it holds: %s)\n",
+                   o.model.c_str(), known.empty() ? "none" : known.c_str());
+    }
+  }
   Report r = compute_report(*records, *registry, q.since_ms, o.model);
   std::string text = render_report(r, *format);
   std::fwrite(text.data(), 1, text.size(), stdout);

@@ -270,6 +270,14 @@ TEST_P(StoreLedgerIT, HoldsEveryResponseAfterSigtermUnderLoadAndReportCountsIt) 
   auto at = out.find("\"requests\":");
   ASSERT_NE(at, std::string::npos) << out;
   EXPECT_EQ(std::stoll(out.substr(at + 11)), *count) << out;
+  // A model the registry does not hold gets an empty report and a word on stderr.
+  p = popen((std::string(HIR_BIN) + " report --database " + db_url_ + " -m fmnsit 2>&1").c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  out.clear();
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  EXPECT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("no request for model 'fmnsit', which the registry does not hold (it holds: fmnist)"),
+            std::string::npos) << out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Store, StoreLedgerIT, ::testing::ValuesIn(store::testing::kBackends),
