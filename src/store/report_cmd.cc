@@ -43,8 +43,11 @@ int run_report(const ReportCommandOptions& o) {
     return fail(NotFound("no database at '" + parsed->target +
                          "' (give --database or set DATABASE_URL)"));
   }
-  // Opening migrates an older schema, as `hir serve` would: the report reads the same tables.
-  auto store = open_store(url);
+  // A report writes nothing: it opens read-only, so a read-only role or file will do, and it
+  // migrates nothing (an older schema is refused, saying that hir serve migrates it).
+  OpenOptions ro;
+  ro.read_only = true;
+  auto store = open_store(url, ro);
   if (!store.ok()) return fail(store.status());
   auto registry = (*store)->load_registry();
   if (!registry.ok()) return fail(registry.status());

@@ -53,7 +53,8 @@ class SqlDb {
 };
 
 // path: a file path or ":memory:".
-Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path);
+// read_only: SQLITE_OPEN_READONLY, and the journal mode left as the file has it.
+Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path, bool read_only = false);
 // url: postgres://... or postgresql://..., handed to libpq as is.
 Result<std::unique_ptr<SqlDb>> open_pg_db(const std::string& url);
 

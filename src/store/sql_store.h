@@ -16,6 +16,8 @@ class SqlStore final : public Store {
 
   // Brings the schema up to `steps` in one exclusive transaction.
   Status migrate(const std::vector<Migration>& steps);
+  // For a read-only open: the schema must be the steps' last version; nothing is written.
+  Status check_schema(const std::vector<Migration>& steps);
 
   std::string_view backend() const override { return db_->backend(); }
   void interrupt() override { db_->interrupt(); }

@@ -158,10 +158,10 @@ class SqliteDb final : public SqlDb {
 
 }  // namespace
 
-Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path) {
+Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path, bool read_only) {
   sqlite3* raw = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &raw,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int mode = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_NOMUTEX, nullptr);
   DbPtr db(raw);  // owns the handle even when open failed
   if (rc != SQLITE_OK) {
     return Unavailable("sqlite: cannot open '" + path + "': " +
@@ -169,7 +169,7 @@ Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path) {
   }
   // WAL lets readers and the one writer proceed together; the busy handler is SqliteDb's.
   auto out = std::make_unique<SqliteDb>(std::move(db));
-  if (path != ":memory:") {
+  if (path != ":memory:" && !read_only) {
     HIR_RETURN_IF_ERROR(out->exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
   }
   return std::unique_ptr<SqlDb>(std::move(out));

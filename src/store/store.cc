@@ -127,16 +127,34 @@ Status SqlStore::migrate(const std::vector<Migration>& steps) {
   return Status::Ok();
 }
 
+Status SqlStore::check_schema(const std::vector<Migration>& steps) {
+  std::lock_guard lk(mu_);
+  auto rows = db_->query("SELECT COALESCE(MAX(version), 0) FROM schema_version", {});
+  if (!rows.ok()) return Status(rows.status().code(), "no hir schema here (" + rows.status().message() + ")");
+  const int current = static_cast<int>(rows->at(0).i64(0));
+  const int known = static_cast<int>(steps.size());
+  if (current != known) {
+    return Status(Code::kFailedPrecondition,
+                  "the database schema is version " + std::to_string(current) + " and this hir reads version " +
+                      std::to_string(known) + (current < known ? ": run this hir serve on it once to migrate it"
+                                                               : ": upgrade hir to read it"));
+  }
+  schema_version_ = current;
+  applied_ = 0;
+  return Status::Ok();
+}
+
 Result<std::unique_ptr<Store>> open_store(std::string_view database_url,
                                           const OpenOptions& options) {
   // Errors may quote the URL, or the part of it a driver could not read: never its password.
   auto safe = [&](const Status& s) { return Status(s.code(), redact_secrets(s.message(), database_url)); };
   auto url = parse_database_url(database_url);
   if (!url.ok()) return safe(url.status());
-  auto db = url->backend == "sqlite" ? open_sqlite_db(url->target) : open_pg_db(url->target);
+  auto db = url->backend == "sqlite" ? open_sqlite_db(url->target, options.read_only) : open_pg_db(url->target);
   if (!db.ok()) return safe(db.status());
   auto store = std::make_unique<SqlStore>(std::move(db).value());
-  HIR_RETURN_IF_ERROR(store->migrate(options.migrations ? *options.migrations : builtin_migrations()));
+  const auto& steps = options.migrations ? *options.migrations : builtin_migrations();
+  HIR_RETURN_IF_ERROR(options.read_only ? store->check_schema(steps) : store->migrate(steps));
   return std::unique_ptr<Store>(std::move(store));
 }
 

@@ -108,6 +108,9 @@ class Store : public UsageSink {
 struct OpenOptions {
   // The schema steps to apply; nullptr = builtin_migrations(). Tests pass their own list.
   const std::vector<Migration>* migrations = nullptr;
+  // Opens for reading only (hir report): creates and migrates nothing, so a read-only role or a
+  // read-only file will do; a schema other than this build's is refused with what to do.
+  bool read_only = false;
 };
 
 // Opens (creating when needed) the database DATABASE_URL names and brings its schema up to date

@@ -247,6 +247,34 @@ TEST_P(StoreTest, AConcurrentChangeDoesNotUndoADrain) {
             Code::kNotFound);
 }
 
+// hir report opens read-only: it reads what a router wrote, creates and migrates nothing, and a
+// database it cannot read as it is gets a message saying what to do. (Before, it opened
+// read-write and ran the migration, so a read-only role or file could not be reported on.)
+TEST_P(StoreTest, AReadOnlyOpenReadsAndWritesNothing) {
+  HIR_FRESH_STORE_URL(url, GetParam());
+  {
+    auto w = open(url);
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(w->add_target(make_target("edge-1", "edge-cpu")).ok());
+  }
+  OpenOptions ro;
+  ro.read_only = true;
+  auto r = open_store(url, ro);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ((*r)->list_targets()->size(), 1u);
+  if (std::string(GetParam()) == "sqlite") {
+    EXPECT_FALSE((*r)->add_target(make_target("edge-2", "edge-cpu")).ok()) << "opened read-only";
+  }
+  // A schema older than this build's is refused, with what to do, not migrated.
+  std::vector<Migration> more = builtin_migrations();
+  more.push_back({static_cast<int>(more.size()) + 1, "a later step", "CREATE TABLE later_step (x INTEGER)"});
+  ro.migrations = &more;
+  auto old = open_store(url, ro);
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("run this hir serve on it once to migrate it"), std::string::npos)
+      << old.status().message();
+}
+
 TEST_P(StoreTest, AnotherConnectionSeesTheCounterMove) {
   HIR_FRESH_STORE_URL(url, GetParam());
   auto writer = open(url);
