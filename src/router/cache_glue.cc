@@ -59,14 +59,6 @@ std::optional<cache::CacheKey> CacheGlue::key_for(const InferRequest& req, std::
   return cache_->key(req);
 }
 
-std::optional<cache::CacheHit> CacheGlue::lookup(const cache::CacheKey& key, std::string_view model,
-                                                 cache::Use use) {
-  if (!cache_->serves(model, use)) return std::nullopt;
-  auto hit = cache_->lookup(key, model, use);
-  watch_redis();
-  return hit;
-}
-
 std::optional<cache::CacheHit> CacheGlue::lookup_local(const cache::CacheKey& key, std::string_view model,
                                                        cache::Use use, bool* ask_redis) {
   *ask_redis = false;

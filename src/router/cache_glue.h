@@ -37,12 +37,10 @@ class CacheGlue {
   std::optional<cache::CacheKey> key_for(const InferRequest& req, std::string_view model) const;
   // Whether answers of this model are cached at all (its key needs the request's tensors).
   bool caches(std::string_view model) const;
-  // kFreshHit, before dispatch: a fresh answer for a fresh_hit model. kStaleIfError, after every
-  // target failed: a fresh or stale answer for a stale_if_error model. nullopt when the model's
-  // policy does not allow `use` or nothing usable is cached. May block on Redis (short timeouts).
-  std::optional<cache::CacheHit> lookup(const cache::CacheKey& key, std::string_view model, cache::Use use);
-  // The same in two halves (FallbackCache::lookup_local), so that an I/O thread never waits on
-  // Redis: a slow Redis, under its timeout, would hold every connection of that thread. The local
+  // A lookup: kFreshHit, before dispatch: a fresh answer for a fresh_hit model. kStaleIfError,
+  // after every target failed: a fresh or stale answer for a stale_if_error model. nullopt when
+  // the model's policy does not allow `use` or nothing usable is cached. In two halves
+  // (FallbackCache::lookup_local), so that an I/O thread never waits on Redis: a slow Redis, under its timeout, would hold every connection of that thread. The local
   // half runs on the caller's thread; lookup_redis queues the Redis half for the glue's lookup
   // threads (one per Redis read connection) and calls `done` on one of them. With kMaxQueued
   // lookups already waiting it is a miss at once (counted as skipped): a slow Redis delays a

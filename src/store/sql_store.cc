@@ -290,17 +290,7 @@ Status SqlStore::add_target(const TargetRecord& t) {
 }
 
 Status SqlStore::update_target(const TargetRecord& t) {
-  HIR_RETURN_IF_ERROR(validate(t));
-  return write_registry([&]() -> Status {
-    auto n = db_->exec(
-        "UPDATE targets SET url = $2, hw_class = $3, cost_per_request_nano = $4, "
-        "cost_per_second_nano = $5, failure_domain = $6, concurrency = $7, queue_capacity = $8, "
-        "token_env = $9, timeout_ms = $10, expected_rtt_ms = $11, poll_load = $12, drained = $13 "
-        "WHERE name = $1",
-        target_params(t));
-    if (!n.ok()) return n.status();
-    return *n == 0 ? not_found("target", t.name) : Status::Ok();
-  });
+  return modify_target(t.name, [&t](const TargetRecord&) -> Result<TargetRecord> { return t; }).status();
 }
 
 Result<TargetRecord> SqlStore::modify_target(std::string_view name, const TargetChange& change) {
@@ -367,19 +357,7 @@ Status SqlStore::add_variant(const VariantRecord& v) {
 }
 
 Status SqlStore::update_variant(const VariantRecord& v) {
-  return write_registry([&]() -> Status {
-    HIR_RETURN_IF_ERROR(check_variant_refs(v));
-    // A position of -1 keeps the variant where it is.
-    auto n = db_->exec(
-        "UPDATE variants SET position = CASE WHEN $3 < 0 THEN position ELSE $3 END, "
-        "accuracy = $4, accuracy_by_band = $5, size_bytes = $6, hw_class = $7, "
-        "expected_service_ms = $8, drained = $9 WHERE model = $1 AND name = $2",
-        {v.model, v.name, int64_t{v.position}, v.accuracy, encode_bands(v.accuracy_by_band),
-         v.size_bytes, v.hw_class, v.expected_service_ms, int64_t{v.drained}});
-    if (!n.ok()) return n.status();
-    if (*n == 0) return not_found("variant", v.model + "/" + v.name);
-    return write_deployments(v);
-  });
+  return modify_variant(v.model, v.name, [&v](const VariantRecord&) -> Result<VariantRecord> { return v; }).status();
 }
 
 Result<VariantRecord> SqlStore::modify_variant(std::string_view model, std::string_view name,
