@@ -54,7 +54,7 @@ LedgerCounters LedgerWriter::counters() const {
   c.write_errors = write_errors_.load(std::memory_order_relaxed);
   c.lost = lost_.load(std::memory_order_relaxed);
   std::lock_guard lk(mu_);
-  c.queued = queue_.size();
+  c.queued = queue_.size() + writing_;
   return c;
 }
 
@@ -75,28 +75,50 @@ void LedgerWriter::run() {
       batch.push_back(std::move(queue_.front().record));
       queue_.pop_front();
     }
+    writing_ = n;
     lk.unlock();
-    write_batch(batch);
+    const bool written = write_batch(batch);
     lk.lock();
+    writing_ = 0;
+    if (!written && stopping_) {
+      // The database is still failing after this batch's last tries at stop: the rest would
+      // each wait as long for the same answer, and the process is waiting to exit.
+      lost_.fetch_add(queue_.size(), std::memory_order_relaxed);
+      queue_.clear();
+    }
   }
 }
 
-void LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
+bool LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
   auto pause = opt_.retry_backoff;
-  for (int attempt = 0; attempt <= opt_.max_retries; ++attempt) {
+  int tries_left = opt_.max_retries;
+  bool waited_for_database = false;
+  for (;;) {
     Status s = sink_.append_usage(batch);
     if (s.ok()) {
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
-      return;
+      return true;
     }
     write_errors_.fetch_add(1, std::memory_order_relaxed);
-    if (attempt < opt_.max_retries) {
-      std::this_thread::sleep_for(pause);
-      pause *= 2;
+    std::unique_lock lk(mu_);
+    // A database that is down comes back: the batch waits for it as long as the router runs.
+    const bool wait = s.code() == Code::kUnavailable && !stopping_;
+    if (!wait) {
+      if (waited_for_database) {  // stopping now: a fresh, short count of tries
+        waited_for_database = false;
+        pause = opt_.retry_backoff;
+      }
+      if (tries_left-- <= 0) {
+        lost_.fetch_add(batch.size(), std::memory_order_relaxed);
+        return false;
+      }
     }
+    waited_for_database |= wait;
+    // A stop cuts a wait for the database short, not the pause between the counted tries.
+    wake_.wait_for(lk, pause, [&] { return wait && stopping_; });
+    pause = std::min(pause * 2, std::max(opt_.max_backoff, opt_.retry_backoff));
   }
-  lost_.fetch_add(batch.size(), std::memory_order_relaxed);
 }
 
 }  // namespace hir::store

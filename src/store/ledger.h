@@ -7,8 +7,14 @@
 //  - Every record submit() accepted is written before flush_and_stop() returns, unless the sink
 //    kept failing for every retry of its batch (then the batch is counted in `lost`). So on SIGTERM:
 //    stop accepting requests, let those in flight finish and submit, then call flush_and_stop().
-//  - A failed batch is retried (max_retries times, with a growing pause) and then given up;
-//    the writer never throws and never stops early.
+//  - A database that is down (the sink answers kUnavailable) is waited for while the writer runs:
+//    the failed batch is tried again with a growing pause (up to max_backoff) until it is written,
+//    and records behind it wait in the bounded queue (what no longer fits is counted in
+//    `overflowed`). An outage shorter than the queue's worth of traffic loses nothing.
+//  - Any other failure (a constraint, a broken schema) is retried max_retries times and then the
+//    batch is given up. So is a batch once stopping: it gets max_retries more tries, and if the
+//    database is still down then, it and every record still queued are counted in `lost` at once
+//    rather than each batch paying for its own retries. The writer never throws or stops early.
 // Thread-safety: submit() and counters() from any thread; flush_and_stop() from one.
 #pragma once
 
@@ -29,8 +35,9 @@ struct LedgerOptions {
   size_t batch_size = 512;        // records per transaction, at most
   // How long a record may wait for its batch to fill before it is written anyway.
   std::chrono::milliseconds max_delay{200};
-  int max_retries = 3;            // extra attempts for a failed batch
-  std::chrono::milliseconds retry_backoff{50};  // doubled after each failed attempt
+  int max_retries = 3;            // extra attempts for a batch that fails for good, or at stop
+  std::chrono::milliseconds retry_backoff{50};  // doubled after each failed attempt...
+  std::chrono::milliseconds max_backoff{5000};  // ...up to this, while a database is down
 };
 
 struct LedgerCounters {
@@ -40,7 +47,7 @@ struct LedgerCounters {
   uint64_t batches = 0;     // transactions committed
   uint64_t write_errors = 0;  // failed write attempts, retries included
   uint64_t lost = 0;        // accepted records given up after every retry failed
-  uint64_t queued = 0;      // waiting now
+  uint64_t queued = 0;      // waiting now, the batch being written included
 };
 
 class LedgerWriter {
@@ -59,7 +66,7 @@ class LedgerWriter {
 
  private:
   void run();
-  void write_batch(std::span<const UsageRecord> batch);
+  bool write_batch(std::span<const UsageRecord> batch);  // false: given up, counted in lost_
 
   UsageSink& sink_;
   const LedgerOptions opt_;
@@ -74,6 +81,7 @@ class LedgerWriter {
   std::mutex stop_mu_;  // serializes flush_and_stop callers around the join
   std::thread thread_;
 
+  size_t writing_ = 0;  // records of the batch in the writer's hands, under mu_
   std::atomic<uint64_t> accepted_{0}, overflowed_{0}, written_{0}, batches_{0}, write_errors_{0},
       lost_{0};
 };

@@ -91,7 +91,7 @@ class GatedSink : public UsageSink {
     cv_.wait(lk, [&] { return open_; });
     if (failures_left_ > 0) {
       --failures_left_;
-      return Unavailable("injected failure");
+      return Status(failure_code_, "injected failure");
     }
     return inner_.append_usage(records);
   }
@@ -104,9 +104,10 @@ class GatedSink : public UsageSink {
     std::unique_lock lk(mu_);
     cv_.wait(lk, [&] { return calls_ > 0; });
   }
-  void fail_next(int n) {
+  void fail_next(int n, Code code = Code::kUnavailable) {
     std::lock_guard lk(mu_);
     failures_left_ = n;
+    failure_code_ = code;
   }
 
  private:
@@ -116,6 +117,7 @@ class GatedSink : public UsageSink {
   bool open_ = false;
   int calls_ = 0;
   int failures_left_ = 0;
+  Code failure_code_ = Code::kUnavailable;
 };
 
 std::unique_ptr<Store> memory_store() {
@@ -179,6 +181,87 @@ TEST(LedgerWriter, FailedBatchesAreRetriedThenCounted) {
   EXPECT_EQ(c.lost, 10u);
   EXPECT_EQ(c.written, 0u);
   EXPECT_EQ(*store->count_usage(), 10);
+}
+
+// While the router runs, a database that is down is waited for however long it takes: the batch
+// is written when it is back, and nothing is lost.
+TEST(LedgerWriter, ABatchWaitsForADatabaseThatIsDown) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  GatedSink sink(*store);
+  LedgerOptions o;
+  o.max_retries = 2;
+  o.retry_backoff = std::chrono::milliseconds(1);
+  o.max_backoff = std::chrono::milliseconds(2);
+  o.max_delay = std::chrono::milliseconds(1);
+  sink.fail_next(12);  // far more failures than max_retries
+  LedgerWriter writer(sink, o);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(writer.submit(make_usage(i, "w", "", "", 1, 1)));
+  sink.open();
+  for (int i = 0; i < 10000 && writer.counters().written < 10; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  auto c = writer.counters();
+  EXPECT_EQ(c.written, 10u);
+  EXPECT_EQ(c.write_errors, 12u);
+  EXPECT_EQ(c.lost, 0u);
+  writer.flush_and_stop();
+  EXPECT_EQ(*store->count_usage(), 10);
+}
+
+// Any other failure is the batch's own: it is given up after max_retries and the writer goes on.
+TEST(LedgerWriter, ABatchThatFailsForGoodIsGivenUpWhileRunning) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  GatedSink sink(*store);
+  LedgerOptions o;
+  o.batch_size = 5;
+  o.max_retries = 2;
+  o.retry_backoff = std::chrono::milliseconds(1);
+  o.max_delay = std::chrono::hours(1);  // a batch goes when it is full
+  sink.fail_next(3, Code::kFailedPrecondition);
+  LedgerWriter writer(sink, o);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(writer.submit(make_usage(i, "bad", "", "", 1, 1)));
+  sink.open();
+  for (int i = 0; i < 10000 && writer.counters().lost < 5; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ(writer.counters().lost, 5u);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(writer.submit(make_usage(i, "good", "", "", 1, 1)));
+  writer.flush_and_stop();
+  auto c = writer.counters();
+  EXPECT_EQ(c.written, 5u);
+  EXPECT_EQ(c.write_errors, 3u);
+  EXPECT_EQ(*store->count_usage(), 5);
+}
+
+// At stop a database still down costs one batch's retries, not every batch's: the rest is
+// counted lost at once and the process exits.
+TEST(LedgerWriter, AtStopADatabaseStillDownLosesTheQueueAtOnce) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  GatedSink sink(*store);
+  LedgerOptions o;
+  o.batch_size = 4;
+  o.max_retries = 1;
+  o.retry_backoff = std::chrono::milliseconds(1);
+  o.max_delay = std::chrono::hours(1);
+  sink.fail_next(1000);
+  LedgerWriter writer(sink, o);
+  // The first full batch goes out at once and waits in the sink; more queue behind it.
+  for (int i = 0; i < 12; ++i) ASSERT_TRUE(writer.submit(make_usage(i, "s", "", "", 1, 1)));
+  sink.wait_for_first_call();
+  std::thread stopper([&] { writer.flush_and_stop(); });
+  // Records are taken until the stop begins; the sink answers only once it has.
+  while (writer.submit(make_usage(99, "s", "", "", 1, 1))) std::this_thread::yield();
+  sink.open();
+  stopper.join();
+  auto c = writer.counters();
+  EXPECT_GE(c.accepted, 12u);
+  EXPECT_EQ(c.lost, c.accepted);
+  EXPECT_EQ(c.written, 0u);
+  EXPECT_EQ(c.queued, 0u);
+  // The first batch's failed try, then at most its own tries at stop (two); the rest none.
+  EXPECT_LE(c.write_errors, 3u);
+  EXPECT_EQ(*store->count_usage(), 0);
 }
 
 TEST(LedgerWriter, DestructorFlushes) {
