@@ -103,6 +103,15 @@ Result<CoreRouting::Decision> CoreRouting::decide(const ModelConfig& model, cons
   return d;
 }
 
+bool CoreRouting::can_serve(const ModelConfig& model) {
+  const auto mi = static_cast<routing::ModelIndex>(&model - cfg_.models.data());
+  std::lock_guard lock(mu_);
+  const TimePoint now = clock_.now();
+  for (const auto& dep : reg_.model(mi).deployments)
+    if (router_->healthy(dep.target, now) && router_->breaker(dep.target).would_allow(now)) return true;
+  return false;
+}
+
 void CoreRouting::dispatched(routing::TargetIndex t) {
   std::lock_guard lock(mu_);
   router_->on_dispatch(t, clock_.now());

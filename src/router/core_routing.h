@@ -58,6 +58,11 @@ class CoreRouting {
   // RTT sample. ready false: no device can serve now.
   void load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready);
 
+  // Whether a request for `model` would find a target to try now: one of its targets healthy by
+  // its load reports (or not yet reported on) and with its breaker not open. What
+  // GET /v2/models/{m}/ready answers.
+  bool can_serve(const ModelConfig& model);
+
   // Each target's live state as JSON, for GET /v1/targets. extra[i], when present, is appended
   // to target i's object (",\"key\":value..."), e.g. an MCU pool's devices.
   std::string targets_json(const std::vector<std::string>& extra = {});

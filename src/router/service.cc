@@ -179,10 +179,14 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     case V2Endpoint::kModelList: return respond(model_list_response(*gen));
     case V2Endpoint::kModelMetadata: return respond(metadata_response(*gen, p.model));
     case V2Endpoint::kModelReady: {
+      // Ready when a request for it would find a target to try; the server's own readiness
+      // (above) stays up meanwhile, so one model without targets does not take the others out
+      // of a load balancer.
+      const bool ready = ready_ && gen->routing->can_serve(*model);
       std::string body = R"({"name":)";
       protocol::append_json_string(body, p.model);
-      body += ready_ ? R"(,"ready":true})" : R"(,"ready":false})";
-      return respond(net::json_response(ready_ ? 200 : 503, std::move(body)));
+      body += ready ? R"(,"ready":true})" : R"(,"ready":false})";
+      return respond(net::json_response(ready ? 200 : 503, std::move(body)));
     }
     case V2Endpoint::kInfer:
       return infer(std::move(gen), std::move(req), *model, p.version, std::move(respond), std::move(usage));

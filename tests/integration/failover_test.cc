@@ -300,3 +300,22 @@ TEST_F(FailoverIT, AHalfOpenTargetIsAFallbackAndClosesWhenItAnswers) {
   EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "dear");
   EXPECT_EQ(breaker_of(r, "dear"), "closed");
 }
+
+// A model is ready while a request for it would find a target to try; the server stays ready.
+TEST_F(FailoverIT, AModelIsNotReadyWhileEveryTargetOfItIsEjected) {
+  Stub a(Mode::k500), b(Mode::k500);
+  auto r = start_router(dir_, {{"a", a.port(), "edge-cpu", "v1"}, {"b", b.port(), "cloud", "v2"}},
+                        "routing: {breaker_consecutive_failures: 2, breaker_consecutive_span_ms: 0, "
+                        "breaker_base_ejection_ms: 300}\n");
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/ready").status, 200);
+  const std::string body = request_body();
+  for (int i = 0; i < 20 && (breaker_of(r, "a") != "open" || breaker_of(r, "b") != "open"); ++i) infer(r, body);
+  ASSERT_EQ(breaker_of(r, "a"), "open");
+  ASSERT_EQ(breaker_of(r, "b"), "open");
+  auto ready = call(r.port, "GET", "/v2/models/fmnist/ready");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_NE(ready.body.find("\"ready\":false"), std::string::npos) << ready.body;
+  EXPECT_EQ(call(r.port, "GET", "/v2/health/ready").status, 200);
+  // Once an ejection ends the target takes probes again: the model is ready for them.
+  EXPECT_TRUE(eventually([&] { return call(r.port, "GET", "/v2/models/fmnist/ready").status == 200; }, 100, 20));
+}
