@@ -1,6 +1,8 @@
 // hir: the hybrid inference router's command line (serve, demo).
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
+
 #include "app/command_line.h"
 #include "bench/demo.h"
 #include "bench/loadgen.h"
@@ -96,7 +98,26 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "csv"}));
   report->footer("Formulas: docs/report.md. Example: hir report --since 1h --format json");
 
+  // `hir help` as well as `hir --help`: both are what people type.
+  auto* help = app.add_subcommand("help", "Print this help, or a command's: hir help serve");
+  std::string help_on;
+  help->add_option("command", help_on, "The command to explain");
+
   if (auto rc = hir::app::parse_command_line(app, argc, argv)) return *rc;
+  if (help->parsed()) {
+    CLI::App* of = &app;
+    if (!help_on.empty()) {
+      try {
+        of = app.get_subcommand(help_on);
+      } catch (const CLI::OptionNotFound&) {
+        std::fprintf(stderr, "hir help: no command '%s'; the commands are serve, demo, bench, sim, report\n",
+                     help_on.c_str());
+        return 2;
+      }
+    }
+    std::fputs(app.get_formatter()->make_help(of, of == &app ? std::string("hir") : "hir " + of->get_name(), CLI::AppFormatMode::Normal).c_str(), stdout);
+    return 0;
+  }
   if (sim->parsed()) {
     if (seed_opt->count()) sopt.seed = sim_seed;
     return hir::sim::run_sim(sopt);

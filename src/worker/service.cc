@@ -134,7 +134,7 @@ int run_worker(const WorkerOptions& opts) {
   auto shutdown = [&](std::string_view why) {
     if (shutting_down.exchange(true)) return;
     handler.set_ready(false);
-    telemetry::log_info("shutting_down", {{"reason", why}});
+    telemetry::log_info("shutdown", {{"reason", why}, {"in_flight", static_cast<int64_t>(server.requests_in_flight())}});
     server.shutdown(from_ms(opts.shutdown_grace_s * 1000), [&loop] { loop.stop(); });
   };
   loop.on_signals({SIGTERM, SIGINT}, [&](int sig) {

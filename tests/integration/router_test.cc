@@ -364,6 +364,24 @@ TEST_F(RouterIT, AStartupFailureIsAJsonLineAndStatus2) {
   EXPECT_EQ(worker->wait(std::chrono::seconds(30)), 2);
 }
 
+// `hir help` and `hir help COMMAND` print what --help prints; an unknown command is a usage error.
+TEST_F(RouterIT, HelpIsACommandToo) {
+  const std::string log = dir_ + "/help.log";
+  auto all = ChildProcess::spawn({HIR_BIN, "help"}, log);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->wait(std::chrono::seconds(30)), 0);
+  EXPECT_NE(file_text(log).find("Usage: hir [OPTIONS] SUBCOMMAND"), std::string::npos) << file_text(log);
+  const std::string serve_log = dir_ + "/help-serve.log";
+  auto serve = ChildProcess::spawn({HIR_BIN, "help", "serve"}, serve_log);
+  ASSERT_TRUE(serve.ok());
+  EXPECT_EQ(serve->wait(std::chrono::seconds(30)), 0);
+  EXPECT_NE(file_text(serve_log).find("Usage: hir serve [OPTIONS]"), std::string::npos) << file_text(serve_log);
+  EXPECT_NE(file_text(serve_log).find("--drain-seconds"), std::string::npos);
+  auto unknown = ChildProcess::spawn({HIR_BIN, "help", "nonesuch"}, dir_ + "/help-unknown.log");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->wait(std::chrono::seconds(30)), 2);
+}
+
 // A model named with --models whose file cannot be loaded stops the worker, as its --help says;
 // before, it went on and reported ready without that model, so a deploy passed its readiness probe.
 TEST_F(RouterIT, AWorkerStopsWhenAModelItWasToldToServeDoesNotLoad) {
