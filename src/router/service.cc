@@ -434,22 +434,25 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   arm_hedge(call);
   // Only a hedged request can have a loser to cancel; the others skip the bookkeeping.
   std::shared_ptr<net::Cancellation> cancel;
+  uint32_t out_id = kUntracked;
   if (call->hedge_after) {
     cancel = std::make_shared<net::Cancellation>();
     call->wire.push_back(cancel);
+    out_id = track(*call, cand, t0);
   }
   // The time it waited for a batch is queueing, as the target's own queue is (finish_ok).
   call->waited = now - t0;
-  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, cancel, done = std::move(done)](Result<HttpResponse> r) {
+  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse> r) {
     const int status = r.ok() ? r->status : 0;
     if (done) done(status);  // a batch queue's slot: freed first, as for a merged call
-    answered(call, cand, t0, std::move(r), cancel && cancel->cancelled());
+    answered(call, cand, t0, std::move(r), cancel && cancel->cancelled(), 1.0, out_id);
   }, cancel);
 }
 
 void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand, TimePoint t0,
-                             Result<HttpResponse> r, bool cancelled) {
+                             Result<HttpResponse> r, bool cancelled, double share, uint32_t out_id) {
   std::lock_guard<std::recursive_mutex> guard(call->mu);
+  came_back(*call, out_id);  // under the lock that settle() takes: charged once, by one of them
   CoreRouting& routing = *call->gen->routing;
   struct CancelLosers {  // however this answer is handled, below
     Call& c;
@@ -465,22 +468,17 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
   const Outcome failed = timeout ? timeout_outcome(cand, t0, call->deadline, elapsed) : Outcome::kRefused;
   if (call->done) {  // a hedge's loser: its outcome still teaches the routing core
     // Cancelled by us once the other copy answered: no judgement on the target, whose breaker
-    // would otherwise open for losing races it runs correctly.
+    // would otherwise open for losing races it runs correctly. It was charged then (settle).
     auto o = cancelled ? Outcome::kAbandoned : !r.ok() ? failed : r->status < 300 ? Outcome::kOk : Outcome::kError;
     routing.result(cand.ti, cand.vi, o, elapsed);
-    // It was sent (a loser is cancelled only once the other copy has answered, long after its
-    // request went out), so the target ran it and bills it, unless the connection failed.
-    if (r.ok() || cancelled) {
-      const Money cost = attempt_cost(cand, ms);
-      routing.cost(cand.ti, cost);
-      if (size_t i = target_pos(*call->gen, cand.target); i < call->gen->target_metrics.size())
-        call->gen->target_metrics[i].cost->inc(cost.usd());
-    }
     return;
   }
+  // Of a merged call, this request's share of the call's price.
+  auto price = [&] { return Money::from_usd(attempt_cost(cand, ms).usd() * share); };
   if (!r.ok()) {
     call->timed_out |= timeout;
     routing.result(cand.ti, cand.vi, failed, elapsed);
+    if (timeout) charge(*call, cand, price());  // it was on the wire: the target may have run it
     return fail_attempt(call, cand, r.status().message(), ms);
   }
   if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
@@ -488,6 +486,7 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
     call->bad_gateway |= bad_gateway(r->status);
     bool busy = r->status == 503 || r->status == 429;
     routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
+    if (!busy) charge(*call, cand, price());  // it ran and failed; a busy target ran nothing
     return fail_attempt(call, cand, upstream_reason(*r), ms);
   }
   routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
@@ -519,6 +518,7 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, H
     call->usage->rec.variant = cand.variant->name;
     call->usage->rec.hw_class = std::string(hardware_class_name(cand.target->hw));
     call->usage->rec.fallbacks = static_cast<uint32_t>(call->fallbacks);
+    call->usage->rec.cost = call->spent;  // a 4xx is not charged; earlier attempts may have been
   }
   inflight_.add(-1);
   bool json_error = !r.body.empty() && r.body.front() == '{' && r.body.find("\"error\"") != std::string::npos;
@@ -536,9 +536,39 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, H
   call->respond(std::move(out));
 }
 
-void RouterService::settle(Call& call) {
+void RouterService::settle(Call& call, TimePoint now) {
   call.done = true;
   if (call.hedge_timer) call.hedge_timer->cancel();
+  // A hedge's loser, still on its way: the target runs it until the cancel reaches it.
+  for (const Call::Out& o : call.out) charge(call, o.cand, attempt_cost(o.cand, to_ms(now - o.t0)));
+  call.out.clear();
+}
+
+void RouterService::charge(Call& call, const Step& cand, Money cost) {
+  call.spent += cost;
+  call.gen->routing->cost(cand.ti, cost);
+  if (size_t i = target_pos(*call.gen, cand.target); i < call.gen->target_metrics.size())
+    call.gen->target_metrics[i].cost->inc(cost.usd());
+}
+
+uint32_t RouterService::track(Call& call, const Step& cand, TimePoint t0) {
+  const uint32_t id = call.next_out++;
+  call.out.push_back({id, cand, t0});
+  return id;
+}
+
+bool RouterService::came_back(Call& call, uint32_t id) {
+  if (id == kUntracked) return true;
+  auto it = std::find_if(call.out.begin(), call.out.end(), [id](const Call::Out& o) { return o.id == id; });
+  if (it == call.out.end()) return false;
+  call.out.erase(it);
+  return true;
+}
+
+Money RouterService::out_cost(const Call& call, TimePoint now) {
+  Money m;
+  for (const Call::Out& o : call.out) m += attempt_cost(o.cand, to_ms(now - o.t0));
+  return m;
 }
 
 void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, HttpResponse&& upstream,
@@ -550,11 +580,15 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   // keeps decoded answers, so a cached model takes the full path; so does anything the splice
   // cannot match exactly (splice.h), a broken answer included, which the full path then refuses.
   std::optional<protocol::Encoded> spliced;
-  Money cost = attempt_cost(cand, attempt_ms);
+  const Money cost = attempt_cost(cand, attempt_ms);
+  const TimePoint now = SteadyClock::now();
   double total_ms = 0;
   if (upstream.status == 200 && !call->cache_key) {
-    total_ms = ms_since(call->start);
-    const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
+    total_ms = to_ms(now - call->start);
+    // What the request cost once settled below: this attempt, those charged before, a hedge's
+    // loser up to now.
+    const Money total = call->spent + cost + out_cost(*call, now);
+    const HirParameters extra = hir_parameters(cand, total, total_ms, call->fallbacks, call->hedged);
     auto r = protocol::splice_response_header(upstream.body, header, {call->id, call->model->signature.name, "1", extra.view()});
     if (r.ok()) spliced = std::move(*r);
   }
@@ -565,6 +599,7 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
     // A target that answers 200 with garbage is broken: try the next one.
     call->gen->routing->result(cand.ti, cand.vi, Outcome::kError, from_ms(attempt_ms));
     call->bad_gateway = true;
+    charge(*call, cand, cost);  // it answered: it ran
     return fail_attempt(call, cand, "bad response: " + parsed.status().message(), attempt_ms);
   }
   // A worker's own account of the call (docs/worker.md): the model's time is the service time,
@@ -583,17 +618,17 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
     learn();
     return deliver(std::move(call), cand, std::move(*parsed), cost, service_ms);
   }
-  settle(*call);
+  charge(*call, cand, cost);
+  settle(*call, now);
   HttpResponse out = encoded_answer(std::move(*spliced), call->request_id);
   // The answer goes out first; what the routing core learns from it, on this same thread, after.
-  respond_ok(call, cand, cost, total_ms, service_ms, std::move(out));
+  respond_ok(call, cand, total_ms, service_ms, std::move(out));
   learn();
-  call->gen->routing->cost(cand.ti, cost);
 }
 
 void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferResponse&& resp, Money cost,
                             double service_ms) {
-  call->gen->routing->cost(cand.ti, cost);
+  charge(*call, cand, cost);
   settle(*call);
   double total_ms = ms_since(call->start);
   resp.model_name = call->model->signature.name;
@@ -613,39 +648,38 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
     }
     resp.parameters["hir_cache"] = "miss";
   }
-  const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
+  const HirParameters extra = hir_parameters(cand, call->spent, total_ms, call->fallbacks, call->hedged);
   HttpResponse out = encoded_answer(protocol::encode_infer_response(resp, extra.view()), call->request_id);
-  respond_ok(std::move(call), cand, cost, total_ms, service_ms, std::move(out));
+  respond_ok(std::move(call), cand, total_ms, service_ms, std::move(out));
 }
 
 void RouterService::deliver_part(std::shared_ptr<Call> call, const Step& cand, const InferResponse& whole,
                                  std::span<const protocol::BatchPart> parts, size_t k, Money cost,
                                  double service_ms) {
   if (call->cache_key) return deliver(std::move(call), cand, protocol::split_part(whole, parts, k), cost, service_ms);
-  call->gen->routing->cost(cand.ti, cost);
+  charge(*call, cand, cost);
   settle(*call);
   const double total_ms = ms_since(call->start);
-  const HirParameters extra = hir_parameters(cand, cost, total_ms, call->fallbacks, call->hedged);
+  const HirParameters extra = hir_parameters(cand, call->spent, total_ms, call->fallbacks, call->hedged);
   auto enc = protocol::encode_split_answer(whole, parts, k, {call->id, call->model->signature.name, "1", extra.view()});
-  respond_ok(std::move(call), cand, cost, total_ms, service_ms, encoded_answer(std::move(enc), call->request_id));
+  respond_ok(std::move(call), cand, total_ms, service_ms, encoded_answer(std::move(enc), call->request_id));
 }
 
 // A success, however its answer was built: metrics, the ledger row, the log line, the answer.
-void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, Money cost, double total_ms,
+void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, double total_ms,
                                double service_ms, HttpResponse&& out) {
   const std::string& model = call->model->signature.name;
   Generation& gen = *call->gen;
   auto& pm = pair_metrics(gen, call->model, cand.target);
   pm.ok->inc();
   pm.duration->observe(total_ms / 1000.0);
-  gen.target_metrics[target_pos(gen, cand.target)].cost->inc(cost.usd());
   if (call->fallbacks > 0) gen.model_metrics[model_pos(gen, call->model)].fallbacks->inc();
   if (call->usage) {
     store::UsageRecord& u = call->usage->rec;
     u.target = cand.target->name;
     u.variant = cand.variant->name;
     u.hw_class = std::string(hardware_class_name(cand.target->hw));
-    u.cost = cost;
+    u.cost = call->spent;
     u.fallbacks = static_cast<uint32_t>(call->fallbacks);
     u.service_ms = service_ms;
   }
@@ -673,7 +707,10 @@ void RouterService::fail_now(const std::shared_ptr<Call>& call, int status, cons
   const std::string& model = call->model->signature.name;
   call->gen->model_metrics[model_pos(*call->gen, call->model)].failed->inc();
   // Each failed attempt but the last led to a fallback; the last led nowhere.
-  if (call->usage) call->usage->rec.fallbacks = static_cast<uint32_t>(std::max(0, call->fallbacks - 1));
+  if (call->usage) {
+    call->usage->rec.fallbacks = static_cast<uint32_t>(std::max(0, call->fallbacks - 1));
+    call->usage->rec.cost = call->spent;  // the attempts charged before it failed
+  }
   telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
                                           {"status", status}, {"reason", message}});
   inflight_.add(-1);
@@ -740,13 +777,19 @@ bool RouterService::serve_from_cache(Call& call, const std::optional<cache::Cach
   InferResponse resp = cached_answer(*hit->response, call.form, call.id, how);
   double total_ms = ms_since(call.start);
   resp.parameters["hir_latency_ms"] = total_ms;
-  resp.parameters["hir_cost_usd"] = 0.0;  // no target served it
+  // No target served it: what it cost is what the failed attempts before a stale answer cost.
+  resp.parameters["hir_cost_usd"] = call.spent.usd();
   resp.parameters["hir_fallbacks"] = static_cast<int64_t>(call.fallbacks);
   auto& mm = call.gen->model_metrics[model_pos(*call.gen, call.model)];
   (fresh ? mm.cache_hit : mm.cache_stale)->inc();
+  // Fallbacks as for any request: attempts after the first (every attempt failed, as for a
+  // request that fails; the stale answer is none of them).
+  const int fell_back = std::max(0, call.fallbacks - 1);
+  if (fell_back > 0) mm.fallbacks->inc();
   if (call.usage) {
     call.usage->rec.cache = fresh ? store::CacheUse::kHit : store::CacheUse::kStale;
-    call.usage->rec.fallbacks = static_cast<uint32_t>(call.fallbacks);
+    call.usage->rec.fallbacks = static_cast<uint32_t>(fell_back);
+    call.usage->rec.cost = call.spent;
   }
   const char* level = hit->level == cache::Level::kRedis ? "redis" : "memory";
   if (fresh) {

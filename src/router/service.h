@@ -154,8 +154,20 @@ class RouterService {
   bool accurate_enough(const Call& call, const InferResponse& stored) const;
   static bool fits(const InferResponse& stored, const ModelSignature& sig);
   // cancelled: its Cancellation fired (a hedge's loser, once the other copy answered).
+  // share: of a merged call's price, when this attempt was one of its requests.
+  // out_id: its Call::out entry, when tracked (a hedged request's).
+  static constexpr uint32_t kUntracked = ~uint32_t{0};
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
-                Result<net::HttpResponse> r, bool cancelled = false);
+                Result<net::HttpResponse> r, bool cancelled = false, double share = 1.0,
+                uint32_t out_id = kUntracked);
+  // What the request pays for an attempt: its cost, the routing core's spend rate, the target's
+  // hir_cost_usd_total. An attempt is charged when its target may have run it: it answered
+  // (anything but a 4xx, 429 or 503), ran out of time on the wire, or was a hedge's loser.
+  void charge(Call& call, const CoreRouting::Step& cand, Money cost);
+  // A hedged request's attempt on its way (Call::out); came_back: false when settle charged it.
+  static uint32_t track(Call& call, const CoreRouting::Step& cand, TimePoint t0);
+  static bool came_back(Call& call, uint32_t id);
+  static Money out_cost(const Call& call, TimePoint now);
   // Batching (service_batch.cc): requests for one (target, variant) wait while it has enough
   // calls on the wire and go out together when one returns.
   struct Waiting;
@@ -174,7 +186,7 @@ class RouterService {
                  double attempt_ms);
   // The answer from a target, whichever kind: cost, hir_* parameters, cache, metrics, ledger.
   // service_ms: the target's own service time when it reported one (the ledger's), else < 0.
-  void respond_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Money cost, double total_ms,
+  void respond_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, double total_ms,
                   double service_ms, net::HttpResponse&& out);
   void deliver(std::shared_ptr<Call> call, const CoreRouting::Step& cand, InferResponse&& resp, Money cost,
                double service_ms);
@@ -189,7 +201,7 @@ class RouterService {
   void feed_mcu_load(const std::string& target, const routing::LoadReport& r, bool ready);
   std::string targets_json(const Generation& gen) const;
   void attach_pools(Generation& gen);
-  void settle(Call& call);
+  void settle(Call& call, TimePoint now = SteadyClock::now());
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
   void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why, double ms);
   void pass_through(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& r);

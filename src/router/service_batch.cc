@@ -337,7 +337,8 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
   }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     // The call failed: each member falls back as it would have on its own.
-    for (Waiting* m : taken) answered(m->call, m->cand, m->since, r);
+    const double share = 1.0 / static_cast<double>(taken.size());  // of the call's price, if charged
+    for (Waiting* m : taken) answered(m->call, m->cand, m->since, r, false, share);
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");
@@ -369,6 +370,7 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     --c.outstanding;
     if (!split.ok()) {
       routing.result(m.cand.ti, m.cand.vi, Outcome::kError, elapsed);
+      charge(c, m.cand, Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n));  // it answered: it ran
       c.bad_gateway = true;
       fail_attempt(m.call, m.cand, "bad response to a merged request: " + split.message(), ms);
       continue;

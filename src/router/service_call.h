@@ -92,6 +92,19 @@ struct RouterService::Call {
   // One per HTTP attempt sent; once the request is answered, the ones still on the wire (a
   // hedge's loser) are cancelled, so the target stops holding a thread for nobody.
   std::vector<std::shared_ptr<net::Cancellation>> wire;
+  // What the request cost: every attempt charged so far (RouterService::charge). The ledger's
+  // cost and the answer's hir_cost_usd.
+  Money spent;
+  // A hedged request's attempts on their way (the primary and its copy): whichever is still out
+  // when the other answers is charged then, for its time so far (settle), since the target ran
+  // it. Untracked (RouterService::kUntracked) when the request has no hedge: only one attempt is ever out.
+  struct Out {
+    uint32_t id;
+    CoreRouting::Step cand;
+    TimePoint t0;
+  };
+  std::vector<Out> out;
+  uint32_t next_out = 0;
   net::Responder respond;
   // Set when the cache keeps answers for this model: the request's key, and the request without
   // its inputs, which says in which form (JSON or binary) a cached answer is sent.

@@ -48,12 +48,14 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
   const TimePoint deadline = t0 + std::min<Duration>(tg.cfg->timeout, remaining);
   CoreRouting& routing = *call->gen->routing;
   std::weak_ptr<backends::McuPool> pool = tg.pool;
+  const uint32_t out_id = call->hedge_after ? track(*call, cand, t0) : kUntracked;
   // The callback runs on the pool's I/O thread: hand the result to the event loop, where the
   // rest of the request lives, and return at once.
-  Status st = tg.pool->submit(*call->input, deadline, [this, call, cand, t0](Result<backends::McuReply> r) {
+  Status st = tg.pool->submit(*call->input, deadline, [this, call, cand, t0, out_id](Result<backends::McuReply> r) {
     auto elapsed = SteadyClock::now() - t0;
-    loop_.post([this, call, cand, elapsed, r = std::move(r)]() mutable {
+    loop_.post([this, call, cand, elapsed, out_id, r = std::move(r)]() mutable {
       std::lock_guard<std::recursive_mutex> guard(call->mu);
+      came_back(*call, out_id);
       mcu_done(call, cand, std::move(r), elapsed);
       if (call->done)
         for (auto& w : call->wire) w->cancel();  // an HTTP hedge still on the wire lost
@@ -69,6 +71,7 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
   }
   routing.dispatched(cand.ti);
   if (!st.ok()) {
+    came_back(*call, out_id);  // never sent
     // Refused without sending: no device up (the core then hears the pool is not ready, so the
     // next requests are planned elsewhere at once), full, or already past the deadline.
     auto elapsed = SteadyClock::now() - t0;
@@ -93,8 +96,10 @@ void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Resul
                    timeout ? timeout_outcome(cand, SteadyClock::now() - elapsed, call->deadline, elapsed)
                            : backends::outcome_of(r.status()),
                    elapsed);
-    if (call->done) return;  // a hedge's loser
-    call->timed_out |= r.status().code() == Code::kDeadlineExceeded;
+    if (call->done) return;  // a hedge's loser, charged when the other answered (settle)
+    call->timed_out |= timeout;
+    // Timed out on the line: the device may have run it. Refused or lost before: not charged.
+    if (timeout) charge(*call, cand, attempt_cost(cand, to_ms(elapsed)));
     return fail_attempt(std::move(call), cand, r.status().message(), to_ms(elapsed));
   }
   // The device's occupancy — the INFER frame on the line, the compute, the RESULT frame — is

@@ -236,6 +236,24 @@ TEST_F(CacheIT, StaleIfErrorAnswersCachedRequestsWhenEveryTargetIsDown) {
   EXPECT_EQ(metric(router.port, R"(hir_requests_total{model="fmnist",outcome="failed",target="none"})"), 1);
 }
 
+// A stale answer after every target failed counts its fallbacks as a failed request does:
+// attempts after the first (the response's hir_fallbacks says how many attempts failed).
+TEST_F(CacheIT, AStaleAnswerCountsTheFallbacksItTook) {
+  Proc worker = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  // The second target is a port nothing listens on: never charged, never answering.
+  Proc router = start_cached_router(dir_, "router", {worker.port, 1}, cache_section("stale_if_error"));
+  ASSERT_EQ(infer(router.port, image(3, "s-1")).status, 200);  // perhaps after a fallback itself
+  const double fell_back = metric(router.port, R"(hir_fallbacks_total{model="fmnist"})");
+  worker.child.stop(std::chrono::seconds(10));
+  auto stale = infer(router.port, image(3, "s-2"));
+  ASSERT_EQ(stale.status, 200) << stale.body;
+  InferResponse d = decode(stale);
+  EXPECT_EQ(param_string(d.parameters, "hir_cache").value_or(""), "stale");
+  EXPECT_EQ(param_number(d.parameters, "hir_fallbacks").value_or(-1), 2);
+  EXPECT_EQ(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0);  // neither attempt reached a target
+  EXPECT_EQ(metric(router.port, R"(hir_fallbacks_total{model="fmnist"})"), fell_back + 1);
+}
+
 TEST_F(CacheIT, TwoRoutersShareAHitThroughRedis) {
   if (!redis_available()) GTEST_SKIP() << "redis-server is not installed at " << hir::cache::testing::kRedisServer;
   RedisServer redis;

@@ -13,7 +13,7 @@ using namespace hir::testing;
 
 namespace {
 
-enum class Mode { kOk, k500, kGarbage, kSlow, kHtml400, kLate };
+enum class Mode { kOk, k500, k503, kGarbage, kSlow, kHtml400, kLate };
 
 class Stub {
  public:
@@ -56,6 +56,7 @@ class Stub {
         return done(net::json_response(200, body));
       }
       case Mode::k500: return done(net::error_response(500, "model crashed"));
+      case Mode::k503: return done(net::error_response(503, "queue full"));
       case Mode::kGarbage: return done(net::json_response(200, "<<not json>>"));
       case Mode::kHtml400: {
         net::HttpResponse h{400, {}, "<html>bad request</html>"};
@@ -128,7 +129,22 @@ TEST_F(FailoverIT, FailsOverOn5xxAndGarbage) {
     EXPECT_EQ(d.model_name, "fmnist");
     EXPECT_EQ(d.id, "f1");
     EXPECT_EQ(first.calls(), 1);
+    // The first target ran the request too, and failed: the request paid both (0.0001 each).
+    EXPECT_NEAR(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0.0002, 1e-12);
+    EXPECT_NE(call(r.port, "GET", "/metrics").body.find(R"(hir_cost_usd_total{target="first"} 0.0001)"), std::string::npos);
   }
+}
+
+// A target that says it is busy (503) ran nothing: the request pays only the one that answered.
+TEST_F(FailoverIT, ABusyTargetsRefusalIsNotCharged) {
+  Stub busy(Mode::k503), second(Mode::kOk);
+  auto r = start_router(dir_, {{"busy", busy.port(), "edge-cpu", "v1"}, {"second", second.port(), "cloud", "v2"}});
+  auto res = infer(r, request_body());
+  ASSERT_EQ(res.status, 200) << res.body;
+  auto d = decode(res);
+  EXPECT_EQ(param_number(d.parameters, "hir_fallbacks").value_or(-1), 1);
+  EXPECT_NEAR(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0.0001, 1e-12);
+  EXPECT_NE(call(r.port, "GET", "/metrics").body.find(R"(hir_cost_usd_total{target="busy"} 0)"), std::string::npos);
 }
 
 TEST_F(FailoverIT, FailsOverWhenATargetMissesItsTimeout) {
@@ -217,6 +233,8 @@ void expect_hedged(const std::string& dir, const std::string& server_yaml) {
     auto d = decode(res);
     EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "ok");
     EXPECT_EQ(param_bool(d.parameters, "hir_hedged").value_or(false), true);
+    // Both copies: the answer's price (0.0002) and the loser's, cancelled then (0.00001).
+    EXPECT_NEAR(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0.00021, 1e-12);
   }
   EXPECT_EQ(slow.calls(), kRequests);
   EXPECT_EQ(ok.calls(), kRequests);
