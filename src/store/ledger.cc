@@ -9,7 +9,9 @@ LedgerWriter::LedgerWriter(UsageSink& sink, LedgerOptions options)
     : sink_(sink), opt_([&] {
         // A zero would make the queue refuse everything or a batch never fill.
         options.queue_capacity = std::max<size_t>(options.queue_capacity, 1);
-        options.batch_size = std::max<size_t>(options.batch_size, 1);
+        // A batch is written when it is full: one larger than half the queue would leave the
+        // writer waiting out max_delay while the full queue turns records away.
+        options.batch_size = std::clamp<size_t>(options.batch_size, 1, std::max<size_t>(options.queue_capacity / 2, 1));
         options.max_retries = std::max(options.max_retries, 0);
         return options;
       }()) {

@@ -264,6 +264,29 @@ TEST(LedgerWriter, AtStopADatabaseStillDownLosesTheQueueAtOnce) {
   EXPECT_EQ(*store->count_usage(), 0);
 }
 
+// A queue smaller than a batch: the writer writes what half the queue holds instead of waiting
+// out max_delay for a batch that can never fill while the queue turns records away.
+TEST(LedgerWriter, ASmallQueueIsWrittenWithoutWaitingForABatchItCannotHold) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  LedgerOptions o;
+  o.queue_capacity = 4;
+  o.batch_size = 512;
+  o.max_delay = std::chrono::hours(1);  // only a full batch is written before the stop
+  LedgerWriter writer(*store, o);
+  for (int i = 0; i < 200; ++i) {
+    // Each record waits for room, which comes as soon as a batch fills (before, never: the
+    // batch of 512 could not fill, and this waited for the stop).
+    for (int spins = 0; !writer.submit(make_usage(i, "q", "", "", 1, 1)); ++spins) {
+      ASSERT_LT(spins, 10'000'000) << "no room in the queue after record " << i;
+      std::this_thread::yield();
+    }
+  }
+  writer.flush_and_stop();
+  EXPECT_EQ(writer.counters().written, 200u);
+  EXPECT_EQ(*store->count_usage(), 200);
+}
+
 TEST(LedgerWriter, DestructorFlushes) {
   auto store = memory_store();
   ASSERT_TRUE(store);
