@@ -137,6 +137,9 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   if (path == "/v1/targets") return respond(net::json_response(200, targets_json(*gen)));
   auto p = protocol::parse_v2_path(path);
   if (p.endpoint == V2Endpoint::kUnknown) return respond(net::error_response(404, "Not Found"));
+  // A GET on .../infer is no inference request: answered 405 before the ledger sees it.
+  if (req.method != protocol::v2_method(p.endpoint))
+    return respond(net::method_not_allowed(protocol::v2_method(p.endpoint)));
   std::shared_ptr<Usage> usage;
   if (p.endpoint == V2Endpoint::kInfer && store_.ledger) {
     // From here on every answer to an inference request, refusals included, reaches the ledger.
@@ -144,8 +147,6 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     usage->rec.model = p.model;
     respond = recorded(req, usage, std::move(respond));
   }
-  if (req.method != protocol::v2_method(p.endpoint))
-    return respond(net::method_not_allowed(protocol::v2_method(p.endpoint)));
 
   const ModelConfig* model = nullptr;
   if (!p.model.empty()) {
@@ -164,9 +165,17 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     }
     if (!p.version.empty() &&
         std::find(model->signature.versions.begin(), model->signature.versions.end(), p.version) ==
-            model->signature.versions.end())
+            model->signature.versions.end()) {
+      if (p.endpoint == V2Endpoint::kInfer) {  // counted and logged as an unknown model is
+        unknown_model_->inc();
+        auto id = req.headers.get("x-request-id");
+        telemetry::log_info("request_invalid", {{"request_id", id && telemetry::usable_request_id(*id) ? *id : std::string_view()},
+                                                {"model", p.model}, {"version", std::string_view(p.version).substr(0, 128)},
+                                                {"status", 404}, {"error", "unknown model version"}});
+      }
       return respond(net::error_response(
           404, "Request for unknown model: '" + p.model + "' version " + p.version + " is not found"));
+    }
   }
   switch (p.endpoint) {
     case V2Endpoint::kServerMetadata:
@@ -200,8 +209,12 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
 // the reason and the client's x-request-id, never the body).
 void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond) {
   call.gen->model_metrics[model_pos(*call.gen, call.model)].invalid->inc();
+  // The request's own id once its head was read; before, the client's x-request-id if usable.
   auto id = h.get("x-request-id");
-  telemetry::log_info("request_invalid", {{"request_id", id && telemetry::usable_request_id(*id) ? *id : std::string_view()},
+  const std::string_view request_id = !call.request_id.empty()                           ? std::string_view(call.request_id)
+                                      : id && telemetry::usable_request_id(*id) ? *id
+                                                                                : std::string_view();
+  telemetry::log_info("request_invalid", {{"request_id", request_id},
                                           {"model", call.model->signature.name}, {"status", http_status(s.code())},
                                           {"error", s.message()}});
   respond(v2_error(s));
@@ -310,7 +323,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     // An MCU pool takes tensors, not the body: read them now, and refuse what they hold wrongly.
     auto full = protocol::parse_infer_request(req.body, call->header_length);
     Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
-    if (!s.ok()) return call->respond(v2_error(s));
+    if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond);
     full->model_name = parsed->model_name;
     full->model_version = parsed->model_version;
     parsed = std::move(full);
@@ -336,7 +349,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     if (!cut.ok() && !with_data) {
       auto full = protocol::parse_infer_request(call->body, call->header_length);
       Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
-      if (!s.ok()) return call->respond(v2_error(s));
+      if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond);
       strip_hints(full->parameters);
       full->model_name = parsed->model_name;
       full->model_version = parsed->model_version;

@@ -364,4 +364,26 @@ TEST_F(McuIT, KillingTheEmulatorMidRequestCountsAFallback) {
   EXPECT_GE(during.fallbacks, 1);
 }
 
+// A plan with an MCU step reads the tensors in the router, and refuses what they hold wrongly:
+// counted and logged as every request refused before routing is (it was answered 400 with
+// neither).
+TEST_F(McuIT, ABadTensorReadForAnMcuIsCountedAndLogged) {
+  Emu emu = start_emu(dir_, "mcu-tcp", true);
+  Proc cloud = start_worker(dir_, "cloud", {"--models", "fmnist-tiny"});
+  Proc router = start_mcu_router(dir_, {emu.address}, cloud.port, "fmnist-tiny");
+  ASSERT_TRUE(wait_devices_up(router, 1)) << call(router.port, "GET", "/v1/targets").body;
+  ASSERT_TRUE(wait_mcu_planned(router));
+  std::string body = R"({"id":"short-1","parameters":{"latency_budget_ms":1500},"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 783; ++i) body += i ? ",0" : "0";  // one value short of its shape
+  body += "]}]}";
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  auto r = call(router.port, "POST", "/v2/models/fmnist/infer", body, h);
+  ASSERT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+  const std::string page = call(router.port, "GET", "/metrics").body;
+  EXPECT_NE(page.find(R"(hir_requests_total{model="fmnist",outcome="invalid",target="none"} 1)"), std::string::npos) << page;
+  EXPECT_TRUE(eventually([&] { return log_gets(router.log, R"("event":"request_invalid")") && log_gets(router.log, R"("request_id":"short-1")"); }));
+}
+
 #endif  // HIR_MCU_EMU_BIN

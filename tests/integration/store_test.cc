@@ -72,10 +72,11 @@ class StoreIT : public ::testing::Test {
     ASSERT_TRUE(rows.ok());
     out = std::move(*rows);
   }
-  net::HttpResponse infer(int port, const std::string& body) {
+  net::HttpResponse infer(int port, const std::string& body) { return infer_at(port, "/v2/models/fmnist/infer", body); }
+  net::HttpResponse infer_at(int port, const std::string& path, const std::string& body = "") {
     net::Headers h;
     h.set("Content-Type", "application/json");
-    return call(port, "POST", "/v2/models/fmnist/infer", body, h);
+    return call(port, "POST", path, body.empty() ? image_ : body, h);
   }
   std::string dir_ = temp_dir();
   std::string db_url_ = "sqlite://" + dir_ + "/hir.db";  // an absolute path: sqlite:///tmp/...
@@ -361,4 +362,20 @@ TEST_F(StoreIT, AFailedRequestCountsOnlyTheFallbacksItTook) {
     ASSERT_EQ(rows.size(), 1u);
     EXPECT_EQ(rows.at(0).fallbacks, static_cast<uint32_t>(targets - 1));
   }
+}
+
+// An unknown version of a known model is counted and logged as an unknown model is; a GET on
+// .../infer is no inference request and has no ledger row.
+TEST_F(StoreIT, AnUnknownVersionIsCountedAndAGetOnInferIsNotRecorded) {
+  Proc r = start_router(write_config(dir_, {{"down-1", 1}}));
+  auto v = infer_at(r.port, "/v2/models/fmnist/versions/7/infer");
+  EXPECT_EQ(v.status, 404) << v.body;
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/infer").status, 405);
+  const std::string page = call(r.port, "GET", "/metrics").body;
+  EXPECT_NE(page.find("hir_unknown_model_total 1"), std::string::npos) << page;
+  EXPECT_TRUE(eventually([&] { return log_gets(r.log, R"("error":"unknown model version")"); }));
+  std::vector<store::UsageRecord> rows;
+  ASSERT_NO_FATAL_FAILURE(stop_and_read_ledger(r, rows));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].outcome, "not_found");
 }
