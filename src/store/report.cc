@@ -39,6 +39,7 @@ void edge_figures(const std::vector<UsageRecord>& records, const RegistrySnapsho
     seen_edge.insert(u.target);
   }
   r.edge_share = ratio(static_cast<double>(edge_served), static_cast<double>(served));
+  r.served = served;
   // Capacity: every edge target the registry offers work to, idle ones included (their idleness
   // is what utilization measures), plus any edge target the ledger names that the registry no
   // longer holds, at one slot.

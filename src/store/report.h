@@ -43,8 +43,9 @@ struct Report {
 
   std::map<std::string, ClassShare> by_class;  // hardware class, or "none" (no target answered)
 
-  // Share of successful target-served inferences that a non-cloud target served.
+  // Share of successful target-served inferences that a non-cloud target served (of `served`).
   double edge_share = 0;
+  uint64_t served = 0;        // successful inferences a target answered (not the cache)
   // Busy time of the edge fleet over its capacity; nullopt when it cannot be defined (no edge
   // capacity in the registry, or a window of zero length).
   std::optional<double> edge_utilization;

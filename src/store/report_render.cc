@@ -10,6 +10,8 @@
 namespace hir::store {
 namespace {
 
+const std::string kNa = "n/a";  // a figure that is not defined: a rate over no requests, say
+
 // "$0.000012345": exact, nine decimals (one nano-dollar is the unit).
 std::string usd(Money m) {
   int64_t n = m.nano();
@@ -58,18 +60,21 @@ std::string table(const Report& r) {
   line("since", r.since_ms > 0 ? format_utc(r.since_ms) : "the start of the ledger");
   line("requests seen", window(r));
   line("requests", std::to_string(r.requests));
-  line("success rate", pct(r.success_rate) + "  (" + std::to_string(r.ok) + " ok)");
-  line("fallback rate", pct(r.fallback_rate) + "  (" + std::to_string(r.with_fallback) + " fell back)");
+  // A rate over no requests, a latency of none, a price per no success: not defined (n/a).
+  const bool any = r.requests > 0;
+  line("success rate", any ? pct(r.success_rate) + "  (" + std::to_string(r.ok) + " ok)" : kNa);
+  line("fallback rate", any ? pct(r.fallback_rate) + "  (" + std::to_string(r.with_fallback) + " fell back)" : kNa);
   line("cache", std::to_string(r.cache_hits) + " hit, " + std::to_string(r.cache_stale) + " stale");
-  line("latency p50 / p95 / p99", fixed(r.p50_ms, 1) + " / " + fixed(r.p95_ms, 1) + " / " +
-                                      fixed(r.p99_ms, 1) + " ms");
+  line("latency p50 / p95 / p99", any ? fixed(r.p50_ms, 1) + " / " + fixed(r.p95_ms, 1) + " / " +
+                                            fixed(r.p99_ms, 1) + " ms"
+                                      : kNa);
   line("cost total", usd(r.cost_total));
-  line("cost per inference", usd(r.cost_per_inference));
+  line("cost per inference", r.ok > 0 ? usd(r.cost_per_inference) : kNa + "  (no successful request)");
   o += "  requests by target class\n";
   for (const auto& [cls, s] : r.by_class) {
     line("  " + cls, std::to_string(s.requests) + "  (" + pct(s.share) + ")");
   }
-  line("edge share", pct(r.edge_share) + " of successful inferences");
+  line("edge share", r.served > 0 ? pct(r.edge_share) + " of successful inferences" : kNa);
   line("edge utilization", r.edge_utilization
                                ? pct(*r.edge_utilization) + "  (busy " + fixed(r.edge_busy_ms, 1) +
                                      " ms over " + std::to_string(r.edge_slots) + " slots)"
@@ -77,7 +82,7 @@ std::string table(const Report& r) {
   line("cloud-only cost", usd(r.cloud_only_cost) + " for " + std::to_string(r.comparable) +
                               " comparable requests (actual " + usd(r.comparable_cost) + ")");
   if (r.unpriced > 0) line("without a cloud price", std::to_string(r.unpriced) + " requests (left out)");
-  line("cost reduction vs cloud", r.cost_reduction ? pct(*r.cost_reduction) : std::string("n/a"));
+  line("cost reduction vs cloud", r.cost_reduction ? pct(*r.cost_reduction) : kNa);
   return o;
 }
 
@@ -98,15 +103,16 @@ std::string json(const Report& r) {
   }
   raw("requests", std::to_string(r.requests));
   raw("ok", std::to_string(r.ok));
-  raw("success_rate", num(r.success_rate));
+  const bool any = r.requests > 0;  // undefined figures are null (docs/report.md)
+  raw("success_rate", any ? num(r.success_rate) : "null");
   raw("with_fallback", std::to_string(r.with_fallback));
-  raw("fallback_rate", num(r.fallback_rate));
+  raw("fallback_rate", any ? num(r.fallback_rate) : "null");
   raw("cache_hits", std::to_string(r.cache_hits));
   raw("cache_stale", std::to_string(r.cache_stale));
-  raw("latency_ms", "{\"p50\":" + num(r.p50_ms) + ",\"p95\":" + num(r.p95_ms) + ",\"p99\":" +
-                        num(r.p99_ms) + "}");
+  raw("latency_ms", any ? "{\"p50\":" + num(r.p50_ms) + ",\"p95\":" + num(r.p95_ms) + ",\"p99\":" + num(r.p99_ms) + "}"
+                        : std::string("null"));
   raw("cost_total_usd", usd_number(r.cost_total));
-  raw("cost_per_inference_usd", usd_number(r.cost_per_inference));
+  raw("cost_per_inference_usd", r.ok > 0 ? usd_number(r.cost_per_inference) : "null");
   key("by_class");
   o += '{';
   bool first = true;
@@ -117,7 +123,7 @@ std::string json(const Report& r) {
     o += ":{\"requests\":" + std::to_string(s.requests) + ",\"share\":" + num(s.share) + "}";
   }
   o += '}';
-  raw("edge_share", num(r.edge_share));
+  raw("edge_share", r.served > 0 ? num(r.edge_share) : "null");
   raw("edge_utilization", r.edge_utilization ? num(*r.edge_utilization) : "null");
   raw("edge_busy_ms", num(r.edge_busy_ms));
   raw("edge_slots", std::to_string(r.edge_slots));
@@ -150,21 +156,22 @@ std::string csv(const Report& r) {
   row("last", r.requests ? format_utc(r.last_ms) : "");
   row("requests", std::to_string(r.requests));
   row("ok", std::to_string(r.ok));
-  row("success_rate", num(r.success_rate));
+  const bool any = r.requests > 0;  // undefined figures are empty
+  row("success_rate", any ? num(r.success_rate) : "");
   row("with_fallback", std::to_string(r.with_fallback));
-  row("fallback_rate", num(r.fallback_rate));
+  row("fallback_rate", any ? num(r.fallback_rate) : "");
   row("cache_hits", std::to_string(r.cache_hits));
   row("cache_stale", std::to_string(r.cache_stale));
-  row("latency_p50_ms", num(r.p50_ms));
-  row("latency_p95_ms", num(r.p95_ms));
-  row("latency_p99_ms", num(r.p99_ms));
+  row("latency_p50_ms", any ? num(r.p50_ms) : "");
+  row("latency_p95_ms", any ? num(r.p95_ms) : "");
+  row("latency_p99_ms", any ? num(r.p99_ms) : "");
   row("cost_total_usd", usd_number(r.cost_total));
-  row("cost_per_inference_usd", usd_number(r.cost_per_inference));
+  row("cost_per_inference_usd", r.ok > 0 ? usd_number(r.cost_per_inference) : "");
   for (const auto& [cls, s] : r.by_class) {
     row("class." + cls + ".requests", std::to_string(s.requests));
     row("class." + cls + ".share", num(s.share));
   }
-  row("edge_share", num(r.edge_share));
+  row("edge_share", r.served > 0 ? num(r.edge_share) : "");
   row("edge_utilization", r.edge_utilization ? num(*r.edge_utilization) : "");
   row("edge_busy_ms", num(r.edge_busy_ms));
   row("edge_slots", std::to_string(r.edge_slots));

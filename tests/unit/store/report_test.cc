@@ -143,7 +143,24 @@ TEST(Report, EmptyLedgerHasNoUndefinedFigures) {
   for (auto f : {ReportFormat::kTable, ReportFormat::kJson, ReportFormat::kCsv}) {
     EXPECT_FALSE(render_report(r, f).empty());
   }
-  EXPECT_NE(render_report(r, ReportFormat::kJson).find("\"cost_reduction\":null"), std::string::npos);
+  const std::string json = render_report(r, ReportFormat::kJson);
+  // Rates over no requests, percentiles of none, a price per no success: null, not 0.
+  for (const char* part : {"\"cost_reduction\":null", "\"success_rate\":null", "\"fallback_rate\":null",
+                           "\"latency_ms\":null", "\"cost_per_inference_usd\":null", "\"edge_share\":null"})
+    EXPECT_NE(json.find(part), std::string::npos) << part << " in " << json;
+  EXPECT_NE(render_report(r, ReportFormat::kCsv).find("\nsuccess_rate,\n"), std::string::npos);
+  EXPECT_NE(render_report(r, ReportFormat::kTable).find("n/a  (no successful request)"), std::string::npos);
+}
+
+// Requests, none of them answered: the cost per inference is not defined (it was printed 0).
+TEST(Report, NoSuccessMeansNoCostPerInference) {
+  auto failed = make_usage(T, "x", "", "", 10, 0);
+  failed.outcome = "unavailable";
+  Report r = compute_report({failed}, Fixture().registry(), T, "fmnist");
+  EXPECT_EQ(r.requests, 1u);
+  const std::string json = render_report(r, ReportFormat::kJson);
+  EXPECT_NE(json.find("\"cost_per_inference_usd\":null"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"success_rate\":0"), std::string::npos) << json;  // defined: 0 of 1
 }
 
 TEST(Report, RenderingsCarryTheFigures) {
