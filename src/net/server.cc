@@ -84,7 +84,8 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
 };
 
 struct Session : std::enable_shared_from_this<Session> {
-  enum class State { kIdle, kReading, kBusy };
+  // kHead: part of a request's head has come (no request yet); kReading: its body is coming.
+  enum class State { kIdle, kHead, kReading, kBusy };
 
   Session(std::shared_ptr<ServerState> srv, Executor e, Socket sock)
       : server(std::move(srv)), ex(e), stream(std::move(sock)) {
@@ -107,9 +108,11 @@ struct Session : std::enable_shared_from_this<Session> {
     response = std::move(r);
     wake();
   }
-  // On the session's thread. A connection between requests has nothing to lose by closing now.
+  // On the session's thread. A connection between requests has nothing to lose by closing now,
+  // nor one whose request has not even its head yet: a client that stopped mid-header would
+  // otherwise hold a drain for its whole grace with nothing in flight.
   void close_if_idle() {
-    if (state == State::kIdle) close();
+    if (state == State::kIdle || state == State::kHead) close();
   }
   // On the session's thread. Ends the exchange in progress too (grace ran out, or the server is gone).
   void abort() {
@@ -293,6 +296,7 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
                               req, head)) {
     // The common form, wholly buffered (net/fast_head.h): no Beast parser.
     buf.consume(head.bytes);
+    s.state = Session::State::kReading;
     if (head.content_length > 0) {
       s.stream.expires_after(opt.body_timeout);
       out.ec = co_await wire::read_body(s.stream, buf, req.body, static_cast<size_t>(head.content_length));
@@ -313,6 +317,7 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
   // refused, and the connection closed.
   if (!out.ec && req.headers.get("Transfer-Encoding") && (parser.version() < 11 || !parser.chunked()))
     out.ec = http::error::bad_transfer_encoding;
+  if (!out.ec) s.state = Session::State::kReading;  // a request now: a drain waits for its body
   if (!out.ec && !parser.is_done()) {
     if (parser.expect_continue() && parser.version() == 11) {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -354,7 +359,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
       if (ec) break;
       buf.commit(n);
     }
-    s.state = Session::State::kReading;
+    s.state = Session::State::kHead;
     HttpRequest req;
     ReadResult rr = co_await read_request(s, buf, req);
     if (rr.abandon) break;

@@ -527,10 +527,14 @@ TEST(HttpServer, GracefulShutdownAnswersInFlightThenCallsDone) {
   ASSERT_TRUE(busy.send(get_request("/slow")));
   ASSERT_TRUE(wait_until([&] { return parked.count() == 1; }));
   EXPECT_EQ(f.server.requests_in_flight(), 1u);
+  RawConn half(f.port());  // a client that stopped mid-header: no request yet
+  ASSERT_TRUE(half.send("GET /never HTTP/1.1\r\nHo"));
+  ASSERT_TRUE(wait_until([&] { return f.server.connections() == 3; }));
 
   std::atomic<bool> done{false};
   f.server.shutdown(std::chrono::seconds(60), [&] { done = true; });
   EXPECT_TRUE(idle.wait_closed());  // idle ones go at once
+  EXPECT_TRUE(half.wait_closed());  // and so does one with no whole head (it held the drain)
   RawConn late(f.port());
   EXPECT_FALSE(late.connected() && late.send(get_request("/")) && late.read_response());
   EXPECT_FALSE(done.load());  // the slow request is still in flight
