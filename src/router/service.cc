@@ -440,6 +440,7 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   const auto now = SteadyClock::now();
   const auto t0 = committed.value_or(now);
   auto timeout = std::max(Duration::zero(), std::min(t0 + tg.cfg->timeout, call->deadline) - now);
+  add_timeout(out, timeout);
   if (!committed) {
     call->gen->routing->dispatched(cand.ti);
     ++call->outstanding;

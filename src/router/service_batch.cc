@@ -272,6 +272,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   batch_calls_->inc();
   batched_requests_->inc(static_cast<double>(live.size()));
   const auto t0 = SteadyClock::now();
+  add_timeout(out, std::max(Duration::zero(), call_expiry - t0));
   client_.send(tg.url, std::move(out), std::max(Duration::zero(), call_expiry - t0),
                [this, gen, q, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
                  // The slot goes to what waits before this call's answers are split and written:

@@ -2,6 +2,7 @@
 // Internal to the service: nothing outside src/router includes it.
 #pragma once
 
+#include <charconv>
 #include <memory>
 #include <deque>
 #include <mutex>
@@ -39,6 +40,16 @@ inline net::HttpRequest upstream_request(const std::string& variant, const std::
   out.headers.add("traceparent", traceparent);
   if (!authorization.empty()) out.headers.add("Authorization", authorization);
   return out;
+}
+
+// How long the router waits for this attempt, so that a target need not run what nobody will
+// read: a hir-worker skips a request still queued past it (docs/worker.md). Whole milliseconds,
+// rounded up, at least 1.
+inline void add_timeout(net::HttpRequest& r, Duration timeout) {
+  const auto ms = std::max<int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
+  char buf[24];
+  const auto end = std::to_chars(buf, buf + sizeof buf, ms).ptr;
+  r.headers.add("x-hir-timeout-ms", std::string_view(buf, static_cast<size_t>(end - buf)));
 }
 
 // What a target's answer costs: per request plus per second of the attempt.

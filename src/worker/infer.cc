@@ -1,6 +1,9 @@
 // POST /v2/models/{m}[/versions/{v}]/infer: parse and validate on the io thread, run and encode on
 // an inference thread.
+#include <charconv>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <utility>
 
 #include "protocol/v2_codec.h"
@@ -19,6 +22,9 @@ struct WorkerHandler::InferJob {
   TimePoint received;
   TimePoint enqueued;
   TimePoint started;  // on the inference thread
+  // From the caller's x-hir-timeout-ms: past this, nobody waits for the answer (the router has
+  // given up on the attempt), so a request still queued then is not run.
+  std::optional<TimePoint> expires;
 
   // Set once the request has parsed.
   InferRequest req;
@@ -115,6 +121,14 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
   if (job->batch < 1)
     return fail(*job, InvalidArgument("inference request batch-size must be >= 1"), respond);
 
+  if (auto t = http.headers.get("x-hir-timeout-ms")) {
+    // Whole or fractional milliseconds, up to an hour; anything else is ignored, as a header this
+    // worker did not ask for should be.
+    double ms = 0;
+    const auto [end, ec] = std::from_chars(t->data(), t->data() + t->size(), ms);
+    if (ec == std::errc() && end == t->data() + t->size() && ms > 0 && ms <= 3'600'000)
+      job->expires = job->received + from_ms(ms);
+  }
   job->respond = std::move(respond);
   job->enqueued = clock_.now();
   Status queued = executor_.submit(job->served.slot,
@@ -133,6 +147,11 @@ Delivery WorkerHandler::run_job(const std::shared_ptr<InferJob>& job, BatchModel
   if (engine == nullptr)
     return failed(Unavailable("model '" + job->model + "' version " +
                               job->served.version_name + " failed to load"));
+  // Its caller stopped waiting while it was queued (a stall, a burst): running it now would only
+  // delay the requests behind it, whose callers still wait.
+  if (job->expires && start > *job->expires)
+    return failed(DeadlineExceeded("not run: the request waited " + std::to_string(std::lround(to_ms(start - job->received))) +
+                                   " ms, past its x-hir-timeout-ms"));
   const RepositoryModel& rm = *job->served.model;
   std::vector<float> scratch;
   const float* input = fp32_view(job->req.inputs[0].data, scratch);

@@ -1,6 +1,7 @@
 // End-to-end: real hir-worker and hir serve processes on 127.0.0.1.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -362,6 +363,36 @@ TEST_F(RouterIT, AStartupFailureIsAJsonLineAndStatus2) {
   auto worker = ChildProcess::spawn({HIR_WORKER_BIN, "--no-such-option"}, dir_ + "/usage.log");
   ASSERT_TRUE(worker.ok());
   EXPECT_EQ(worker->wait(std::chrono::seconds(30)), 2);
+}
+
+// A request still queued past its caller's x-hir-timeout-ms is answered 504 and not run: its
+// caller gave up, and running it would only delay the requests behind it.
+TEST_F(RouterIT, AWorkerSkipsARequestQueuedPastItsTimeout) {
+  auto w = start_worker(dir_, "slow", {"--models", "fmnist-small", "--concurrency", "1", "--emulate-service-ms", "400"});
+  auto send_three = [&](const std::string& timeout_ms) {
+    std::vector<std::future<net::HttpResponse>> calls;
+    for (int i = 0; i < 3; ++i)
+      calls.push_back(std::async(std::launch::async, [&, i] {
+        net::Headers h = body_headers(json_[i]);
+        if (!timeout_ms.empty()) h.set("x-hir-timeout-ms", timeout_ms);
+        return call(w.port, "POST", "/v2/models/fmnist-small/infer", json_[i].body, h);
+      }));
+    std::vector<int> statuses;
+    for (auto& c : calls) {
+      auto r = c.get();
+      statuses.push_back(r.status);
+      if (r.status == 504) {
+        EXPECT_NE(r.body.find("past its x-hir-timeout-ms"), std::string::npos) << r.body;
+      }
+    }
+    std::sort(statuses.begin(), statuses.end());
+    return statuses;
+  };
+  // One runs (400 ms); the two queued behind it wait longer than 150 ms and are not run.
+  EXPECT_EQ(send_three("150"), (std::vector<int>{200, 504, 504}));
+  // Without the header, or with one it cannot read, every request runs.
+  EXPECT_EQ(send_three(""), (std::vector<int>{200, 200, 200}));
+  EXPECT_EQ(send_three("soon"), (std::vector<int>{200, 200, 200}));
 }
 
 // `hir help` and `hir help COMMAND` print what --help prints; an unknown command is a usage error.
