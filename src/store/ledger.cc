@@ -1,6 +1,9 @@
 #include "store/ledger.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
+#include <string>
 #include <vector>
 
 namespace hir::store {
@@ -91,12 +94,25 @@ void LedgerWriter::run() {
   }
 }
 
+std::string LedgerWriter::next_batch_id() {
+  if (id_prefix_.empty()) {
+    std::random_device rd;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x-", rd(), rd(), rd(), rd());
+    id_prefix_ = buf;
+  }
+  return id_prefix_ + std::to_string(batches_made_++);
+}
+
 bool LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
+  // One id for every try of this batch: a try whose COMMIT went through unanswered is not
+  // written twice by the next (UsageSink::append_usage).
+  const std::string id = next_batch_id();
   auto pause = opt_.retry_backoff;
   int tries_left = opt_.max_retries;
   bool waited_for_database = false;
   for (;;) {
-    Status s = sink_.append_usage(batch);
+    Status s = sink_.append_usage(batch, id);
     if (s.ok()) {
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);

@@ -67,6 +67,7 @@ class LedgerWriter {
  private:
   void run();
   bool write_batch(std::span<const UsageRecord> batch);  // false: given up, counted in lost_
+  std::string next_batch_id();
 
   UsageSink& sink_;
   const LedgerOptions opt_;
@@ -82,6 +83,9 @@ class LedgerWriter {
   std::thread thread_;
 
   size_t writing_ = 0;  // records of the batch in the writer's hands, under mu_
+  // Batch ids: this writer's random prefix (unique across replicas and restarts) and a count.
+  std::string id_prefix_;
+  uint64_t batches_made_ = 0;
   std::atomic<uint64_t> accepted_{0}, overflowed_{0}, written_{0}, batches_{0}, write_errors_{0},
       lost_{0};
 };

@@ -78,6 +78,14 @@ CREATE INDEX usage_ledger_model_time ON usage_ledger (model, time_ms);
        R"sql(
 ALTER TABLE usage_ledger ADD COLUMN service_ms DOUBLE PRECISION NOT NULL DEFAULT -1;
 )sql"},
+      {4, "usage ledger: batches written, so that a retried batch is written once",
+       R"sql(
+CREATE TABLE ledger_batches (
+  id TEXT PRIMARY KEY,
+  time_ms BIGINT NOT NULL
+);
+CREATE INDEX ledger_batches_time ON ledger_batches (time_ms);
+)sql"},
   };
   return kSteps;
 }

@@ -51,7 +51,7 @@ class SqlStore final : public Store {
   Status set_variant_drained(std::string_view model, std::string_view name, bool drained) override;
   Status remove_variant(std::string_view model, std::string_view name) override;
 
-  Status append_usage(std::span<const UsageRecord> records) override;
+  Status append_usage(std::span<const UsageRecord> records, std::string_view batch_id) override;
   Result<std::vector<UsageRecord>> query_usage(const UsageQuery& q) override;
   Result<int64_t> count_usage() override;
 
@@ -75,6 +75,10 @@ class SqlStore final : public Store {
   std::unique_ptr<SqlDb> db_;
   int schema_version_ = 0;
   int applied_ = 0;
+  // Ledger batch ids (append_usage): kept a day, pruned every kPruneEvery batches.
+  static constexpr int kPruneEvery = 256;
+  static constexpr int64_t kKeepBatchIdsMs = 24 * 3600 * 1000;
+  int batches_since_prune_ = 0;
 };
 
 // The Status of a Result, for HIR_RETURN_IF_ERROR on exec().

@@ -48,11 +48,27 @@ void append_params(SqlParams& out, const UsageRecord& u) {
 
 }  // namespace
 
-Status SqlStore::append_usage(std::span<const UsageRecord> records) {
+Status SqlStore::append_usage(std::span<const UsageRecord> records, std::string_view batch_id) {
   if (records.empty()) return Status::Ok();
   std::lock_guard lk(mu_);
   SqlTxn txn(*db_);
   HIR_RETURN_IF_ERROR(txn.status());
+  if (!batch_id.empty()) {
+    // Committed before, its answer lost with the connection: the retry finds its id and stops.
+    auto seen = db_->query("SELECT 1 FROM ledger_batches WHERE id = $1", {std::string(batch_id)});
+    if (!seen.ok()) return seen.status();
+    if (!seen->empty()) return Status::Ok();
+    int64_t newest = 0;
+    for (const UsageRecord& u : records) newest = std::max(newest, u.time_ms);
+    HIR_RETURN_IF_ERROR(status_of(
+        db_->exec("INSERT INTO ledger_batches (id, time_ms) VALUES ($1, $2)", {std::string(batch_id), newest})));
+    // A retry never comes a day late: older ids are forgotten now and then, in this transaction.
+    if (++batches_since_prune_ >= kPruneEvery) {
+      batches_since_prune_ = 0;
+      HIR_RETURN_IF_ERROR(status_of(
+          db_->exec("DELETE FROM ledger_batches WHERE time_ms < $1", {newest - kKeepBatchIdsMs})));
+    }
+  }
   for (size_t start = 0; start < records.size(); start += kRowsPerInsert) {
     size_t n = std::min(kRowsPerInsert, records.size() - start);
     SqlParams params;

@@ -35,8 +35,10 @@ int latest_schema_version();
 class UsageSink {
  public:
   virtual ~UsageSink() = default;
-  // Writes every record or none (one transaction).
-  virtual Status append_usage(std::span<const UsageRecord> records) = 0;
+  // Writes every record or none (one transaction). batch_id, when not empty, names the batch
+  // across retries: a batch with an id the sink has already committed is not written again (a
+  // COMMIT whose answer was lost with its connection is retried, and must not count twice).
+  virtual Status append_usage(std::span<const UsageRecord> records, std::string_view batch_id) = 0;
 };
 
 struct UsageQuery {

@@ -77,6 +77,42 @@ TEST(LedgerPostgres, SurvivesADroppedConnection) {
   EXPECT_EQ(*(*store)->count_usage(), 50);
 }
 
+// A COMMIT that went through but whose answer was lost (the connection dropped after the server
+// committed): the writer tries the batch again, and the database must not hold it twice.
+class LosesTheFirstAnswer : public UsageSink {
+ public:
+  explicit LosesTheFirstAnswer(UsageSink& inner) : inner_(inner) {}
+  Status append_usage(std::span<const UsageRecord> records, std::string_view batch_id) override {
+    Status s = inner_.append_usage(records, batch_id);
+    if (s.ok() && !lost_one_) {
+      lost_one_ = true;
+      return Unavailable("the connection dropped before COMMIT's answer came");
+    }
+    return s;
+  }
+
+ private:
+  UsageSink& inner_;
+  bool lost_one_ = false;  // the writer's thread alone calls this
+};
+
+TEST_P(LedgerTest, ABatchWhoseCommitAnswerWasLostIsWrittenOnce) {
+  HIR_FRESH_STORE_URL(url, GetParam());
+  auto store = open_store(url);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  LosesTheFirstAnswer sink(**store);
+  LedgerOptions o;
+  o.retry_backoff = std::chrono::milliseconds(1);
+  o.max_delay = std::chrono::hours(1);  // one batch, written at the stop
+  LedgerWriter writer(sink, o);
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(writer.submit(make_usage(i, "once-" + std::to_string(i), "", "", 1, 1)));
+  writer.flush_and_stop();
+  auto c = writer.counters();
+  EXPECT_EQ(c.write_errors, 1u);
+  EXPECT_EQ(c.written, 30u);
+  EXPECT_EQ(*(*store)->count_usage(), 30);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::ValuesIn(testing::kBackends),
                          testing::backend_name);
 
@@ -84,7 +120,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, LedgerTest, ::testing::ValuesIn(testing::kBac
 class GatedSink : public UsageSink {
  public:
   explicit GatedSink(UsageSink& inner) : inner_(inner) {}
-  Status append_usage(std::span<const UsageRecord> records) override {
+  Status append_usage(std::span<const UsageRecord> records, std::string_view batch_id) override {
     std::unique_lock lk(mu_);
     ++calls_;
     cv_.notify_all();
@@ -93,7 +129,7 @@ class GatedSink : public UsageSink {
       --failures_left_;
       return Status(failure_code_, "injected failure");
     }
-    return inner_.append_usage(records);
+    return inner_.append_usage(records, batch_id);
   }
   void open() {
     std::lock_guard lk(mu_);

@@ -347,7 +347,7 @@ TEST_P(StoreTest, LedgerRowsRoundTripAndFilter) {
     u.service_ms = i % 2 ? 0.5 + i : -1;    // reported by odd rows only
     rows.push_back(u);
   }
-  ASSERT_TRUE(s->append_usage(rows).ok());
+  ASSERT_TRUE(s->append_usage(rows, "").ok());
   EXPECT_EQ(*s->count_usage(), 150);
   UsageQuery q;
   q.since_ms = 1'700'000'000'010;
@@ -396,7 +396,7 @@ TEST_P(StoreTest, LedgerRowsFromBeforeServiceTimeReadAsUnknown) {
   EXPECT_EQ(s->migrations_applied(), latest_schema_version() - 2);
   auto fresh = make_usage(1'700'000'000'001, "new", "mcu-1", "mcu", 11.0, 100);
   fresh.service_ms = 9.75;
-  ASSERT_TRUE(s->append_usage(std::vector<UsageRecord>{fresh}).ok());
+  ASSERT_TRUE(s->append_usage(std::vector<UsageRecord>{fresh}, "").ok());
   auto got = s->query_usage(UsageQuery{});
   ASSERT_TRUE(got.ok()) << got.status().to_string();
   ASSERT_EQ(got->size(), 2u);
