@@ -459,12 +459,12 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse> r) {
     const int status = r.ok() ? r->status : 0;
     if (done) done(status);  // a batch queue's slot: freed first, as for a merged call
-    answered(call, cand, t0, std::move(r), cancel && cancel->cancelled(), 1.0, out_id);
+    answered(call, cand, t0, std::move(r), cancel && cancel->cancelled(), std::nullopt, out_id);
   }, cancel);
 }
 
 void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand, TimePoint t0,
-                             Result<HttpResponse> r, bool cancelled, double share, uint32_t out_id) {
+                             Result<HttpResponse> r, bool cancelled, std::optional<Money> price, uint32_t out_id) {
   std::lock_guard<std::recursive_mutex> guard(call->mu);
   came_back(*call, out_id);  // under the lock that settle() takes: charged once, by one of them
   CoreRouting& routing = *call->gen->routing;
@@ -487,12 +487,11 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
     routing.result(cand.ti, cand.vi, o, elapsed);
     return;
   }
-  // Of a merged call, this request's share of the call's price.
-  auto price = [&] { return Money::from_usd(attempt_cost(cand, ms).usd() * share); };
+  if (!price) price = attempt_cost(cand, ms);
   if (!r.ok()) {
     call->timed_out |= timeout;
     routing.result(cand.ti, cand.vi, failed, elapsed);
-    if (timeout) charge(*call, cand, price());  // it was on the wire: the target may have run it
+    if (timeout) charge(*call, cand, *price);  // it was on the wire: the target may have run it
     return fail_attempt(call, cand, r.status().message(), ms);
   }
   if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
@@ -500,7 +499,7 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
     call->bad_gateway |= bad_gateway(r->status);
     bool busy = r->status == 503 || r->status == 429;
     routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
-    if (!busy) charge(*call, cand, price());  // it ran and failed; a busy target ran nothing
+    if (!busy) charge(*call, cand, *price);  // it ran and failed; a busy target ran nothing
     return fail_attempt(call, cand, upstream_reason(*r), ms);
   }
   routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request

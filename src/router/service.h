@@ -154,11 +154,12 @@ class RouterService {
   bool accurate_enough(const Call& call, const InferResponse& stored) const;
   static bool fits(const InferResponse& stored, const ModelSignature& sig);
   // cancelled: its Cancellation fired (a hedge's loser, once the other copy answered).
-  // share: of a merged call's price, when this attempt was one of its requests.
+  // price: what this attempt costs if it is charged, when it was one request of a merged call
+  // (its share of the call's price; the call's time, not its wait for the call); else from t0.
   // out_id: its Call::out entry, when tracked (a hedged request's).
   static constexpr uint32_t kUntracked = ~uint32_t{0};
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
-                Result<net::HttpResponse> r, bool cancelled = false, double share = 1.0,
+                Result<net::HttpResponse> r, bool cancelled = false, std::optional<Money> price = std::nullopt,
                 uint32_t out_id = kUntracked);
   // What the request pays for an attempt: its cost, the routing core's spend rate, the target's
   // hir_cost_usd_total. An attempt is charged when its target may have run it: it answered

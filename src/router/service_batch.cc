@@ -338,8 +338,10 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
   }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     // The call failed: each member falls back as it would have on its own.
-    const double share = 1.0 / static_cast<double>(taken.size());  // of the call's price, if charged
-    for (Waiting* m : taken) answered(m->call, m->cand, m->since, r, false, share);
+    // Each pays its share of the call (its time on the wire, not the members' waits before it).
+    const double call_ms = to_ms(now - t0), n = static_cast<double>(taken.size());
+    for (Waiting* m : taken)
+      answered(m->call, m->cand, m->since, r, false, Money::from_usd(attempt_cost(m->cand, call_ms).usd() / n));
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");

@@ -67,6 +67,7 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
     // goes on to the next step as if this one had not been planned.
     if (!call->skipped.empty()) call->skipped += "; ";
     call->skipped += cand.target->name + ": " + st.message();
+    came_back(*call, out_id);  // never sent
     return attempt(std::move(call));
   }
   routing.dispatched(cand.ti);

@@ -82,10 +82,10 @@ void LedgerWriter::run() {
     }
     writing_ = n;
     lk.unlock();
-    const bool written = write_batch(batch);
+    const Status written = write_batch(batch);
     lk.lock();
     writing_ = 0;
-    if (!written && stopping_) {
+    if (written.code() == Code::kUnavailable && stopping_) {
       // The database is still failing after this batch's last tries at stop: the rest would
       // each wait as long for the same answer, and the process is waiting to exit.
       lost_.fetch_add(queue_.size(), std::memory_order_relaxed);
@@ -104,7 +104,7 @@ std::string LedgerWriter::next_batch_id() {
   return id_prefix_ + std::to_string(batches_made_++);
 }
 
-bool LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
+Status LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
   // One id for every try of this batch: a try whose COMMIT went through unanswered is not
   // written twice by the next (UsageSink::append_usage).
   const std::string id = next_batch_id();
@@ -116,7 +116,7 @@ bool LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
     if (s.ok()) {
       written_.fetch_add(batch.size(), std::memory_order_relaxed);
       batches_.fetch_add(1, std::memory_order_relaxed);
-      return true;
+      return s;
     }
     write_errors_.fetch_add(1, std::memory_order_relaxed);
     std::unique_lock lk(mu_);
@@ -126,10 +126,11 @@ bool LedgerWriter::write_batch(std::span<const UsageRecord> batch) {
       if (waited_for_database) {  // stopping now: a fresh, short count of tries
         waited_for_database = false;
         pause = opt_.retry_backoff;
+        tries_left = opt_.max_retries;
       }
       if (tries_left-- <= 0) {
         lost_.fetch_add(batch.size(), std::memory_order_relaxed);
-        return false;
+        return s;
       }
     }
     waited_for_database |= wait;

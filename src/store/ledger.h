@@ -66,7 +66,8 @@ class LedgerWriter {
 
  private:
   void run();
-  bool write_batch(std::span<const UsageRecord> batch);  // false: given up, counted in lost_
+  // Ok when written; else the last failure, once given up (counted in lost_).
+  Status write_batch(std::span<const UsageRecord> batch);
   std::string next_batch_id();
 
   UsageSink& sink_;

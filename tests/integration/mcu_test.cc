@@ -94,9 +94,10 @@ Emu start_emu(const std::string& dir, const std::string& name, bool tcp, std::ve
 
 // hir serve with mcu-1 (the cheapest, over `devices`) and cloud-1 (a worker serving `cloud_model`).
 Proc start_mcu_router(const std::string& dir, const std::vector<std::string>& devices, int cloud_port,
-                      const std::string& cloud_model, const std::string& mcu_extra = "") {
+                      const std::string& cloud_model, const std::string& mcu_extra = "",
+                      const std::string& top_yaml = "") {
   std::ofstream cfg(dir + "/router.yaml");
-  cfg << "targets:\n  - {name: mcu-1, class: mcu, devices: [";
+  cfg << top_yaml << "targets:\n  - {name: mcu-1, class: mcu, devices: [";
   for (size_t i = 0; i < devices.size(); ++i) cfg << (i ? ", " : "") << '"' << devices[i] << '"';
   cfg << "], cost_per_request_usd: 0.00000005, timeout_ms: 2000, expected_rtt_ms: 0" << mcu_extra << "}\n"
       << "  - {name: cloud-1, url: \"http://127.0.0.1:" << cloud_port
@@ -384,6 +385,27 @@ TEST_F(McuIT, ABadTensorReadForAnMcuIsCountedAndLogged) {
   const std::string page = call(router.port, "GET", "/metrics").body;
   EXPECT_NE(page.find(R"(hir_requests_total{model="fmnist",outcome="invalid",target="none"} 1)"), std::string::npos) << page;
   EXPECT_TRUE(eventually([&] { return log_gets(router.log, R"("event":"request_invalid")") && log_gets(router.log, R"("request_id":"short-1")"); }));
+}
+
+// A hedged request whose input the MCU cannot take (two rows) skips that step without sending
+// it: it pays the cloud's answer alone, not the MCU's price for an attempt that never was.
+TEST_F(McuIT, AHedgedRequestPaysNothingForAnMcuStepItSkipped) {
+  Emu emu = start_emu(dir_, "mcu-tcp", true);
+  Proc cloud = start_worker(dir_, "cloud", {"--models", "fmnist-tiny"});
+  Proc router = start_mcu_router(dir_, {emu.address}, cloud.port, "fmnist-tiny", "",
+                                 "server: {threads: 2}\nrouting: {hedge_when_p95_over: 0.01}\n");
+  ASSERT_TRUE(wait_devices_up(router, 1)) << call(router.port, "GET", "/v1/targets").body;
+  ASSERT_TRUE(wait_mcu_planned(router));
+  std::string body = R"({"id":"two","parameters":{"priority":"critical","latency_budget_ms":500},"inputs":[{"name":"input","shape":[2,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 2 * 784; ++i) body += i ? ",0" : "0";
+  body += "]}]}";
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  auto r = call(router.port, "POST", "/v2/models/fmnist/infer", body, h);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto d = decode(r);
+  EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "cloud-1");
+  EXPECT_NEAR(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0.0002, 1e-12);
 }
 
 #endif  // HIR_MCU_EMU_BIN

@@ -323,6 +323,40 @@ TEST(LedgerWriter, ASmallQueueIsWrittenWithoutWaitingForABatchItCannotHold) {
   EXPECT_EQ(*store->count_usage(), 200);
 }
 
+// A batch the database refuses for itself (a constraint, say) is given up at the stop, and the
+// batches behind it are still written: only a database that is down loses the queue at once.
+class RefusesPoison : public UsageSink {
+ public:
+  explicit RefusesPoison(UsageSink& inner) : inner_(inner) {}
+  Status append_usage(std::span<const UsageRecord> records, std::string_view batch_id) override {
+    for (const UsageRecord& u : records)
+      if (u.request_id == "poison") return Status(Code::kFailedPrecondition, "a constraint refused it");
+    return inner_.append_usage(records, batch_id);
+  }
+
+ private:
+  UsageSink& inner_;
+};
+
+TEST(LedgerWriter, ABatchRefusedAtTheStopDoesNotTakeTheQueueWithIt) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  RefusesPoison sink(*store);
+  LedgerOptions o;
+  o.batch_size = 2;
+  o.max_retries = 1;
+  o.retry_backoff = std::chrono::milliseconds(1);
+  o.max_delay = std::chrono::hours(1);
+  LedgerWriter writer(sink, o);
+  ASSERT_TRUE(writer.submit(make_usage(0, "poison", "", "", 1, 1)));
+  for (int i = 1; i < 10; ++i) ASSERT_TRUE(writer.submit(make_usage(i, "fine", "", "", 1, 1)));
+  writer.flush_and_stop();
+  auto c = writer.counters();
+  EXPECT_EQ(c.lost, 2u);  // the poisoned batch: it and the record beside it
+  EXPECT_EQ(c.written, 8u);
+  EXPECT_EQ(*store->count_usage(), 8);
+}
+
 TEST(LedgerWriter, DestructorFlushes) {
   auto store = memory_store();
   ASSERT_TRUE(store);
