@@ -17,13 +17,12 @@ HttpResponse RouterService::metadata_response(const Generation& gen, const std::
 }
 
 HttpResponse RouterService::model_list_response(const Generation& gen) const {
+  // KServe's shape, as hir-worker answers: {"models": ["name", ...]}.
   const Config& cfg = *gen.cfg;
   std::string body = R"({"models":[)";
   for (size_t i = 0; i < cfg.models.size(); ++i) {
     if (i) body += ',';
-    body += R"({"name":)";
     protocol::append_json_string(body, cfg.models[i].signature.name);
-    body += R"(,"versions":["1"]})";
   }
   body += "]}";
   return net::json_response(200, std::move(body));

@@ -62,6 +62,9 @@ TEST_F(RouterIT, HealthMetadataAndReady) {
   EXPECT_EQ(rsig->name, "fmnist");
   EXPECT_EQ(rsig->outputs.at(0).name, "probabilities");
   EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/ready").status, 200);
+  // The model list in KServe's shape, as the worker's.
+  EXPECT_EQ(call(r.port, "GET", "/v2/models").body, R"({"models":["fmnist"]})");
+  EXPECT_EQ(call(w.port, "GET", "/v2/models").body, R"({"models":["fmnist-small"]})");
   EXPECT_EQ(call(r.port, "GET", "/v2/models/nope").status, 404);
   EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/versions/9").status, 404);
 }
