@@ -238,8 +238,13 @@ ModelConfig parse_model(const YAML::Node& n, size_t i, const Config& cfg) {
   }
   const auto& vs = n["variants"];
   if (!vs || !vs.IsSequence() || vs.size() == 0) fail(w, "needs at least one variant");
-  for (size_t j = 0; j < vs.size(); ++j)
-    m.variants.push_back(parse_variant(vs[j], w + ".variants[" + std::to_string(j) + "]", cfg));
+  for (size_t j = 0; j < vs.size(); ++j) {
+    const std::string vw = w + ".variants[" + std::to_string(j) + "]";
+    m.variants.push_back(parse_variant(vs[j], vw, cfg));
+    // A target calls a variant by name: two of one name would be one model to it.
+    for (size_t k = 0; k + 1 < m.variants.size(); ++k)
+      if (m.variants[k].name == m.variants.back().name) fail(vw, "variant '" + m.variants.back().name + "' defined twice");
+  }
   return m;
 }
 

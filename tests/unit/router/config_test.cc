@@ -79,6 +79,9 @@ TEST(Config, ErrorsNameTheProblem) {
   std::string dup = kMinimal;
   dup.replace(dup.find("name: c1"), 8, "name: e1");
   EXPECT_NE(expect_error(dup).find("defined twice"), std::string::npos);
+  std::string dup_variant = kMinimal;
+  dup_variant.replace(dup_variant.find("name: m-large"), 13, "name: m-small");
+  EXPECT_NE(expect_error(dup_variant).find("variant 'm-small' defined twice"), std::string::npos);
   std::string bad_acc = kMinimal;
   bad_acc.replace(bad_acc.find("accuracy: 0.91"), 14, "accuracy: 91.0");
   EXPECT_NE(expect_error(bad_acc).find("accuracy"), std::string::npos);
