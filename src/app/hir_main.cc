@@ -82,10 +82,13 @@ int main(int argc, char** argv) {
   auto* sim = app.add_subcommand("sim", "Simulate a fleet and its faults with the routing code; compare with baselines");
   sim->add_option("scenario", sopt.scenario_path, "Scenario YAML (see scenarios/ and docs/simulator.md)")
       ->required()->check(CLI::ExistingFile);
-  auto* seed_opt = sim->add_option("--seed", sim_seed, "Random seed (default: the scenario's)");
+  auto* seed_opt = sim->add_option("--seed", sim_seed, "Random seed (default: the scenario's)")
+                      ->check(CLI::Validator(
+                          [](std::string& v) { return v.starts_with('-') ? std::string("a seed is 0 or more") : std::string(); },
+                          "UINT"));
   sim->add_option("--json", sopt.json_path, "Also write the figures as JSON to this file");
   sim->add_option("-n,--requests", sopt.max_requests, "Simulate this many requests (default: the scenario's duration)")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{100000000}));
+      ->check(CLI::Range(uint64_t{1}, hir::sim::kMaxSimRequests));
   sim->add_flag("--progress", sopt.progress, "Show a progress bar on stderr");
   sim->footer("Example: hir sim scenarios/steady.yaml --seed 7 --json steady.json");
 

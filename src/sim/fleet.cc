@@ -93,20 +93,32 @@ Result<Fleet> build_fleet(const Scenario& s, uint64_t slow_seed) {
       f.devices.push_back(std::move(d));
     }
   }
-  for (const auto& c : s.faults.churn)
-    if (find_group(s, c.group) < 0) return InvalidArgument("faults.churn: unknown group '" + c.group + "'");
-  for (const auto* list : {&s.faults.brownouts, &s.faults.outages})
-    for (const auto& w : *list)
-      if (find_group(s, w.where) < 0) return InvalidArgument("faults: unknown group '" + w.where + "'");
-  for (const auto& sl : s.faults.slow)
-    if (find_group(s, sl.group) < 0) return InvalidArgument("faults.slow_devices: unknown group '" + sl.group + "'");
-  for (const auto& p : s.faults.partitions) {
+  // Each reference names where it is, as the parser's errors do: "faults.outages[1]: ...".
+  auto at = [](const char* list, size_t i) { return std::string(list) + "[" + std::to_string(i) + "]"; };
+  for (size_t i = 0; i < s.faults.churn.size(); ++i)
+    if (find_group(s, s.faults.churn[i].group) < 0)
+      return InvalidArgument(at("faults.churn", i) + ": unknown group '" + s.faults.churn[i].group + "'");
+  for (const auto& [list, name] : {std::pair{&s.faults.brownouts, "faults.brownouts"}, std::pair{&s.faults.outages, "faults.outages"}})
+    for (size_t i = 0; i < list->size(); ++i)
+      if (find_group(s, (*list)[i].where) < 0)
+        return InvalidArgument(at(name, i) + ": unknown group '" + (*list)[i].where + "'");
+  for (size_t i = 0; i < s.faults.slow.size(); ++i)
+    if (find_group(s, s.faults.slow[i].group) < 0)
+      return InvalidArgument(at("faults.slow_devices", i) + ": unknown group '" + s.faults.slow[i].group + "'");
+  for (size_t i = 0; i < s.faults.partitions.size(); ++i) {
+    const auto& p = s.faults.partitions[i];
     bool found = false;
     for (const auto& n : f.site_names) found = found || n == p.where;
-    if (!found) return InvalidArgument("faults.partitions: unknown site '" + p.where + "'");
+    if (!found) return InvalidArgument(at("faults.partitions", i) + ": unknown site '" + p.where + "'");
   }
-  for (const auto& [name, w] : s.workload.models)
-    if (!f.registry.find_model(name)) return InvalidArgument("workload.models: unknown model '" + name + "'");
+  for (const auto& [name, w] : s.workload.models) {
+    const auto* m = f.registry.find_model(name);
+    if (!m) return InvalidArgument("workload.models: unknown model '" + name + "'");
+    // Its requests could only fail, and would leave every policy's accuracy blind to them.
+    if (w > 0 && f.kinds_of_model[static_cast<size_t>(m - &f.registry.model(0))].empty())
+      return InvalidArgument("workload.models: no target group serves model '" + name +
+                             "' (list one of its variants in a group's 'serves')");
+  }
   return f;
 }
 

@@ -1,5 +1,7 @@
 #include "sim/report.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "core/json_string.h"
@@ -104,8 +106,9 @@ std::string format_text(const Report& r) {
   row("fallback rate", [&](const Figures& x) { return pct(x.fallback_rate); });
   row("edge utilization", [&](const Figures& x) { return pct(x.edge_utilization); });
   row("cost per inference $", [](const Figures& x) { return fmt::format("{:.3g}", x.cost_per_inference_usd); });
-  row("cost vs cloud-only", [&](const Figures& x) { return pct(x.cost_vs_cloud); });
-  row("saving vs cloud-only", [&](const Figures& x) { return pct(1 - x.cost_vs_cloud); });
+  // Not defined (n/a) when the cloud-only run spent nothing: a scenario without a cloud group.
+  row("cost vs cloud-only", [&](const Figures& x) { return std::isfinite(x.cost_vs_cloud) ? pct(x.cost_vs_cloud) : "n/a"; });
+  row("saving vs cloud-only", [&](const Figures& x) { return std::isfinite(x.cost_vs_cloud) ? pct(1 - x.cost_vs_cloud) : "n/a"; });
   row("total cost $", [](const Figures& x) { return fmt::format("{:.4f}", x.total_cost.usd()); });
   row("shed", [](const Figures& x) { return fmt::format("{}", x.shed); });
   row("failed", [](const Figures& x) { return fmt::format("{}", x.failed); });
@@ -141,7 +144,8 @@ std::string format_json(const Report& r) {
         x.requests, x.ok, x.failed, x.shed, x.fell_back, x.hedged, x.oracle_feasible, x.routed_right,
         x.routing_accuracy, x.blind_oracle_feasible, x.blind_routed_right, x.blind_routing_accuracy,
         x.no_idle_cheaper_right, x.no_idle_cheaper_accuracy, x.p50_ms, x.p95_ms, x.p99_ms, x.success_rate, x.fallback_rate, x.edge_utilization,
-        x.total_cost.usd(), x.cost_per_inference_usd, x.cost_vs_cloud);
+        x.total_cost.usd(), x.cost_per_inference_usd,
+        std::isfinite(x.cost_vs_cloud) ? fmt::format("{}", x.cost_vs_cloud) : std::string("null"));
     for (size_t c = 0; c < 4; ++c)
       out += fmt::format("{}\"{}\":{}", c ? "," : "", routing::hardware_class_name(static_cast<routing::HardwareClass>(c)),
                          x.answered_by_class[c]);

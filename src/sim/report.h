@@ -36,7 +36,7 @@ struct Figures {
          blind_routing_accuracy = 0, no_idle_cheaper_accuracy = 0;
   Money total_cost;
   double cost_per_inference_usd = 0;
-  double cost_vs_cloud = 0;  // total / always-cloud total (0 until set)
+  double cost_vs_cloud = 0;  // total / always-cloud total; NaN when always-cloud spent nothing
   std::array<uint64_t, 4> answered_by_class{};  // by HardwareClass
   double window_s = 0;
   uint64_t events = 0;

@@ -4,7 +4,9 @@
 
 #include "core/yaml_fields.h"
 
+#include <cmath>
 #include <fstream>
+#include <numbers>
 #include <set>
 #include <sstream>
 
@@ -15,17 +17,38 @@ using yamlf::check_keys;
 using yamlf::fail;
 using yamlf::get;
 
-std::string fmt_range(const char* key, double lo, double hi) {
+// A key without a default (fallback outside lo..hi) is required; one with a default is not.
+std::string fmt_range(const char* key, double lo, double hi, bool missing) {
   std::ostringstream o;
-  o << "'" << key << "' is required and must be within " << lo << ".." << hi;
+  o << "'" << key << (missing ? "' is required and must be within " : "' must be within ") << lo << ".." << hi;
   return o.str();
 }
 
 double number(const YAML::Node& n, const char* key, const std::string& where, double fallback,
               double lo, double hi) {
   double v = get<double>(n, key, where, fallback);
-  if (!(v >= lo && v <= hi)) fail(where, fmt_range(key, lo, hi));
+  if (!(v >= lo && v <= hi)) fail(where, fmt_range(key, lo, hi, !n[key]));
   return v;
+}
+
+std::string num_text(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+// A count: a whole number within lo..hi (2.5 devices is a mistake, not 2).
+int64_t whole(const YAML::Node& n, const char* key, const std::string& where, double fallback, double lo,
+              double hi) {
+  const double v = number(n, key, where, fallback, lo, hi);
+  if (v != std::floor(v)) fail(where, "'" + std::string(key) + "' must be a whole number");
+  return static_cast<int64_t>(v);
+}
+
+// Names that faults, serves and the workload refer to must each mean one thing.
+void check_unique(std::set<std::string>& seen, const std::string& name, const std::string& where,
+                  const char* what) {
+  if (!seen.insert(name).second) fail(where, std::string(what) + " '" + name + "' defined twice");
 }
 
 std::string required(const YAML::Node& n, const char* key, const std::string& where) {
@@ -42,17 +65,21 @@ LogNormal parse_dist(const YAML::Node& n, const std::string& where) {
 std::vector<ModelSpec> parse_models(const YAML::Node& n) {
   if (!n || !n.IsSequence() || n.size() == 0) fail("models", "must be a non-empty list");
   std::vector<ModelSpec> out;
+  std::set<std::string> models;
   for (size_t i = 0; i < n.size(); ++i) {
     std::string w = "models[" + std::to_string(i) + "]";
     check_keys(n[i], {"name", "variants"}, w);
     ModelSpec m{required(n[i], "name", w), {}};
+    check_unique(models, m.name, w, "model");
     const auto& vs = n[i]["variants"];
     if (!vs || !vs.IsSequence() || vs.size() == 0) fail(w, "'variants' must be a non-empty list");
+    std::set<std::string> variants;
     for (size_t j = 0; j < vs.size(); ++j) {
       std::string vw = w + ".variants[" + std::to_string(j) + "]";
       check_keys(vs[j], {"name", "accuracy", "accuracy_by_band", "size_bytes"}, vw);
       VariantSpec v;
       v.name = required(vs[j], "name", vw);
+      check_unique(variants, v.name, vw, "variant");
       v.accuracy = number(vs[j], "accuracy", vw, -1, 0, 1);
       v.accuracy_by_band = get<std::vector<double>>(vs[j], "accuracy_by_band", vw, {});
       for (double a : v.accuracy_by_band)
@@ -73,10 +100,10 @@ GroupSpec parse_group(const YAML::Node& n, const std::string& w) {
   auto hw = routing::parse_hardware_class(required(n, "class", w));
   if (!hw) fail(w, "'class' must be one of mcu, edge-cpu, edge-gpu, cloud");
   g.hw = *hw;
-  g.count = static_cast<int>(number(n, "count", w, 1, 1, 1e6));
-  g.sites = static_cast<int>(number(n, "sites", w, 1, 1, g.count));
-  g.concurrency = static_cast<uint32_t>(number(n, "concurrency", w, 1, 1, 1e6));
-  g.queue = static_cast<uint32_t>(number(n, "queue", w, 0, 0, 1e7));
+  g.count = static_cast<int>(whole(n, "count", w, 1, 1, 1e6));
+  g.sites = static_cast<int>(whole(n, "sites", w, 1, 1, g.count));
+  g.concurrency = static_cast<uint32_t>(whole(n, "concurrency", w, 1, 1, 1e6));
+  g.queue = static_cast<uint32_t>(whole(n, "queue", w, 0, 0, 1e7));
   g.cost_per_request = Money::from_usd(number(n, "cost_per_request_usd", w, 0, 0, 1e3));
   g.cost_per_second = Money::from_usd(number(n, "cost_per_second_usd", w, 0, 0, 1e3));
   if (!n["rtt"]) fail(w, "'rtt' is required");
@@ -114,9 +141,12 @@ Weighted<T> parse_weighted(const YAML::Node& n, const std::string& where, F&& pa
     } catch (const YAML::Exception&) {
       fail(where, "the weight of '" + key + "' must be a number");
     }
-    if (!(w >= 0)) fail(where, "the weight of '" + key + "' must be >= 0");
+    if (!(w >= 0 && w <= 1e12)) fail(where, "the weight of '" + key + "' must be within 0..1e12");
     out.emplace_back(parse_key(key, where + "." + key), w);
   }
+  double total = 0;
+  for (const auto& e : out) total += e.second;
+  if (!(total > 0)) fail(where, "needs a weight above 0");
   return out;
 }
 
@@ -135,6 +165,7 @@ WorkloadSpec parse_workload(const YAML::Node& n) {
   if (!n) fail(w, "is required");
   check_keys(n, {"rate", "diurnal", "models", "budgets_ms", "priorities", "min_accuracy", "complexity"}, w);
   WorkloadSpec wl;
+  if (n["diurnal"] && n["rate"]) fail(w, "give 'rate' or 'diurnal', not both ('diurnal' would replace 'rate')");
   if (n["diurnal"]) {
     const auto& d = n["diurnal"];
     check_keys(d, {"mean_rps", "amplitude", "period_s", "phase_s"}, w + ".diurnal");
@@ -240,16 +271,36 @@ RouterSpec parse_router(const YAML::Node& n) {
   r.default_budget_ms = number(n, "default_budget_ms", w, r.default_budget_ms, 1e-3, 3.6e6);
   r.edge_preference = number(n, "edge_preference", w, r.edge_preference, 0, 1);
   r.cloud_spend_cap_usd_per_s = number(n, "cloud_spend_cap_usd_per_s", w, 0, 0, 1e6);
-  r.max_fallbacks = static_cast<size_t>(number(n, "max_fallbacks", w, 2, 0, 16));
+  r.max_fallbacks = static_cast<size_t>(whole(n, "max_fallbacks", w, 2, 0, 16));
   r.hedge_when_p95_over = number(n, "hedge_when_p95_over", w, r.hedge_when_p95_over, 0, 10);
   r.report_interval_ms = number(n, "report_interval_ms", w, r.report_interval_ms, 1, 3.6e6);
   r.attempt_timeout_factor = number(n, "attempt_timeout_factor", w, r.attempt_timeout_factor, 0, 100);
   r.sample_groups_over = static_cast<size_t>(
-      number(n, "sample_groups_over", w, static_cast<double>(r.sample_groups_over), 0, 1e9));
+      whole(n, "sample_groups_over", w, static_cast<double>(r.sample_groups_over), 0, 1e9));
   return r;
 }
 
 }  // namespace
+
+double WorkloadSpec::rate_at(double t) const {
+  if (diurnal) {
+    const auto& d = *diurnal;
+    return std::max(0.0, d.mean_rps * (1 + d.amplitude * std::sin(2 * std::numbers::pi * (t - d.phase_s) / d.period_s)));
+  }
+  double r = 0;
+  for (const auto& p : rate)
+    if (p.at_s <= t) r = p.rps;
+  return r;
+}
+
+double WorkloadSpec::expected_requests(double duration_s) const {
+  // The midpoint rule over 10,000 slices: exact for the step rates, within a part in a million of
+  // a diurnal wave; a size check needs no more.
+  constexpr int kSlices = 10000;
+  double n = 0;
+  for (int i = 0; i < kSlices; ++i) n += rate_at((i + 0.5) * duration_s / kSlices);
+  return n * duration_s / kSlices;
+}
 
 Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string& origin) {
   try {
@@ -265,9 +316,27 @@ Result<Scenario> parse_scenario(const std::string& yaml_text, const std::string&
     s.models = parse_models(root["models"]);
     const auto& t = root["targets"];
     if (!t || !t.IsSequence() || t.size() == 0) fail("targets", "must be a non-empty list");
-    for (size_t i = 0; i < t.size(); ++i) s.groups.push_back(parse_group(t[i], "targets[" + std::to_string(i) + "]"));
+    std::set<std::string> groups;
+    for (size_t i = 0; i < t.size(); ++i) {
+      const std::string w = "targets[" + std::to_string(i) + "]";
+      s.groups.push_back(parse_group(t[i], w));
+      check_unique(groups, s.groups.back().name, w, "group");
+    }
     s.workload = parse_workload(root["workload"]);
+    if (!(s.workload.expected_requests(s.duration_s) >= 0.5))
+      fail("workload", "sends no request within duration_s (" + num_text(s.duration_s) + " s): check 'rate' or 'diurnal'");
     s.faults = parse_faults(root["faults"]);
+    // A window that opens after the end is never simulated: a typo in from_s, most likely.
+    auto in_run = [&](const std::vector<WindowFault>& ws, const std::string& w) {
+      for (size_t i = 0; i < ws.size(); ++i)
+        if (ws[i].from_s >= s.duration_s)
+          fail(w + "[" + std::to_string(i) + "]", "'from_s' (" + num_text(ws[i].from_s) +
+                                                      ") is not before the end of the scenario (duration_s " +
+                                                      num_text(s.duration_s) + ")");
+    };
+    in_run(s.faults.partitions, "faults.partitions");
+    in_run(s.faults.brownouts, "faults.brownouts");
+    in_run(s.faults.outages, "faults.outages");
     return s;
   } catch (const yamlf::FieldError& e) {
     return InvalidArgument(origin + ": " + e.message);

@@ -65,6 +65,10 @@ struct WorkloadSpec {
   Weighted<routing::Priority> priorities;
   Weighted<std::optional<double>> min_accuracy;  // nullopt: no accuracy need
   double complexity_min = 0, complexity_max = 1;
+
+  double rate_at(double t_s) const;  // requests per second at t
+  // The mean number of requests over [0, duration_s): the integral of rate_at.
+  double expected_requests(double duration_s) const;
 };
 
 struct ChurnSpec { std::string group; double mean_up_s = 0, mean_down_s = 0; };

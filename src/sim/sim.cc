@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "sim/engine.h"
 #include "sim/fleet.h"
@@ -13,6 +14,14 @@ namespace hir::sim {
 
 Result<Report> simulate(const Scenario& s, uint64_t seed, uint64_t max_requests,
                         const std::function<void(size_t, double)>& progress) {
+  // Every request's outcome is kept until the figures are computed (~0.5 KB each): a scenario
+  // past this would run out of memory hours in, not fail now.
+  const double requests = max_requests ? static_cast<double>(max_requests) : s.workload.expected_requests(s.duration_s);
+  if (requests > static_cast<double>(kMaxSimRequests))
+    return InvalidArgument(fmt::format(
+        "the scenario would simulate about {:.3g} requests (rate × duration_s), more than the {} that fit in "
+        "memory: shorten duration_s, lower the rate, or give --requests",
+        requests, kMaxSimRequests));
   auto fleet = build_fleet(s, stream_seed(seed, kSlowStream));
   if (!fleet.ok()) return fleet.status();
   auto cfg = policy_config(s.router);
@@ -33,7 +42,8 @@ Result<Report> simulate(const Scenario& s, uint64_t seed, uint64_t max_requests,
   for (const auto& x : rep.runs)
     if (x.policy == "always-cloud") cloud = x.total_cost;
   for (auto& x : rep.runs)
-    x.cost_vs_cloud = cloud.nano() > 0 ? static_cast<double>(x.total_cost.nano()) / static_cast<double>(cloud.nano()) : 0;
+    x.cost_vs_cloud = cloud.nano() > 0 ? static_cast<double>(x.total_cost.nano()) / static_cast<double>(cloud.nano())
+                                       : std::numeric_limits<double>::quiet_NaN();
   return rep;
 }
 
@@ -58,6 +68,15 @@ int run_sim(const SimOptions& o) {
     std::fprintf(stderr, "hir sim: %s\n", s.status().message().c_str());
     return 2;
   }
+  // A file that cannot be written is said before the run, not after it.
+  std::ofstream json_out;
+  if (!o.json_path.empty()) {
+    json_out.open(o.json_path);
+    if (!json_out) {
+      std::fprintf(stderr, "hir sim: cannot write %s\n", o.json_path.c_str());
+      return 2;
+    }
+  }
   uint64_t seed = o.seed.value_or(s->seed);
   const size_t runs = 1 + std::size(kBaselines);
   std::function<void(size_t, double)> progress;
@@ -65,14 +84,14 @@ int run_sim(const SimOptions& o) {
   auto rep = simulate(*s, seed, o.max_requests, progress);
   if (o.progress) std::fprintf(stderr, "\n");
   if (!rep.ok()) {
-    std::fprintf(stderr, "hir sim: %s\n", rep.status().message().c_str());
+    std::fprintf(stderr, "hir sim: %s: %s\n", o.scenario_path.c_str(), rep.status().message().c_str());
     return 2;
   }
   std::fputs(format_text(*rep).c_str(), stdout);
   if (!o.json_path.empty()) {
-    std::ofstream out(o.json_path);
-    out << format_json(*rep);
-    if (!out) {
+    json_out << format_json(*rep);
+    json_out.flush();
+    if (!json_out) {
       std::fprintf(stderr, "hir sim: cannot write %s\n", o.json_path.c_str());
       return 1;
     }

@@ -22,6 +22,9 @@ struct SimOptions {
 };
 
 // Every policy (hir first) over the scenario; `progress` gets (policy index, share done).
+// The most requests one run may simulate (--requests, or the scenario's rate × duration_s).
+inline constexpr uint64_t kMaxSimRequests = 10'000'000;
+
 Result<Report> simulate(const Scenario& s, uint64_t seed, uint64_t max_requests,
                         const std::function<void(size_t, double)>& progress = {});
 

@@ -13,17 +13,7 @@ Trace::Trace(const Scenario& s, const Fleet& f, uint64_t seed, uint64_t max_requ
     model_index_.push_back(static_cast<routing::ModelIndex>(f.registry.find_model(name) - &f.registry.model(0)));
 }
 
-double Trace::rate_at(double t) const {
-  const auto& w = s_.workload;
-  if (w.diurnal) {
-    const auto& d = *w.diurnal;
-    return std::max(0.0, d.mean_rps * (1 + d.amplitude * std::sin(2 * std::numbers::pi * (t - d.phase_s) / d.period_s)));
-  }
-  double r = 0;
-  for (const auto& p : w.rate)
-    if (p.at_s <= t) r = p.rps;
-  return r;
-}
+double Trace::rate_at(double t) const { return s_.workload.rate_at(t); }
 
 double Trace::max_rate() const {
   const auto& w = s_.workload;

@@ -43,7 +43,48 @@ TEST(Scenario, FleetRejectsUnknownReferences) {
   ASSERT_TRUE(s.ok()) << s.status().message();
   auto f = build_fleet(*s, 1);
   ASSERT_FALSE(f.ok());
-  EXPECT_NE(f.status().message().find("unknown group 'nope'"), std::string::npos);
+  EXPECT_NE(f.status().message().find("faults.outages[0]: unknown group 'nope'"), std::string::npos);
+}
+
+// Mistakes that ran before, silently: each is refused, naming where it is.
+TEST(Scenario, RefusesWhatWouldRunSilentlyWrong) {
+  auto error_of = [](std::string yaml, const std::string& from, const std::string& to) {
+    const auto at = yaml.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    if (at != std::string::npos) yaml.replace(at, from.size(), to);
+    auto s = parse_scenario(yaml, "x.yaml");
+    return s.ok() ? std::string("accepted") : s.status().message();
+  };
+  const std::string base = kTwoTier;
+  EXPECT_NE(error_of(base, "count: 3", "count: 2.5").find("'count' must be a whole number"), std::string::npos);
+  EXPECT_NE(error_of(base, "group: cloud", "group: edge").find("group 'edge' defined twice"), std::string::npos);
+  EXPECT_NE(error_of(base, "{name: b, accuracy: 0.95}", "{name: a, accuracy: 0.95}").find("variant 'a' defined twice"),
+            std::string::npos);
+  EXPECT_NE(error_of(base, "budgets_ms: {100: 1}", "budgets_ms: {100: 0}").find("needs a weight above 0"), std::string::npos);
+  EXPECT_NE(error_of(base, "  models: {m: 1}", "  diurnal: {mean_rps: 5}\n  models: {m: 1}").find("not both"),
+            std::string::npos);
+  EXPECT_NE(error_of(base, "{at_s: 0, rps: 100}, {at_s: 5, rps: 300}", "{at_s: 0, rps: 0}").find("sends no request"),
+            std::string::npos);
+  EXPECT_NE(error_of(base, "{at_s: 0, rps: 100}, {at_s: 5, rps: 300}", "{at_s: 20, rps: 100}").find("sends no request"),
+            std::string::npos);
+  auto late = parse_scenario(base + "faults: {outages: [{group: edge, from_s: 100, to_s: 200}]}\n", "x.yaml");
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.status().message().find("faults.outages[0]: 'from_s' (100) is not before the end"), std::string::npos)
+      << late.status().message();
+  // An optional key out of range is not said to be required.
+  EXPECT_NE(error_of(base, "duration_s: 10", "duration_s: 0").find("'duration_s' must be within"), std::string::npos);
+}
+
+// A model the workload sends that no group serves: its requests could only fail.
+TEST(Scenario, FleetRefusesAModelNobodyServes) {
+  std::string yaml = kTwoTier;
+  yaml.replace(yaml.find("models: [{name: m,"), 19, "models: [{name: z, variants: [{name: q, accuracy: 0.9}]}, {name: m,");
+  yaml.replace(yaml.find("models: {m: 1}"), 14, "models: {m: 1, z: 1}");
+  auto s = parse_scenario(yaml, "x");
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto f = build_fleet(*s, 1);
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("no target group serves model 'z'"), std::string::npos) << f.status().message();
 }
 
 TEST(Trace, FollowsThePiecewiseRate) {
