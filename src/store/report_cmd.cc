@@ -17,12 +17,14 @@ std::string default_database_url() {
 }
 
 int run_report(const ReportCommandOptions& o) {
-  auto fail = [](const Status& s) {
+  // 2 for what the command line got wrong (a usage error, as in every hir command), 1 for what
+  // the database did.
+  auto fail = [](const Status& s, int code = 1) {
     std::fprintf(stderr, "hir report: %s\n", s.message().c_str());
-    return 1;
+    return code;
   };
   auto format = parse_report_format(o.format);
-  if (!format.ok()) return fail(format.status());
+  if (!format.ok()) return fail(format.status(), 2);
   UsageQuery q;
   q.model = o.model;
   if (!o.since.empty()) {
@@ -30,12 +32,12 @@ int run_report(const ReportCommandOptions& o) {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
     auto since = parse_since(o.since, now_ms);
-    if (!since.ok()) return fail(since.status());
+    if (!since.ok()) return fail(since.status(), 2);
     q.since_ms = *since;
   }
   std::string url = o.database_url.empty() ? default_database_url() : o.database_url;
   auto parsed = parse_database_url(url);
-  if (!parsed.ok()) return fail(parsed.status());
+  if (!parsed.ok()) return fail(parsed.status(), 2);
   // A report never creates a database: a mistyped path should say so, not print zeros.
   std::error_code ec;
   if (parsed->backend == "sqlite" && parsed->target != ":memory:" &&

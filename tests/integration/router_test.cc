@@ -416,6 +416,17 @@ TEST_F(RouterIT, HelpIsACommandToo) {
   EXPECT_EQ(unknown->wait(std::chrono::seconds(30)), 2);
 }
 
+// hir report: what the command line got wrong exits 2, as every usage error; a missing database 1.
+TEST_F(RouterIT, ReportUsageErrorsExit2) {
+  auto bad_since = ChildProcess::spawn({HIR_BIN, "report", "--since", "5x"}, dir_ + "/report-since.log");
+  ASSERT_TRUE(bad_since.ok());
+  EXPECT_EQ(bad_since->wait(std::chrono::seconds(30)), 2);
+  EXPECT_NE(file_text(dir_ + "/report-since.log").find("unknown unit 'x'"), std::string::npos);
+  auto no_db = ChildProcess::spawn({HIR_BIN, "report", "--database", "sqlite://" + dir_ + "/none.db"}, dir_ + "/report-db.log");
+  ASSERT_TRUE(no_db.ok());
+  EXPECT_EQ(no_db->wait(std::chrono::seconds(30)), 1);
+}
+
 // A model named with --models whose file cannot be loaded stops the worker, as its --help says;
 // before, it went on and reported ready without that model, so a deploy passed its readiness probe.
 TEST_F(RouterIT, AWorkerStopsWhenAModelItWasToldToServeDoesNotLoad) {
