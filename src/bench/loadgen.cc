@@ -185,14 +185,23 @@ std::string format_summary(const Summary& s, double wall_seconds) {
   auto pct = [](size_t a, size_t b) { return b ? 100.0 * static_cast<double>(a) / static_cast<double>(b) : 0.0; };
   out += fmt::format("  requests      {} sent, {} ok ({:.2f}%), {:.0f} req/s\n", s.sent, s.ok,
                      pct(s.ok, s.sent), wall_seconds > 0 ? static_cast<double>(s.sent) / wall_seconds : 0);
-  out += fmt::format("  accuracy      {:.2f}% ({} of {} labelled images)\n", pct(s.correct, s.labelled),
-                     s.correct, s.labelled);
-  out += fmt::format("  latency ms    p50 {:.2f}  p95 {:.2f}  p99 {:.2f}  mean {:.2f}\n", s.p50, s.p95,
-                     s.p99, s.mean);
+  // Figures over no answer are not zeros: a run where nothing succeeded says so.
+  if (s.labelled > 0)
+    out += fmt::format("  accuracy      {:.2f}% ({} of {} labelled images)\n", pct(s.correct, s.labelled),
+                       s.correct, s.labelled);
+  else
+    out += "  accuracy      n/a (no labelled image was answered)\n";
+  if (s.ok > 0)
+    out += fmt::format("  latency ms    p50 {:.2f}  p95 {:.2f}  p99 {:.2f}  mean {:.2f}\n", s.p50, s.p95,
+                       s.p99, s.mean);
+  else
+    out += "  latency ms    n/a (no request was answered 200)\n";
   for (const auto& [t, n] : s.per_target)
     out += fmt::format("  target        {:<12} {:>6} ({:.1f}%)\n", t, n, pct(n, s.ok));
   for (const auto& [code, n] : s.per_status)
-    if (code != 200) out += fmt::format("  status        {:<12} {:>6}\n", code == 0 ? std::string("no reply") : std::to_string(code), n);
+    if (code != 200)
+      out += fmt::format("  status        {:<12} {:>6}{}\n", code == 0 ? std::string("no reply") : std::to_string(code), n,
+                         code == 0 ? "  (connection refused or reset, or no answer in time)" : "");
   return out;
 }
 
@@ -229,11 +238,15 @@ int run_bench(const BenchOptions& opts) {
       std::fprintf(stderr, "hir bench: cannot write %s\n", opts.report_path.c_str());
       return 1;
     }
-    std::fprintf(f,
-                 "{\"sent\":%zu,\"ok\":%zu,\"rps\":%.1f,\"p50_ms\":%.4f,\"p95_ms\":%.4f,\"p99_ms\":%.4f,"
-                 "\"mean_ms\":%.4f,\"accuracy\":%.4f}\n",
-                 s.sent, s.ok, wall > 0 ? static_cast<double>(s.sent) / wall : 0.0, s.p50, s.p95, s.p99,
-                 s.mean, s.labelled ? static_cast<double>(s.correct) / static_cast<double>(s.labelled) : 0.0);
+    // null for a figure over no answer (as hir report writes it).
+    auto ms = [&](double v) { return s.ok ? fmt::format("{:.4f}", v) : std::string("null"); };
+    const std::string json = fmt::format(
+        "{{\"sent\":{},\"ok\":{},\"rps\":{:.1f},\"p50_ms\":{},\"p95_ms\":{},\"p99_ms\":{},\"mean_ms\":{},"
+        "\"accuracy\":{}}}\n",
+        s.sent, s.ok, wall > 0 ? static_cast<double>(s.sent) / wall : 0.0, ms(s.p50), ms(s.p95), ms(s.p99), ms(s.mean),
+        s.labelled ? fmt::format("{:.4f}", static_cast<double>(s.correct) / static_cast<double>(s.labelled))
+                   : std::string("null"));
+    std::fputs(json.c_str(), f);
     std::fclose(f);
   }
   return s.ok == s.sent ? 0 : 1;
