@@ -1,6 +1,7 @@
 #include "bench/demo.h"
 
 #include <fmt/format.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -83,7 +84,7 @@ std::string get_body(const net::Url& url, const std::string& path) {
 // the health-check probe used for the workers would not notice one.
 // Binds as the emulator does (SO_REUSEADDR), so that connections an earlier run left in
 // TIME_WAIT on the port do not count as a listener.
-bool tcp_port_free(uint16_t port) {
+bool tcp_port_free(uint16_t port, const std::string& host = "127.0.0.1") {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
   int one = 1;
@@ -91,7 +92,8 @@ bool tcp_port_free(uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // A name ("localhost") or an address of another family: the loopback address it stands for here.
+  if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
@@ -205,7 +207,8 @@ int run_demo(const DemoOptions& opts) {
   router_url.port = cfg->server.port;
   addrs.emplace_back("router", router_url);
   for (const auto& [who, url] : addrs) {
-    if (get_status(url, "/v2/health/live") != 0) {
+    // Something that answers HTTP there, or anything at all that holds the port.
+    if (get_status(url, "/v2/health/live") != 0 || !tcp_port_free(url.port, url.host)) {
       std::fprintf(stderr, "hir demo: %s (for %s) is already in use; stop whatever listens there first\n",
                    url.authority().c_str(), who.c_str());
       return 1;
@@ -279,7 +282,8 @@ int run_demo(const DemoOptions& opts) {
       return 1;
     }
   }
-  if (!g_interrupted && !wait_fleet_up(router_url, cfg->demo_mcus.size(), cfg->targets.size(), std::chrono::seconds(10)))
+  if (!g_interrupted && !wait_fleet_up(router_url, cfg->demo_mcus.size(), cfg->targets.size(), std::chrono::seconds(10)) &&
+      !g_interrupted)  // an interrupted wait is no timeout
     std::printf("hir demo: not every target was up and reporting within 10 s; routing sends their share elsewhere\n");
   if (g_interrupted) {
     std::printf("hir demo: interrupted; stopping everything it started\n");
