@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -173,8 +174,15 @@ inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& 
   cfg << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
          "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
          "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n";
-  for (const auto& t : targets)
-    cfg << "      - {name: " << t.variant << ", targets: [" << t.name << "], accuracy: 0.9}\n";
+  // One variant per name, on every target that names it (a name given twice is refused).
+  std::vector<std::pair<std::string, std::string>> variants;  // name, its targets
+  for (const auto& t : targets) {
+    auto v = std::find_if(variants.begin(), variants.end(), [&](const auto& e) { return e.first == t.variant; });
+    if (v == variants.end()) variants.emplace_back(t.variant, t.name);
+    else v->second += ", " + t.name;
+  }
+  for (const auto& [name, on] : variants)
+    cfg << "      - {name: " << name << ", targets: [" << on << "], accuracy: 0.9}\n";
   cfg.close();
   return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
 }
