@@ -22,6 +22,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 
+#include "net/content_coding.h"
 #include "net/coro.h"
 #include "net/parsers.h"
 #include "net/timed_socket.h"
@@ -380,6 +381,15 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
     // answer nobody can receive.
     if (!s.stream.socket().is_open()) break;
 
+    // A body sent compressed is decoded here, once, before any handler reads it; one that cannot
+    // be is answered here (415, 413 or 400) and the connection goes on.
+    std::optional<HttpResponse> refused;
+    if (Status st = decode_request_body(req, opt.max_body_bytes); !st.ok())
+      refused = error_response(st.code() == Code::kUnimplemented       ? 415
+                               : st.code() == Code::kResourceExhausted ? 413
+                                                                       : 400,
+                               st.message());
+
     s.state = Session::State::kBusy;
     InFlight counted(s.server->in_flight);
     // Nothing pipelined behind this request (the usual case): free the read buffer while the
@@ -398,7 +408,8 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
       // The handler gets a copy: if it throws, unwinding drops its copy, and this one keeps
       // the guard from answering "dropped" before the catch can say what happened.
       try {
-        s.server->handler(std::move(req), Responder(responder));
+        if (refused) pending->complete(std::move(*refused));
+        else s.server->handler(std::move(req), Responder(responder));
       } catch (const std::exception& e) {
         pending->complete(error_response(500, std::string("handler failed: ") + e.what()));
       } catch (...) {

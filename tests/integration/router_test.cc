@@ -1,5 +1,6 @@
 // End-to-end: real hir-worker and hir serve processes on 127.0.0.1.
 #include <signal.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -106,6 +107,43 @@ TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {
     ASSERT_EQ(routed.status, 200) << zero << ": " << routed.body.substr(0, 200);
     EXPECT_EQ(decode(direct).outputs.at(0).data, decode(routed).outputs.at(0).data) << zero;
   }
+}
+
+// A body compressed as tritonclient sends it (request_compression_algorithm: gzip or deflate,
+// over the whole body, the header length still the plain JSON's): the same answer as plain.
+TEST_F(RouterIT, ACompressedRequestIsAnsweredAsThePlainOne) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  auto squeeze = [](const std::string& in, int window_bits) {
+    z_stream z{};
+    deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
+    std::string out(deflateBound(&z, in.size()) + 64, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    deflate(&z, Z_FINISH);
+    out.resize(out.size() - z.avail_out);
+    deflateEnd(&z);
+    return out;
+  };
+  for (const auto& item : {binary_[0], json_[1]}) {
+    auto plain = call(w.port, "POST", "/v2/models/fmnist-small/infer", item.body, body_headers(item));
+    ASSERT_EQ(plain.status, 200) << plain.body;
+    for (auto [coding, bits] : {std::pair{"gzip", 15 + 16}, std::pair{"deflate", 15}}) {
+      net::Headers h = body_headers(item);
+      h.set("Content-Encoding", coding);
+      for (int port : {w.port, r.port}) {
+        const std::string path = port == w.port ? "/v2/models/fmnist-small/infer" : "/v2/models/fmnist/infer";
+        auto res = call(port, "POST", path, squeeze(item.body, bits), h);
+        ASSERT_EQ(res.status, 200) << coding << " on " << port << ": " << res.body.substr(0, 200);
+        EXPECT_EQ(decode(res).outputs.at(0).data, decode(plain).outputs.at(0).data) << coding;
+      }
+    }
+  }
+  net::Headers br = body_headers(json_[0]);
+  br.set("Content-Encoding", "br");
+  EXPECT_EQ(call(r.port, "POST", "/v2/models/fmnist/infer", json_[0].body, br).status, 415);
 }
 
 TEST_F(RouterIT, RequestIdIsEchoedAndBadRequestsAre4xx) {
