@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -295,6 +296,16 @@ Status McuPool::accept_info(const McuDevice&, const hirfw_info_msg& info) {
   if (output_size_ != 0 && info.output_size != output_size_)
     return InvalidArgument("model has " + std::to_string(info.output_size) + " outputs, the pool's " +
                            std::to_string(output_size_));
+  // Same sizes are not the same model: one flashed with another blob would answer as this pool's
+  // variant, wrongly. The model's CRC-32 (frame-protocol.md, INFO) says which it runs.
+  if (!model_crc32_) model_crc32_ = opt_.model_crc32;
+  if (model_crc32_ && info.model_crc32 != *model_crc32_) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "runs the model with CRC-32 0x%08x, the pool's is 0x%08x (one pool serves one model)",
+                  info.model_crc32, *model_crc32_);
+    return InvalidArgument(buf);
+  }
+  model_crc32_ = info.model_crc32;
   output_size_ = info.output_size;
   input_size_.store(info.input_size, std::memory_order_release);
   return Status::Ok();

@@ -98,6 +98,7 @@ class McuPool final : private McuSink {
   const McuLoadCallback on_load_;
   std::atomic<size_t> input_size_{0};
   size_t output_size_ = 0;
+  std::optional<uint32_t> model_crc32_;  // the pool's model: set, or the first device's (I/O thread)
   UniqueFd wake_;
 
   mutable std::mutex mu_;  // guards everything below but the I/O thread's own buffers

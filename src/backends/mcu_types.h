@@ -28,6 +28,10 @@ inline uint32_t pool_queue_capacity(size_t max_outstanding, size_t devices) {
 struct McuPoolOptions {
   std::string name = "mcu";                 // for messages: the target or variant this pool serves
   std::string output_name = kMcuOutputName;  // the response tensor's name
+  // The model every device must run (its INFO's model_crc32). Unset: the first device to
+  // answer INFO sets it for the pool's life, and a device that runs another model (flashed with
+  // another blob of the same sizes) is refused, not served as this pool's variant.
+  std::optional<uint32_t> model_crc32;
   // Requests the pool holds at once, in flight and waiting for a free device. Beyond it submit()
   // answers kResourceExhausted. Storage for all of them is allocated once, at create().
   size_t max_outstanding = 32;

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <fstream>
 #include <set>
+#include <span>
 #include <sstream>
 
 #include "backends/mcu_address.h"
@@ -112,7 +113,8 @@ ServerConfig parse_server(const YAML::Node& n) {
 
 // Keys only one kind of target takes: HTTP endpoints, or MCU pools (class mcu with `devices`).
 constexpr const char* kHttpOnly[] = {"url", "token_env", "concurrency", "queue_capacity", "poll_load"};
-constexpr const char* kMcuOnly[] = {"devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding"};
+constexpr const char* kMcuOnly[] = {"devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding",
+                                   "model_crc32"};
 
 McuTargetConfig parse_mcu_keys(const YAML::Node& n, const std::string& w) {
   McuTargetConfig m;
@@ -130,6 +132,15 @@ McuTargetConfig parse_mcu_keys(const YAML::Node& n, const std::string& w) {
   int out = get<int>(n, "max_outstanding", w, static_cast<int>(m.max_outstanding));
   if (out < 1 || out > 100000) fail(w, "'max_outstanding' must be within 1..100000");
   m.max_outstanding = static_cast<uint32_t>(out);
+  if (n["model_crc32"]) {
+    // As the model blob's header and /v1/targets write it: 0x and eight hex digits.
+    const auto text = get<std::string>(n, "model_crc32", w, "");
+    uint32_t crc = 0;
+    const bool hex = text.size() == 10 && text.starts_with("0x") &&
+                     std::from_chars(text.data() + 2, text.data() + text.size(), crc, 16).ptr == text.data() + text.size();
+    if (!hex) fail(w, "'model_crc32' must be 0x and eight hex digits, as /v1/targets shows it (e.g. \"0x1a2b3c4d\")");
+    m.model_crc32 = crc;
+  }
   return m;
 }
 
@@ -137,7 +148,8 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
   std::string w = "targets[" + std::to_string(i) + "]";
   check_keys(n, {"name", "url", "class", "cost_per_request_usd", "cost_per_second_usd",
                  "token_env", "timeout_ms", "failure_domain", "concurrency", "queue_capacity", "expected_rtt_ms",
-                 "poll_load", "devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding"}, w);
+                 "poll_load", "devices", "attempt_timeout_ms", "max_attempts", "heartbeat_ms", "max_outstanding",
+                 "model_crc32"}, w);
   TargetConfig t;
   t.name = required_string(n, "name", w);
   if (Status st = check_name("name", t.name); !st.ok()) fail(w, st.message());
@@ -147,7 +159,7 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
   // pool the router drives itself over the frame protocol.
   const bool pool = static_cast<bool>(n["devices"]);
   if (pool && t.hw != HardwareClass::kMcu) fail(w, "'devices' is only for targets of class mcu");
-  for (const char* k : pool ? kHttpOnly : kMcuOnly)
+  for (const char* k : pool ? std::span<const char* const>(kHttpOnly) : std::span<const char* const>(kMcuOnly))
     if (n[k]) fail(w, std::string("'") + k + (pool ? "' is not for an MCU pool (it has 'devices')" : "' is only for an MCU pool (class mcu with 'devices')"));
   if (pool) {
     McuTargetConfig m = parse_mcu_keys(n, w);

@@ -31,6 +31,7 @@ struct McuTargetConfig {
   int max_attempts = 3;                                       // tries per request (lost frames)
   Duration heartbeat = std::chrono::milliseconds(200);        // the devices' STATUS period
   uint32_t max_outstanding = 32;  // requests the pool holds, in flight and waiting
+  std::optional<uint32_t> model_crc32;  // the model the devices must run (else the first one's)
 };
 
 struct TargetConfig {

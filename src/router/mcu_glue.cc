@@ -21,12 +21,14 @@ backends::McuPoolOptions McuFleet::pool_options(const TargetConfig& t) {
   o.attempt_timeout = t.mcu->attempt_timeout;
   o.max_attempts = t.mcu->max_attempts;
   o.heartbeat_interval = t.mcu->heartbeat;
+  o.model_crc32 = t.mcu->model_crc32;
   return o;
 }
 
 std::string McuFleet::key_of(const TargetConfig& t) {
-  return fmt::format("{}|{}|{}|{}|{}", t.url, to_ms(t.mcu->attempt_timeout), t.mcu->max_attempts,
-                     to_ms(t.mcu->heartbeat), t.mcu->max_outstanding);
+  return fmt::format("{}|{}|{}|{}|{}|{}", t.url, to_ms(t.mcu->attempt_timeout), t.mcu->max_attempts,
+                     to_ms(t.mcu->heartbeat), t.mcu->max_outstanding,
+                     t.mcu->model_crc32 ? static_cast<int64_t>(*t.mcu->model_crc32) : int64_t{-1});
 }
 
 Result<std::shared_ptr<backends::McuPool>> McuFleet::pool_for(const TargetConfig& t) {
@@ -93,11 +95,11 @@ void append_device(std::string& out, const backends::McuDeviceStats& d) {
   append_json_string(out, d.last_error);
   const auto& c = d.counters;
   out += fmt::format(
-      R"(,"since_last_frame_ms":{:.1f},"busy_fraction":{:.4f},"input_size":{},"output_size":{},"macs":{},)"
+      R"(,"since_last_frame_ms":{:.1f},"busy_fraction":{:.4f},"input_size":{},"output_size":{},"model_crc32":"0x{:08x}","macs":{},)"
       R"("counters":{{"infers_sent":{},"results_ok":{},"timeouts":{},"busy_replies":{},"device_errors":{},)"
       R"("bad_payloads":{},"stray_replies":{},"bad_crc":{},"bad_frame":{},"frames_ok":{},"status_frames":{},)"
       R"("connects":{},"disconnects":{}}})",
-      to_ms(d.since_last_frame), d.busy_fraction, d.input_size, d.output_size, d.macs, c.infers_sent, c.results_ok,
+      to_ms(d.since_last_frame), d.busy_fraction, d.input_size, d.output_size, d.model_crc32, d.macs, c.infers_sent, c.results_ok,
       c.timeouts, c.busy_replies, c.device_errors, c.bad_payloads, c.stray_replies, c.bad_crc, c.bad_frame,
       c.frames_ok, c.status_frames, c.connects, c.disconnects);
   if (d.last_status) {

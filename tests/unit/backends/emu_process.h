@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -85,7 +86,10 @@ class EmuProcess {
     const std::string dir = dir_tmpl;
     TempDir cleanup(dir);  // until the process owns it
     const std::string file = dir + (tcp ? "/port" : "/path");
-    std::vector<std::string> argv{emu_binary(), "--model", source_path("models/fmnist-tiny/int8/model.hirm")};
+    // The shipped model unless the caller names another.
+    std::vector<std::string> argv{emu_binary()};
+    if (std::find(extra.begin(), extra.end(), "--model") == extra.end())
+      argv.insert(argv.end(), {"--model", source_path("models/fmnist-tiny/int8/model.hirm")});
     if (tcp) {
       argv.insert(argv.end(), {"--tcp", std::to_string(port), "--port-file", file});
     } else {

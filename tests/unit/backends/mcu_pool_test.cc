@@ -2,8 +2,12 @@
 #include "backends/mcu_pool.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "unit/backends/emu_process.h"
@@ -101,6 +105,52 @@ TEST_F(McuPoolTest, TwoDevicesShareConcurrentRequests) {
   const auto s = pool->stats();
   EXPECT_GT(s.devices[0].counters.results_ok, 0u);
   EXPECT_GT(s.devices[1].counters.results_ok, 0u);
+}
+
+// A device flashed with another model of the same sizes answers, but not as this pool's variant:
+// it is refused at its INFO (it was taken, and served wrong classes as the pool's).
+TEST_F(McuPoolTest, ADeviceRunningAnotherModelIsRefused) {
+  // The shipped blob with one weight changed and its CRC-32 (over bytes 16..) written again at
+  // offset 12 (docs/model-blob.md): a valid model the firmware loads, of the same sizes.
+  std::ifstream in(test::source_path("models/fmnist-tiny/int8/model.hirm"), std::ios::binary);
+  std::string blob((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(blob.size(), 1024u);
+  auto crc_of = [](const std::string& b) {
+    return static_cast<uint32_t>(::crc32(0, reinterpret_cast<const Bytef*>(b.data() + 16), static_cast<uInt>(b.size() - 16)));
+  };
+  uint32_t stored;
+  std::memcpy(&stored, blob.data() + 12, 4);
+  ASSERT_EQ(stored, crc_of(blob)) << "the blob's CRC is not where docs/model-blob.md says";
+  std::string other = blob;
+  other[other.size() - 64] ^= 0x01;
+  const uint32_t other_crc = crc_of(other);
+  std::memcpy(other.data() + 12, &other_crc, 4);
+  const std::string other_path = ::testing::TempDir() + "/other-model.hirm";
+  std::ofstream(other_path, std::ios::binary) << other;
+
+  // A board re-flashed while the router runs: the pool learnt the model from its first INFO, and
+  // the device that comes back on the same address with another model stays out.
+  auto a = std::make_optional(EmuProcess::start_tcp());
+  ASSERT_TRUE(a->ok());
+  const int port = (*a)->port();
+  const std::string url = (*a)->url();
+  auto pool = up_pool({url});
+  ASSERT_TRUE(pool);
+  ASSERT_EQ(pool->stats().devices[0].model_crc32, stored);
+  a.reset();  // the device goes away...
+  auto b = EmuProcess::start_tcp(port, {"--model", other_path});  // ...and comes back re-flashed
+  ASSERT_TRUE(b.ok()) << b.status().to_string();
+  ASSERT_TRUE(eventually([&] { return pool->stats().devices[0].last_error.find("CRC-32") != std::string::npos; }))
+      << pool->stats().devices[0].last_error;
+  EXPECT_NE(pool->stats().devices[0].state, McuDeviceState::kUp);
+  pool.reset();
+  // Pinned in the options, the model is checked from the first device on.
+  McuPoolOptions pinned;
+  pinned.model_crc32 = stored;  // what the board ran before; it runs the other now
+  auto pinned_pool = McuPool::create({url}, pinned);
+  ASSERT_TRUE(pinned_pool.ok());
+  ASSERT_TRUE(eventually([&] { return (*pinned_pool)->stats().devices[0].last_error.find("CRC-32") != std::string::npos; }));
+  EXPECT_EQ((*pinned_pool)->stats().devices_up(), 0u);
 }
 
 TEST_F(McuPoolTest, InputsThatDoNotFitAreRejectedWithoutSending) {

@@ -47,6 +47,10 @@ TEST(McuConfig, PoolTargetTakesDevicesAndItsKeys) {
   EXPECT_DOUBLE_EQ(to_ms(t->mcu->heartbeat), 100);
   EXPECT_EQ(t->url, "serial:///dev/pts/3?baud=921600 tcp://127.0.0.1:8111");
   EXPECT_FALSE(cfg->find_target("c1")->is_mcu_pool());
+  EXPECT_FALSE(t->mcu->model_crc32.has_value());  // learnt from the first device unless pinned
+  auto pinned = parse_config(yaml(R"({name: mcu-1, class: mcu, devices: ["tcp://127.0.0.1:8111"], model_crc32: "0x2ead0E46"})"));
+  ASSERT_TRUE(pinned.ok()) << pinned.status().message();
+  EXPECT_EQ(pinned->find_target("mcu-1")->mcu->model_crc32, 0x2ead0e46u);
 }
 
 TEST(McuConfig, DefaultsFollowThePool) {
@@ -78,6 +82,11 @@ TEST(McuConfig, ErrorsNameTheKey) {
             std::string::npos);
   EXPECT_NE(error_of(R"({name: mcu-1, class: mcu, url: "http://127.0.0.1:1", max_attempts: 2})").find("'max_attempts'"),
             std::string::npos);
+  for (const char* crc : {"12345", "0x123", "0xzzzzzzzz", "0x1234567890"})
+    EXPECT_NE(error_of(std::string(R"({name: mcu-1, class: mcu, devices: ["tcp://127.0.0.1:1"], model_crc32: ")") + crc + "\"}")
+                  .find("'model_crc32'"),
+              std::string::npos)
+        << crc;
 }
 
 TEST(McuConfig, AnMcuBehindHttpStaysAnHttpTarget) {
