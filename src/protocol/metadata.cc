@@ -111,6 +111,49 @@ std::string encode_model_metadata(const ModelSignature& sig) {
   return out;
 }
 
+namespace {
+
+// A model config's tensors: {"name","data_type":"TYPE_FP32","dims":[...]}, the batch dimension
+// left out when the model batches (as config.pbtxt writes it).
+void append_config_specs(std::string& out, const std::vector<TensorSpec>& specs, bool batching) {
+  out += '[';
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (i > 0) out += ',';
+    out += "{\"name\":";
+    append_json_string(out, specs[i].name);
+    out += ",\"data_type\":\"TYPE_";
+    // Triton names the string type TYPE_STRING where the v2 protocol says BYTES.
+    out += specs[i].datatype == DataType::kBytes ? std::string_view("STRING") : datatype_name(specs[i].datatype);
+    out += "\",\"dims\":[";
+    const auto& shape = specs[i].shape;
+    const size_t first = batching && !shape.empty() ? 1 : 0;
+    for (size_t d = first; d < shape.size(); ++d) {
+      if (d > first) out += ',';
+      append_int(out, shape[d]);
+    }
+    out += "]}";
+  }
+  out += ']';
+}
+
+}  // namespace
+
+std::string encode_model_config(const ModelSignature& sig) {
+  const bool batching = sig.max_batch_size > 0;
+  std::string out = "{\"name\":";
+  append_json_string(out, sig.name);
+  out += ",\"platform\":";
+  append_json_string(out, sig.platform);
+  out += ",\"max_batch_size\":";
+  append_int(out, batching ? sig.max_batch_size : 0);
+  out += ",\"input\":";
+  append_config_specs(out, sig.inputs, batching);
+  out += ",\"output\":";
+  append_config_specs(out, sig.outputs, batching);
+  out += '}';
+  return out;
+}
+
 Result<ModelSignature> parse_model_metadata(std::string_view body) {
   ParsedJson doc(body, "model metadata");
   HIR_RETURN_IF_ERROR(doc.status());

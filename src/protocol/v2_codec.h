@@ -112,6 +112,10 @@ Encoded encode_infer_response(const ResponseRef& resp);
 // {"name","versions","platform","inputs","outputs"}; "max_batch_size" is added when > 0 (hir's own
 // addition, ignored by other clients; a leading -1 alone cannot tell a batch dimension).
 std::string encode_model_metadata(const ModelSignature& sig);
+// Triton's model configuration (GET /v2/models/{m}/config) as far as the signature says it:
+// name, platform, max_batch_size, input and output with data_type "TYPE_..." and dims without the
+// batch dimension. tritonclient's get_model_config and perf_analyzer read it before sending.
+std::string encode_model_config(const ModelSignature& sig);
 Result<ModelSignature> parse_model_metadata(std::string_view body);
 std::string encode_server_metadata(std::string_view name, std::string_view version,
                                    const std::vector<std::string>& extensions);

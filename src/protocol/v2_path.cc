@@ -66,6 +66,7 @@ V2Path parse_v2_path(std::string_view path) {
   if (p.size() == next) e = V2Endpoint::kModelMetadata;
   else if (p.size() == next + 1 && p[next] == "ready") e = V2Endpoint::kModelReady;
   else if (p.size() == next + 1 && p[next] == "infer") e = V2Endpoint::kInfer;
+  else if (p.size() == next + 1 && p[next] == "config") e = V2Endpoint::kModelConfig;
   if (e == V2Endpoint::kUnknown) return r;
   r.endpoint = e;
   r.model = std::move(*model);

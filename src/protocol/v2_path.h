@@ -15,6 +15,7 @@ enum class V2Endpoint {
   kModelMetadata,   // GET /v2/models/{m}[/versions/{v}]
   kModelReady,      // GET /v2/models/{m}[/versions/{v}]/ready
   kInfer,           // POST /v2/models/{m}[/versions/{v}]/infer
+  kModelConfig,     // GET /v2/models/{m}[/versions/{v}]/config (Triton's, for its clients)
 };
 
 struct V2Path {

@@ -197,6 +197,8 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
       body += ready ? R"(,"ready":true})" : R"(,"ready":false})";
       return respond(net::json_response(ready ? 200 : 503, std::move(body)));
     }
+    case V2Endpoint::kModelConfig:
+      return respond(net::json_response(200, protocol::encode_model_config(model->signature)));
     case V2Endpoint::kInfer:
       return infer(std::move(gen), std::move(req), *model, p.version, std::move(respond), std::move(usage));
     case V2Endpoint::kUnknown: break;

@@ -45,6 +45,7 @@ void WorkerHandler::handle(net::HttpRequest&& req, net::Responder respond) {
     case Endpoint::kModelList: return respond(model_list());
     case Endpoint::kModelMetadata: return respond(model_metadata(route.model, route.version));
     case Endpoint::kModelReady: return respond(model_ready(route.model, route.version));
+    case Endpoint::kModelConfig: return respond(model_config(route.model, route.version));
     case Endpoint::kInfer:
       return infer(route.model, route.version, std::move(req), std::move(respond));
     case Endpoint::kLoad: return respond(net::json_response(200, load_json()));
@@ -83,6 +84,12 @@ net::HttpResponse WorkerHandler::model_metadata(const std::string& model,
   auto v = catalog_.find(model, version);
   if (!v.ok()) return status_response(v.status());
   return net::json_response(200, protocol::encode_model_metadata(catalog_.signature(*v->model)));
+}
+
+net::HttpResponse WorkerHandler::model_config(const std::string& model, const std::string& version) const {
+  auto v = catalog_.find(model, version);
+  if (!v.ok()) return status_response(v.status());
+  return net::json_response(200, protocol::encode_model_config(catalog_.signature(*v->model)));
 }
 
 net::HttpResponse WorkerHandler::model_ready(const std::string& model,

@@ -47,6 +47,7 @@ class WorkerHandler {
   net::HttpResponse model_list() const;
   net::HttpResponse model_metadata(const std::string& model, const std::string& version) const;
   net::HttpResponse model_ready(const std::string& model, const std::string& version) const;
+  net::HttpResponse model_config(const std::string& model, const std::string& version) const;
   net::HttpResponse server_ready() const;
   void infer(const std::string& model, const std::string& version, net::HttpRequest&& http,
              net::Responder respond);

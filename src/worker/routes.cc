@@ -18,6 +18,7 @@ Route parse_route(std::string_view path) {
     case protocol::V2Endpoint::kModelMetadata: r.endpoint = Endpoint::kModelMetadata; break;
     case protocol::V2Endpoint::kModelReady: r.endpoint = Endpoint::kModelReady; break;
     case protocol::V2Endpoint::kInfer: r.endpoint = Endpoint::kInfer; break;
+    case protocol::V2Endpoint::kModelConfig: r.endpoint = Endpoint::kModelConfig; break;
   }
   return r;
 }

@@ -15,6 +15,7 @@ enum class Endpoint {
   kModelList,       // GET  /v2/models                (KServe / MLServer)
   kModelMetadata,   // GET  /v2/models/{m}[/versions/{v}]
   kModelReady,      // GET  /v2/models/{m}[/versions/{v}]/ready
+  kModelConfig,     // GET  /v2/models/{m}[/versions/{v}]/config (Triton's model configuration)
   kInfer,           // POST /v2/models/{m}[/versions/{v}]/infer
   kLoad,            // GET  /v1/load                  (polled by the router)
   kMetrics,         // GET  /metrics                  (Prometheus)

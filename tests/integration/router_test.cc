@@ -63,6 +63,18 @@ TEST_F(RouterIT, HealthMetadataAndReady) {
   EXPECT_EQ(rsig->name, "fmnist");
   EXPECT_EQ(rsig->outputs.at(0).name, "probabilities");
   EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/ready").status, 200);
+  // Triton's model configuration, which its clients (perf_analyzer, get_model_config) read
+  // before sending: the batch dimension out of dims, as config.pbtxt has it.
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/config").body,
+            R"({"name":"fmnist","platform":"hir_router","max_batch_size":256,)"
+            R"("input":[{"name":"input","data_type":"TYPE_FP32","dims":[784]}],)"
+            R"("output":[{"name":"probabilities","data_type":"TYPE_FP32","dims":[10]}]})");
+  auto wc = call(w.port, "GET", "/v2/models/fmnist-small/versions/1/config");
+  EXPECT_EQ(wc.status, 200);
+  EXPECT_NE(wc.body.find(R"("max_batch_size":256,"input":[{"name":"input","data_type":"TYPE_FP32","dims":[784]}])"),
+            std::string::npos)
+      << wc.body;
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/nope/config").status, 404);
   // The model list in KServe's shape, as the worker's.
   EXPECT_EQ(call(r.port, "GET", "/v2/models").body, R"({"models":["fmnist"]})");
   EXPECT_EQ(call(w.port, "GET", "/v2/models").body, R"({"models":["fmnist-small"]})");

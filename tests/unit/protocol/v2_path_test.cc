@@ -11,6 +11,8 @@ TEST(V2Path, ServerEndpoints) {
   EXPECT_EQ(parse_v2_path("/v2/health/live").endpoint, V2Endpoint::kLive);
   EXPECT_EQ(parse_v2_path("/v2/health/ready").endpoint, V2Endpoint::kReady);
   EXPECT_EQ(parse_v2_path("/v2/models").endpoint, V2Endpoint::kModelList);
+  EXPECT_EQ(parse_v2_path("/v2/models/m/config").endpoint, V2Endpoint::kModelConfig);
+  EXPECT_EQ(parse_v2_path("/v2/models/m/versions/2/config").version, "2");
 }
 
 TEST(V2Path, ModelEndpointsWithAndWithoutVersion) {
