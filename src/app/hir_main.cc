@@ -77,7 +77,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 100000));
   bench->add_flag("--json", bopt.json, "JSON bodies instead of the binary tensor extension");
   bench->add_option("--report", bopt.report_path, "Also write the figures as JSON to this file");
-  bench->footer("Example: hir bench --url http://127.0.0.1:8101 --model fmnist-small -n 5000 --concurrency 16");
+  bench->footer("Example: hir bench --url http://127.0.0.1:8101 --model fmnist-small -n 5000 --concurrency 16\n"
+                "Ctrl-C stops it early and prints the figures of the requests sent until then (exit 130).");
 
   hir::sim::SimOptions sopt;
   uint64_t sim_seed = 0;

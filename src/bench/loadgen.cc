@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -209,6 +210,11 @@ std::string format_summary(const Summary& s, double wall_seconds) {
 
 namespace hir::bench {
 
+namespace {
+std::atomic<bool> g_bench_interrupted{false};
+extern "C" void on_bench_interrupt(int) { g_bench_interrupted = true; }
+}  // namespace
+
 int run_bench(const BenchOptions& opts) {
   auto url = net::Url::parse(opts.url);
   if (!url.ok()) {
@@ -226,12 +232,19 @@ int run_bench(const BenchOptions& opts) {
   lo.url = *url;
   lo.path = "/v2/models/" + opts.model + "/infer";
   lo.concurrency = opts.concurrency;
+  // Ctrl-C ends a long run early with the figures of what was sent (requests in flight finish).
+  lo.cancel = &g_bench_interrupted;
+  signal(SIGINT, on_bench_interrupt);
+  signal(SIGTERM, on_bench_interrupt);
   auto t0 = SteadyClock::now();
   auto results = run_closed_loop(items, lo);
   double wall = to_ms(SteadyClock::now() - t0) / 1000.0;
+  signal(SIGINT, SIG_DFL);
+  signal(SIGTERM, SIG_DFL);
   auto s = summarize(results, items);
-  std::printf("hir bench: %s%s, %d in flight, %s bodies\n%s", opts.url.c_str(), lo.path.c_str(),
-              opts.concurrency, opts.json ? "JSON" : "binary", format_summary(s, wall).c_str());
+  std::printf("hir bench: %s%s, %d in flight, %s bodies%s\n%s", opts.url.c_str(), lo.path.c_str(),
+              opts.concurrency, opts.json ? "JSON" : "binary",
+              g_bench_interrupted ? " (interrupted: the requests sent until then)" : "", format_summary(s, wall).c_str());
   if (!opts.report_path.empty()) {
     FILE* f = std::fopen(opts.report_path.c_str(), "w");
     if (!f) {
@@ -249,6 +262,7 @@ int run_bench(const BenchOptions& opts) {
     std::fputs(json.c_str(), f);
     std::fclose(f);
   }
+  if (g_bench_interrupted) return 130;
   return s.ok == s.sent ? 0 : 1;
 }
 
