@@ -1,6 +1,5 @@
 // End-to-end: real hir-worker and hir serve processes on 127.0.0.1.
 #include <signal.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,6 +12,7 @@
 #include "bench/loadgen.h"
 #include "harness.h"
 #include "protocol/v2_codec.h"
+#include "testing/compress.h"
 
 using namespace hir;
 using namespace hir::testing;
@@ -126,19 +126,6 @@ TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {
 TEST_F(RouterIT, ACompressedRequestIsAnsweredAsThePlainOne) {
   auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
   auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
-  auto squeeze = [](const std::string& in, int window_bits) {
-    z_stream z{};
-    deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY);
-    std::string out(deflateBound(&z, in.size()) + 64, '\0');
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = static_cast<uInt>(out.size());
-    deflate(&z, Z_FINISH);
-    out.resize(out.size() - z.avail_out);
-    deflateEnd(&z);
-    return out;
-  };
   for (const auto& item : {binary_[0], json_[1]}) {
     auto plain = call(w.port, "POST", "/v2/models/fmnist-small/infer", item.body, body_headers(item));
     ASSERT_EQ(plain.status, 200) << plain.body;
@@ -147,7 +134,7 @@ TEST_F(RouterIT, ACompressedRequestIsAnsweredAsThePlainOne) {
       h.set("Content-Encoding", coding);
       for (int port : {w.port, r.port}) {
         const std::string path = port == w.port ? "/v2/models/fmnist-small/infer" : "/v2/models/fmnist/infer";
-        auto res = call(port, "POST", path, squeeze(item.body, bits), h);
+        auto res = call(port, "POST", path, compress(item.body, bits), h);
         ASSERT_EQ(res.status, 200) << coding << " on " << port << ": " << res.body.substr(0, 200);
         EXPECT_EQ(decode(res).outputs.at(0).data, decode(plain).outputs.at(0).data) << coding;
       }

@@ -2,27 +2,14 @@
 // asked to: decoded before the handler, refused clearly when they cannot be, bounded by the body
 // limit after inflating.
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include "net_test_util.h"
+#include "testing/compress.h"
 
 namespace hir::net::testing {
 namespace {
 
-// window_bits: 15 + 16 gzip, 15 zlib ("deflate" in HTTP), -15 raw deflate.
-std::string compress(std::string_view in, int window_bits) {
-  z_stream z{};
-  EXPECT_EQ(deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
-  std::string out(deflateBound(&z, in.size()) + 64, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-  out.resize(out.size() - z.avail_out);
-  deflateEnd(&z);
-  return out;
-}
+using hir::testing::compress;
 
 void echo_body(HttpRequest&& req, Responder respond) {
   HttpResponse r{200, {}, std::move(req.body)};
