@@ -7,6 +7,7 @@
 #
 #   bench/ab.sh HIR_A HIR_B [WORKER]
 #   CONNS=64 DURATION=5 REPS=4 BODY=binary|json|json-hints bench/ab.sh /tmp/old/hir build-rel/hir
+#   BATCH=32 ...: both routers merge requests (batching: {max_requests: 32}), as hirb in compare.sh
 #
 # WORKER defaults to hir-worker beside HIR_B. Not part of `make test` or `make bench`.
 set -euo pipefail
@@ -21,26 +22,14 @@ CONNS=${CONNS:-64}
 DURATION=${DURATION:-5}
 REPS=${REPS:-4}
 BODY=${BODY:-binary}
+BATCH=${BATCH:-0}
 for f in "$hir_a" "$hir_b" "$worker"; do [ -x "$f" ] || { echo "ab: $f is not an executable" >&2; exit 2; }; done
 command -v wrk >/dev/null || { echo "ab: wrk is missing (scripts/install-deps.sh)" >&2; exit 2; }
 
 bench_setup
 bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp" >/dev/null
-"$worker" --model-repository models --models fmnist-tiny --concurrency 1 --threads 1 --queue-depth 4096 \
-  --port 0 --port-file "$tmp/w.port" --log-level warn 2>"$tmp/worker.log" &
-pids+=($!)
-wport=$(wait_file "$tmp/w.port")
-cat >"$tmp/hir.yaml" <<YAML
-server: {host: 127.0.0.1, port: 0, threads: 1}
-targets:
-  - {name: w1, url: "http://127.0.0.1:$wport", class: edge-cpu, concurrency: 1, queue_capacity: 4096}
-models:
-  - name: fmnist-tiny
-    max_batch_size: 256
-    inputs: [{name: input, datatype: FP32, shape: [784]}]
-    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]
-    variants: [{name: fmnist-tiny, targets: [w1], accuracy: 0.8586}]
-YAML
+bench_one_target "$worker" "$tmp/hir.yaml"
+[ "$BATCH" -gt 0 ] && echo "batching: {max_requests: $BATCH}" >>"$tmp/hir.yaml"
 declare -A pid port
 for x in a b; do
   bin=$hir_a; [ $x = b ] && bin=$hir_b
@@ -64,7 +53,7 @@ else
 fi
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
-echo "ab: A=$hir_a B=$hir_b, $BODY body, wrk -t1 -c$CONNS, ${DURATION} s x $REPS, alternating"
+echo "ab: A=$hir_a B=$hir_b, $BODY body$([ "$BATCH" -gt 0 ] && echo ", batching $BATCH"), wrk -t1 -c$CONNS, ${DURATION} s x $REPS, alternating"
 for r in $(seq "$REPS"); do
   for x in a b; do
     t0=$(ticks "${pid[$x]}")

@@ -13,6 +13,8 @@ int hex(char c) {
 }  // namespace
 
 std::optional<std::string> percent_decode(std::string_view s, bool segment) {
+  // Most names have no escape at all (a model's name in every request's path): one copy.
+  if (s.find('%') == std::string_view::npos) return std::string(s);
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {

@@ -301,8 +301,12 @@ bool read_hollowed(std::string_view body, size_t json_len, std::string_view what
 
 bool is_raw_binary(std::optional<std::string_view> header_length) {
   if (!header_length) return false;
-  auto n = json_part_length(std::string_view(), header_length);  // 0 is within any body
-  return n.ok() && *n == 0;
+  // Read here rather than by json_part_length, which for any length but 0 would write an error
+  // message (the length is past an empty body) only for it to be dropped: this runs per request.
+  const std::string_view v = trim_ows(*header_length);
+  uint64_t n = 1;
+  auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  return ec == std::errc() && ptr == v.data() + v.size() && n == 0;
 }
 
 Result<InferRequest> parse_infer_request(std::string_view body,

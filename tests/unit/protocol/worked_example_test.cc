@@ -88,6 +88,19 @@ TEST(RawBinary, HeaderZeroNeedsTheSignature) {
   EXPECT_EQ(r.status().code(), Code::kUnimplemented);
 }
 
+// A header length of zero, and only that, says the body is all tensor bytes.
+TEST(RawBinary, OnlyALengthOfZeroIsRaw) {
+  EXPECT_TRUE(is_raw_binary("0"));
+  EXPECT_TRUE(is_raw_binary(" 0 "));
+  EXPECT_TRUE(is_raw_binary("00"));
+  EXPECT_FALSE(is_raw_binary(std::nullopt));
+  EXPECT_FALSE(is_raw_binary(""));
+  EXPECT_FALSE(is_raw_binary("12"));
+  EXPECT_FALSE(is_raw_binary("0x"));
+  EXPECT_FALSE(is_raw_binary("-0"));
+  EXPECT_FALSE(is_raw_binary("99999999999999999999999"));
+}
+
 ModelSignature one_input(DataType dt, Shape shape, int64_t max_batch) {
   ModelSignature sig;
   sig.name = "mymodel";

@@ -1,0 +1,223 @@
+// Where one proxied request's time goes at one request in flight: a library loaded into a proxy
+// with LD_PRELOAD that clocks the proxy's socket system calls, and at exit says how long each
+// part of a request took.
+//
+// bench/hop_latency.cc gives a proxy's added latency per hop; this splits it. A proxy at -c1 does
+// the same six things for every request, and the calls it makes mark where each begins and ends:
+//
+//   request    from the client's request read (a recv that returned data) to the upstream send:
+//              the proxy's own work before the backend can start (parse, route, write the head)
+//   send up    the upstream send itself: on loopback the kernel delivers the segment to the
+//              backend's socket and wakes the backend inside this call
+//   wait       from the end of that send to the read of the backend's answer: the backend's time
+//              and the proxy's own wake-up; of it, `to sleep` is the proxy's work between the send
+//              and its next epoll_wait (on a shared core, the backend may wait for it)
+//   answer     from the answer's read to the client send: the proxy's work on the way back
+//   send down  the client send (delivery and the client's wake-up, as for the send up)
+//   after      from the client send to the proxy's next epoll_wait: work after the answer left,
+//              off the client's path at -c1
+//
+// Only recv/recvfrom/recvmsg, send/sendto/sendmsg and epoll_wait/epoll_pwait are wrapped; each is
+// clocked with CLOCK_MONOTONIC (vDSO, tens of ns) into a fixed array, and nothing is written
+// until the process exits, so the proxy is slowed by well under a microsecond per request. The
+// client's connection is the one that received the most requests' worth of bytes; every other
+// socket is upstream. Meant for one client connection at a time (hop_latency, wrk -c1).
+//
+//   LD_PRELOAD=build/libhop_timeline.so HIR_TIMELINE_OUT=FILE PROXY ...
+//
+// FILE gets one line per part: the median and quartiles in µs over the requests seen.
+#include <dlfcn.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <vector>
+
+namespace {
+
+enum Kind : uint8_t { kRecv, kSend, kWait };
+
+struct Event {
+  uint64_t t0, t1;  // ns, at the call and at its return
+  int32_t fd;       // -1 for epoll_wait
+  int32_t ret;
+  Kind kind;
+};
+
+constexpr size_t kCapacity = size_t{1} << 22;  // ~4M calls, 100 MB of address space, touched as used
+Event* events() {
+  static Event* e = static_cast<Event*>(std::calloc(kCapacity, sizeof(Event)));
+  return e;
+}
+std::atomic<size_t> used{0};
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+void record(Kind k, int fd, long ret, uint64_t t0) {
+  const size_t i = used.fetch_add(1, std::memory_order_relaxed);
+  Event* e = events();
+  if (i < kCapacity && e) e[i] = Event{t0, now_ns(), fd, static_cast<int32_t>(ret), k};
+}
+
+template <typename F>
+F* next(const char* name) {
+  return reinterpret_cast<F*>(dlsym(RTLD_NEXT, name));
+}
+
+struct Parts {
+  std::vector<double> request, send_up, wait, to_sleep, answer, send_down, after;
+};
+
+// Walks the calls in time order: a request starts at a read of data on the client's socket and
+// ends at the next epoll_wait after the client send that answered it.
+Parts split(std::vector<Event>& ev) {
+  std::sort(ev.begin(), ev.end(), [](const Event& a, const Event& b) { return a.t0 < b.t0; });
+  std::map<int, int64_t> read_bytes;
+  for (const Event& e : ev)
+    if (e.kind == kRecv && e.ret > 0) read_bytes[e.fd] += e.ret;
+  // The client sends the larger messages (a request, against an answer); with one connection
+  // each way the client's socket is the one read most.
+  int client = -1;
+  int64_t most = -1;
+  for (auto [fd, n] : read_bytes)
+    if (n > most) most = n, client = fd;
+  Parts p;
+  auto us = [](uint64_t a, uint64_t b) { return static_cast<double>(b - a) / 1000.0; };
+  size_t i = 0;
+  const size_t n = ev.size();
+  auto find = [&](size_t from, auto pred) {
+    while (from < n && !pred(ev[from])) ++from;
+    return from;
+  };
+  while (i < n) {
+    const size_t in = find(i, [&](const Event& e) { return e.kind == kRecv && e.fd == client && e.ret > 0; });
+    const size_t up = find(in + 1, [&](const Event& e) { return e.kind == kSend && e.fd != client && e.ret > 0; });
+    if (up >= n) break;
+    const int ufd = ev[up].fd;
+    const size_t sleep = find(up + 1, [](const Event& e) { return e.kind == kWait; });
+    const size_t back = find(up + 1, [&](const Event& e) { return e.kind == kRecv && e.fd == ufd && e.ret > 0; });
+    const size_t down = find(back + 1, [&](const Event& e) { return e.kind == kSend && e.fd == client && e.ret > 0; });
+    const size_t idle = find(down + 1, [](const Event& e) { return e.kind == kWait; });
+    if (idle >= n) break;
+    // A request whose parts interleave with another client read is not one at a time: skipped.
+    const size_t other = find(in + 1, [&](const Event& e) { return e.kind == kRecv && e.fd == client && e.ret > 0; });
+    if (other > down) {
+      p.request.push_back(us(ev[in].t1, ev[up].t0));
+      p.send_up.push_back(us(ev[up].t0, ev[up].t1));
+      p.wait.push_back(us(ev[up].t1, ev[back].t1));
+      if (sleep < back) p.to_sleep.push_back(us(ev[up].t1, ev[sleep].t0));
+      p.answer.push_back(us(ev[back].t1, ev[down].t0));
+      p.send_down.push_back(us(ev[down].t0, ev[down].t1));
+      p.after.push_back(us(ev[down].t1, ev[idle].t0));
+    }
+    i = std::max(other, down);
+  }
+  return p;
+}
+
+void print(std::FILE* f, const char* name, std::vector<double>& v) {
+  if (v.empty()) return;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]; };
+  std::fprintf(f, "%-10s p50 %7.1f us  [p25 %6.1f, p75 %6.1f]  n %zu\n", name, at(0.5), at(0.25), at(0.75), v.size());
+}
+
+struct AtExit {
+  ~AtExit() {
+    const char* path = std::getenv("HIR_TIMELINE_OUT");
+    if (!path || !events()) return;
+    std::vector<Event> ev(events(), events() + std::min(used.load(), kCapacity));
+    Parts p = split(ev);
+    std::FILE* f = std::fopen(path, "w");
+    if (!f) return;
+    std::fprintf(f, "# %zu system calls, %zu requests\n", ev.size(), p.request.size());
+    print(f, "request", p.request);
+    print(f, "send up", p.send_up);
+    print(f, "wait", p.wait);
+    print(f, " to sleep", p.to_sleep);
+    print(f, "answer", p.answer);
+    print(f, "send down", p.send_down);
+    print(f, "after", p.after);
+    std::fclose(f);
+  }
+} at_exit;
+
+}  // namespace
+
+extern "C" {
+
+ssize_t recv(int fd, void* b, size_t n, int flags) {
+  static auto* real = next<ssize_t(int, void*, size_t, int)>("recv");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, b, n, flags);
+  if (!(flags & MSG_PEEK)) record(kRecv, fd, r, t);
+  return r;
+}
+
+ssize_t recvfrom(int fd, void* b, size_t n, int flags, sockaddr* a, socklen_t* al) {
+  static auto* real = next<ssize_t(int, void*, size_t, int, sockaddr*, socklen_t*)>("recvfrom");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, b, n, flags, a, al);
+  if (!(flags & MSG_PEEK)) record(kRecv, fd, r, t);
+  return r;
+}
+
+ssize_t recvmsg(int fd, msghdr* m, int flags) {
+  static auto* real = next<ssize_t(int, msghdr*, int)>("recvmsg");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, m, flags);
+  if (!(flags & MSG_PEEK)) record(kRecv, fd, r, t);
+  return r;
+}
+
+ssize_t send(int fd, const void* b, size_t n, int flags) {
+  static auto* real = next<ssize_t(int, const void*, size_t, int)>("send");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, b, n, flags);
+  record(kSend, fd, r, t);
+  return r;
+}
+
+ssize_t sendto(int fd, const void* b, size_t n, int flags, const sockaddr* a, socklen_t al) {
+  static auto* real = next<ssize_t(int, const void*, size_t, int, const sockaddr*, socklen_t)>("sendto");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, b, n, flags, a, al);
+  record(kSend, fd, r, t);
+  return r;
+}
+
+ssize_t sendmsg(int fd, const msghdr* m, int flags) {
+  static auto* real = next<ssize_t(int, const msghdr*, int)>("sendmsg");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, m, flags);
+  record(kSend, fd, r, t);
+  return r;
+}
+
+int epoll_wait(int ep, epoll_event* ev, int max, int timeout) {
+  static auto* real = next<int(int, epoll_event*, int, int)>("epoll_wait");
+  const uint64_t t = now_ns();
+  const int r = real(ep, ev, max, timeout);
+  record(kWait, -1, r, t);
+  return r;
+}
+
+int epoll_pwait(int ep, epoll_event* ev, int max, int timeout, const sigset_t* mask) {
+  static auto* real = next<int(int, epoll_event*, int, int, const sigset_t*)>("epoll_pwait");
+  const uint64_t t = now_ns();
+  const int r = real(ep, ev, max, timeout, mask);
+  record(kWait, -1, r, t);
+  return r;
+}
+
+}  // extern "C"
