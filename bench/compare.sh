@@ -70,23 +70,6 @@ NAME=compare
 . bench/lib.sh  # the working directory is the repository root (above)
 bench_setup
 
-# A port nobody listens on now. Others could take it before we bind; then the start fails loudly.
-free_port() {
-  local p
-  for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
-  done
-  echo "compare: no free port found" >&2; exit 1
-}
-wait_listen() {  # PORT LOG PID
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-    kill -0 "$3" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "compare: nothing listens on $1: $(tail -3 "$2")" >&2; exit 1
-}
 # CPU time (utime+stime, clock ticks) of a process and its children (nginx's worker).
 cpu_ticks() {
   local total=0 p t
@@ -119,66 +102,11 @@ wport=${wports[0]}
 
 # --- nginx: 1 worker, keep-alive upstream -------------------------------------------------------
 nport=$(free_port)
-mkdir -p "$tmp/nginx/logs"
-nginx_user=""
-[ "$(id -u)" = 0 ] && nginx_user="user root;"  # as root, workers would otherwise become nobody
-cat > "$tmp/nginx/nginx.conf" <<EOF
-$nginx_user
-worker_processes 1;
-events { worker_connections 20000; }
-http {
-  access_log off;
-  client_body_temp_path $tmp/nginx/body;
-  proxy_temp_path $tmp/nginx/proxy;
-  fastcgi_temp_path $tmp/nginx/fastcgi;
-  uwsgi_temp_path $tmp/nginx/uwsgi;
-  scgi_temp_path $tmp/nginx/scgi;
-  keepalive_requests 1000000;
-  client_max_body_size 64m;
-  client_body_buffer_size 64k;
-  upstream backend {
-    server 127.0.0.1:$wport;
-    keepalive 512;
-    keepalive_requests 1000000;
-  }
-  server {
-    listen 127.0.0.1:$nport;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-EOF
-nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" \
-  -g "daemon off; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/logs/error.log warn;" \
-  2>"$tmp/nginx/stderr.log" &
-pids+=($!); nginx_pid=$!
-wait_listen "$nport" "$tmp/nginx/stderr.log" "$nginx_pid"
+start_nginx "$nport" "$wport"; nginx_pid=$started
 
 # --- HAProxy: 1 thread, connection reuse ---------------------------------------------------------
 hport=$(free_port)
-cat > "$tmp/haproxy.cfg" <<EOF
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  option http-keep-alive
-  http-reuse always
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-frontend fe
-  bind 127.0.0.1:$hport
-  default_backend be
-backend be
-  server w1 127.0.0.1:$wport
-EOF
-haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
-pids+=($!); haproxy_pid=$!
-wait_listen "$hport" "$tmp/haproxy.log" "$haproxy_pid"
+start_haproxy "$hport" "$wport"; haproxy_pid=$started
 
 # HAProxy with busy polling, for its own -c1 runs only (it polls as long as it runs).
 hpport=$(free_port)

@@ -17,19 +17,22 @@
 //   after      from the client send to the proxy's next epoll_wait: work after the answer left,
 //              off the client's path at -c1
 //
-// Only recv/recvfrom/recvmsg, send/sendto/sendmsg and epoll_wait/epoll_pwait are wrapped; each is
-// clocked with CLOCK_MONOTONIC (vDSO, tens of ns) into a fixed array, and nothing is written
-// until the process exits, so the proxy is slowed by well under a microsecond per request. The
-// client's connection is the one that received the most requests' worth of bytes; every other
+// Only recv/recvfrom/recvmsg/readv, send/sendto/sendmsg/writev and epoll_wait/epoll_pwait are
+// wrapped; each is clocked with CLOCK_MONOTONIC (vDSO, tens of ns) into a fixed array, and
+// nothing is written until the process exits, so the proxy is slowed by well under a microsecond
+// per request. The client's connection is the one that received the most bytes; every other
 // socket is upstream. Meant for one client connection at a time (hop_latency, wrk -c1).
 //
 //   LD_PRELOAD=build/libhop_timeline.so HIR_TIMELINE_OUT=FILE PROXY ...
 //
-// FILE gets one line per part: the median and quartiles in µs over the requests seen.
+// FILE gets one line per part: the median and quartiles in µs over the requests seen; a %p in it
+// becomes the process id.
 #include <dlfcn.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -37,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <string>
 #include <vector>
 
 namespace {
@@ -63,10 +67,21 @@ uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
-void record(Kind k, int fd, long ret, uint64_t t0) {
+void record(Kind k, int fd, long ret, uint64_t t0, uint64_t t1 = now_ns()) {
   const size_t i = used.fetch_add(1, std::memory_order_relaxed);
   Event* e = events();
-  if (i < kCapacity && e) e[i] = Event{t0, now_ns(), fd, static_cast<int32_t>(ret), k};
+  if (i < kCapacity && e) e[i] = Event{t0, t1, fd, static_cast<int32_t>(ret), k};
+}
+
+// Whether fd is a socket, asked once per descriptor (a proxy's log file keeps its descriptor).
+bool is_socket(int fd) {
+  static std::atomic<int8_t> known[4096];  // 0 not asked, 1 a socket, -1 something else
+  if (fd >= 0 && fd < 4096 && known[fd].load(std::memory_order_relaxed) != 0) return known[fd] > 0;
+  int type = 0;
+  socklen_t len = sizeof type;
+  const bool s = getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
+  if (fd >= 0 && fd < 4096) known[fd].store(s ? 1 : -1, std::memory_order_relaxed);
+  return s;
 }
 
 template <typename F>
@@ -79,7 +94,8 @@ struct Parts {
 };
 
 // Walks the calls in time order: a request starts at a read of data on the client's socket and
-// ends at the next epoll_wait after the client send that answered it.
+// ends at the next epoll_wait after the client send that answered it. `request` is timed from the
+// end of the first read.
 Parts split(std::vector<Event>& ev) {
   std::sort(ev.begin(), ev.end(), [](const Event& a, const Event& b) { return a.t0 < b.t0; });
   std::map<int, int64_t> read_bytes;
@@ -109,8 +125,9 @@ Parts split(std::vector<Event>& ev) {
     const size_t down = find(back + 1, [&](const Event& e) { return e.kind == kSend && e.fd == client && e.ret > 0; });
     const size_t idle = find(down + 1, [](const Event& e) { return e.kind == kWait; });
     if (idle >= n) break;
-    // A request whose parts interleave with another client read is not one at a time: skipped.
-    const size_t other = find(in + 1, [&](const Event& e) { return e.kind == kRecv && e.fd == client && e.ret > 0; });
+    // A request may come in several reads (nginx reads the head first); one read from the
+    // client once the request went upstream means another request overlapped: skipped.
+    const size_t other = find(up + 1, [&](const Event& e) { return e.kind == kRecv && e.fd == client && e.ret > 0; });
     if (other > down) {
       p.request.push_back(us(ev[in].t1, ev[up].t0));
       p.send_up.push_back(us(ev[up].t0, ev[up].t1));
@@ -133,12 +150,19 @@ void print(std::FILE* f, const char* name, std::vector<double>& v) {
 }
 
 struct AtExit {
+  // Read when the library loads: nginx clears the environment of the workers it forks.
+  AtExit() {
+    if (const char* out = std::getenv("HIR_TIMELINE_OUT")) target = out;
+  }
+  std::string target;
   ~AtExit() {
-    const char* path = std::getenv("HIR_TIMELINE_OUT");
-    if (!path || !events()) return;
+    if (target.empty() || !events() || used.load() == 0) return;
+    // %p becomes the process id: a proxy that forks its workers (nginx) writes a file for each.
+    std::string path = target;
+    if (auto at = path.find("%p"); at != std::string::npos) path.replace(at, 2, std::to_string(getpid()));
     std::vector<Event> ev(events(), events() + std::min(used.load(), kCapacity));
     Parts p = split(ev);
-    std::FILE* f = std::fopen(path, "w");
+    std::FILE* f = std::fopen(path.c_str(), "w");
     if (!f) return;
     std::fprintf(f, "# %zu system calls, %zu requests\n", ev.size(), p.request.size());
     print(f, "request", p.request);
@@ -193,6 +217,25 @@ ssize_t sendto(int fd, const void* b, size_t n, int flags, const sockaddr* a, so
   const uint64_t t = now_ns();
   const ssize_t r = real(fd, b, n, flags, a, al);
   record(kSend, fd, r, t);
+  return r;
+}
+
+// Sockets only, for readv and writev: a file or a pipe (a log) would otherwise count as a peer.
+ssize_t readv(int fd, const iovec* v, int n) {
+  static auto* real = next<ssize_t(int, const iovec*, int)>("readv");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, v, n);
+  const uint64_t t1 = now_ns();
+  if (is_socket(fd)) record(kRecv, fd, r, t, t1);
+  return r;
+}
+
+ssize_t writev(int fd, const iovec* v, int n) {
+  static auto* real = next<ssize_t(int, const iovec*, int)>("writev");
+  const uint64_t t = now_ns();
+  const ssize_t r = real(fd, v, n);
+  const uint64_t t1 = now_ns();
+  if (is_socket(fd)) record(kSend, fd, r, t, t1);
   return r;
 }
 
