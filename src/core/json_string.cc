@@ -4,11 +4,7 @@
 #include <cstring>
 
 namespace hir {
-namespace {
 
-// Length of the well-formed UTF-8 sequence that starts with the non-ASCII byte *p, or 0 when it
-// is ill-formed: the table of RFC 3629 §4 (no overlong forms, no surrogates, nothing above
-// U+10FFFF) and no sequence cut short by `end`.
 size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
   const unsigned c = p[0];
   const auto avail = static_cast<size_t>(end - p);
@@ -25,6 +21,8 @@ size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end) {
   }
   return 0;
 }
+
+namespace {
 
 // True when none of the 8 bytes in w needs a closer look: no control character, quote, backslash
 // or non-ASCII byte. Byte order does not matter. The "haszero" and "hasless" word tricks of Sean

@@ -2,6 +2,7 @@
 // v2 codec, HTTP error bodies and log lines.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -14,5 +15,10 @@ namespace hir {
 // code points above U+10FFFF; a truncated sequence counts byte by byte) becomes the escape \ufffd,
 // so the output is valid JSON (and valid UTF-8) whatever bytes s holds. Throws only std::bad_alloc.
 void append_json_string(std::string& out, std::string_view s);
+
+// Length of the well-formed UTF-8 sequence that starts with the non-ASCII byte *p, or 0 when it
+// is ill-formed: the table of RFC 3629 §4 (no overlong forms, no surrogates, nothing above
+// U+10FFFF) and no sequence cut short by `end`.
+size_t utf8_sequence_length(const unsigned char* p, const unsigned char* end);
 
 }  // namespace hir

@@ -2,6 +2,30 @@
 
 namespace hir {
 
+namespace {
+
+// s cut after kQuoteMax bytes, not inside a UTF-8 sequence; `close` goes right after the text.
+std::string cut(std::string_view s, std::string_view open, std::string_view close) {
+  std::string out(open);
+  if (s.size() <= kQuoteMax) {
+    out += s;
+    out += close;
+    return out;
+  }
+  size_t n = kQuoteMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // back to a lead byte
+  out.append(s.substr(0, n));
+  out += "...";
+  out += close;
+  out += " (" + std::to_string(s.size()) + " bytes)";
+  return out;
+}
+
+}  // namespace
+
+std::string quote(std::string_view s) { return cut(s, "'", "'"); }
+std::string clip(std::string_view s) { return cut(s, "", ""); }
+
 std::string_view code_name(Code c) {
   switch (c) {
     case Code::kOk: return "OK";

@@ -44,6 +44,14 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
+// Text a client sent, quoted for an error message: 'text', cut after kQuoteMax bytes (at a
+// character boundary, with the whole size said). Error messages go back in the answer and into
+// the log line of every refused request; a 3 MB tensor name must not make a 3 MB line.
+// clip() is the same without the quotes.
+constexpr size_t kQuoteMax = 128;
+std::string quote(std::string_view client_text);
+std::string clip(std::string_view client_text);
+
 inline Status InvalidArgument(std::string m) { return {Code::kInvalidArgument, std::move(m)}; }
 inline Status NotFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }

@@ -15,13 +15,6 @@ const ParamValue* find_param(const Parameters& p, std::string_view key) {
   return it == p.end() ? nullptr : &it->second;
 }
 
-std::string squote(std::string_view s) {
-  std::string out = "'";
-  out += s;
-  out += '\'';
-  return out;
-}
-
 // Reads the little-endian uint32 length prefix of a BYTES element (shared/protocol-v2.md §3).
 uint32_t read_u32_le(const char* p) {
   const auto* b = reinterpret_cast<const unsigned char*>(p);
@@ -34,26 +27,26 @@ Status check_bytes_elements(const Tensor& t, int64_t count) {
   // Bounded by the data size: each element consumes at least its 4-byte prefix.
   for (int64_t i = 0; i < count; ++i) {
     if (d.size() - off < 4)
-      return InvalidArgument("BYTES data for " + squote(t.name) + " ends before element " +
+      return InvalidArgument("BYTES data for " + quote(t.name) + " ends before element " +
                              std::to_string(i) + " of " + std::to_string(count) +
                              " (missing its 4-byte length)");
     uint32_t len = read_u32_le(d.data() + off);
     off += 4;
     if (d.size() - off < len)
-      return InvalidArgument("BYTES element " + std::to_string(i) + " of " + squote(t.name) +
+      return InvalidArgument("BYTES element " + std::to_string(i) + " of " + quote(t.name) +
                              " claims " + std::to_string(len) + " bytes but only " +
                              std::to_string(d.size() - off) + " remain");
     off += len;
   }
   if (off != d.size())
-    return InvalidArgument("BYTES data for " + squote(t.name) + " has " +
+    return InvalidArgument("BYTES data for " + quote(t.name) + " has " +
                            std::to_string(d.size() - off) + " bytes after its " +
                            std::to_string(count) + " elements");
   return Status::Ok();
 }
 
 std::string model_label(const InferRequest& req, const ModelSignature& sig) {
-  return squote(sig.name.empty() ? req.model_name : sig.name);
+  return quote(sig.name.empty() ? req.model_name : sig.name);
 }
 
 // Triton (TR-CORE infer_request.cc): the shape must match the spec, -1 matching anything; with
@@ -62,7 +55,7 @@ Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignatur
                    const std::string& model) {
   for (int64_t d : in.shape)
     if (d < 0)
-      return InvalidArgument("unexpected shape for input " + squote(in.name) + " for model " +
+      return InvalidArgument("unexpected shape for input " + quote(in.name) + " for model " +
                              model + ": negative dimension in " + shape_to_string(in.shape));
   const bool batched = sig.max_batch_size > 0;
   bool match = in.shape.size() == spec.shape.size();
@@ -71,7 +64,7 @@ Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignatur
     match = spec.shape[i] == -1 || spec.shape[i] == in.shape[i];
   }
   if (!match)
-    return InvalidArgument("unexpected shape for input " + squote(in.name) + " for model " + model +
+    return InvalidArgument("unexpected shape for input " + quote(in.name) + " for model " + model +
                            ". Expected " + shape_to_string(spec.shape) + ", got " +
                            shape_to_string(in.shape));
   if (batched && !in.shape.empty() && in.shape[0] > sig.max_batch_size)
@@ -90,11 +83,11 @@ const TensorSpec* find_spec(const std::vector<TensorSpec>& specs, std::string_vi
 Status check_input(const Tensor& in, const ModelSignature& sig, const std::string& model, bool check_data) {
   const TensorSpec* spec = find_spec(sig.inputs, in.name);
   if (spec == nullptr)
-    return InvalidArgument("unexpected inference input " + squote(in.name) + " for model " + model);
+    return InvalidArgument("unexpected inference input " + quote(in.name) + " for model " + model);
   if (spec->datatype != in.datatype)
-    return InvalidArgument("inference input " + squote(in.name) + " data-type is " +
-                           squote(datatype_name(in.datatype)) + ", but model " + model +
-                           " expects " + squote(datatype_name(spec->datatype)));
+    return InvalidArgument("inference input " + quote(in.name) + " data-type is " +
+                           quote(datatype_name(in.datatype)) + ", but model " + model +
+                           " expects " + quote(datatype_name(spec->datatype)));
   HIR_RETURN_IF_ERROR(check_shape(in, *spec, sig, model));
   return check_data ? check_tensor_data(in) : Status::Ok();
 }
@@ -103,16 +96,16 @@ Status check_outputs(const InferRequest& req, const ModelSignature& sig, const s
   std::set<std::string_view> seen;
   for (const RequestedOutput& out : req.outputs) {
     if (!seen.insert(out.name).second)
-      return InvalidArgument("output " + squote(out.name) + " already exists in request");
+      return InvalidArgument("output " + quote(out.name) + " already exists in request");
     if (find_spec(sig.outputs, out.name) == nullptr)
-      return InvalidArgument("unexpected inference output " + squote(out.name) + " for model " +
+      return InvalidArgument("unexpected inference output " + quote(out.name) + " for model " +
                              model);
     // Triton's classification and shared-memory extensions change what an output holds or
     // where it goes. Not offered here (server metadata lists the extensions that are), so a
     // request for them is refused rather than answered with a plain tensor it did not ask for.
     for (const auto& [key, value] : out.parameters)
       if (key == "classification" || key.starts_with("shared_memory"))
-        return InvalidArgument("output " + squote(out.name) + ": parameter " + squote(key) +
+        return InvalidArgument("output " + quote(out.name) + ": parameter " + quote(key) +
                                " is not supported (no classification or shared-memory extension)");
   }
   return Status::Ok();
@@ -198,15 +191,15 @@ std::string shape_to_string(const Shape& shape) {
 Status check_tensor_data(const Tensor& t) {
   Result<int64_t> count = element_count(t.shape);
   if (!count.ok())
-    return InvalidArgument("tensor " + squote(t.name) + ": " + count.status().message());
+    return InvalidArgument("tensor " + quote(t.name) + ": " + count.status().message());
   if (t.datatype == DataType::kBytes) return check_bytes_elements(t, *count);
   const auto width = static_cast<int64_t>(datatype_size(t.datatype));
   if (*count > kInt64Max / width)
-    return InvalidArgument("byte size overflow for " + squote(t.name) + " with shape " +
+    return InvalidArgument("byte size overflow for " + quote(t.name) + " with shape " +
                            shape_to_string(t.shape));
   const auto expected = static_cast<uint64_t>(*count * width);
   if (t.data.size() != expected)
-    return InvalidArgument("byte size mismatch for " + squote(t.name) + ": " +
+    return InvalidArgument("byte size mismatch for " + quote(t.name) + ": " +
                            std::string(datatype_name(t.datatype)) + " " + shape_to_string(t.shape) +
                            " needs " + std::to_string(expected) + " bytes, got " +
                            std::to_string(t.data.size()));
@@ -227,7 +220,7 @@ Status validate_request(const InferRequest& req, const ModelSignature& sig, bool
   std::set<std::string_view> seen;
   for (const Tensor& in : req.inputs) {
     if (!seen.insert(in.name).second)
-      return InvalidArgument("input " + squote(in.name) + " already exists in request");
+      return InvalidArgument("input " + quote(in.name) + " already exists in request");
     HIR_RETURN_IF_ERROR(check_input(in, sig, model, check_data));
   }
   return check_outputs(req, sig, model);

@@ -115,7 +115,7 @@ Status check_data_texts(const std::vector<std::string_view>& texts, const InferR
     auto n = element_count(head.inputs[i].shape);
     const int64_t count = commas[i];
     if (count < 0) return InvalidArgument("nested or string data");
-    if (!n.ok() || count + 1 != *n) return InvalidArgument("input '" + head.inputs[i].name + "' holds other data than its shape says");
+    if (!n.ok() || count + 1 != *n) return InvalidArgument("input " + quote(head.inputs[i].name) + " holds other data than its shape says");
   }
   return Status::Ok();
 }
@@ -191,7 +191,7 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
     const Tensor& in = first.inputs[i];
     auto r = row_bytes(in.datatype, in.shape);
     auto all = r ? times(total_rows, *r) : std::nullopt;
-    if (!all) return InvalidArgument("input '" + in.name + "' cannot be batched");
+    if (!all) return InvalidArgument("input " + quote(in.name) + " cannot be batched");
     per_row[i] = *r;
     Tensor t;
     t.name = in.name;
@@ -235,10 +235,10 @@ Status check_split(const InferResponse& whole, std::span<const BatchPart> parts)
   for (const Tensor& t : whole.outputs) {
     auto per_row = row_bytes(t.datatype, t.shape);
     if (!per_row || t.shape[0] != total)
-      return InvalidArgument("output '" + t.name + "' does not have the batch's " + std::to_string(total) + " rows");
+      return InvalidArgument("output " + quote(t.name) + " does not have the batch's " + std::to_string(total) + " rows");
     auto all = times(total, *per_row);
     if (!all || *all != t.data.size())
-      return InvalidArgument("output '" + t.name + "' does not hold whole rows");
+      return InvalidArgument("output " + quote(t.name) + " does not hold whole rows");
   }
   return Status::Ok();
 }

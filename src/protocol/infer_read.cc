@@ -24,7 +24,6 @@ struct BinaryCursor {
   size_t next_text = 0;
 };
 
-std::string squote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 std::string_view trim_ows(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -42,7 +41,7 @@ Result<size_t> json_part_length(std::string_view body, std::optional<std::string
   auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (v.empty() || ec == std::errc::invalid_argument || ptr != v.data() + v.size())
     return InvalidArgument(std::string(kHeaderName) + " must be a non-negative integer, got " +
-                           squote(*header));
+                           quote(*header));
   if (ec == std::errc::result_out_of_range || n > uint64_t{std::numeric_limits<int32_t>::max()})
     return InvalidArgument(std::string(kHeaderName) + " " + std::string(v) + " is out of range");
   if (n > body.size())
@@ -67,7 +66,7 @@ Status take_binary_size(Parameters& params, const std::string& path, std::option
 Status take_binary_bytes(BinaryCursor& bin, int64_t size, std::string_view role, Tensor& t) {
   if (static_cast<uint64_t>(size) > bin.rest.size())
     // Triton's wording (TR-SRC ParseJsonTritonIO), with what was actually left.
-    return InvalidArgument("unexpected size for " + std::string(role) + " " + squote(t.name) +
+    return InvalidArgument("unexpected size for " + std::string(role) + " " + quote(t.name) +
                            ", expecting " + std::to_string(size) + " additional bytes but " +
                            std::to_string(bin.rest.size()) + " remain");
   t.data.assign(bin.rest.substr(0, static_cast<size_t>(size)));
@@ -96,14 +95,14 @@ Status read_tensor_header(const object& o, const std::string& path, Tensor& t) {
   HIR_RETURN_IF_ERROR(as_string(v, path + ".datatype", s));
   std::optional<DataType> dt = parse_datatype(s);
   if (!dt)
-    return InvalidArgument("'" + path + ".datatype' of " + squote(t.name) +
-                           " is not a valid datatype: " + squote(s));
+    return InvalidArgument("'" + path + ".datatype' of " + quote(t.name) +
+                           " is not a valid datatype: " + quote(s));
   t.datatype = *dt;
   HIR_RETURN_IF_ERROR(required(o, "shape", path + ".shape", v));
   HIR_RETURN_IF_ERROR(as_shape(v, path + ".shape", 0, t.shape));
   Result<int64_t> count = element_count(t.shape);
   if (!count.ok())
-    return InvalidArgument("'" + path + ".shape' of " + squote(t.name) + ": " +
+    return InvalidArgument("'" + path + ".shape' of " + quote(t.name) + ": " +
                            count.status().message());
   if (auto p = member(o, "parameters"))
     HIR_RETURN_IF_ERROR(as_parameters(*p, path + ".parameters", t.parameters));
@@ -123,7 +122,7 @@ Status read_tensor(const element& e, std::string_view role, const std::string& p
   HIR_RETURN_IF_ERROR(take_binary_size(t.parameters, path, binary_size));
   std::optional<element> data = member(o, "data");
   if (data.has_value() == binary_size.has_value())
-    return InvalidArgument(std::string(role) + " " + squote(t.name) +
+    return InvalidArgument(std::string(role) + " " + quote(t.name) +
                            " must set exactly one of 'data' and 'parameters.binary_data_size'");
   was_binary = binary_size.has_value();
   if (binary_size) return take_binary_bytes(bin, *binary_size, role, t);
@@ -155,7 +154,7 @@ Status read_inputs(const element& e, BinaryCursor& bin, std::vector<Tensor>& out
         for (size_t j = 0; j + 1 < out.size(); ++j) names.insert(out[j].name);
       seen = !names.insert(name).second;
     }
-    if (seen) return InvalidArgument("input " + squote(name) + " appears more than once in the request");
+    if (seen) return InvalidArgument("input " + quote(name) + " appears more than once in the request");
   }
   return Status::Ok();
 }

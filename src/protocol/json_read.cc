@@ -19,13 +19,6 @@ constexpr size_t kKeepCapacity = size_t{16} << 20;
 thread_local simdjson::dom::parser t_parser;
 thread_local bool t_parser_busy = false;
 
-std::string quoted_path(std::string_view path) {
-  std::string s = "'";
-  s += path;
-  s += '\'';
-  return s;
-}
-
 // Integral doubles are accepted as integers (a client may send 3.0 for 3); anything with a
 // fraction or beyond int64 is not.
 bool double_to_int(double d, int64_t& out) {
@@ -108,7 +101,7 @@ std::string_view json_type_name(const element& e) {
 }
 
 Status type_error(std::string_view path, std::string_view expected, const element& e) {
-  return InvalidArgument(quoted_path(path) + " must be " + std::string(expected) + ", got " +
+  return InvalidArgument(quote(path) + " must be " + std::string(expected) + ", got " +
                          std::string(json_type_name(e)));
 }
 
@@ -119,7 +112,7 @@ std::optional<element> member(const object& o, std::string_view key) {
 }
 
 Status required(const object& o, std::string_view key, std::string_view path, element& out) {
-  if (o.at_key(key).get(out)) return InvalidArgument("missing " + quoted_path(path));
+  if (o.at_key(key).get(out)) return InvalidArgument("missing " + quote(path));
   return Status::Ok();
 }
 
@@ -154,7 +147,7 @@ Status as_int(const element& e, std::string_view path, int64_t lo, int64_t hi, i
       return type_error(path, "an integer", e);
   }
   if (!ok || out < lo || out > hi)
-    return InvalidArgument(quoted_path(path) + " must be an integer in [" + std::to_string(lo) +
+    return InvalidArgument(quote(path) + " must be an integer in [" + std::to_string(lo) +
                            ", " + std::to_string(hi) + "], got " + preview(e));
   return Status::Ok();
 }

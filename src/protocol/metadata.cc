@@ -35,8 +35,7 @@ Status read_spec(const element& e, const std::string& path, TensorSpec& spec) {
   HIR_RETURN_IF_ERROR(as_string(v, path + ".datatype", s));
   std::optional<DataType> dt = parse_datatype(s);
   if (!dt)
-    return InvalidArgument("'" + path + ".datatype' is not a valid datatype: '" + std::string(s) +
-                           "'");
+    return InvalidArgument("'" + path + ".datatype' is not a valid datatype: " + quote(s));
   spec.datatype = *dt;
   HIR_RETURN_IF_ERROR(required(o, "shape", path + ".shape", v));
   return as_shape(v, path + ".shape", -1, spec.shape);  // -1: a variable dimension

@@ -8,7 +8,6 @@
 namespace hir::protocol {
 namespace {
 
-std::string squote(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 // At most one variable dimension besides the batch dimension, whose index is returned (or -1).
 Result<int> variable_dimension(const Shape& shape, size_t first, const std::string& model) {
@@ -47,15 +46,15 @@ Status fill_fixed(std::string_view body, int var, Tensor& t) {
   if (var >= 0) t.shape[static_cast<size_t>(var)] = 1;
   Result<int64_t> fixed = element_count(t.shape);
   if (!fixed.ok())
-    return InvalidArgument("input " + squote(t.name) + ": " + fixed.status().message());
+    return InvalidArgument("input " + quote(t.name) + ": " + fixed.status().message());
   const auto width = static_cast<int64_t>(datatype_size(t.datatype));
   if (*fixed > std::numeric_limits<int64_t>::max() / width)
-    return InvalidArgument("byte size overflow for input " + squote(t.name));
+    return InvalidArgument("byte size overflow for input " + quote(t.name));
   const auto unit = static_cast<uint64_t>(*fixed * width);
   if (var >= 0) {
     if (unit == 0 || body.size() % unit != 0)
       return InvalidArgument("raw binary data of " + std::to_string(body.size()) +
-                             " bytes does not fit input " + squote(t.name) + " " +
+                             " bytes does not fit input " + quote(t.name) + " " +
                              std::string(datatype_name(t.datatype)) + " " +
                              shape_to_string(t.shape) + " with one variable dimension");
     t.shape[static_cast<size_t>(var)] = static_cast<int64_t>(body.size() / unit);
@@ -67,7 +66,7 @@ Status fill_fixed(std::string_view body, int var, Tensor& t) {
 }  // namespace
 
 Result<InferRequest> parse_raw_binary_request(std::string_view body, const ModelSignature& sig) {
-  const std::string model = squote(sig.name);
+  const std::string model = quote(sig.name);
   if (sig.inputs.size() != 1)
     return InvalidArgument("a raw binary request needs a model with exactly 1 input; model " +
                            model + " has " + std::to_string(sig.inputs.size()));

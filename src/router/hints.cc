@@ -51,7 +51,7 @@ Result<Priority> priority_hint(const Parameters& params, const net::Headers& hea
   }
   if (!s) return Priority::kStandard;
   if (auto p = routing::parse_priority(*s)) return *p;
-  return InvalidArgument("priority '" + *s + "' is not one of critical, standard, sheddable");
+  return InvalidArgument("priority " + quote(*s) + " is not one of critical, standard, sheddable");
 }
 
 }  // namespace

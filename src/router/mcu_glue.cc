@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <set>
 
 #include "core/json_string.h"
 #include "telemetry/log.h"
@@ -140,9 +141,11 @@ void McuFleet::export_metrics() {
   }
   static constexpr const char* kKinds[] = {"bad_crc", "bad_frame", "bad_payload", "timeout", "stray_reply"};
   std::lock_guard lock(export_mu_);
+  std::set<std::string> seen;
   for (const auto& [name, pool] : pools) {
     for (const auto& d : pool->stats().devices) {
       auto [it, fresh] = device_metrics_.try_emplace(name + "|" + d.url);
+      seen.insert(it->first);
       DeviceMetrics& m = it->second;
       if (fresh) {
         telemetry::Labels l = {{"target", name}, {"device", d.url}};
@@ -164,6 +167,10 @@ void McuFleet::export_metrics() {
       }
     }
   }
+  // A device whose pool is gone (its target removed or changed) is no longer up for this router;
+  // its counters keep their totals.
+  for (auto& [key, m] : device_metrics_)
+    if (!seen.count(key)) m.up->set(0);
 }
 
 }  // namespace hir::router

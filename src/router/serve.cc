@@ -109,8 +109,8 @@ int run_serve(const ServeOptions& opts) {
   });
   metrics.gauge_fn("hir_http_connections", "Open client connections", {},
                    [&server] { return static_cast<double>(server.connections()); });
-  metrics.gauge_fn("hir_log_lines_dropped", "Log lines dropped since start because the log writer fell behind", {},
-                   [] { return static_cast<double>(telemetry::log_dropped()); });
+  metrics.counter_fn("hir_log_lines_dropped_total", "Log lines dropped since start because the log writer fell behind", {},
+                     [] { return static_cast<double>(telemetry::log_dropped()); });
   if (!opts.port_file.empty()) {
     // Written whole, then renamed, so a reader never sees half a number.
     std::string tmp = opts.port_file + ".tmp";

@@ -161,7 +161,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
                                                 {"model", std::string_view(p.model).substr(0, 128)}, {"status", 404},
                                                 {"error", "unknown model"}});
       }
-      return respond(net::error_response(404, "Request for unknown model: '" + p.model + "' is not found"));
+      return respond(net::error_response(404, "Request for unknown model: " + quote(p.model) + " is not found"));
     }
     if (!p.version.empty() &&
         std::find(model->signature.versions.begin(), model->signature.versions.end(), p.version) ==
@@ -174,7 +174,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
                                                 {"status", 404}, {"error", "unknown model version"}});
       }
       return respond(net::error_response(
-          404, "Request for unknown model: '" + p.model + "' version " + p.version + " is not found"));
+          404, "Request for unknown model: " + quote(p.model) + " version " + clip(p.version) + " is not found"));
     }
   }
   switch (p.endpoint) {
@@ -306,13 +306,15 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     // operator sees why (the reason names the constraint that cut the last candidates).
     auto refuse = [this, call, status = plan.status(), retry_after](bool answered) {
       if (answered) return;
-      if (status.code() != Code::kResourceExhausted) {
-        refused_->inc();
-        telemetry::log_warn("request_refused", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
-                                                {"model", call->model->signature.name}, {"status", http_status(status.code())},
-                                                {"reason", status.message()}});
-      }
-      call->respond(refusal(status, retry_after));
+      const bool shed = status.code() == Code::kResourceExhausted;
+      if (!shed) refused_->inc();
+      HttpResponse r = refusal(status, retry_after);
+      r.headers.set("x-request-id", call->request_id);  // as every other answer to a read request
+      // Shedding is the router working as configured under overload: info, not warn.
+      telemetry::log(shed ? telemetry::Level::kInfo : telemetry::Level::kWarn, shed ? "request_shed" : "request_refused",
+                     {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+                      {"model", call->model->signature.name}, {"status", r.status}, {"reason", status.message()}});
+      call->respond(std::move(r));
     };
     // No target can serve at all (every one ejected or unhealthy) is "every target failed".
     if (plan.status().code() == Code::kUnavailable) return from_cache_then(call, cache::Use::kStaleIfError, std::move(refuse));

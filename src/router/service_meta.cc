@@ -34,7 +34,7 @@ HttpResponse RouterService::explain_response(const GenPtr& gen, const HttpReques
   auto msg = protocol::parse_explain_request(req.body);
   if (!msg.ok()) return v2_error(msg.status());
   const ModelConfig* model = gen->cfg->find_model(msg->model);
-  if (!model) return net::error_response(404, "Request for unknown model: '" + msg->model + "' is not found");
+  if (!model) return net::error_response(404, "Request for unknown model: " + quote(msg->model) + " is not found");
   auto hints = parse_hints(msg->parameters, req.headers);
   if (!hints.ok()) return v2_error(hints.status());
   Duration retry_after{};

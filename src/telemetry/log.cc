@@ -157,7 +157,7 @@ void writer_loop(SinkState& s) {
         s.wake.wait_for(lk, kBatchWindow, [&] { return s.stop || s.flush_wanted || s.urgent || half_full(s); });
       } else if (s.pending.empty()) {
         s.asleep = true;
-        s.wake.wait(lk, [&] { return !s.pending.empty() || s.stop || s.flush_wanted; });
+        s.wake.wait(lk, [&] { return !s.pending.empty() || s.stop || s.flush_wanted || s.urgent; });
         s.asleep = false;
       }
     }
@@ -304,6 +304,11 @@ void log(Level level, std::string_view event, std::initializer_list<Field> field
         write_now(out_file(s), out);
       } else if (s.pending.size() + line.size() + s.service_json.size() > s.limit) {
         g_dropped.fetch_add(1, std::memory_order_relaxed);  // the sink is behind: never wait for it
+        // Its report is a warning: written at the writer's next round, as a warning line would
+        // be, not whenever another line comes (a line too long for the queue may be the last).
+        wake_writer = s.asleep || !s.urgent;
+        s.urgent = true;
+        s.asleep = false;
       } else {
         const bool was_half_full = half_full(s);
         splice(s.pending, line, service_at, s.service_json);

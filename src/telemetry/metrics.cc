@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/json_string.h"
+
 namespace hir::telemetry {
 
 namespace {
@@ -144,13 +146,30 @@ const std::vector<double>& default_latency_buckets() {
 std::string escape_label_value(std::string_view v) {
   std::string out;
   out.reserve(v.size());
-  for (char c : v) {
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  const auto* const end = p + v.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c >= 0x80) {
+      // The exposition format is UTF-8, and a scrape with one ill-formed label value is refused
+      // whole: such a byte becomes U+FFFD (a model directory's name may be any bytes).
+      const size_t n = utf8_sequence_length(p, end);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++p;
+      } else {
+        out.append(reinterpret_cast<const char*>(p), n);
+        p += n;
+      }
+      continue;
+    }
     switch (c) {
       case '\\': out += "\\\\"; break;
       case '"': out += "\\\""; break;
       case '\n': out += "\\n"; break;
-      default: out += c;
+      default: out += static_cast<char>(c);
     }
+    ++p;
   }
   return out;
 }
@@ -216,9 +235,10 @@ Counter& Registry::counter(const std::string& name, const std::string& help, con
   std::lock_guard lock(mu_);
   bool created = false;
   Series* s = find_or_create(name, help, Type::kCounter, labels, nullptr, &created);
-  if (s == nullptr) return *orphan_counters_.emplace_back(std::make_unique<Counter>());
-  if (created) s->counter = std::make_unique<Counter>();
-  return *s->counter;
+  if (s != nullptr && created) s->counter = std::make_unique<Counter>();
+  if (s != nullptr && s->counter) return *s->counter;
+  if (s != nullptr) record_error(fmt::format("counter '{}' is already a counter_fn series", name));
+  return *orphan_counters_.emplace_back(std::make_unique<Counter>());
 }
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
@@ -242,17 +262,28 @@ Histogram& Registry::histogram(const std::string& name, const std::string& help,
 
 void Registry::gauge_fn(const std::string& name, const std::string& help, const Labels& labels,
                         std::function<double()> fn) {
+  value_fn(name, help, Type::kGauge, labels, std::move(fn));
+}
+
+void Registry::counter_fn(const std::string& name, const std::string& help, const Labels& labels,
+                          std::function<double()> fn) {
+  value_fn(name, help, Type::kCounter, labels, std::move(fn));
+}
+
+void Registry::value_fn(const std::string& name, const std::string& help, Type type, const Labels& labels,
+                        std::function<double()> fn) {
   std::lock_guard lock(mu_);
+  const char* kind = type == Type::kCounter ? "counter" : "gauge";
   if (!fn) {
-    record_error(fmt::format("gauge_fn '{}' given an empty function", name));
+    record_error(fmt::format("{}_fn '{}' given an empty function", kind, name));
     return;
   }
   bool created = false;
-  Series* s = find_or_create(name, help, Type::kGauge, labels, nullptr, &created);
+  Series* s = find_or_create(name, help, type, labels, nullptr, &created);
   if (s == nullptr) return;
-  if (s->gauge) {
-    // Someone holds a Gauge& to this series; swapping it for a function would strand their updates.
-    record_error(fmt::format("gauge '{}' is already a plain gauge series", name));
+  if (s->gauge || s->counter) {
+    // Someone holds a reference to this series; swapping it for a function would strand their updates.
+    record_error(fmt::format("{} '{}' is already a plain {} series", kind, name, kind));
     return;
   }
   s->fn = std::move(fn);

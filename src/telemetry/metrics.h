@@ -102,7 +102,11 @@ class Registry {
   // is destroyed or remove_gauge_fn() is called.
   void gauge_fn(const std::string& name, const std::string& help, const Labels& labels,
                 std::function<double()> fn);
-  // Drops a gauge_fn series, for owners that die before the registry. Unknown series are ignored.
+  // The same for a counter kept elsewhere (fn must never go down).
+  void counter_fn(const std::string& name, const std::string& help, const Labels& labels,
+                  std::function<double()> fn);
+  // Drops a gauge_fn or counter_fn series, for owners that die before the registry. Unknown series
+  // are ignored.
   void remove_gauge_fn(const std::string& name, const Labels& labels);
 
   // Families sorted by name, series within a family sorted by labels: stable output for diffs and tests.
@@ -117,7 +121,7 @@ class Registry {
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Gauge> gauge;
     std::unique_ptr<Histogram> histogram;
-    std::function<double()> fn;  // set for gauge_fn series
+    std::function<double()> fn;  // set for gauge_fn and counter_fn series
   };
   struct Family {
     Type type;
@@ -131,6 +135,8 @@ class Registry {
   // the series holds; histogram series come with their Histogram.
   Series* find_or_create(const std::string& name, const std::string& help, Type type,
                          const Labels& labels, const std::vector<double>* bounds, bool* created);
+  void value_fn(const std::string& name, const std::string& help, Type type, const Labels& labels,
+                std::function<double()> fn);
   void record_error(std::string message);
   static void render_family(std::string& out, const std::string& name, const Family& family);
 

@@ -26,7 +26,7 @@ Result<ServedVersion> Catalog::find(std::string_view model, std::string_view ver
   size_t mi = 0;
   while (mi < models_.size() && models_[mi].config.name != model) ++mi;
   if (mi == models_.size())
-    return NotFound("Request for unknown model: '" + std::string(model) + "' is not found");
+    return NotFound("Request for unknown model: " + quote(model) + " is not found");
   const RepositoryModel& m = models_[mi];
   const size_t first = first_slot_[mi];
   auto served = [&](size_t vi) {
@@ -41,8 +41,8 @@ Result<ServedVersion> Catalog::find(std::string_view model, std::string_view ver
   }
   for (size_t vi = 0; vi < m.versions.size(); ++vi)
     if (std::to_string(m.versions[vi].version) == version) return served(vi);
-  return NotFound("Request for unknown model: '" + std::string(model) + "' version " +
-                  std::string(version) + " is not found");
+  return NotFound("Request for unknown model: " + quote(model) + " version " + clip(version) +
+                  " is not found");
 }
 
 VersionState Catalog::state(size_t slot) const {

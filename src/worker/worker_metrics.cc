@@ -1,5 +1,7 @@
 #include "worker/worker_metrics.h"
 
+#include "telemetry/log.h"
+
 namespace hir::worker {
 namespace {
 
@@ -56,6 +58,9 @@ WorkerMetrics::WorkerMetrics(telemetry::Registry& registry, const Catalog& catal
      [ex] { return static_cast<double>(ex->in_flight()); });
   fn("hir_worker_busy_fraction", "Share of inference-thread time busy over the last 10 s", {},
      [ex] { return ex->busy_fraction(); });
+  registry.counter_fn("hir_log_lines_dropped_total", "Log lines dropped since start because the log writer fell behind",
+                      {}, [] { return static_cast<double>(telemetry::log_dropped()); });
+  gauge_fns_.emplace_back("hir_log_lines_dropped_total", telemetry::Labels{});
   registry.gauge("hir_worker_queue_capacity", "Most requests that may wait")
       .set(static_cast<double>(executor.options().queue_depth));
   registry.gauge("hir_worker_concurrency", "Inference threads")

@@ -7,7 +7,7 @@
 //   hir_worker_queue_wait_seconds{model}
 //   hir_worker_batch_size{model}                       rows per request
 //   hir_worker_queue_depth, hir_worker_in_flight, hir_worker_queue_capacity, hir_worker_concurrency,
-//   hir_worker_busy_fraction, hir_worker_model_ready{model,version}
+//   hir_worker_busy_fraction, hir_worker_model_ready{model,version}, hir_log_lines_dropped_total
 #pragma once
 
 #include <map>
@@ -54,7 +54,7 @@ class WorkerMetrics {
 
   telemetry::Registry& registry_;
   std::map<std::string, PerModel, std::less<>> models_;  // fixed after construction
-  std::vector<std::pair<std::string, telemetry::Labels>> gauge_fns_;
+  std::vector<std::pair<std::string, telemetry::Labels>> gauge_fns_;  // and counter_fn series
 };
 
 }  // namespace hir::worker

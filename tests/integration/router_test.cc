@@ -329,12 +329,48 @@ TEST_F(RouterIT, ARequestNoTargetCanServeIsCountedAndLogged) {
   std::string body = R"({"parameters":{"min_accuracy":0.999},"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
   for (int i = 0; i < 784; ++i) body += i ? ",0.5" : "0.5";
   body += "]}]}";
+  h.set("x-request-id", "refused-1");
   auto res = call(r.port, "POST", "/v2/models/fmnist/infer", body, h);
   EXPECT_GE(res.status, 400) << res.body;
   EXPECT_NE(res.body.find("min_accuracy"), std::string::npos) << res.body;
+  // The answer names the request as its log line does.
+  EXPECT_EQ(res.headers.get("x-request-id").value_or(""), "refused-1");
   auto metrics = call(r.port, "GET", "/metrics");
   EXPECT_NE(metrics.body.find("hir_refused_total 1"), std::string::npos) << metrics.body.substr(0, 2000);
-  EXPECT_TRUE(log_gets(r.log, "\"event\":\"request_refused\"")) << file_text(r.log).substr(0, 2000);
+  EXPECT_TRUE(log_gets(r.log, R"("event":"request_refused","service":"hir","request_id":"refused-1")")) << file_text(r.log).substr(0, 2000);
+}
+
+// A request shed under overload (429) is logged like every other answer, and its answer carries
+// the id its log line has.
+TEST_F(RouterIT, AShedRequestIsLoggedAndNamed) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  // Sheddable requests are refused as soon as anything is in flight.
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}},
+                        "routing: {shed_sheddable_above: 0.0, shed_standard_above: 0.99}\n");
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  std::string body = R"({"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 784; ++i) body += i ? ",0.5" : "0.5";
+  body += "]}]}";
+  ::kill(w.child.pid(), SIGSTOP);  // one standard request held at the worker: the fleet is busy
+  auto held = std::async(std::launch::async, [&] { return call(r.port, "POST", "/v2/models/fmnist/infer", body, h); });
+  bool in_flight = false;
+  for (int i = 0; i < 300 && !in_flight; ++i) {
+    in_flight = call(r.port, "GET", "/metrics").body.find("hir_requests_in_flight 1") != std::string::npos;
+    if (!in_flight) usleep(5000);
+  }
+  net::Headers hs = h;
+  hs.set("x-request-id", "shed-1");
+  auto shed = call(r.port, "POST", "/v2/models/fmnist/infer",
+                   body.substr(0, body.size() - 1) + R"(,"parameters":{"priority":"sheddable"}})", hs);
+  ::kill(w.child.pid(), SIGCONT);
+  ASSERT_TRUE(in_flight);
+  EXPECT_EQ(shed.status, 429) << shed.body;
+  EXPECT_TRUE(shed.headers.get("Retry-After").has_value());
+  EXPECT_EQ(shed.headers.get("x-request-id").value_or(""), "shed-1");
+  EXPECT_TRUE(log_gets(r.log, R"("status":429,"reason":"overloaded)"));  // as answered
+  EXPECT_TRUE(log_gets(r.log, R"("event":"request_shed","service":"hir","request_id":"shed-1")")) << file_text(r.log).substr(0, 2000);
+  EXPECT_EQ(held.get().status, 200);
 }
 
 // A request the router refuses before routing (malformed, or not what the model takes) is

@@ -303,6 +303,40 @@ TEST(LogQueue, DropsAndCountsWhenTheSinkStalls) {
   EXPECT_EQ(lines, kLines - dropped + reports);  // every line kept, plus the reports
 }
 
+// What the sink holds now, read beside the writer (no flush, which would wake it).
+std::string sink_text(std::FILE* f) {
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; (n = ::pread(::fileno(f), buf, sizeof buf, static_cast<off_t>(text.size()))) > 0;)
+    text.append(buf, static_cast<size_t>(n));
+  return text;
+}
+
+bool sink_gets(std::FILE* f, std::string_view needle) {
+  for (int i = 0; i < 1000; ++i) {  // up to 10 s
+    if (sink_text(f).find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+// A dropped line is reported by itself, with nothing logged after it: a line too large for the
+// queue may be the last one for a long time on a quiet router.
+TEST(LogQueue, ADropIsReportedWithoutWaitingForAnotherLine) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  set_log_queue_limit(16u << 10);
+  init_logging(Level::kInfo, "hir", f);
+  log_info("before");
+  ASSERT_TRUE(sink_gets(f, "\"event\":\"before\""));  // written: the writer sleeps again
+  log_info("huge", {{"payload", std::string(64u << 10, 'x')}});  // more than the whole queue
+  EXPECT_TRUE(sink_gets(f, "\"event\":\"log_lines_dropped\"")) << sink_text(f);
+  EXPECT_EQ(sink_text(f).find("\"event\":\"huge\""), std::string::npos);
+  init_logging(Level::kInfo, "");
+  set_log_queue_limit(0);
+  std::fclose(f);
+}
+
 // Returning from main or calling exit() writes what is still queued (an atexit handler). Run in a
 // fresh process ("threadsafe" death tests re-execute the binary), so the writer thread is its own.
 TEST(LogExit, ExitFlushesQueuedLines) {

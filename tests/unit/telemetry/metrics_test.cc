@@ -61,6 +61,11 @@ TEST(Metrics, SameSeriesReturnsSameObjectWhateverLabelOrder) {
 
 TEST(Metrics, EscapesLabelValuesAndHelp) {
   EXPECT_EQ(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+  // Well-formed UTF-8 stays; a byte that begins no well-formed sequence becomes U+FFFD, so that
+  // one odd name cannot make a scraper refuse the whole page.
+  EXPECT_EQ(escape_label_value("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(escape_label_value("bad\xff\xfename"), "bad\xef\xbf\xbd\xef\xbf\xbdname");
+  EXPECT_EQ(escape_label_value("cut\xc3"), "cut\xef\xbf\xbd");
   Registry r;
   r.gauge("g", "line1\nback\\slash \"quoted\"", {{"path", "C:\\tmp\n\"x\""}}).set(1);
   EXPECT_EQ(r.render(),
@@ -170,11 +175,15 @@ TEST(Metrics, MisuseIsRecordedNotFatal) {
   r.histogram("h", "h", {{"le", "1"}}).observe(1);
   r.gauge("g", "h");
   r.gauge_fn("g", "h", {}, [] { return 1.0; });  // a plain gauge already lives there
+  r.counter_fn("c_total", "h", {}, [] { return 2.0; });
+  r.counter("c_total", "h").inc();  // a function already gives this one: usable, never rendered
+  r.counter_fn("x", "h", {}, [] { return 5.0; });  // a plain counter already lives there
   r.histogram("lat", "h", {}, {1, 2});
   r.histogram("lat", "h", {{"k", "v"}}, {5}).observe(1.5);  // keeps the family's buckets
-  EXPECT_EQ(r.registration_errors().size(), 7u);
+  EXPECT_EQ(r.registration_errors().size(), 9u);
   const std::string text = r.render();
   EXPECT_NE(text.find("x 1\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE c_total counter\nc_total 2\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("bad name"), std::string::npos);
   EXPECT_NE(text.find("lat_bucket{k=\"v\",le=\"2\"} 1\n"), std::string::npos);
 }
