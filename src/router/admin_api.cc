@@ -63,13 +63,14 @@ std::string ledger_json(const store::LedgerCounters& c) {
 }  // namespace
 
 bool admin_key_matches(std::string_view authorization, std::string_view key) {
-  constexpr std::string_view kBearer = "Bearer ";
+  constexpr std::string_view kBearer = "bearer ";  // the scheme's case does not matter (RFC 9110 §11.1)
   if (key.empty()) return false;
   // Walk the whole key whatever the input, so the time says nothing about how much matched.
   size_t diff = authorization.size() ^ (kBearer.size() + key.size());
   for (size_t i = 0; i < kBearer.size() + key.size(); ++i) {
     char want = i < kBearer.size() ? kBearer[i] : key[i - kBearer.size()];
     char got = i < authorization.size() ? authorization[i] : '\0';
+    if (i < kBearer.size() && got >= 'A' && got <= 'Z') got = static_cast<char>(got - 'A' + 'a');
     diff |= static_cast<unsigned char>(want ^ got);
   }
   return diff == 0;
@@ -78,7 +79,7 @@ bool admin_key_matches(std::string_view authorization, std::string_view key) {
 AdminApi::AdminApi(store::Store* store, std::string key, Reload reload, LedgerStats ledger)
     : store_(store), key_(std::move(key)), reload_(std::move(reload)), ledger_(std::move(ledger)) {}
 
-HttpResponse AdminApi::handle(const HttpRequest& req) {
+std::optional<HttpResponse> AdminApi::refused(const HttpRequest& req) const {
   if (key_.empty())
     return net::error_response(403, "the admin API is disabled: set HIR_ADMIN_KEY for hir serve to enable it");
   auto auth = req.headers.get("authorization");
@@ -87,6 +88,11 @@ HttpResponse AdminApi::handle(const HttpRequest& req) {
     r.headers.set("WWW-Authenticate", "Bearer");
     return r;
   }
+  return std::nullopt;
+}
+
+HttpResponse AdminApi::handle(const HttpRequest& req) {
+  if (auto no = refused(req)) return std::move(*no);
   std::string_view path = net::path_of(req.target);
   if (!path.starts_with(kPrefix)) return net::error_response(404, "Not Found");
   return route(req, path.substr(kPrefix.size()));

@@ -32,6 +32,10 @@ class AdminApi {
   AdminApi(store::Store* store, std::string key, Reload reload, LedgerStats ledger);
 
   net::HttpResponse handle(const net::HttpRequest& req);
+  // The 403 (no key configured) or 401 (missing or wrong key) that handle() would answer, checked
+  // without the store: a caller that queues store work checks this first, so that requests
+  // without the key never take a place in that queue.
+  std::optional<net::HttpResponse> refused(const net::HttpRequest& req) const;
 
  private:
   net::HttpResponse route(const net::HttpRequest& req, std::string_view rest);

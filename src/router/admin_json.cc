@@ -89,14 +89,17 @@ Result<store::TargetRecord> parse_target_body(std::string_view body, store::Targ
   if (auto e = member(o, "failure_domain")) HIR_RETURN_IF_ERROR(read_string(*e, "failure_domain", t.failure_domain));
   int64_t n = 0;
   if (auto e = member(o, "concurrency")) {
-    HIR_RETURN_IF_ERROR(protocol::detail::as_int(*e, "concurrency", 1, 1 << 20, n));
+    HIR_RETURN_IF_ERROR(protocol::detail::as_int(*e, "concurrency", 1, kMaxTargetConcurrency, n));
     t.concurrency = static_cast<uint32_t>(n);
   }
   if (auto e = member(o, "queue_capacity")) {
     HIR_RETURN_IF_ERROR(protocol::detail::as_int(*e, "queue_capacity", 0, 1 << 24, n));
     t.queue_capacity = static_cast<uint32_t>(n);
   }
-  if (auto e = member(o, "token_env")) HIR_RETURN_IF_ERROR(read_string(*e, "token_env", t.token_env));
+  if (auto e = member(o, "token_env")) {
+    HIR_RETURN_IF_ERROR(read_string(*e, "token_env", t.token_env));
+    if (!t.token_env.empty()) HIR_RETURN_IF_ERROR(check_token_env(t.token_env));
+  }
   if (auto e = member(o, "timeout_ms")) HIR_RETURN_IF_ERROR(read_double(*e, "timeout_ms", 0, kMaxMs, t.timeout_ms));
   if (auto e = member(o, "expected_rtt_ms")) HIR_RETURN_IF_ERROR(read_double(*e, "expected_rtt_ms", 0, kMaxMs, t.expected_rtt_ms));
   if (auto e = member(o, "poll_load")) HIR_RETURN_IF_ERROR(read_bool(*e, "poll_load", t.poll_load));

@@ -174,13 +174,15 @@ TargetConfig parse_target(const YAML::Node& n, size_t i) {
   t.cost_per_request = parse_usd(n, "cost_per_request_usd", w);
   t.cost_per_second = parse_usd(n, "cost_per_second_usd", w);
   t.token_env = get<std::string>(n, "token_env", w, "");
+  if (!t.token_env.empty())
+    if (Status s = check_token_env(t.token_env); !s.ok()) fail(w, s.message());
   double timeout = get<double>(n, "timeout_ms", w, to_ms(t.timeout));
   if (!(timeout > 0 && timeout <= kMaxMs)) fail(w, "timeout_ms must be within (0, 3600000]");
   t.timeout = from_ms(timeout);
   t.failure_domain = get<std::string>(n, "failure_domain", w, "");
   if (!pool) {
     int conc = get<int>(n, "concurrency", w, 1);
-    if (conc < 1 || conc > 100000) fail(w, "concurrency must be within 1..100000");
+    if (conc < 1 || conc > kMaxTargetConcurrency) fail(w, "concurrency must be within 1.." + std::to_string(kMaxTargetConcurrency));
     t.concurrency = static_cast<uint32_t>(conc);
     int queue = get<int>(n, "queue_capacity", w, static_cast<int>(t.queue_capacity));
     if (queue < 0 || queue > 10000000) fail(w, "queue_capacity must be within 0..10000000");
@@ -444,6 +446,17 @@ std::vector<std::string> split_devices(std::string_view url) {
     url.remove_prefix(sp + 1);
   }
   return out;
+}
+
+Status check_token_env(std::string_view name) {
+  const bool shape = name.size() > 10 && name.starts_with("HIR_") && name.ends_with("_TOKEN") &&
+                     std::all_of(name.begin(), name.end(), [](char c) {
+                       return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+                     });
+  if (shape) return Status::Ok();
+  return InvalidArgument("token_env " + quote(name) +
+                         " must name a variable HIR_..._TOKEN (e.g. HIR_CLOUD_TOKEN): a target's token is "
+                         "sent to its url, so no other variable of the process may be read for one");
 }
 
 bool names_mcu_devices(std::string_view url) { return url.starts_with("serial://") || url.starts_with("tcp://"); }

@@ -58,6 +58,12 @@ std::string join_devices(const std::vector<std::string>& devices);
 std::vector<std::string> split_devices(std::string_view url);
 // True when `url` names MCU devices (serial:// or tcp://) rather than an HTTP endpoint.
 bool names_mcu_devices(std::string_view url);
+// A target's token_env must name a variable HIR_..._TOKEN (upper-case letters, digits and '_'):
+// a token is read for the target and sent to its url, so neither the file nor the admin API may
+// point a target at any other secret of the process (HIR_ADMIN_KEY, a database URL, PGPASSWORD).
+Status check_token_env(std::string_view name);
+constexpr int kMaxTargetConcurrency = 100000;
+
 // Turns t into an MCU pool target over `devices` (concurrency and queue follow from the pool);
 // kInvalidArgument naming the bad address.
 Status make_mcu_pool(TargetConfig& t, std::vector<std::string> devices);

@@ -74,7 +74,13 @@ int run_serve(const ServeOptions& opts) {
     wiring.ledger = ledger.get();
     wiring.registry_poll = from_ms(opts.registry_poll_seconds * 1000);
   }
-  if (const char* key = std::getenv("HIR_ADMIN_KEY"); key != nullptr) wiring.admin_key = key;
+  if (const char* key = std::getenv("HIR_ADMIN_KEY"); key != nullptr) {
+    // A key read from a secret file often ends in a newline, which no request can send (HTTP
+    // drops the whitespace around a header's value): the key is what lies between.
+    std::string_view k(key);
+    const auto first = k.find_first_not_of(" \t\r\n");
+    if (first != std::string_view::npos) wiring.admin_key = k.substr(first, k.find_last_not_of(" \t\r\n") - first + 1);
+  }
   const bool admin_on = !wiring.admin_key.empty();
 
   net::EventLoop loop;

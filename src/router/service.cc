@@ -103,6 +103,7 @@ HttpResponse RouterService::v2_error(const Status& s) {
 // later, as after any timeout), and nothing else.
 void RouterService::admin(HttpRequest&& req, net::Responder respond) {
   if (!store_work_) return respond(admin_->handle(req));  // no database: nothing blocks
+  if (auto no = admin_->refused(req)) return respond(std::move(*no));  // on this thread, unqueued
   constexpr Duration kAdminWait = std::chrono::seconds(10);
   auto timer = loop_.run_after(kAdminWait, [respond] {
     respond(net::error_response(503, "the database did not answer within 10 s"));

@@ -83,7 +83,10 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
       continue;
     }
     if (auto u = net::Url::parse(t.url); u.ok()) tg.url = *u;  // checked by parse_config / store_glue
-    if (!t.token_env.empty()) {
+    if (Status ok = check_token_env(t.token_env); !t.token_env.empty() && !ok.ok()) {
+      // Only a registry written before the rule could hold such a name: never read it.
+      telemetry::log_warn("target_token_refused", {{"target", t.name}, {"reason", ok.message()}});
+    } else if (!t.token_env.empty()) {
       const char* tok = std::getenv(t.token_env.c_str());
       if (tok && *tok) tg.authorization = std::string("Bearer ") + tok;
       else telemetry::log_warn("target_token_missing", {{"target", t.name}, {"env", t.token_env}});

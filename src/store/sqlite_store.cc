@@ -2,10 +2,12 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 
+#include "core/time.h"
 #include "store/sql_db.h"
 
 namespace hir::store {
@@ -51,6 +53,31 @@ class SqliteDb final : public SqlDb {
     std::string msg = err ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
     return error(rc, msg);
+  }
+
+  // WAL lets readers and the one writer proceed together. Switching a new file to it can fail at
+  // once with SQLITE_BUSY, without the busy handler, while another process opens the same file
+  // (replicas started together): retried for as long as the busy handler would wait.
+  Status enable_wal() {
+    const auto until = SteadyClock::now() + std::chrono::seconds(5);
+    for (;;) {
+      std::string mode;
+      char* err = nullptr;
+      const int rc = sqlite3_exec(
+          db_.get(), "PRAGMA journal_mode=WAL",
+          [](void* out, int n, char** values, char**) {
+            if (n > 0 && values[0]) *static_cast<std::string*>(out) = values[0];
+            return 0;
+          },
+          &mode, &err);
+      std::string msg = err ? err : sqlite3_errstr(rc);
+      sqlite3_free(err);
+      if (rc == SQLITE_OK && mode == "wal") return exec_script("PRAGMA synchronous=NORMAL;");
+      const bool busy = rc == SQLITE_BUSY || rc == SQLITE_LOCKED || (rc == SQLITE_OK && mode != "wal");
+      if (!busy || interrupted_ || SteadyClock::now() >= until)
+        return rc == SQLITE_OK ? Unavailable("sqlite: the journal stayed '" + mode + "', not 'wal'") : error(rc, msg);
+      sqlite3_sleep(5);
+    }
   }
 
   Result<int64_t> exec(const std::string& sql, const SqlParams& params) override {
@@ -167,11 +194,8 @@ Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path, bool read
     return Unavailable("sqlite: cannot open '" + path + "': " +
                        (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
-  // WAL lets readers and the one writer proceed together; the busy handler is SqliteDb's.
   auto out = std::make_unique<SqliteDb>(std::move(db));
-  if (path != ":memory:" && !read_only) {
-    HIR_RETURN_IF_ERROR(out->exec_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
-  }
+  if (path != ":memory:" && !read_only) HIR_RETURN_IF_ERROR(out->enable_wal());
   return std::unique_ptr<SqlDb>(std::move(out));
 }
 

@@ -338,6 +338,16 @@ TEST_F(StoreIT, ADatabaseThatHangsStopsNeitherInferenceNorShutdown) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(call(r.port, "GET", "/v2/health/live").status, 200);
+  // Calls without the key are refused on the I/O thread: they never queue behind the database,
+  // where a flood of them would take every place from an operator's call.
+  std::vector<std::future<int>> strangers;
+  for (int i = 0; i < 100; ++i)
+    strangers.push_back(std::async(std::launch::async, [&] {
+      return call(r.port, "GET", "/v1/admin/registry", "", admin("wrong-key"), std::chrono::seconds(30)).status;
+    }));
+  int refused = 0;
+  for (auto& f : strangers) refused += f.get() == 401;
+  EXPECT_EQ(refused, 100);
   EXPECT_EQ(admin_call.get().status, 503);  // the lock outlasted its wait
   // SIGTERM drains and exits though the ledger's last batch cannot be written yet.
   EXPECT_EQ(r.child.stop(std::chrono::seconds(60)), 0);

@@ -1,6 +1,7 @@
 // The admin API's JSON bodies and its key check: what a body sets, what it leaves to `base`, and
 // that every bad field is named in the error.
 #include "router/admin_api.h"
+#include "router/config.h"
 
 #include <gtest/gtest.h>
 
@@ -61,6 +62,12 @@ TEST(AdminJson, BadTargetBodiesNameTheField) {
       {R"({"cost_per_request_usd":1e7})", "cost_per_request_usd"},
       {R"({"cost_per_second_usd":1e10})", "cost_per_second_usd"},
       {R"({"timeout_ms":1e9})", "timeout_ms"},
+      {R"({"concurrency":200000})", "concurrency"},
+      // A target's token is sent to its url: no other secret of the process may become one.
+      {R"({"token_env":"PGPASSWORD"})", "token_env"},
+      {R"({"token_env":"HIR_ADMIN_KEY"})", "token_env"},
+      {R"({"token_env":"DATABASE_URL"})", "token_env"},
+      {R"({"token_env":"HIR_cloud_TOKEN"})", "token_env"},
   };
   for (const auto& [body, field] : cases) {
     auto t = parse_target_body(body, base_target());
@@ -98,8 +105,22 @@ TEST(AdminJson, AVariantBodySetsWhatItNamesAndNamesBadFields) {
   }
 }
 
+TEST(AdminJson, ATokenVariableIsHirSomethingToken) {
+  auto t = parse_target_body(R"({"token_env":"HIR_CLOUD_TOKEN"})", base_target());
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->token_env, "HIR_CLOUD_TOKEN");
+  EXPECT_TRUE(check_token_env("HIR_EU_WEST_2_TOKEN").ok());
+  EXPECT_FALSE(check_token_env("HIR__TOKEN").ok());
+  EXPECT_FALSE(check_token_env("HIR_REDIS_URL").ok());
+  EXPECT_FALSE(check_token_env("CLOUD_TOKEN").ok());
+}
+
 TEST(AdminJson, TheKeyMustMatchExactly) {
   EXPECT_TRUE(admin_key_matches("Bearer s3cret-key", "s3cret-key"));
+  EXPECT_TRUE(admin_key_matches("bearer s3cret-key", "s3cret-key"));  // the scheme in any case
+  EXPECT_TRUE(admin_key_matches("BEARER s3cret-key", "s3cret-key"));
+  EXPECT_FALSE(admin_key_matches("Bearer S3CRET-KEY", "s3cret-key"));  // the key exactly
+  EXPECT_FALSE(admin_key_matches("Basic s3cret-key", "s3cret-key"));
   EXPECT_FALSE(admin_key_matches("Bearer s3cret-kez", "s3cret-key"));
   EXPECT_FALSE(admin_key_matches("Bearer s3cret-key ", "s3cret-key"));
   EXPECT_FALSE(admin_key_matches("s3cret-key", "s3cret-key"));

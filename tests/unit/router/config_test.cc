@@ -73,6 +73,12 @@ TEST(Config, ErrorsNameTheProblem) {
   std::string bad_class = kMinimal;
   bad_class.replace(bad_class.find("class: cloud"), 12, "class: moon");
   EXPECT_NE(expect_error(bad_class).find("moon"), std::string::npos);
+  std::string bad_token = kMinimal;  // only HIR_..._TOKEN variables may hold a target's token
+  bad_token.replace(bad_token.find("timeout_ms: 250"), 15, "timeout_ms: 250, token_env: PGPASSWORD");
+  EXPECT_NE(expect_error(bad_token).find("HIR_..._TOKEN"), std::string::npos);
+  std::string good_token = kMinimal;
+  good_token.replace(good_token.find("timeout_ms: 250"), 15, "timeout_ms: 250, token_env: HIR_CLOUD_TOKEN");
+  EXPECT_TRUE(parse_config(good_token).ok());
   std::string bad_url = kMinimal;
   bad_url.replace(bad_url.find("http://127.0.0.1:9001"), 21, "ftp://x");
   EXPECT_NE(expect_error(bad_url).find("target 'e1'"), std::string::npos);
