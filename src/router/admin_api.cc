@@ -149,7 +149,11 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
       return net::json_response(200, R"({"targets":)" + json_list(*all, target_json) + "}");
     }
     if (m != "POST") return method_not_allowed("GET, POST");
-    auto t = parse_target_body(req.body, store::TargetRecord{});
+    // A new target names its class, as in the configuration file (no silent edge-cpu).
+    store::TargetRecord fresh;
+    fresh.hw_class.clear();
+    auto t = parse_target_body(req.body, fresh);
+    if (t.ok() && t->hw_class.empty()) t = InvalidArgument("missing 'class'");
     if (!t.ok()) return net::error_response(400, t.status().message());
     if (Status s = store_->add_target(*t); !s.ok()) return store_error(s);
     return changed(201, R"("target":)" + target_json(*t));

@@ -154,6 +154,8 @@ Result<store::VariantRecord> parse_variant_body(std::string_view body, store::Va
   if (auto e = member(o, "drained")) HIR_RETURN_IF_ERROR(read_bool(*e, "drained", v.drained));
   if (v.name.empty()) return InvalidArgument("missing 'name'");
   HIR_RETURN_IF_ERROR(check_name("'name'", v.name));
+  // As the configuration file: a variant no target serves could never be chosen.
+  if (v.targets.empty()) return InvalidArgument("'targets' needs at least one target name");
   return v;
 }
 

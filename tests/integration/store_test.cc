@@ -174,7 +174,10 @@ TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {
   EXPECT_EQ(accuracy.status, 400);
   EXPECT_TRUE(has(accuracy.body, "'accuracy'")) << accuracy.body;
 
-  auto dup = call(r.port, "POST", "/v1/admin/targets", R"({"name":"edge-1","url":"http://127.0.0.1:1"})", admin());
+  auto classless = call(r.port, "POST", "/v1/admin/targets", R"({"name":"x","url":"http://127.0.0.1:1"})", admin());
+  EXPECT_EQ(classless.status, 400);  // as in the configuration file: no silent edge-cpu
+  EXPECT_TRUE(has(classless.body, "'class'")) << classless.body;
+  auto dup = call(r.port, "POST", "/v1/admin/targets", R"({"name":"edge-1","url":"http://127.0.0.1:1","class":"cloud"})", admin());
   EXPECT_EQ(dup.status, 409) << dup.body;
   EXPECT_EQ(call(r.port, "GET", "/v1/admin/targets/nope", "", admin()).status, 404);
   // Path segments are percent-decoded, as the v2 paths are.

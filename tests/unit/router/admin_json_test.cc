@@ -97,6 +97,7 @@ TEST(AdminJson, AVariantBodySetsWhatItNamesAndNamesBadFields) {
            {R"({"name":"t","accuracy_by_band":[0.5,2]})", "accuracy_by_band"},
            {R"({"name":"t","targets":[1]})", "targets"},
            {R"({"name":"t","size_bytes":-1})", "size_bytes"},
+           {R"({"name":"t","targets":[]})", "targets"},  // no target could serve it
            {R"({"accuracy":0.5})", "name"},
        }) {
     auto r = parse_variant_body(body, base);
