@@ -135,7 +135,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
       auto c = std::move(h.idle[pick]);
       h.idle.erase(h.idle.begin() + static_cast<std::ptrdiff_t>(pick));
       lk.unlock();
-      if (c->ex == ex && !job->cancel) send_first(*job, c);
+      if (c->ex.running_in_this_thread() && !job->cancel) send_first(*job, c);
       spawn_exchange(shared_from_this(), std::move(job), std::move(c));
       return;
     }
@@ -348,9 +348,10 @@ void build_head(Job& job) {
 // The request written on a pooled connection before its coroutine is set up, so that the target
 // starts on it a few µs sooner (at one request in flight, the spawn and first resumption of the
 // exchange's coroutine were on the request's path: docs/perf/proxy.md, "Seventeenth pass").
-// Only on the connection's own thread, and only for a request nobody can cancel. The exchange
-// writes whatever the socket did not take; a connection found not quiet is closed unused, and the
-// exchange opens another, as it would have.
+// Only on the thread that runs the connection's context (not, say, the store thread reloading
+// targets), and only for a request nobody can cancel. The exchange writes whatever the socket
+// did not take; a connection found not quiet is closed unused, and the exchange opens another,
+// as it would have.
 void send_first(Job& job, std::unique_ptr<Conn>& c) {
   job.checked = true;
   if (!quiet(*c)) {

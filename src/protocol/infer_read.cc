@@ -43,10 +43,10 @@ Result<size_t> json_part_length(std::string_view body, std::optional<std::string
     return InvalidArgument(std::string(kHeaderName) + " must be a non-negative integer, got " +
                            quote(*header));
   if (ec == std::errc::result_out_of_range || n > uint64_t{std::numeric_limits<int32_t>::max()})
-    return InvalidArgument(std::string(kHeaderName) + " " + std::string(v) + " is out of range");
+    return InvalidArgument(std::string(kHeaderName) + " " + clip(v) + " is out of range");
   if (n > body.size())
     return InvalidArgument("inference header size should be in range [0, " +
-                           std::to_string(body.size()) + "], got: " + std::string(v));
+                           std::to_string(body.size()) + "], got: " + clip(v));
   return static_cast<size_t>(n);
 }
 

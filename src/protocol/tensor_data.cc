@@ -768,8 +768,8 @@ Status read_json_data(const element& data, std::string_view path, Tensor& t) {
   if (t.datatype == DataType::kFp16 || t.datatype == DataType::kBf16)
     // Triton answers 400 here (TR-SRC ReadDataFromJson); KServe does the same.
     return InvalidArgument("receiving " + std::string(datatype_name(t.datatype)) +
-                           " data via JSON is not supported; send '" + t.name +
-                           "' as binary data (parameters.binary_data_size)");
+                           " data via JSON is not supported; send " + quote(t.name) +
+                           " as binary data (parameters.binary_data_size)");
   Result<int64_t> expected = element_count(t.shape);
   if (!expected.ok()) return expected.status();
   t.data.clear();

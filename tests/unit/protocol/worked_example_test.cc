@@ -88,6 +88,20 @@ TEST(RawBinary, HeaderZeroNeedsTheSignature) {
   EXPECT_EQ(r.status().code(), Code::kUnimplemented);
 }
 
+// Client text in an error is cut (core/status.h quote): the message goes back in the answer and
+// into the log line of the refusal.
+TEST(Errors, ClientTextInAMessageIsCut) {
+  const std::string name(100000, 'n');
+  auto fp16 = parse_infer_request(R"({"inputs":[{"name":")" + name + R"(","shape":[1],"datatype":"FP16","data":[1]}]})",
+                                  std::nullopt);
+  ASSERT_FALSE(fp16.ok());
+  EXPECT_LT(fp16.status().message().size(), 400u) << fp16.status().message().substr(0, 400);
+  EXPECT_NE(fp16.status().message().find("(100000 bytes)"), std::string::npos);
+  auto length = parse_infer_request("{}", std::string(6000, '9'));
+  ASSERT_FALSE(length.ok());
+  EXPECT_LT(length.status().message().size(), 400u) << length.status().message().substr(0, 400);
+}
+
 // A header length of zero, and only that, says the body is all tensor bytes.
 TEST(RawBinary, OnlyALengthOfZeroIsRaw) {
   EXPECT_TRUE(is_raw_binary("0"));
