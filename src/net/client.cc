@@ -412,7 +412,7 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
       co_return out;
     }
     wire::ResponseParser parser(out.response);
-    parser.header_limit(kMaxHeaderBytes);
+    parser.limit_head(kMaxHeaderBytes);
     parser.body_limit(st.opts.max_response_bytes);
     if (head_method) parser.skip(true);  // a HEAD response has a Content-Length but no body
     parser.eager(true);                  // header and body in one pass over what is buffered
@@ -424,6 +424,18 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     // Interim 1xx responses (RFC 9110 §15.2) precede the real one.
     if (out.response.status >= 100 && out.response.status < 200 && out.response.status != 101)
       continue;
+    // Answers no HTTP/1.1 client may take as a final one; the connection is not reused:
+    // - 101: hir asks for no upgrade, and after a 101 the connection speaks another protocol
+    //   (RFC 9110 §15.2.2);
+    // - a transfer coding other than a final chunked (RFC 9112 §6.3): the body would run to the
+    //   close in a coding hir does not decode, and a Content-Length beside it is not the framing.
+    const auto te = out.response.headers.get("transfer-encoding");
+    if (out.response.status == 101 || (te && (!parser.chunked() || parser.version() < 11))) {
+      out.status = Unavailable(who + " answered " +
+                               (out.response.status == 101 ? std::string("101 Switching Protocols, which hir never asks for")
+                                                           : "with Transfer-Encoding " + quote(*te) + ", which hir does not read"));
+      co_return out;
+    }
     out.reusable = parser.keep_alive() && c.buf.size() == 0;
     co_return out;
   }

@@ -32,13 +32,30 @@ class Parser : public http::basic_parser<isRequest> {
   int version() const { return version_; }
   // True when the request asked for "100-continue" (RFC 9110 §10.1.1).
   bool expect_continue() const { return expect_continue_; }
+  // The most bytes of fields the head (and a chunked message's trailer section) may hold, counted
+  // whole: Beast's header_limit, also set here, bounds only what is buffered and not yet parsed,
+  // and Beast parses each complete field as it comes, so a head sent as millions of tiny fields
+  // passed it (and grew the headers without bound).
+  void limit_head(std::uint32_t bytes) {
+    this->header_limit(bytes);
+    head_limit_ = bytes;
+  }
 
  protected:
   Parser(Headers& headers, std::string& body) : headers_(headers), body_(body) {
     headers_.reserve(Headers::kTypicalCount, Headers::kTypicalBytes);
   }
 
-  void on_field_impl(http::field f, string_view name, string_view value, error_code&) override {
+  void on_field_impl(http::field f, string_view name, string_view value, error_code& ec) override {
+    field_bytes_ += name.size() + value.size() + 4;  // "name: value\r\n"
+    if (field_bytes_ > head_limit_) {
+      ec = http::error::header_limit;
+      return;
+    }
+    // A trailer field (after the body of a chunked message) is not merged into the head (RFC 9110
+    // §6.5.1): none of hir's uses of a header may be changed from the end of a body, which a
+    // front proxy that checked the head would not see.
+    if (this->is_header_done()) return;
     if (f == http::field::expect && wire::iequals(value, "100-continue")) expect_continue_ = true;
     headers_.add(std::string_view(name.data(), name.size()), std::string_view(value.data(), value.size()));
   }
@@ -62,6 +79,8 @@ class Parser : public http::basic_parser<isRequest> {
   std::string& body_;
   int version_ = 11;
   bool expect_continue_ = false;
+  size_t field_bytes_ = 0;
+  size_t head_limit_ = SIZE_MAX;  // limit_head()
 };
 
 class RequestParser final : public Parser<true> {

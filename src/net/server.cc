@@ -237,6 +237,7 @@ std::string_view message_for(int status) {
   switch (status) {
     case 431: return "request header too large";
     case 413: return "request body too large";
+    case 501: return "transfer coding not implemented: only chunked is read";
     default: return "malformed HTTP request";
   }
 }
@@ -280,23 +281,51 @@ Awaitable<void> linger_close(Session& s) {
 }
 
 struct ReadResult {
-  error_code ec;         // set: answer it (status_for_read_error) and close
+  error_code ec;         // set: answer it (status_for_read_error, or `status`) and close
+  int status = 0;        // the answer to a failed read when not status_for_read_error's
   bool abandon = false;  // the connection failed while answering 100-continue: just close
   int version = 11;
   bool keep_alive = false;
 };
+
+// What every request's head must say, whichever reader took it (RFC 9112 §3.2): an HTTP/1.1
+// request names exactly one Host (else 400, which a server MUST answer). A target in absolute
+// form (http://host/path), which a server MUST accept, becomes its path: routing reads paths.
+error_code check_head(HttpRequest& req, int version) {
+  if (version >= 11) {
+    size_t hosts = 0;
+    for (const auto [k, v] : req.headers) hosts += wire::iequals(k, "host");
+    if (hosts != 1) return http::error::bad_field;
+  }
+  const std::string_view t = req.target;
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (t.size() >= scheme.size() && wire::iequals(t.substr(0, scheme.size()), scheme)) {
+      const size_t path = t.find('/', scheme.size());
+      req.target = path == std::string_view::npos ? std::string("/") : std::string(t.substr(path));
+      break;
+    }
+  }
+  return {};
+}
 
 // Reads one request's header and body into req. A coroutine of its own, so the parser lives only
 // while a request is being read, not in the frame every waiting session keeps.
 Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequest& req) {
   const ServerOptions& opt = s.server->opts;
   ReadResult out;
+  // Empty lines before a request line are ignored (RFC 9112 §2.2: a client may send one after a
+  // POST body).
+  while (buf.size() >= 2 && static_cast<const char*>(buf.data().data())[0] == '\r' &&
+         static_cast<const char*>(buf.data().data())[1] == '\n')
+    buf.consume(2);
   wire::Head head;
   const wire::HeadLimits limits{opt.max_header_bytes, opt.max_body_bytes};
   if (wire::read_request_head(std::string_view(static_cast<const char*>(buf.data().data()), buf.size()), limits,
                               req, head)) {
     // The common form, wholly buffered (net/fast_head.h): no Beast parser.
     buf.consume(head.bytes);
+    out.version = head.version;
+    if ((out.ec = check_head(req, head.version))) co_return out;
     s.state = Session::State::kReading;
     if (head.content_length > 0) {
       s.stream.expires_after(opt.body_timeout);
@@ -307,7 +336,7 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
     co_return out;
   }
   wire::RequestParser parser(req);
-  parser.header_limit(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
+  parser.limit_head(static_cast<std::uint32_t>(std::min<size_t>(opt.max_header_bytes, UINT32_MAX)));
   parser.body_limit(opt.max_body_bytes);
   s.stream.expires_after(opt.header_timeout);
   out.ec = co_await wire::parse_until(s.stream, buf, parser, kReadBuffer, opt.max_header_bytes,
@@ -318,6 +347,13 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
   // refused, and the connection closed.
   if (!out.ec && req.headers.get("Transfer-Encoding") && (parser.version() < 11 || !parser.chunked()))
     out.ec = http::error::bad_transfer_encoding;
+  // Chunked after another coding (gzip, chunked): framed, but in a coding this server does not
+  // decode; 501, as RFC 9112 §6.1 asks, rather than a body read as if it were plain.
+  if (auto te = req.headers.get("Transfer-Encoding"); !out.ec && te && !wire::iequals(*te, "chunked")) {
+    out.ec = http::error::bad_transfer_encoding;
+    out.status = 501;
+  }
+  if (!out.ec) out.ec = check_head(req, parser.version());
   if (!out.ec) s.state = Session::State::kReading;  // a request now: a drain waits for its body
   if (!out.ec && !parser.is_done()) {
     if (parser.expect_continue() && parser.version() == 11) {
@@ -365,7 +401,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
     ReadResult rr = co_await read_request(s, buf, req);
     if (rr.abandon) break;
     if (rr.ec) {
-      int status = status_for_read_error(rr.ec);
+      int status = rr.status ? rr.status : status_for_read_error(rr.ec);
       if (status != 0 && co_await write_response(s, error_response(status, message_for(status)),
                                                  rr.version == 10 ? 10 : 11, false, true))
         linger = true;

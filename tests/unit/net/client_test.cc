@@ -446,6 +446,15 @@ TEST(HttpClient, MalformedOrOversizedResponseIsUnavailable) {
     auto r = call(client, local_url(raw.port), make_request("GET", "/"));
     EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
   }
+  // Answers no request of hir's can get (RFC 9110 §15.2.2, RFC 9112 §6.3): a failure, and the
+  // connection is not reused.
+  for (std::string bad : {"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+                          "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello"}) {
+    RawUpstream raw(bad);
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << bad << " -> " << (r.ok() ? std::to_string(r->status) : r.status().to_string());
+  }
   {  // a response that ends with the connection is fine, and is not pooled
     RawUpstream raw("HTTP/1.1 200 OK\r\n\r\nuntil-eof");
     HttpClient client(lt.loop);

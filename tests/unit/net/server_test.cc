@@ -343,6 +343,67 @@ TEST(HttpServer, HeaderOverLimitIs431) {
   EXPECT_TRUE(c.wait_closed());
 }
 
+// The head is counted whole: Beast parses each complete field as it arrives and bounds only what
+// it has not parsed yet, so a head of millions of tiny fields passed the limit field by field
+// (and grew the request's headers without bound).
+TEST(HttpServer, AHeadOfManySmallFieldsIsCountedWhole) {
+  ServerFixture f(echo);  // the default 16 KiB limit, past the 8 KiB reads
+  RawConn c(f.port());
+  std::string head = "GET /v2/health/live HTTP/1.1\r\nHost: x\r\n";  // 39 bytes: each read ends 1 byte into a field
+  for (int i = 0; i < (256 << 10) / 4; ++i) head += "a:\r\n";
+  ASSERT_TRUE(c.send(head + "\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 431);
+}
+
+// RFC 9112 §3.2: an HTTP/1.1 request names exactly one Host; an absolute-form target is taken
+// (by its path); empty lines before a request line are skipped (§2.2).
+TEST(HttpServer, HostIsRequiredOnceAndAbsoluteTargetsAreRead) {
+  ServerFixture f(echo);
+  for (std::string bad : {"GET / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"}) {
+    RawConn c(f.port());
+    ASSERT_TRUE(c.send(bad));
+    auto r = c.read_response();
+    ASSERT_TRUE(r) << bad;
+    EXPECT_EQ(r->status, 400) << bad;
+  }
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));  // 1.0: no Host needed
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  ASSERT_TRUE(c.send("\r\nGET HTTP://example.com:8080/v2/health/live?x=1 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"));
+  r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->header("X-Path"), "/v2/health/live");
+}
+
+// A trailer field is not merged into the head (RFC 9110 §6.5.1): what a front proxy checked in
+// the head cannot be changed from the end of the body.
+TEST(HttpServer, TrailerFieldsAreNotHeaders) {
+  ServerFixture f(echo);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Test: from-the-trailer\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "abc");
+  EXPECT_FALSE(r->header("X-Test").has_value());
+}
+
+// Chunked after another transfer coding is framed but not decoded here: 501 (RFC 9112 §6.1).
+TEST(HttpServer, AnotherTransferCodingBeforeChunkedIs501) {
+  ServerFixture f(echo);
+  RawConn c(f.port());
+  ASSERT_TRUE(c.send("POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  EXPECT_TRUE(c.wait_closed());
+}
+
 TEST(HttpServer, MalformedRequestIs400ThenClose) {
   ServerFixture f(echo);
   for (std::string bad : {"NOT A REQUEST\r\n\r\n", "GET / HTTP/1.1\r\nNo colon here\r\n\r\n",
