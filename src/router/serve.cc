@@ -36,6 +36,11 @@ int startup_failed(const std::string& error, int status = 2) {
 }  // namespace
 
 int run_serve(const ServeOptions& opts) {
+  // A server outlives whatever reads its log: with SIGPIPE's default action, the first line
+  // written after a log pipe's reader went away (tee, a shipper restarting) would kill it. The
+  // write then fails instead, and its lines are counted dropped (telemetry/log.h). Sockets send
+  // with MSG_NOSIGNAL already.
+  std::signal(SIGPIPE, SIG_IGN);
   auto level = telemetry::parse_level(opts.log_level);
   if (!level) {
     std::fprintf(stderr, "hir serve: unknown --log-level '%s'\n", opts.log_level.c_str());

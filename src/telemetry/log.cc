@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -128,9 +129,15 @@ void splice(std::string& out, const std::string& line, size_t service_at, const 
 
 std::FILE* out_file(const SinkState& s) { return s.file != nullptr ? s.file : stderr; }
 
+// A sink that fails (a pipe whose reader went away: the servers ignore SIGPIPE, so the write
+// returns EPIPE) loses the lines, counted as dropped; the next batch tries again.
 void write_now(std::FILE* out, const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), out);
   std::fflush(out);  // a crash right after must not lose the lines that explain it
+  if (std::ferror(out)) {
+    g_dropped.fetch_add(static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n')), std::memory_order_relaxed);
+    std::clearerr(out);
+  }
 }
 
 // With s.mu held: adds the "log_lines_dropped" line for drops not yet reported.

@@ -77,6 +77,11 @@ Status apply_load_results(Catalog& catalog, const std::vector<Slot>& slots, cons
 }  // namespace
 
 int run_worker(const WorkerOptions& opts) {
+  // A server outlives whatever reads its log: with SIGPIPE's default action, the first line
+  // written after a log pipe's reader went away (tee, a shipper restarting) would kill it. The
+  // write then fails instead, and its lines are counted dropped (telemetry/log.h). Sockets send
+  // with MSG_NOSIGNAL already.
+  std::signal(SIGPIPE, SIG_IGN);
   auto scan = scan_repository(opts.model_repository, opts.models);
   if (!scan.ok()) {
     telemetry::log_error("startup_failed", {{"error", scan.status().message()}});

@@ -36,6 +36,45 @@ class RouterIT : public ::testing::Test {
 
 }  // namespace
 
+// Both servers outlive the reader of their log: with stderr into a pipe whose reader quits
+// after one byte (tee or a log shipper going away), the next line's write fails instead of
+// killing the process with SIGPIPE, and the lines are counted as dropped.
+TEST_F(RouterIT, ServersOutliveTheReaderOfTheirLog) {
+  const std::vector<std::string> through_pipe = {"-c", "exec \"$0\" \"$@\" 2>&1 | head -c 1 >/dev/null"};
+  auto args = through_pipe;
+  for (const std::string& a : {std::string(HIR_WORKER_BIN), std::string("--model-repository"),
+                               std::string(HIR_SOURCE_DIR) + "/models", std::string("--models"), std::string("fmnist-small")})
+    args.push_back(a);
+  Proc w = start("/bin/sh", args, dir_, "worker");
+  std::ofstream cfg(dir_ + "/piped.yaml");
+  cfg << "targets:\n  - {name: edge-1, url: \"http://127.0.0.1:" << w.port << "\", class: edge-cpu}\n"
+      << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
+         "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
+         "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n"
+         "    variants: [{name: fmnist-small, targets: [edge-1], accuracy: 0.9}]\n";
+  cfg.close();
+  args = through_pipe;
+  for (const std::string& a : {std::string(HIR_BIN), std::string("serve"), std::string("--config"), dir_ + "/piped.yaml"})
+    args.push_back(a);
+  Proc r = start("/bin/sh", args, dir_, "router");
+  for (int i = 0; i < 5; ++i) {  // every request is a log line on both, after the readers left
+    net::Headers h;
+    h.set("Content-Type", "application/json");
+    EXPECT_EQ(call(r.port, "POST", "/v2/models/fmnist/infer", json_[0].body, h).status, 200) << i;
+  }
+  EXPECT_EQ(call(w.port, "GET", "/v2/health/live").status, 200);
+  // The writer writes in batches: the failed writes are counted once it has tried.
+  std::string m;
+  for (int i = 0; i < 500; ++i) {
+    m = call(r.port, "GET", "/metrics").body;
+    if (m.find("hir_log_lines_dropped_total ") != std::string::npos && m.find("hir_log_lines_dropped_total 0\n") == std::string::npos)
+      break;
+    usleep(10000);
+  }
+  EXPECT_NE(m.find("hir_log_lines_dropped_total "), std::string::npos);
+  EXPECT_EQ(m.find("hir_log_lines_dropped_total 0\n"), std::string::npos) << "no drop counted";
+}
+
 TEST_F(RouterIT, HealthMetadataAndReady) {
   auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
   auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
