@@ -87,6 +87,20 @@ bool is_socket(int fd) {
   return s;
 }
 
+// One socket call, clocked: kept when `keep` says so (a MSG_PEEK read is not a request's read),
+// or, with kIfSocket, when fd is a socket. errno is the call's own when the proxy looks at it.
+enum Keep : int { kIfSocket = 2 };
+template <typename F, typename... A>
+ssize_t timed(Kind k, int keep, F* real, int fd, A... a) {
+  const uint64_t t0 = now_ns();
+  const ssize_t r = real(fd, a...);
+  const uint64_t t1 = now_ns();
+  const int saved = errno;
+  if (keep == kIfSocket ? is_socket(fd) : keep != 0) record(k, fd, r, t0, t1);
+  errno = saved;
+  return r;
+}
+
 template <typename F>
 F* next(const char* name) {
   return reinterpret_cast<F*>(dlsym(RTLD_NEXT, name));
@@ -185,73 +199,43 @@ extern "C" {
 
 ssize_t recv(int fd, void* b, size_t n, int flags) {
   static auto* real = next<ssize_t(int, void*, size_t, int)>("recv");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, b, n, flags);
-  if (!(flags & MSG_PEEK)) record(kRecv, fd, r, t);
-  return r;
+  return timed(kRecv, !(flags & MSG_PEEK), real, fd, b, n, flags);
 }
 
 ssize_t recvfrom(int fd, void* b, size_t n, int flags, sockaddr* a, socklen_t* al) {
   static auto* real = next<ssize_t(int, void*, size_t, int, sockaddr*, socklen_t*)>("recvfrom");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, b, n, flags, a, al);
-  if (!(flags & MSG_PEEK)) record(kRecv, fd, r, t);
-  return r;
+  return timed(kRecv, !(flags & MSG_PEEK), real, fd, b, n, flags, a, al);
 }
 
 ssize_t recvmsg(int fd, msghdr* m, int flags) {
   static auto* real = next<ssize_t(int, msghdr*, int)>("recvmsg");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, m, flags);
-  if (!(flags & MSG_PEEK)) record(kRecv, fd, r, t);
-  return r;
+  return timed(kRecv, !(flags & MSG_PEEK), real, fd, m, flags);
 }
 
 ssize_t send(int fd, const void* b, size_t n, int flags) {
   static auto* real = next<ssize_t(int, const void*, size_t, int)>("send");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, b, n, flags);
-  record(kSend, fd, r, t);
-  return r;
+  return timed(kSend, true, real, fd, b, n, flags);
 }
 
 ssize_t sendto(int fd, const void* b, size_t n, int flags, const sockaddr* a, socklen_t al) {
   static auto* real = next<ssize_t(int, const void*, size_t, int, const sockaddr*, socklen_t)>("sendto");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, b, n, flags, a, al);
-  record(kSend, fd, r, t);
-  return r;
+  return timed(kSend, true, real, fd, b, n, flags, a, al);
+}
+
+ssize_t sendmsg(int fd, const msghdr* m, int flags) {
+  static auto* real = next<ssize_t(int, const msghdr*, int)>("sendmsg");
+  return timed(kSend, true, real, fd, m, flags);
 }
 
 // Sockets only, for readv and writev: a file or a pipe (a log) would otherwise count as a peer.
 ssize_t readv(int fd, const iovec* v, int n) {
   static auto* real = next<ssize_t(int, const iovec*, int)>("readv");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, v, n);
-  const uint64_t t1 = now_ns();
-  const int saved = errno;  // the proxy reads errno after a failed call; getsockopt may change it
-  if (is_socket(fd)) record(kRecv, fd, r, t, t1);
-  errno = saved;
-  return r;
+  return timed(kRecv, kIfSocket, real, fd, v, n);
 }
 
 ssize_t writev(int fd, const iovec* v, int n) {
   static auto* real = next<ssize_t(int, const iovec*, int)>("writev");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, v, n);
-  const uint64_t t1 = now_ns();
-  const int saved = errno;  // the proxy reads errno after a failed call; getsockopt may change it
-  if (is_socket(fd)) record(kSend, fd, r, t, t1);
-  errno = saved;
-  return r;
-}
-
-ssize_t sendmsg(int fd, const msghdr* m, int flags) {
-  static auto* real = next<ssize_t(int, const msghdr*, int)>("sendmsg");
-  const uint64_t t = now_ns();
-  const ssize_t r = real(fd, m, flags);
-  record(kSend, fd, r, t);
-  return r;
+  return timed(kSend, kIfSocket, real, fd, v, n);
 }
 
 int epoll_wait(int ep, epoll_event* ev, int max, int timeout) {
