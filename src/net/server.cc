@@ -344,14 +344,13 @@ Awaitable<ReadResult> read_request(Session& s, beast::flat_buffer& buf, HttpRequ
   // RFC 9112 §6.1, §6.3: a request whose transfer coding does not end in chunked has no length
   // this server could frame it by (Beast reads it as having no body, so the body would be read as
   // the next request), and one from HTTP/1.0 with any transfer coding is faulty framing. Both are
-  // refused, and the connection closed.
-  if (!out.ec && req.headers.get("Transfer-Encoding") && (parser.version() < 11 || !parser.chunked()))
-    out.ec = http::error::bad_transfer_encoding;
-  // Chunked after another coding (gzip, chunked): framed, but in a coding this server does not
-  // decode; 501, as RFC 9112 §6.1 asks, rather than a body read as if it were plain.
-  if (auto te = req.headers.get("Transfer-Encoding"); !out.ec && te && !wire::iequals(*te, "chunked")) {
-    out.ec = http::error::bad_transfer_encoding;
-    out.status = 501;
+  // refused, and the connection closed. Chunked after another coding (gzip, chunked) is framed,
+  // but in a coding this server does not decode: 501, as §6.1 asks, rather than a body read as if
+  // it were plain.
+  if (auto te = req.headers.get("Transfer-Encoding"); !out.ec && te) {
+    const bool framed = parser.version() >= 11 && parser.chunked();
+    if (!framed || !wire::iequals(*te, "chunked")) out.ec = http::error::bad_transfer_encoding;
+    if (framed && !wire::iequals(*te, "chunked")) out.status = 501;
   }
   if (!out.ec) out.ec = check_head(req, parser.version());
   if (!out.ec) s.state = Session::State::kReading;  // a request now: a drain waits for its body
