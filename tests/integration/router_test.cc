@@ -40,12 +40,14 @@ class RouterIT : public ::testing::Test {
 // after one byte (tee or a log shipper going away), the next line's write fails instead of
 // killing the process with SIGPIPE, and the lines are counted as dropped.
 TEST_F(RouterIT, ServersOutliveTheReaderOfTheirLog) {
-  const std::vector<std::string> through_pipe = {"-c", "exec \"$0\" \"$@\" 2>&1 | head -c 1 >/dev/null"};
+  // The server replaces the shell (the test's child, stopped at its end); its stderr is a pipe
+  // into `head`, which quits after one byte.
+  const std::vector<std::string> through_pipe = {"-c", "exec \"$0\" \"$@\" 2> >(head -c 1 >/dev/null)"};
   auto args = through_pipe;
   for (const std::string& a : {std::string(HIR_WORKER_BIN), std::string("--model-repository"),
                                std::string(HIR_SOURCE_DIR) + "/models", std::string("--models"), std::string("fmnist-small")})
     args.push_back(a);
-  Proc w = start("/bin/sh", args, dir_, "worker");
+  Proc w = start("/bin/bash", args, dir_, "worker");
   std::ofstream cfg(dir_ + "/piped.yaml");
   cfg << "targets:\n  - {name: edge-1, url: \"http://127.0.0.1:" << w.port << "\", class: edge-cpu}\n"
       << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
@@ -56,7 +58,7 @@ TEST_F(RouterIT, ServersOutliveTheReaderOfTheirLog) {
   args = through_pipe;
   for (const std::string& a : {std::string(HIR_BIN), std::string("serve"), std::string("--config"), dir_ + "/piped.yaml"})
     args.push_back(a);
-  Proc r = start("/bin/sh", args, dir_, "router");
+  Proc r = start("/bin/bash", args, dir_, "router");
   for (int i = 0; i < 5; ++i) {  // every request is a log line on both, after the readers left
     net::Headers h;
     h.set("Content-Type", "application/json");
