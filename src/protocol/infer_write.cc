@@ -1,5 +1,7 @@
 // Encoding of v2 inference requests and responses (shared/protocol-v2.md §2, §3). Field order
 // follows the worked example of §3, which the tests reproduce byte for byte.
+#include <vector>
+
 #include "protocol/json_write.h"
 #include "protocol/tensor_data.h"
 #include "protocol/v2_codec.h"
@@ -59,10 +61,33 @@ TensorRef ref_of(const Tensor& t, bool binary) {
   return {t.name, t.datatype, t.shape, -1, t.data, &t.parameters, binary};
 }
 
+// The raw tensors of a body, in order: their bytes follow the JSON, which must be written first
+// (it says their sizes). Kept as views and copied once, straight into the body, when the JSON is
+// done: a body of kilobytes of tensors was copied three times through a string of its own.
+class RawParts {
+ public:
+  void add(std::string_view bytes) {
+    if (n_ < kInline) inline_[n_] = bytes;
+    else more_.push_back(bytes);
+    ++n_;
+    size_ += bytes.size();
+  }
+  size_t count() const { return n_; }
+  size_t size() const { return size_; }
+  void append_to(std::string& out) const {
+    for (size_t i = 0; i < n_; ++i) out += i < kInline ? inline_[i] : more_[i - kInline];
+  }
+
+ private:
+  static constexpr size_t kInline = 8;  // more tensors than this in one body are rare
+  std::string_view inline_[kInline];
+  std::vector<std::string_view> more_;
+  size_t n_ = 0, size_ = 0;
+};
+
 // Appends the JSON for one tensor (request input or response output); raw tensors add their
-// bytes to `binary` and say so with binary_data_size.
-void append_tensor(std::string& out, std::string& binary, const TensorRef& t, bool raw,
-                   bool request_order) {
+// bytes to `raws` and say so with binary_data_size.
+void append_tensor(std::string& out, RawParts& raws, const TensorRef& t, bool raw, bool request_order) {
   const Parameters& params = t.parameters ? *t.parameters : kNoParameters;
   out += "{\"name\":";
   append_json_string(out, t.name);
@@ -79,11 +104,17 @@ void append_tensor(std::string& out, std::string& binary, const TensorRef& t, bo
   if (raw) {
     const ParamValue size = static_cast<int64_t>(t.data.size());
     append_params_field(out, params, "binary_data_size", &size);
-    binary += t.data;
+    raws.add(t.data);
   } else {
     append_params_field(out, params, "binary_data_size", nullptr);
     out += ",\"data\":";
-    append_json_data(out, t.datatype, t.data);
+    if (t.json_text) {
+      out += '[';
+      out += *t.json_text;
+      out += ']';
+    } else {
+      append_json_data(out, t.datatype, t.data);
+    }
   }
   out += '}';
 }
@@ -102,10 +133,11 @@ void append_requested_output(std::string& out, const RequestedOutput& o) {
 
 // Any raw tensor, even an empty one, makes the body binary: binary_data_size must come with
 // Inference-Header-Content-Length (shared/protocol-v2.md §3).
-Encoded finish(std::string json, const std::string& binary, bool any_raw) {
-  if (!any_raw) return Encoded{std::move(json), std::nullopt};
+Encoded finish(std::string json, const RawParts& raws) {
+  if (raws.count() == 0) return Encoded{std::move(json), std::nullopt};
   const size_t json_length = json.size();
-  json += binary;
+  json.reserve(json_length + raws.size());
+  raws.append_to(json);
   return Encoded{std::move(json), json_length};
 }
 
@@ -118,9 +150,11 @@ size_t data_bytes(const std::vector<Tensor>& ts) {
 }  // namespace
 
 Encoded encode_infer_request(const InferRequest& req, bool binary_inputs) {
-  std::string out, binary;
-  bool any_raw = false;
-  out.reserve(256 + (binary_inputs ? 0 : 4 * data_bytes(req.inputs)));
+  std::string out;
+  RawParts raws;
+  // Room for the header and the tensors as they will most likely be written: raw, or as text
+  // (about four characters a byte).
+  out.reserve(512 + (binary_inputs ? 1 : 4) * data_bytes(req.inputs));
   out += '{';
   if (!req.id.empty()) {
     out += "\"id\":";
@@ -137,8 +171,7 @@ Encoded encode_infer_request(const InferRequest& req, bool binary_inputs) {
     if (i > 0) out += ',';
     const Tensor& t = req.inputs[i];
     const bool raw = binary_inputs || !json_can_carry(t.datatype, t.data);
-    any_raw = any_raw || raw;
-    append_tensor(out, binary, ref_of(t, binary_inputs), raw, true);
+    append_tensor(out, raws, ref_of(t, binary_inputs), raw, true);
   }
   out += ']';
   if (!req.outputs.empty()) {
@@ -150,27 +183,27 @@ Encoded encode_infer_request(const InferRequest& req, bool binary_inputs) {
     out += ']';
   }
   out += '}';
-  return finish(std::move(out), binary, any_raw);
+  return finish(std::move(out), raws);
 }
 
 Encoded encode_infer_response(const ResponseRef& resp) {
-  std::string out, binary;
-  bool any_raw = false;
+  std::string out;
+  RawParts raws;
   size_t bytes = 0;
   for (const TensorRef& o : resp.outputs) bytes += o.data.size();
-  out.reserve(256 + 4 * bytes);
+  out.reserve(512 + 4 * bytes);
   detail::open_response(out, resp.id, resp.model_name, resp.model_version);
   append_response_params(out, resp.parameters, resp.extra);
   out += ",\"outputs\":[";
   for (size_t i = 0; i < resp.outputs.size(); ++i) {
     if (i > 0) out += ',';
     const TensorRef& o = resp.outputs[i];
-    const bool raw = o.binary || !json_can_carry(o.datatype, o.data);
-    any_raw = any_raw || raw;
-    append_tensor(out, binary, o, raw, false);
+    // A tensor with its JSON text was read from JSON: it can be written so again.
+    const bool raw = o.binary || (!o.json_text && !json_can_carry(o.datatype, o.data));
+    append_tensor(out, raws, o, raw, false);
   }
   out += "]}";
-  return finish(std::move(out), binary, any_raw);
+  return finish(std::move(out), raws);
 }
 
 Encoded encode_infer_response(const InferResponse& resp, std::span<const ParamRef> extra) {
