@@ -3,6 +3,7 @@
 #include "protocol/hollow.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -151,13 +152,14 @@ Encoded merge_json(const InferRequest& merged, std::span<const BatchPart> parts)
   }
   out += ']';
   if (merged.outputs.empty()) {
-    out += R"(,"parameters":{"binary_data_output":true})";
+    if (!merged.parameters.empty()) out += R"(,"parameters":{"binary_data_output":true})";
   } else {
     out += R"(,"outputs":[)";
     for (size_t o = 0; o < merged.outputs.size(); ++o) {
       out += o ? R"(,{"name":)" : R"({"name":)";
       append_json_string(out, merged.outputs[o].name);
-      out += R"(,"parameters":{"binary_data":true}})";
+      out += merged.outputs[o].binary_data.value_or(false) ? R"(,"parameters":{"binary_data":true}})"
+                                                           : R"(,"parameters":{"binary_data":false}})";
     }
     out += ']';
   }
@@ -171,15 +173,21 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
   if (parts.empty() || !parts[0].head) return InvalidArgument("a batch needs at least one request");
   const InferRequest& first = *parts[0].head;
   InferRequest merged;
-  // Raw outputs whatever the requests asked: the split answers take their own forms, and the
-  // target neither writes nor the router reads numbers as text.
+  // An output is asked raw unless every part wants it as JSON: the split answers take their own
+  // forms, and raw rows are cut without reading text. When all want JSON, the target writes the
+  // numbers (as it would have for each request alone) and each answer gets its rows' text: the
+  // router need not write them again, which costs it more than the rest of its answer.
+  auto all_json = [&parts](std::string_view name) {
+    return std::none_of(parts.begin(), parts.end(), [name](const BatchPart& p) { return p.head && p.head->wants_binary(name); });
+  };
   for (const RequestedOutput& o : first.outputs) {
     RequestedOutput r;
     r.name = o.name;
-    r.binary_data = true;
+    r.binary_data = !all_json(o.name);
     merged.outputs.push_back(std::move(r));
   }
-  if (merged.outputs.empty()) merged.parameters["binary_data_output"] = true;
+  // No outputs named: every part's request-wide choice decides (the same for every output).
+  if (first.outputs.empty() && !all_json("")) merged.parameters["binary_data_output"] = true;
   int64_t total_rows = 0;
   for (const BatchPart& p : parts) {
     if (!p.head || p.rows < 1 || p.rows > std::numeric_limits<int64_t>::max() - total_rows)
@@ -285,17 +293,59 @@ Result<std::vector<InferResponse>> split_response(const InferResponse& whole, st
   return out;
 }
 
+RowCuts cut_rows(const InferResponse& whole, std::span<const std::string_view> texts, int64_t rows) {
+  RowCuts cuts;
+  cuts.starts.resize(whole.outputs.size());
+  if (texts.size() != whole.outputs.size() || rows < 1) return cuts;
+  cuts.texts.assign(texts.begin(), texts.end());
+  for (size_t o = 0; o < whole.outputs.size(); ++o) {
+    const Tensor& t = whole.outputs[o];
+    const std::string_view text = texts[o];
+    auto count = element_count(t.shape);
+    if ((o < whole.binary.size() && whole.binary[o]) || text.empty()) continue;
+    if (!count.ok() || *count == 0 || t.shape.empty() || t.shape[0] != rows || *count % rows != 0) continue;
+    // Flat: no nested array, and no string (a quote) whose commas would not separate elements.
+    // memchr, not a loop over the bytes: it looks at many bytes per step (a row of ten scores is
+    // ~130 bytes, all walked once per answer).
+    const char* const begin = text.data();
+    const char* const end = begin + text.size();
+    if (std::memchr(begin, '[', text.size()) || std::memchr(begin, '"', text.size())) continue;
+    const auto per_row = static_cast<size_t>(*count / rows);
+    std::vector<size_t>& at = cuts.starts[o];
+    at.reserve(static_cast<size_t>(rows) + 1);
+    at.push_back(0);
+    size_t commas = 0, in_row = 0;
+    for (auto* c = static_cast<const char*>(std::memchr(begin, ',', text.size())); c;
+         c = static_cast<const char*>(std::memchr(c + 1, ',', static_cast<size_t>(end - c - 1)))) {
+      ++commas;
+      if (++in_row == per_row) {  // a row ends at every per_row-th comma
+        in_row = 0;
+        at.push_back(static_cast<size_t>(c - begin) + 1);
+      }
+    }
+    at.push_back(text.size() + 1);
+    if (commas + 1 != static_cast<size_t>(*count)) at.clear();  // not one value per element
+  }
+  return cuts;
+}
+
 Encoded encode_split_answer(const InferResponse& whole, std::span<const BatchPart> parts, size_t k,
-                            const HeaderEdit& edit) {
+                            const HeaderEdit& edit, const RowCuts* cuts) {
   const size_t first_row = first_row_of(parts, k);
   const auto rows = static_cast<size_t>(parts[k].rows);
   std::vector<TensorRef> outputs;
   outputs.reserve(whole.outputs.size());
-  for (const Tensor& t : whole.outputs) {
+  for (size_t o = 0; o < whole.outputs.size(); ++o) {
+    const Tensor& t = whole.outputs[o];
     const size_t per_row = *row_bytes(t.datatype, t.shape);  // check_split's
     outputs.push_back({t.name, t.datatype, t.shape, parts[k].rows,
                        std::string_view(t.data).substr(first_row * per_row, rows * per_row), &t.parameters,
                        parts[k].head->wants_binary(t.name)});
+    if (cuts && o < cuts->starts.size() && !cuts->starts[o].empty()) {
+      const std::vector<size_t>& at = cuts->starts[o];
+      const size_t from = at[first_row], to = at[first_row + rows] - 1;
+      outputs.back().json_text = cuts->texts[o].substr(from, to - from);
+    }
   }
   return encode_infer_response(
       ResponseRef{edit.id, edit.model_name, edit.model_version, &whole.parameters, edit.extra, outputs});

@@ -7,8 +7,11 @@
 // outputs, and the same kind of body. Binary-extension bodies merge into one with their raw
 // tensors one after another; JSON bodies into one JSON body with their `data` arrays' text one
 // after another (the router never reads the numbers: the target does, as it would have). The
-// merged call asks for raw outputs whatever its requests asked; each split answer takes the
-// form (binary or JSON) its own request asked for. Pure functions: no I/O.
+// merged call asks for each output raw, unless every request asked for it as JSON: then the
+// target writes its numbers, as it would have for each request alone, and each answer gets its
+// rows' text as the target wrote it (cut_rows) instead of numbers written again by the router.
+// Each split answer takes the form (binary or JSON) its own request asked for. Pure functions:
+// no I/O.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +64,8 @@ Status check_data_texts(const std::vector<std::string_view>& texts, const InferR
                         std::span<const int64_t> commas);
 
 // The merged request: the first part's form with every input's batch dimension summed, and the
-// parts' tensors one after another, input by input; every output asked for raw; no id. Binary
+// parts' tensors one after another, input by input; each output asked for raw unless every part
+// wants it as JSON; no id. Binary
 // extension (json_length set) for binary parts, a JSON body for JSON parts. The parts must share
 // one batch_form key (checked: a mismatch is kInvalidArgument, not a wrong body).
 Result<Encoded> merge_requests(std::span<const BatchPart> parts);
@@ -78,11 +82,28 @@ Result<std::vector<InferResponse>> split_response(const InferResponse& whole, st
 Status check_split(const InferResponse& whole, std::span<const BatchPart> parts);
 // split_response(whole, parts)[k]; whole and parts must have passed check_split.
 InferResponse split_part(const InferResponse& whole, std::span<const BatchPart> parts, size_t k);
+// A merged answer's JSON outputs as the target wrote them, cut at the rows: texts[o] is output
+// o's data text (parse_infer_response's data_texts), and starts[o][r] the offset where row r's
+// elements begin in it: 0 for row 0, one past the comma before it for the others, and for r =
+// rows one past the end, as if a comma followed the last element; rows [a, b) are then
+// texts[o].substr(starts[o][a], starts[o][b] - 1 - starts[o][a]). An empty starts[o]: output o
+// is not cut (it came raw, or its text is not a flat array), and is written from its values.
+struct RowCuts {
+  std::vector<std::string_view> texts;
+  std::vector<std::vector<size_t>> starts;
+};
+// The cuts of whole's outputs for `rows` rows in all, from their data texts (one per output,
+// empty for a raw one; an empty vector: none). An output is cut when its text is a flat array of
+// as many elements as its shape holds, each row's elements together; others are left uncut.
+RowCuts cut_rows(const InferResponse& whole, std::span<const std::string_view> texts, int64_t rows);
+
 // The answer of parts[k] written straight from the whole answer's rows: byte for byte what
 // encode_infer_response(split_response(whole, parts)[k], edit.extra) writes once the split
 // answer's id, model name and version are edit's, without copying the rows into an answer of
-// their own first. edit.extra in key order. whole and parts must have passed check_split.
+// their own first — except that, with cuts, an output written as JSON that cuts has cut holds
+// the target's own text of its rows (the same values). edit.extra in key order. whole and parts
+// must have passed check_split; cuts, when given, cut_rows's for whole and the parts' rows.
 Encoded encode_split_answer(const InferResponse& whole, std::span<const BatchPart> parts, size_t k,
-                            const HeaderEdit& edit);
+                            const HeaderEdit& edit, const RowCuts* cuts = nullptr);
 
 }  // namespace hir::protocol

@@ -22,6 +22,9 @@ struct BinaryCursor {
   std::string_view rest;
   const std::vector<std::string_view>* data_texts = nullptr;
   size_t next_text = 0;
+  // When set, each response output's data text (empty for a raw output), as parse_infer_response
+  // hands them out.
+  std::vector<std::string_view>* taken = nullptr;
 };
 
 
@@ -79,8 +82,10 @@ Status take_binary_bytes(BinaryCursor& bin, int64_t size, std::string_view role,
 Status take_data_text(const element& data, BinaryCursor& bin, Tensor& t) {
   array arr;
   if (data.get_array().get(arr) || arr.size() != 0 || bin.next_text == bin.data_texts->size() ||
-      !read_json_numbers((*bin.data_texts)[bin.next_text++], t))
+      !read_json_numbers((*bin.data_texts)[bin.next_text], t))
     return InvalidArgument("not read without the DOM");
+  if (bin.taken) bin.taken->push_back((*bin.data_texts)[bin.next_text]);
+  ++bin.next_text;
   return Status::Ok();
 }
 
@@ -235,6 +240,7 @@ Status read_response_outputs(const element& e, BinaryCursor& bin, InferResponse&
         read_tensor(out, "output", "outputs[" + std::to_string(i++) + "]", bin, t, binary));
     resp.outputs.push_back(std::move(t));
     resp.binary.push_back(binary);
+    if (bin.taken && binary) bin.taken->emplace_back();
   }
   return Status::Ok();
 }
@@ -274,7 +280,7 @@ Status check_no_leftover(const BinaryCursor& bin) {
 // them leaves no `data` elsewhere (a duplicate key, a parameter) to be taken by mistake.
 template <class Message, class Read>
 bool read_hollowed(std::string_view body, size_t json_len, std::string_view what, Message& msg,
-                   Read read) {
+                   Read read, std::vector<std::string_view>* taken = nullptr) {
   const std::string_view json = body.substr(0, json_len);
   if (json.find("\"data\"") == std::string_view::npos) return false;
   std::string hollowed;
@@ -287,10 +293,11 @@ bool read_hollowed(std::string_view body, size_t json_len, std::string_view what
     return false;
   ParsedJson doc(hollowed, what);
   if (!doc.status().ok()) return false;
-  BinaryCursor bin{body.substr(json_len), &texts};
+  BinaryCursor bin{body.substr(json_len), &texts, 0, taken};
   if (!read(doc.root(), bin, msg).ok() || bin.next_text != texts.size() ||
       !check_no_leftover(bin).ok()) {
     msg = Message{};
+    if (taken) taken->clear();
     return false;
   }
   return true;
@@ -326,13 +333,15 @@ Result<InferRequest> parse_infer_request(std::string_view body,
 }
 
 Result<InferResponse> parse_infer_response(std::string_view body,
-                                           std::optional<std::string_view> header_length) {
+                                           std::optional<std::string_view> header_length,
+                                           std::vector<std::string_view>* data_texts) {
+  if (data_texts) data_texts->clear();
   Result<size_t> json_len = json_part_length(body, header_length);
   if (!json_len.ok()) return json_len.status();
   if (header_length && *json_len == 0)
     return InvalidArgument(std::string(kHeaderName) + ": 0 is not valid for a response");
   InferResponse resp;
-  if (read_hollowed(body, *json_len, "response", resp, read_response)) return resp;
+  if (read_hollowed(body, *json_len, "response", resp, read_response, data_texts)) return resp;
   ParsedJson doc(body.substr(0, *json_len), "response");
   HIR_RETURN_IF_ERROR(doc.status());
   BinaryCursor bin{body.substr(*json_len)};

@@ -69,8 +69,13 @@ Result<InferRequest> parse_raw_binary_request(std::string_view body, const Model
 bool is_raw_binary(std::optional<std::string_view> header_length);
 // Parses a response; resp.binary[i] records whether output i came raw. A body of the form
 // {"error": "..."} yields kInvalidArgument carrying that message.
+// data_texts, when given, receives for each output the text of its JSON `data` array between
+// the brackets, as the target wrote it (a view into body; empty for a raw output), when the
+// body was read the common way (its data arrays found by the scan of hollow.h); otherwise it is
+// left empty. The values in resp are read from those texts, so every number in them was valid.
 Result<InferResponse> parse_infer_response(std::string_view body,
-                                           std::optional<std::string_view> header_length);
+                                           std::optional<std::string_view> header_length,
+                                           std::vector<std::string_view>* data_texts = nullptr);
 
 // For the router and the bench client. binary_inputs: send every input raw.
 Encoded encode_infer_request(const InferRequest& req, bool binary_inputs);
@@ -97,6 +102,9 @@ struct TensorRef {
   std::string_view data;
   const Parameters* parameters = nullptr;  // nullptr: none
   bool binary = false;                     // asked raw
+  // When set and the tensor is written as JSON, its `data` array holds this text (elements as
+  // the target wrote them, the values of `data`) instead of data written anew.
+  std::optional<std::string_view> json_text;
 };
 struct ResponseRef {
   std::string_view id;  // empty: no `id` field

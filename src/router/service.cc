@@ -673,13 +673,13 @@ void RouterService::deliver(std::shared_ptr<Call> call, const Step& cand, InferR
 
 void RouterService::deliver_part(std::shared_ptr<Call> call, const Step& cand, const InferResponse& whole,
                                  std::span<const protocol::BatchPart> parts, size_t k, Money cost,
-                                 double service_ms) {
+                                 double service_ms, const protocol::RowCuts* cuts) {
   if (call->cache_key) return deliver(std::move(call), cand, protocol::split_part(whole, parts, k), cost, service_ms);
   charge(*call, cand, cost);
   settle(*call);
   const double total_ms = ms_since(call->start);
   const HirParameters extra = hir_parameters(cand, call->spent, total_ms, call->fallbacks, call->hedged);
-  auto enc = protocol::encode_split_answer(whole, parts, k, {call->id, call->model->signature.name, "1", extra.view()});
+  auto enc = protocol::encode_split_answer(whole, parts, k, {call->id, call->model->signature.name, "1", extra.view()}, cuts);
   respond_ok(std::move(call), cand, total_ms, service_ms, encoded_answer(std::move(enc), call->request_id));
 }
 

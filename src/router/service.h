@@ -35,6 +35,7 @@
 
 namespace hir::protocol {
 struct BatchPart;
+struct RowCuts;
 }  // namespace hir::protocol
 
 namespace hir::router {
@@ -194,7 +195,8 @@ class RouterService {
   // deliver of part k of a merged call's answer (protocol/batch.h; check_split passed), written
   // from the whole answer's rows without copying them out, unless the cache keeps the answer.
   void deliver_part(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const InferResponse& whole,
-                    std::span<const protocol::BatchPart> parts, size_t k, Money cost, double service_ms);
+                    std::span<const protocol::BatchPart> parts, size_t k, Money cost, double service_ms,
+                    const protocol::RowCuts* cuts);
   // MCU pool targets (service_mcu.cc).
   void attempt_mcu(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg, Duration remaining);
   void mcu_done(std::shared_ptr<Call> call, const CoreRouting::Step& cand, Result<backends::McuReply> r,

@@ -345,12 +345,19 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");
-  auto whole = protocol::parse_infer_response(r->body, hl ? std::optional<std::string_view>(*hl) : std::nullopt);
+  std::vector<std::string_view> texts;
+  auto whole = protocol::parse_infer_response(r->body, hl ? std::optional<std::string_view>(*hl) : std::nullopt, &texts);
   std::vector<protocol::BatchPart> forms;
   forms.reserve(members.size());
-  for (const Waiting& m : members) forms.push_back({m.call->head.get(), {}, m.call->batch->rows});
+  int64_t rows = 0;
+  for (const Waiting& m : members) {
+    forms.push_back({m.call->head.get(), {}, m.call->batch->rows});
+    rows += m.call->batch->rows;
+  }
   // Rows of every member are in the answer, those ended by their own timers too.
   const Status split = whole.ok() ? protocol::check_split(*whole, forms) : whole.status();
+  // Outputs the target wrote as JSON go to each member as it wrote them (batch.h).
+  const protocol::RowCuts cuts = split.ok() && !texts.empty() ? protocol::cut_rows(*whole, texts, rows) : protocol::RowCuts{};
   auto timing = r->headers.get("server-timing");
   const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
   // The call's cost and the target's service time are shared equally by the requests answered
@@ -391,7 +398,7 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
       routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed);
     }
     deliver_part(m.call, m.cand, *whole, forms, k, Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n),
-                 service_ms);
+                 service_ms, cuts.texts.empty() ? nullptr : &cuts);
   }
 }
 

@@ -469,6 +469,117 @@ TEST(SplitResponse, AnswersWrittenFromTheWholeEqualTheSplitAnswersEncoded) {
   }
 }
 
+TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
+  auto wanting = [](const std::string& id, std::optional<bool> binary) {
+    InferRequest r = request(id, 1, 1);
+    r.outputs[0].binary_data = binary;
+    return r;
+  };
+  auto merged_head = [](std::span<const BatchPart> parts) {
+    auto merged = merge_requests(parts);
+    EXPECT_TRUE(merged.ok()) << merged.status().to_string();
+    auto req = parse_infer_request(merged->body, merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length))
+                                                                     : std::nullopt);
+    EXPECT_TRUE(req.ok()) << req.status().to_string();
+    return *req;
+  };
+  for (const bool json_bodies : {true, false}) {
+    SCOPED_TRACE(json_bodies ? "JSON bodies" : "binary bodies");
+    // Each case: what each part asks of "scores" (explicitly JSON, JSON by default, raw).
+    const std::vector<std::vector<std::optional<bool>>> cases = {
+        {false, false}, {std::nullopt, false}, {false, true}, {true, std::nullopt}};
+    for (const auto& asks : cases) {
+      std::vector<InferRequest> reqs;
+      for (size_t k = 0; k < asks.size(); ++k) reqs.push_back(wanting("r" + std::to_string(k), asks[k]));
+      std::vector<Held> held;
+      std::vector<HeldJson> held_json;
+      std::vector<std::vector<std::string_view>> texts;
+      for (const InferRequest& r : reqs) {
+        held.push_back(hold(r));
+        held_json.push_back(hold_json(r));
+      }
+      for (const HeldJson& h : held_json) texts.push_back(*json_data_texts(h.body, h.head));
+      std::vector<BatchPart> parts;
+      for (size_t k = 0; k < reqs.size(); ++k)
+        parts.push_back(json_bodies ? BatchPart{&held_json[k].head, {}, 1, texts[k]}
+                                    : BatchPart{&held[k].head, held[k].tensors(), 1, {}});
+      const bool any_raw = std::any_of(asks.begin(), asks.end(), [](auto a) { return a.value_or(false); });
+      EXPECT_EQ(merged_head(parts).wants_binary("scores"), any_raw);
+    }
+    // No output named: the request-wide choice, the same way.
+    for (const bool one_raw : {false, true}) {
+      std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 1, 2)};
+      for (InferRequest& r : reqs) r.outputs.clear();
+      if (one_raw) reqs[1].parameters["binary_data_output"] = true;
+      std::vector<Held> held;
+      std::vector<HeldJson> held_json;
+      std::vector<std::vector<std::string_view>> texts;
+      for (const InferRequest& r : reqs) {
+        held.push_back(hold(r));
+        held_json.push_back(hold_json(r));
+      }
+      for (const HeldJson& h : held_json) texts.push_back(*json_data_texts(h.body, h.head));
+      std::vector<BatchPart> parts;
+      for (size_t k = 0; k < reqs.size(); ++k)
+        parts.push_back(json_bodies ? BatchPart{&held_json[k].head, {}, 1, texts[k]}
+                                    : BatchPart{&held[k].head, held[k].tensors(), 1, {}});
+      const InferRequest head = merged_head(parts);
+      EXPECT_TRUE(head.outputs.empty());
+      EXPECT_EQ(head.wants_binary("scores"), one_raw);
+    }
+  }
+}
+
+// A merged answer whose outputs the target wrote as JSON: each part's answer holds its rows'
+// text as the target wrote it (spacing and spelling of the numbers kept), with the same values
+// as the answer written from the values; what cannot be cut is written from the values.
+TEST(SplitResponse, JsonRowsGoToEachAnswerAsTheTargetWroteThem) {
+  const std::string body =
+      R"({"model_name":"t","outputs":[)"
+      R"({"name":"scores","datatype":"FP32","shape":[3,2],"data":[1.50, 2e0,3,  -0.25,5.0,6]},)"
+      R"({"name":"raw","datatype":"INT8","shape":[3,1],"parameters":{"binary_data_size":3}},)"
+      R"({"name":"nested","datatype":"FP32","shape":[3,2],"data":[[1,2],[3,4],[5,6]]}]})";
+  const std::string json_length = std::to_string(body.size());
+  const std::string with_raw = body + "abc";
+  std::vector<std::string_view> texts;
+  auto whole = parse_infer_response(with_raw, json_length, &texts);
+  ASSERT_TRUE(whole.ok()) << whole.status().to_string();
+  ASSERT_EQ(texts.size(), 3u) << "one per output, read the common way";
+  EXPECT_EQ(texts[0], "1.50, 2e0,3,  -0.25,5.0,6");
+  EXPECT_EQ(texts[1], "");
+  EXPECT_EQ(texts[2], "[1,2],[3,4],[5,6]");
+  InferRequest a, b;  // JSON answers for both, as the merged call was asked
+  std::vector<BatchPart> parts = {{&a, {}, 2, {}}, {&b, {}, 1, {}}};
+  ASSERT_TRUE(check_split(*whole, parts).ok());
+  const RowCuts cuts = cut_rows(*whole, texts, 3);
+  ASSERT_EQ(cuts.starts.size(), 3u);
+  EXPECT_EQ(cuts.starts[0], (std::vector<size_t>{0, 10, 20, 26}));
+  EXPECT_TRUE(cuts.starts[1].empty()) << "a raw output is not cut";
+  EXPECT_TRUE(cuts.starts[2].empty()) << "nested arrays are not cut";
+  const std::vector<std::string> rows_text = {R"("data":[1.50, 2e0,3,  -0.25])", R"("data":[5.0,6])"};
+  for (size_t k = 0; k < 2; ++k) {
+    const Encoded cut = encode_split_answer(*whole, parts, k, {"id", "m", "1", {}}, &cuts);
+    const Encoded plain = encode_split_answer(*whole, parts, k, {"id", "m", "1", {}});
+    EXPECT_NE(cut.body.find(rows_text[k]), std::string::npos) << cut.body;
+    auto x = parse_infer_response(cut.body, std::nullopt), y = parse_infer_response(plain.body, std::nullopt);
+    ASSERT_TRUE(x.ok() && y.ok()) << cut.body;
+    ASSERT_EQ(x->outputs.size(), 3u);
+    for (size_t o = 0; o < 3; ++o) testing::expect_same_tensor(x->outputs[o], y->outputs[o]);
+    EXPECT_EQ(cut.body.substr(cut.body.find(R"({"name":"raw")")), plain.body.substr(plain.body.find(R"({"name":"raw")")))
+        << "uncut outputs are written from their values";
+  }
+  // Texts that are not one per output, or do not hold one value per element, cut nothing.
+  EXPECT_TRUE(cut_rows(*whole, std::vector<std::string_view>{texts[0]}, 3).texts.empty());
+  const std::vector<std::string_view> short_text = {"1,2,3,4,5", "", ""};
+  EXPECT_TRUE(cut_rows(*whole, short_text, 3).starts[0].empty());
+  const std::vector<std::string_view> long_text = {"1,2,3,4,5,6,7", "", ""};
+  EXPECT_TRUE(cut_rows(*whole, long_text, 3).starts[0].empty());
+  // An answer read the DOM way (here: a data array holding a string) hands out no texts.
+  const std::string odd = R"({"outputs":[{"name":"s","datatype":"BYTES","shape":[1],"data":["x"]}]})";
+  EXPECT_TRUE(parse_infer_response(odd, std::nullopt, &texts).ok());
+  EXPECT_TRUE(texts.empty());
+}
+
 // Merge, run a stand-in model row by row on the merged request, split: each part's answer is the
 // answer to that request alone. Random forms of parts, 200 times.
 TEST(Batch, AnswersSplitFromABatchEqualAnswersToEachRequestAlone) {
