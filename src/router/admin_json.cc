@@ -47,9 +47,14 @@ Status read_class(const element& e, std::string_view field, bool allow_empty, st
 }
 
 // Every member must be one the record knows: a misspelt field is an error, not silently ignored.
+// And each at most once: simdjson's lookup takes the first of duplicates where most JSON tools
+// take the last, so either reading could surprise someone (as the YAML file, yaml_fields.h).
 Status known_fields(const object& o, const std::set<std::string_view>& known) {
-  for (auto [key, value] : o)
+  std::set<std::string_view> seen;
+  for (auto [key, value] : o) {
     if (!known.contains(key)) return InvalidArgument(fmt::format("unknown field '{}'", std::string_view(key)));
+    if (!seen.insert(key).second) return InvalidArgument(fmt::format("duplicate field '{}'", std::string_view(key)));
+  }
   return Status::Ok();
 }
 

@@ -170,6 +170,9 @@ TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {
   EXPECT_EQ(unknown.status, 400);
   EXPECT_TRUE(has(unknown.body, "'colour'")) << unknown.body;
   EXPECT_EQ(call(r.port, "POST", "/v1/admin/targets", "{not json", admin()).status, 400);
+  auto twice = call(r.port, "PUT", "/v1/admin/targets/edge-1", R"({"drained":true,"drained":false})", admin());
+  EXPECT_EQ(twice.status, 400);  // neither value taken: the target is not drained (below)
+  EXPECT_TRUE(has(twice.body, "duplicate field 'drained'")) << twice.body;
   auto accuracy = call(r.port, "PUT", "/v1/admin/models/fmnist/variants/fmnist-small", R"({"accuracy":1.5})", admin());
   EXPECT_EQ(accuracy.status, 400);
   EXPECT_TRUE(has(accuracy.body, "'accuracy'")) << accuracy.body;

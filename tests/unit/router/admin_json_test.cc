@@ -106,6 +106,19 @@ TEST(AdminJson, AVariantBodySetsWhatItNamesAndNamesBadFields) {
   }
 }
 
+// simdjson reads the first of duplicated members, most JSON tools the last: neither is taken.
+TEST(AdminJson, ADuplicatedFieldIsRefusedAndNamed) {
+  auto t = parse_target_body(R"({"url":"http://10.0.0.2:9000","drained":true,"drained":false})", base_target());
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(t.status().message(), "duplicate field 'drained'");
+  store::VariantRecord base;
+  base.model = "fmnist";
+  auto v = parse_variant_body(R"({"name":"a","targets":["edge-1"],"name":"b"})", base);
+  ASSERT_FALSE(v.ok());
+  EXPECT_EQ(v.status().message(), "duplicate field 'name'");
+}
+
 TEST(AdminJson, ATokenVariableIsHirSomethingToken) {
   auto t = parse_target_body(R"({"token_env":"HIR_CLOUD_TOKEN"})", base_target());
   ASSERT_TRUE(t.ok()) << t.status().message();
