@@ -13,12 +13,12 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -298,7 +298,18 @@ Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url
   auto conn = std::make_unique<Conn>(ex);
   TimePoint connect_by = std::min(deadline, SteadyClock::now() + st.opts.connect_timeout);
   conn->stream.expires_at(connect_by);
-  auto [cec, ep] = co_await asio::async_connect(conn->stream.socket(), *resolved, kTuple);
+  // Each address in turn, the socket opened here rather than by async_connect: asio's range
+  // connect takes a socket it could not open (EMFILE, ENFILE) for one closed by a cancel, and
+  // reported "Operation canceled" instead of the cause.
+  Socket& sock = conn->stream.socket();
+  error_code cec = asio::error::not_found;  // no address at all, as async_connect had it
+  for (const tcp::endpoint& ep : *resolved) {
+    sock.close(cec);
+    sock.open(ep.protocol(), cec);
+    if (cec) continue;  // the next may open: IPv4 after IPv6 where IPv6 is off
+    std::tie(cec) = co_await sock.async_connect(ep, kTuple);
+    if (!cec || conn->stream.why(cec) == beast::error::timeout) break;
+  }
   const error_code ec = conn->stream.why(cec);
   if (ec) {
     st.cache(url.authority(), std::nullopt);  // the address may have moved: look again next time

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <future>
@@ -150,6 +151,31 @@ TEST(HttpClient, RefusedConnectionIsUnavailable) {
   HttpClient client(lt.loop);
   auto r = call(client, local_url(refusing.port), make_request("GET", "/"));
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+}
+
+// With no descriptor left for the socket, the error names why: it said "Operation canceled".
+TEST(HttpClient, ASocketThatCannotBeOpenedNamesTheCause) {
+  testing::RefusingPort refusing;  // never reached: no socket opens
+  ASSERT_NE(refusing.port, 0);
+  LoopThread lt;
+  HttpClient client(lt.loop);
+  // Refused while descriptors last: the loop's own (its epoll and eventfd, made with the first
+  // socket) are open, as in a router that has been serving.
+  EXPECT_EQ(call(client, local_url(refusing.port), make_request("GET", "/")).status().code(), Code::kUnavailable);
+  // The soft limit lowered to the lowest free descriptor, so the next one the process opens fails
+  // with EMFILE; restored before anything else runs.
+  rlimit was{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &was), 0);
+  const int lowest = ::dup(0);
+  ASSERT_GE(lowest, 0);
+  ::close(lowest);
+  rlimit low = was;
+  low.rlim_cur = static_cast<rlim_t>(lowest);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto r = call(client, local_url(refusing.port), make_request("GET", "/"));
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &was), 0);
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+  EXPECT_NE(r.status().message().find("Too many open files"), std::string::npos) << r.status().to_string();
 }
 
 TEST(HttpClient, DeadlineExceededWhenTheHandlerIsSlow) {
