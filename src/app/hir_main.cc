@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", HIR_VERSION);
 
   hir::router::ServeOptions so;
-  auto* serve = app.add_subcommand("serve", "Run the router until SIGTERM/SIGINT (then drain requests in flight)");
+  auto* serve = app.add_subcommand("serve", "Run the router until SIGTERM/SIGINT/SIGHUP (then drain requests in flight)");
   serve->add_option("-c,--config", so.config_path, "YAML configuration (default: the embedded config/demo.yaml)")
       ->check(CLI::ExistingFile);
   serve->add_option("--host", so.host, "Listen address (overrides server.host)");

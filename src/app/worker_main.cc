@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
       "Endpoints: GET /v2, /v2/health/live, /v2/health/ready (503 until the models load),\n"
       "/v2/models, /v2/models/<m>[/versions/<v>][/ready], POST /v2/models/<m>[/versions/<v>]/infer,\n"
       "GET /v1/load (queue, busy share, service-time percentiles), GET /metrics (Prometheus).\n"
-      "SIGTERM or SIGINT: stop accepting, finish the requests in flight (up to 10 s), exit 0.");
+      "SIGTERM, SIGINT or SIGHUP: stop accepting, finish the requests in flight (up to 10 s), exit 0.");
 
   if (auto rc = hir::app::parse_command_line(app, argc, argv)) return *rc;
 

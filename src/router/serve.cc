@@ -110,7 +110,9 @@ int run_serve(const ServeOptions& opts) {
   if (Status s = server.listen(); !s.ok())
     return startup_failed("cannot listen on " + so.host + ":" + std::to_string(so.port) + ": " + s.message(), 1);
   bool stopping = false;
-  loop.on_signals({SIGINT, SIGTERM}, [&](int sig) {
+  // SIGHUP too: the terminal or session that started it going away would otherwise kill it at
+  // once (the default action), with requests in flight and the ledger's queue unwritten.
+  loop.on_signals({SIGINT, SIGTERM, SIGHUP}, [&](int sig) {
     if (stopping) return;  // a second signal while draining changes nothing
     stopping = true;
     service.set_ready(false);

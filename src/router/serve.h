@@ -1,4 +1,4 @@
-// `hir serve`: runs the router until SIGTERM/SIGINT, then drains requests in flight.
+// `hir serve`: runs the router until SIGTERM/SIGINT/SIGHUP, then drains requests in flight.
 #pragma once
 
 #include <string>
@@ -19,7 +19,7 @@ struct ServeOptions {
 };
 
 // Returns the process exit code: 0 after a clean shutdown, 2 for a bad configuration or a database
-// that cannot be opened, 1 when the listening socket cannot be opened. On SIGTERM/SIGINT: the HTTP
+// that cannot be opened, 1 when the listening socket cannot be opened. On SIGTERM/SIGINT/SIGHUP: the HTTP
 // drain first, then the usage ledger is flushed, then the database closed.
 int run_serve(const ServeOptions& opts);
 

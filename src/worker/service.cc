@@ -142,8 +142,10 @@ int run_worker(const WorkerOptions& opts) {
     telemetry::log_info("shutdown", {{"reason", why}, {"in_flight", static_cast<int64_t>(server.requests_in_flight())}});
     server.shutdown(from_ms(opts.shutdown_grace_s * 1000), [&loop] { loop.stop(); });
   };
-  loop.on_signals({SIGTERM, SIGINT}, [&](int sig) {
-    shutdown(sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  // SIGHUP too: the terminal or session that started it going away would otherwise kill it at
+  // once (the default action), with requests in flight.
+  loop.on_signals({SIGTERM, SIGINT, SIGHUP}, [&](int sig) {
+    shutdown(sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "SIGINT");
   });
   executor.start([&](std::vector<Status> results) {
     const Status loaded = apply_load_results(catalog, slots, results, !opts.models.empty());

@@ -1,5 +1,5 @@
 // hir-worker as a process: scan the repository, listen, load the models on the inference
-// threads (ready once they are), serve until SIGTERM/SIGINT, then drain and exit.
+// threads (ready once they are), serve until SIGTERM/SIGINT/SIGHUP, then drain and exit.
 #pragma once
 
 #include <cstddef>

@@ -329,37 +329,63 @@ TEST_F(RouterIT, AnEmulatedSlowDeviceReportsItsServiceTime) {
   EXPECT_GE(std::stod(timing.substr(at + 10)), 40.0) << timing;
 }
 
+namespace {
+
+// Sends four requests to `p` at `path`, waits until its /metrics says `gauge` 4 (all four in
+// flight), sends `sig`, and checks the drain: each request answered 200, exit status 0 with the
+// four in its shutdown line, the port closed.
+void expect_drain(Proc& p, const std::vector<bench::LoadItem>& items, const std::string& path,
+                  const std::string& gauge, int sig) {
+  bench::LoadOptions lo;
+  lo.url.host = "127.0.0.1";
+  lo.url.port = static_cast<uint16_t>(p.port);
+  lo.path = path;
+  lo.concurrency = 4;
+  auto fut = std::async(std::launch::async, [&] { return bench::run_closed_loop(items, lo); });
+  bool in_flight = false;
+  for (int i = 0; i < 300 && !in_flight; ++i) {
+    auto m = call(p.port, "GET", "/metrics").body;
+    in_flight = m.find(gauge + " 4\n") != std::string::npos;
+    if (!in_flight) usleep(5000);
+  }
+  ASSERT_TRUE(in_flight);
+  ::kill(p.child.pid(), sig);
+  auto results = fut.get();
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& res : results) EXPECT_EQ(res.status, 200) << res.error;
+  EXPECT_EQ(p.child.wait(std::chrono::seconds(20)), 0);
+  // It saw them in flight when the signal came, so the drain was exercised.
+  const std::string text = file_text(p.log);  // it has exited: its log is complete
+  EXPECT_NE(text.find(R"("event":"shutdown")"), std::string::npos);
+  EXPECT_NE(text.find(R"("in_flight":4)"), std::string::npos) << text.substr(0, 2000);
+  // And it no longer listens.
+  EXPECT_EQ(call(p.port, "GET", "/v2/health/live", "", {}, std::chrono::seconds(2)).status, 0);
+}
+
+}  // namespace
+
+// SIGHUP as SIGTERM: the session that started the router going away must not cut its requests.
 TEST_F(RouterIT, GracefulShutdownAnswersRequestsInFlight) {
   // The worker holds each response 1.2 s (emulated WAN; the target timeout is 2 s), so the
   // requests are surely in flight when the signal comes.
   auto w = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-rtt-ms", "1200"});
-  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
   std::vector<bench::LoadItem> items(binary_.begin(), binary_.begin() + 4);
-  bench::LoadOptions lo;
-  lo.url.host = "127.0.0.1";
-  lo.url.port = static_cast<uint16_t>(r.port);
-  lo.path = "/v2/models/fmnist/infer";
-  lo.concurrency = 4;
-  auto fut = std::async(std::launch::async, [&] { return bench::run_closed_loop(items, lo); });
-  // Wait until the router reports all four in flight, then ask it to stop.
-  bool in_flight = false;
-  for (int i = 0; i < 300 && !in_flight; ++i) {
-    auto m = call(r.port, "GET", "/metrics").body;
-    in_flight = m.find("hir_requests_in_flight 4") != std::string::npos;
-    if (!in_flight) usleep(5000);
+  for (int sig : {SIGTERM, SIGHUP}) {
+    SCOPED_TRACE(sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+    auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+    expect_drain(r, items, "/v2/models/fmnist/infer", "hir_requests_in_flight", sig);
   }
-  ASSERT_TRUE(in_flight);
-  ::kill(r.child.pid(), SIGTERM);
-  auto results = fut.get();
-  ASSERT_EQ(results.size(), 4u);
-  for (const auto& res : results) EXPECT_EQ(res.status, 200) << res.error;
-  EXPECT_EQ(r.child.wait(std::chrono::seconds(20)), 0);
-  // The router saw them in flight when the signal came, so the drain was exercised.
-  const std::string text = file_text(r.log);  // the router has exited: its log is complete
-  EXPECT_NE(text.find(R"("event":"shutdown")"), std::string::npos);
-  EXPECT_NE(text.find(R"("in_flight":4)"), std::string::npos) << text.substr(0, 2000);
-  // And it no longer listens.
-  EXPECT_EQ(call(r.port, "GET", "/v2/health/live", "", {}, std::chrono::seconds(2)).status, 0);
+}
+
+TEST_F(RouterIT, AWorkerDrainsOnSigtermAndSighup) {
+  std::vector<bench::LoadItem> items(binary_.begin(), binary_.begin() + 4);
+  for (int sig : {SIGTERM, SIGHUP}) {
+    SCOPED_TRACE(sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+    // Each inference takes 1.2 s on one of four threads: the worker counts them in flight.
+    auto w = start_worker(dir_, "draining",
+                          {"--models", "fmnist-small", "--emulate-service-ms", "1200", "--concurrency", "4"});
+    expect_drain(w, items, "/v2/models/fmnist-small/infer", "hir_worker_in_flight", sig);
+  }
 }
 
 TEST_F(RouterIT, ARequestNoTargetCanServeIsCountedAndLogged) {
