@@ -56,11 +56,20 @@ V2Path parse_v2_path(std::string_view path) {
   if (!model || model->empty()) return r;
   size_t next = 3;
   std::string version;
-  if (p.size() >= 5 && p[3] == "versions") {
-    auto v = percent_decode(p[4]);
-    if (!v || v->empty()) return r;
-    version = *v;
-    next = 5;
+  if (p.size() >= 4 && p[3] == "versions") {
+    // Slashes after `versions` do not collapse: read as one, `versions//infer` named version
+    // "infer", and a POST there was answered 405 (GET only) instead of what was wrong.
+    const std::string_view after = path.substr(static_cast<size_t>(p[3].data() + p[3].size() - path.data()));
+    if (after == "/" || after.starts_with("//")) {
+      r.error = "the model version in the path is empty";
+      return r;
+    }
+    if (p.size() >= 5) {
+      auto v = percent_decode(p[4]);
+      if (!v || v->empty()) return r;
+      version = *v;
+      next = 5;
+    }
   }
   V2Endpoint e = V2Endpoint::kUnknown;
   if (p.size() == next) e = V2Endpoint::kModelMetadata;

@@ -137,7 +137,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   }
   if (path == "/v1/targets") return respond(net::json_response(200, targets_json(*gen)));
   auto p = protocol::parse_v2_path(path);
-  if (p.endpoint == V2Endpoint::kUnknown) return respond(net::error_response(404, "Not Found"));
+  if (p.endpoint == V2Endpoint::kUnknown) return respond(net::error_response(404, p.error));
   // A GET on .../infer is no inference request: answered 405 before the ledger sees it.
   if (req.method != protocol::v2_method(p.endpoint))
     return respond(net::method_not_allowed(protocol::v2_method(p.endpoint)));

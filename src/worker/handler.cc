@@ -32,7 +32,7 @@ WorkerHandler::WorkerHandler(const Catalog& catalog, Executor& executor,
 void WorkerHandler::handle(net::HttpRequest&& req, net::Responder respond) {
   const Route route = parse_route(net::path_of(req.target));
   if (route.endpoint == Endpoint::kNotFound)
-    return respond(net::error_response(404, "Not Found"));
+    return respond(net::error_response(404, route.error));
   const std::string_view method = allowed_method(route.endpoint);
   if (req.method != method) return respond(net::method_not_allowed(method));
   switch (route.endpoint) {

@@ -8,7 +8,7 @@ Route parse_route(std::string_view path) {
   if (path == "/v1/load") return {Endpoint::kLoad, {}, {}};
   if (path == "/metrics") return {Endpoint::kMetrics, {}, {}};
   protocol::V2Path p = protocol::parse_v2_path(path);
-  Route r{Endpoint::kNotFound, std::move(p.model), std::move(p.version)};
+  Route r{Endpoint::kNotFound, std::move(p.model), std::move(p.version), p.error};
   switch (p.endpoint) {
     case protocol::V2Endpoint::kUnknown: r.endpoint = Endpoint::kNotFound; break;
     case protocol::V2Endpoint::kServerMetadata: r.endpoint = Endpoint::kServerMetadata; break;

@@ -25,6 +25,7 @@ struct Route {
   Endpoint endpoint = Endpoint::kNotFound;
   std::string model;    // percent-decoded
   std::string version;  // empty: the latest
+  std::string_view error = "Not Found";  // kNotFound: what the 404 says (protocol/v2_path.h)
 };
 
 // `path` excludes the query string.

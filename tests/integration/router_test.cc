@@ -121,6 +121,9 @@ TEST_F(RouterIT, HealthMetadataAndReady) {
   EXPECT_EQ(call(w.port, "GET", "/v2/models").body, R"({"models":["fmnist-small"]})");
   EXPECT_EQ(call(r.port, "GET", "/v2/models/nope").status, 404);
   EXPECT_EQ(call(r.port, "GET", "/v2/models/fmnist/versions/9").status, 404);
+  auto empty_version = call(r.port, "POST", "/v2/models/fmnist/versions//infer", "{}");
+  EXPECT_EQ(empty_version.status, 404);
+  EXPECT_EQ(empty_version.body, R"({"error":"the model version in the path is empty"})");
 }
 
 TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {

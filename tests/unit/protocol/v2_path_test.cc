@@ -37,6 +37,18 @@ TEST(V2Path, UnknownShapes) {
   }
 }
 
+// Read as one slash, versions//infer named version "infer" (its metadata, so a POST got 405).
+TEST(V2Path, AnEmptyVersionIsNamed) {
+  for (const char* p : {"/v2/models/m/versions//infer", "/v2/models/m/versions//ready", "/v2/models/m/versions//",
+                        "/v2/models/m/versions/"}) {
+    const auto v = parse_v2_path(p);
+    EXPECT_EQ(v.endpoint, V2Endpoint::kUnknown) << p;
+    EXPECT_EQ(v.error, "the model version in the path is empty") << p;
+  }
+  EXPECT_EQ(parse_v2_path("/v2/models/m/versions/infer").version, "infer");
+  EXPECT_EQ(parse_v2_path("/v2/models/m/foo").error, "Not Found");
+}
+
 TEST(V2Path, SixSegmentsAtMostAndAnyNumberOfSlashes) {
   const auto v = parse_v2_path("//v2///models/m/versions/7//infer/");
   EXPECT_EQ(v.endpoint, V2Endpoint::kInfer);

@@ -99,6 +99,9 @@ TEST(WorkerHandler, UnknownThingsAreNotFoundAndWrongMethodsNotAllowed) {
   r = h.call("GET", "/v2/models/toy/versions/9/ready");
   EXPECT_EQ(r.status, 404);
   EXPECT_THAT(r.body, HasSubstr("'toy' version 9 is not found"));
+  r = h.call("POST", "/v2/models/toy/versions//infer", kJsonInfer);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, R"({"error":"the model version in the path is empty"})");
 
   r = h.call("GET", "/v2/models/toy/infer");
   EXPECT_EQ(r.status, 405);
