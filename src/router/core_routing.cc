@@ -117,15 +117,16 @@ void CoreRouting::dispatched(routing::TargetIndex t) {
   router_->on_dispatch(t, clock_.now());
 }
 
-void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency) {
+void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
+                         bool judged) {
   std::lock_guard lock(mu_);
-  router_->on_result(t, v, o, latency, clock_.now());
+  router_->on_result(t, v, o, latency, clock_.now(), judged);
 }
 
 void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
-                         Duration service, Duration queued) {
+                         Duration service, Duration queued, bool judged) {
   std::lock_guard lock(mu_);
-  router_->on_result(t, v, o, latency, service, clock_.now(), queued);
+  router_->on_result(t, v, o, latency, service, clock_.now(), queued, judged);
 }
 
 void CoreRouting::load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready) {

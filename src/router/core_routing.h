@@ -46,11 +46,14 @@ class CoreRouting {
                           Duration* retry_after);
 
   void dispatched(routing::TargetIndex t);
-  void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency);
+  // judged false: another request of the same merged call has fed the target's breaker
+  // (routing::Router::on_result).
+  void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
+              bool judged = true);
   // As above, with the target's own service time and queue wait (a worker's Server-Timing), so
   // the core also learns the network's share of the latency (its RTT estimate).
   void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
-              Duration service, Duration queued);
+              Duration service, Duration queued, bool judged = true);
   void cost(routing::TargetIndex t, Money c);
   // A worker's /v1/load answer, and how long the poll took (an RTT sample).
   void load_report(routing::TargetIndex t, const protocol::LoadReportMsg& r, Duration poll_time);

@@ -469,7 +469,8 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
 }
 
 void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand, TimePoint t0,
-                             Result<HttpResponse> r, bool cancelled, std::optional<Money> price, uint32_t out_id) {
+                             Result<HttpResponse> r, bool cancelled, std::optional<Money> price, uint32_t out_id,
+                             bool judged) {
   std::lock_guard<std::recursive_mutex> guard(call->mu);
   came_back(*call, out_id);  // under the lock that settle() takes: charged once, by one of them
   CoreRouting& routing = *call->gen->routing;
@@ -489,13 +490,13 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
     // Cancelled by us once the other copy answered: no judgement on the target, whose breaker
     // would otherwise open for losing races it runs correctly. It was charged then (settle).
     auto o = cancelled ? Outcome::kAbandoned : !r.ok() ? failed : r->status < 300 ? Outcome::kOk : Outcome::kError;
-    routing.result(cand.ti, cand.vi, o, elapsed);
+    routing.result(cand.ti, cand.vi, o, elapsed, judged);
     return;
   }
   if (!price) price = attempt_cost(cand, ms);
   if (!r.ok()) {
     call->timed_out |= timeout;
-    routing.result(cand.ti, cand.vi, failed, elapsed);
+    routing.result(cand.ti, cand.vi, failed, elapsed, judged);
     if (timeout) charge(*call, cand, *price);  // it was on the wire: the target may have run it
     return fail_attempt(call, cand, r.status().message(), ms);
   }
@@ -503,11 +504,11 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
   if (retryable(r->status)) {
     call->bad_gateway |= bad_gateway(r->status);
     bool busy = r->status == 503 || r->status == 429;
-    routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed);
+    routing.result(cand.ti, cand.vi, busy ? Outcome::kOverloaded : Outcome::kError, elapsed, judged);
     if (!busy) charge(*call, cand, *price);  // it ran and failed; a busy target ran nothing
     return fail_attempt(call, cand, upstream_reason(*r), ms);
   }
-  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed);  // it answered, correctly, a bad request
+  routing.result(cand.ti, cand.vi, Outcome::kOk, elapsed, judged);  // it answered, correctly, a bad request
   pass_through(call, cand, std::move(*r));
 }
 

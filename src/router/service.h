@@ -158,10 +158,12 @@ class RouterService {
   // price: what this attempt costs if it is charged, when it was one request of a merged call
   // (its share of the call's price; the call's time, not its wait for the call); else from t0.
   // out_id: its Call::out entry, when tracked (a hedged request's).
+  // judged false: the target's breaker has had this answer from another request of the same
+  // merged call (CoreRouting::result).
   static constexpr uint32_t kUntracked = ~uint32_t{0};
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
                 Result<net::HttpResponse> r, bool cancelled = false, std::optional<Money> price = std::nullopt,
-                uint32_t out_id = kUntracked);
+                uint32_t out_id = kUntracked, bool judged = true);
   // What the request pays for an attempt: its cost, the routing core's spend rate, the target's
   // hir_cost_usd_total. An attempt is charged when its target may have run it: it answered
   // (anything but a 4xx, 429 or 503), ran out of time on the wire, or was a hedge's loser.

@@ -337,11 +337,13 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     return;
   }
   if (!r.ok() || r->status < 200 || r->status >= 300) {
-    // The call failed: each member falls back as it would have on its own.
+    // The call failed: each member falls back as it would have on its own, and the target's
+    // breaker counts the one call, not its members (routing::Router::on_result).
     // Each pays its share of the call (its time on the wire, not the members' waits before it).
     const double call_ms = to_ms(now - t0), n = static_cast<double>(taken.size());
     for (Waiting* m : taken)
-      answered(m->call, m->cand, m->since, r, false, Money::from_usd(attempt_cost(m->cand, call_ms).usd() / n));
+      answered(m->call, m->cand, m->since, r, false, Money::from_usd(attempt_cost(m->cand, call_ms).usd() / n),
+               kUntracked, m == taken.front());
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");
@@ -378,8 +380,9 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     const auto elapsed = now - m.since;
     const double ms = to_ms(elapsed);
     --c.outstanding;
+    const bool judged = mp == taken.front();  // the breaker counts the call once
     if (!split.ok()) {
-      routing.result(m.cand.ti, m.cand.vi, Outcome::kError, elapsed);
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kError, elapsed, judged);
       charge(c, m.cand, Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n));  // it answered: it ran
       c.bad_gateway = true;
       fail_attempt(m.call, m.cand, "bad response to a merged request: " + split.message(), ms);
@@ -393,9 +396,10 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
       // it waited for its answer too (counted as network, they made a target busy with merged
       // calls look far away, and cut it from short budgets).
       const Duration others = std::chrono::duration_cast<Duration>(st->infer) - service_share;
-      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed, service_share, target_queue + (t0 - m.since) + others);
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed, service_share, target_queue + (t0 - m.since) + others,
+                     judged);
     } else {
-      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed);
+      routing.result(m.cand.ti, m.cand.vi, Outcome::kOk, elapsed, judged);
     }
     deliver_part(m.call, m.cand, *whole, forms, k, Money::from_usd(attempt_cost(m.cand, call_ms).usd() / n),
                  service_ms, cuts.texts.empty() ? nullptr : &cuts);

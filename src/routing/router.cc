@@ -649,19 +649,19 @@ void feed_breaker(Breaker& b, Outcome o, TimePoint now) {
 
 }  // namespace
 
-void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now) {
+void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now, bool judged) {
   states_[t].on_result(v, o, latency, now);
   ++version_[t];
   ++terms_version_[t];
-  feed_breaker(breakers_[t], o, now);
+  if (judged) feed_breaker(breakers_[t], o, now);
 }
 
 void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency,
-                       Duration service, TimePoint now, Duration queued) {
+                       Duration service, TimePoint now, Duration queued, bool judged) {
   states_[t].on_result(v, o, latency, service, now, queued);
   ++version_[t];
   ++terms_version_[t];
-  feed_breaker(breakers_[t], o, now);
+  if (judged) feed_breaker(breakers_[t], o, now);
 }
 
 void Router::on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now) {

@@ -60,11 +60,14 @@ class Router {
   // it does not count towards ejection — ejecting busy targets removes capacity exactly when it
   // is short, the cascading-failure spiral of Google's SRE book, ch. 22 — except that it fails a
   // half-open probe (the probe has not shown the target can serve).
-  void on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now);
+  // judged false: the breaker has had this result from another request of the same upstream
+  // call (requests merged into one): it counts calls, so a failed call that carried twenty
+  // requests is one failure, not an ejection by itself. The target's state learns it all the same.
+  void on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, TimePoint now, bool judged = true);
   // As above, with the target's own service time and queue wait when it reports them
   // (TargetState then learns the RTT too).
   void on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, Duration service,
-                 TimePoint now, Duration queued = Duration::zero());
+                 TimePoint now, Duration queued = Duration::zero(), bool judged = true);
   // A load report; ready: the worker says it can serve (its /v2/health/ready).
   void on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now);
   void on_rtt_sample(TargetIndex t, Duration rtt, TimePoint now);

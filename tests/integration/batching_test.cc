@@ -35,6 +35,7 @@ struct Setup {
   int max_batch_size = 256;  // as the router's model declares it
   int timeout_ms = 5000;     // every target's
   int threads = 1;           // server.threads
+  std::string routing;       // the routing section's fields, if any
 };
 
 Proc start_batching_router(const std::string& dir, const std::vector<std::pair<std::string, int>>& targets,
@@ -42,6 +43,7 @@ Proc start_batching_router(const std::string& dir, const std::vector<std::pair<s
   std::ofstream cfg(dir + "/router.yaml");
   cfg << "server: {threads: " << s.threads << "}\n"
       << "batching: {max_requests: " << s.max_requests << "}\n"
+      << (s.routing.empty() ? "" : "routing: {" + s.routing + "}\n")
       << "targets:\n";
   double cost = 0.0001;
   for (const auto& [name, port] : targets) {
@@ -197,6 +199,36 @@ TEST_F(BatchingIT, RequestsOfAFailedCallFallBackOneByOne) {
   }
   EXPECT_EQ(targets, (std::set<std::string>{"slow", "spare"}));
   EXPECT_GE(metric(r.port, "hir_batch_calls_total"), 2);
+}
+
+// One merged call that fails is one failure for the target's breaker, not one per request it
+// carried: before, a single call of five requests ejected a target that ejects after five.
+TEST_F(BatchingIT, AFailedMergedCallCountsOnceForTheBreaker) {
+  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small"});
+  auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
+  // Ejected after five failures in a row however fast they come, and for long enough to be
+  // seen; the failure-rate detector off (a share above 1).
+  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}},
+                                 {.max_requests = 16,
+                                  .routing = "breaker_consecutive_failures: 5, breaker_consecutive_span_ms: 0, "
+                                             "breaker_failure_rate: 1, breaker_base_ejection_ms: 60000"});
+  auto items = bench::fmnist_test_requests(12, true);
+  ASSERT_TRUE(items.ok());
+  // The target stopped: the first requests are on the wire to it (its concurrency, and one
+  // more), the others wait at the router to go merged into one call.
+  ::kill(slow.child.pid(), SIGSTOP);
+  std::thread killer([&] {
+    eventually([&] { return metric(r.port, "hir_requests_in_flight") >= 12; }, 400, 5);
+    // Then it dies: the calls on the wire fail, and the merged one that follows cannot connect.
+    slow.child.kill_now();
+  });
+  const auto routed = send_concurrently(r.port, *items, 12);
+  killer.join();
+  for (size_t i = 0; i < routed.size(); ++i) ASSERT_EQ(routed[i].status, 200) << i << ": " << routed[i].body;
+  // At most two single calls and one merged call failed: three failures, not the eleven or
+  // twelve requests they carried.
+  EXPECT_GE(metric(r.port, "hir_batched_requests_total"), 4) << "too few requests merged: the path was not taken";
+  EXPECT_EQ(breaker_of(r, "slow"), "closed");
 }
 
 TEST_F(BatchingIT, AMergedCallTheTargetRefusesIsSentAgainRequestByRequest) {

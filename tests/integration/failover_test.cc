@@ -99,17 +99,6 @@ net::HttpResponse infer(const Proc& router, const std::string& body) {
   return call(router.port, "POST", "/v2/models/fmnist/infer", body, h);
 }
 
-// The breaker state /v1/targets reports for `target`: "closed", "open", "half-open".
-std::string breaker_of(const Proc& router, const std::string& target) {
-  const std::string body = call(router.port, "GET", "/v1/targets").body;
-  const auto at = body.find("\"name\":\"" + target + "\"");
-  if (at == std::string::npos) return "";
-  const std::string key = "\"breaker\":\"";
-  const auto b = body.find(key, at);
-  if (b == std::string::npos) return "";
-  return body.substr(b + key.size(), body.find('"', b + key.size()) - b - key.size());
-}
-
 class FailoverIT : public ::testing::Test {
  protected:
   std::string dir_ = temp_dir();

@@ -187,4 +187,15 @@ inline Proc start_router(const std::string& dir, const std::vector<TargetSpec>& 
   return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
 }
 
+// The breaker state /v1/targets reports for `target`: "closed", "open", "half-open".
+inline std::string breaker_of(const Proc& router, const std::string& target) {
+  const std::string body = call(router.port, "GET", "/v1/targets").body;
+  const auto at = body.find("\"name\":\"" + target + "\"");
+  if (at == std::string::npos) return "";
+  const std::string key = "\"breaker\":\"";
+  const auto b = body.find(key, at);
+  if (b == std::string::npos) return "";
+  return body.substr(b + key.size(), body.find('"', b + key.size()) - b - key.size());
+}
+
 }  // namespace hir::testing
