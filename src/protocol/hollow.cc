@@ -186,17 +186,18 @@ size_t scan_special_avx2(std::string_view s, size_t i, int64_t* commas) {
 #pragma GCC pop_options
 
 // Asked of the CPU once, when the library loads.
-const bool kAvx2 = [] {
+const bool kCpuHasAvx2 = [] {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") != 0;
 }();
+bool g_avx2 = kCpuHasAvx2;  // set_wide_scan's; written only by tests, before they scan
 #endif
 
 // scan_special on the widest vectors the CPU has.
 template <bool kCount>
 size_t scan(std::string_view s, size_t i, int64_t* commas) {
 #if defined(HIR_HOLLOW_AVX2)
-  if (kAvx2) return scan_special_avx2<kCount>(s, i, commas);
+  if (g_avx2) return scan_special_avx2<kCount>(s, i, commas);
 #endif
   return scan_special<kCount>(s, i, commas);
 }
@@ -245,6 +246,16 @@ size_t skip_space(std::string_view s, size_t i) {
 }
 
 }  // namespace
+
+bool set_wide_scan(bool on) {
+#if defined(HIR_HOLLOW_AVX2)
+  g_avx2 = on && kCpuHasAvx2;
+  return g_avx2;
+#else
+  (void)on;
+  return false;
+#endif
+}
 
 // A data array is mostly digits, commas and dots: 32 or 64 bytes are looked at in one step where
 // SSE2 or AVX2 is there.

@@ -39,4 +39,9 @@ bool nothing_after_root(std::string_view s);
 // bytes a scan that skips JSON values by their brackets and strings must look at.
 size_t next_json_special(std::string_view s, size_t i);
 
+// The scans above take AVX2 where the CPU has it, SSE2 (or bytes) otherwise. For tests of the
+// narrower path on a CPU with AVX2: false turns AVX2 off, true back on where there is one.
+// Returns whether AVX2 is now used. Not for concurrent use with a scan.
+bool set_wide_scan(bool on);
+
 }  // namespace hir::protocol

@@ -40,8 +40,18 @@ TEST(Hollow, EmptiesEveryDataArrayAndNothingElse) {
 
 // The commas of each emptied array, counted by the scan that finds its end: every comma of a flat
 // array, at any place in the 16-byte steps and past 255 of them; -1 for nested arrays and
-// strings.
+// strings. With the widest scan the CPU has, and with SSE2 (or bytes) alone.
+void expect_commas_counted();
 TEST(Hollow, CountsTheCommasOfFlatArrays) {
+  const bool avx2 = set_wide_scan(true);  // as it is by default
+  expect_commas_counted();
+  EXPECT_FALSE(set_wide_scan(false));
+  SCOPED_TRACE("without AVX2");
+  expect_commas_counted();
+  EXPECT_EQ(set_wide_scan(true), avx2);
+}
+
+void expect_commas_counted() {
   auto counts = [](std::string_view s) {
     std::string out;
     std::vector<std::string_view> texts;
