@@ -169,7 +169,28 @@ Encoded merge_json(const InferRequest& merged, std::span<const BatchPart> parts)
 
 }  // namespace
 
-Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
+namespace {
+
+// Whether an answer to `head` in JSON is read without the DOM (parse_infer_response's common
+// path): every output it will hold is of a type read_json_numbers takes. An answer the reader
+// declines is read number by number through the DOM, and cut from its values, costing more than
+// the raw answer it replaces.
+bool json_answer_readable(const InferRequest& head, const ModelSignature& sig) {
+  auto readable = [&sig](std::string_view name) {
+    for (const TensorSpec& t : sig.outputs)
+      if (t.name == name)
+        return t.datatype != DataType::kBool && t.datatype != DataType::kBytes && t.datatype != DataType::kFp16 &&
+               t.datatype != DataType::kBf16;
+    return false;
+  };
+  if (head.outputs.empty())
+    return std::all_of(sig.outputs.begin(), sig.outputs.end(), [&](const TensorSpec& t) { return readable(t.name); });
+  return std::all_of(head.outputs.begin(), head.outputs.end(), [&](const RequestedOutput& o) { return readable(o.name); });
+}
+
+}  // namespace
+
+Result<Encoded> merge_requests(std::span<const BatchPart> parts, const ModelSignature* sig) {
   if (parts.empty() || !parts[0].head) return InvalidArgument("a batch needs at least one request");
   const InferRequest& first = *parts[0].head;
   InferRequest merged;
@@ -177,8 +198,10 @@ Result<Encoded> merge_requests(std::span<const BatchPart> parts) {
   // forms, and raw rows are cut without reading text. When all want JSON, the target writes the
   // numbers (as it would have for each request alone) and each answer gets its rows' text: the
   // router need not write them again, which costs it more than the rest of its answer.
-  auto all_json = [&parts](std::string_view name) {
-    return std::none_of(parts.begin(), parts.end(), [name](const BatchPart& p) { return p.head && p.head->wants_binary(name); });
+  const bool json_ok = sig && json_answer_readable(first, *sig);
+  auto all_json = [&parts, json_ok](std::string_view name) {
+    return json_ok &&
+           std::none_of(parts.begin(), parts.end(), [name](const BatchPart& p) { return p.head && p.head->wants_binary(name); });
   };
   for (const RequestedOutput& o : first.outputs) {
     RequestedOutput r;

@@ -65,10 +65,12 @@ Status check_data_texts(const std::vector<std::string_view>& texts, const InferR
 
 // The merged request: the first part's form with every input's batch dimension summed, and the
 // parts' tensors one after another, input by input; each output asked for raw unless every part
-// wants it as JSON; no id. Binary
+// wants it as JSON and sig (the model's signature) says the answer's outputs are all of numeric
+// types that the answer reader takes without its DOM (not BOOL, FP16 or BF16: such an answer
+// would be read number by number and written again); no id. Binary
 // extension (json_length set) for binary parts, a JSON body for JSON parts. The parts must share
 // one batch_form key (checked: a mismatch is kInvalidArgument, not a wrong body).
-Result<Encoded> merge_requests(std::span<const BatchPart> parts);
+Result<Encoded> merge_requests(std::span<const BatchPart> parts, const ModelSignature* sig = nullptr);
 
 // The answer to a merged request cut into one answer per part, in order: each output's rows
 // [first, first + rows) of the part, with the answer's parameters, each output raw or JSON as the
@@ -92,9 +94,11 @@ struct RowCuts {
   std::vector<std::string_view> texts;
   std::vector<std::vector<size_t>> starts;
 };
-// The cuts of whole's outputs for `rows` rows in all, from their data texts (one per output,
-// empty for a raw one; an empty vector: none). An output is cut when its text is a flat array of
-// as many elements as its shape holds, each row's elements together; others are left uncut.
+// The cuts of whole's outputs for `rows` rows in all, from their data texts as
+// parse_infer_response hands them out for whole (one per output, empty for a raw one; an empty
+// vector: none), every value in them read. Only the commas are looked at: an output is cut when
+// its text holds no bracket or quote and as many commas as its shape has elements, less one;
+// others are left uncut.
 RowCuts cut_rows(const InferResponse& whole, std::span<const std::string_view> texts, int64_t rows);
 
 // The answer of parts[k] written straight from the whole answer's rows: byte for byte what

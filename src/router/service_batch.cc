@@ -225,7 +225,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     return true;
   }
   live = std::move(merged_members);
-  auto merged = protocol::merge_requests(parts);
+  auto merged = protocol::merge_requests(parts, &live[0].call->model->signature);
   if (!merged.ok()) {
     // Requests of one form always merge (protocol/batch.h); should that fail, each goes alone,
     // the first in this call's slot.

@@ -475,8 +475,9 @@ TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
     r.outputs[0].binary_data = binary;
     return r;
   };
-  auto merged_head = [](std::span<const BatchPart> parts) {
-    auto merged = merge_requests(parts);
+  const ModelSignature sig = signature();
+  auto merged_head = [&sig](std::span<const BatchPart> parts, const ModelSignature* s = nullptr) {
+    auto merged = merge_requests(parts, s ? s : &sig);
     EXPECT_TRUE(merged.ok()) << merged.status().to_string();
     auto req = parse_infer_request(merged->body, merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length))
                                                                      : std::nullopt);
@@ -505,6 +506,18 @@ TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
                                     : BatchPart{&held[k].head, held[k].tensors(), 1, {}});
       const bool any_raw = std::any_of(asks.begin(), asks.end(), [](auto a) { return a.value_or(false); });
       EXPECT_EQ(merged_head(parts).wants_binary("scores"), any_raw);
+      // Without the signature, or with an answer the reader would take through its DOM (a BOOL
+      // output among those asked for, or FP16), every output is asked raw, as before.
+      EXPECT_TRUE(merge_requests(parts).ok());
+      EXPECT_TRUE(parse_infer_request(merge_requests(parts)->body, merge_requests(parts)->json_length
+                                                                        ? std::optional<std::string>(std::to_string(*merge_requests(parts)->json_length))
+                                                                        : std::nullopt)
+                      ->wants_binary("scores"));
+      for (const DataType odd : {DataType::kFp16, DataType::kBool}) {
+        ModelSignature other = sig;
+        other.outputs[0].datatype = odd;
+        EXPECT_TRUE(merged_head(parts, &other).wants_binary("scores"));
+      }
     }
     // No output named: the request-wide choice, the same way.
     for (const bool one_raw : {false, true}) {
@@ -526,6 +539,10 @@ TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
       const InferRequest head = merged_head(parts);
       EXPECT_TRUE(head.outputs.empty());
       EXPECT_EQ(head.wants_binary("scores"), one_raw);
+      // Every output comes back: one BOOL output among them keeps the answer raw.
+      ModelSignature with_bool = sig;
+      with_bool.outputs.push_back({"flags", DataType::kBool, {1}});
+      EXPECT_TRUE(merged_head(parts, &with_bool).wants_binary("scores"));
     }
   }
 }
