@@ -38,6 +38,14 @@ Parts split(std::string_view path) {
   return parts;
 }
 
+// Whether the path goes on from the end of segment `seg` (a view into it) with an empty segment:
+// "//" next, or "/" and nothing more. Slashes elsewhere collapse, but read as one here, the
+// segment after the empty one took its place.
+bool empty_segment_after(std::string_view path, std::string_view seg) {
+  const std::string_view after = path.substr(static_cast<size_t>(seg.data() + seg.size() - path.data()));
+  return after == "/" || after.starts_with("//");
+}
+
 }  // namespace
 
 V2Path parse_v2_path(std::string_view path) {
@@ -51,16 +59,21 @@ V2Path parse_v2_path(std::string_view path) {
     return r;
   }
   if (p[1] != "models") return r;
+  // `/v2/models//infer` named model "infer" (its metadata, so a POST got 405). `/v2/models/`
+  // stays the list: `models` alone is an endpoint, and a trailing slash is tolerated everywhere.
+  if (p.size() >= 3 && empty_segment_after(path, p[1])) {
+    r.error = "the model name in the path is empty";
+    return r;
+  }
   if (p.size() == 2) { r.endpoint = V2Endpoint::kModelList; return r; }
   auto model = percent_decode(p[2]);
   if (!model || model->empty()) return r;
   size_t next = 3;
   std::string version;
   if (p.size() >= 4 && p[3] == "versions") {
-    // Slashes after `versions` do not collapse: read as one, `versions//infer` named version
-    // "infer", and a POST there was answered 405 (GET only) instead of what was wrong.
-    const std::string_view after = path.substr(static_cast<size_t>(p[3].data() + p[3].size() - path.data()));
-    if (after == "/" || after.starts_with("//")) {
+    // `versions//infer` named version "infer", and a POST there was answered 405 (GET only)
+    // instead of what was wrong.
+    if (empty_segment_after(path, p[3])) {
       r.error = "the model version in the path is empty";
       return r;
     }

@@ -124,6 +124,13 @@ TEST_F(RouterIT, HealthMetadataAndReady) {
   auto empty_version = call(r.port, "POST", "/v2/models/fmnist/versions//infer", "{}");
   EXPECT_EQ(empty_version.status, 404);
   EXPECT_EQ(empty_version.body, R"({"error":"the model version in the path is empty"})");
+  for (const char* empty_name : {"/v2/models//infer", "/v2/models//versions/1/infer"}) {
+    auto a = call(r.port, "POST", empty_name, "{}");
+    EXPECT_EQ(a.status, 404) << empty_name;
+    EXPECT_EQ(a.body, R"({"error":"the model name in the path is empty"})") << empty_name;
+  }
+  EXPECT_EQ(call(r.port, "GET", "/v2/models//ready").body, R"({"error":"the model name in the path is empty"})");
+  EXPECT_EQ(call(r.port, "GET", "/v2/models/").body, R"({"models":["fmnist"]})");
 }
 
 TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {

@@ -49,6 +49,20 @@ TEST(V2Path, AnEmptyVersionIsNamed) {
   EXPECT_EQ(parse_v2_path("/v2/models/m/foo").error, "Not Found");
 }
 
+// Read as one slash, models//infer named model "infer" (its metadata, so a POST got 405).
+TEST(V2Path, AnEmptyModelNameIsNamed) {
+  for (const char* p : {"/v2/models//infer", "/v2/models//ready", "/v2/models//versions/1/infer",
+                        "/v2/models//m", "//v2//models//infer/"}) {
+    const auto v = parse_v2_path(p);
+    EXPECT_EQ(v.endpoint, V2Endpoint::kUnknown) << p;
+    EXPECT_EQ(v.error, "the model name in the path is empty") << p;
+  }
+  // `models` alone is the list, with trailing slashes as every endpoint takes them.
+  EXPECT_EQ(parse_v2_path("/v2/models/").endpoint, V2Endpoint::kModelList);
+  EXPECT_EQ(parse_v2_path("/v2/models//").endpoint, V2Endpoint::kModelList);
+  EXPECT_EQ(parse_v2_path("/v2/models/infer").model, "infer");
+}
+
 TEST(V2Path, SixSegmentsAtMostAndAnyNumberOfSlashes) {
   const auto v = parse_v2_path("//v2///models/m/versions/7//infer/");
   EXPECT_EQ(v.endpoint, V2Endpoint::kInfer);

@@ -102,6 +102,13 @@ TEST(WorkerHandler, UnknownThingsAreNotFoundAndWrongMethodsNotAllowed) {
   r = h.call("POST", "/v2/models/toy/versions//infer", kJsonInfer);
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body, R"({"error":"the model version in the path is empty"})");
+  for (const char* empty_name : {"/v2/models//infer", "/v2/models//versions/1/infer"}) {
+    r = h.call("POST", empty_name, kJsonInfer);
+    EXPECT_EQ(r.status, 404) << empty_name;
+    EXPECT_EQ(r.body, R"({"error":"the model name in the path is empty"})") << empty_name;
+  }
+  EXPECT_EQ(h.call("GET", "/v2/models//ready").status, 404);
+  EXPECT_EQ(h.call("GET", "/v2/models/").status, 200);  // the list
 
   r = h.call("GET", "/v2/models/toy/infer");
   EXPECT_EQ(r.status, 405);
