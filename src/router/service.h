@@ -180,7 +180,9 @@ class RouterService {
   void enqueue(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Target& tg);
   void arm_queue_timer(const GenPtr& gen, BatchQueue& q, TimePoint at);  // under batch_mu
   void expire_waiting(const std::weak_ptr<Generation>& gen, BatchQueue* q);
-  void end_attempt(Waiting& m, const std::string& why);  // a timeout, under nobody's lock
+  // A timeout, under nobody's lock. judged false: m is in a merged call, whose own outcome the
+  // target's breaker counts (CoreRouting::result).
+  void end_attempt(Waiting& m, const std::string& why, bool judged = true);
   void batch_done(const GenPtr& gen, BatchQueue* q);
   bool send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Waiting> members);
   void batch_answered(const GenPtr& gen, BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,

@@ -113,13 +113,13 @@ void RouterService::expire_waiting(const std::weak_ptr<Generation>& weak, BatchQ
 
 // Ends m's attempt as a timeout (the routing core learns one) and moves the request on: to its
 // next step while its budget lasts, else a 504.
-void RouterService::end_attempt(Waiting& m, const std::string& why) {
+void RouterService::end_attempt(Waiting& m, const std::string& why, bool judged) {
   std::lock_guard<std::recursive_mutex> guard(m.call->mu);
   const auto now = SteadyClock::now();
   --m.call->outstanding;
   m.call->timed_out = true;
   m.call->gen->routing->result(m.cand.ti, m.cand.vi, timeout_outcome(m.cand, m.since, m.call->deadline, now - m.since),
-                               now - m.since);
+                               now - m.since, judged);
   fail_attempt(m.call, m.cand, why, to_ms(now - m.since));
 }
 
@@ -237,6 +237,11 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   // that one request with a short budget does not end the call for all the others. The requests
   // that expire before it (that short budget) get a timer of their own; the others, whose
   // expiry is at most a tenth of the time left later, end with the call.
+  // Such a request's own end is not judged by the target's breaker: the call is, once, when it
+  // answers or fails (batch_answered), and it always does: the client ends it at call_expiry,
+  // and the request whose expiry that is has no timer of its own, so it is there to be taken.
+  // Judged as well, a few short budgets in one call ejected the target before the call itself
+  // had answered.
   TimePoint latest = now;
   for (const Waiting& m : live) latest = std::max(latest, m.expiry);
   const TimePoint floor = latest - (latest - now) / 10;
@@ -251,7 +256,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
     m.own->timer = loop_.run_after(m.expiry - now, [this, copy]() mutable {
       std::lock_guard<std::recursive_mutex> g(copy.call->mu);
       if (std::exchange(copy.own->settled, true)) return;
-      end_attempt(copy, "no response from the merged call within the attempt's time");
+      end_attempt(copy, "no response from the merged call within the attempt's time", false);
     });
   }
   // The call's own id; the members' ids are in the debug line below, and each member's answer

@@ -62,6 +62,13 @@ Proc start_batching_router(const std::string& dir, const std::vector<std::pair<s
   return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
 }
 
+// A routing section whose breakers eject a target after n failures in a row however fast they
+// come, for long enough to be seen; the failure-rate detector off (a share above 1).
+std::string ejecting_after(int n) {
+  return "breaker_consecutive_failures: " + std::to_string(n) +
+         ", breaker_consecutive_span_ms: 0, breaker_failure_rate: 1, breaker_base_ejection_ms: 60000";
+}
+
 // Sends every item `rounds` times from `clients` threads at once; the answers in item order.
 std::vector<net::HttpResponse> send_concurrently(int port, const std::vector<bench::LoadItem>& items, int clients) {
   std::vector<net::HttpResponse> out(items.size());
@@ -206,12 +213,8 @@ TEST_F(BatchingIT, RequestsOfAFailedCallFallBackOneByOne) {
 TEST_F(BatchingIT, AFailedMergedCallCountsOnceForTheBreaker) {
   auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small"});
   auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
-  // Ejected after five failures in a row however fast they come, and for long enough to be
-  // seen; the failure-rate detector off (a share above 1).
   auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}},
-                                 {.max_requests = 16,
-                                  .routing = "breaker_consecutive_failures: 5, breaker_consecutive_span_ms: 0, "
-                                             "breaker_failure_rate: 1, breaker_base_ejection_ms: 60000"});
+                                 {.max_requests = 16, .routing = ejecting_after(5)});
   auto items = bench::fmnist_test_requests(12, true);
   ASSERT_TRUE(items.ok());
   // The target stopped: the first requests are on the wire to it (its concurrency, and one
@@ -299,6 +302,41 @@ TEST_F(BatchingIT, ARequestWithAShortBudgetDoesNotEndTheCallItIsMergedInto) {
     EXPECT_EQ(a.status, 200) << a.body;
   }
   EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0) << "nothing was merged: the case was not built";
+}
+
+// A request that its own timer ends inside a merged call is no failure of the target's on its
+// own: the call is judged once, when it answers or fails. Before, five requests ending so
+// ejected a target that ejects after three.
+TEST_F(BatchingIT, ARequestEndedByItsOwnTimerInAMergedCallIsNotJudgedAlone) {
+  // 600 ms per image and a 1.5 s timeout: two single calls keep the target busy for 600 ms, and
+  // the merged call of six images that follows them cannot answer in time.
+  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "600"});
+  auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
+  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}},
+                                 {.timeout_ms = 1500, .routing = ejecting_after(3)});
+  auto items = bench::fmnist_test_requests(8, true);
+  ASSERT_TRUE(items.ok());
+  auto f1 = send_one(r.port, (*items)[0]);
+  auto f2 = send_one(r.port, (*items)[1]);
+  pause_ms(20);
+  // Five requests wait, then one more 400 ms later: the merged call waits for the last one's
+  // limit, 400 ms after the five's (more than a tenth of the time left), so each of the five
+  // ends on its own timer while the call is on the wire.
+  std::vector<std::future<net::HttpResponse>> rest;
+  for (int i = 2; i < 7; ++i) rest.push_back(send_one(r.port, (*items)[i]));
+  pause_ms(400);
+  rest.push_back(send_one(r.port, (*items)[7]));
+  EXPECT_EQ(f1.get().status, 200);
+  EXPECT_EQ(f2.get().status, 200);
+  for (auto& f : rest) {
+    auto a = f.get();
+    ASSERT_EQ(a.status, 200) << a.body;  // from the spare
+  }
+  ASSERT_TRUE(log_gets(r.log, "no response from the merged call within the attempt's time"))
+      << "no request ended on its own timer: the case was not built";
+  // The merged call timed out: one failure, not six.
+  EXPECT_EQ(breaker_of(r, "slow"), "closed");
+  slow.child.kill_now();  // still computing the merged call: no drain to wait for
 }
 
 TEST_F(BatchingIT, AWaitCountsAgainstTheTargetsTimeoutAndTheRequestFallsBack) {
