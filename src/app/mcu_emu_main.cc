@@ -47,7 +47,8 @@ int main(int argc, char** argv) {
       "to a serial port with the frame protocol of docs/frame-protocol.md. With --tcp it listens on "
       "127.0.0.1 instead, like a serial-to-TCP bridge.\n\n"
       "Example:  hir-mcu-emu --path-file /tmp/mcu0.path --baud 921600 --heartbeat-ms 200\n"
-      "Faults:   hir-mcu-emu --drop-every 5 --corrupt-every 7 --garbage"};
+      "Faults:   hir-mcu-emu --drop-every 5 --corrupt-every 7 --garbage\n\n"
+      "SIGTERM, SIGINT or SIGHUP: close the pty or socket, print the frame counts, exit 0."};
   app.add_option("--model", cfg.model_path, "model blob made by models/quantize.py")
       ->capture_default_str();
   app.add_option("--tcp", tcp_port, "listen on 127.0.0.1:PORT instead of a pty (0: any free port)");
@@ -89,6 +90,9 @@ int main(int argc, char** argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGTERM, &sa, nullptr);
   sigaction(SIGINT, &sa, nullptr);
+  // SIGHUP too, as hir serve and hir-worker take it: the session that started it going away
+  // would otherwise kill it at once (the default action), without its closing counts.
+  sigaction(SIGHUP, &sa, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
   hir::Status st;
