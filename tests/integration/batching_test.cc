@@ -308,12 +308,13 @@ TEST_F(BatchingIT, ARequestWithAShortBudgetDoesNotEndTheCallItIsMergedInto) {
 // own: the call is judged once, when it answers or fails. Before, five requests ending so
 // ejected a target that ejects after three.
 TEST_F(BatchingIT, ARequestEndedByItsOwnTimerInAMergedCallIsNotJudgedAlone) {
-  // 600 ms per image and a 1.5 s timeout: two single calls keep the target busy for 600 ms, and
-  // the merged call of six images that follows them cannot answer in time.
-  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "600"});
+  // 1 s per image and a 2.5 s timeout: two single calls keep the target busy for 1 s (time
+  // enough for the late request below to join the wait, even on a loaded machine), and the
+  // merged call of six images that follows them cannot answer in time.
+  auto slow = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "1000"});
   auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
   auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}},
-                                 {.timeout_ms = 1500, .routing = ejecting_after(3)});
+                                 {.timeout_ms = 2500, .routing = ejecting_after(3)});
   auto items = bench::fmnist_test_requests(8, true);
   ASSERT_TRUE(items.ok());
   auto f1 = send_one(r.port, (*items)[0]);
