@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <random>
 
 #include "codec_test_util.h"
@@ -469,6 +470,26 @@ TEST(SplitResponse, AnswersWrittenFromTheWholeEqualTheSplitAnswersEncoded) {
   }
 }
 
+// Requests held as the router holds them, and their parts of a batch: JSON or binary bodies.
+struct HeldBatch {
+  std::vector<Held> held;
+  std::vector<HeldJson> held_json;
+  std::vector<std::vector<std::string_view>> texts;
+  std::vector<BatchPart> parts;
+};
+std::unique_ptr<HeldBatch> held_batch(const std::vector<InferRequest>& reqs, bool json_bodies) {
+  auto b = std::make_unique<HeldBatch>();  // the parts point into it: it stays where it is
+  for (const InferRequest& r : reqs) {
+    b->held.push_back(hold(r));
+    b->held_json.push_back(hold_json(r));
+  }
+  for (const HeldJson& h : b->held_json) b->texts.push_back(*json_data_texts(h.body, h.head));
+  for (size_t k = 0; k < reqs.size(); ++k)
+    b->parts.push_back(json_bodies ? BatchPart{&b->held_json[k].head, {}, 1, b->texts[k]}
+                                   : BatchPart{&b->held[k].head, b->held[k].tensors(), 1, {}});
+  return b;
+}
+
 TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
   auto wanting = [](const std::string& id, std::optional<bool> binary) {
     InferRequest r = request(id, 1, 1);
@@ -476,8 +497,8 @@ TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
     return r;
   };
   const ModelSignature sig = signature();
-  auto merged_head = [&sig](std::span<const BatchPart> parts, const ModelSignature* s = nullptr) {
-    auto merged = merge_requests(parts, s ? s : &sig);
+  auto merged_head = [](std::span<const BatchPart> parts, const ModelSignature* s) {
+    auto merged = merge_requests(parts, s);
     EXPECT_TRUE(merged.ok()) << merged.status().to_string();
     auto req = parse_infer_request(merged->body, merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length))
                                                                      : std::nullopt);
@@ -492,31 +513,16 @@ TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
     for (const auto& asks : cases) {
       std::vector<InferRequest> reqs;
       for (size_t k = 0; k < asks.size(); ++k) reqs.push_back(wanting("r" + std::to_string(k), asks[k]));
-      std::vector<Held> held;
-      std::vector<HeldJson> held_json;
-      std::vector<std::vector<std::string_view>> texts;
-      for (const InferRequest& r : reqs) {
-        held.push_back(hold(r));
-        held_json.push_back(hold_json(r));
-      }
-      for (const HeldJson& h : held_json) texts.push_back(*json_data_texts(h.body, h.head));
-      std::vector<BatchPart> parts;
-      for (size_t k = 0; k < reqs.size(); ++k)
-        parts.push_back(json_bodies ? BatchPart{&held_json[k].head, {}, 1, texts[k]}
-                                    : BatchPart{&held[k].head, held[k].tensors(), 1, {}});
+      const auto batch = held_batch(reqs, json_bodies);
       const bool any_raw = std::any_of(asks.begin(), asks.end(), [](auto a) { return a.value_or(false); });
-      EXPECT_EQ(merged_head(parts).wants_binary("scores"), any_raw);
+      EXPECT_EQ(merged_head(batch->parts, &sig).wants_binary("scores"), any_raw);
       // Without the signature, or with an answer the reader would take through its DOM (a BOOL
       // output among those asked for, or FP16), every output is asked raw, as before.
-      EXPECT_TRUE(merge_requests(parts).ok());
-      EXPECT_TRUE(parse_infer_request(merge_requests(parts)->body, merge_requests(parts)->json_length
-                                                                        ? std::optional<std::string>(std::to_string(*merge_requests(parts)->json_length))
-                                                                        : std::nullopt)
-                      ->wants_binary("scores"));
+      EXPECT_TRUE(merged_head(batch->parts, nullptr).wants_binary("scores"));
       for (const DataType odd : {DataType::kFp16, DataType::kBool}) {
         ModelSignature other = sig;
         other.outputs[0].datatype = odd;
-        EXPECT_TRUE(merged_head(parts, &other).wants_binary("scores"));
+        EXPECT_TRUE(merged_head(batch->parts, &other).wants_binary("scores"));
       }
     }
     // No output named: the request-wide choice, the same way.
@@ -524,25 +530,14 @@ TEST(MergeRequests, AnOutputIsAskedAsJsonOnlyWhenEveryPartWantsItSo) {
       std::vector<InferRequest> reqs = {request("a", 1, 1), request("b", 1, 2)};
       for (InferRequest& r : reqs) r.outputs.clear();
       if (one_raw) reqs[1].parameters["binary_data_output"] = true;
-      std::vector<Held> held;
-      std::vector<HeldJson> held_json;
-      std::vector<std::vector<std::string_view>> texts;
-      for (const InferRequest& r : reqs) {
-        held.push_back(hold(r));
-        held_json.push_back(hold_json(r));
-      }
-      for (const HeldJson& h : held_json) texts.push_back(*json_data_texts(h.body, h.head));
-      std::vector<BatchPart> parts;
-      for (size_t k = 0; k < reqs.size(); ++k)
-        parts.push_back(json_bodies ? BatchPart{&held_json[k].head, {}, 1, texts[k]}
-                                    : BatchPart{&held[k].head, held[k].tensors(), 1, {}});
-      const InferRequest head = merged_head(parts);
+      const auto batch = held_batch(reqs, json_bodies);
+      const InferRequest head = merged_head(batch->parts, &sig);
       EXPECT_TRUE(head.outputs.empty());
       EXPECT_EQ(head.wants_binary("scores"), one_raw);
       // Every output comes back: one BOOL output among them keeps the answer raw.
       ModelSignature with_bool = sig;
       with_bool.outputs.push_back({"flags", DataType::kBool, {1}});
-      EXPECT_TRUE(merged_head(parts, &with_bool).wants_binary("scores"));
+      EXPECT_TRUE(merged_head(batch->parts, &with_bool).wants_binary("scores"));
     }
   }
 }
