@@ -3,8 +3,8 @@
 #include "protocol/hollow.h"
 
 #include <algorithm>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 
