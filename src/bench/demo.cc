@@ -198,6 +198,7 @@ int run_demo(const DemoOptions& opts) {
   }
   signal(SIGINT, on_interrupt);
   signal(SIGTERM, on_interrupt);
+  signal(SIGHUP, on_interrupt);  // its terminal gone: stop what it started, as on SIGTERM
 
   // Every address the demo needs must be free: otherwise it would measure whatever listens there.
   std::vector<std::pair<std::string, net::Url>> addrs;

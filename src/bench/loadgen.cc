@@ -234,13 +234,16 @@ int run_bench(const BenchOptions& opts) {
   lo.concurrency = opts.concurrency;
   // Ctrl-C ends a long run early with the figures of what was sent (requests in flight finish).
   lo.cancel = &g_bench_interrupted;
+  // SIGHUP too: a run whose terminal went away keeps its figures, as hir serve drains then.
   signal(SIGINT, on_bench_interrupt);
   signal(SIGTERM, on_bench_interrupt);
+  signal(SIGHUP, on_bench_interrupt);
   auto t0 = SteadyClock::now();
   auto results = run_closed_loop(items, lo);
   double wall = to_ms(SteadyClock::now() - t0) / 1000.0;
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
   auto s = summarize(results, items);
   std::printf("hir bench: %s%s, %d in flight, %s bodies%s\n%s", opts.url.c_str(), lo.path.c_str(),
               opts.concurrency, opts.json ? "JSON" : "binary",

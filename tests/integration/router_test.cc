@@ -566,25 +566,32 @@ TEST_F(RouterIT, HelpIsACommandToo) {
   EXPECT_EQ(unknown->wait(std::chrono::seconds(30)), 2);
 }
 
-// Ctrl-C ends a long `hir bench` with the figures of the requests sent so far (they were lost).
+// Ctrl-C ends a long `hir bench` with the figures of the requests sent so far (they were lost);
+// so does SIGHUP, when the terminal it ran in goes away.
 TEST_F(RouterIT, AnInterruptedBenchPrintsWhatItSent) {
   auto w = start_worker(dir_, "slow", {"--models", "fmnist-small", "--emulate-service-ms", "5"});
-  const std::string log = dir_ + "/bench.log";
-  auto b = ChildProcess::spawn({HIR_BIN, "bench", "--url", "http://127.0.0.1:" + std::to_string(w.port), "--model",
-                                "fmnist-small", "-n", "1000000"},
-                               log);
-  ASSERT_TRUE(b.ok());
-  ASSERT_TRUE(eventually([&] {  // some answered: the run is under way
+  auto answered = [&w] {
     const auto page = call(w.port, "GET", "/metrics").body;
     const std::string key = "{model=\"fmnist-small\",outcome=\"ok\"} ";
     const auto at = page.find(key);
-    return at != std::string::npos && std::stod(page.substr(at + key.size())) > 0;
-  }));
-  ::kill(b->pid(), SIGINT);
-  EXPECT_EQ(b->wait(std::chrono::seconds(60)), 130);
-  const std::string out = file_text(log);
-  EXPECT_NE(out.find("(interrupted: the requests sent until then)"), std::string::npos) << out;
-  EXPECT_NE(out.find(" ok ("), std::string::npos) << out;
+    return at == std::string::npos ? 0.0 : std::stod(page.substr(at + key.size()));
+  };
+  for (const int sig : {SIGINT, SIGHUP}) {
+    SCOPED_TRACE(sig == SIGINT ? "SIGINT" : "SIGHUP");
+    const std::string log = dir_ + "/bench-" + std::to_string(sig) + ".log";
+    auto b = ChildProcess::spawn({HIR_BIN, "bench", "--url", "http://127.0.0.1:" + std::to_string(w.port), "--model",
+                                  "fmnist-small", "-n", "1000000"},
+                                 log);
+    ASSERT_TRUE(b.ok());
+    // Counted once the run before (which finished its requests in flight) has exited.
+    const double before = answered();
+    ASSERT_TRUE(eventually([&] { return answered() > before; }));  // this run is under way
+    ::kill(b->pid(), sig);
+    EXPECT_EQ(b->wait(std::chrono::seconds(60)), 130);
+    const std::string out = file_text(log);
+    EXPECT_NE(out.find("(interrupted: the requests sent until then)"), std::string::npos) << out;
+    EXPECT_NE(out.find(" ok ("), std::string::npos) << out;
+  }
 }
 
 // hir report: what the command line got wrong exits 2, as every usage error; a missing database 1.
