@@ -24,7 +24,9 @@ BATCH=${BATCH:-0}
 WARMUP=${WARMUP:-3}
 DURATION=${DURATION:-5}
 for tool in valgrind callgrind_control wrk curl; do
-  command -v "$tool" >/dev/null || { echo "$NAME: $tool is missing" >&2; exit 2; }
+  # valgrind is Debian's `valgrind` package, which scripts/install-deps.sh leaves out: no test or
+  # `make bench` needs it.
+  command -v "$tool" >/dev/null || { echo "$NAME: $tool is missing (apt-get install valgrind wrk curl)" >&2; exit 2; }
 done
 for f in "$build/hir" "$build/hir-worker"; do [ -x "$f" ] || { echo "$NAME: $f is not an executable" >&2; exit 2; }; done
 
