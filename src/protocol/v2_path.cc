@@ -46,6 +46,22 @@ bool empty_segment_after(std::string_view path, std::string_view seg) {
   return after == "/" || after.starts_with("//");
 }
 
+// What the 404 says of a model name or version that does not decode: a part holding an encoded
+// slash says so (percent_decode refuses it: no model name or version holds one, so no path can
+// reach what it would name); any other is a broken escape or a %00.
+struct PartErrors {
+  std::string_view slash, undecodable;
+};
+constexpr PartErrors kNameErrors{"the model name in the path holds an encoded '/' (%2F), which no model name has",
+                                 "the model name in the path does not decode (a broken %-escape or %00)"};
+constexpr PartErrors kVersionErrors{"the model version in the path holds an encoded '/' (%2F), which no version has",
+                                    "the model version in the path does not decode (a broken %-escape or %00)"};
+
+std::string_view decode_error(std::string_view part, const PartErrors& says) {
+  const bool slash = part.find("%2F") != std::string_view::npos || part.find("%2f") != std::string_view::npos;
+  return slash ? says.slash : says.undecodable;
+}
+
 }  // namespace
 
 V2Path parse_v2_path(std::string_view path) {
@@ -59,15 +75,19 @@ V2Path parse_v2_path(std::string_view path) {
     return r;
   }
   if (p[1] != "models") return r;
-  // `/v2/models//infer` named model "infer" (its metadata, so a POST got 405). `/v2/models/`
-  // stays the list: `models` alone is an endpoint, and a trailing slash is tolerated everywhere.
-  if (p.size() >= 3 && empty_segment_after(path, p[1])) {
+  // `/v2/models//infer` named model "infer" (its metadata, so a POST got 405). `/v2/models/` and
+  // `/v2/models//` are an empty name too, not the list: the list is `/v2/models` as documented
+  // (docs/worker.md), and a slash after `models` starts a model's path.
+  if (empty_segment_after(path, p[1])) {
     r.error = "the model name in the path is empty";
     return r;
   }
   if (p.size() == 2) { r.endpoint = V2Endpoint::kModelList; return r; }
   auto model = percent_decode(p[2]);
-  if (!model || model->empty()) return r;
+  if (!model) {
+    r.error = decode_error(p[2], kNameErrors);
+    return r;
+  }
   size_t next = 3;
   std::string version;
   if (p.size() >= 4 && p[3] == "versions") {
@@ -79,7 +99,10 @@ V2Path parse_v2_path(std::string_view path) {
     }
     if (p.size() >= 5) {
       auto v = percent_decode(p[4]);
-      if (!v || v->empty()) return r;
+      if (!v) {
+        r.error = decode_error(p[4], kVersionErrors);
+        return r;
+      }
       version = *v;
       next = 5;
     }

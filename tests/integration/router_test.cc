@@ -8,6 +8,7 @@
 #include <iterator>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "bench/loadgen.h"
 #include "harness.h"
@@ -130,7 +131,42 @@ TEST_F(RouterIT, HealthMetadataAndReady) {
     EXPECT_EQ(a.body, R"({"error":"the model name in the path is empty"})") << empty_name;
   }
   EXPECT_EQ(call(r.port, "GET", "/v2/models//ready").body, R"({"error":"the model name in the path is empty"})");
-  EXPECT_EQ(call(r.port, "GET", "/v2/models/").body, R"({"models":["fmnist"]})");
+}
+
+// The list is GET /v2/models alone, on both; with a slash after `models` the model's name is
+// empty, and a name or version holding an encoded slash is named as such. Both were answered
+// otherwise: the list, and a bare "Not Found".
+TEST_F(RouterIT, TrailingSlashAndEncodedSlashInModelPathsAreNamed) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  const std::string empty_name = R"({"error":"the model name in the path is empty"})";
+  const std::string slash_name =
+      R"({"error":"the model name in the path holds an encoded '/' (%2F), which no model name has"})";
+  const std::string slash_version =
+      R"({"error":"the model version in the path holds an encoded '/' (%2F), which no version has"})";
+  for (const auto& [port, model] :
+       {std::pair{w.port, std::string("fmnist-small")}, std::pair{r.port, std::string("fmnist")}}) {
+    EXPECT_EQ(call(port, "GET", "/v2/models").body, R"({"models":[")" + model + R"("]})") << port;
+    for (const char* p : {"/v2/models/", "/v2/models//"}) {
+      auto a = call(port, "GET", p);
+      EXPECT_EQ(a.status, 404) << port << " " << p;
+      EXPECT_EQ(a.body, empty_name) << port << " " << p;
+      EXPECT_EQ(a.headers.get("Content-Type"), "application/json") << port << " " << p;
+    }
+    const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
+        {"GET", "/v2/models/a%2Fb", slash_name},
+        {"POST", "/v2/models/a%2fb/infer", slash_name},
+        {"GET", "/v2/models/" + model + "%2F/ready", slash_name},
+        {"GET", "/v2/models/" + model + "/versions/1%2F2", slash_version},
+        {"POST", "/v2/models/" + model + "/versions/1%2f2/infer", slash_version},
+    };
+    for (const auto& [method, path, body] : cases) {
+      auto a = call(port, method, path, method == "POST" ? "{}" : "");
+      EXPECT_EQ(a.status, 404) << port << " " << path;
+      EXPECT_EQ(a.body, body) << port << " " << path;
+      EXPECT_EQ(a.headers.get("Content-Type"), "application/json") << port << " " << path;
+    }
+  }
 }
 
 TEST_F(RouterIT, InferThroughRouterEqualsWorkerDirectly) {

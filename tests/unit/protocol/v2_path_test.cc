@@ -2,8 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
+#include <string_view>
+
 using hir::protocol::parse_v2_path;
 using hir::protocol::V2Endpoint;
+
+namespace {
+
+// Each path matches no endpoint, and the 404 that answers it says `error`.
+void expect_unknown(std::initializer_list<const char*> paths, std::string_view error) {
+  for (const char* p : paths) {
+    const auto v = parse_v2_path(p);
+    EXPECT_EQ(v.endpoint, V2Endpoint::kUnknown) << p;
+    EXPECT_EQ(v.error, error) << p;
+  }
+}
+
+}  // namespace
 
 TEST(V2Path, ServerEndpoints) {
   EXPECT_EQ(parse_v2_path("/v2").endpoint, V2Endpoint::kServerMetadata);
@@ -39,28 +55,41 @@ TEST(V2Path, UnknownShapes) {
 
 // Read as one slash, versions//infer named version "infer" (its metadata, so a POST got 405).
 TEST(V2Path, AnEmptyVersionIsNamed) {
-  for (const char* p : {"/v2/models/m/versions//infer", "/v2/models/m/versions//ready", "/v2/models/m/versions//",
-                        "/v2/models/m/versions/"}) {
-    const auto v = parse_v2_path(p);
-    EXPECT_EQ(v.endpoint, V2Endpoint::kUnknown) << p;
-    EXPECT_EQ(v.error, "the model version in the path is empty") << p;
-  }
+  expect_unknown({"/v2/models/m/versions//infer", "/v2/models/m/versions//ready", "/v2/models/m/versions//",
+                  "/v2/models/m/versions/"},
+                 "the model version in the path is empty");
   EXPECT_EQ(parse_v2_path("/v2/models/m/versions/infer").version, "infer");
   EXPECT_EQ(parse_v2_path("/v2/models/m/foo").error, "Not Found");
 }
 
 // Read as one slash, models//infer named model "infer" (its metadata, so a POST got 405).
 TEST(V2Path, AnEmptyModelNameIsNamed) {
-  for (const char* p : {"/v2/models//infer", "/v2/models//ready", "/v2/models//versions/1/infer",
-                        "/v2/models//m", "//v2//models//infer/"}) {
-    const auto v = parse_v2_path(p);
-    EXPECT_EQ(v.endpoint, V2Endpoint::kUnknown) << p;
-    EXPECT_EQ(v.error, "the model name in the path is empty") << p;
-  }
-  // `models` alone is the list, with trailing slashes as every endpoint takes them.
-  EXPECT_EQ(parse_v2_path("/v2/models/").endpoint, V2Endpoint::kModelList);
-  EXPECT_EQ(parse_v2_path("/v2/models//").endpoint, V2Endpoint::kModelList);
+  expect_unknown({"/v2/models//infer", "/v2/models//ready", "/v2/models//versions/1/infer", "/v2/models//m",
+                  "//v2//models//infer/"},
+                 "the model name in the path is empty");
   EXPECT_EQ(parse_v2_path("/v2/models/infer").model, "infer");
+}
+
+// The list is `/v2/models` alone: a slash after `models` starts a model's path, whose name is
+// empty here (these were the list).
+TEST(V2Path, ATrailingSlashAfterModelsIsAnEmptyName) {
+  expect_unknown({"/v2/models/", "/v2/models//", "//v2//models///"}, "the model name in the path is empty");
+  EXPECT_EQ(parse_v2_path("//v2//models").endpoint, V2Endpoint::kModelList);
+}
+
+// An encoded slash, or an escape that does not decode, was answered a bare "Not Found", as any
+// unknown path is.
+TEST(V2Path, AnEncodedSlashOrABrokenEscapeIsNamed) {
+  expect_unknown({"/v2/models/a%2Fb", "/v2/models/a%2fb/infer", "/v2/models/%2F/ready",
+                  "/v2/models/a%2Fb/versions/1/infer"},
+                 "the model name in the path holds an encoded '/' (%2F), which no model name has");
+  expect_unknown({"/v2/models/m/versions/1%2F2", "/v2/models/m/versions/1%2f2/infer"},
+                 "the model version in the path holds an encoded '/' (%2F), which no version has");
+  expect_unknown({"/v2/models/%zz/infer", "/v2/models/%4", "/v2/models/a%00"},
+                 "the model name in the path does not decode (a broken %-escape or %00)");
+  expect_unknown({"/v2/models/m/versions/%G1"},
+                 "the model version in the path does not decode (a broken %-escape or %00)");
+  EXPECT_EQ(parse_v2_path("/v2/models/a%2Db").model, "a-b");  // other escapes decode as before
 }
 
 TEST(V2Path, SixSegmentsAtMostAndAnyNumberOfSlashes) {
