@@ -129,6 +129,11 @@ void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routin
   router_->on_result(t, v, o, latency, service, clock_.now(), queued, judged);
 }
 
+void CoreRouting::call_result(routing::TargetIndex t, routing::Outcome o) {
+  std::lock_guard lock(mu_);
+  router_->on_call_result(t, o, clock_.now());
+}
+
 void CoreRouting::load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready) {
   std::lock_guard lock(mu_);
   router_->on_load_report(t, r, ready, clock_.now());

@@ -54,6 +54,8 @@ class CoreRouting {
   // the core also learns the network's share of the latency (its RTT estimate).
   void result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
               Duration service, Duration queued, bool judged = true);
+  // An upstream call's outcome for the target's breaker alone (routing::Router::on_call_result).
+  void call_result(routing::TargetIndex t, routing::Outcome o);
   void cost(routing::TargetIndex t, Money c);
   // A worker's /v1/load answer, and how long the poll took (an RTT sample).
   void load_report(routing::TargetIndex t, const protocol::LoadReportMsg& r, Duration poll_time);

@@ -185,8 +185,9 @@ class RouterService {
   void end_attempt(Waiting& m, const std::string& why, bool judged = true);
   void batch_done(const GenPtr& gen, BatchQueue* q);
   bool send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Waiting> members);
+  // t0, expiry: when the merged call was sent, and its limit.
   void batch_answered(const GenPtr& gen, BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,
-                      Result<net::HttpResponse> r);
+                      TimePoint expiry, Result<net::HttpResponse> r);
   void arm_hedge(const std::shared_ptr<Call>& call);  // after the primary is sent
   void finish_ok(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& upstream,
                  double attempt_ms);

@@ -279,18 +279,18 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   const auto t0 = SteadyClock::now();
   add_timeout(out, std::max(Duration::zero(), call_expiry - t0));
   client_.send(tg.url, std::move(out), std::max(Duration::zero(), call_expiry - t0),
-               [this, gen, q, members = std::move(live), t0, done](Result<HttpResponse> r) mutable {
+               [this, gen, q, members = std::move(live), t0, call_expiry, done](Result<HttpResponse> r) mutable {
                  // The slot goes to what waits before this call's answers are split and written:
                  // the target starts on the next call meanwhile, where it would otherwise idle
                  // for the n answers' worth of the router's time (docs/perf/proxy.md).
                  done(0);
-                 batch_answered(gen, q, members, t0, std::move(r));
+                 batch_answered(gen, q, members, t0, call_expiry, std::move(r));
                });
   return true;
 }
 
 void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector<Waiting>& members, TimePoint t0,
-                                   Result<HttpResponse> r) {
+                                   TimePoint expiry, Result<HttpResponse> r) {
   const auto now = SteadyClock::now();
   // Takes m for this answer unless its own timer ended its attempt first. Under m's lock.
   auto take = [](Waiting& m) {
@@ -344,11 +344,21 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
   if (!r.ok() || r->status < 200 || r->status >= 300) {
     // The call failed: each member falls back as it would have on its own, and the target's
     // breaker counts the one call, not its members (routing::Router::on_result).
+    // A call that ran out of time is judged by its own start and limit: each member's verdict,
+    // from its own wait and budget, still teaches the estimates, but which member came first is
+    // chance. Its requests waited, so it never has the target's whole timeout: it is the
+    // target's timeout once it has had twice the longest time predicted for one of them.
+    const bool timed_out = !r.ok() && r.status().code() == Code::kDeadlineExceeded;
+    if (timed_out) {
+      Step call = members[0].cand;
+      for (const Waiting& m : members) call.predicted_p95 = std::max(call.predicted_p95, m.cand.predicted_p95);
+      gen->routing->call_result(call.ti, timeout_outcome(call, t0, expiry, now - t0));
+    }
     // Each pays its share of the call (its time on the wire, not the members' waits before it).
     const double call_ms = to_ms(now - t0), n = static_cast<double>(taken.size());
     for (Waiting* m : taken)
       answered(m->call, m->cand, m->since, r, false, Money::from_usd(attempt_cost(m->cand, call_ms).usd() / n),
-               kUntracked, m == taken.front());
+               kUntracked, !timed_out && m == taken.front());
     return;
   }
   auto hl = r->headers.get("inference-header-content-length");

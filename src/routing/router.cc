@@ -664,6 +664,11 @@ void Router::on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latenc
   if (judged) feed_breaker(breakers_[t], o, now);
 }
 
+void Router::on_call_result(TargetIndex t, Outcome o, TimePoint now) {
+  feed_breaker(breakers_[t], o, now);
+  ++version_[t];  // the breaker's state is part of what a decision reuses (TargetView)
+}
+
 void Router::on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now) {
   states_[t].on_load_report(r, now);
   ++version_[t];

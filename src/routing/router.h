@@ -68,6 +68,10 @@ class Router {
   // (TargetState then learns the RTT too).
   void on_result(TargetIndex t, VariantIndex v, Outcome o, Duration latency, Duration service,
                  TimePoint now, Duration queued = Duration::zero(), bool judged = true);
+  // The breaker's part alone: an upstream call's own outcome, when each request it carried was
+  // reported with judged false. A merged call that ran out of time is judged by its own start
+  // and limit, which are no one request's.
+  void on_call_result(TargetIndex t, Outcome o, TimePoint now);
   // A load report; ready: the worker says it can serve (its /v2/health/ready).
   void on_load_report(TargetIndex t, const LoadReport& r, bool ready, TimePoint now);
   void on_rtt_sample(TargetIndex t, Duration rtt, TimePoint now);

@@ -35,6 +35,7 @@ struct Setup {
   int max_batch_size = 256;  // as the router's model declares it
   int timeout_ms = 5000;     // every target's
   int threads = 1;           // server.threads
+  int expected_service_ms = 0;  // the variant's, when above 0
   std::string routing;       // the routing section's fields, if any
 };
 
@@ -57,7 +58,8 @@ Proc start_batching_router(const std::string& dir, const std::vector<std::pair<s
          "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n"
       << "      - {name: fmnist-small, targets: [";
   for (size_t i = 0; i < targets.size(); ++i) cfg << (i ? ", " : "") << targets[i].first;
-  cfg << "], accuracy: 0.9}\n";
+  cfg << "], accuracy: 0.9"
+      << (s.expected_service_ms > 0 ? ", expected_service_ms: " + std::to_string(s.expected_service_ms) : "") << "}\n";
   cfg.close();
   return start(HIR_BIN, {"serve", "--config", dir + "/router.yaml"}, dir, "router");
 }
@@ -336,6 +338,41 @@ TEST_F(BatchingIT, ARequestEndedByItsOwnTimerInAMergedCallIsNotJudgedAlone) {
   ASSERT_TRUE(log_gets(r.log, "no response from the merged call within the attempt's time"))
       << "no request ended on its own timer: the case was not built";
   // The merged call timed out: one failure, not six.
+  EXPECT_EQ(breaker_of(r, "slow"), "closed");
+  slow.child.kill_now();  // still computing the merged call: no drain to wait for
+}
+
+// A merged call that runs out of time is judged by its own start and limit, not by those of the
+// request that came first in it. Its requests waited, so it never has the target's whole timeout:
+// cut before twice the time the target was predicted to take, it says nothing of the target.
+// Before, the first request judged it: one without a budget of its own made any merged call's
+// timeout the target's, and one such call ejected a target that ejects after one failure.
+TEST_F(BatchingIT, AMergedCallIsJudgedByItsOwnTimeNotItsFirstRequests) {
+  // 1.5 s per image on two threads, a 3 s timeout, and 1.6 s expected per image: any call under
+  // 3 s is shorter than twice the prediction. Two single calls keep the target busy for 1.5 s;
+  // the two requests that wait meanwhile go out merged with about 1.5 s left, and their two
+  // images take 3 s.
+  auto slow = start_worker(dir_, "slow",
+                           {"--models", "fmnist-small", "--emulate-service-ms", "1500", "--concurrency", "2"});
+  auto spare = start_worker(dir_, "spare", {"--models", "fmnist-small"});
+  auto r = start_batching_router(dir_, {{"slow", slow.port}, {"spare", spare.port}},
+                                 {.timeout_ms = 3000, .expected_service_ms = 1600, .routing = ejecting_after(1)});
+  auto items = bench::fmnist_test_requests(4, true);
+  ASSERT_TRUE(items.ok());
+  auto f1 = send_one(r.port, (*items)[0]);
+  auto f2 = send_one(r.port, (*items)[1]);
+  pause_ms(50);
+  std::vector<std::future<net::HttpResponse>> rest;
+  for (int i = 2; i < 4; ++i) rest.push_back(send_one(r.port, (*items)[i]));
+  EXPECT_EQ(f1.get().status, 200);
+  EXPECT_EQ(f2.get().status, 200);
+  for (auto& f : rest) {
+    auto a = f.get();
+    ASSERT_EQ(a.status, 200) << a.body;
+    // From the spare, once the merged call timed out.
+    EXPECT_EQ(param_string(decode(a).parameters, "hir_target").value_or(""), "spare");
+  }
+  ASSERT_GE(metric(r.port, "hir_batch_calls_total"), 1) << "nothing was merged: the case was not built";
   EXPECT_EQ(breaker_of(r, "slow"), "closed");
   slow.child.kill_now();  // still computing the merged call: no drain to wait for
 }

@@ -54,6 +54,26 @@ TEST_F(RouterTest, BreakerOpenRemovesATargetAndHalfOpenLetsOneProbe) {
   EXPECT_EQ(plan(r, req(), later)->steps[0].target, edge);
 }
 
+// An upstream call's own outcome (a merged call's) counts for the breaker alone: its requests
+// taught the state theirs. A decision made before it sees the breaker it opened.
+TEST_F(RouterTest, ACallResultFeedsTheBreakerAlone) {
+  const auto [edge, cloud] = edge_and_cloud(f.large, f.large);
+  const uint32_t n = cfg.breaker.consecutive_failures;
+  // Failures in a row over the breaker's minimum span, the last at T0.
+  auto at = [&](uint32_t i) { return T0 - cfg.breaker.consecutive_span + cfg.breaker.consecutive_span * i / (n - 1); };
+  Router r(f.reg, cfg);
+  EXPECT_EQ(plan(r, req())->steps[0].target, edge);
+  for (uint32_t i = 0; i < n; ++i) r.on_call_result(edge, Outcome::kTimeout, at(i));
+  EXPECT_EQ(r.breaker_state(edge, T0), BreakerState::kOpen);
+  EXPECT_EQ(plan(r, req())->steps[0].target, cloud);
+  EXPECT_EQ(r.state(edge).requests(), 0u);
+  EXPECT_EQ(r.state(edge).error_rate(T0), 0.0);
+  // An abandoned call is no failure.
+  Router fresh(f.reg, cfg);
+  for (uint32_t i = 0; i < n; ++i) fresh.on_call_result(edge, Outcome::kAbandoned, at(i));
+  EXPECT_EQ(fresh.breaker_state(edge, T0), BreakerState::kClosed);
+}
+
 // A busy edge box whose learnt latency went over the budget is left out; the router tries it
 // again once it has been idle for forget_idle_gaps of its usual intervals (here 20 x 5 ms, so
 // the 100-ms floor), not only after forget_idle_estimates.
