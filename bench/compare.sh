@@ -212,7 +212,13 @@ kv() { sed -E "s/.*[ ]$1=([^ ]+).*/\1/" <<<" $2"; }
 
 clk=$(getconf CLK_TCK)
 cpu_model=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
-echo "compare: $(nproc) cores ($cpu_model), Linux $(uname -r); wrk -t1 -d${DURATION}s at -c{${CONNS// /,}}, bodies {${BODIES// /,}}, $REPS repetitions"
+# How an idle CPU sleeps moves every -c1 figure (docs/perf/proxy.md, "Nineteenth pass"): on a
+# virtual machine with the haltpoll driver and guest_halt_poll_ns 0, each wake-up of an idle
+# virtual CPU goes through the hypervisor. Recorded with the run, not changed by it.
+cpuidle=$(cat /sys/devices/system/cpu/cpuidle/current_driver 2>/dev/null || echo unknown)
+[ -r /sys/module/haltpoll/parameters/guest_halt_poll_ns ] &&
+  cpuidle="$cpuidle, guest_halt_poll_ns $(cat /sys/module/haltpoll/parameters/guest_halt_poll_ns)"
+echo "compare: $(nproc) cores ($cpu_model), Linux $(uname -r), cpuidle $cpuidle; wrk -t1 -d${DURATION}s at -c{${CONNS// /,}}, bodies {${BODIES// /,}}, $REPS repetitions"
 echo "compare: backend hir-worker fmnist-tiny on :$wport (+2 replicas :${wports[1]} :${wports[2]}); floor :$fport, nginx :$nport, haproxy :$hport, hir :$rport, hirb :$rbport, hir3 :$r3port, hirp :$rpport"
 
 # Warm-up: connection pools, the router's estimators, caches of the kernel.
@@ -273,7 +279,7 @@ fi
 out="bench/results/compare-$stamp.json"
 hir_version=$("$B/hir" --version 2>/dev/null | head -1 || echo unknown)
 awk -F'\t' -v clk="$clk" -v out="$out" -v reps="$REPS" -v dur="$DURATION" \
-    -v nproc="$(nproc)" -v cpumodel="$cpu_model" -v kernel="$(uname -r)" -v stamp="$stamp" \
+    -v nproc="$(nproc)" -v cpumodel="$cpu_model" -v kernel="$(uname -r)" -v cpuidle="$cpuidle" -v stamp="$stamp" \
     -v nginxv="$(nginx -v 2>&1 | sed 's/.*: //')" -v haproxyv="$(haproxy -v | awk 'NR==1{print $3}')" \
     -v wrkv="$(wrk -v 2>&1 | awk 'NR==1{print $2}')" -v hirv="$hir_version" \
     -v conns="$CONNS" -v bodies="$BODIES" -f bench/wrk/summarize.awk "$runs"

@@ -6,7 +6,7 @@
 #
 # Columns: rep body conns target rps p50_us p99_us requests socket_errors non2xx proxy_ticks
 #          backend_ticks
-# Variables: clk (clock ticks per second), out, reps, dur, nproc, cpumodel, kernel, stamp, nginxv,
+# Variables: clk (clock ticks per second), out, reps, dur, nproc, cpumodel, kernel, cpuidle, stamp, nginxv,
 #            haproxyv, wrkv, hirv, conns, bodies.
 function jstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
 function num(x) { return sprintf("%.6g", x) }
@@ -103,7 +103,8 @@ END {
   }
   printf "\nerrors (socket errors + non-2xx) over all runs: %d\n", errors
   printf "{\n  \"benchmark\": \"bench/compare.sh\",\n  \"date\": %s,\n", jstr(stamp) > out
-  printf "  \"machine\": {\"nproc\": %d, \"cpu_model\": %s, \"kernel\": %s},\n", nproc, jstr(cpumodel), jstr(kernel) > out
+  printf "  \"machine\": {\"nproc\": %d, \"cpu_model\": %s, \"kernel\": %s, \"cpuidle\": %s},\n", nproc, jstr(cpumodel),
+         jstr(kernel), jstr(cpuidle) > out
   printf "  \"tools\": {\"wrk\": %s, \"nginx\": %s, \"haproxy\": %s, \"hir\": %s},\n", jstr(wrkv), jstr(nginxv), jstr(haproxyv), jstr(hirv) > out
   printf "  \"load\": {\"tool\": \"wrk -t1 --timeout 10s -s bench/wrk/infer.lua\", \"duration_s\": %s, \"repetitions\": %d, \"conns\": [%s], \"bodies\": [%s]},\n",
          dur, reps, conns_json(), bodies_json() > out
