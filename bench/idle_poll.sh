@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The -c1 hop with the virtual CPUs' idle polling as found and on. On a KVM guest whose cpuidle
+# driver is haltpoll, guest_halt_poll_ns is how long an idle virtual CPU polls before it halts;
+# at 0 every wake-up of an idle CPU goes through the hypervisor, which is most of a -c1 hop
+# on such a machine (docs/perf/proxy.md, "Nineteenth pass"). This script starts the backend,
+# the byte relay, nginx, HAProxy and hir serve (one target, no batching) as bench/compare.sh
+# does, then runs hop_latency across them three times per body: with the setting as found, at
+# POLL, and as found again. The setting is the machine's: it is put back on any exit.
+#
+#   bench/idle_poll.sh [BUILD]                       BUILD defaults to build-rel; as root
+#   ROUNDS=8000 POLL=200000 bench/idle_poll.sh build-rel
+#
+# Writes bench/results/idle-poll-<UTC time>.json. Not part of `make test` or `make bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NAME=idle_poll
+. bench/lib.sh
+
+B=${1:-build-rel}
+ROUNDS=${ROUNDS:-8000}
+POLL=${POLL:-200000}
+knob=/sys/module/haltpoll/parameters/guest_halt_poll_ns
+for f in hir hir-worker floor_relay hop_latency; do
+  [ -x "$B/$f" ] || { echo "idle_poll: $B/$f is missing (ninja -C $B hir hir-worker floor_relay hop_latency)" >&2; exit 2; }
+done
+[ -w "$knob" ] || { echo "idle_poll: $knob is not there or not writable (a KVM guest with the haltpoll cpuidle driver, as root)" >&2; exit 2; }
+command -v nginx >/dev/null && command -v haproxy >/dev/null ||
+  { echo "idle_poll: nginx and haproxy are needed (scripts/install-deps.sh --bench)" >&2; exit 2; }
+[[ "$POLL" =~ ^[0-9]+$ ]] || { echo "idle_poll: POLL is a number of nanoseconds" >&2; exit 2; }
+
+found=$(cat "$knob")
+bench_setup
+trap 'echo "$found" > "$knob"; bench_cleanup' EXIT
+bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp" >/dev/null
+bench_one_target "$B/hir-worker" "$tmp/hir.yaml"
+"$B/floor_relay" --backend "$wport" --port 0 --port-file "$tmp/f.port" &
+pids+=($!)
+"$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/h.port" --log-level info 2>"$tmp/hir.log" >/dev/null &
+pids+=($!)
+nport=$(free_port)
+start_nginx "$nport" "$wport"
+hport=$(free_port)
+start_haproxy "$hport" "$wport"
+targets=(direct="$wport" floor="$(wait_file "$tmp/f.port")" nginx="$nport" haproxy="$hport" hir="$(wait_file "$tmp/h.port")")
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="bench/results/idle-poll-$stamp.json"
+echo "idle_poll: $(nproc) CPUs, cpuidle $(cat /sys/devices/system/cpu/cpuidle/current_driver), guest_halt_poll_ns $found as found; $ROUNDS rounds"
+runs=""
+for body in binary json; do
+  if [ "$body" = json ]; then b=(--body "$tmp/infer.json"); else b=(--body "$tmp/infer.bin" --header-len "$(cat "$tmp/infer.bin.hlen")"); fi
+  for ns in "$found" "$POLL" "$found"; do
+    echo "$ns" > "$knob"
+    echo "== $body body, guest_halt_poll_ns $ns"
+    "$B/hop_latency" "${b[@]}" --rounds "$ROUNDS" --json "$tmp/run.json" "${targets[@]}"
+    runs="$runs${runs:+,
+    }{\"body\": \"$body\", \"guest_halt_poll_ns\": $ns, \"hop_latency\": $(cat "$tmp/run.json")}"
+  done
+done
+cat > "$out" <<JSON
+{
+  "benchmark": "bench/idle_poll.sh",
+  "date": "$stamp",
+  "machine": {"nproc": $(nproc), "kernel": "$(uname -r)", "guest_halt_poll_ns_found": $found},
+  "rounds": $ROUNDS,
+  "runs": [
+    $runs
+  ]
+}
+JSON
+echo "idle_poll: wrote $out"
