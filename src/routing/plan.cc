@@ -283,6 +283,10 @@ std::string explain_plan(const Registry& reg, std::span<const Candidate> c,
     case Choice::kBestEffort:
       s += ": best effort for a critical request (nothing met every constraint; lowest p95)";
       break;
+    case Choice::kProbe:
+      s += ": half-open, its breaker's probe (it ranks before a step this plan would fall back "
+           "to; the plan's first choice is the first fallback)";
+      break;
   }
   appendf(s, " of %zu candidates; budget %.2f ms", c.size(), to_ms(k.budget));
   if (k.min_accuracy) appendf(s, ", min_accuracy %.3f", *k.min_accuracy);

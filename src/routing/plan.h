@@ -33,7 +33,8 @@ struct Plan {
 };
 
 // How the primary was chosen, for the reason.
-enum class Choice : uint8_t { kCheapest, kPowerOfTwo, kBestEffort };
+// kProbe: a half-open target put first for its probe (Router::promote_probe).
+enum class Choice : uint8_t { kCheapest, kPowerOfTwo, kBestEffort, kProbe };
 
 inline PlanStep step_of(const Candidate& c) { return {c.target, c.variant, c.p95, c.cost}; }
 
@@ -59,6 +60,7 @@ struct FallbackScratch {
 // targets (their probe slot free) come last, with the relaxed ones: a target that is only ever a
 // fallback would otherwise never be probed, and stay out for good after one ejection. Used as a
 // fallback it takes no probe slot; its answer closes or reopens its breaker as a probe's does.
+// One that ranks before a step of the chain is instead put first for its probe by Router.
 //
 // That greedy rule is computed in one pass, O(n + domains) rather than O(n × max_fallbacks): only
 // each new domain's best candidate can be picked for a new domain, and only the best

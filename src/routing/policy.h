@@ -37,7 +37,7 @@ struct RouteRequest {
   std::optional<Money> max_cost;
   // A dry run for operators (POST /v1/route/explain): Plan::reason is written out in full and no
   // half-open probe slot is taken. Off, the reason is a short tag ("cheapest", "p2c",
-  // "best-effort") so the hot path builds no strings.
+  // "probe", "best-effort") so the hot path builds no strings.
   bool explain = false;
 };
 
@@ -109,7 +109,7 @@ struct Candidate {
   uint32_t domain = 0;       // failure domain, interned (equal id = fail together)
   uint32_t price_class = 0;  // interned (hardware class, per-request price, per-second price)
   HardwareClass hw = HardwareClass::kEdgeCpu;
-  bool half_open = false;    // breaker half-open: usable as a probe primary, never as a fallback
+  bool half_open = false;    // breaker half-open, probe slot free: a probe primary, or a last-resort fallback
   Cut cut = Cut::kNone;
   Duration p95{};            // predicted p95 latency (predict.h); zero when cut before predicting
   Money cost;                // predicted cost (cost.h)

@@ -323,6 +323,7 @@ Router::Scan Router::scan_of(const Constraints& k) {
   const auto i = static_cast<uint32_t>(j);
   if (cut == Cut::kNone) {
     if (s.best == kNone || ranks_before(c, s.cands[s.best])) s.best = i;
+    if (c.half_open && (s.probe == kNone || ranks_before(c, s.cands[s.probe]))) s.probe = i;
     if (is_edge(d.hw)) {
       // P2C's members: the feasible edge candidates of the same variant and price class.
       auto& g = group_members_[d.group];
@@ -456,6 +457,7 @@ size_t Router::gather(const RouteRequest& r, const Constraints& k, TimePoint now
     view(tb.targets[tb.sweep++], now);
   }
   cuts_ = s.cuts;
+  probe_ = s.probe;
   return s.best;
 }
 
@@ -544,6 +546,35 @@ size_t Router::choose(size_t best, size_t (*rescan)(std::span<const Candidate>),
   }
 }
 
+bool Router::promote_probe(size_t primary, TimePoint now, bool dry_run) {
+  // A half-open target gets its probe only as a primary: as a fallback it comes last, after
+  // every closed one, so that a request that has already failed once is not sent to a target
+  // that may still be broken. One that is never a request's first choice (a cheaper closed
+  // target always ranks first) was then never probed, and stayed out of every chain but as a
+  // last resort for good, though it ranks before steps the chains do use: the dearer cloud
+  // target behind a cheap one, or behind a step the service skips for the request (an MCU pool
+  // for a batch it cannot take). So when the best feasible half-open candidate ranks before a
+  // step this plan would fall back to, this request is its probe: it goes there first, taking
+  // the probe slot, with the planned chain (its first choice first) as its fallbacks. One
+  // request per probe window pays a dearer first choice at most, and it is still never sent to
+  // the half-open target after a failure.
+  if (probe_ == kNone || probe_ == primary || cands_[primary].half_open) return false;
+  const Candidate& h = cands_[probe_];
+  if (h.cut != Cut::kNone || !h.half_open) return false;  // its slot went to this decision's primary search
+  bool outranks = false;
+  for (size_t n = 1; n < chosen_.size() && !outranks; ++n) {
+    const Candidate& c = cands_[chosen_[n]];
+    // A relaxed step (cut by price or latency) ranks behind any feasible one.
+    outranks = c.cut != Cut::kNone || (!c.half_open && ranks_before(h, c));
+  }
+  if (!outranks || !acquire(h, now, dry_run)) return false;
+  const auto p = static_cast<uint32_t>(probe_);
+  if (auto it = std::find(chosen_.begin(), chosen_.end(), p); it != chosen_.end()) chosen_.erase(it);
+  chosen_.insert(chosen_.begin(), p);
+  if (chosen_.size() > cfg_.max_fallbacks + 1) chosen_.resize(cfg_.max_fallbacks + 1);
+  return true;
+}
+
 Status Router::fail(const RouteRequest& r, const Constraints& k) {
   std::string why = infeasible_reason(reg_, r.model, cuts_, k);
   if (last_cut(cuts_) == Cut::kQueueFull) {
@@ -607,6 +638,7 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
     add_fallbacks(cands_, critical, cfg_.max_fallbacks, chosen_, fallback_scratch_);
     diversify_last_fallback(cands_, critical, chosen_);
   }
+  if (how != Choice::kBestEffort && promote_probe(primary, now, r.explain)) how = Choice::kProbe;
   for (uint32_t i : chosen_) out.steps.push_back(step_of(cands_[i]));
   out.hedge_after = hedge_delay(out.steps, r.priority, k.budget, cfg_.hedge_when_p95_over);
   if (r.explain) {
@@ -614,8 +646,10 @@ Status Router::plan_into(const RouteRequest& r, TimePoint now, Rng& rng, Plan& o
                               out.hedge_after);
   } else {
     // Short tags fit the small-string buffer: no allocation on the hot path.
-    out.reason = how == Choice::kCheapest ? "cheapest" : how == Choice::kPowerOfTwo ? "p2c"
-                                                                                   : "best-effort";
+    out.reason = how == Choice::kCheapest    ? "cheapest"
+                 : how == Choice::kPowerOfTwo ? "p2c"
+                 : how == Choice::kProbe      ? "probe"
+                                              : "best-effort";
   }
   return Status::Ok();
 }

@@ -213,6 +213,7 @@ class Router {
     Money max_cost;
     bool cloud_allowed, cost_capped;
     size_t best = static_cast<size_t>(-1);
+    size_t probe = static_cast<size_t>(-1);  // the best feasible half-open candidate
     CutCounts cuts{};
   };
   Scan scan_of(const Constraints& k);
@@ -225,6 +226,9 @@ class Router {
                 bool dry_run, Rng& rng, bool& fast);
   size_t p2c_fast(size_t best, Rng& rng);
   void build_model(ModelIndex m);
+  // Puts the best feasible half-open candidate first, taking its probe slot, when it ranks
+  // before a step the plan in chosen_ would fall back to (router.cc says why). True if it did.
+  bool promote_probe(size_t primary, TimePoint now, bool dry_run);
   Status fail(const RouteRequest& r, const Constraints& k);
 
   const Registry& reg_;
@@ -277,6 +281,7 @@ class Router {
   std::vector<uint32_t> chosen_;
   FallbackScratch fallback_scratch_;
   CutCounts cuts_{};
+  size_t probe_ = static_cast<size_t>(-1);  // this decision's Scan::probe
   bool any_available_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "core/rng.h"
 #include "router_fleet.h"
@@ -52,6 +53,72 @@ TEST_F(RouterTest, BreakerOpenRemovesATargetAndHalfOpenLetsOneProbe) {
   r.on_result(edge, f.large, Outcome::kOk, milliseconds(21), later);
   EXPECT_EQ(r.breaker_state(edge, later), BreakerState::kClosed);
   EXPECT_EQ(plan(r, req(), later)->steps[0].target, edge);
+}
+
+// Refusals in a row over the breaker's minimum span, the last at T0: t is ejected at T0.
+void refuse_until_ejected(Router& r, TargetIndex t, VariantIndex v, const BreakerConfig& b) {
+  const uint32_t n = b.consecutive_failures;
+  for (uint32_t i = 0; i < n; ++i)
+    r.on_result(t, v, Outcome::kRefused, milliseconds(1), T0 - b.consecutive_span + b.consecutive_span * i / (n - 1));
+}
+
+// A half-open target that is never a request's first choice — a cheaper closed one always ranks
+// first — still gets its probe when it ranks before a step the plan would fall back to: it goes
+// first for one request, with the planned chain behind it, and once it answers it is back in
+// its place. Were it only a last-resort fallback, every request would go to the dearer cloud
+// whenever the first choice cannot take it, and the edge box would stay half-open for good.
+TEST_F(RouterTest, AHalfOpenTargetThatIsNeverFirstChoiceIsProbedAsPrimary) {
+  const TargetIndex mcu = f.target("mcu", HardwareClass::kMcu, 0, 1, "a");
+  const TargetIndex edge = f.target("edge", HardwareClass::kEdgeCpu, 1e-6, 1, "b");
+  const TargetIndex cloud = f.target("cloud", HardwareClass::kCloud, 1e-4, 30, "c");
+  for (TargetIndex t : {mcu, edge, cloud}) f.reg.deploy(f.large, t);
+  Router r(f.reg, cfg);
+  auto targets = [](const Result<Plan>& p) {
+    std::vector<TargetIndex> v;
+    if (p.ok())
+      for (const PlanStep& s : p->steps) v.push_back(s.target);
+    return v;
+  };
+  EXPECT_EQ(targets(plan(r, req())), (std::vector<TargetIndex>{mcu, edge, cloud}));
+  refuse_until_ejected(r, edge, f.large, cfg.breaker);
+  EXPECT_EQ(targets(plan(r, req())), (std::vector<TargetIndex>{mcu, cloud}));
+
+  const TimePoint later = T0 + cfg.breaker.base_ejection;
+  ASSERT_EQ(r.breaker_state(edge, later), BreakerState::kHalfOpen);
+  auto explained = req();
+  explained.explain = true;  // a dry run shows the probe and takes no slot
+  auto dry = plan(r, explained, later);
+  EXPECT_EQ(targets(dry), (std::vector<TargetIndex>{edge, mcu, cloud}));
+  EXPECT_NE(dry->reason.find("probe"), std::string::npos) << dry->reason;
+  auto probe = plan(r, req(), later);
+  EXPECT_EQ(targets(probe), (std::vector<TargetIndex>{edge, mcu, cloud}));
+  EXPECT_EQ(probe->reason, "probe");
+  // The slot is taken: the next requests keep their first choice, and the half-open edge box is
+  // no fallback while its probe is out.
+  EXPECT_EQ(targets(plan(r, req(), later)), (std::vector<TargetIndex>{mcu, cloud}));
+
+  r.on_dispatch(edge, later);
+  r.on_result(edge, f.large, Outcome::kOk, milliseconds(21), later);
+  EXPECT_EQ(r.breaker_state(edge, later), BreakerState::kClosed);
+  EXPECT_EQ(targets(plan(r, req(), later)), (std::vector<TargetIndex>{mcu, edge, cloud}));
+}
+
+// A half-open target that ranks behind every step of the plan is no one's first choice for a
+// probe: it stays a last-resort fallback, and requests keep their cheaper targets.
+TEST_F(RouterTest, AHalfOpenTargetBehindEveryStepStaysALastResort) {
+  const auto [edge, cloud] = edge_and_cloud(f.large, f.large);
+  Router r(f.reg, cfg);
+  refuse_until_ejected(r, cloud, f.large, cfg.breaker);
+  const TimePoint later = T0 + cfg.breaker.base_ejection;
+  ASSERT_EQ(r.breaker_state(cloud, later), BreakerState::kHalfOpen);
+  auto p = plan(r, req(), later);
+  ASSERT_TRUE(p.ok());
+  ASSERT_EQ(p->steps.size(), 2u);
+  EXPECT_EQ(p->steps[0].target, edge);
+  EXPECT_EQ(p->steps[1].target, cloud);
+  EXPECT_EQ(p->reason, "cheapest");
+  EXPECT_EQ(r.breaker_state(cloud, later), BreakerState::kHalfOpen);
+  EXPECT_TRUE(r.breaker(cloud).would_allow(later));  // no probe slot taken
 }
 
 // An upstream call's own outcome (a merged call's) counts for the breaker alone: its requests
