@@ -197,6 +197,16 @@ class McuIT : public ::testing::Test {
   Int8Model int8_;
 };
 
+// Two images in one request, with the budget that makes the MCU the plan's first choice: the
+// device takes one image per request, so the service skips it and the step behind it serves.
+bench::LoadItem image_pair() {
+  bench::LoadItem item;
+  item.body = R"({"inputs":[{"name":"input","shape":[2,784],"datatype":"FP32","data":[)";
+  for (int k = 0; k < 2 * 784; ++k) item.body += k ? ",0" : "0";
+  item.body += R"(]}],"parameters":{"latency_budget_ms":1500}})";
+  return item;
+}
+
 }  // namespace
 
 TEST_F(McuIT, PtyEndToEndAgreesWithTheFirmwareAndMostlyWithTheCloud) {
@@ -237,12 +247,8 @@ TEST_F(McuIT, PtyEndToEndAgreesWithTheFirmwareAndMostlyWithTheCloud) {
   EXPECT_NE(j.body.find("hir_variant"), std::string::npos);
 
   // A batch of two does not fit the device: skipped, no failure, answered by the cloud.
-  std::string batch = R"({"inputs":[{"name":"input","shape":[2,784],"datatype":"FP32","data":[)";
-  for (int k = 0; k < 2 * 784; ++k) batch += k ? ",0" : "0";
-  batch += R"(]}],"parameters":{"latency_budget_ms":1500}})";
-  net::Headers h;
-  h.set("Content-Type", "application/json");
-  auto r = call(router.port, "POST", "/v2/models/fmnist/infer", batch, h);
+  const bench::LoadItem batch = image_pair();
+  auto r = call(router.port, "POST", "/v2/models/fmnist/infer", batch.body, body_headers(batch));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_NE(r.body.find(R"("hir_target":"cloud-1")"), std::string::npos) << r.body.substr(0, 300);
   EXPECT_NE(r.body.find(R"("hir_fallbacks":0)"), std::string::npos) << r.body.substr(0, 300);
@@ -406,6 +412,72 @@ TEST_F(McuIT, AHedgedRequestPaysNothingForAnMcuStepItSkipped) {
   auto d = decode(r);
   EXPECT_EQ(param_string(d.parameters, "hir_target").value_or(""), "cloud-1");
   EXPECT_NEAR(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0.0002, 1e-12);
+}
+
+// The demo's shape: the MCU pool ranks first for every request, and batches of two go to the step
+// behind it. Once the edge worker is back after an outage its breaker is half-open, and its probe
+// must come from those batches (it ranks before the cloud they reach): a half-open target was
+// probed only as a request's first choice, which the MCU always was, so the edge stayed half-open
+// for good and every batch of two went to the dearer cloud.
+TEST_F(McuIT, ARecoveredEdgeBehindTheMcuIsProbedByTheBatchesItSkips) {
+  Emu emu = start_emu(dir_, "mcu-tcp", true);
+  Proc edge = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  const int edge_port = edge.port;
+  Proc cloud = start_worker(dir_, "cloud", {"--models", "fmnist-large"});
+  {
+    std::ofstream cfg(dir_ + "/router.yaml");
+    cfg << "routing: {breaker_consecutive_failures: 2, breaker_consecutive_span_ms: 0, "
+           "breaker_base_ejection_ms: 300}\n"
+        << "targets:\n  - {name: mcu-1, class: mcu, devices: [\"" << emu.address
+        << "\"], cost_per_request_usd: 0.00000005, timeout_ms: 2000, expected_rtt_ms: 0}\n"
+        << "  - {name: edge-1, url: \"http://127.0.0.1:" << edge_port
+        << "\", class: edge-cpu, cost_per_request_usd: 0.000001, timeout_ms: 2000}\n"
+        << "  - {name: cloud-1, url: \"http://127.0.0.1:" << cloud.port
+        << "\", class: cloud, cost_per_request_usd: 0.0002, timeout_ms: 5000}\n"
+        << "models:\n  - name: fmnist\n    max_batch_size: 256\n"
+           "    inputs: [{name: input, datatype: FP32, shape: [784]}]\n"
+           "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n    variants:\n"
+           "      - {name: fmnist-tiny-int8, targets: [mcu-1], accuracy: 0.8577, expected_service_ms: 10.5}\n"
+           "      - {name: fmnist-small, targets: [edge-1], accuracy: 0.8962}\n"
+           "      - {name: fmnist-large, targets: [cloud-1], accuracy: 0.9138}\n";
+  }
+  Proc router = start(HIR_BIN, {"serve", "--config", dir_ + "/router.yaml"}, dir_, "router");
+  ASSERT_TRUE(wait_devices_up(router, 1)) << call(router.port, "GET", "/v1/targets").body;
+  ASSERT_TRUE(wait_mcu_planned(router));
+  const bench::LoadItem pair = image_pair();
+  Answer a = post(router.port, "/v2/models/fmnist/infer", pair);
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(a.target, "edge-1");
+
+  // The edge goes away: batches fall back to the cloud until the edge's breaker opens.
+  edge.child.kill_now();
+  for (int i = 0; i < 20 && breaker_of(router, "edge-1") != "open"; ++i) {
+    a = post(router.port, "/v2/models/fmnist/infer", pair);
+    ASSERT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(a.target, "cloud-1");
+  }
+  ASSERT_EQ(breaker_of(router, "edge-1"), "open") << call(router.port, "GET", "/v1/targets").body;
+
+  // Back on the same port; once its ejection is over the breaker is half-open.
+  Proc back = start_worker(dir_, "edge2", {"--models", "fmnist-small"}, edge_port);
+  ASSERT_TRUE(eventually([&] { return breaker_of(router, "edge-1") == "half-open"; }, 200, 50))
+      << call(router.port, "GET", "/v1/targets").body;
+
+  int probed_at = -1;
+  for (int i = 0; i < 10 && probed_at < 0; ++i) {
+    a = post(router.port, "/v2/models/fmnist/infer", pair);
+    ASSERT_EQ(a.status, 200) << a.body;
+    if (a.target == "edge-1") probed_at = i;
+  }
+  ASSERT_GE(probed_at, 0) << "no batch of two probed the half-open edge; /v1/targets: "
+                          << call(router.port, "GET", "/v1/targets").body;
+  EXPECT_EQ(breaker_of(router, "edge-1"), "closed");
+  // Closed again, the edge is the step behind the MCU: every later batch of two goes there.
+  for (int i = 0; i < 5; ++i) {
+    a = post(router.port, "/v2/models/fmnist/infer", pair);
+    ASSERT_EQ(a.status, 200) << a.body;
+    EXPECT_EQ(a.target, "edge-1");
+  }
 }
 
 #endif  // HIR_MCU_EMU_BIN
