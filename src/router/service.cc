@@ -51,10 +51,16 @@ std::string upstream_reason(const HttpResponse& r) {
 
 // The id used in logs and sent on as x-request-id: the body's `id` or the client's x-request-id
 // when they are short and printable (anything else could not travel as a header), else a new one.
-std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
-  if (telemetry::usable_request_id(req.id)) return req.id;
+// header_request_id is the rule for a request whose body was not read (or could not be), so
+// that every answer to an inference request, a refusal included, and its log line share an id.
+std::string header_request_id(const net::Headers& h) {
   if (auto x = h.get("x-request-id"); x && telemetry::usable_request_id(*x)) return std::string(*x);
   return telemetry::new_request_id();
+}
+
+std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
+  if (telemetry::usable_request_id(req.id)) return req.id;
+  return header_request_id(h);
 }
 
 // The hir_* parameters every answer from a target carries (docs: the v2 extensions of hir).
@@ -157,25 +163,30 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
         // Counted and logged like any refused inference; the name is the client's, so it is cut
         // short in the log and never becomes a metric label.
         unknown_model_->inc();
-        auto id = req.headers.get("x-request-id");
-        telemetry::log_info("request_invalid", {{"request_id", id && telemetry::usable_request_id(*id) ? *id : std::string_view()},
+        HttpResponse r = net::error_response(404, "Request for unknown model: " + quote(p.model) + " is not found");
+        const std::string id = header_request_id(req.headers);
+        telemetry::log_info("request_invalid", {{"request_id", id},
                                                 {"model", std::string_view(p.model).substr(0, 128)}, {"status", 404},
                                                 {"error", "unknown model"}});
+        r.headers.set("x-request-id", id);  // as every other answer to an inference request
+        return respond(std::move(r));
       }
       return respond(net::error_response(404, "Request for unknown model: " + quote(p.model) + " is not found"));
     }
     if (!p.version.empty() &&
         std::find(model->signature.versions.begin(), model->signature.versions.end(), p.version) ==
             model->signature.versions.end()) {
-      if (p.endpoint == V2Endpoint::kInfer) {  // counted and logged as an unknown model is
+      HttpResponse r = net::error_response(
+          404, "Request for unknown model: " + quote(p.model) + " version " + clip(p.version) + " is not found");
+      if (p.endpoint == V2Endpoint::kInfer) {  // counted, logged and named as an unknown model is
         unknown_model_->inc();
-        auto id = req.headers.get("x-request-id");
-        telemetry::log_info("request_invalid", {{"request_id", id && telemetry::usable_request_id(*id) ? *id : std::string_view()},
+        const std::string id = header_request_id(req.headers);
+        telemetry::log_info("request_invalid", {{"request_id", id},
                                                 {"model", p.model}, {"version", std::string_view(p.version).substr(0, 128)},
                                                 {"status", 404}, {"error", "unknown model version"}});
+        r.headers.set("x-request-id", id);
       }
-      return respond(net::error_response(
-          404, "Request for unknown model: " + quote(p.model) + " version " + clip(p.version) + " is not found"));
+      return respond(std::move(r));
     }
   }
   switch (p.endpoint) {
@@ -209,18 +220,19 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
 
 // A request refused before routing because it is malformed: answered 400 with the reason, and
 // counted and logged so that an operator sees a client sending bad requests (the log line has
-// the reason and the client's x-request-id, never the body).
-void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond) {
+// the reason and the request's id, never the body). The answer carries that id as x-request-id,
+// as a 200 would: the client can name the refusal to whoever reads the log.
+void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond,
+                                   const InferRequest* parsed) {
   call.gen->model_metrics[model_pos(*call.gen, call.model)].invalid->inc();
-  // The request's own id once its head was read; before, the client's x-request-id if usable.
-  auto id = h.get("x-request-id");
-  const std::string_view request_id = !call.request_id.empty()                           ? std::string_view(call.request_id)
-                                      : id && telemetry::usable_request_id(*id) ? *id
-                                                                                : std::string_view();
-  telemetry::log_info("request_invalid", {{"request_id", request_id},
+  // The id a 200 would have had: the body's `id` once it was read, else the client's header's.
+  if (call.request_id.empty()) call.request_id = parsed ? pick_request_id(*parsed, h) : header_request_id(h);
+  telemetry::log_info("request_invalid", {{"request_id", call.request_id},
                                           {"model", call.model->signature.name}, {"status", http_status(s.code())},
                                           {"error", s.message()}});
-  respond(v2_error(s));
+  HttpResponse r = v2_error(s);
+  r.headers.set("x-request-id", call.request_id);
+  respond(std::move(r));
 }
 
 // Shed (429 + Retry-After) or no target can serve (503), as the routing core decided.
@@ -263,12 +275,12 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
                  : protocol::parse_infer_request(req.body, call->header_length);
     if (!parsed.ok()) return refuse_invalid(*call, req.headers, parsed.status(), respond);
     if (Status s = validate_request(*parsed, model.signature); !s.ok())
-      return refuse_invalid(*call, req.headers, s, respond);
+      return refuse_invalid(*call, req.headers, s, respond, &*parsed);
   }
   parsed->model_name = model.signature.name;
   parsed->model_version = std::string(version);  // part of the cache key: "" is the server's choice
   auto hints = parse_hints(parsed->parameters, req.headers);
-  if (!hints.ok()) return refuse_invalid(*call, req.headers, hints.status(), respond);
+  if (!hints.ok()) return refuse_invalid(*call, req.headers, hints.status(), respond, &*parsed);
   call->id = parsed->id;
   call->request_id = pick_request_id(*parsed, req.headers);
   if (call->usage) call->usage->rec.request_id = call->request_id;

@@ -108,7 +108,8 @@ class RouterService {
   net::HttpResponse model_list_response(const Generation& gen) const;
   net::HttpResponse explain_response(const GenPtr& gen, const net::HttpRequest& req);
   net::HttpResponse refusal(const Status& s, Duration retry_after);
-  void refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond);
+  void refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond,
+                      const InferRequest* parsed = nullptr);
   GenPtr current() const;
   GenPtr build_generation(std::shared_ptr<const Config> cfg, int64_t version);
   void swap_generation(GenPtr next);

@@ -511,6 +511,48 @@ TEST_F(RouterIT, AMalformedRequestIsCountedAndLoggedWithoutItsBody) {
   EXPECT_EQ(line.find("7777"), std::string::npos) << line;  // no tensor data in the log
 }
 
+// Every refusal of an inference request carries the id its log line has, by the rule a 200's
+// follows: the body's `id`, else the client's x-request-id, else a new one (the client learns it
+// from the answer). 400s and 404s had no header, and their log line a blank or unseen id.
+TEST_F(RouterIT, ARefusedInferenceRequestIsNamedAsItsLogLineIs) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  auto refused = [&](const std::string& path, const std::string& body, const std::string& header_id, int status) {
+    net::Headers h;
+    h.set("Content-Type", "application/json");
+    if (!header_id.empty()) h.set("x-request-id", header_id);
+    auto res = call(r.port, "POST", path, body, h);
+    EXPECT_EQ(res.status, status) << res.body;
+    const std::string id(res.headers.get("x-request-id").value_or(""));
+    EXPECT_FALSE(id.empty()) << path << " " << body;
+    EXPECT_TRUE(log_gets(r.log, R"("event":"request_invalid","service":"hir","request_id":")" + id + '"'))
+        << id << "\n" << file_text(r.log).substr(0, 3000);
+    return id;
+  };
+  const std::string int32 = R"({"inputs":[{"name":"input","shape":[1,784],"datatype":"INT32","data":[0]}]})";
+  EXPECT_EQ(refused("/v2/models/fmnist/infer", int32, "q2", 400), "q2");
+  EXPECT_EQ(refused("/v2/models/nosuch/infer", int32, "q3", 404), "q3");
+  EXPECT_EQ(refused("/v2/models/fmnist/versions/9/infer", int32, "q4", 404), "q4");
+  EXPECT_EQ(refused("/v2/models/fmnist/infer", "{not json", "q6", 400), "q6");
+  // A body that was read but is refused (an input the model lacks, a hint out of range): its
+  // `id` names it.
+  auto image = [](std::string_view head) {
+    std::string b(head);
+    for (int i = 0; i < 784; ++i) b += i ? ",0.5" : "0.5";
+    return b + "]}]}";
+  };
+  EXPECT_EQ(refused("/v2/models/fmnist/infer",
+                    image(R"({"id":"b-5","inputs":[{"name":"nope","shape":[1,784],"datatype":"FP32","data":[)"), "q5", 400),
+            "b-5");
+  EXPECT_EQ(refused("/v2/models/fmnist/infer",
+                    image(R"({"id":"b-7","parameters":{"latency_budget_ms":-1},"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)"),
+                    "q7", 400),
+            "b-7");
+  // Without any id the router makes one, and the answer tells the client which.
+  EXPECT_NE(refused("/v2/models/fmnist/infer", int32, "", 400), "");
+  EXPECT_NE(refused("/v2/models/nosuch/infer", int32, "", 404), "");
+}
+
 // The router reads only a forwarded body's head (protocol::parse_infer_request_head): a JSON
 // tensor whose values do not fit its shape is found by the target, whose 400 comes back as it is,
 // and counts against nobody: the target keeps serving.
