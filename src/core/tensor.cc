@@ -50,7 +50,7 @@ std::string model_label(const InferRequest& req, const ModelSignature& sig) {
 }
 
 // Triton (TR-CORE infer_request.cc): the shape must match the spec, -1 matching anything; with
-// max_batch_size > 0 the leading dimension is the batch and is bounded by max_batch_size.
+// max_batch_size > 0 the leading dimension is the batch, from 1 to max_batch_size.
 Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignature& sig,
                    const std::string& model) {
   for (int64_t d : in.shape)
@@ -67,6 +67,11 @@ Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignatur
     return InvalidArgument("unexpected shape for input " + quote(in.name) + " for model " + model +
                            ". Expected " + shape_to_string(spec.shape) + ", got " +
                            shape_to_string(in.shape));
+  // A batch of no images has nothing to infer: refused with the batch's other bound, before a
+  // router spends a target's time (and a ledger line) on it.
+  if (batched && !in.shape.empty() && in.shape[0] == 0)
+    return InvalidArgument("inference request batch-size must be >= 1 for " + model + ", got 0 (input " +
+                           quote(in.name) + " has shape " + shape_to_string(in.shape) + ")");
   if (batched && !in.shape.empty() && in.shape[0] > sig.max_batch_size)
     return InvalidArgument(
         "inference request batch-size must be <= " + std::to_string(sig.max_batch_size) + " for " +

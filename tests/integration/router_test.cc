@@ -511,6 +511,29 @@ TEST_F(RouterIT, AMalformedRequestIsCountedAndLoggedWithoutItsBody) {
   EXPECT_EQ(line.find("7777"), std::string::npos) << line;  // no tensor data in the log
 }
 
+// A batch of no images is refused by the router's head check, as one over max_batch_size is:
+// 400, counted as invalid, and no target sees it.
+TEST_F(RouterIT, AnEmptyBatchIsRefusedBeforeRouting) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  auto res = call(r.port, "POST", "/v2/models/fmnist/infer",
+                  R"({"inputs":[{"name":"input","shape":[0,784],"datatype":"FP32","data":[]}]})", h);
+  EXPECT_EQ(res.status, 400) << res.body;
+  EXPECT_NE(res.body.find("batch-size must be >= 1"), std::string::npos) << res.body;
+  const std::string metrics = call(r.port, "GET", "/metrics").body;
+  EXPECT_NE(metrics.find(R"(hir_requests_total{model="fmnist",outcome="invalid",target="none"} 1)"), std::string::npos)
+      << metrics.substr(0, 3000);
+  for (size_t at = metrics.find("\nhir_requests_total{"); at != std::string::npos;
+       at = metrics.find("\nhir_requests_total{", at + 1)) {
+    const std::string line = metrics.substr(at + 1, metrics.find('\n', at + 1) - at - 1);
+    if (line.find(R"(target="edge-1")") != std::string::npos) {
+      EXPECT_TRUE(line.ends_with("} 0")) << line;
+    }
+  }
+}
+
 // Every refusal of an inference request carries the id its log line has, by the rule a 200's
 // follows: the body's `id`, else the client's x-request-id, else a new one (the client learns it
 // from the answer). 400s and 404s had no header, and their log line a blank or unseen id.

@@ -179,6 +179,18 @@ TEST(Validate, BatchTooLarge) {
                "inference request batch-size must be <= 8 for 'm', got 9");
 }
 
+// A batch of no images is refused by the head check too (check_data false: what a router runs).
+TEST(Validate, EmptyBatch) {
+  for (bool check_data : {true, false})
+    expect_error(validate_request(request({0, 784}), classifier(), check_data),
+                 "inference request batch-size must be >= 1 for 'm', got 0 (input 'X' has shape [0,784])");
+  // Without batching a zero dimension is an empty tensor, not a batch.
+  ModelSignature sig;
+  sig.name = "seq";
+  sig.inputs = {{"X", DataType::kFp32, {-1, 4}}};
+  EXPECT_TRUE(validate_request(request({0, 4}), sig).ok());
+}
+
 TEST(Validate, DataSizeAgainstShape) {
   InferRequest req = request({2, 784});
   req.inputs[0].data.resize(784 * 4);
