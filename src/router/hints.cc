@@ -24,6 +24,14 @@ std::optional<double> parse_double(std::string_view s) {
   return v;
 }
 
+// A bound as a user would write it: the shortest text that reads back as the same double
+// ("0.001", "3600000"), not std::to_string's six fixed decimals ("0.001000", "3600000.000000").
+std::string number_text(double v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  return std::string(buf, end);
+}
+
 // A numeric hint: absent (nullopt inside ok), a number, or an error naming the hint.
 Result<std::optional<double>> number_hint(const Parameters& params, const net::Headers& headers,
                                           const HintName& name, double lo, double hi) {
@@ -37,7 +45,7 @@ Result<std::optional<double>> number_hint(const Parameters& params, const net::H
   }
   if (v && !(*v >= lo && *v <= hi))
     return InvalidArgument("hint '" + std::string(name.param) + "' is out of range [" +
-                           std::to_string(lo) + ", " + std::to_string(hi) + "]");
+                           number_text(lo) + ", " + number_text(hi) + "]");
   return v;
 }
 

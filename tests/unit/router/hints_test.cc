@@ -45,3 +45,13 @@ TEST(Hints, BadValuesAreErrors) {
   EXPECT_NE(r.status().message().find("x-hir-latency-budget-ms"), std::string::npos);
 }
 
+
+// A range is printed as its bounds would be written, not with six fixed decimals.
+TEST(Hints, RangeErrorsPrintTheBoundsAsWritten) {
+  auto budget = parse_hints({{"latency_budget_ms", int64_t{-5}}}, {});
+  ASSERT_FALSE(budget.ok());
+  EXPECT_EQ(budget.status().message(), "hint 'latency_budget_ms' is out of range [0.001, 3600000]");
+  auto cx = parse_hints({{"complexity", 1.5}}, {});
+  ASSERT_FALSE(cx.ok());
+  EXPECT_EQ(cx.status().message(), "hint 'complexity' is out of range [0, 1]");
+}
