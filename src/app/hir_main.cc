@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
   serve->footer(
       "Clients call POST /v2/models/<model>/infer exactly as they would call Triton; routing hints go in\n"
       "the request's parameters (latency_budget_ms, priority, complexity, min_accuracy, max_cost_usd)\n"
-      "or in x-hir-* headers. Other endpoints: /v2, /v2/health/{live,ready}, /v2/models[/<m>],\n"
-      "/metrics (Prometheus), /v1/targets, /v1/admin/... (with a database; Authorization: Bearer\n"
+      "or in x-hir-* headers. Other endpoints: /v2, /v2/health/{live,ready}, /v2/models,\n"
+      "/v2/models/<m>[/versions/<v>][/config|/ready], POST /v1/route/explain (the plan a request would\n"
+      "get), /metrics (Prometheus), /v1/targets, /v1/admin/... (with a database; Authorization: Bearer\n"
       "$HIR_ADMIN_KEY, docs/store.md). With a database the YAML seeds an empty registry, the registry\n"
       "is reloaded when it changes, and every inference is recorded for `hir report`.");
 

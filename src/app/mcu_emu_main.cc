@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
       "Example:  hir-mcu-emu --path-file /tmp/mcu0.path --baud 921600 --heartbeat-ms 200\n"
       "Faults:   hir-mcu-emu --drop-every 5 --corrupt-every 7 --garbage\n\n"
       "SIGTERM, SIGINT or SIGHUP: close the pty or socket, print the frame counts, exit 0."};
+  app.set_version_flag("--version", HIR_VERSION);  // as hir and hir-worker answer it
   app.add_option("--model", cfg.model_path, "model blob made by models/quantize.py")
       ->capture_default_str();
   app.add_option("--tcp", tcp_port, "listen on 127.0.0.1:PORT instead of a pty (0: any free port)");

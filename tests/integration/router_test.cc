@@ -662,9 +662,23 @@ TEST_F(RouterIT, HelpIsACommandToo) {
   EXPECT_EQ(serve->wait(std::chrono::seconds(30)), 0);
   EXPECT_NE(file_text(serve_log).find("Usage: hir serve [OPTIONS]"), std::string::npos) << file_text(serve_log);
   EXPECT_NE(file_text(serve_log).find("--drain-seconds"), std::string::npos);
+  // The footer names every endpoint the router serves.
+  for (const char* endpoint : {"/v1/route/explain", "[/config|/ready]", "/v2/health/{live,ready}", "/v1/targets"})
+    EXPECT_NE(file_text(serve_log).find(endpoint), std::string::npos) << endpoint << "\n" << file_text(serve_log);
   auto unknown = ChildProcess::spawn({HIR_BIN, "help", "nonesuch"}, dir_ + "/help-unknown.log");
   ASSERT_TRUE(unknown.ok());
   EXPECT_EQ(unknown->wait(std::chrono::seconds(30)), 2);
+}
+
+// Each of the three programs answers --version with the project's version, exit 0.
+TEST_F(RouterIT, EveryProgramPrintsItsVersion) {
+  for (const char* bin : {HIR_BIN, HIR_WORKER_BIN, HIR_MCU_EMU_BIN}) {
+    const std::string log = dir_ + "/version.log";
+    auto p = ChildProcess::spawn({bin, "--version"}, log);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(p->wait(std::chrono::seconds(30)), 0) << bin << ": " << file_text(log);
+    EXPECT_NE(file_text(log).find(HIR_VERSION), std::string::npos) << bin << ": " << file_text(log);
+  }
 }
 
 // Ctrl-C ends a long `hir bench` with the figures of the requests sent so far (they were lost);
