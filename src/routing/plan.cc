@@ -49,7 +49,7 @@ void append_cuts(std::string& s, const CutCounts& cuts, const Constraints& k) {
             cut_name(cut).data());
     if (cut == Cut::kAccuracy && k.min_accuracy) appendf(s, " %.3f", *k.min_accuracy);
     if (cut == Cut::kCost && k.max_cost) appendf(s, " $%.9f", k.max_cost->usd());
-    if (cut == Cut::kBudget) appendf(s, " %.2f ms", to_ms(k.budget));
+    if (cut == Cut::kBudget) appendf(s, " %g ms", to_ms(k.budget));  // as the client wrote it: 0.001, not 0.00
     any = true;
   }
   if (!any) s += "none";
@@ -288,7 +288,7 @@ std::string explain_plan(const Registry& reg, std::span<const Candidate> c,
            "to; the plan's first choice is the first fallback)";
       break;
   }
-  appendf(s, " of %zu candidates; budget %.2f ms", c.size(), to_ms(k.budget));
+  appendf(s, " of %zu candidates; budget %g ms", c.size(), to_ms(k.budget));
   if (k.min_accuracy) appendf(s, ", min_accuracy %.3f", *k.min_accuracy);
   if (k.max_cost) appendf(s, ", max_cost $%.9f", k.max_cost->usd());
   if (!k.cloud_allowed) s += ", cloud closed by the spend cap";

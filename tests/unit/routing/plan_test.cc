@@ -12,6 +12,7 @@ namespace hir::routing {
 namespace {
 
 using std::chrono::milliseconds;
+using std::chrono::microseconds;
 
 Candidate cand(TargetIndex t, uint32_t domain, HardwareClass hw, int64_t nano, double p95_ms) {
   Candidate c;
@@ -207,6 +208,10 @@ TEST(PlanReason, ExplainAndInfeasibleNameWhatHappened) {
   EXPECT_NE(why.find("1 unhealthy"), std::string::npos) << why;
   EXPECT_NE(why.find("classifier"), std::string::npos) << why;
   EXPECT_NE(infeasible_reason(f.reg, f.model, {}, k).find("no deployments"), std::string::npos);
+  // The budget as the client wrote it: a budget under 5 µs read "0.00 ms".
+  const Constraints tiny{std::nullopt, microseconds(1), std::nullopt, true};
+  const std::string tiny_why = infeasible_reason(f.reg, f.model, cuts, tiny);
+  EXPECT_NE(tiny_why.find("over latency budget 0.001 ms"), std::string::npos) << tiny_why;
 }
 
 }  // namespace
