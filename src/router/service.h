@@ -232,6 +232,7 @@ class RouterService {
   struct TargetMetrics {
     telemetry::Counter* attempt_failures;
     telemetry::Counter* cost;
+    telemetry::Counter* poll_failures;  // load polls that got no report: which worker went quiet
   };
   void make_metrics(Generation& gen);
   static PairMetrics& pair_metrics(Generation& gen, const ModelConfig* m, const TargetConfig* t);
@@ -277,7 +278,6 @@ class RouterService {
   telemetry::Counter* batch_calls_ = nullptr;      // merged calls sent
   telemetry::Counter* batched_requests_ = nullptr;  // requests they carried
   telemetry::Counter* batch_refused_ = nullptr;     // merged calls refused as a client error
-  telemetry::Counter* poll_failures_ = nullptr;
   telemetry::Counter* registry_reloads_ = nullptr;
   telemetry::Counter* registry_errors_ = nullptr;
   std::atomic<bool> ready_{true};

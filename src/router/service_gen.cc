@@ -32,7 +32,6 @@ RouterService::RouterService(const Config& cfg, net::EventLoop& loop, net::HttpC
                                "Requests no target could serve within their constraints (answered before any attempt)");
   unknown_model_ = &metrics_.counter("hir_unknown_model_total", "Inference requests for a model not configured (404)");
   hedges_ = &metrics_.counter("hir_hedges_total", "Hedged requests: a second copy sent to the next step");
-  poll_failures_ = &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report");
   if (cfg_.batching.on()) {
     batch_calls_ = &metrics_.counter("hir_batch_calls_total", "Calls to targets that carried several requests merged");
     batched_requests_ = &metrics_.counter("hir_batched_requests_total", "Requests sent to targets inside merged calls");
@@ -123,7 +122,9 @@ void RouterService::make_metrics(Generation& gen) {
   }
   for (const auto& t : gen.cfg->targets)
     gen.target_metrics.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
-                                  &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}})});
+                                  &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}}),
+                                  &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report, by target",
+                                                    {{"target", t.name}})});
 }
 
 size_t RouterService::model_pos(const Generation& gen, const ModelConfig* m) {
@@ -269,7 +270,7 @@ void RouterService::poll(const GenPtr& gen, size_t i) {
     auto rep = r.ok() && r->status == 200 ? protocol::parse_load_report(r->body)
                                           : Result<protocol::LoadReportMsg>(Unavailable("no report"));
     if (rep.ok()) gen->routing->load_report(static_cast<routing::TargetIndex>(i), *rep, took);
-    else poll_failures_->inc();
+    else gen->target_metrics[i].poll_failures->inc();
     if (!polling_ || !gen->polling) return;
     // The timer holds the generation weakly: a replaced generation is freed once its requests end.
     std::weak_ptr<Generation> weak = gen;

@@ -7,6 +7,7 @@
 #include "harness.h"
 #include "net/server.h"
 #include "protocol/v2_codec.h"
+#include "testing/ports.h"
 
 using namespace hir;
 using namespace hir::testing;
@@ -122,6 +123,30 @@ TEST_F(FailoverIT, FailsOverOn5xxAndGarbage) {
     EXPECT_NEAR(param_number(d.parameters, "hir_cost_usd").value_or(-1), 0.0002, 1e-12);
     EXPECT_NE(call(r.port, "GET", "/metrics").body.find(R"(hir_cost_usd_total{target="first"} 0.0001)"), std::string::npos);
   }
+}
+
+// A worker whose /v1/load stops answering is named in the poll-failure count, so that an alert
+// says which one went quiet; a target that answers is counted at 0 beside it.
+TEST_F(FailoverIT, LoadPollFailuresAreCountedByTarget) {
+  Stub ok(Mode::kOk);
+  const int nobody = hir::testing::free_port();  // nothing listens there: each poll is refused
+  auto r = start_router(dir_, {{"quiet", nobody, "edge-cpu", "v1"}, {"ok", ok.port(), "cloud", "v2"}});
+  const std::string quiet = R"(hir_load_poll_failures_total{target="quiet"} )";
+  std::string metrics;
+  // Polls run every 500 ms by default; the wait is bounded, not timed.
+  for (int i = 0; i < 100; ++i) {
+    metrics = call(r.port, "GET", "/metrics").body;
+    const auto at = metrics.find(quiet);
+    if (at != std::string::npos && metrics.compare(at + quiet.size(), 2, "0\n") != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const auto at = metrics.find(quiet);
+  ASSERT_NE(at, std::string::npos) << metrics;
+  EXPECT_NE(metrics.compare(at + quiet.size(), 2, "0\n"), 0) << metrics;
+  // The stub has no /v1/load (404): polling it stops, and it never counts as a failure.
+  EXPECT_NE(metrics.find(R"(hir_load_poll_failures_total{target="ok"} 0)" "\n"), std::string::npos) << metrics;
+  // No count without a target: the old unlabelled series is gone.
+  EXPECT_EQ(metrics.find("\nhir_load_poll_failures_total "), std::string::npos) << metrics;
 }
 
 // A target that says it is busy (503) ran nothing: the request pays only the one that answered.
