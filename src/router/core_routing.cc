@@ -6,6 +6,7 @@
 
 #include "backends/mcu_types.h"
 #include "protocol/v2_codec.h"
+#include "telemetry/log.h"
 
 namespace hir::router {
 
@@ -117,21 +118,41 @@ void CoreRouting::dispatched(routing::TargetIndex t) {
   router_->on_dispatch(t, clock_.now());
 }
 
+// A result that moved the target's breaker is logged once the lock is released: an operator
+// alerting on logs sees a target ejected (and why) or taken back, not only /v1/targets' state.
+// Open to half-open comes with time, not with a result, and is not logged here.
+template <class Feed>
+void CoreRouting::feed_breaker(routing::TargetIndex t, Feed&& feed) {
+  routing::BreakerState before, after;
+  std::string why;
+  {
+    std::lock_guard lock(mu_);
+    const TimePoint now = clock_.now();
+    before = router_->breaker_state(t, now);
+    feed(now);
+    after = router_->breaker_state(t, now);
+    if (after == before) return;
+    if (after == routing::BreakerState::kOpen) why = router_->breaker(t).reason();
+  }
+  const std::string& name = cfg_.targets[t].name;
+  if (after == routing::BreakerState::kOpen)
+    telemetry::log_warn("breaker_opened", {{"target", name}, {"reason", why}});
+  else if (after == routing::BreakerState::kClosed)
+    telemetry::log_info("breaker_closed", {{"target", name}, {"was", routing::breaker_state_name(before)}});
+}
+
 void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
                          bool judged) {
-  std::lock_guard lock(mu_);
-  router_->on_result(t, v, o, latency, clock_.now(), judged);
+  feed_breaker(t, [&](TimePoint now) { router_->on_result(t, v, o, latency, now, judged); });
 }
 
 void CoreRouting::result(routing::TargetIndex t, routing::VariantIndex v, routing::Outcome o, Duration latency,
                          Duration service, Duration queued, bool judged) {
-  std::lock_guard lock(mu_);
-  router_->on_result(t, v, o, latency, service, clock_.now(), queued, judged);
+  feed_breaker(t, [&](TimePoint now) { router_->on_result(t, v, o, latency, service, now, queued, judged); });
 }
 
 void CoreRouting::call_result(routing::TargetIndex t, routing::Outcome o) {
-  std::lock_guard lock(mu_);
-  router_->on_call_result(t, o, clock_.now());
+  feed_breaker(t, [&](TimePoint now) { router_->on_call_result(t, o, now); });
 }
 
 void CoreRouting::load_report(routing::TargetIndex t, const routing::LoadReport& r, bool ready) {

@@ -74,6 +74,9 @@ class CoreRouting {
   const Config& config() const { return cfg_; }
 
  private:
+  // Runs feed(now) under the lock and logs a change of t's breaker it made (core_routing.cc).
+  template <class Feed>
+  void feed_breaker(routing::TargetIndex t, Feed&& feed);
   Status static_check(const ModelConfig& model, const RequestHints& hints) const;
 
   const Config& cfg_;

@@ -326,6 +326,10 @@ TEST_F(FailoverIT, AHalfOpenTargetIsAFallbackAndClosesWhenItAnswers) {
   EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "cheap");
   EXPECT_EQ(breaker_of(r, "cheap"), "closed");
   EXPECT_EQ(breaker_of(r, "dear"), "half-open");
+  // Each move of a breaker that a result made is a log line, with the target and why.
+  EXPECT_TRUE(log_gets(r.log, R"("event":"breaker_opened","service":"hir","target":"cheap","reason":"2 consecutive failures)")) << file_text(r.log).substr(0, 3000);
+  EXPECT_TRUE(log_gets(r.log, R"("event":"breaker_opened","service":"hir","target":"dear")")) << file_text(r.log).substr(0, 3000);
+  EXPECT_TRUE(log_gets(r.log, R"("event":"breaker_closed","service":"hir","target":"cheap","was":"half-open")")) << file_text(r.log).substr(0, 3000);
   cheap.set_mode(Mode::k500);
   res = infer(r, body);
   ASSERT_EQ(res.status, 200) << res.body;
