@@ -158,36 +158,32 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
   const ModelConfig* model = nullptr;
   if (!p.model.empty()) {
     model = gen->cfg->find_model(p.model);
-    if (!model) {
+    // An inference request for a model or version not configured is counted and logged like any
+    // refused inference, and named by x-request-id as every other answer to one is; the name is
+    // the client's, so it is cut short in the log and never becomes a metric label.
+    auto refuse_unknown = [&](HttpResponse r, std::string_view error, std::string_view version) {
       if (p.endpoint == V2Endpoint::kInfer) {
-        // Counted and logged like any refused inference; the name is the client's, so it is cut
-        // short in the log and never becomes a metric label.
-        unknown_model_->inc();
-        HttpResponse r = net::error_response(404, "Request for unknown model: " + quote(p.model) + " is not found");
-        const std::string id = header_request_id(req.headers);
-        telemetry::log_info("request_invalid", {{"request_id", id},
-                                                {"model", std::string_view(p.model).substr(0, 128)}, {"status", 404},
-                                                {"error", "unknown model"}});
-        r.headers.set("x-request-id", id);  // as every other answer to an inference request
-        return respond(std::move(r));
-      }
-      return respond(net::error_response(404, "Request for unknown model: " + quote(p.model) + " is not found"));
-    }
-    if (!p.version.empty() &&
-        std::find(model->signature.versions.begin(), model->signature.versions.end(), p.version) ==
-            model->signature.versions.end()) {
-      HttpResponse r = net::error_response(
-          404, "Request for unknown model: " + quote(p.model) + " version " + clip(p.version) + " is not found");
-      if (p.endpoint == V2Endpoint::kInfer) {  // counted, logged and named as an unknown model is
         unknown_model_->inc();
         const std::string id = header_request_id(req.headers);
-        telemetry::log_info("request_invalid", {{"request_id", id},
-                                                {"model", p.model}, {"version", std::string_view(p.version).substr(0, 128)},
-                                                {"status", 404}, {"error", "unknown model version"}});
+        if (version.empty())
+          telemetry::log_info("request_invalid", {{"request_id", id}, {"model", std::string_view(p.model).substr(0, 128)},
+                                                  {"status", 404}, {"error", error}});
+        else
+          telemetry::log_info("request_invalid", {{"request_id", id}, {"model", p.model},
+                                                  {"version", version.substr(0, 128)}, {"status", 404}, {"error", error}});
         r.headers.set("x-request-id", id);
       }
       return respond(std::move(r));
-    }
+    };
+    if (!model)
+      return refuse_unknown(net::error_response(404, "Request for unknown model: " + quote(p.model) + " is not found"),
+                            "unknown model", {});
+    if (!p.version.empty() &&
+        std::find(model->signature.versions.begin(), model->signature.versions.end(), p.version) ==
+            model->signature.versions.end())
+      return refuse_unknown(net::error_response(404, "Request for unknown model: " + quote(p.model) + " version " +
+                                                         clip(p.version) + " is not found"),
+                            "unknown model version", p.version);
   }
   switch (p.endpoint) {
     case V2Endpoint::kServerMetadata:
