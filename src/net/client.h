@@ -79,8 +79,16 @@ class HttpClient {
   void send(const Url& url, HttpRequest req, Duration timeout,
             std::function<void(Result<HttpResponse>)> done,
             std::shared_ptr<Cancellation> cancel = nullptr);
+  // As send, for a request whose head the caller wrote (prepared_head, with url's base path in
+  // its target and url.authority() as its Host): not a HEAD request, and kept alive.
+  void send_prepared(const Url& url, std::string head, std::string body, Duration timeout,
+                     std::function<void(Result<HttpResponse>)> done,
+                     std::shared_ptr<Cancellation> cancel = nullptr);
 
  private:
+  // `head`: a prepared head, or "" for one written from req when it goes out.
+  void send(const Url& url, HttpRequest req, Duration timeout, std::function<void(Result<HttpResponse>)> done,
+            std::shared_ptr<Cancellation> cancel, std::string head);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

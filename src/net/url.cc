@@ -1,4 +1,5 @@
 // Url parsing for the HTTP client: the pool keys on Url::authority().
+#include <charconv>
 #include <string>
 
 #include "net/client.h"
@@ -72,8 +73,17 @@ Result<Url> Url::parse(std::string_view s) {
 }
 
 std::string Url::authority() const {
-  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return h + ":" + std::to_string(port);
+  const bool v6 = host.find(':') != std::string::npos;  // an IPv6 literal goes in brackets
+  char digits[8];
+  const auto end = std::to_chars(digits, digits + sizeof digits, port).ptr;
+  std::string out;
+  out.reserve(host.size() + 8);
+  if (v6) out += '[';
+  out += host;
+  if (v6) out += ']';
+  out += ':';
+  out.append(digits, static_cast<size_t>(end - digits));
+  return out;
 }
 
 }  // namespace hir::net

@@ -14,6 +14,8 @@ std::string_view reason_phrase(int status);
 
 // False for a header that would split the message (CR, LF or NUL) or has an empty or spaced name.
 bool header_safe(std::string_view name, std::string_view value);
+// False for a value with CR, LF or NUL: header_safe's test of the value alone.
+bool value_safe(std::string_view value);
 
 // Appends the status line, the handler's headers and the framing headers (Content-Length,
 // Connection, Server) and the blank line. version is 10 or 11, as the request's.

@@ -445,15 +445,13 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
 
 void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg,
                                std::optional<TimePoint> committed, std::function<void(int)> done) {
-  HttpRequest out = upstream_request(cand.variant->name, call->content_type, call->header_length,
-                                     call->request_id, call->traceparent, tg.authorization);
   // Kept for a later attempt (a fallback or a hedge) while one may follow; the last step takes it.
-  out.body = call->next < call->steps.size() ? call->body : std::move(call->body);
-
+  std::string body = call->next < call->steps.size() ? call->body : std::move(call->body);
   const auto now = SteadyClock::now();
   const auto t0 = committed.value_or(now);
   auto timeout = std::max(Duration::zero(), std::min(t0 + tg.cfg->timeout, call->deadline) - now);
-  add_timeout(out, timeout);
+  std::string head = upstream_head(tg.url, tg.host, cand.variant->name, call->content_type, call->header_length,
+                                   call->request_id, call->traceparent, tg.authorization, timeout, body.size());
   if (!committed) {
     call->gen->routing->dispatched(cand.ti);
     ++call->outstanding;
@@ -469,7 +467,8 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   }
   // The time it waited for a batch is queueing, as the target's own queue is (finish_ok).
   call->waited = now - t0;
-  client_.send(tg.url, std::move(out), timeout, [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse> r) {
+  client_.send_prepared(tg.url, std::move(head), std::move(body), timeout,
+                        [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse> r) {
     const int status = r.ok() ? r->status : 0;
     if (done) done(status);  // a batch queue's slot: freed first, as for a merged call
     answered(call, cand, t0, std::move(r), cancel && cancel->cancelled(), std::nullopt, out_id);

@@ -91,6 +91,7 @@ class RouterService {
   struct Target {
     const TargetConfig* cfg = nullptr;
     net::Url url;
+    std::string host;           // url.authority(): the Host of every request to it, written once
     std::string authorization;  // "Bearer <token>" from the environment, or empty
     std::shared_ptr<backends::McuPool> pool;  // an MCU pool target's devices (mcu_glue.h); else null
   };

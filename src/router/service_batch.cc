@@ -19,7 +19,6 @@
 
 namespace hir::router {
 
-using net::HttpRequest;
 using net::HttpResponse;
 using Step = CoreRouting::Step;
 using routing::Outcome;
@@ -262,11 +261,6 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   // The call's own id; the members' ids are in the debug line below, and each member's answer
   // carries its own. The oldest request's trace continues into the target.
   const std::string batch_id = telemetry::new_request_id();
-  HttpRequest out = upstream_request(
-      live[0].cand.variant->name, merged->json_length ? "application/octet-stream" : "application/json",
-      merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length)) : std::nullopt, batch_id,
-      live[0].call->traceparent, tg.authorization);
-  out.body = std::move(merged->body);
   if (telemetry::log_enabled(telemetry::Level::kDebug)) {
     std::string ids;
     for (const Waiting& m : live) ids += (ids.empty() ? "" : " ") + m.call->request_id;
@@ -277,15 +271,19 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   batch_calls_->inc();
   batched_requests_->inc(static_cast<double>(live.size()));
   const auto t0 = SteadyClock::now();
-  add_timeout(out, std::max(Duration::zero(), call_expiry - t0));
-  client_.send(tg.url, std::move(out), std::max(Duration::zero(), call_expiry - t0),
-               [this, gen, q, members = std::move(live), t0, call_expiry, done](Result<HttpResponse> r) mutable {
-                 // The slot goes to what waits before this call's answers are split and written:
-                 // the target starts on the next call meanwhile, where it would otherwise idle
-                 // for the n answers' worth of the router's time (docs/perf/proxy.md).
-                 done(0);
-                 batch_answered(gen, q, members, t0, call_expiry, std::move(r));
-               });
+  const Duration timeout = std::max(Duration::zero(), call_expiry - t0);
+  std::string head = upstream_head(
+      tg.url, tg.host, live[0].cand.variant->name, merged->json_length ? "application/octet-stream" : "application/json",
+      merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length)) : std::nullopt, batch_id,
+      live[0].call->traceparent, tg.authorization, timeout, merged->body.size());
+  client_.send_prepared(tg.url, std::move(head), std::move(merged->body), timeout,
+                        [this, gen, q, members = std::move(live), t0, call_expiry, done](Result<HttpResponse> r) mutable {
+                          // The slot goes to what waits before this call's answers are split and written:
+                          // the target starts on the next call meanwhile, where it would otherwise idle
+                          // for the n answers' worth of the router's time (docs/perf/proxy.md).
+                          done(0);
+                          batch_answered(gen, q, members, t0, call_expiry, std::move(r));
+                        });
   return true;
 }
 

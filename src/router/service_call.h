@@ -24,32 +24,31 @@ inline bool retryable(int status) {
          status == 404 || status == 407 || status == 408 || status == 429;
 }
 
-// An inference request to a target: POST to the variant's infer path with the body's content
-// type and header length, the request's id and trace, the target's credentials. The body is the
-// caller's to set. Fresh headers, each name once: add, not set.
-inline net::HttpRequest upstream_request(const std::string& variant, const std::string& content_type,
-                                         const std::optional<std::string>& header_length,
-                                         const std::string& request_id, const std::string& traceparent,
-                                         const std::string& authorization) {
-  net::HttpRequest out;
-  out.method = "POST";
-  out.target = "/v2/models/" + variant + "/infer";
-  out.headers.add("Content-Type", content_type);
-  if (header_length) out.headers.add("Inference-Header-Content-Length", *header_length);
-  out.headers.add("x-request-id", request_id);
-  out.headers.add("traceparent", traceparent);
-  if (!authorization.empty()) out.headers.add("Authorization", authorization);
-  return out;
-}
-
-// How long the router waits for this attempt, so that a target need not run what nobody will
-// read: a hir-worker skips a request still queued past it (docs/worker.md). Whole milliseconds,
-// rounded up, at least 1.
-inline void add_timeout(net::HttpRequest& r, Duration timeout) {
+// The head of an inference request to a target (net::prepared_head): POST to the variant's infer
+// path with the body's content type and header length, the request's id and trace, the target's
+// credentials, and how long the router waits for it — a hir-worker skips a request still queued
+// past that (docs/worker.md): whole milliseconds, rounded up, at least 1. The fields hir writes
+// are safe by construction and marked trusted (the id is telemetry::usable_request_id's or a new
+// one, the traceparent parsed or made by TraceContext, the variant named by the configuration);
+// the client's content type and header length, and the token from the environment, are checked
+// by prepared_head.
+inline std::string upstream_head(const net::Url& url, std::string_view host, std::string_view variant,
+                                 std::string_view content_type, const std::optional<std::string>& header_length,
+                                 std::string_view request_id, std::string_view traceparent,
+                                 std::string_view authorization, Duration timeout, size_t body_size) {
   const auto ms = std::max<int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
   char buf[24];
-  const auto end = std::to_chars(buf, buf + sizeof buf, ms).ptr;
-  r.headers.add("x-hir-timeout-ms", std::string_view(buf, static_cast<size_t>(end - buf)));
+  const std::string_view timeout_ms(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, ms).ptr - buf));
+  // An empty name leaves its field out: the header length of a JSON body, a target without a token.
+  return net::prepared_head("POST", {url.base_path, "/v2/models/", variant, "/infer"}, host,
+                            {{"Content-Type", content_type},
+                             {header_length ? "Inference-Header-Content-Length" : "",
+                              header_length ? std::string_view(*header_length) : ""},
+                             {"x-request-id", request_id, true},
+                             {"traceparent", traceparent, true},
+                             {"x-hir-timeout-ms", timeout_ms, true},
+                             {authorization.empty() ? "" : "Authorization", authorization}},
+                            body_size);
 }
 
 // What a target's answer costs: per request plus per second of the attempt.

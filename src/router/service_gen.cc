@@ -82,6 +82,7 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
       continue;
     }
     if (auto u = net::Url::parse(t.url); u.ok()) tg.url = *u;  // checked by parse_config / store_glue
+    tg.host = tg.url.authority();
     if (Status ok = check_token_env(t.token_env); !t.token_env.empty() && !ok.ok()) {
       // Only a registry written before the rule could hold such a name: never read it.
       telemetry::log_warn("target_token_refused", {{"target", t.name}, {"reason", ok.message()}});

@@ -113,13 +113,17 @@ void QuantileWindow::rebuild() const {
   }
 }
 
-double QuantileWindow::quantile(double q) const {
-  if (ring_.empty()) return 0;
+void QuantileWindow::refresh() const {
   // Rebuild when more than 1/16 of the window is new since the last snapshot (see the header):
   // the threshold grows with the window, so a young window is exact and a full one of 256
   // re-sorts every 16 samples.
   const size_t refresh_every = std::max<size_t>(1, ring_.size() / 16);
-  if (sorted_.empty() || unsorted_ >= refresh_every) rebuild();
+  if (!ring_.empty() && (sorted_.empty() || unsorted_ >= refresh_every)) rebuild();
+}
+
+double QuantileWindow::quantile(double q) const {
+  if (ring_.empty()) return 0;
+  refresh();
   if (!(q > 0)) return sorted_.front();  // also catches NaN
   if (q >= 1) return sorted_.back();
   // Nearest rank: the ceil(q*n)-th smallest (1-based).

@@ -59,6 +59,11 @@ class QuantileWindow {
   void add(double x);
   // q in [0, 1] (clamped). 0 when empty. May rebuild the cached snapshot (see above).
   double quantile(double q) const;
+  // Rebuilds the snapshot now if the next quantile() would (the rule above): for a caller that
+  // learns after an answer has gone out, so that the rebuild is not paid on the next request's
+  // way in (docs/perf/proxy.md, "Twentieth pass"). It is a query that reads nothing: answers
+  // follow the lazy rule with each refresh counted as a query.
+  void refresh() const;
   size_t count() const { return ring_.size(); }  // samples in the window, <= capacity()
   size_t capacity() const { return capacity_; }
   uint64_t total_added() const { return total_; }

@@ -77,6 +77,9 @@ void TargetState::record(VariantIndex v, Outcome o, Duration latency,
   st.p95.add(to_ms(svc));
   st.mean.add(to_ms(svc));
   learnt_ = true;
+  // Learning runs after the answer has gone out; the next decision then reads ready snapshots.
+  st.p95.refresh();
+  rtt_.refresh();
 }
 
 void TargetState::on_load_report(const LoadReport& r, TimePoint now) {
@@ -96,6 +99,7 @@ void TargetState::on_load_report(const LoadReport& r, TimePoint now) {
 
 void TargetState::on_rtt_sample(Duration rtt, TimePoint) {
   rtt_.add(to_ms(std::max(rtt, Duration::zero())));
+  rtt_.refresh();
 }
 
 double TargetState::occupancy(TimePoint now) const { return others(now) + static_cast<double>(in_flight_); }

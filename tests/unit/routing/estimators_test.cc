@@ -166,6 +166,28 @@ TEST(QuantileWindow, LazyRefreshLagsAtMostASixteenthOfTheWindow) {
   }
 }
 
+// refresh() is a query that reads nothing: a window refreshed after every add answers as one
+// queried after every add, whenever either is asked.
+TEST(QuantileWindow, ARefreshIsAQueryThatReadsNothing) {
+  Rng rng(5);
+  QuantileWindow refreshed(128), queried(128), lazy(128);
+  bool lazy_differed = false;
+  for (int i = 0; i < 5000; ++i) {
+    const double x = 100 * rng.uniform();
+    refreshed.add(x);
+    queried.add(x);
+    lazy.add(x);
+    refreshed.refresh();
+    (void)queried.quantile(0.5);
+    if (rng.below(7) != 0) continue;
+    for (double q : {0.0, 0.5, 0.95, 1.0}) {
+      ASSERT_EQ(refreshed.quantile(q), queried.quantile(q)) << "sample " << i << " q " << q;
+      lazy_differed |= lazy.quantile(q) != refreshed.quantile(q);
+    }
+  }
+  EXPECT_TRUE(lazy_differed);  // the refreshes did change what the snapshot holds when asked
+}
+
 TEST(QuantileWindow, ASpikeShowsOnceASixteenthOfTheWindowIsNew) {
   QuantileWindow w(256);
   for (int i = 0; i < 256; ++i) w.add(1);
