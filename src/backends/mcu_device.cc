@@ -96,9 +96,7 @@ void McuDevice::tick(TimePoint now, McuSink& sink) {
 void McuDevice::connect(TimePoint now, McuSink& sink) {
   auto line = open_line(addr_);
   if (!line.ok()) {
-    last_error_ = line.status().message();
-    retry_at_ = now + backoff_;
-    backoff_ = std::min(backoff_ * 2, opt_.reconnect_max);
+    record_failure(line.status().message(), now, sink);
     return;
   }
   fd_ = std::move(line->fd);
@@ -126,9 +124,7 @@ void McuDevice::down(const std::string& why, TimePoint now, McuSink& sink) {
   fold_decoder_counters();
   fd_.reset();
   state_ = McuDeviceState::kDown;
-  last_error_ = why;
-  retry_at_ = now + backoff_;
-  backoff_ = std::min(backoff_ * 2, opt_.reconnect_max);
+  record_failure(why, now, sink);
   info_id_ = abandoned_id_ = 0;
   out_begin_ = out_end_ = 0;
   consecutive_timeouts_ = 0;
@@ -141,6 +137,17 @@ void McuDevice::down(const std::string& why, TimePoint now, McuSink& sink) {
     sink.hand_back(r, Unavailable("device " + addr_.url + " lost: " + why), true);
   }
   sink.went_down(*this);
+}
+
+// Every failed connection, handshake or line: the reason kept for stats, the next attempt backed
+// off, and the sink told only of the first failure since the device was up.
+void McuDevice::record_failure(const std::string& why, TimePoint now, McuSink& sink) {
+  last_error_ = why;
+  retry_at_ = now + backoff_;
+  backoff_ = std::min(backoff_ * 2, opt_.reconnect_max);
+  if (down_reported_) return;
+  down_reported_ = true;
+  sink.changed(*this);
 }
 
 void McuDevice::shut(const Status& why, TimePoint now, McuSink& sink) {
@@ -381,6 +388,8 @@ void McuDevice::on_info(const hirfw_frame& f, TimePoint now, McuSink& sink) {
   backoff_ = opt_.reconnect_min;
   consecutive_timeouts_ = 0;
   last_probe_ = now;
+  down_reported_ = false;
+  sink.changed(*this);
 }
 
 uint16_t McuDevice::next_id() {

@@ -46,6 +46,9 @@ class McuSink {
   virtual Status accept_info(const McuDevice& d, const hirfw_info_msg& info) = 0;
   virtual void status(const McuDevice& d, const hirfw_status_msg& s) = 0;
   virtual void went_down(const McuDevice& d) = 0;
+  // The device came up, or failed for the first time since it was last up (or since it was
+  // created): once per transition, never per reconnection attempt.
+  virtual void changed(const McuDevice& d) = 0;
 };
 
 class McuDevice {
@@ -81,6 +84,7 @@ class McuDevice {
   void connect(TimePoint now, McuSink& sink);
   void begin_handshake(TimePoint now, McuSink& sink);
   void down(const std::string& why, TimePoint now, McuSink& sink);
+  void record_failure(const std::string& why, TimePoint now, McuSink& sink);
   bool send(uint8_t type, uint16_t id, const uint8_t* payload, size_t len, TimePoint now, McuSink& sink);
   bool flush(TimePoint now, McuSink& sink);
   void read_all(TimePoint now, McuSink& sink);
@@ -120,6 +124,7 @@ class McuDevice {
   BusyMeter busy_;
   McuDeviceCounters c_;
   std::string last_error_;
+  bool down_reported_ = false;  // the sink was told of a failure since the device was last up
 };
 
 }  // namespace hir::backends

@@ -54,11 +54,12 @@ timespec to_timespec(Duration d) {
 
 }  // namespace
 
-McuPool::McuPool(McuPoolOptions opt, McuLoadCallback on_load)
-    : opt_(std::move(opt)), on_load_(std::move(on_load)) {}
+McuPool::McuPool(McuPoolOptions opt, McuLoadCallback on_load, McuDeviceCallback on_device)
+    : opt_(std::move(opt)), on_load_(std::move(on_load)), on_device_(std::move(on_device)) {}
 
 Result<std::unique_ptr<McuPool>> McuPool::create(const std::vector<std::string>& urls,
-                                                 McuPoolOptions opt, McuLoadCallback on_load) {
+                                                 McuPoolOptions opt, McuLoadCallback on_load,
+                                                 McuDeviceCallback on_device) {
   if (urls.empty()) return InvalidArgument("mcu pool '" + opt.name + "': no device addresses");
   HIR_RETURN_IF_ERROR(check_options(opt));
   std::vector<McuAddress> addrs;
@@ -70,7 +71,7 @@ Result<std::unique_ptr<McuPool>> McuPool::create(const std::vector<std::string>&
     if (!seen.insert(key).second) return InvalidArgument("mcu pool '" + opt.name + "': " + u + " is listed twice");
     addrs.push_back(std::move(*a));
   }
-  std::unique_ptr<McuPool> p(new McuPool(std::move(opt), std::move(on_load)));
+  std::unique_ptr<McuPool> p(new McuPool(std::move(opt), std::move(on_load), std::move(on_device)));
   p->wake_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
   if (!p->wake_.valid()) return Unavailable(std::string("mcu pool: eventfd: ") + std::strerror(errno));
   const TimePoint now = SteadyClock::now();
@@ -82,6 +83,7 @@ Result<std::unique_ptr<McuPool>> McuPool::create(const std::vector<std::string>&
   p->pending_.reserve(p->opt_.max_outstanding);
   p->done_.reserve(p->opt_.max_outstanding);
   p->loads_.reserve(p->devices_.size());
+  p->device_events_.reserve(p->devices_.size());
   try {
     p->thread_ = std::thread([raw = p.get()] { raw->run(); });
   } catch (const std::system_error& e) {
@@ -227,6 +229,9 @@ void McuPool::deliver() {
   if (on_load_)
     for (const auto& e : loads_) on_load_(e);
   loads_.clear();
+  if (on_device_)
+    for (const auto& e : device_events_) on_device_(e);
+  device_events_.clear();
 }
 
 void McuPool::shutdown_locked() {
@@ -324,6 +329,11 @@ void McuPool::went_down(const McuDevice& d) {
   if (any_up_locked() || pending_.empty()) return;
   // Nothing left to serve the queue: fail it now so the router falls back within the deadline.
   fail_pending(Unavailable("mcu pool '" + opt_.name + "': no device up (" + d.url() + ": " + d.last_error() + ")"));
+}
+
+void McuPool::changed(const McuDevice& d) {
+  if (!on_device_) return;
+  device_events_.push_back({d.index(), d.url(), d.up(), d.up() ? std::string() : d.last_error()});
 }
 
 routing::LoadReport McuPool::pool_load(TimePoint now) const {

@@ -13,9 +13,9 @@
 //
 // Threading. The pool owns one I/O thread that polls every device's descriptor and a wake fd.
 // submit(), stats(), load_report() and stop() are thread-safe and never block on I/O (they take
-// a mutex the I/O thread holds only between polls). Completion and load callbacks run on the
-// I/O thread, never under the pool's lock: they may call submit(), but must be quick and must
-// not throw — an Asio service should post them to its own executor and return. Do not call
+// a mutex the I/O thread holds only between polls). Completion, load and device callbacks run
+// on the I/O thread, never under the pool's lock: they may call submit(), but must be quick and
+// must not throw — an Asio service should post them to its own executor and return. Do not call
 // stop() or destroy the pool from a callback.
 #pragma once
 
@@ -38,10 +38,12 @@ class McuPool final : private McuSink {
   // address twice is refused, since two handles on one line would interleave frames), allocates
   // all request storage and starts the I/O thread, which connects to the devices in the
   // background: poll any_up() or stats() to see them come up. on_load, if set, receives every
-  // device STATUS (heartbeat or probe reply) as load reports.
+  // device STATUS (heartbeat or probe reply) as load reports. on_device, if set, hears each
+  // device come up and go down (McuDeviceEvent: transitions only, not every reconnection try).
   static Result<std::unique_ptr<McuPool>> create(const std::vector<std::string>& urls,
                                                  McuPoolOptions opt = {},
-                                                 McuLoadCallback on_load = {});
+                                                 McuLoadCallback on_load = {},
+                                                 McuDeviceCallback on_device = {});
   ~McuPool() override;  // stop()
   McuPool(const McuPool&) = delete;
   McuPool& operator=(const McuPool&) = delete;
@@ -75,7 +77,7 @@ class McuPool final : private McuSink {
     Result<McuReply> result;
   };
 
-  McuPool(McuPoolOptions opt, McuLoadCallback on_load);
+  McuPool(McuPoolOptions opt, McuLoadCallback on_load, McuDeviceCallback on_device);
   void run();
   void dispatch(TimePoint now);
   void deliver();
@@ -93,9 +95,11 @@ class McuPool final : private McuSink {
   Status accept_info(const McuDevice& d, const hirfw_info_msg& info) override;
   void status(const McuDevice& d, const hirfw_status_msg& s) override;
   void went_down(const McuDevice& d) override;
+  void changed(const McuDevice& d) override;
 
   const McuPoolOptions opt_;
   const McuLoadCallback on_load_;
+  const McuDeviceCallback on_device_;
   std::atomic<size_t> input_size_{0};
   size_t output_size_ = 0;
   std::optional<uint32_t> model_crc32_;  // the pool's model: set, or the first device's (I/O thread)
@@ -115,6 +119,7 @@ class McuPool final : private McuSink {
   // them), so callbacks never run under the lock.
   std::vector<Completion> done_;
   std::vector<McuLoadEvent> loads_;
+  std::vector<McuDeviceEvent> device_events_;
   std::thread thread_;
 };
 

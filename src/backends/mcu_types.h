@@ -137,4 +137,15 @@ struct McuLoadEvent {
 };
 using McuLoadCallback = std::function<void(const McuLoadEvent&)>;
 
+// A device came up (handshake done) or went down, on the I/O thread. Fired on transitions only:
+// a device that keeps failing to connect reports its first failure and no other until it has
+// been up again, so a logger fed from this cannot be flooded by a reconnect loop.
+struct McuDeviceEvent {
+  size_t device = 0;
+  std::string url;
+  bool up = false;
+  std::string reason;  // why it went down (the device's last_error); "" when up
+};
+using McuDeviceCallback = std::function<void(const McuDeviceEvent&)>;
+
 }  // namespace hir::backends

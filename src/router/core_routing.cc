@@ -183,6 +183,16 @@ void CoreRouting::load_report(routing::TargetIndex t, const protocol::LoadReport
   router_->on_rtt_sample(t, poll_time, now);
 }
 
+std::vector<routing::BreakerState> CoreRouting::breaker_states() {
+  std::vector<routing::BreakerState> out;
+  out.reserve(cfg_.targets.size());
+  std::lock_guard lock(mu_);
+  const auto now = clock_.now();
+  for (size_t i = 0; i < cfg_.targets.size(); ++i)
+    out.push_back(router_->breaker_state(static_cast<routing::TargetIndex>(i), now));
+  return out;
+}
+
 std::string CoreRouting::targets_json(const std::vector<std::string>& extra) {
   std::lock_guard lock(mu_);
   auto now = clock_.now();

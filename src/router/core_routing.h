@@ -71,6 +71,9 @@ class CoreRouting {
   // Each target's live state as JSON, for GET /v1/targets. extra[i], when present, is appended
   // to target i's object (",\"key\":value..."), e.g. an MCU pool's devices.
   std::string targets_json(const std::vector<std::string>& extra = {});
+  // Each target's breaker state now, in cfg.targets order: an open breaker turns half-open with
+  // time alone, so it is read at the moment asked, as /v1/targets reads it.
+  std::vector<routing::BreakerState> breaker_states();
   const Config& config() const { return cfg_; }
 
  private:

@@ -32,6 +32,21 @@ std::string McuFleet::key_of(const TargetConfig& t) {
                      t.mcu->model_crc32 ? static_cast<int64_t>(*t.mcu->model_crc32) : int64_t{-1});
 }
 
+namespace {
+
+// A device's line lost or refused, and regained: the pool reports transitions only, so a device
+// that keeps failing to connect writes one line, not one per retry. The reason is the pool's own
+// message (an address, a system error, a protocol fault), never request data.
+void log_device(const std::string& target, const backends::McuDeviceEvent& e) {
+  if (e.up) {
+    telemetry::log_info("mcu_device_up", {{"target", target}, {"device", e.url}});
+  } else {
+    telemetry::log_warn("mcu_device_down", {{"target", target}, {"device", e.url}, {"reason", e.reason}});
+  }
+}
+
+}  // namespace
+
 Result<std::shared_ptr<backends::McuPool>> McuFleet::pool_for(const TargetConfig& t) {
   if (!t.mcu) return InvalidArgument("target '" + t.name + "' is not an MCU pool");
   const std::string key = key_of(t);
@@ -51,7 +66,8 @@ Result<std::shared_ptr<backends::McuPool>> McuFleet::pool_for(const TargetConfig
   auto on_load = [sink = on_load_, name](const backends::McuLoadEvent& e) {
     sink(name, e.pool_report, e.pool_report.concurrency > 0);
   };
-  auto pool = backends::McuPool::create(t.mcu->devices, pool_options(t), std::move(on_load));
+  auto pool = backends::McuPool::create(t.mcu->devices, pool_options(t), std::move(on_load),
+                                        [name](const backends::McuDeviceEvent& e) { log_device(name, e); });
   if (!pool.ok()) return pool.status();
   std::shared_ptr<backends::McuPool> shared = std::move(*pool);
   pools_[t.name] = {key, shared};

@@ -137,6 +137,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     if (cache_) cache_->export_metrics();
     mcus_->export_metrics();
     export_ledger_metrics();
+    export_breaker_metrics(*gen);
     HttpResponse r{200, {}, metrics_.render()};
     r.headers.set("Content-Type", "text/plain; version=0.0.4");
     return respond(std::move(r));

@@ -12,6 +12,7 @@
 // response is also recorded in the usage ledger, and /v1/admin/ edits the registry.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -234,8 +235,14 @@ class RouterService {
     telemetry::Counter* attempt_failures;
     telemetry::Counter* cost;
     telemetry::Counter* poll_failures;  // load polls that got no report: which worker went quiet
+    // hir_breaker_state{state=...}, indexed by routing::BreakerState: exactly one is 1.
+    std::array<telemetry::Gauge*, 3> breaker;
   };
   void make_metrics(Generation& gen);
+  // Sets each target's hir_breaker_state series from its breaker now; called before rendering.
+  static void export_breaker_metrics(const Generation& gen);
+  // old's targets that next drops are no longer routed to: none of their states stays 1.
+  static void clear_breaker_metrics(const Generation& old, const Generation& next);
   static PairMetrics& pair_metrics(Generation& gen, const ModelConfig* m, const TargetConfig* t);
   static size_t model_pos(const Generation& gen, const ModelConfig* m);
   static size_t target_pos(const Generation& gen, const TargetConfig* t);

@@ -3,6 +3,7 @@
 // runs per generation (each target's load report) or across them (the registry's version).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "protocol/hir_messages.h"
@@ -100,6 +101,26 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
   return gen;
 }
 
+namespace {
+
+// One series per breaker state, OpenMetrics state-set style, so an alert can match
+// state="open" alone. Label values are /v1/targets' names with '_' for '-' (half_open).
+std::array<telemetry::Gauge*, 3> breaker_gauges(telemetry::Registry& metrics, const std::string& target) {
+  constexpr routing::BreakerState kStates[] = {routing::BreakerState::kClosed, routing::BreakerState::kOpen,
+                                               routing::BreakerState::kHalfOpen};
+  std::array<telemetry::Gauge*, 3> out{};
+  for (routing::BreakerState s : kStates) {
+    std::string label(routing::breaker_state_name(s));
+    std::replace(label.begin(), label.end(), '-', '_');
+    out[static_cast<size_t>(s)] = &metrics.gauge(
+        "hir_breaker_state", "Circuit breaker state by target: 1 for the state it is in, 0 for the others",
+        {{"target", target}, {"state", label}});
+  }
+  return out;
+}
+
+}  // namespace
+
 // Metric handles are looked up once per generation; the registry returns the existing series for
 // a (name, labels) seen before, so a target that survives a reload keeps counting where it was.
 void RouterService::make_metrics(Generation& gen) {
@@ -125,7 +146,23 @@ void RouterService::make_metrics(Generation& gen) {
     gen.target_metrics.push_back({&metrics_.counter("hir_attempt_failures_total", "Failed attempts by target", {{"target", t.name}}),
                                   &metrics_.counter("hir_cost_usd_total", "Cost of served requests in USD", {{"target", t.name}}),
                                   &metrics_.counter("hir_load_poll_failures_total", "Load polls that got no report, by target",
-                                                    {{"target", t.name}})});
+                                                    {{"target", t.name}}),
+                                  breaker_gauges(metrics_, t.name)});
+}
+
+void RouterService::export_breaker_metrics(const Generation& gen) {
+  const auto states = gen.routing->breaker_states();
+  for (size_t i = 0; i < states.size() && i < gen.target_metrics.size(); ++i) {
+    const auto& gauges = gen.target_metrics[i].breaker;
+    for (size_t k = 0; k < gauges.size(); ++k) gauges[k]->set(k == static_cast<size_t>(states[i]) ? 1 : 0);
+  }
+}
+
+void RouterService::clear_breaker_metrics(const Generation& old, const Generation& next) {
+  for (size_t i = 0; i < old.cfg->targets.size() && i < old.target_metrics.size(); ++i) {
+    if (next.cfg->find_target(old.cfg->targets[i].name)) continue;  // same series, still set
+    for (telemetry::Gauge* g : old.target_metrics[i].breaker) g->set(0);
+  }
 }
 
 size_t RouterService::model_pos(const Generation& gen, const ModelConfig* m) {
@@ -162,6 +199,7 @@ void RouterService::swap_generation(GenPtr next) {
     old = std::exchange(gen_, next);
   }
   if (old) stop_load_polls(*old);
+  if (old) clear_breaker_metrics(*old, *next);
   if (polling_) start_load_polls(next);
   // Pools of targets the new registry dropped (or changed) let go of their lines.
   std::vector<const TargetConfig*> in_use;

@@ -326,6 +326,14 @@ TEST_F(FailoverIT, AHalfOpenTargetIsAFallbackAndClosesWhenItAnswers) {
   EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "cheap");
   EXPECT_EQ(breaker_of(r, "cheap"), "closed");
   EXPECT_EQ(breaker_of(r, "dear"), "half-open");
+  // /metrics reads the breakers at scrape time: dear turned half-open with time alone, and one
+  // series per state says so (exactly one of them is 1).
+  const std::string page = call(r.port, "GET", "/metrics").body;
+  for (const char* line : {R"(hir_breaker_state{state="closed",target="cheap"} 1)", R"(hir_breaker_state{state="open",target="cheap"} 0)",
+                           R"(hir_breaker_state{state="half_open",target="cheap"} 0)", R"(hir_breaker_state{state="closed",target="dear"} 0)",
+                           R"(hir_breaker_state{state="open",target="dear"} 0)", R"(hir_breaker_state{state="half_open",target="dear"} 1)"})
+    EXPECT_NE(page.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << page;
+  EXPECT_NE(page.find("# TYPE hir_breaker_state gauge\n"), std::string::npos) << page;
   // Each move of a breaker that a result made is a log line, with the target and why.
   EXPECT_TRUE(log_gets(r.log, R"("event":"breaker_opened","service":"hir","target":"cheap","reason":"2 consecutive failures)")) << file_text(r.log).substr(0, 3000);
   EXPECT_TRUE(log_gets(r.log, R"("event":"breaker_opened","service":"hir","target":"dear")")) << file_text(r.log).substr(0, 3000);
@@ -335,6 +343,22 @@ TEST_F(FailoverIT, AHalfOpenTargetIsAFallbackAndClosesWhenItAnswers) {
   ASSERT_EQ(res.status, 200) << res.body;
   EXPECT_EQ(param_string(decode(res).parameters, "hir_target").value_or(""), "dear");
   EXPECT_EQ(breaker_of(r, "dear"), "closed");
+}
+
+// An open breaker is a metric an alert can match: hir_breaker_state{state="open"} is 1 while
+// the target is ejected (a long ejection, so it is still open when scraped).
+TEST_F(FailoverIT, AnOpenBreakerIsAMetricSeries) {
+  Stub bad(Mode::k500);
+  auto r = start_router(dir_, {{"bad", bad.port(), "edge-cpu", "v1"}},
+                        "routing: {breaker_consecutive_failures: 2, breaker_consecutive_span_ms: 0, "
+                        "breaker_base_ejection_ms: 60000}\n");
+  const std::string body = request_body();
+  for (int i = 0; i < 10 && breaker_of(r, "bad") != "open"; ++i) infer(r, body);
+  ASSERT_EQ(breaker_of(r, "bad"), "open");
+  const std::string page = call(r.port, "GET", "/metrics").body;
+  EXPECT_NE(page.find("hir_breaker_state{state=\"open\",target=\"bad\"} 1\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("hir_breaker_state{state=\"closed\",target=\"bad\"} 0\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("hir_breaker_state{state=\"half_open\",target=\"bad\"} 0\n"), std::string::npos) << page;
 }
 
 // A model is ready while a request for it would find a target to try; the server stays ready.

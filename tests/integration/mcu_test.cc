@@ -182,6 +182,18 @@ std::vector<bench::LoadItem> images(size_t n, bool binary, bool hints) {
   return std::move(*items);
 }
 
+// The device's mcu_device_up / mcu_device_down lines in the router's log, in order: "+" for up,
+// "-" for down.
+std::string device_moves(const std::string& log) {
+  std::string moves;
+  std::istringstream lines(file_text(log));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(R"("event":"mcu_device_up")") != std::string::npos) moves += '+';
+    if (line.find(R"("event":"mcu_device_down")") != std::string::npos) moves += '-';
+  }
+  return moves;
+}
+
 class McuIT : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -335,9 +347,21 @@ TEST_F(McuIT, KilledEmulatorFallsBackAndARestartBringsItBack) {
   // The one in flight was answered by the device just before the kill, or fell back to the cloud.
   EXPECT_TRUE(during.target == "cloud-1" || during.target == "mcu-1") << during.target;
 
+  // The loss is one warn line, with the device and why. Reconnecting is refused while the
+  // emulator is dead (seen in /v1/targets): those failures write no more lines (checked below).
+  EXPECT_TRUE(log_gets(router.log, R"("level":"warn","event":"mcu_device_down","service":"hir","target":"mcu-1","device":")" +
+                                       emu.address + R"(","reason":")")) << file_text(router.log).substr(0, 3000);
+  EXPECT_TRUE(eventually([&] { return call(router.port, "GET", "/v1/targets").body.find("refused") != std::string::npos; }))
+      << call(router.port, "GET", "/v1/targets").body;
+
   // Restarted on the same port: the pool finds it again and the MCU serves once more.
   Emu again = start_emu(dir_, "mcu-tcp2", true, {}, port);
   ASSERT_TRUE(wait_devices_up(router, 1)) << call(router.port, "GET", "/v1/targets").body;
+  // Up, down once, up again: never two downs in a row, however many reconnections failed.
+  EXPECT_TRUE(eventually([&] { return device_moves(router.log).ends_with("+-+"); }, 200, 25)) << device_moves(router.log);
+  EXPECT_EQ(device_moves(router.log).find("--"), std::string::npos) << device_moves(router.log);
+  EXPECT_TRUE(log_gets(router.log, R"("level":"info","event":"mcu_device_up","service":"hir","target":"mcu-1","device":")" +
+                                       emu.address + "\"}")) << file_text(router.log).substr(0, 3000);
   ASSERT_TRUE(wait_mcu_planned(router));
   bool back = false;
   for (int i = 0; i < 600 && !back; ++i) {  // the breaker may hold it out for a while: poll

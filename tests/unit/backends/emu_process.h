@@ -233,8 +233,8 @@ class EmuTest : public ::testing::Test {
   bool no_images() const { return images_.px.empty(); }
   // A pool over `urls`, up (INFO learned) before it is returned.
   std::unique_ptr<McuPool> up_pool(const std::vector<std::string>& urls, McuPoolOptions o = {},
-                                   McuLoadCallback on_load = {}) {
-    auto p = McuPool::create(urls, o, std::move(on_load));
+                                   McuLoadCallback on_load = {}, McuDeviceCallback on_device = {}) {
+    auto p = McuPool::create(urls, o, std::move(on_load), std::move(on_device));
     EXPECT_TRUE(p.ok()) << p.status().to_string();
     if (!p.ok()) return nullptr;
     const bool up = eventually([&] { return (*p)->stats().devices_up() == urls.size(); });

@@ -2,7 +2,12 @@
 // or hung emulator, an address nothing answers at. Always the real hir-mcu-emu executable.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "backends/mcu_pool.h"
 #include "unit/backends/emu_process.h"
@@ -14,6 +19,25 @@ using namespace std::chrono_literals;
 using test::EmuProcess;
 using test::eventually;
 using test::infer;
+
+// What a pool's device callback heard, as "+url" (up) and "-url:reason" (down), in order.
+class DeviceMoves {
+ public:
+  McuDeviceCallback callback() {
+    return [this](const McuDeviceEvent& e) {
+      std::lock_guard lk(mu_);
+      moves_.push_back((e.up ? "+" : "-") + e.url + (e.up ? "" : ":" + e.reason));
+    };
+  }
+  std::vector<std::string> get() const {
+    std::lock_guard lk(mu_);
+    return moves_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> moves_;
+};
 
 class McuFaultsTest : public test::EmuTest {
  protected:
@@ -155,13 +179,22 @@ TEST_F(McuFaultsTest, KillingTheEmulatorFailsTheRequestInFlightAndARestartBrings
   auto emu = EmuProcess::start_tcp(0, {"--macs-per-second", "1000"});
   ASSERT_TRUE(emu.ok()) << emu.status().to_string();
   const int port = emu->port();
-  auto pool = up_pool({emu->url()}, patient());
+  const std::string url = emu->url();
+  DeviceMoves moves;
+  auto pool = up_pool({url}, patient(), {}, moves.callback());
   ASSERT_TRUE(pool);
   kill_mid_request(*pool, *emu);
   // Same port, normal speed: the pool reconnects by itself.
   auto again = EmuProcess::start_tcp(port);
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   ASSERT_TRUE(eventually([&] { return pool->any_up(); })) << pool->stats().devices[0].last_error;
+  // Up, down with why, up again: the callback hears each move once (delivered after the lock).
+  ASSERT_TRUE(eventually([&] { return moves.get().size() >= 3; }));
+  const auto heard = moves.get();
+  ASSERT_EQ(heard.size(), 3u);
+  EXPECT_EQ(heard[0], "+" + url);
+  EXPECT_TRUE(heard[1].starts_with("-" + url + ":") && heard[1].size() > url.size() + 2) << heard[1];
+  EXPECT_EQ(heard[2], "+" + url);
   auto r = infer(*pool, test::fp32_request(images_.px[0]));
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->top_class, model_.run(images_.px[0]).top);
@@ -254,12 +287,26 @@ TEST_F(McuFaultsTest, AnAddressNobodyAnswersAtStaysDownWithAReason) {
   ASSERT_TRUE(closed.ok());
   const std::string url = closed->url();
   closed->stop();
-  auto pool = McuPool::create({url, "serial:///dev/pts/no-such-pty"});
+  // Retried every millisecond: each failure but the first must go unreported, or a device that
+  // stays away would flood the router's log.
+  McuPoolOptions o;
+  o.reconnect_min = o.reconnect_max = 1ms;
+  DeviceMoves moves;
+  auto pool = McuPool::create({url, "serial:///dev/pts/no-such-pty"}, o, {}, moves.callback());
   ASSERT_TRUE(pool.ok()) << pool.status().to_string();
   ASSERT_TRUE(eventually([&] {
     const auto s = (*pool)->stats();
     return !s.devices[0].last_error.empty() && !s.devices[1].last_error.empty();
   }));
+  std::this_thread::sleep_for(100ms);  // dozens of failed reconnections
+  const auto heard = moves.get();
+  ASSERT_EQ(heard.size(), 2u);
+  // The two devices' first failures, in either order, each with its reason.
+  const auto heard_from = [&](const std::string& prefix) {
+    return std::count_if(heard.begin(), heard.end(), [&](const std::string& m) { return m.starts_with(prefix); });
+  };
+  EXPECT_EQ(heard_from("-" + url + ":"), 1) << heard[0] << " " << heard[1];
+  EXPECT_EQ(heard_from("-serial:///dev/pts/no-such-pty:open "), 1) << heard[0] << " " << heard[1];
   const auto s = (*pool)->stats();
   EXPECT_EQ(s.devices_up(), 0u);
   EXPECT_NE(s.devices[1].last_error.find("No such file"), std::string::npos) << s.devices[1].last_error;
