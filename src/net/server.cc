@@ -233,12 +233,15 @@ int status_for_read_error(const error_code& ec) {
   return 0;
 }
 
-std::string_view message_for(int status) {
+// What was wrong, so that a client can fix its request, and never a byte of what it sent: the
+// limits are this server's own, and a 400's ec is Beast's (is_parse_error), whose messages are
+// fixed strings ("bad method", "bad Content-Length").
+std::string message_for(int status, const error_code& ec, const ServerOptions& opt) {
   switch (status) {
-    case 431: return "request header too large";
-    case 413: return "request body too large";
+    case 431: return "request header too large: the limit is " + std::to_string(opt.max_header_bytes) + " bytes";
+    case 413: return "request body too large: the limit is " + std::to_string(opt.max_body_bytes) + " bytes";
     case 501: return "transfer coding not implemented: only chunked is read";
-    default: return "malformed HTTP request";
+    default: return "malformed HTTP request: " + ec.message();
   }
 }
 
@@ -401,7 +404,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
     if (rr.abandon) break;
     if (rr.ec) {
       int status = rr.status ? rr.status : status_for_read_error(rr.ec);
-      if (status != 0 && co_await write_response(s, error_response(status, message_for(status)),
+      if (status != 0 && co_await write_response(s, error_response(status, message_for(status, rr.ec, opt)),
                                                  rr.version == 10 ? 10 : 11, false, true))
         linger = true;
       break;
