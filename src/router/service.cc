@@ -38,6 +38,21 @@ double ms_since(TimePoint t) { return to_ms(SteadyClock::now() - t); }
 bool bad_gateway(int status) { return status != 503 && status != 429 && status != 404; }
 
 
+// What a client reads of a transport's failure: its kind, under the target's name. The
+// transports' own messages name addresses (host:port, a device's URL), which are the
+// operator's to read (attempt_failed), not every client's.
+std::string_view failure_kind(const Status& failed) {
+  switch (failed.code()) {
+    case Code::kDeadlineExceeded: return "timed out";
+    case Code::kResourceExhausted: return "too busy";
+    case Code::kUnavailable:
+      // ECONNREFUSED's text, as both asio and strerror give it (HTTP, an MCU's TCP bridge).
+      if (failed.message().find("Connection refused") != std::string::npos) return "connection refused";
+      return "unavailable";
+    default: return code_name(failed.code());
+  }
+}
+
 // The target's own error text, shortened, for the message the client gets.
 std::string upstream_reason(const HttpResponse& r) {
   std::string why = "HTTP " + std::to_string(r.status);
@@ -506,7 +521,7 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
     call->timed_out |= timeout;
     routing.result(cand.ti, cand.vi, failed, elapsed, judged);
     if (timeout) charge(*call, cand, *price);  // it was on the wire: the target may have run it
-    return fail_attempt(call, cand, r.status().message(), ms);
+    return fail_attempt(call, cand, r.status(), ms);
   }
   if (r->status >= 200 && r->status < 300) return finish_ok(call, cand, std::move(*r), ms);
   if (retryable(r->status)) {
@@ -522,13 +537,24 @@ void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand
 
 void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand,
                                  const std::string& why, double ms) {
+  fail_attempt(std::move(call), cand, why, why, ms);
+}
+
+void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand, const Status& failed, double ms) {
+  fail_attempt(std::move(call), cand, failed.message(), std::string(failure_kind(failed)), ms);
+}
+
+// `why` goes to the operator's attempt_failed line; `told`, to the client's answer if every
+// attempt fails.
+void RouterService::fail_attempt(std::shared_ptr<Call> call, const Step& cand, const std::string& why,
+                                 const std::string& told, double ms) {
   if (size_t i = target_pos(*call->gen, cand.target); i < call->gen->target_metrics.size())
     call->gen->target_metrics[i].attempt_failures->inc();
   telemetry::log_warn("attempt_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
                                          {"target", cand.target->name}, {"variant", cand.variant->name},
                                          {"reason", why}, {"ms", ms}});
   if (!call->errors.empty()) call->errors += "; ";
-  call->errors += cand.target->name + ": " + why;
+  call->errors += cand.target->name + ": " + told;
   ++call->fallbacks;
   if (call->outstanding > 0) return;  // a hedge is still on the wire: it continues the chain
   if (call->hedge_timer) call->hedge_timer->cancel();  // the fallback goes now, no hedge needed

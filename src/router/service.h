@@ -215,6 +215,10 @@ class RouterService {
   void settle(Call& call, TimePoint now = SteadyClock::now());
   void finish_error(std::shared_ptr<Call> call, int status, const std::string& message);
   void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why, double ms);
+  // A transport's failure (HTTP client, MCU pool): logged whole, told to the client as its kind.
+  void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const Status& failed, double ms);
+  void fail_attempt(std::shared_ptr<Call> call, const CoreRouting::Step& cand, const std::string& why,
+                    const std::string& told, double ms);
   void pass_through(std::shared_ptr<Call> call, const CoreRouting::Step& cand, net::HttpResponse&& r);
   static const Target* target_of(const Generation& gen, const TargetConfig* t);
 

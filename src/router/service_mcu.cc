@@ -81,7 +81,7 @@ void RouterService::attempt_mcu(std::shared_ptr<Call> call, const Step& cand, co
     if (st.code() == Code::kUnavailable) {
       if (auto p = pool.lock()) routing.load_report(cand.ti, p->load_report(), p->any_up());
     }
-    return fail_attempt(std::move(call), cand, st.message(), to_ms(elapsed));
+    return fail_attempt(std::move(call), cand, st, to_ms(elapsed));
   }
   ++call->outstanding;
   arm_hedge(call);
@@ -101,7 +101,7 @@ void RouterService::mcu_done(std::shared_ptr<Call> call, const Step& cand, Resul
     call->timed_out |= timeout;
     // Timed out on the line: the device may have run it. Refused or lost before: not charged.
     if (timeout) charge(*call, cand, attempt_cost(cand, to_ms(elapsed)));
-    return fail_attempt(std::move(call), cand, r.status().message(), to_ms(elapsed));
+    return fail_attempt(std::move(call), cand, r.status(), to_ms(elapsed));
   }
   // The device's occupancy — the INFER frame on the line, the compute, the RESULT frame — is
   // what the queue model needs as the service time (a device is busy for all of it); its own

@@ -149,6 +149,19 @@ TEST_F(FailoverIT, LoadPollFailuresAreCountedByTarget) {
   EXPECT_EQ(metrics.find("\nhir_load_poll_failures_total "), std::string::npos) << metrics;
 }
 
+// A client reads which target failed and how, never where it is: the address is the operator's,
+// in attempt_failed.
+TEST_F(FailoverIT, AnAnswerNamesTheTargetThatRefusedNotItsAddress) {
+  const int nobody = hir::testing::free_port();  // nothing listens there: the connect is refused
+  auto r = start_router(dir_, {{"down", nobody, "edge-cpu", "v1"}});
+  auto res = infer(r, request_body());
+  EXPECT_EQ(res.status, 503) << res.body;
+  EXPECT_NE(res.body.find("down: connection refused"), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find(std::to_string(nobody)), std::string::npos) << res.body;
+  EXPECT_EQ(res.body.find("127.0.0.1"), std::string::npos) << res.body;
+  EXPECT_TRUE(log_gets(r.log, "127.0.0.1:" + std::to_string(nobody))) << file_text(r.log);
+}
+
 // A target that says it is busy (503) ran nothing: the request pays only the one that answered.
 TEST_F(FailoverIT, ABusyTargetsRefusalIsNotCharged) {
   Stub busy(Mode::k503), second(Mode::kOk);
