@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/work_queue.h"
@@ -282,6 +283,12 @@ class RouterService {
   // After gen_: destroyed (its pools stopped) first, since their load reports read gen_.
   std::unique_ptr<McuFleet> mcus_;
   std::mutex reload_mu_;       // one reload at a time
+  // Token problems already logged ("line\0target\0env"): each is said once per service, not by
+  // every generation (two at a start with a database, one more per admin change). Generations
+  // are built at start and by reloads on the store's thread, hence the lock.
+  std::mutex token_logged_mu_;
+  std::unordered_set<std::string> token_logged_;
+  bool first_token_report(std::string_view line, const std::string& target, const std::string& env);
   std::atomic<bool> polling_{false};
   telemetry::Counter* shed_ = nullptr;
   telemetry::Counter* refused_ = nullptr;

@@ -69,6 +69,12 @@ RouterService::~RouterService() {
   if (store_work_) store_work_->stop();
 }
 
+bool RouterService::first_token_report(std::string_view line, const std::string& target, const std::string& env) {
+  std::string key = std::string(line) + '\0' + target + '\0' + env;
+  std::lock_guard lock(token_logged_mu_);
+  return token_logged_.insert(std::move(key)).second;
+}
+
 RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Config> cfg, int64_t version) {
   auto gen = std::make_shared<Generation>();
   gen->cfg = std::move(cfg);
@@ -86,11 +92,13 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
     tg.host = tg.url.authority();
     if (Status ok = check_token_env(t.token_env); !t.token_env.empty() && !ok.ok()) {
       // Only a registry written before the rule could hold such a name: never read it.
-      telemetry::log_warn("target_token_refused", {{"target", t.name}, {"reason", ok.message()}});
+      if (first_token_report("target_token_refused", t.name, t.token_env))
+        telemetry::log_warn("target_token_refused", {{"target", t.name}, {"reason", ok.message()}});
     } else if (!t.token_env.empty()) {
       const char* tok = std::getenv(t.token_env.c_str());
       if (tok && *tok) tg.authorization = std::string("Bearer ") + tok;
-      else telemetry::log_warn("target_token_missing", {{"target", t.name}, {"env", t.token_env}});
+      else if (first_token_report("target_token_missing", t.name, t.token_env))
+        telemetry::log_warn("target_token_missing", {{"target", t.name}, {"env", t.token_env}});
     }
     gen->targets.push_back(std::move(tg));
   }

@@ -137,6 +137,32 @@ TEST_F(StoreIT, RegistryChangesThroughTheAdminApiReachRoutingWithoutRestart) {
   EXPECT_TRUE(has(ledger.body, "\"accepted\":")) << ledger.body;
 }
 
+// A target's missing token is said once, not by every registry generation (one from the YAML,
+// one from the database at start, one per change).
+TEST_F(StoreIT, AMissingTokenIsLoggedOnceAcrossRegistryChanges) {
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  ::unsetenv("HIR_IT_ABSENT_TOKEN");
+  Proc w1 = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  const std::string config = write_config(dir_, {{"edge-1", w1.port}});
+  std::string yaml = file_text(config);
+  yaml.replace(yaml.find("concurrency: 2}"), 15, "concurrency: 2, token_env: HIR_IT_ABSENT_TOKEN}");
+  std::ofstream(config) << yaml;
+  Proc r = start_router(config);
+  for (const char* change : {"drain", "undrain"}) {
+    ASSERT_EQ(call(r.port, "POST", std::string("/v1/admin/targets/edge-1/") + change, "", admin()).status, 200);
+    const bool drained = std::string(change) == "drain";
+    ASSERT_TRUE(eventually([&] { return has(call(r.port, "GET", "/v1/targets").body, "\"edge-1\"") != drained; }));
+  }
+  // Lines are written in order: once this one is in the file, every earlier one is too.
+  ASSERT_EQ(infer_at(r.port, "/v2/models/nope/infer").status, 404);
+  ASSERT_TRUE(log_gets(r.log, R"("event":"request_invalid")")) << file_text(r.log);
+  const std::string log = file_text(r.log);
+  size_t lines = 0;
+  for (size_t at = log.find("target_token_missing"); at != std::string::npos; at = log.find("target_token_missing", at + 1))
+    ++lines;
+  EXPECT_EQ(lines, 1u) << log;
+}
+
 TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {
   Proc w1 = start_worker(dir_, "w1", {"--models", "fmnist-small"});
   std::string config = write_config(dir_, {{"edge-1", w1.port}});
