@@ -7,6 +7,8 @@
 
 #include "core/json_string.h"
 #include "core/percent.h"
+#include "protocol/json_read.h"
+#include "telemetry/log.h"
 
 namespace hir::router {
 
@@ -45,6 +47,16 @@ std::optional<std::vector<std::string>> split_path(std::string_view rest) {
 
 using net::method_not_allowed;
 
+// The reason an error answer gives: its {"error": ...}.
+std::string error_of(const HttpResponse& r) {
+  protocol::detail::ParsedJson doc(r.body, "admin answer");
+  if (!doc.status().ok()) return {};
+  auto e = protocol::detail::member(doc.root(), "error");
+  std::string_view why;
+  if (!e || e->get_string().get(why) != simdjson::SUCCESS) return {};
+  return std::string(why);
+}
+
 template <typename T, typename F>
 std::string json_list(const std::vector<T>& items, F&& one) {
   std::string out = "[";
@@ -53,6 +65,11 @@ std::string json_list(const std::vector<T>& items, F&& one) {
     out += one(items[i]);
   }
   return out + "]";
+}
+
+// What a drain or undrain sets, as the record's JSON has it.
+std::string drained_json(std::string_view action) {
+  return action == "drain" ? R"({"drained":true})" : R"({"drained":false})";
 }
 
 std::string ledger_json(const store::LedgerCounters& c) {
@@ -79,23 +96,32 @@ bool admin_key_matches(std::string_view authorization, std::string_view key) {
 AdminApi::AdminApi(store::Store* store, std::string key, Reload reload, LedgerStats ledger)
     : store_(store), key_(std::move(key)), reload_(std::move(reload)), ledger_(std::move(ledger)) {}
 
+void AdminApi::log_refused(std::string_view method, std::string_view target, const HttpResponse& answer) {
+  if (method == "GET" || answer.status < 400) return;
+  // The path holds names the client chose: cut short as other client text in the log is.
+  telemetry::log_info("admin_refused", {{"method", clip(method)}, {"path", clip(net::path_of(target))},
+                                        {"status", answer.status}, {"reason", error_of(answer)}});
+}
+
 std::optional<HttpResponse> AdminApi::refused(const HttpRequest& req) const {
-  if (key_.empty())
-    return net::error_response(403, "the admin API is disabled: set HIR_ADMIN_KEY for hir serve to enable it");
-  auto auth = req.headers.get("authorization");
-  if (!auth || !admin_key_matches(*auth, key_)) {
-    HttpResponse r = net::error_response(401, "admin API: missing or wrong 'Authorization: Bearer <HIR_ADMIN_KEY>'");
-    r.headers.set("WWW-Authenticate", "Bearer");
-    return r;
+  std::optional<HttpResponse> no;
+  if (key_.empty()) {
+    no = net::error_response(403, "the admin API is disabled: set HIR_ADMIN_KEY for hir serve to enable it");
+  } else if (auto auth = req.headers.get("authorization"); !auth || !admin_key_matches(*auth, key_)) {
+    no = net::error_response(401, "admin API: missing or wrong 'Authorization: Bearer <HIR_ADMIN_KEY>'");
+    no->headers.set("WWW-Authenticate", "Bearer");
   }
-  return std::nullopt;
+  // A call that passes is checked again by handle() (after queueing): only a refusal logs.
+  if (no) log_refused(req.method, req.target, *no);
+  return no;
 }
 
 HttpResponse AdminApi::handle(const HttpRequest& req) {
   if (auto no = refused(req)) return std::move(*no);
   std::string_view path = net::path_of(req.target);
-  if (!path.starts_with(kPrefix)) return net::error_response(404, "Not Found");
-  return route(req, path.substr(kPrefix.size()));
+  HttpResponse r = path.starts_with(kPrefix) ? route(req, path.substr(kPrefix.size())) : net::error_response(404, "Not Found");
+  log_refused(req.method, req.target, r);
+  return r;
 }
 
 HttpResponse AdminApi::route(const HttpRequest& req, std::string_view rest) {
@@ -130,13 +156,19 @@ HttpResponse AdminApi::route(const HttpRequest& req, std::string_view rest) {
   return net::error_response(404, "Not Found");
 }
 
-HttpResponse AdminApi::changed(int status, std::string_view what_json) {
+HttpResponse AdminApi::changed(int status, std::string_view key, const Change& c) {
   // Rebuild this replica's routing core now; the others see the new version on their next poll.
   // A failed reload is not the change's failure: the poll retries it.
   (void)reload_();
   auto v = store_->registry_version();
-  std::string body = fmt::format(R"({{"registry_version":{})", v.ok() ? *v : -1);
-  if (!what_json.empty()) body += fmt::format(",{}", what_json);
+  const int64_t version = v.ok() ? *v : -1;
+  // Who changed what is otherwise seen only as a new registry_version: the line names the record
+  // and the fields, with their new values (records hold no secret), never the request's body.
+  const FieldChanges f = changed_fields(c.before, c.after);
+  telemetry::log_info("admin_change", {{"action", c.action}, {"class", c.kind}, {"model", c.model}, {"name", c.name},
+                                       {"fields", f.names}, {"values", f.values}, {"registry_version", version}});
+  std::string body = fmt::format(R"({{"registry_version":{})", version);
+  if (!key.empty()) body += fmt::format(R"(,"{}":{})", key, c.after);
   return net::json_response(status, body + "}");
 }
 
@@ -156,17 +188,17 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
     if (t.ok() && t->hw_class.empty()) t = InvalidArgument("missing 'class'");
     if (!t.ok()) return net::error_response(400, t.status().message());
     if (Status s = store_->add_target(*t); !s.ok()) return store_error(s);
-    return changed(201, R"("target":)" + target_json(*t));
+    return changed(201, "target", {"create", "target", "", t->name, "", target_json(*t)});
   }
   if (!action.empty()) {
     if (action != "drain" && action != "undrain") return net::error_response(404, "Not Found");
     if (m != "POST") return method_not_allowed("POST");
     if (Status s = store_->set_target_drained(name, action == "drain"); !s.ok()) return store_error(s);
-    return changed(200, "");
+    return changed(200, "", {"update", "target", "", name, "", drained_json(action)});
   }
   if (m == "DELETE") {
     if (Status s = store_->remove_target(name); !s.ok()) return store_error(s);
-    return changed(200, "");
+    return changed(200, "", {"delete", "target", "", name, "", ""});
   }
   if (m == "GET") {
     auto cur = store_->get_target(name);
@@ -176,9 +208,13 @@ HttpResponse AdminApi::targets(const HttpRequest& req, std::string_view name, st
   if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
   // Fields the body leaves out keep their stored values, as they are when the change is written
   // (one transaction: a concurrent drain is kept, not undone).
-  auto t = store_->modify_target(name, [&req](const store::TargetRecord& cur) { return parse_target_body(req.body, cur); });
+  std::string before;  // as the transaction read it, for the log line
+  auto t = store_->modify_target(name, [&req, &before](const store::TargetRecord& cur) {
+    before = target_json(cur);
+    return parse_target_body(req.body, cur);
+  });
   if (!t.ok()) return store_error(t.status());
-  return changed(200, R"("target":)" + target_json(*t));
+  return changed(200, "target", {"update", "target", "", name, std::move(before), target_json(*t)});
 }
 
 HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, std::string_view name,
@@ -198,17 +234,17 @@ HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, 
     if (Status s = store_->add_variant(*v); !s.ok()) return store_error(s);
     // Read back: the store assigns the position (-1 asks for the last place).
     auto stored = store_->get_variant(model, v->name);
-    return changed(201, R"("variant":)" + variant_json(stored.ok() ? *stored : *v));
+    return changed(201, "variant", {"create", "variant", model, v->name, "", variant_json(stored.ok() ? *stored : *v)});
   }
   if (!action.empty()) {
     if (action != "drain" && action != "undrain") return net::error_response(404, "Not Found");
     if (m != "POST") return method_not_allowed("POST");
     if (Status s = store_->set_variant_drained(model, name, action == "drain"); !s.ok()) return store_error(s);
-    return changed(200, "");
+    return changed(200, "", {"update", "variant", model, name, "", drained_json(action)});
   }
   if (m == "DELETE") {
     if (Status s = store_->remove_variant(model, name); !s.ok()) return store_error(s);
-    return changed(200, "");
+    return changed(200, "", {"delete", "variant", model, name, "", ""});
   }
   if (m == "GET") {
     auto cur = store_->get_variant(model, name);
@@ -216,9 +252,13 @@ HttpResponse AdminApi::variants(const HttpRequest& req, std::string_view model, 
     return net::json_response(200, variant_json(*cur));
   }
   if (m != "PUT") return method_not_allowed("GET, PUT, DELETE");
-  auto v = store_->modify_variant(model, name, [&req](const store::VariantRecord& cur) { return parse_variant_body(req.body, cur); });
+  std::string before;
+  auto v = store_->modify_variant(model, name, [&req, &before](const store::VariantRecord& cur) {
+    before = variant_json(cur);
+    return parse_variant_body(req.body, cur);
+  });
   if (!v.ok()) return store_error(v.status());
-  return changed(200, R"("variant":)" + variant_json(*v));
+  return changed(200, "variant", {"update", "variant", model, name, std::move(before), variant_json(*v)});
 }
 
 }  // namespace hir::router

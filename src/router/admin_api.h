@@ -36,14 +36,26 @@ class AdminApi {
   // without the store: a caller that queues store work checks this first, so that requests
   // without the key never take a place in that queue.
   std::optional<net::HttpResponse> refused(const net::HttpRequest& req) const;
+  // Logs admin_refused for an answer >= 400 to a call that asked for a change (any method but
+  // GET): the method, the path, the status and the answer's reason, never the request's body.
+  static void log_refused(std::string_view method, std::string_view target, const net::HttpResponse& answer);
 
  private:
   net::HttpResponse route(const net::HttpRequest& req, std::string_view rest);
   net::HttpResponse targets(const net::HttpRequest& req, std::string_view name, std::string_view action);
   net::HttpResponse variants(const net::HttpRequest& req, std::string_view model, std::string_view name,
                              std::string_view action);
-  // The answer to a successful change: {"registry_version":N, <what>}.
-  net::HttpResponse changed(int status, std::string_view what_json);
+  // One accepted change, for its admin_change log line.
+  struct Change {
+    std::string_view action;    // create, update, delete
+    std::string_view kind;      // target, variant
+    std::string_view model;     // a variant's model; "" for a target
+    std::string_view name;
+    std::string before, after;  // the record's JSON before and after ("" where there is none)
+  };
+  // The answer to a successful change: {"registry_version":N}, with "<key>":<c.after> when key
+  // is given; logs the change with that version.
+  net::HttpResponse changed(int status, std::string_view key, const Change& c);
 
   store::Store* store_;
   std::string key_;
@@ -61,5 +73,15 @@ Result<store::TargetRecord> parse_target_body(std::string_view body, store::Targ
 Result<store::VariantRecord> parse_variant_body(std::string_view body, store::VariantRecord base);
 std::string target_json(const store::TargetRecord& t);
 std::string variant_json(const store::VariantRecord& v);
+
+// What a change did to a record, from its JSON before ("" for a new one) and after: the names of
+// the members that are new or differ ("url,concurrency") and those members with their new values
+// as a JSON object. Records hold no secret (a token is named by its variable, never held), so
+// the values can be logged.
+struct FieldChanges {
+  std::string names;
+  std::string values;
+};
+FieldChanges changed_fields(std::string_view before_json, std::string_view after_json);
 
 }  // namespace hir::router

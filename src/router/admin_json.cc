@@ -2,6 +2,7 @@
 // every error names its field) and writing records back.
 #include <fmt/format.h>
 
+#include <optional>
 #include <set>
 
 #include "core/json_string.h"
@@ -207,6 +208,34 @@ std::string variant_json(const store::VariantRecord& v) {
     append_json_string(out, v.targets[i]);
   }
   out += fmt::format(R"(],"drained":{}}})", v.drained);
+  return out;
+}
+
+// Compares the records as their JSON shows them, so that a field added to a record is logged
+// without a second list of fields to keep in step with target_json and variant_json.
+FieldChanges changed_fields(std::string_view before_json, std::string_view after_json) {
+  FieldChanges out;
+  if (after_json.empty()) return out;
+  protocol::detail::ParsedJson after(after_json, "admin record");
+  if (!after.status().ok()) return out;
+  std::optional<protocol::detail::ParsedJson> before;
+  if (!before_json.empty()) before.emplace(before_json, "admin record");
+  out.values = "{";
+  for (auto [key, value] : after.root()) {
+    std::string now = simdjson::minify(value);
+    if (before && before->status().ok()) {
+      auto was = protocol::detail::member(before->root(), key);
+      if (was && simdjson::minify(*was) == now) continue;
+    }
+    if (!out.names.empty()) {
+      out.names += ',';
+      out.values += ',';
+    }
+    out.names += key;
+    append_json_string(out.values, key);
+    out.values += ':' + now;
+  }
+  out.values += '}';
   return out;
 }
 

@@ -126,6 +126,7 @@ void RouterService::admin(HttpRequest&& req, net::Responder respond) {
   if (!store_work_) return respond(admin_->handle(req));  // no database: nothing blocks
   if (auto no = admin_->refused(req)) return respond(std::move(*no));  // on this thread, unqueued
   constexpr Duration kAdminWait = std::chrono::seconds(10);
+  const std::string method = req.method, target = req.target;  // req moves into the queued call
   auto timer = loop_.run_after(kAdminWait, [respond] {
     respond(net::error_response(503, "the database did not answer within 10 s"));
   });
@@ -134,7 +135,9 @@ void RouterService::admin(HttpRequest&& req, net::Responder respond) {
         respond(admin_->handle(req));  // ignored when the timer answered first
       })) {
     timer->cancel();
-    respond(net::error_response(503, "the database is busy: too many admin calls waiting"));
+    HttpResponse busy = net::error_response(503, "the database is busy: too many admin calls waiting");
+    AdminApi::log_refused(method, target, busy);
+    respond(std::move(busy));
   }
 }
 

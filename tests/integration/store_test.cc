@@ -6,9 +6,11 @@
 #include <sqlite3.h>
 #include <stdio.h>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <future>
+#include <sstream>
 #include <thread>
 
 #include "bench/loadgen.h"
@@ -161,6 +163,70 @@ TEST_F(StoreIT, AMissingTokenIsLoggedOnceAcrossRegistryChanges) {
   for (size_t at = log.find("target_token_missing"); at != std::string::npos; at = log.find("target_token_missing", at + 1))
     ++lines;
   EXPECT_EQ(lines, 1u) << log;
+}
+
+// The log line that comes to hold every needle, or "" (log lines reach the file from a writer
+// thread, a little after the answer).
+std::string log_line_with(const std::string& log, const std::vector<std::string>& needles) {
+  std::string found;
+  eventually([&] {
+    std::istringstream text(file_text(log));
+    for (std::string line; std::getline(text, line);) {
+      if (std::all_of(needles.begin(), needles.end(), [&](const std::string& n) { return has(line, n); })) {
+        found = line;
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
+}
+
+// Each accepted admin change logs admin_change with what it changed (field names and new values,
+// a token by its variable's name) and the registry version it made; each refused one logs
+// admin_refused with the reason. Neither logs the request's body.
+TEST_F(StoreIT, AdminChangesAndRefusalsAreLoggedWithWhatChanged) {
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  Proc w1 = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc r = start_router(write_config(dir_, {{"edge-1", w1.port}}));
+  auto add = call(r.port, "POST", "/v1/admin/targets",
+                  R"({"name":"edge-2","url":"http://127.0.0.1:1","class":"cloud","token_env":"HIR_EDGE2_TOKEN"})", admin());
+  ASSERT_EQ(add.status, 201) << add.body;
+  std::string line = log_line_with(r.log, {R"("event":"admin_change")", R"("action":"create","class":"target","model":"","name":"edge-2")"});
+  EXPECT_TRUE(has(line, R"("fields":"name,url,class,)")) << line;
+  EXPECT_TRUE(has(line, R"(\"token_env\":\"HIR_EDGE2_TOKEN\")")) << line;
+  EXPECT_TRUE(has(line, R"("registry_version":)") && !has(line, R"("registry_version":-1)")) << line;
+
+  auto put = call(r.port, "PUT", "/v1/admin/targets/edge-2", R"({"concurrency":4,"url":"http://127.0.0.1:1"})", admin());
+  ASSERT_EQ(put.status, 200) << put.body;
+  line = log_line_with(r.log, {R"("action":"update","class":"target","model":"","name":"edge-2")"});
+  // The url was sent but did not change: only the concurrency is named.
+  EXPECT_TRUE(has(line, R"("fields":"concurrency","values":"{\"concurrency\":4}","registry_version":)")) << line;
+
+  auto variant = call(r.port, "PUT", "/v1/admin/models/fmnist/variants/fmnist-small", R"({"accuracy":0.95})", admin());
+  ASSERT_EQ(variant.status, 200) << variant.body;
+  line = log_line_with(r.log, {R"("action":"update","class":"variant","model":"fmnist","name":"fmnist-small")"});
+  EXPECT_TRUE(has(line, R"("fields":"accuracy","values":"{\"accuracy\":0.95}")")) << line;
+
+  ASSERT_EQ(call(r.port, "POST", "/v1/admin/targets/edge-2/drain", "", admin()).status, 200);
+  line = log_line_with(r.log, {R"("action":"update","class":"target","model":"","name":"edge-2","fields":"drained")"});
+  EXPECT_TRUE(has(line, R"(\"drained\":true)")) << line;
+  ASSERT_EQ(call(r.port, "DELETE", "/v1/admin/targets/edge-2", "", admin()).status, 200);
+  EXPECT_NE(log_line_with(r.log, {R"("action":"delete","class":"target","model":"","name":"edge-2")"}), "");
+
+  // Refusals: a body the API rejects, a wrong key, a record that is not there.
+  auto bad = call(r.port, "POST", "/v1/admin/targets", R"({"name":"x","url":"http://body-marker:1","class":"quantum"})",
+                  admin());
+  ASSERT_EQ(bad.status, 400) << bad.body;
+  line = log_line_with(r.log, {R"("event":"admin_refused")", R"("method":"POST","path":"/v1/admin/targets","status":400)"});
+  EXPECT_TRUE(has(line, R"("reason":"'class' must be one of)")) << line;
+  EXPECT_EQ(call(r.port, "DELETE", "/v1/admin/targets/edge-1", "", admin("wrong")).status, 401);
+  EXPECT_NE(log_line_with(r.log, {R"("event":"admin_refused")", R"("method":"DELETE","path":"/v1/admin/targets/edge-1","status":401)"}), "");
+  EXPECT_EQ(call(r.port, "DELETE", "/v1/admin/targets/nope", "", admin()).status, 404);
+  EXPECT_NE(log_line_with(r.log, {R"("event":"admin_refused")", R"("path":"/v1/admin/targets/nope","status":404)"}), "");
+  const std::string text = file_text(r.log);
+  EXPECT_FALSE(has(text, "body-marker")) << text.substr(0, 3000);  // no request body
+  EXPECT_FALSE(has(text, kKey));
 }
 
 TEST_F(StoreIT, AdminApiIsOffWithoutAKeyAndChecksKeysAndBodies) {

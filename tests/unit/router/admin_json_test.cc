@@ -129,6 +129,22 @@ TEST(AdminJson, ATokenVariableIsHirSomethingToken) {
   EXPECT_FALSE(check_token_env("CLOUD_TOKEN").ok());
 }
 
+// What an admin change logs: the fields that are new or differ, with their new values.
+TEST(AdminJson, ChangedFieldsAreThoseThatDiffer) {
+  store::TargetRecord before = base_target();
+  before.name = "edge-1";
+  store::TargetRecord after = before;
+  after.concurrency = 7;
+  after.token_env = "HIR_EDGE_TOKEN";
+  FieldChanges c = changed_fields(target_json(before), target_json(after));
+  EXPECT_EQ(c.names, "concurrency,token_env");
+  EXPECT_EQ(c.values, R"({"concurrency":7,"token_env":"HIR_EDGE_TOKEN"})");
+  EXPECT_EQ(changed_fields(target_json(after), target_json(after)).names, "");  // nothing changed
+  FieldChanges fresh = changed_fields("", target_json(after));  // a new record: every field
+  EXPECT_TRUE(fresh.names.starts_with("name,url,class,")) << fresh.names;
+  EXPECT_EQ(changed_fields("", "").names, "");  // a removal
+}
+
 TEST(AdminJson, TheKeyMustMatchExactly) {
   EXPECT_TRUE(admin_key_matches("Bearer s3cret-key", "s3cret-key"));
   EXPECT_TRUE(admin_key_matches("bearer s3cret-key", "s3cret-key"));  // the scheme in any case
