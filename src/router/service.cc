@@ -64,18 +64,15 @@ std::string upstream_reason(const HttpResponse& r) {
   return why;
 }
 
-// The id used in logs and sent on as x-request-id: the body's `id` or the client's x-request-id
-// when they are short and printable (anything else could not travel as a header), else a new one.
-// header_request_id is the rule for a request whose body was not read (or could not be), so
-// that every answer to an inference request, a refusal included, and its log line share an id.
-std::string header_request_id(const net::Headers& h) {
+// The id used in logs, in the ledger and sent on as x-request-id: the client's x-request-id when
+// it is short and printable (anything else could not travel as a header; a client that sends one
+// traces by it), else a new one. Never the body's `id`: clients reuse those ("readme-1"), which
+// made different requests' lines and ledger rows share an id; the body's `id` is echoed in the
+// answer and logged as client_id. Every answer to an inference request, a refusal included, and
+// its log line share this id.
+std::string request_id_for(const net::Headers& h) {
   if (auto x = h.get("x-request-id"); x && telemetry::usable_request_id(*x)) return std::string(*x);
   return telemetry::new_request_id();
-}
-
-std::string pick_request_id(const InferRequest& req, const net::Headers& h) {
-  if (telemetry::usable_request_id(req.id)) return req.id;
-  return header_request_id(h);
 }
 
 // The hir_* parameters every answer from a target carries (docs: the v2 extensions of hir).
@@ -183,7 +180,7 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
     auto refuse_unknown = [&](HttpResponse r, std::string_view error, std::string_view version) {
       if (p.endpoint == V2Endpoint::kInfer) {
         unknown_model_->inc();
-        const std::string id = header_request_id(req.headers);
+        const std::string id = request_id_for(req.headers);
         if (version.empty())
           telemetry::log_info("request_invalid", {{"request_id", id}, {"model", std::string_view(p.model).substr(0, 128)},
                                                   {"status", 404}, {"error", error}});
@@ -240,9 +237,9 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
 void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond,
                                    const InferRequest* parsed) {
   call.gen->model_metrics[model_pos(*call.gen, call.model)].invalid->inc();
-  // The id a 200 would have had: the body's `id` once it was read, else the client's header's.
-  if (call.request_id.empty()) call.request_id = parsed ? pick_request_id(*parsed, h) : header_request_id(h);
-  telemetry::log_info("request_invalid", {{"request_id", call.request_id},
+  if (call.request_id.empty()) call.request_id = request_id_for(h);
+  // The body's `id` once the body was read ("" before): the client's name for the request.
+  telemetry::log_info("request_invalid", {{"request_id", call.request_id}, {"client_id", parsed ? clip(parsed->id) : ""},
                                           {"model", call.model->signature.name}, {"status", http_status(s.code())},
                                           {"error", s.message()}});
   HttpResponse r = v2_error(s);
@@ -297,7 +294,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   auto hints = parse_hints(parsed->parameters, req.headers);
   if (!hints.ok()) return refuse_invalid(*call, req.headers, hints.status(), respond, &*parsed);
   call->id = parsed->id;
-  call->request_id = pick_request_id(*parsed, req.headers);
+  call->request_id = request_id_for(req.headers);
   if (call->usage) call->usage->rec.request_id = call->request_id;
   auto incoming = req.headers.get("traceparent");
   auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
@@ -340,7 +337,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
       r.headers.set("x-request-id", call->request_id);  // as every other answer to a read request
       // Shedding is the router working as configured under overload: info, not warn.
       telemetry::log(shed ? telemetry::Level::kInfo : telemetry::Level::kWarn, shed ? "request_shed" : "request_refused",
-                     {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+                     {{"request_id", call->request_id}, {"client_id", clip(call->id)}, {"traceparent", call->traceparent},
                       {"model", call->model->signature.name}, {"status", r.status}, {"reason", status.message()}});
       call->respond(std::move(r));
     };
@@ -355,7 +352,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     // An MCU pool takes tensors, not the body: read them now, and refuse what they hold wrongly.
     auto full = protocol::parse_infer_request(req.body, call->header_length);
     Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
-    if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond);
+    if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond, &*parsed);  // the head names it
     full->model_name = parsed->model_name;
     full->model_version = parsed->model_version;
     parsed = std::move(full);
@@ -381,7 +378,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     if (!cut.ok() && !with_data) {
       auto full = protocol::parse_infer_request(call->body, call->header_length);
       Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
-      if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond);
+      if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond, &*parsed);
       strip_hints(full->parameters);
       full->model_name = parsed->model_name;
       full->model_version = parsed->model_version;
@@ -585,7 +582,7 @@ void RouterService::pass_through(std::shared_ptr<Call> call, const Step& cand, H
                                                                     r.body.substr(0, 200));
   out.headers.set("x-request-id", call->request_id);
   // One line per answer (docs/operations.md), this one too: the target's verdict, not its body.
-  telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent},
+  telemetry::log_info("request", {{"request_id", call->request_id}, {"client_id", clip(call->id)}, {"traceparent", call->traceparent},
                                   {"model", call->model->signature.name}, {"target", cand.target->name},
                                   {"variant", cand.variant->name}, {"status", out.status},
                                   {"latency_ms", ms_since(call->start)}, {"fallbacks", call->fallbacks}});
@@ -743,7 +740,7 @@ void RouterService::respond_ok(std::shared_ptr<Call> call, const Step& cand, dou
   call->respond(std::move(out));
   // After the answer has been handed to the connection (its write starts there): the line is
   // ~4k instructions that the client need not wait for.
-  telemetry::log_info("request", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
+  telemetry::log_info("request", {{"request_id", call->request_id}, {"client_id", clip(call->id)}, {"traceparent", call->traceparent}, {"model", model},
                                   {"target", cand.target->name}, {"variant", cand.variant->name},
                                   {"status", 200}, {"latency_ms", total_ms}, {"fallbacks", call->fallbacks}});
 }
@@ -767,7 +764,7 @@ void RouterService::fail_now(const std::shared_ptr<Call>& call, int status, cons
     call->usage->rec.fallbacks = static_cast<uint32_t>(std::max(0, call->fallbacks - 1));
     call->usage->rec.cost = call->spent;  // the attempts charged before it failed
   }
-  telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"traceparent", call->traceparent}, {"model", model},
+  telemetry::log_error("request_failed", {{"request_id", call->request_id}, {"client_id", clip(call->id)}, {"traceparent", call->traceparent}, {"model", model},
                                           {"status", status}, {"reason", message}});
   inflight_.add(-1);
   HttpResponse r = net::error_response(status, message);
@@ -849,11 +846,11 @@ bool RouterService::serve_from_cache(Call& call, const std::optional<cache::Cach
   }
   const char* level = hit->level == cache::Level::kRedis ? "redis" : "memory";
   if (fresh) {
-    telemetry::log_info("request", {{"request_id", call.request_id}, {"traceparent", call.traceparent}, {"model", model},
+    telemetry::log_info("request", {{"request_id", call.request_id}, {"client_id", clip(call.id)}, {"traceparent", call.traceparent}, {"model", model},
                                     {"status", 200}, {"cache", how}, {"cache_level", level}, {"latency_ms", total_ms}});
   } else {
     // Worth a warning: the client got an answer, but possibly an old one, because no target could.
-    telemetry::log_warn("request", {{"request_id", call.request_id}, {"traceparent", call.traceparent}, {"model", model},
+    telemetry::log_warn("request", {{"request_id", call.request_id}, {"client_id", clip(call.id)}, {"traceparent", call.traceparent}, {"model", model},
                                     {"status", 200}, {"cache", how}, {"cache_level", level}, {"latency_ms", total_ms},
                                     {"fallbacks", call.fallbacks}, {"errors", call.errors}});
   }

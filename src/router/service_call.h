@@ -75,7 +75,7 @@ struct RouterService::Call {
   std::shared_ptr<Usage> usage;  // null: no ledger
   const ModelConfig* model = nullptr;
   std::string id;          // the request's `id`, echoed
-  std::string request_id;  // for logs and x-request-id: id, x-request-id or generated
+  std::string request_id;  // for logs, the ledger and x-request-id: the client's x-request-id or generated
   std::string traceparent;
   std::string body;  // the client's body, forwarded byte for byte
   std::optional<std::string> header_length;

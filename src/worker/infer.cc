@@ -84,9 +84,9 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
   job->traceparent = (tp && telemetry::TraceContext::parse(*tp))
                          ? std::string(*tp)
                          : telemetry::TraceContext::new_header();
-  // The request id: the body's "id", else x-request-id, else a new one, each only when it can
-  // travel back as the answer's x-request-id header (usable_request_id). Until the body parses,
-  // the header (or a new id) names the request in the logs.
+  // The request id: x-request-id when it can travel back as the answer's header
+  // (usable_request_id), else a new one. Never the body's "id" (echoed in the body): clients
+  // reuse those, and the router's x-request-id must name the request here as in its own logs.
   const auto header_id = http.headers.get("x-request-id");
   job->request_id = header_id && telemetry::usable_request_id(*header_id) ? std::string(*header_id)
                                                                           : telemetry::new_request_id();
@@ -110,7 +110,6 @@ void WorkerHandler::infer(const std::string& model, const std::string& version,
   if (!parsed.ok()) return fail(*job, parsed.status(), respond);
   job->req = std::move(*parsed);
   http.body = std::string();  // the tensors now live in job->req; free the body early
-  if (telemetry::usable_request_id(job->req.id)) job->request_id = job->req.id;
   job->req.model_name = rm.config.name;
   job->req.model_version = job->served.version_name;
 

@@ -125,7 +125,8 @@ TEST_F(CacheIT, FreshHitAnswersWithoutCallingATargetForJsonAndBinary) {
   InferResponse d2 = decode(second);
   EXPECT_EQ(param_string(d2.parameters, "hir_cache").value_or(""), "hit");
   EXPECT_EQ(d2.id, "a-2");  // each serve echoes its own request id
-  EXPECT_EQ(second.headers.get("x-request-id").value_or(""), "a-2");
+  // The request id is the router's own (no x-request-id was sent), never the body's `id`.
+  EXPECT_NE(second.headers.get("x-request-id").value_or("a-2"), "a-2");
   EXPECT_EQ(second.headers.get("content-type").value_or(""), "application/json");
   EXPECT_FALSE(param_string(d2.parameters, "hir_target").has_value());  // no target served it
   EXPECT_EQ(param_string(d2.parameters, "hir_variant").value_or(""), "fmnist-small");  // what computed it
@@ -215,7 +216,7 @@ TEST_F(CacheIT, StaleIfErrorAnswersCachedRequestsWhenEveryTargetIsDown) {
   InferResponse ds = decode(stale);
   EXPECT_EQ(param_string(ds.parameters, "hir_cache").value_or(""), "stale");
   EXPECT_EQ(ds.id, "b-3");
-  EXPECT_EQ(stale.headers.get("x-request-id").value_or(""), "b-3");
+  EXPECT_NE(stale.headers.get("x-request-id").value_or("b-3"), "b-3");
   ASSERT_EQ(ds.outputs.size(), 1u);
   EXPECT_EQ(ds.outputs[0].data, d1.outputs[0].data);
 
@@ -229,7 +230,7 @@ TEST_F(CacheIT, StaleIfErrorAnswersCachedRequestsWhenEveryTargetIsDown) {
   EXPECT_EQ(uncached.status, 503) << uncached.body;
   EXPECT_EQ(uncached.headers.get("content-type").value_or(""), "application/json");
   EXPECT_NE(uncached.body.find("\"error\""), std::string::npos) << uncached.body;
-  EXPECT_EQ(uncached.headers.get("x-request-id").value_or(""), "b-5");
+  EXPECT_NE(uncached.headers.get("x-request-id").value_or("b-5"), "b-5");
 
   EXPECT_EQ(metric(router.port, "hir_cache_stale_served_total"), 2);
   EXPECT_EQ(metric(router.port, R"(hir_requests_total{model="fmnist",outcome="stale",target="cache"})"), 2);

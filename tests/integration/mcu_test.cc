@@ -414,7 +414,7 @@ TEST_F(McuIT, ABadTensorReadForAnMcuIsCountedAndLogged) {
   EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
   const std::string page = call(router.port, "GET", "/metrics").body;
   EXPECT_NE(page.find(R"(hir_requests_total{model="fmnist",outcome="invalid",target="none"} 1)"), std::string::npos) << page;
-  EXPECT_TRUE(eventually([&] { return log_gets(router.log, R"("event":"request_invalid")") && log_gets(router.log, R"("request_id":"short-1")"); }));
+  EXPECT_TRUE(eventually([&] { return log_gets(router.log, R"("event":"request_invalid")") && log_gets(router.log, R"("client_id":"short-1")"); }));
 }
 
 // A hedged request whose input the MCU cannot take (two rows) skips that step without sending

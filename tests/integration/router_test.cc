@@ -243,7 +243,7 @@ TEST_F(RouterIT, RequestIdIsEchoedAndBadRequestsAre4xx) {
   auto ok = call(r.port, "POST", "/v2/models/fmnist/infer", body, h);
   ASSERT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(decode(ok).id, "req-42");
-  EXPECT_EQ(ok.headers.get("x-request-id").value_or(""), "req-42");
+  EXPECT_NE(ok.headers.get("x-request-id").value_or("req-42"), "req-42");  // the router's id, not the body's
   for (const std::string& bad : {
            std::string("{"), std::string(R"({"inputs":[]})"),
            std::string(R"({"inputs":[{"name":"input","shape":[1,3],"datatype":"FP32","data":[1,2,3]}]})"),
@@ -255,6 +255,43 @@ TEST_F(RouterIT, RequestIdIsEchoedAndBadRequestsAre4xx) {
     EXPECT_NE(res.body.find("\"error\""), std::string::npos);
   }
   EXPECT_EQ(call(r.port, "GET", "/v2/health/live").status, 200);  // still up
+}
+
+// The request id (log lines, ledger, x-request-id) is the client's x-request-id, else a new one,
+// never the body's `id`: clients reuse body ids ("readme-1"), and two requests must not share a
+// request id. The body's `id` is still echoed in the answer, and logged as client_id.
+TEST_F(RouterIT, RequestsWithTheSameBodyIdGetDifferentRequestIds) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
+  std::string body = R"({"id":"readme-1","inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
+  for (int i = 0; i < 784; ++i) body += i ? ",0.5" : "0.5";
+  body += "]}]}";
+  auto send = [&](const std::string& header_id) {
+    net::Headers h;
+    h.set("Content-Type", "application/json");
+    if (!header_id.empty()) h.set("x-request-id", header_id);
+    auto res = call(r.port, "POST", "/v2/models/fmnist/infer", body, h);
+    EXPECT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(decode(res).id, "readme-1");  // echoed as v2 requires
+    const std::string id(res.headers.get("x-request-id").value_or(""));
+    EXPECT_TRUE(log_gets(r.log, R"("event":"request","service":"hir","request_id":")" + id + R"(","client_id":"readme-1")"))
+        << id << "\n" << file_text(r.log).substr(0, 3000);
+    return id;
+  };
+  const std::string a = send(""), b = send("");
+  EXPECT_FALSE(a.empty());
+  EXPECT_NE(a, "readme-1");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(send("trace-9"), "trace-9");
+  // A refused request's line carries the body's id too, once the body was read.
+  net::Headers h;
+  h.set("Content-Type", "application/json");
+  auto bad = call(r.port, "POST", "/v2/models/fmnist/infer", R"({"id":"readme-1","inputs":[{"name":"nope","shape":[1,1],"datatype":"FP32","data":[1]}]})", h);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  const std::string id(bad.headers.get("x-request-id").value_or(""));
+  EXPECT_NE(id, "readme-1");
+  EXPECT_TRUE(log_gets(r.log, R"("event":"request_invalid","service":"hir","request_id":")" + id + R"(","client_id":"readme-1")"))
+      << id << "\n" << file_text(r.log).substr(0, 3000);
 }
 
 TEST_F(RouterIT, FailsOverWhenTheFirstWorkerIsKilled) {
@@ -535,8 +572,8 @@ TEST_F(RouterIT, AnEmptyBatchIsRefusedBeforeRouting) {
 }
 
 // Every refusal of an inference request carries the id its log line has, by the rule a 200's
-// follows: the body's `id`, else the client's x-request-id, else a new one (the client learns it
-// from the answer). 400s and 404s had no header, and their log line a blank or unseen id.
+// follows: the client's x-request-id, else a new one (the client learns it from the answer).
+// 400s and 404s had no header, and their log line a blank or unseen id.
 TEST_F(RouterIT, ARefusedInferenceRequestIsNamedAsItsLogLineIs) {
   auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
   auto r = start_router(dir_, {{"edge-1", w.port, "edge-cpu", "fmnist-small"}});
@@ -557,8 +594,8 @@ TEST_F(RouterIT, ARefusedInferenceRequestIsNamedAsItsLogLineIs) {
   EXPECT_EQ(refused("/v2/models/nosuch/infer", int32, "q3", 404), "q3");
   EXPECT_EQ(refused("/v2/models/fmnist/versions/9/infer", int32, "q4", 404), "q4");
   EXPECT_EQ(refused("/v2/models/fmnist/infer", "{not json", "q6", 400), "q6");
-  // A body that was read but is refused (an input the model lacks, a hint out of range): its
-  // `id` names it.
+  // A body that was read but is refused (an input the model lacks, a hint out of range): the
+  // header's id names it still; the body's `id` is only its client_id.
   auto image = [](std::string_view head) {
     std::string b(head);
     for (int i = 0; i < 784; ++i) b += i ? ",0.5" : "0.5";
@@ -566,11 +603,11 @@ TEST_F(RouterIT, ARefusedInferenceRequestIsNamedAsItsLogLineIs) {
   };
   EXPECT_EQ(refused("/v2/models/fmnist/infer",
                     image(R"({"id":"b-5","inputs":[{"name":"nope","shape":[1,784],"datatype":"FP32","data":[)"), "q5", 400),
-            "b-5");
+            "q5");
   EXPECT_EQ(refused("/v2/models/fmnist/infer",
                     image(R"({"id":"b-7","parameters":{"latency_budget_ms":-1},"inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)"),
                     "q7", 400),
-            "b-7");
+            "q7");
   // Without any id the router makes one, and the answer tells the client which.
   EXPECT_NE(refused("/v2/models/fmnist/infer", int32, "", 400), "");
   EXPECT_NE(refused("/v2/models/nosuch/infer", int32, "", 404), "");

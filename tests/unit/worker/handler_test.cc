@@ -147,6 +147,25 @@ TEST(WorkerHandler, RequestIdFromHeaderWhenTheBodyHasNone) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("\"id\"")));  // nothing to echo
 }
 
+// The body's id is echoed in the body but names nothing else: clients reuse them, so two
+// requests with the same one get different x-request-ids, and a header id wins over it.
+TEST(WorkerHandler, TheBodyIdIsNotTheRequestId) {
+  Harness h;
+  const std::string body = R"({"id":"same","inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1,1,1,1]}]})";
+  auto a = h.call("POST", "/v2/models/toy/infer", body);
+  auto b = h.call("POST", "/v2/models/toy/infer", body);
+  ASSERT_EQ(a.status, 200) << a.body;
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(parse(a).id, "same");
+  EXPECT_NE(a.headers.get("x-request-id").value_or("same"), "same");
+  EXPECT_NE(a.headers.get("x-request-id"), b.headers.get("x-request-id"));
+  net::Headers hdr;
+  hdr.set("x-request-id", "req-8");
+  auto c = h.call("POST", "/v2/models/toy/infer", body, hdr);
+  EXPECT_EQ(c.headers.get("x-request-id"), "req-8");
+  EXPECT_EQ(parse(c).id, "same");
+}
+
 // An id too long (or with bytes a header cannot carry) names the request in the answer's body
 // only: echoed as the x-request-id header, it would make the answer's head too large for a
 // router to read, and a client could make a healthy target look broken.
