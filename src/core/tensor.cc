@@ -1,5 +1,6 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <set>
@@ -143,10 +144,20 @@ std::optional<std::string> param_string(const Parameters& p, std::string_view ke
   return std::string(buf, res.ptr);
 }
 
+double Decimal::value() const {
+  // One division by an exact power of ten (every one up to 1e22 is a double): the quotient is
+  // correctly rounded, so the double nearest to the decimal, as a JSON reader makes of its text
+  // (|units| < 2^53, where every integer is exact).
+  static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8, 1e9,
+                                      1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18};
+  return static_cast<double>(units) / kPow10[std::clamp(scale, 0, 18)];
+}
+
 ParamValue owned(const ParamView& v) {
   if (const auto* s = std::get_if<std::string_view>(&v)) return std::string(*s);
   if (const auto* b = std::get_if<bool>(&v)) return *b;
   if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<Decimal>(&v)) return d->value();
   return std::get<double>(v);
 }
 

@@ -23,8 +23,16 @@ using Shape = std::vector<int64_t>;
 // A request/response parameter: the protocol allows string, number or boolean.
 using ParamValue = std::variant<bool, int64_t, double, std::string>;
 using Parameters = std::map<std::string, ParamValue, std::less<>>;
+// A fixed-point number, units x 10^-scale (0 <= scale <= 18): written exactly with integer
+// arithmetic, where a double needs the shortest-round-trip search (~350 instructions each, two
+// per answer: docs/perf/proxy.md, "Twentieth pass"). Read back it is a double.
+struct Decimal {
+  int64_t units = 0;
+  int scale = 0;
+  double value() const;
+};
 // A parameter value that refers to its text instead of owning it (written straight into JSON).
-using ParamView = std::variant<bool, int64_t, double, std::string_view>;
+using ParamView = std::variant<bool, int64_t, double, std::string_view, Decimal>;
 ParamValue owned(const ParamView& v);  // the same value, holding its own text
 
 // Lookup helpers that accept compatible types (an int where a double is asked for, etc.).

@@ -611,12 +611,12 @@ void Cancellation::disarm() {
 
 void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
                       std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel) {
-  send(url, std::move(req), timeout, std::move(done), std::move(cancel), std::string());
+  send(url, std::move(req), timeout, std::move(done), std::move(cancel), std::string(), {});
 }
 
 void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
                       std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel,
-                      std::string head) {
+                      std::string head, std::string_view key) {
   auto once = std::make_shared<Once>(Once{std::move(done)});
   if (url.scheme != "http") {
     asio::post(impl_->here(), [once] {
@@ -626,16 +626,16 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
   }
   // On the heap once: the job passes through admit, perhaps a wait, and the exchange's coroutine,
   // and moving its dozen strings and vectors at each step cost more than the allocation.
-  impl_->admit(std::unique_ptr<Job>(new Job{url, url.authority(), std::move(req), timeout, SteadyClock::now() + timeout,
+  impl_->admit(std::unique_ptr<Job>(new Job{url, key.empty() ? url.authority() : std::string(key), std::move(req), timeout, SteadyClock::now() + timeout,
                                             std::move(once), std::move(cancel), std::move(head)}));
 }
 
-void HttpClient::send_prepared(const Url& url, std::string head, std::string body, Duration timeout,
+void HttpClient::send_prepared(const Url& url, std::string_view host, std::string head, std::string body, Duration timeout,
                                std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel) {
   HttpRequest req;
   req.method = "POST";  // what the exchange reads of it: not HEAD, no Connection: close
   req.body = std::move(body);
-  send(url, std::move(req), timeout, std::move(done), std::move(cancel), std::move(head));
+  send(url, std::move(req), timeout, std::move(done), std::move(cancel), std::move(head), host);
 }
 
 }  // namespace hir::net

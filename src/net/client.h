@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "core/time.h"
@@ -80,15 +81,17 @@ class HttpClient {
             std::function<void(Result<HttpResponse>)> done,
             std::shared_ptr<Cancellation> cancel = nullptr);
   // As send, for a request whose head the caller wrote (prepared_head, with url's base path in
-  // its target and url.authority() as its Host): not a HEAD request, and kept alive.
-  void send_prepared(const Url& url, std::string head, std::string body, Duration timeout,
+  // its target and `host` as its Host): not a HEAD request, and kept alive. host is
+  // url.authority(), which the caller keeps (it is also the pool's key).
+  void send_prepared(const Url& url, std::string_view host, std::string head, std::string body, Duration timeout,
                      std::function<void(Result<HttpResponse>)> done,
                      std::shared_ptr<Cancellation> cancel = nullptr);
 
  private:
-  // `head`: a prepared head, or "" for one written from req when it goes out.
+  // `head`: a prepared head, or "" for one written from req when it goes out; `key`:
+  // url.authority(), made here when "".
   void send(const Url& url, HttpRequest req, Duration timeout, std::function<void(Result<HttpResponse>)> done,
-            std::shared_ptr<Cancellation> cancel, std::string head);
+            std::shared_ptr<Cancellation> cancel, std::string head, std::string_view key);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

@@ -1,8 +1,10 @@
 // JSON text output shared by every encoder: strings, numbers, parameters, small bodies.
 #include "protocol/json_write.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 #include "protocol/v2_codec.h"
 
@@ -71,6 +73,39 @@ void append_param_double(std::string& out, double v) {
   if (out.find_first_of(".eE", start) == std::string::npos) out += ".0";
 }
 
+// units x 10^-scale as a JSON number with a fraction ("0.0000025", "12.5", "3.0"): the digits
+// of |units|, the point put `scale` from the right, trailing zeros of the fraction dropped but one.
+void append_decimal(std::string& out, Decimal d) {
+  if (d.units == 0) return void(out += "0.0");
+  const int scale = std::clamp(d.scale, 0, 18);
+  char digits[24];
+  const uint64_t magnitude = d.units < 0 ? 0 - static_cast<uint64_t>(d.units) : static_cast<uint64_t>(d.units);
+  const auto end = std::to_chars(digits, digits + sizeof digits, magnitude).ptr;
+  const auto n = static_cast<int>(end - digits);
+  char buf[48];
+  char* p = buf;
+  if (d.units < 0) *p++ = '-';
+  const int whole = n - scale;  // digits before the point; <= 0: "0." and zeros first
+  if (whole <= 0) {
+    *p++ = '0';
+  } else {
+    std::memcpy(p, digits, static_cast<size_t>(whole));
+    p += whole;
+  }
+  *p++ = '.';
+  for (int i = whole; i < 0; ++i) *p++ = '0';
+  const int from = std::max(whole, 0);
+  int last = n;  // the fraction's end once its trailing zeros are dropped
+  while (last > from + 1 && digits[last - 1] == '0') --last;
+  if (last > from) {
+    std::memcpy(p, digits + from, static_cast<size_t>(last - from));
+    p += last - from;
+  } else {
+    *p++ = '0';
+  }
+  out.append(buf, static_cast<size_t>(p - buf));
+}
+
 }  // namespace
 
 namespace detail {
@@ -82,6 +117,8 @@ void append_param_value(std::string& out, const ParamView& v) {
     detail::append_int(out, *i);
   } else if (const auto* d = std::get_if<double>(&v)) {
     append_param_double(out, *d);
+  } else if (const auto* x = std::get_if<Decimal>(&v)) {
+    append_decimal(out, *x);
   } else {
     append_json_string(out, std::get<std::string_view>(v));
   }

@@ -87,10 +87,12 @@ struct HirParameters {
 HirParameters hir_parameters(const Step& cand, Money cost, double total_ms, int fallbacks, bool hedged) {
   HirParameters p;
   auto add = [&p](std::string_view key, ParamView v) { p.items[p.n++] = {key, v}; };
-  add("hir_cost_usd", cost.usd());
+  // Fixed point, written exactly: the cost to the nano-dollar it is kept in, the latency to the
+  // microsecond (finer than any clock a client compares it with).
+  add("hir_cost_usd", Decimal{cost.nano(), 9});
   add("hir_fallbacks", static_cast<int64_t>(fallbacks));
   if (hedged) add("hir_hedged", true);
-  add("hir_latency_ms", total_ms);
+  add("hir_latency_ms", Decimal{std::llround(std::clamp(total_ms, 0.0, 1e12) * 1000), 3});
   add("hir_target", std::string_view(cand.target->name));
   add("hir_variant", std::string_view(cand.variant->name));
   return p;
@@ -483,7 +485,7 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   }
   // The time it waited for a batch is queueing, as the target's own queue is (finish_ok).
   call->waited = now - t0;
-  client_.send_prepared(tg.url, std::move(head), std::move(body), timeout,
+  client_.send_prepared(tg.url, tg.host, std::move(head), std::move(body), timeout,
                         [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse> r) {
     const int status = r.ok() ? r->status : 0;
     if (done) done(status);  // a batch queue's slot: freed first, as for a merged call

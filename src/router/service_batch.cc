@@ -276,7 +276,7 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
       tg.url, tg.host, live[0].cand.variant->name, merged->json_length ? "application/octet-stream" : "application/json",
       merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length)) : std::nullopt, batch_id,
       live[0].call->traceparent, tg.authorization, timeout, merged->body.size());
-  client_.send_prepared(tg.url, std::move(head), std::move(merged->body), timeout,
+  client_.send_prepared(tg.url, tg.host, std::move(head), std::move(merged->body), timeout,
                         [this, gen, q, members = std::move(live), t0, call_expiry, done](Result<HttpResponse> r) mutable {
                           // The slot goes to what waits before this call's answers are split and written:
                           // the target starts on the next call meanwhile, where it would otherwise idle

@@ -1,5 +1,6 @@
 // Every datatype through JSON and binary, both directions; flat and nested data; BYTES; parameters.
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "codec_test_util.h"
@@ -212,6 +213,32 @@ TEST(Bytes, NonUtf8ElementsAreSentRaw) {
   Result<InferResponse> back = parse_infer_response(enc.body, header_of(enc, h));
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(back->outputs[0].data, resp.outputs[0].data);
+}
+
+// A Decimal parameter is written exactly, as a number with a fraction, and reads back as the
+// double nearest to it.
+TEST(Parameters, DecimalsAreWrittenExactlyAndReadBackAsDoubles) {
+  InferResponse resp;
+  resp.model_name = "m";
+  resp.outputs.push_back(make_tensor("f", DataType::kFp32, {1}, le<float>({1.0f})));
+  const struct {
+    Decimal d;
+    const char* text;
+  } cases[] = {{{2500, 9}, "0.0000025"}, {{0, 9}, "0.0"},        {{12500, 3}, "12.5"},
+               {{30, 1}, "3.0"},         {{-7, 3}, "-0.007"},     {{123456789012, 9}, "123.456789012"},
+               {{5, 0}, "5.0"},          {{1000000000, 9}, "1.0"}, {{10, 9}, "0.00000001"}};
+  for (const auto& c : cases) {
+    const ParamRef extra[] = {{"x", c.d}};
+    const Encoded enc = encode_infer_response(resp, extra);
+    EXPECT_NE(enc.body.find(std::string("\"x\":") + c.text + "}"), std::string::npos) << c.text << ": " << enc.body;
+    std::string h;
+    Result<InferResponse> back = parse_infer_response(enc.body, header_of(enc, h));
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    const ParamValue& v = back->parameters.at("x");
+    ASSERT_TRUE(std::holds_alternative<double>(v)) << c.text;
+    EXPECT_EQ(std::get<double>(v), std::strtod(c.text, nullptr)) << c.text;
+    EXPECT_EQ(std::get<double>(v), c.d.value()) << c.text;
+  }
 }
 
 TEST(JsonData, NanAndInfinityAreSentRaw) {

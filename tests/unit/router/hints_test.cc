@@ -31,6 +31,23 @@ TEST(Hints, ParametersAndHeaders) {
   EXPECT_EQ(*r->max_cost, Money::from_usd(0.001));
 }
 
+// Header names are matched in any case, among others of every kind (the hint headers are
+// looked up only when some name starts with "x-hir-").
+TEST(Hints, HeaderHintsAreFoundInAnyCaseAmongOthers) {
+  net::Headers h;
+  h.add("Content-Type", "application/json");
+  h.add("X-Hir", "not a hint");
+  h.add("x-hirsute", "nor this");
+  auto none = parse_hints({}, h);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->min_accuracy);
+  h.add("X-HIR-Min-Accuracy", "0.75");
+  h.add("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  auto r = parse_hints({}, h);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_DOUBLE_EQ(*r->min_accuracy, 0.75);
+}
+
 TEST(Hints, BadValuesAreErrors) {
   EXPECT_FALSE(parse_hints({{"latency_budget_ms", std::string("soon")}}, {}).ok());
   EXPECT_FALSE(parse_hints({{"latency_budget_ms", int64_t{-5}}}, {}).ok());
