@@ -9,6 +9,8 @@
 #
 #   bench/idle_poll.sh [BUILD]                       BUILD defaults to build-rel; as root
 #   ROUNDS=8000 POLL=200000 bench/idle_poll.sh build-rel
+#   HIR_BASE=/tmp/old/hir bench/idle_poll.sh build-rel   another hir build beside this one
+#                                                        (named hir_base), on the same backend
 #
 # Writes bench/results/idle-poll-<UTC time>.json. Not part of `make test` or `make bench`.
 set -euo pipefail
@@ -42,6 +44,12 @@ start_nginx "$nport" "$wport"
 hport=$(free_port)
 start_haproxy "$hport" "$wport"
 targets=(direct="$wport" floor="$(wait_file "$tmp/f.port")" nginx="$nport" haproxy="$hport" hir="$(wait_file "$tmp/h.port")")
+if [ -n "${HIR_BASE:-}" ]; then
+  [ -x "$HIR_BASE" ] || { echo "idle_poll: HIR_BASE $HIR_BASE is not an executable" >&2; exit 2; }
+  "$HIR_BASE" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/hb.port" --log-level info 2>"$tmp/hir-base.log" >/dev/null &
+  pids+=($!)
+  targets+=(hir_base="$(wait_file "$tmp/hb.port")")
+fi
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/idle-poll-$stamp.json"
@@ -62,6 +70,7 @@ cat > "$out" <<JSON
   "benchmark": "bench/idle_poll.sh",
   "date": "$stamp",
   "machine": {"nproc": $(nproc), "kernel": "$(uname -r)", "guest_halt_poll_ns_found": $found},
+  "hir_base": "${HIR_BASE:-}",
   "rounds": $ROUNDS,
   "runs": [
     $runs

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
-#include <set>
 #include <string_view>
 
 namespace hir {
@@ -46,18 +45,19 @@ Status check_bytes_elements(const Tensor& t, int64_t count) {
   return Status::Ok();
 }
 
-std::string model_label(const InferRequest& req, const ModelSignature& sig) {
-  return quote(sig.name.empty() ? req.model_name : sig.name);
+// The model's name as messages name it (quoted when one is written: most requests pass).
+std::string_view model_name(const InferRequest& req, const ModelSignature& sig) {
+  return sig.name.empty() ? req.model_name : sig.name;
 }
 
 // Triton (TR-CORE infer_request.cc): the shape must match the spec, -1 matching anything; with
 // max_batch_size > 0 the leading dimension is the batch, from 1 to max_batch_size.
 Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignature& sig,
-                   const std::string& model) {
+                   std::string_view model) {
   for (int64_t d : in.shape)
     if (d < 0)
       return InvalidArgument("unexpected shape for input " + quote(in.name) + " for model " +
-                             model + ": negative dimension in " + shape_to_string(in.shape));
+                             quote(model) + ": negative dimension in " + shape_to_string(in.shape));
   const bool batched = sig.max_batch_size > 0;
   bool match = in.shape.size() == spec.shape.size();
   for (size_t i = 0; match && i < in.shape.size(); ++i) {
@@ -65,18 +65,18 @@ Status check_shape(const Tensor& in, const TensorSpec& spec, const ModelSignatur
     match = spec.shape[i] == -1 || spec.shape[i] == in.shape[i];
   }
   if (!match)
-    return InvalidArgument("unexpected shape for input " + quote(in.name) + " for model " + model +
+    return InvalidArgument("unexpected shape for input " + quote(in.name) + " for model " + quote(model) +
                            ". Expected " + shape_to_string(spec.shape) + ", got " +
                            shape_to_string(in.shape));
   // A batch of no images has nothing to infer: refused with the batch's other bound, before a
   // router spends a target's time (and a ledger line) on it.
   if (batched && !in.shape.empty() && in.shape[0] == 0)
-    return InvalidArgument("inference request batch-size must be >= 1 for " + model + ", got 0 (input " +
+    return InvalidArgument("inference request batch-size must be >= 1 for " + quote(model) + ", got 0 (input " +
                            quote(in.name) + " has shape " + shape_to_string(in.shape) + ")");
   if (batched && !in.shape.empty() && in.shape[0] > sig.max_batch_size)
     return InvalidArgument(
         "inference request batch-size must be <= " + std::to_string(sig.max_batch_size) + " for " +
-        model + ", got " + std::to_string(in.shape[0]));
+        quote(model) + ", got " + std::to_string(in.shape[0]));
   return Status::Ok();
 }
 
@@ -86,26 +86,29 @@ const TensorSpec* find_spec(const std::vector<TensorSpec>& specs, std::string_vi
   return nullptr;
 }
 
-Status check_input(const Tensor& in, const ModelSignature& sig, const std::string& model, bool check_data) {
+Status check_input(const Tensor& in, const ModelSignature& sig, std::string_view model, bool check_data) {
   const TensorSpec* spec = find_spec(sig.inputs, in.name);
   if (spec == nullptr)
-    return InvalidArgument("unexpected inference input " + quote(in.name) + " for model " + model);
+    return InvalidArgument("unexpected inference input " + quote(in.name) + " for model " + quote(model));
   if (spec->datatype != in.datatype)
     return InvalidArgument("inference input " + quote(in.name) + " data-type is " +
-                           quote(datatype_name(in.datatype)) + ", but model " + model +
+                           quote(datatype_name(in.datatype)) + ", but model " + quote(model) +
                            " expects " + quote(datatype_name(spec->datatype)));
   HIR_RETURN_IF_ERROR(check_shape(in, *spec, sig, model));
   return check_data ? check_tensor_data(in) : Status::Ok();
 }
 
-Status check_outputs(const InferRequest& req, const ModelSignature& sig, const std::string& model) {
-  std::set<std::string_view> seen;
-  for (const RequestedOutput& out : req.outputs) {
-    if (!seen.insert(out.name).second)
-      return InvalidArgument("output " + quote(out.name) + " already exists in request");
+Status check_outputs(const InferRequest& req, const ModelSignature& sig, std::string_view model) {
+  for (size_t i = 0; i < req.outputs.size(); ++i) {
+    const RequestedOutput& out = req.outputs[i];
+    // Against the outputs before it, which all name distinct outputs of the model: a scan of at
+    // most the model's outputs, where a set cost an allocation per name.
+    for (size_t j = 0; j < i; ++j)
+      if (req.outputs[j].name == out.name)
+        return InvalidArgument("output " + quote(out.name) + " already exists in request");
     if (find_spec(sig.outputs, out.name) == nullptr)
       return InvalidArgument("unexpected inference output " + quote(out.name) + " for model " +
-                             model);
+                             quote(model));
     // Triton's classification and shared-memory extensions change what an output holds or
     // where it goes. Not offered here (server metadata lists the extensions that are), so a
     // request for them is refused rather than answered with a plain tensor it did not ask for.
@@ -229,14 +232,17 @@ bool InferRequest::wants_binary(std::string_view output_name) const {
 }
 
 Status validate_request(const InferRequest& req, const ModelSignature& sig, bool check_data) {
-  const std::string model = model_label(req, sig);
+  const std::string_view model = model_name(req, sig);
   if (req.inputs.size() != sig.inputs.size())
     return InvalidArgument("expected " + std::to_string(sig.inputs.size()) + " inputs but got " +
-                           std::to_string(req.inputs.size()) + " inputs for model " + model);
-  std::set<std::string_view> seen;
-  for (const Tensor& in : req.inputs) {
-    if (!seen.insert(in.name).second)
-      return InvalidArgument("input " + quote(in.name) + " already exists in request");
+                           std::to_string(req.inputs.size()) + " inputs for model " + quote(model));
+  // As many inputs as the model has (checked above): a scan of those before each, where a set
+  // cost an allocation per name.
+  for (size_t i = 0; i < req.inputs.size(); ++i) {
+    const Tensor& in = req.inputs[i];
+    for (size_t j = 0; j < i; ++j)
+      if (req.inputs[j].name == in.name)
+        return InvalidArgument("input " + quote(in.name) + " already exists in request");
     HIR_RETURN_IF_ERROR(check_input(in, sig, model, check_data));
   }
   return check_outputs(req, sig, model);
