@@ -51,10 +51,15 @@ constexpr std::array<char, 512> kHexPairs = [] {
   return t;
 }();
 
+// v's 16 hex digits at p.
+void put_hex64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i, v >>= 8) std::memcpy(p + 2 * i, &kHexPairs[2 * (v & 0xFF)], 2);
+}
+
 // Into a local buffer, then one append: 16 push_backs (a capacity check each) cost ~4x as much.
 void append_hex64(std::string& out, uint64_t v) {
   char buf[16];
-  for (int i = 7; i >= 0; --i, v >>= 8) std::memcpy(buf + 2 * i, &kHexPairs[2 * (v & 0xFF)], 2);
+  put_hex64(buf, v);
   out.append(buf, sizeof buf);
 }
 
@@ -115,16 +120,16 @@ std::optional<TraceContext> TraceContext::parse(std::string_view v) {
 }
 
 std::string TraceContext::new_header() {
-  std::string out;
-  out.reserve(kVersion00Length);
-  out += "00-";
+  // Written in place, then one string: every request without a trace of its own makes one.
+  char buf[kVersion00Length];
+  std::memcpy(buf, "00-", 3);
   // Only the whole 128 bits must be non-zero; a non-zero high half is the simplest way to ensure it.
-  append_hex64(out, random_nonzero64());
-  append_hex64(out, random64());
-  out += '-';
-  append_hex64(out, random_nonzero64());
-  out += "-01";
-  return out;
+  put_hex64(buf + 3, random_nonzero64());
+  put_hex64(buf + 19, random64());
+  buf[35] = '-';
+  put_hex64(buf + 36, random_nonzero64());
+  std::memcpy(buf + 52, "-01", 3);
+  return std::string(buf, sizeof buf);
 }
 
 TraceContext TraceContext::child() const {

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The router's instructions on a -c1 request's path, part by part: hir serve (one target, no
+# batching) under callgrind with a profile dumped before every epoll_wait and sendmsg, driven by
+# hop_latency one request at a time. Each profile then holds one stretch of the router's work:
+#   request  from the client's request read to the upstream send (the routing decision is in it)
+#   answer   from the upstream answer's read to the client send (the answer's edit is in it)
+#   other    the work after a send and before the next sleep: off a -c1 request's path
+#            (docs/perf/proxy.md, "Nineteenth pass")
+# and the script prints the median and mean of each part's instructions. Counts do not drift
+# with the machine's speed as times do, so two builds compare in separate runs.
+#
+#   bench/hop_parts.sh [BUILD]          # BUILD holds hir, hir-worker and hop_latency (build-rel)
+#   BODY=json ROUNDS=300 bench/hop_parts.sh
+#   KEEP_TMP=1 ...                      # keep the profiles (cg.*) for callgrind_annotate
+#
+# Not part of `make test` or `make bench`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NAME=hop_parts
+. bench/lib.sh
+
+B=${1:-build-rel}
+BODY=${BODY:-binary}
+ROUNDS=${ROUNDS:-300}
+for tool in valgrind callgrind_annotate; do
+  # valgrind is Debian's `valgrind` package, which scripts/install-deps.sh leaves out.
+  command -v "$tool" >/dev/null || { echo "$NAME: $tool is missing (apt-get install valgrind)" >&2; exit 2; }
+done
+for f in hir hir-worker hop_latency; do
+  [ -x "$B/$f" ] || { echo "$NAME: $B/$f is missing (ninja -C $B hir hir-worker hop_latency)" >&2; exit 2; }
+done
+
+bench_setup
+bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp" >/dev/null
+bench_one_target "$B/hir-worker" "$tmp/hir.yaml"
+mkdir -p "$tmp/cg"
+valgrind --tool=callgrind --dump-before=epoll_wait --dump-before=sendmsg --callgrind-out-file="$tmp/cg/cg.%p" \
+  "$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/h.port" --log-level info \
+  2>"$tmp/hir.log" >/dev/null &
+pids+=($!)
+hport=$(wait_file "$tmp/h.port")
+if [ "$BODY" = json ]; then b=(--body "$tmp/infer.json"); else b=(--body "$tmp/infer.bin" --header-len "$(cat "$tmp/infer.bin.hlen")"); fi
+"$B/hop_latency" "${b[@]}" --rounds "$ROUNDS" --warmup 50 direct="$wport" hir="$hport" >/dev/null
+kill "${pids[-1]}"
+wait "${pids[-1]}" 2>/dev/null || true
+
+# Each profile's total and its part, named by the functions it ran; the first ones (start-up,
+# the first requests) fall in with the rest, which the medians ignore.
+for f in "$tmp"/cg/cg.*.*; do
+  total=$(grep -m1 -E '^(summary|totals):' "$f" | awk '{print $2}')
+  [ -n "$total" ] || continue
+  if grep -q 'CoreRouting::decide' "$f"; then part=request
+  elif grep -q 'splice_response_header' "$f"; then part=answer
+  else part=other; fi
+  echo "$part $total"
+done | sort -k1,1 -k2,2n | awk -v body="$BODY" -v rounds="$ROUNDS" '
+  { v[$1, ++n[$1]] = $2; sum[$1] += $2 }
+  END {
+    printf "hop_parts: %s body, %d rounds; instructions per part (median, mean, profiles)\n", body, rounds
+    split("request answer other", order, " ")
+    for (i = 1; i <= 3; ++i) {
+      p = order[i]; c = n[p]
+      if (c == 0) continue
+      med = (c % 2) ? v[p, (c + 1) / 2] : (v[p, c / 2] + v[p, c / 2 + 1]) / 2
+      printf "  %-8s %8.0f %8.0f %6d\n", p, med, sum[p] / c, c
+    }
+  }'
