@@ -8,6 +8,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/co_spawn.hpp>
@@ -48,6 +49,29 @@ constexpr size_t kLingerBytes = 1 << 20;
 
 struct Session;
 
+// Whether a handler's answer may still reach a session. A handler may answer from its own thread
+// at any time, after ~HttpServer too; a session it reaches then could be kept alive by that
+// thread past the event loop, and be destroyed there against a reactor that is gone (a
+// use-after-free found under load in HttpServer tests with late answers). ~HttpServer closes
+// the gate and waits out the answers passing through it; none passes after.
+struct Gate {
+  std::atomic<bool> closed{false};
+  std::atomic<int> passing{0};
+  // seq_cst on both sides: a complete() that saw the gate open is counted before close() reads
+  // the count, or saw it closed.
+  bool enter() {
+    passing.fetch_add(1);
+    if (!closed.load()) return true;
+    passing.fetch_sub(1);
+    return false;
+  }
+  void leave() { passing.fetch_sub(1); }
+  void close() {
+    closed.store(true);
+    while (passing.load() != 0) std::this_thread::yield();
+  }
+};
+
 // The server's shared state. HttpServer::Impl is private, so the sessions name this base.
 struct ServerState : std::enable_shared_from_this<ServerState> {
   ServerState(EventLoop& loop, ServerOptions o, Handler h)
@@ -76,6 +100,7 @@ struct ServerState : std::enable_shared_from_this<ServerState> {
   std::atomic<size_t> in_flight{0};
   std::atomic<bool> draining_flag{false};  // read by sessions without the lock
   std::atomic<bool> closed{false};         // the HttpServer is gone: call no handler
+  const std::shared_ptr<Gate> gate = std::make_shared<Gate>();
 
   std::mutex mu;  // guards the fields below
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -195,10 +220,13 @@ namespace {
 // does not hang.
 struct Pending {
   std::weak_ptr<Session> session;
+  std::shared_ptr<Gate> gate;
   std::atomic<bool> done{false};
   void complete(HttpResponse r) {
     if (done.exchange(true, std::memory_order_acq_rel)) return;
-    if (auto s = session.lock()) s->deliver(std::move(r));
+    if (!gate->enter()) return;  // the server is gone: nobody to answer
+    if (auto s = session.lock()) s->deliver(std::move(r));  // the reference ends before leave()
+    gate->leave();
   }
 };
 
@@ -441,6 +469,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
     {
       auto pending = std::make_shared<Pending>();
       pending->session = sp;
+      pending->gate = s.server->gate;
       Responder responder = [g = std::make_shared<ResponderGuard>(pending)](
                                 HttpResponse r) { g->p->complete(std::move(r)); };
       // The handler gets a copy: if it throws, unwinding drops its copy, and this one keeps
@@ -517,6 +546,7 @@ HttpServer::HttpServer(EventLoop& loop, ServerOptions opts, Handler handler)
     : impl_(std::make_shared<Impl>(loop, std::move(opts), std::move(handler))) {}
 
 HttpServer::~HttpServer() {
+  impl_->gate->close();  // before anything else: no late answer takes a session from here on
   impl_->closed = true;
   impl_->draining_flag = true;
   {
