@@ -68,6 +68,8 @@ struct Once {
 };
 
 // One request, from send() until its callback.
+struct Host;
+
 struct Job {
   Url url;
   std::string key;  // url.authority(): the pool's key and the name in errors, made once
@@ -80,6 +82,10 @@ struct Job {
   std::string head;    // the request's head, once written
   size_t written = 0;  // bytes of head and body already on the connection the exchange gets
   bool checked = false;  // that connection was found quiet just now
+  // Its entry in the pool, set by admit under the pool's lock. Entries are never erased (one per
+  // host ever asked for), so the pointer stays good, and giving the connection back needs no
+  // second lookup by key.
+  Host* host = nullptr;
 };
 
 // A request waiting for a connection slot. Its timer (touched only on its context's thread, since
@@ -119,6 +125,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     const std::string& key = job->key;
     std::unique_lock lk(mu);
     Host& h = hosts[key];
+    job->host = &h;
     if (!h.idle.empty()) {
       // The most recently used of this thread's context (the likeliest alive, and no hand-over
       // between threads), else the most recently used of any. Only the last few are looked at:
@@ -168,7 +175,7 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
     {
       std::lock_guard lk(mu);
       if (!w.queued) return;  // handed a connection at the same moment
-      hosts[w.job->key].waiting.erase(w.pos);
+      w.job->host->waiting.erase(w.pos);
       w.queued = false;
     }
     (*w.job->done)(waited_too_long(*w.job));
@@ -182,14 +189,13 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
   // An exchange is done with its slot: `c` is its connection when it may be reused, else null.
   // The next waiting request gets the connection (or, when it closed, the slot to open a new
   // one); without one, the connection goes back to the idle pool.
-  void release(const std::string& key, std::unique_ptr<Conn> c) {
+  void release(Host& h, std::unique_ptr<Conn> c) {
     std::shared_ptr<Waiter> w;
     // Waiters whose deadline passed while their timer's handler is still on its way: a good
     // connection is not spent (and closed by the timeout) on a request that cannot use it.
     std::vector<std::shared_ptr<Waiter>> expired;
     {
       std::lock_guard lk(mu);
-      Host& h = hosts[key];
       const TimePoint now = SteadyClock::now();
       while (!closed && !h.waiting.empty()) {
         auto front = std::move(h.waiting.front());
@@ -247,17 +253,17 @@ struct ClientState : std::enable_shared_from_this<ClientState> {
 // also when the coroutine is torn down without finishing.
 class Lease {
  public:
-  Lease(std::shared_ptr<ClientState> st, std::string key) : st_(std::move(st)), key_(std::move(key)) {}
+  Lease(std::shared_ptr<ClientState> st, Host& host) : st_(std::move(st)), host_(host) {}
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
   ~Lease() { give_back(nullptr); }
   void give_back(std::unique_ptr<Conn> reusable) {
-    if (auto st = std::exchange(st_, nullptr)) st->release(key_, std::move(reusable));
+    if (auto st = std::exchange(st_, nullptr)) st->release(host_, std::move(reusable));
   }
 
  private:
   std::shared_ptr<ClientState> st_;
-  std::string key_;
+  Host& host_;
 };
 
 // Resolves url.host, from the cache when it is fresh. A numeric host needs no lookup.
@@ -458,7 +464,7 @@ Awaitable<void> exchange(std::shared_ptr<ClientState> st, std::unique_ptr<Job> o
   const Url& url = job.url;
   const HttpRequest& req = job.req;
   const std::string& who = job.key;
-  Lease lease(st, who);
+  Lease lease(st, *job.host);  // every job passed admit, which set it
   if (job.head.empty()) build_head(job);
   const std::string& head = job.head;
   const bool want_close = wire::iequals(req.headers.get("Connection").value_or(""), "close");
