@@ -66,6 +66,9 @@ struct Gate {
     return false;
   }
   void leave() { passing.fetch_sub(1); }
+  // Never from inside a handler or an answer (an answer on the session's thread resumes the
+  // session, which may call the next handler, all while passing): it would wait for itself. The
+  // servers are destroyed after their loops return.
   void close() {
     closed.store(true);
     while (passing.load() != 0) std::this_thread::yield();

@@ -62,7 +62,9 @@ class QuantileWindow {
   // Rebuilds the snapshot now if the next quantile() would (the rule above): for a caller that
   // learns after an answer has gone out, so that the rebuild is not paid on the next request's
   // way in (docs/perf/proxy.md, "Twentieth pass"). It is a query that reads nothing: answers
-  // follow the lazy rule with each refresh counted as a query.
+  // follow the lazy rule with each refresh counted as a query. So a burst of samples between two
+  // real queries is seen in steps of count/16 (at most count/16 - 1 unseen, as the rule allows),
+  // where a query alone would have taken the whole burst at once.
   void refresh() const;
   size_t count() const { return ring_.size(); }  // samples in the window, <= capacity()
   size_t capacity() const { return capacity_; }
