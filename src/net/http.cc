@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/json_string.h"
+#include "core/text_writer.h"
 #include "net/wire.h"
 
 namespace hir::net {
@@ -46,6 +47,7 @@ uint32_t Headers::put(std::string_view a, std::string_view b) {
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
+  checked_ = 0;  // the value set may be anyone's, and the fields move
   size_t found = 0;
   while (found < slots_.size() && !wire::iequals(name_of(slots_[found]), name)) ++found;
   if (found == slots_.size()) {
@@ -247,24 +249,10 @@ size_t head_size(const Headers& h) {
   return n;
 }
 
-// Writes a head at the end of `out` through a pointer: the string is grown once, to a bound of
-// what will be written, and cut to what was when the writer goes. Appending piece by piece cost a
-// capacity check and a call per piece, four per field (docs/perf/proxy.md, "Twentieth pass").
-class HeadWriter {
+// A head written at the end of `out` in one go (core/text_writer.h), bounded by head_size.
+class HeadWriter : public TextWriter {
  public:
-  HeadWriter(std::string& out, size_t bound) : out_(out) {
-    const size_t start = out.size();
-    out.resize(start + bound);
-    p_ = out.data() + start;
-  }
-  ~HeadWriter() { out_.resize(static_cast<size_t>(p_ - out_.data())); }
-  HeadWriter(const HeadWriter&) = delete;
-  HeadWriter& operator=(const HeadWriter&) = delete;
-
-  void put(std::string_view s) {
-    std::memcpy(p_, s.data(), s.size());
-    p_ += s.size();
-  }
+  using TextWriter::TextWriter;
   void field(std::string_view name, std::string_view value) {
     put(name);
     put(": ");
@@ -272,14 +260,11 @@ class HeadWriter {
     put("\r\n");
   }
   void number_field(std::string_view name, size_t n) {
-    char digits[24];
-    const auto end = std::to_chars(digits, digits + sizeof digits, n).ptr;
-    field(name, std::string_view(digits, static_cast<size_t>(end - digits)));
+    put(name);
+    put(": ");
+    number(n);
+    put("\r\n");
   }
-
- private:
-  std::string& out_;
-  char* p_;
 };
 
 }  // namespace
@@ -297,9 +282,13 @@ void append_response_head(std::string& out, const HttpResponse& res, int version
   w.put(reason_phrase(status));
   w.put("\r\n");
   bool has_server = false;
-  for (const auto [k, v] : res.headers) {
-    if (framing_header(k) || !header_safe(k, v)) continue;
-    has_server = has_server || iequals(k, "Server");
+  const size_t checked = res.headers.checked();
+  for (size_t i = 0; i < res.headers.size(); ++i) {
+    const auto [k, v] = res.headers[i];
+    if (i >= checked) {  // hir's own fields were checked where they were made (Headers::mark_checked)
+      if (framing_header(k) || !header_safe(k, v)) continue;
+      has_server = has_server || iequals(k, "Server");
+    }
     w.field(k, v);
   }
   if (!has_server && !server_name.empty()) w.field("Server", server_name);

@@ -44,46 +44,62 @@ void append_key(std::string& out, std::string_view key) {
   out += ':';
 }
 
+size_t open_response_bound(std::string_view id, std::string_view model_name, std::string_view model_version) {
+  // {"id":…,"model_name":…,"model_version":… is 37 bytes around the strings
+  return 40 + json_string_bound(id.size()) + json_string_bound(model_name.size()) +
+         json_string_bound(model_version.size());
+}
+
+void write_open_response(TextWriter& w, std::string_view id, std::string_view model_name,
+                         std::string_view model_version) {
+  w.put('{');
+  if (!id.empty()) {
+    w.put("\"id\":");
+    w.json_string(id);
+    w.put(',');
+  }
+  w.put("\"model_name\":");
+  w.json_string(model_name);
+  if (!model_version.empty()) {
+    w.put(",\"model_version\":");
+    w.json_string(model_version);
+  }
+}
+
 void open_response(std::string& out, std::string_view id, std::string_view model_name,
                    std::string_view model_version) {
-  out += '{';
-  if (!id.empty()) {
-    out += "\"id\":";
-    append_json_string(out, id);
-    out += ',';
-  }
-  out += "\"model_name\":";
-  append_json_string(out, model_name);
-  if (!model_version.empty()) {
-    out += ",\"model_version\":";
-    append_json_string(out, model_version);
-  }
+  TextWriter w(out, open_response_bound(id, model_name, model_version));
+  write_open_response(w, id, model_name, model_version);
 }
 
 }  // namespace detail
 
 namespace {
 
-void append_param_double(std::string& out, double v) {
-  if (std::isnan(v)) return append_json_string(out, "NaN");
-  if (std::isinf(v)) return append_json_string(out, v > 0 ? "Infinity" : "-Infinity");
-  const size_t start = out.size();
-  detail::append_double(out, v);
+// A double parameter, at most 32 bytes: its shortest form (at most 24), ".0" when that reads as
+// an integer, or NaN and the infinities as strings.
+void write_param_double(TextWriter& w, double v) {
+  if (std::isnan(v)) return w.put("\"NaN\"");
+  if (std::isinf(v)) return w.put(v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
+  if (v == 0 && std::signbit(v)) return w.put("-0.0");
+  char*& p = w.cursor();
+  char* const start = p;
+  p = std::to_chars(p, p + 26, v).ptr;
   // Keep the value a double when read back: "5" would come back as an integer.
-  if (out.find_first_of(".eE", start) == std::string::npos) out += ".0";
+  if (std::none_of(start, p, [](char c) { return c == '.' || c == 'e' || c == 'E'; })) w.put(".0");
 }
 
 // units x 10^-scale as a JSON number with a fraction ("0.0000025", "12.5", "3.0"): the digits
 // of |units|, the point put `scale` from the right, trailing zeros of the fraction dropped but one.
-void append_decimal(std::string& out, Decimal d) {
-  if (d.units == 0) return void(out += "0.0");
+// At most 42 bytes: a sign, "0.", 18 zeros and 20 digits.
+void write_decimal(TextWriter& w, Decimal d) {
+  if (d.units == 0) return w.put("0.0");
   const int scale = std::clamp(d.scale, 0, 18);
   char digits[24];
   const uint64_t magnitude = d.units < 0 ? 0 - static_cast<uint64_t>(d.units) : static_cast<uint64_t>(d.units);
   const auto end = std::to_chars(digits, digits + sizeof digits, magnitude).ptr;
   const auto n = static_cast<int>(end - digits);
-  char buf[48];
-  char* p = buf;
+  char* p = w.cursor();
   if (d.units < 0) *p++ = '-';
   const int whole = n - scale;  // digits before the point; <= 0: "0." and zeros first
   if (whole <= 0) {
@@ -103,25 +119,35 @@ void append_decimal(std::string& out, Decimal d) {
   } else {
     *p++ = '0';
   }
-  out.append(buf, static_cast<size_t>(p - buf));
+  w.cursor() = p;
 }
 
 }  // namespace
 
 namespace detail {
 
-void append_param_value(std::string& out, const ParamView& v) {
+size_t param_value_bound(const ParamView& v) {
+  if (const auto* s = std::get_if<std::string_view>(&v)) return json_string_bound(s->size());
+  return 48;  // a number, at most write_decimal's 42 bytes
+}
+
+void write_param_value(TextWriter& w, const ParamView& v) {
   if (const auto* b = std::get_if<bool>(&v)) {
-    out += *b ? "true" : "false";
+    w.put(*b ? "true" : "false");
   } else if (const auto* i = std::get_if<int64_t>(&v)) {
-    detail::append_int(out, *i);
+    w.number(*i);
   } else if (const auto* d = std::get_if<double>(&v)) {
-    append_param_double(out, *d);
+    write_param_double(w, *d);
   } else if (const auto* x = std::get_if<Decimal>(&v)) {
-    append_decimal(out, *x);
+    write_decimal(w, *x);
   } else {
-    append_json_string(out, std::get<std::string_view>(v));
+    w.json_string(std::get<std::string_view>(v));
   }
+}
+
+void append_param_value(std::string& out, const ParamView& v) {
+  TextWriter w(out, param_value_bound(v));
+  write_param_value(w, v);
 }
 
 void append_param_value(std::string& out, const ParamValue& v) {

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "core/tensor.h"
+#include "core/text_writer.h"
 
 namespace hir::protocol::detail {
 
@@ -24,9 +25,16 @@ void append_key(std::string& out, std::string_view key);
 // One parameter value, as append_parameters writes it.
 void append_param_value(std::string& out, const ParamValue& v);
 void append_param_value(std::string& out, const ParamView& v);
+// The same for a writer sized beforehand: at most param_value_bound(v) bytes.
+size_t param_value_bound(const ParamView& v);
+void write_param_value(TextWriter& w, const ParamView& v);
 // A response's opening: {"id":…,"model_name":…,"model_version":… — the id and the version only
 // when not empty, as the encoder writes them.
 void open_response(std::string& out, std::string_view id, std::string_view model_name,
                    std::string_view model_version);
+// The same for a writer sized beforehand: at most open_response_bound(...) bytes.
+size_t open_response_bound(std::string_view id, std::string_view model_name, std::string_view model_version);
+void write_open_response(TextWriter& w, std::string_view id, std::string_view model_name,
+                         std::string_view model_version);
 
 }  // namespace hir::protocol::detail

@@ -262,28 +262,35 @@ bool replaced(std::string_view key, std::span<const ParamRef> extra) {
   return false;
 }
 
-void append_merged_parameters(std::string& out, std::span<const Member> own, std::span<const ParamRef> extra) {
-  const size_t mark = out.size();
-  out += ",\"parameters\":{";
+size_t merged_parameters_bound(std::span<const Member> own, std::span<const ParamRef> extra) {
+  size_t n = 16;  // ,"parameters":{ and }
+  for (const Member& m : own) n += 4 + m.key.size() + m.value.size();
+  for (const ParamRef& p : extra) n += 2 + json_string_bound(p.key.size()) + param_value_bound(p.value);
+  return n;
+}
+
+void write_merged_parameters(TextWriter& w, std::span<const Member> own, std::span<const ParamRef> extra) {
+  char* const mark = w.cursor();
+  w.put(",\"parameters\":{");
   bool first = true;
   for (const Member& m : own) {
     if (replaced(m.key, extra)) continue;
-    if (!first) out += ',';
+    if (!first) w.put(',');
     first = false;
-    out += '"';
-    out += m.key;
-    out += "\":";
-    out += m.value;
+    w.put('"');
+    w.put(m.key);
+    w.put("\":");
+    w.put(m.value);
   }
   for (const ParamRef& p : extra) {
-    if (!first) out += ',';
+    if (!first) w.put(',');
     first = false;
-    append_json_string(out, p.key);
-    out += ':';
-    append_param_value(out, p.value);
+    w.json_string(p.key);
+    w.put(':');
+    write_param_value(w, p.value);
   }
-  if (first) out.resize(mark);
-  else out += '}';
+  if (first) w.cursor() = mark;
+  else w.put('}');
 }
 
 // What the splice keeps of a checked header: the target's own parameters, and every member the
@@ -318,29 +325,36 @@ struct Holes {
   std::span<const std::string_view> fill;
 };
 
+// The edited header, written in one go (core/text_writer.h): its bound is the opening, the
+// parameters and every kept member with what goes into its holes.
 void append_header(std::string& out, const HeaderEdit& edit, const Layout& l, const Holes& h = {}) {
-  open_response(out, edit.id, edit.model_name, edit.model_version);
-  append_merged_parameters(out, l.own_params, edit.extra);
+  size_t bound = open_response_bound(edit.id, edit.model_name, edit.model_version) +
+                 merged_parameters_bound(l.own_params, edit.extra) + 1;
+  for (const Member& m : l.kept) bound += 4 + m.key.size() + m.value.size();
+  for (std::string_view f : h.fill) bound += f.size();
+  TextWriter w(out, bound);
+  write_open_response(w, edit.id, edit.model_name, edit.model_version);
+  write_merged_parameters(w, l.own_params, edit.extra);
   size_t k = 0;
   for (const Member& m : l.kept) {
-    out += ",\"";
-    out += m.key;
-    out += "\":";
+    w.put(",\"");
+    w.put(m.key);
+    w.put("\":");
     std::string_view rest = m.value;
     if (k < h.holes.size()) {
       // Holes lie inside kept members, in order (checked when the layout was remembered).
       size_t at = static_cast<size_t>(m.value.data() - h.text.data());
       const size_t end = at + m.value.size();
       for (; k < h.holes.size() && h.holes[k] < end; ++k) {
-        out += rest.substr(0, h.holes[k] - at);
-        out += h.fill[k];
+        w.put(rest.substr(0, h.holes[k] - at));
+        w.put(h.fill[k]);
         rest.remove_prefix(h.holes[k] - at);
         at = h.holes[k];
       }
     }
-    out += rest;
+    w.put(rest);
   }
-  out += '}';
+  w.put('}');
 }
 
 // A JSON answer's layout made on its header with the data arrays emptied (hollow.h), for

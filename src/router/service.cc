@@ -108,7 +108,9 @@ HttpResponse encoded_answer(protocol::Encoded&& enc, const std::string& request_
   } else {
     out.headers.add("Content-Type", "application/json");
   }
+  // The id is the client's only when usable_request_id passed it: printable, no CR or LF.
   out.headers.add("x-request-id", request_id);
+  out.headers.mark_checked();
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/json_string.h"
+#include "core/text_writer.h"
 
 namespace hir::telemetry {
 
@@ -61,7 +62,9 @@ std::atomic<int> g_min_level{static_cast<int>(Level::kInfo)};
 std::atomic<uint64_t> g_dropped{0};
 
 // The "YYYY-MM-DDTHH:MM:SS" part changes once a second: each thread formats it only then.
-void append_timestamp(std::string& out) {
+// Writes kTimestamp bytes ("...T12:00:00.123Z").
+constexpr size_t kTimestamp = 24;
+void write_timestamp(TextWriter& w) {
   using namespace std::chrono;
   thread_local int64_t cached_sec = INT64_MIN;
   thread_local char cached[24];
@@ -72,52 +75,66 @@ void append_timestamp(std::string& out) {
     const std::time_t t = system_clock::to_time_t(secs);
     std::tm tm{};
     gmtime_r(&t, &tm);
-    auto end = fmt::format_to_n(cached, sizeof cached - 1, FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}"),
+    auto end = fmt::format_to_n(cached, 19, FMT_COMPILE("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}"),
                                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    *end.out = '\0';
+    std::fill(end.out, cached + 19, '0');  // a year past 9999 is cut, never longer
     cached_sec = secs.time_since_epoch().count();
   }
-  out += cached;
-  const char frac[6] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
-                        static_cast<char>('0' + ms % 10), 'Z', '\0'};
-  out += frac;
+  w.put(std::string_view(cached, 19));
+  const char frac[5] = {'.', static_cast<char>('0' + ms / 100), static_cast<char>('0' + ms / 10 % 10),
+                        static_cast<char>('0' + ms % 10), 'Z'};
+  w.put(std::string_view(frac, sizeof frac));
 }
 
-void append_value(std::string& out, const FieldValue& v) {
+// The most write_value writes for v: a double in its shortest round-trip form takes at most
+// 24 bytes ("-2.2250738585072014e-308").
+size_t value_bound(const FieldValue& v) {
+  if (const auto* s = std::get_if<std::string_view>(&v)) return json_string_bound(s->size());
+  return 32;
+}
+
+void write_value(TextWriter& w, const FieldValue& v) {
   if (const auto* s = std::get_if<std::string_view>(&v)) {
-    append_json_string(out, *s);
+    w.json_string(*s);
   } else if (const auto* i = std::get_if<int64_t>(&v)) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, *i);
-    out.append(buf, r.ptr);
+    w.number(*i);
   } else if (const auto* d = std::get_if<double>(&v)) {
     if (std::isfinite(*d)) {
-      fmt::format_to(std::back_inserter(out), FMT_COMPILE("{}"), *d);  // shortest round-trip form
+      w.cursor() = fmt::format_to(w.cursor(), FMT_COMPILE("{}"), *d);  // shortest round-trip form
     } else {
-      out += "null";  // JSON has no NaN or Infinity
+      w.put("null");  // JSON has no NaN or Infinity
     }
   } else {
-    out += std::get<bool>(v) ? "true" : "false";
+    w.put(std::get<bool>(v) ? "true" : "false");
   }
 }
 
 // Formats one line into `line` (cleared first) without the service key; returns where it goes.
+// The line is written in one go (core/text_writer.h): its bound is the frame, the event, and each
+// field's key and value at their largest.
 size_t format_line(std::string& line, Level level, std::string_view event, std::initializer_list<Field> fields) {
   line.clear();
-  line += "{\"ts\":\"";
-  append_timestamp(line);
-  line += "\",\"level\":\"";
-  line += level_name(level);
-  line += "\",\"event\":";
-  append_json_string(line, event);
-  const size_t service_at = line.size();
-  for (const Field& f : fields) {
-    line += ',';
-    append_json_string(line, f.key);
-    line += ':';
-    append_value(line, f.value);
+  // {"ts":"<timestamp>","level":"<level>","event":<event>}\n, the level at most 5 bytes
+  size_t bound = 40 + kTimestamp + json_string_bound(event.size());
+  for (const Field& f : fields) bound += 2 + json_string_bound(f.key.size()) + value_bound(f.value);
+  size_t service_at = 0;
+  {
+    TextWriter w(line, bound);
+    w.put("{\"ts\":\"");
+    write_timestamp(w);
+    w.put("\",\"level\":\"");
+    w.put(level_name(level));
+    w.put("\",\"event\":");
+    w.json_string(event);
+    service_at = static_cast<size_t>(w.cursor() - line.data());
+    for (const Field& f : fields) {
+      w.put(',');
+      w.json_string(f.key);
+      w.put(':');
+      write_value(w, f.value);
+    }
+    w.put("}\n");
   }
-  line += "}\n";
   return service_at;
 }
 

@@ -169,5 +169,39 @@ TEST(JsonString, CopiesLongPlainRunsUnchanged) {
   EXPECT_EQ(as_json(s), want);
 }
 
+// The writer for presized output writes what append_json_string appends, and never more than
+// json_string_bound: strings made only of the bytes that take six (a control character's
+// \u00XX, an ill-formed byte's \ufffd), and random text, with a guard after the bound.
+TEST(JsonString, WritesInPlaceWhatItAppendsWithinTheBound) {
+  auto check = [](const std::string& s) {
+    const size_t bound = json_string_bound(s.size());
+    std::string buf(bound + 16, '#');
+    char* end = write_json_string(buf.data(), s);
+    ASSERT_LE(static_cast<size_t>(end - buf.data()), bound) << ::testing::PrintToString(s);
+    ASSERT_EQ(std::string(buf.data(), end), reference(s)) << ::testing::PrintToString(s);
+    ASSERT_EQ(buf.substr(bound), std::string(16, '#'));
+  };
+  for (size_t n = 0; n <= 80; ++n) {
+    check(std::string(n, '\x01'));
+    check(std::string(n, '\xFF'));
+    check(std::string(n, 'p'));
+    for (size_t at = 0; at < n; ++at) {
+      for (unsigned c : {0x22u, 0x5Cu, 0x1Fu, 0x80u, 0xFFu}) {  // every word test's edges, as above
+        std::string s(n, 'a');
+        s[at] = static_cast<char>(c);
+        check(s);
+      }
+    }
+  }
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::uniform_int_distribution<size_t> length(0, 90);
+  for (int iter = 0; iter < 20000; ++iter) {
+    std::string s(length(rng), 'x');
+    for (char& c : s) c = static_cast<char>(byte(rng));
+    check(s);
+  }
+}
+
 }  // namespace
 }  // namespace hir

@@ -2,6 +2,7 @@
 #include "protocol/splice.h"
 
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -134,6 +135,40 @@ TEST(Splice, EncodedResponsesOfEveryDatatype) {
       SCOPED_TRACE(std::string(datatype_name(dt)) + (raw ? " raw" : " json"));
       expect_same_as_full_path(from(encode_infer_response(r)));
     }
+  }
+}
+
+// The edited header is written into room sized once from its pieces at their largest: an id, a
+// name, a version and parameter keys whose every byte takes six (\u00XX) or is ill-formed
+// (\ufffd), the longest numbers of each kind. Each must come out whole and read back as the full
+// path's does.
+TEST(Splice, AnEditOfTheLargestPiecesComesOutWhole) {
+  const std::string six(40, '\x01'), bad(40, '\xFF'), quotes(20, '"'), key1(9, '\x02'), key2(9, '\x03'),
+      key3(9, '\x04'), key4(9, '\x05'), key5(9, '\x06'), key6(9, '\x07');
+  const std::vector<ParamRef> extra = {
+      {key1, Decimal{-999999999999999999, 18}}, {key2, -2.2250738585072014e-308},
+      {key3, std::numeric_limits<int64_t>::min()}, {key4, std::string_view(six)},
+      {key5, std::numeric_limits<double>::quiet_NaN()}, {key6, Decimal{-1, 18}}};
+  // With no parameters to add the opening is all there is to get wrong; with them, they are.
+  const std::string version(20, '\x0B');
+  const HeaderEdit edits[] = {{six, bad, version, {}}, {six, bad, quotes, extra}};
+  const std::string json =
+      R"({"model_name":"w","parameters":{"own":"kept","n":123},"outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"data":[1.5,-2]}]})";
+  const std::string head =
+      R"({"model_name":"w","outputs":[{"name":"o","datatype":"FP32","shape":[1,2],"parameters":{"binary_data_size":8}}]})";
+  for (const auto& [c, edit] : {std::pair{Case{json, std::nullopt}, edits[0]}, std::pair{binary_case(head, kF32x2), edits[0]},
+                                 std::pair{Case{json, std::nullopt}, edits[1]}, std::pair{binary_case(head, kF32x2), edits[1]}}) {
+    auto full = full_path(c, edit);
+    ASSERT_TRUE(full.ok()) << full.status().message();
+    auto fast = splice_response_header(c.body, hdr(c), edit);
+    ASSERT_TRUE(fast.ok()) << fast.status().message();
+    InferResponse a = decode(*fast), b = decode(*full);
+    EXPECT_EQ(a.id, b.id);
+    EXPECT_EQ(a.model_name, b.model_name);
+    EXPECT_EQ(a.model_version, edit.model_version);
+    EXPECT_EQ(a.parameters, b.parameters);
+    ASSERT_EQ(a.outputs.size(), 1u);
+    expect_same_tensor(a.outputs[0], b.outputs[0]);
   }
 }
 

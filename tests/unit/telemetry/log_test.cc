@@ -181,6 +181,37 @@ TEST_F(LogTest, KeepsValidUtf8AndReplacesInvalid) {
   EXPECT_EQ((*obj)[5].second, "a\xEF\xBF\xBD" "b\xEF\xBF\xBD\xEF\xBF\xBD" "d\xEF\xBF\xBD\xEF\xBF\xBD");
 }
 
+// A line is written into a buffer sized once from its pieces at their largest: an event and
+// keys and values whose every byte takes six, the longest numbers there are. Each must come out
+// whole, in a line that parses.
+TEST_F(LogTest, ALineOfTheLargestPiecesComesOutWhole) {
+  const std::string six(40, '\x01');  // \u0001 each
+  const std::string bad(40, '\xFF');  // \ufffd each
+  auto key = [](size_t n) { return std::string(n, '\x02'); };  // keys at their largest too
+  log_error(bad, {{six, bad}, {bad, six}, {key(1), std::numeric_limits<int64_t>::min()},
+                  {key(2), std::numeric_limits<uint64_t>::max()}, {key(3), -2.2250738585072014e-308},
+                  {key(4), -1.7976931348623157e+308}, {key(5), false}});
+  auto ls = lines();
+  ASSERT_EQ(ls.size(), 1u);
+  auto obj = FlatJson::parse(ls[0]);
+  ASSERT_TRUE(obj) << ls[0];
+  const auto& o = *obj;
+  ASSERT_EQ(o.size(), 11u) << ls[0];
+  std::string replaced;
+  for (int i = 0; i < 40; ++i) replaced += "\xEF\xBF\xBD";
+  EXPECT_EQ(o[2].second, replaced);
+  EXPECT_EQ(o[4].first, six);
+  EXPECT_EQ(o[4].second, replaced);
+  EXPECT_EQ(o[5].first, replaced);
+  EXPECT_EQ(o[5].second, six);
+  const std::vector<std::string> numbers = {"-9223372036854775808", "1.8446744073709552e+19",
+                                            "-2.2250738585072014e-308", "-1.7976931348623157e+308", "false"};
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    EXPECT_EQ(o[6 + i].first, key(i + 1));
+    EXPECT_EQ(o[6 + i].second, numbers[i]);
+  }
+}
+
 TEST_F(LogTest, FiltersBelowMinLevel) {
   init_logging(Level::kWarn, "hir-worker", file_);
   EXPECT_FALSE(log_enabled(Level::kInfo));
