@@ -32,16 +32,26 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  // `kind` must outlive every copy: a string literal (see kind()).
+  Status(Code code, std::string message, std::string_view kind)
+      : code_(code), message_(std::move(message)), kind_(kind) {}
 
   static Status Ok() { return {}; }
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
+  // A short fixed phrase naming what failed, for failures that share a code yet must be told
+  // apart by someone who may not read the message: the message may name what is the operator's
+  // alone (a target's address), a kind never does, so it can go where the message cannot (a
+  // router's answer to its client). The module that sets kinds documents them (net/client.h);
+  // "" when none was given. Not in to_string(): the message says it all.
+  std::string_view kind() const { return kind_; }
   std::string to_string() const;
 
  private:
   Code code_ = Code::kOk;
   std::string message_;
+  std::string_view kind_;
 };
 
 // Text a client sent, quoted for an error message: 'text', cut after kQuoteMax bytes (at a

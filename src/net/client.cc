@@ -320,7 +320,8 @@ Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url
   if (ec) {
     st.cache(url.authority(), std::nullopt);  // the address may have moved: look again next time
     if (ec != beast::error::timeout)
-      co_return Unavailable("connect to " + url.authority() + ": " + ec.message());
+      co_return Status(Code::kUnavailable, "connect to " + url.authority() + ": " + ec.message(),
+                       ec == asio::error::connection_refused ? kFailureRefused : std::string_view());
     if (connect_by >= deadline)
       co_return DeadlineExceeded("connect to " + url.authority() + " ran past the deadline");
     co_return Unavailable("connect to " + url.authority() + " timed out after " +
@@ -351,7 +352,10 @@ bool quiet(Conn& c) {
 Status read_error(const error_code& ec, const std::string& who, Duration timeout) {
   if (ec == beast::error::timeout)
     return DeadlineExceeded("no response from " + who + " within " + ms_text(timeout));
-  if (ec == http::error::body_limit) return Unavailable("response from " + who + " is too large");
+  if (ec == http::error::body_limit)
+    return Status(Code::kUnavailable, "response from " + who + " is too large", kFailureTooLarge);
+  if (ec == http::error::header_limit)
+    return Status(Code::kUnavailable, "response head from " + who + " is too large", kFailureTooLarge);
   return Unavailable("exchange with " + who + " failed: " + ec.message());
 }
 
@@ -447,10 +451,15 @@ Awaitable<Outcome> round_trip(ClientState& st, Conn& c, const std::string& head,
     // - a transfer coding other than a final chunked (RFC 9112 §6.3): the body would run to the
     //   close in a coding hir does not decode, and a Content-Length beside it is not the framing.
     const auto te = out.response.headers.get("transfer-encoding");
-    if (out.response.status == 101 || (te && (!parser.chunked() || parser.version() < 11))) {
-      out.status = Unavailable(who + " answered " +
-                               (out.response.status == 101 ? std::string("101 Switching Protocols, which hir never asks for")
-                                                           : "with Transfer-Encoding " + quote(*te) + ", which hir does not read"));
+    if (out.response.status == 101) {
+      out.status = Status(Code::kUnavailable, who + " answered 101 Switching Protocols, which hir never asks for",
+                          kFailureUpgraded);
+      co_return out;
+    }
+    if (te && (!parser.chunked() || parser.version() < 11)) {
+      out.status = Status(Code::kUnavailable,
+                          who + " answered with Transfer-Encoding " + quote(*te) + ", which hir does not read",
+                          kFailureUnreadCoding);
       co_return out;
     }
     out.reusable = parser.keep_alive() && c.buf.size() == 0;

@@ -44,6 +44,17 @@ struct ClientOptions {
   size_t max_response_bytes = 64u << 20;
 };
 
+// The kinds (Status::kind()) of send()'s failures that share kUnavailable but mean different
+// things to whoever reads which target failed and how; other failures have none. Each is a
+// phrase a router's client reads as it is (docs/operations.md), with no address in it.
+inline constexpr std::string_view kFailureRefused = "connection refused";  // nothing listens there
+// The body over max_response_bytes, or the head over the client's header limit.
+inline constexpr std::string_view kFailureTooLarge = "answer too large";
+// 101 Switching Protocols: hir never asks for an upgrade (RFC 9110 §15.2.2).
+inline constexpr std::string_view kFailureUpgraded = "answered with a protocol hir does not read";
+// A Transfer-Encoding other than a final chunked (RFC 9112 §6.3).
+inline constexpr std::string_view kFailureUnreadCoding = "answered in a transfer coding hir does not read";
+
 // Abandons a request sent with it — a hedge's loser, say: the connection carrying it is closed
 // at once, so the target sees its client go away and the connection is never reused, and the
 // request's callback runs with an error. A request still waiting for a connection is dropped
@@ -70,8 +81,9 @@ class HttpClient {
 
   // Sends req (its target is appended to url.base_path; Host and Content-Length are set) and
   // calls done exactly once: with the response (any status), or with kUnavailable (connect
-  // refused, reset, bad response) or kDeadlineExceeded when `timeout` passes first. A stale
-  // pooled connection that fails before any response byte is retried once on a fresh one.
+  // refused, reset, bad response; some with a kind, above) or kDeadlineExceeded when `timeout`
+  // passes first. A stale pooled connection that fails before any response byte is retried once
+  // on a fresh one.
   // When the host is at max_connections_per_host the request waits, first in first out, for
   // the next connection an earlier request gives back; its `timeout` runs while it waits
   // (kDeadlineExceeded, and it leaves the queue). When max_waiting_per_host are already

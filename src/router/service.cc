@@ -40,14 +40,17 @@ bool bad_gateway(int status) { return status != 503 && status != 429 && status !
 
 // What a client reads of a transport's failure: its kind, under the target's name. The
 // transports' own messages name addresses (host:port, a device's URL), which are the
-// operator's to read (attempt_failed), not every client's.
+// operator's to read (attempt_failed), not every client's. The HTTP client gives the kinds its
+// codes do not tell apart (net/client.h).
 std::string_view failure_kind(const Status& failed) {
+  if (!failed.kind().empty()) return failed.kind();
   switch (failed.code()) {
     case Code::kDeadlineExceeded: return "timed out";
     case Code::kResourceExhausted: return "too busy";
     case Code::kUnavailable:
-      // ECONNREFUSED's text, as both asio and strerror give it (HTTP, an MCU's TCP bridge).
-      if (failed.message().find("Connection refused") != std::string::npos) return "connection refused";
+      // An MCU pool's reason is its devices' last errors as text (McuDevice::last_error), so a
+      // refused TCP bridge shows only in strerror(ECONNREFUSED)'s words.
+      if (failed.message().find("Connection refused") != std::string::npos) return net::kFailureRefused;
       return "unavailable";
     default: return code_name(failed.code());
   }

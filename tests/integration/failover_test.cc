@@ -1,5 +1,10 @@
 // Failover and error mapping of hir serve against scripted in-process targets: each stub answers
 // every infer call the same way (5xx, garbage, too late, a non-JSON 4xx, or a good answer).
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -88,6 +93,58 @@ class Stub {
   std::vector<std::shared_ptr<net::EventLoop::Timer>> slow_;
 };
 
+// A target that answers each inference call with the same raw bytes, answers hir's HTTP server
+// never sends (a 101, a head promising 100 MB), and anything else (the router's load polls)
+// with a 404. One connection at a time: each is closed once answered.
+class RawTarget {
+ public:
+  explicit RawTarget(std::string reply) : reply_(std::move(reply)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::listen(fd_, 64), 0);
+    EXPECT_EQ(::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~RawTarget() {
+    ::shutdown(fd_, SHUT_RDWR);  // wakes accept()
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return port_; }
+
+ private:
+  void serve() {
+    for (;;) {
+      const int c = ::accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      timeval tv{2, 0};  // no read here waits longer
+      ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      std::string head;
+      char buf[4096];
+      ssize_t n = 1;
+      while (head.find("\r\n\r\n") == std::string::npos && (n = ::recv(c, buf, sizeof buf, 0)) > 0)
+        head.append(buf, static_cast<size_t>(n));
+      const bool infer = head.substr(0, head.find("\r\n")).find("/infer") != std::string::npos;
+      const std::string out = infer ? reply_ : "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      (void)::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+      ::shutdown(c, SHUT_WR);
+      while (::recv(c, buf, sizeof buf, 0) > 0) {  // until the router closes its side
+      }
+      ::close(c);
+    }
+  }
+
+  std::string reply_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
 std::string request_body(const std::string& params = "") {
   std::string body = R"({"id":"f1",)" + params + R"("inputs":[{"name":"input","shape":[1,784],"datatype":"FP32","data":[)";
   for (int i = 0; i < 784; ++i) body += i ? ",0" : "0";
@@ -160,6 +217,35 @@ TEST_F(FailoverIT, AnAnswerNamesTheTargetThatRefusedNotItsAddress) {
   EXPECT_EQ(res.body.find(std::to_string(nobody)), std::string::npos) << res.body;
   EXPECT_EQ(res.body.find("127.0.0.1"), std::string::npos) << res.body;
   EXPECT_TRUE(log_gets(r.log, "127.0.0.1:" + std::to_string(nobody))) << file_text(r.log);
+}
+
+// A target that answers in a way hir cannot read is named with what it did, in the client's
+// words: these read "unavailable" before, as a target that is down does. The address stays out.
+TEST_F(FailoverIT, AnAnswerNamesTheKindOfAnAnswerTheRouterCannotRead) {
+  struct Case {
+    std::string reply, told, logged;
+  };
+  const Case cases[] = {
+      {"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+       "odd: answered with a protocol hir does not read", "101 Switching Protocols"},
+      {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n{",
+       "odd: answer too large", "is too large"},
+      {"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{}",
+       "odd: answered in a transfer coding hir does not read", "Transfer-Encoding 'gzip'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.told);
+    RawTarget odd(c.reply);
+    auto r = start_router(dir_, {{"odd", odd.port(), "edge-cpu", "v1"}});
+    auto res = infer(r, request_body());
+    EXPECT_EQ(res.status, 503) << res.body;
+    EXPECT_NE(res.body.find(c.told), std::string::npos) << res.body;
+    EXPECT_EQ(res.body.find(std::to_string(odd.port())), std::string::npos) << res.body;
+    EXPECT_EQ(res.body.find("127.0.0.1"), std::string::npos) << res.body;
+    // The operator's line keeps the whole reason, address included.
+    EXPECT_TRUE(log_gets(r.log, "127.0.0.1:" + std::to_string(odd.port()))) << file_text(r.log);
+    EXPECT_TRUE(log_gets(r.log, c.logged)) << file_text(r.log);
+  }
 }
 
 // A target that says it is busy (503) ran nothing: the request pays only the one that answered.

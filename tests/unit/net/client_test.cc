@@ -151,6 +151,7 @@ TEST(HttpClient, RefusedConnectionIsUnavailable) {
   HttpClient client(lt.loop);
   auto r = call(client, local_url(refusing.port), make_request("GET", "/"));
   EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+  EXPECT_EQ(r.status().kind(), kFailureRefused) << r.status().to_string();
 }
 
 // With no descriptor left for the socket, the error names why: it said "Operation canceled".
@@ -471,15 +472,33 @@ TEST(HttpClient, MalformedOrOversizedResponseIsUnavailable) {
     HttpClient client(lt.loop, o);
     auto r = call(client, local_url(raw.port), make_request("GET", "/"));
     EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+    EXPECT_EQ(r.status().kind(), kFailureTooLarge) << r.status().to_string();
   }
-  // Answers no request of hir's can get (RFC 9110 §15.2.2, RFC 9112 §6.3): a failure, and the
-  // connection is not reused.
-  for (std::string bad : {"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
-                          "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello"}) {
+  {  // a head over the header limit (64 KiB) is too large as well
+    RawUpstream raw("HTTP/1.1 200 OK\r\nX-Big: " + std::string(70 << 10, 'h') + "\r\nContent-Length: 0\r\n\r\n");
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+    EXPECT_EQ(r.status().kind(), kFailureTooLarge) << r.status().to_string();
+  }
+  // Answers no request of hir's can get (RFC 9110 §15.2.2, RFC 9112 §6.3): a failure of its own
+  // kind, and the connection is not reused.
+  const std::pair<std::string, std::string_view> bad_answers[] = {
+      {"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n", kFailureUpgraded},
+      {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello", kFailureUnreadCoding}};
+  for (const auto& [bad, kind] : bad_answers) {
     RawUpstream raw(bad);
     HttpClient client(lt.loop);
     auto r = call(client, local_url(raw.port), make_request("GET", "/"));
     EXPECT_EQ(r.status().code(), Code::kUnavailable) << bad << " -> " << (r.ok() ? std::to_string(r->status) : r.status().to_string());
+    EXPECT_EQ(r.status().kind(), kind) << bad << " -> " << r.status().to_string();
+  }
+  {  // a failure the code says all of has no kind
+    RawUpstream raw("HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort");
+    HttpClient client(lt.loop);
+    auto r = call(client, local_url(raw.port), make_request("GET", "/"));
+    EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+    EXPECT_EQ(r.status().kind(), "") << r.status().to_string();
   }
   {  // a response that ends with the connection is fine, and is not pooled
     RawUpstream raw("HTTP/1.1 200 OK\r\n\r\nuntil-eof");
