@@ -12,6 +12,9 @@
 #   bench/hop_parts.sh [BUILD]          # BUILD holds hir, hir-worker and hop_latency (build-rel)
 #   BODY=json ROUNDS=300 bench/hop_parts.sh
 #   KEEP_TMP=1 ...                      # keep the profiles (cg.*) for callgrind_annotate
+#   PROXY=nginx bench/hop_parts.sh      # the same for nginx as bench/compare.sh starts it, run as
+#                                       # one process (master_process off); its parts are told by
+#                                       # its request phases and its upstream status line
 #
 # Not part of `make test` or `make bench`.
 set -euo pipefail
@@ -34,13 +37,31 @@ bench_setup
 bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp" >/dev/null
 bench_one_target "$B/hir-worker" "$tmp/hir.yaml"
 mkdir -p "$tmp/cg"
-valgrind --tool=callgrind --dump-before=epoll_wait --dump-before=sendmsg --callgrind-out-file="$tmp/cg/cg.%p" \
-  "$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/h.port" --log-level info \
-  2>"$tmp/hir.log" >/dev/null &
-pids+=($!)
-hport=$(wait_file "$tmp/h.port")
+PROXY=${PROXY:-hir}
+cg=(valgrind --tool=callgrind --dump-before=epoll_wait --dump-before=sendmsg --callgrind-out-file="$tmp/cg/cg.%p")
+if [ "$PROXY" = nginx ]; then
+  # start_nginx's nginx, under callgrind and without a master process, so that one process does
+  # all the work (exec: start_nginx's pid is valgrind's, which the cleanup stops); nginx writes
+  # with writev (and may send), so profiles end before those too.
+  nginx() {
+    local a=()
+    while [ $# -gt 0 ]; do
+      if [ "$1" = -g ]; then a+=(-g "master_process off; $2"); shift 2; else a+=("$1"); shift; fi
+    done
+    exec "${cg[@]}" --dump-before=writev --dump-before=send --dump-before=sendto "$(type -P nginx)" "${a[@]}"
+  }
+  pport=$(free_port)
+  start_nginx "$pport" "$wport"
+  request_mark=ngx_http_core_access_phase answer_mark=ngx_http_parse_status_line
+else
+  "${cg[@]}" "$B/hir" serve --config "$tmp/hir.yaml" --port 0 --port-file "$tmp/h.port" --log-level info \
+    2>"$tmp/hir.log" >/dev/null &
+  pids+=($!)
+  pport=$(wait_file "$tmp/h.port")
+  request_mark='CoreRouting::decide' answer_mark=splice_response_header
+fi
 if [ "$BODY" = json ]; then b=(--body "$tmp/infer.json"); else b=(--body "$tmp/infer.bin" --header-len "$(cat "$tmp/infer.bin.hlen")"); fi
-"$B/hop_latency" "${b[@]}" --rounds "$ROUNDS" --warmup 50 direct="$wport" hir="$hport" >/dev/null
+"$B/hop_latency" "${b[@]}" --rounds "$ROUNDS" --warmup 50 direct="$wport" "$PROXY=$pport" >/dev/null
 kill "${pids[-1]}"
 wait "${pids[-1]}" 2>/dev/null || true
 
@@ -49,14 +70,14 @@ wait "${pids[-1]}" 2>/dev/null || true
 for f in "$tmp"/cg/cg.*.*; do
   total=$(grep -m1 -E '^(summary|totals):' "$f" | awk '{print $2}')
   [ -n "$total" ] || continue
-  if grep -q 'CoreRouting::decide' "$f"; then part=request
-  elif grep -q 'splice_response_header' "$f"; then part=answer
+  if grep -q "$answer_mark" "$f"; then part=answer
+  elif grep -q "$request_mark" "$f"; then part=request
   else part=other; fi
   echo "$part $total"
-done | sort -k1,1 -k2,2n | awk -v body="$BODY" -v rounds="$ROUNDS" '
+done | sort -k1,1 -k2,2n | awk -v proxy="$PROXY" -v body="$BODY" -v rounds="$ROUNDS" '
   { v[$1, ++n[$1]] = $2; sum[$1] += $2 }
   END {
-    printf "hop_parts: %s body, %d rounds; instructions per part (median, mean, profiles)\n", body, rounds
+    printf "hop_parts: %s, %s body, %d rounds; instructions per part (median, mean, profiles)\n", proxy, body, rounds
     split("request answer other", order, " ")
     for (i = 1; i <= 3; ++i) {
       p = order[i]; c = n[p]
