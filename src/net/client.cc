@@ -324,8 +324,9 @@ Awaitable<Result<std::unique_ptr<Conn>>> connect(ClientState& st, const Url& url
                        ec == asio::error::connection_refused ? kFailureRefused : std::string_view());
     if (connect_by >= deadline)
       co_return DeadlineExceeded("connect to " + url.authority() + " ran past the deadline");
-    co_return Unavailable("connect to " + url.authority() + " timed out after " +
-                          ms_text(st.opts.connect_timeout));
+    co_return Status(Code::kUnavailable,
+                     "connect to " + url.authority() + " timed out after " + ms_text(st.opts.connect_timeout),
+                     kFailureConnectTimedOut);
   }
   error_code ignored;
   conn->stream.socket().set_option(tcp::no_delay(true), ignored);

@@ -48,6 +48,8 @@ struct ClientOptions {
 // things to whoever reads which target failed and how; other failures have none. Each is a
 // phrase a router's client reads as it is (docs/operations.md), with no address in it.
 inline constexpr std::string_view kFailureRefused = "connection refused";  // nothing listens there
+// No answer to the connect within connect_timeout (a host down, a full accept queue).
+inline constexpr std::string_view kFailureConnectTimedOut = "connect timed out";
 // The body over max_response_bytes, or the head over the client's header limit.
 inline constexpr std::string_view kFailureTooLarge = "answer too large";
 // 101 Switching Protocols: hir never asks for an upgrade (RFC 9110 §15.2.2).

@@ -154,6 +154,36 @@ TEST(HttpClient, RefusedConnectionIsUnavailable) {
   EXPECT_EQ(r.status().kind(), kFailureRefused) << r.status().to_string();
 }
 
+// A listener whose accept queue is full drops new connections' SYNs: the connect waits until the
+// client's own connect timeout, which names itself so (not a deadline: the request had time left).
+TEST(HttpClient, AConnectThatGetsNoAnswerNamesItsTimeout) {
+  const int lfd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(lfd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);  // room for one connection not yet accepted, and it is never accepted
+  socklen_t len = sizeof a;
+  ASSERT_EQ(::getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  std::vector<int> fillers;
+  for (int i = 0; i < 3; ++i) {  // the first fills the queue; the others' SYNs are already dropped
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fillers.push_back(fd);
+  }
+  LoopThread lt;
+  ClientOptions o;
+  o.connect_timeout = std::chrono::milliseconds(200);
+  HttpClient client(lt.loop, o);
+  auto r = call(client, local_url(ntohs(a.sin_port)), make_request("GET", "/"), std::chrono::seconds(10));
+  EXPECT_EQ(r.status().code(), Code::kUnavailable) << r.status().to_string();
+  EXPECT_EQ(r.status().kind(), kFailureConnectTimedOut) << r.status().to_string();
+  for (int fd : fillers) ::close(fd);
+  ::close(lfd);
+}
+
 // With no descriptor left for the socket, the error names why: it said "Operation canceled".
 TEST(HttpClient, ASocketThatCannotBeOpenedNamesTheCause) {
   testing::RefusingPort refusing;  // never reached: no socket opens
