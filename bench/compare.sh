@@ -70,17 +70,6 @@ NAME=compare
 . bench/lib.sh  # the working directory is the repository root (above)
 bench_setup
 
-# CPU time (utime+stime, clock ticks) of a process and its children (nginx's worker).
-cpu_ticks() {
-  local total=0 p t
-  for p in "$@"; do
-    for t in $p $(cat "/proc/$p/task/$p/children" 2>/dev/null); do
-      total=$((total + $(awk '{print $14 + $15}' "/proc/$t/stat" 2>/dev/null || echo 0)))
-    done
-  done
-  echo "$total"
-}
-
 # --- bodies ------------------------------------------------------------------------------------
 bench/wrk/make-bodies.pl examples/fmnist-request.json "$tmp"
 hlen=$(cat "$tmp/infer.bin.hlen")

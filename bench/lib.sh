@@ -15,6 +15,24 @@ bench_cleanup() {
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "$NAME: logs kept in $tmp" >&2; else rm -rf "$tmp"; fi
 }
+# CPU time of processes and their children (nginx's worker), all threads, in clock ticks
+# (getconf CLK_TCK a second) from /proc/PID/stat: `cpu_split` prints user and system time,
+# `cpu_ticks` their sum.
+cpu_split() {
+  local user=0 sys=0 p t u s
+  for p in "$@"; do
+    for t in $p $(cat "/proc/$p/task/$p/children" 2>/dev/null); do
+      read -r u s < <(awk '{print $14, $15}' "/proc/$t/stat" 2>/dev/null || echo 0 0)
+      user=$((user + u)) sys=$((sys + s))
+    done
+  done
+  echo "$user $sys"
+}
+cpu_ticks() {
+  local u s
+  read -r u s < <(cpu_split "$@")
+  echo $((u + s))
+}
 # Prints the contents of FILE once a process has written it (a --port-file), or gives up.
 wait_file() {
   for _ in $(seq 300); do [ -s "$1" ] && { cat "$1"; return; }; sleep 0.1; done

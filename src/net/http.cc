@@ -6,6 +6,9 @@
 #include <charconv>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/json_string.h"
 #include "core/text_writer.h"
@@ -96,9 +99,21 @@ HttpResponse json_response(int status, std::string body) {
 }
 
 std::string_view path_of(std::string_view target) {
-  // A plain loop: find_first_of looks each byte up in the set with a call of its own.
+  // Sixteen bytes a step (SSE2, which every x86-64 has), the rest one at a time: a byte loop
+  // cost ~8 instructions a byte on every request's ~30-byte target, and find_first_of looks
+  // each byte up in the set with a call of its own.
+  const char* const p = target.data();
+  const size_t n = target.size();
   size_t i = 0;
-  while (i < target.size() && target[i] != '?' && target[i] != '#') ++i;
+#if defined(__SSE2__)
+  const __m128i query = _mm_set1_epi8('?'), fragment = _mm_set1_epi8('#');
+  for (; i + 16 <= n; i += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const int hit = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, query), _mm_cmpeq_epi8(x, fragment)));
+    if (hit != 0) return target.substr(0, i + static_cast<size_t>(__builtin_ctz(static_cast<unsigned>(hit))));
+  }
+#endif
+  while (i < n && p[i] != '?' && p[i] != '#') ++i;
   return target.substr(0, i);
 }
 

@@ -65,6 +65,7 @@ Result<Priority> priority_hint(const Parameters& params, const net::Headers& hea
 }  // namespace
 
 size_t strip_hints(Parameters& params, std::vector<std::string>* removed) {
+  if (params.empty()) return 0;  // most requests: spares five lookups
   size_t n = 0;
   auto drop = [&](Parameters::iterator it) {
     if (removed) removed->push_back(it->first);
@@ -100,8 +101,11 @@ bool has_hint_header(const net::Headers& headers) {
 
 Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& all_headers) {
   static const net::Headers kNone;
-  const net::Headers& headers = has_hint_header(all_headers) ? all_headers : kNone;
+  const bool in_headers = has_hint_header(all_headers);
   RequestHints h;
+  // Most requests carry no hint at all: the defaults, without five lookups (~500 instructions).
+  if (params.empty() && !in_headers) return h;
+  const net::Headers& headers = in_headers ? all_headers : kNone;
   auto budget = number_hint(params, headers, kBudget, 1e-3, 3.6e6);
   if (!budget.ok()) return budget.status();
   if (*budget) h.latency_budget = from_ms(**budget);

@@ -664,25 +664,35 @@ void RouterService::finish_ok(std::shared_ptr<Call> call, const Step& cand, Http
   }
   // A worker's own account of the call (docs/worker.md): the model's time is the service time,
   // and what is left of the latency after its queue is the network's. Without it (another kind
-  // of endpoint, or a header that does not parse) the core splits the latency itself.
-  auto timing = upstream.headers.get("server-timing");
-  const auto st = timing ? parse_server_timing(*timing) : std::nullopt;
+  // of endpoint, or a header that does not parse) the core splits the latency itself. Read when
+  // first needed: a spliced answer without a ledger row to fill goes out before it is read.
+  std::optional<ServerTiming> st;
+  bool timing_read = false;
+  auto timing = [&]() -> const std::optional<ServerTiming>& {
+    if (!timing_read) {
+      auto header = upstream.headers.get("server-timing");
+      st = header ? parse_server_timing(*header) : std::nullopt;
+      timing_read = true;
+    }
+    return st;
+  };
   // For the ledger: the worker's own figure, at most what the call took as the router saw it.
-  const double service_ms = st ? std::min(to_ms(st->infer), attempt_ms) : -1;
+  auto service_ms = [&] { return timing() ? std::min(to_ms(timing()->infer), attempt_ms) : -1.0; };
   auto learn = [&] {
-    if (st)
+    if (timing())
       call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms), st->infer, st->queue + call->waited);
     else call->gen->routing->result(cand.ti, cand.vi, Outcome::kOk, from_ms(attempt_ms));
   };
   if (!spliced) {
     learn();
-    return deliver(std::move(call), cand, std::move(*parsed), cost, service_ms);
+    return deliver(std::move(call), cand, std::move(*parsed), cost, service_ms());
   }
   charge(*call, cand, cost);
   settle(*call, now);
   HttpResponse out = encoded_answer(std::move(*spliced), call->request_id);
   // The answer goes out first; what the routing core learns from it, on this same thread, after.
-  respond_ok(call, cand, total_ms, service_ms, std::move(out));
+  // The service time goes only to the ledger row, which is written as the answer goes.
+  respond_ok(call, cand, total_ms, call->usage ? service_ms() : -1.0, std::move(out));
   learn();
 }
 

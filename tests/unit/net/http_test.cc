@@ -85,6 +85,20 @@ TEST(PathOf, DropsQuery) {
   EXPECT_EQ(path_of("/a?b#c"), "/a");
 }
 
+// The scan takes sixteen bytes a step: a '?' or '#' at every place of a long target, in a step
+// or in the bytes after the last whole one, ends the path there.
+TEST(PathOf, FindsTheEndAtEveryPlace) {
+  const std::string base(40, 'p');
+  for (char end : {'?', '#'}) {
+    for (size_t at = 0; at < base.size(); ++at) {
+      std::string target = base;
+      target[at] = end;
+      EXPECT_EQ(path_of(target), base.substr(0, at)) << end << " at " << at;
+    }
+  }
+  EXPECT_EQ(path_of(base), base);
+}
+
 TEST(Wire, ResponseHeadFramesTheBody) {
   HttpResponse r = json_response(200, "{}");
   r.headers.add("Content-Length", "999");  // a handler's framing header is ignored
