@@ -124,8 +124,9 @@ HttpResponse RouterService::v2_error(const Status& s) {
 }
 
 // The admin API reads and writes the database: on the store's thread, with a limit on the wait.
-// A database that hangs costs the admin client a 503 after kAdminWait (the call may still finish
-// later, as after any timeout), and nothing else.
+// A database that hangs, while the call waits its turn or while it runs (a PostgreSQL lock held
+// elsewhere waits for as long as it is held), costs the admin client a 503 after kAdminWait (the
+// call may still finish later, as after any timeout), and nothing else.
 void RouterService::admin(HttpRequest&& req, net::Responder respond) {
   if (!store_work_) return respond(admin_->handle(req));  // no database: nothing blocks
   if (auto no = admin_->refused(req)) return respond(std::move(*no));  // on this thread, unqueued
@@ -135,8 +136,8 @@ void RouterService::admin(HttpRequest&& req, net::Responder respond) {
     respond(net::error_response(503, "the database did not answer within 10 s"));
   });
   if (!store_work_->post([this, req = std::move(req), respond, timer] {
-        timer->cancel();
         respond(admin_->handle(req));  // ignored when the timer answered first
+        timer->cancel();
       })) {
     timer->cancel();
     HttpResponse busy = net::error_response(503, "the database is busy: too many admin calls waiting");

@@ -454,6 +454,51 @@ TEST_F(StoreIT, ADatabaseThatHangsStopsNeitherInferenceNorShutdown) {
   sqlite3_close(locker);
 }
 
+// An admin call that hangs while it runs, not only while it waits its turn, is answered 503
+// after the admin wait (10 s): here another PostgreSQL session holds registry_meta in SHARE mode,
+// which lets the registry poll read it but blocks the version bump every registry write starts
+// with, for as long as the lock is held. Inference goes on meanwhile.
+TEST_F(StoreIT, AnAdminCallHungInTheDatabaseIsAnsweredAfterItsWait) {
+  std::string skip;
+  db_url_ = store::testing::fresh_database_url("postgres", &skip);
+  if (db_url_.empty()) GTEST_SKIP() << skip;
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  Proc w = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc r = start_router(write_config(dir_, {{"edge-1", w.port}}), "router", {"--drain-seconds", "1"});
+  ASSERT_EQ(infer(r.port, image_).status, 200);
+  ASSERT_EQ(call(r.port, "GET", "/v1/admin/targets", "", admin()).status, 200);  // the registry is there
+
+  PGconn* locker = PQconnectdb(db_url_.c_str());
+  ASSERT_EQ(PQstatus(locker), CONNECTION_OK) << PQerrorMessage(locker);
+  auto exec_ok = [locker](const char* sql) {
+    PGresult* res = PQexec(locker, sql);
+    const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    return ok;
+  };
+  ASSERT_TRUE(exec_ok("BEGIN"));
+  ASSERT_TRUE(exec_ok("LOCK TABLE registry_meta IN SHARE MODE"));
+  auto hung = std::async(std::launch::async, [&] {
+    return call(r.port, "POST", "/v1/admin/targets/edge-1/drain", "", admin(), std::chrono::seconds(40));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(infer(r.port, image_).status, 200);  // the I/O thread never waits on the database
+  // Answered by the router's wait, not cut off by the client's own 40 s.
+  const net::HttpResponse answer = hung.get();
+  EXPECT_EQ(answer.status, 503) << answer.body;
+  EXPECT_TRUE(has(answer.body, "did not answer within 10 s")) << answer.body;
+  EXPECT_TRUE(exec_ok("ROLLBACK"));
+  PQfinish(locker);
+  // The call ran on once the lock went: the drain took effect, late, as after any timeout.
+  bool drained = false;
+  for (int i = 0; i < 100 && !drained; ++i) {
+    drained = has(call(r.port, "GET", "/v1/admin/targets", "", admin()).body, R"("drained":true)");
+    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(r.child.stop(std::chrono::seconds(60)), 0);
+}
+
 // The ledger's fallbacks are the steps a request took after its first: a request whose only
 // attempt failed took none (it was recorded as one, so every failure counted as a fallback), and
 // one whose two attempts failed took one.
