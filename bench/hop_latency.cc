@@ -3,11 +3,22 @@
 // wrk -c1 runs each target for seconds in turn; on a shared machine the floor moves between
 // those runs by as much as the figure being measured (bench/compare.sh's -c1 medians spread over
 // tens of µs). Here one keep-alive connection per target is opened and the same request goes to
-// each target in turn, round after round (the order rotated every round), so every round times
-// all the targets within a few hundred µs of each other. A target's added latency is the median,
-// over the rounds, of its time minus the direct target's time in the same round.
+// each target in turn, round after round, so every round times all the targets within a few
+// hundred µs of each other. A target's added latency is the median, over the rounds, of its time
+// minus the direct target's time in the same round.
 //
-//   hop_latency --body FILE [--header-len N] [--path P] [--rounds N] [--warmup N] NAME=PORT...
+// The order is drawn anew every round (a seeded shuffle, so runs repeat). A target's time depends
+// on which target ran just before it (which virtual CPU sleeps, and how deeply, when it starts):
+// with the order only rotated, every target kept the same predecessor in all but one place of
+// the cycle, and the same proxy read up to 6 µs apart by its place (docs/perf/proxy.md,
+// "Twenty-third pass"). Shuffled, every target follows every other alike. `--order rotate`
+// gives the old order, to compare.
+//
+//   hop_latency --body FILE [--header-len N] [--path P] [--rounds N] [--warmup N]
+//               [--order shuffle|rotate] [--seed N] NAME=PORT...
+//
+// It also prints each target's median added latency by the target that ran just before it (the
+// last of the previous round for a round's first), and writes them to the JSON as "after".
 //
 // The first NAME=PORT is the baseline (the backend called directly). Prints one line per target
 // and, with --json FILE, writes them as JSON. Only 127.0.0.1 is used. Plain blocking sockets: the
@@ -25,6 +36,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <numeric>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -106,7 +119,8 @@ double quantile(std::vector<double> v, double q) {
 void usage() {
   std::fprintf(stderr,
                "usage: hop_latency --body FILE [--header-len N] [--path P] [--rounds N] [--warmup N]\n"
-               "                   [--json FILE] NAME=PORT...   (the first target is the baseline)\n");
+               "                   [--order shuffle|rotate] [--seed N] [--json FILE] NAME=PORT...\n"
+               "       (the first target is the baseline; the order is shuffled every round by default)\n");
   std::exit(2);
 }
 
@@ -115,6 +129,8 @@ void usage() {
 int main(int argc, char** argv) {
   std::string body_file, header_len, path = "/v2/models/fmnist-tiny/infer", json;
   long rounds = 20000, warmup = 1000;
+  bool shuffle = true;
+  unsigned long seed = 1;
   std::vector<Target> targets;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -128,6 +144,12 @@ int main(int argc, char** argv) {
     else if (a == "--rounds") rounds = std::atol(value().c_str());
     else if (a == "--warmup") warmup = std::atol(value().c_str());
     else if (a == "--json") json = value();
+    else if (a == "--seed") seed = std::strtoul(value().c_str(), nullptr, 10);
+    else if (a == "--order") {
+      const std::string o = value();
+      if (o != "shuffle" && o != "rotate") usage();
+      shuffle = o == "shuffle";
+    }
     else if (a.find('=') != std::string::npos && a[0] != '-') {
       Target t;
       t.name = a.substr(0, a.find('='));
@@ -157,22 +179,33 @@ int main(int argc, char** argv) {
   }
   std::string buf;
   std::vector<double> round_us(targets.size());
+  std::vector<size_t> order(targets.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::mt19937_64 rng(seed);
+  // by_pred[i][j]: target i's added latency in the rounds where target j ran just before it.
+  std::vector<std::vector<std::vector<double>>> by_pred(targets.size(), std::vector<std::vector<double>>(targets.size()));
+  std::vector<size_t> pred(targets.size());
+  size_t last = targets.size();  // none yet
   long errors = 0;
   for (long r = -warmup; r < rounds; ++r) {
     const size_t n = targets.size();
+    if (shuffle) std::shuffle(order.begin(), order.end(), rng);
     for (size_t k = 0; k < n; ++k) {
-      const size_t i = (static_cast<size_t>(r + warmup) + k) % n;  // rotate who goes first
+      const size_t i = shuffle ? order[k] : (static_cast<size_t>(r + warmup) + k) % n;  // rotate who goes first
       const auto t0 = std::chrono::steady_clock::now();
       send_all(targets[i].fd, request);
       const int status = read_response(targets[i].fd, buf);
       const auto t1 = std::chrono::steady_clock::now();
       if (status != 200) ++errors;
       round_us[i] = std::chrono::duration<double, std::micro>(t1 - t0).count();
+      pred[i] = last;
+      last = i;
     }
     if (r < 0) continue;
     for (size_t i = 0; i < n; ++i) {
       targets[i].us.push_back(round_us[i]);
       targets[i].added.push_back(round_us[i] - round_us[0]);
+      if (pred[i] < n) by_pred[i][pred[i]].push_back(round_us[i] - round_us[0]);
     }
   }
   std::string out = "{\"rounds\":" + std::to_string(rounds) + ",\"errors\":" + std::to_string(errors) +
@@ -187,12 +220,33 @@ int main(int argc, char** argv) {
     char item[320];
     std::snprintf(item, sizeof item,
                   "%s{\"name\":\"%s\",\"p50_us\":%.1f,\"p90_us\":%.1f,\"p99_us\":%.1f,"
-                  "\"added_median_us\":%.1f,\"added_q1_us\":%.1f,\"added_q3_us\":%.1f}",
+                  "\"added_median_us\":%.1f,\"added_q1_us\":%.1f,\"added_q3_us\":%.1f,\"after\":{",
                   i ? "," : "", t.name.c_str(), p50, p90, p99, a50, a25, a75);
     out += item;
+    for (size_t j = 0; j < targets.size(); ++j) {
+      if (by_pred[i][j].empty()) continue;
+      std::snprintf(item, sizeof item, "%s\"%s\":{\"added_median_us\":%.1f,\"rounds\":%zu}",
+                    out.back() == '{' ? "" : ",", targets[j].name.c_str(), quantile(by_pred[i][j], 0.5),
+                    by_pred[i][j].size());
+      out += item;
+    }
+    out += "}}";
     ::close(t.fd);
   }
   out += "]}\n";
+  // What the target before does: a target that follows another process's work may find the
+  // caches and the CPUs in another state than after its own (docs/perf/proxy.md).
+  std::printf("hop_latency: median added per hop by the target that ran just before (columns)\n%-10s", "");
+  for (const Target& t : targets) std::printf(" %9s", t.name.c_str());
+  std::printf("\n");
+  for (size_t i = 1; i < targets.size(); ++i) {
+    std::printf("%-10s", targets[i].name.c_str());
+    for (size_t j = 0; j < targets.size(); ++j) {
+      if (by_pred[i][j].empty()) std::printf(" %9s", "-");
+      else std::printf(" %9.1f", quantile(by_pred[i][j], 0.5));
+    }
+    std::printf("\n");
+  }
   if (errors) std::fprintf(stderr, "hop_latency: %ld responses were not 200\n", errors);
   if (!json.empty()) {
     std::ofstream o(json);
