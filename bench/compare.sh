@@ -242,8 +242,10 @@ done
 # --- one request in flight, interleaved --------------------------------------------------------
 # wrk -c1 times each target for DURATION seconds in turn, and the machine's floor drifts between
 # those runs by as much as a hop costs. bench/hop_latency.cc sends the same request to every
-# target in turn, round after round, and reports each one's added latency as the median of its
-# per-round difference from direct.
+# target in turn, round after round (in an order shuffled every round: a proxy that runs right
+# after another proxy reads a few µs more than after itself, so no target may keep one
+# predecessor), and reports each one's added latency as the median of its per-round difference
+# from direct, also by the target that ran just before it ("after" in the JSON).
 mkdir -p bench/results
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 HOP_ROUNDS=${HOP_ROUNDS:-20000}
