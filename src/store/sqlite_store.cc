@@ -35,7 +35,9 @@ class SqliteDb final : public SqlDb {
  public:
   // Waits up to 5 s for another process's lock (hir report reading while hir serve writes) rather
   // than failing at once, as sqlite3_busy_timeout would, but gives up at once when interrupted.
-  explicit SqliteDb(DbPtr db) : db_(std::move(db)) {
+  // path: the file's, to name it in errors; "" for an in-memory or read-only database, whose
+  // file is never checked for having moved (nothing is written to it).
+  SqliteDb(DbPtr db, std::string path) : path_(std::move(path)), db_(std::move(db)) {
     sqlite3_busy_handler(db_.get(), [](void* self, int tries) {
       if (static_cast<SqliteDb*>(self)->interrupted_.load() || tries >= 5000) return 0;
       sqlite3_sleep(1);
@@ -81,6 +83,8 @@ class SqliteDb final : public SqlDb {
   }
 
   Result<int64_t> exec(const std::string& sql, const SqlParams& params) override {
+    // Inside a transaction the check was made at its BEGIN.
+    if (sqlite3_get_autocommit(db_.get())) HIR_RETURN_IF_ERROR(check_in_place());
     auto stmt = prepare(sql, params);
     if (!stmt.ok()) return stmt.status();
     int rc;
@@ -112,6 +116,7 @@ class SqliteDb final : public SqlDb {
   Status begin(bool exclusive) override {
     // IMMEDIATE takes the write lock now, so a read-then-write (migrations, seeding) cannot
     // race another process; busy_timeout makes the second one wait instead of failing.
+    HIR_RETURN_IF_ERROR(check_in_place());
     return exec_script(exclusive ? "BEGIN IMMEDIATE" : "BEGIN");
   }
   Status commit() override { return exec_script("COMMIT"); }
@@ -131,6 +136,21 @@ class SqliteDb final : public SqlDb {
                     ? Code::kUnavailable
                     : primary == SQLITE_CONSTRAINT ? Code::kFailedPrecondition : Code::kInternal;
     return Status(code, "sqlite: " + msg);
+  }
+
+  // A database file deleted or renamed while open stays open: SQLite goes on writing to it (an
+  // unlinked file nobody else can read, or one under another name), and every row written after
+  // would be gone with the process, unseen. So writes are refused, as a database that is down:
+  // the ledger keeps its rows and tries again (they land if the file is put back), and an admin
+  // call is answered 503 with what to do. One stat() of the path a transaction.
+  Status check_in_place() {
+    if (path_.empty()) return Status::Ok();
+    int moved = 0;
+    if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_HAS_MOVED, &moved) != SQLITE_OK || !moved)
+      return Status::Ok();
+    return Unavailable("sqlite: the database file '" + path_ +
+                       "' was deleted or moved while hir had it open; nothing more is written to it: "
+                       "put the file back, or restart hir to start a new one there");
   }
 
   static SqlValue column(sqlite3_stmt* s, int i) {
@@ -179,6 +199,7 @@ class SqliteDb final : public SqlDb {
   }
 
   std::atomic<bool> interrupted_{false};
+  const std::string path_;
   DbPtr db_;  // declared first: destroyed after the statements
   std::map<std::string, StmtPtr> stmts_;
 };
@@ -194,7 +215,7 @@ Result<std::unique_ptr<SqlDb>> open_sqlite_db(const std::string& path, bool read
     return Unavailable("sqlite: cannot open '" + path + "': " +
                        (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
-  auto out = std::make_unique<SqliteDb>(std::move(db));
+  auto out = std::make_unique<SqliteDb>(std::move(db), path == ":memory:" || read_only ? std::string() : path);
   if (path != ":memory:" && !read_only) HIR_RETURN_IF_ERROR(out->enable_wal());
   return std::unique_ptr<SqlDb>(std::move(out));
 }

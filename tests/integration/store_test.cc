@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <sstream>
@@ -452,6 +453,36 @@ TEST_F(StoreIT, ADatabaseThatHangsStopsNeitherInferenceNorShutdown) {
   EXPECT_TRUE(log_gets(r.log, R"("event":"stopped")")) << file_text(r.log);
   sqlite3_exec(locker, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(locker);
+}
+
+// The SQLite file moved away (or deleted) under a running router: SQLite keeps the file open and
+// would go on writing rows nobody could read. Writes are refused instead: an admin call is
+// answered 503 saying so, inference goes on, the ledger keeps its rows, and they land once the
+// file is back under its name.
+TEST_F(StoreIT, ADatabaseFileMovedAwayIsNotWrittenAndItsRowsLandWhenItIsBack) {
+  ScopedEnv key("HIR_ADMIN_KEY", kKey);
+  Proc w = start_worker(dir_, "w1", {"--models", "fmnist-small"});
+  Proc r = start_router(write_config(dir_, {{"edge-1", w.port}}));
+  ASSERT_EQ(infer(r.port, image_).status, 200);
+  auto ledger = [&] { return call(r.port, "GET", "/v1/admin/ledger", "", admin()).body; };
+  ASSERT_TRUE(eventually([&] { return has(ledger(), "\"written\":1,"); })) << ledger();
+
+  const std::string file = dir_ + "/hir.db";
+  std::filesystem::rename(file, file + ".aside");
+  auto drain = call(r.port, "POST", "/v1/admin/targets/edge-1/drain", "", admin());
+  EXPECT_EQ(drain.status, 503) << drain.body;
+  EXPECT_TRUE(has(drain.body, "deleted or moved")) << drain.body;
+  int ok = 0;
+  for (int i = 0; i < 3; ++i) ok += infer(r.port, image_).status == 200;
+  EXPECT_EQ(ok, 3);
+  EXPECT_TRUE(eventually([&] { return !has(ledger(), "\"write_errors\":0,"); })) << ledger();
+  EXPECT_TRUE(has(ledger(), "\"written\":1,")) << ledger();
+
+  std::filesystem::rename(file + ".aside", file);
+  EXPECT_TRUE(eventually([&] { return has(ledger(), "\"written\":4,"); })) << ledger();
+  std::vector<store::UsageRecord> rows;
+  ASSERT_NO_FATAL_FAILURE(stop_and_read_ledger(r, rows));
+  EXPECT_EQ(rows.size(), 4u);
 }
 
 // An admin call that hangs while it runs, not only while it waits its turn, is answered 503
