@@ -8,8 +8,8 @@
 // minus the direct target's time in the same round.
 //
 // The order is drawn anew every round (a seeded shuffle, so runs repeat). A target's time depends
-// on which target ran just before it (which virtual CPU sleeps, and how deeply, when it starts):
-// with the order only rotated, every target kept the same predecessor in all but one place of
+// on which target ran just before it (another proxy's work leaves the caches and the CPUs
+// otherwise than the target's own): with the order only rotated, every target kept the same predecessor in all but one place of
 // the cycle, and the same proxy read up to 6 µs apart by its place (docs/perf/proxy.md,
 // "Twenty-third pass"). Shuffled, every target follows every other alike. `--order rotate`
 // gives the old order, to compare.
