@@ -3,6 +3,7 @@
 // must decline whatever the walk (or simdjson before it) refuses. parse_infer_request takes it
 // for ordinary bodies; a body with a backslash outside its data arrays is read the DOM way, which
 // gives the whole-request comparison below a reference.
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -133,6 +134,31 @@ TEST(JsonNumbers, NumberSpellingsAndRanges) {
     EXPECT_EQ(agrees(c.text, c.dt, {1}), c.taken) << c.text << " as " << datatype_name(c.dt);
 }
 
+// Zero before a comma, as "0.0" or "0", is read by one compare (zero_then_comma); the spellings
+// beside it, that compare's near misses, must still read as the DOM reads them.
+TEST(JsonNumbers, ZerosBeforeCommasReadAsTheDomReadsThem) {
+  for (DataType dt : {DataType::kFp32, DataType::kFp64}) {
+    EXPECT_TRUE(agrees("0.0,0,0.0, 0,-0.0,0.00,0e0,0.0", dt, {8})) << datatype_name(dt);
+    EXPECT_FALSE(agrees("0.0,0.05,0,0.5,0.0,05e1", dt, {6})) << datatype_name(dt);
+    EXPECT_TRUE(agrees("0.0,0.05,0,0.5,0.0,5e1", dt, {6})) << datatype_name(dt);
+    EXPECT_TRUE(agrees("0,0.0,1", dt, {3})) << datatype_name(dt);
+    EXPECT_FALSE(agrees("0.0,00,1", dt, {3})) << datatype_name(dt);
+    EXPECT_FALSE(agrees("0.0,,1", dt, {2})) << datatype_name(dt);
+    EXPECT_FALSE(agrees("0,0.0,", dt, {2})) << datatype_name(dt);
+    EXPECT_FALSE(agrees("0.0,0.0", dt, {1})) << datatype_name(dt);
+  }
+  const Outcome got = by_text("0.0,0,-0.0,0.5", DataType::kFp32, {4});
+  ASSERT_TRUE(got.ok);
+  float v[4];
+  ASSERT_EQ(got.data.size(), sizeof v);
+  std::memcpy(v, got.data.data(), sizeof v);
+  EXPECT_EQ(v[0], 0.0f);
+  EXPECT_FALSE(std::signbit(v[0]));
+  EXPECT_FALSE(std::signbit(v[1]));
+  EXPECT_TRUE(std::signbit(v[2]));
+  EXPECT_EQ(v[3], 0.5f);
+}
+
 // simdjson reads the exponent of a number longer than 19 digits only up to 65536; the standard
 // library reads it all. Such numbers are the DOM's to read.
 TEST(JsonNumbers, LongNumbersWithHugeExponentsAreLeftToTheDom) {
@@ -251,6 +277,55 @@ TEST(JsonNumbers, ShortSpellingsInLongArraysAgreeWithTheDom) {
   ASSERT_EQ(got.data.size(), want.size() * sizeof(float));
   EXPECT_EQ(std::memcmp(got.data.data(), want.data(), got.data.size()), 0);
   EXPECT_TRUE(agrees(text, DataType::kFp32, {1, 784}));
+}
+
+// Long arrays of short numbers (hundreds, in rows or flat), with every separator and stray
+// spelling among them and every numeric datatype, read as the DOM reads them.
+TEST(JsonNumbers, LongArraysOfShortNumbersAgreeWithTheDom) {
+  std::mt19937 rng(20261128);
+  auto pick = [&rng](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  const char* odd[] = {"-0",  "-0.0", "00",   "01.5", "1.",  ".5",   "1..2", "1.2.3", "-",
+                       "--1", "1e5",  "0.5x", "",     "1-2", "1234567.8", "12345678",
+                       "-12345678", "0.000001", "99999999", "255", "256", "-129", "3.0"};
+  const char* seps[] = {",", ",", ",", ",", ",", ", ", ", ", ",  ", " ,", ",\t", ",\n"};
+  size_t taken = 0;
+  for (int i = 0; i < 1500; ++i) {
+    const size_t rows = 1 + pick(3);
+    const size_t cols = 8 + pick(200);
+    const bool plain = pick(2);  // most arrays carry nothing odd: they are read to their end
+    std::string text;
+    for (size_t r = 0; r < rows; ++r) {
+      if (r) text += pick(2) ? "," : ", ";
+      if (rows > 1) text += '[';
+      for (size_t k = 0; k < cols; ++k) {
+        if (k) text += plain ? (pick(3) ? "," : ", ") : seps[pick(std::size(seps))];
+        if (!plain && pick(40) == 0) {
+          text += odd[pick(std::size(odd))];
+          continue;
+        }
+        std::string v = pick(5) ? "" : "-";
+        if (pick(3)) {
+          v += std::to_string(1 + pick(9));
+          for (size_t d = pick(4); d > 0; --d) v += static_cast<char>('0' + pick(10));
+        } else {
+          v += '0';
+        }
+        if (pick(4) || v == "-0") {
+          v += '.';
+          for (size_t d = 1 + pick(6); d > 0; --d) v += static_cast<char>('0' + pick(10));
+        }
+        text += v;
+      }
+      if (rows > 1) text += ']';
+    }
+    const Shape shape = rows > 1 ? Shape{static_cast<int64_t>(rows), static_cast<int64_t>(cols)}
+                                 : Shape{static_cast<int64_t>(cols)};
+    const DataType dt = kNumeric[pick(std::size(kNumeric))];
+    taken += agrees(text, dt, shape);
+    taken += agrees(text, DataType::kFp32, shape);
+  }
+  // Well over the plain arrays' share as floats: the reader took them, not only refused them.
+  EXPECT_GT(taken, 800u);
 }
 
 // Whole requests: the hollowed reading gives what the DOM reading gives. A backslash in the id
