@@ -615,6 +615,28 @@ template <class T>
   return false;
 }
 
+// A value in [0, 1) with 1 to 7 decimals, "0.d…d", as normalized pixels and probabilities are
+// written: its decimals from one 8-byte load, with no integer part to find. Anything else (an
+// exponent, more decimals, fewer than 10 bytes left) is left to short_float. Gives what
+// short_float and token_value give: the decimals as an integer over an exact power of ten.
+template <class T>
+[[gnu::always_inline]] inline bool fraction_float(const char*& p, const char* end, T& out) {
+  static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
+  if constexpr (std::endian::native != std::endian::little) return false;
+  if (end - p < 10 || p[0] != '0' || p[1] != '.') return false;
+  uint64_t v;
+  std::memcpy(&v, p + 2, 8);
+  const uint64_t x = v ^ 0x3030303030303030;
+  // As digit_run8: the first non-digit byte is found right.
+  const uint64_t nondigit = ((x + 0x0606060606060606) | x) & 0xF0F0F0F0F0F0F0F0;
+  if (nondigit == 0) return false;  // 8 decimals or more
+  const unsigned f = static_cast<unsigned>(__builtin_ctzll(nondigit)) >> 3;
+  if (f == 0 || (p[2 + f] | 0x20) == 'e') return false;  // "0." or an exponent
+  out = static_cast<T>(static_cast<double>(digits_value(x, f)) / kPow10[f]);
+  p += 2 + f;
+  return true;
+}
+
 const char* skip_json_space(const char* p, const char* end) {
   while (p != end && json_space(*p)) ++p;
   return p;
@@ -693,7 +715,7 @@ class NumberText {
       T v{};
       if (count + k == expected_) return false;
       if constexpr (std::is_floating_point_v<T>) {
-        if (!zero_then_comma(p, end) && !short_float(p, end, v) &&
+        if (!zero_then_comma(p, end) && !fraction_float(p, end, v) && !short_float(p, end, v) &&
             (!scan_number(p, end, token) || !token_value(token, v)))
           return false;
       } else {

@@ -159,6 +159,35 @@ TEST(JsonNumbers, ZerosBeforeCommasReadAsTheDomReadsThem) {
   EXPECT_EQ(v[3], 0.5f);
 }
 
+// Values in [0, 1) spelled "0.d…d" with up to 7 decimals are read from one load (fraction_float);
+// every length around that, exponents after it and bytes that end it must read as the DOM's.
+TEST(JsonNumbers, FractionsOfOneReadAsTheDomReadsThem) {
+  const char* cases[] = {"0.5",       "0.25",       "0.1234567", "0.12345678", "0.123456789",
+                         "0.5e1",     "0.25E-2",    "0.0000001", "0.00000001", "0.9999999",
+                         "0.",        "0.x",        "0.5.5",     "0.5-1",      "0.1234567e3",
+                         "0.007",     "0.10539901", "0.7665536", "-0.5",       "00.5"};
+  for (const char* c : cases) {
+    for (DataType dt : {DataType::kFp32, DataType::kFp64}) {
+      // Alone, then among others, with the 10 bytes the one-load reading needs after it.
+      agrees(c, dt, {1});
+      agrees(std::string(c) + ",0.3333333," + c + ",0.5", dt, {4});
+      agrees("[" + std::string(c) + ",0.3333333," + c + ", 0.5]", dt, {4});
+    }
+  }
+  EXPECT_TRUE(agrees("0.1234567,0.7665536,0.0000001,0.9999999,0.007,0.5", DataType::kFp32, {6}));
+  // Exponents and long fractions are not declined: the general reading takes them.
+  EXPECT_TRUE(agrees("0.5e1,0.25E-2,0.1234567e3,0.12345678,0.5", DataType::kFp32, {5}));
+  const Outcome got = by_text("0.1234567,0.7665536,0.0000001,0.5", DataType::kFp32, {4});
+  ASSERT_TRUE(got.ok);
+  float v[4];
+  ASSERT_EQ(got.data.size(), sizeof v);
+  std::memcpy(v, got.data.data(), sizeof v);
+  EXPECT_EQ(v[0], static_cast<float>(0.1234567));
+  EXPECT_EQ(v[1], static_cast<float>(0.7665536));
+  EXPECT_EQ(v[2], static_cast<float>(0.0000001));
+  EXPECT_EQ(v[3], 0.5f);
+}
+
 // simdjson reads the exponent of a number longer than 19 digits only up to 65536; the standard
 // library reads it all. Such numbers are the DOM's to read.
 TEST(JsonNumbers, LongNumbersWithHugeExponentsAreLeftToTheDom) {
