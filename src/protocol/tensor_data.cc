@@ -637,6 +637,53 @@ template <class T>
   return true;
 }
 
+// A float as shortest-form writers (C++'s to_chars, Python's repr) put a small one:
+// [-]d[.d…d]e±dd, a nonzero digit, up to 7 decimals and a 1- or 2-digit exponent
+// ("1.6314436e-05"); a worker's probabilities come back like this, and hir reads them when it
+// checks a JSON answer. The digits are at most 8, so when the power of ten is within ±22 the
+// value is Clinger's one correctly rounded operation, exactly as token_double computes it;
+// anything else (more digits, a longer exponent, fewer than 16 bytes left) is left to
+// scan_number.
+template <class T>
+[[gnu::always_inline]] inline bool exponent_float(const char*& p, const char* end, T& out) {
+  static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
+  static constexpr uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
+  if constexpr (std::endian::native != std::endian::little) return false;
+  if (end - p < 16) return false;
+  const bool negative = *p == '-';
+  const char* r = p + negative;
+  const unsigned lead = static_cast<unsigned char>(*r - '1');
+  if (lead > 8) return false;  // not '1' to '9'
+  uint64_t digits = lead + 1;
+  unsigned f = 0;
+  if (*++r == '.') {
+    uint64_t v;
+    std::memcpy(&v, r + 1, 8);
+    const uint64_t x = v ^ 0x3030303030303030;
+    const uint64_t nondigit = ((x + 0x0606060606060606) | x) & 0xF0F0F0F0F0F0F0F0;
+    if (nondigit == 0) return false;  // 8 decimals or more
+    f = static_cast<unsigned>(__builtin_ctzll(nondigit)) >> 3;
+    if (f == 0) return false;  // "1.e5"
+    digits = digits * kScale[f] + digits_value(x, f);
+    r += 1 + f;
+  }
+  if ((*r | 0x20) != 'e') return false;
+  ++r;
+  const bool minus = *r == '-';
+  r += minus || *r == '+';
+  if (!digit(*r)) return false;
+  int e = *r++ - '0';
+  if (digit(*r)) e = e * 10 + (*r++ - '0');
+  if (digit(*r)) return false;  // 3 exponent digits or more
+  const int exp10 = (minus ? -e : e) - static_cast<int>(f);
+  if (exp10 < -22 || exp10 > 22) return false;
+  double d = static_cast<double>(digits);
+  d = exp10 < 0 ? d / kPow10[-exp10] : d * kPow10[exp10];
+  out = static_cast<T>(negative ? -d : d);
+  p = r;
+  return true;
+}
+
 const char* skip_json_space(const char* p, const char* end) {
   while (p != end && json_space(*p)) ++p;
   return p;
@@ -716,7 +763,7 @@ class NumberText {
       if (count + k == expected_) return false;
       if constexpr (std::is_floating_point_v<T>) {
         if (!zero_then_comma(p, end) && !fraction_float(p, end, v) && !short_float(p, end, v) &&
-            (!scan_number(p, end, token) || !token_value(token, v)))
+            !exponent_float(p, end, v) && (!scan_number(p, end, token) || !token_value(token, v)))
           return false;
       } else {
         if (!short_number(p, end, token) && !scan_number(p, end, token)) return false;

@@ -188,6 +188,31 @@ TEST(JsonNumbers, FractionsOfOneReadAsTheDomReadsThem) {
   EXPECT_EQ(v[3], 0.5f);
 }
 
+// Shortest-form floats with an exponent ("1.6314436e-05", what a worker writes for a small
+// probability) are read in one step (exponent_float) when short enough; around its limits (8
+// decimals, 3 exponent digits, a power of ten past ±22, a zero lead) the general reading takes
+// over, and every reading must be the DOM's.
+TEST(JsonNumbers, ShortExponentFormsReadAsTheDomReadsThem) {
+  const char* cases[] = {"1.6314436e-05", "2.2710947e-06", "1.368959e-07", "1e-05",      "-1.5e+03",
+                         "9.9999999e-05", "1.5e-123",      "1.5e-23",      "1.5e-22",    "5e-22",
+                         "5e-23",         "1.5E5",         "1.2345678e22", "9.9e22",     "1e+5",
+                         "1.e5",          "1.5e",          "1.5e+",        "1.5e-0",     "0.5e-3",
+                         "-0.0e1",        "1.5e05x",       "1.5e5.5",      "3.4028235e38"};
+  for (const char* c : cases) {
+    for (DataType dt : {DataType::kFp32, DataType::kFp64}) {
+      agrees(c, dt, {1});
+      agrees(std::string(c) + ",1.5e-05,0.10539901," + c + ",0.5", dt, {5});
+    }
+  }
+  // Taken, and each value exactly the DOM's (agrees compares the bytes).
+  EXPECT_TRUE(agrees("1.6314436e-05,2.2710947e-06,-1.5e+03,1e-05,1.5e-22,1.5E5,1.2345678e22,0.5",
+                     DataType::kFp32, {8}));
+  EXPECT_TRUE(agrees("1.6314436e-05,2.2710947e-06,-1.5e+03,1e-05,1.5e-22,1.5E5,1.2345678e22,0.5",
+                     DataType::kFp64, {8}));
+  // Beyond the one-step reading, still taken by the general one.
+  EXPECT_TRUE(agrees("9.9999999e-05,1.5e-123,5e-23,1.5e-0,0.5e-3,0.5,0.5,0.5", DataType::kFp64, {8}));
+}
+
 // simdjson reads the exponent of a number longer than 19 digits only up to 65536; the standard
 // library reads it all. Such numbers are the DOM's to read.
 TEST(JsonNumbers, LongNumbersWithHugeExponentsAreLeftToTheDom) {
