@@ -624,15 +624,11 @@ template <class T>
   static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
   if constexpr (std::endian::native != std::endian::little) return false;
   if (end - p < 10 || p[0] != '0' || p[1] != '.') return false;
-  uint64_t v;
-  std::memcpy(&v, p + 2, 8);
-  const uint64_t x = v ^ 0x3030303030303030;
-  // As digit_run8: the first non-digit byte is found right.
-  const uint64_t nondigit = ((x + 0x0606060606060606) | x) & 0xF0F0F0F0F0F0F0F0;
-  if (nondigit == 0) return false;  // 8 decimals or more
-  const unsigned f = static_cast<unsigned>(__builtin_ctzll(nondigit)) >> 3;
-  if (f == 0 || (p[2 + f] | 0x20) == 'e') return false;  // "0." or an exponent
-  out = static_cast<T>(static_cast<double>(digits_value(x, f)) / kPow10[f]);
+  uint64_t decimals = 0;
+  const unsigned f = digit_run8(p + 2, decimals);
+  // "0.", 8 decimals or more, or an exponent.
+  if (f == 0 || f == 8 || (p[2 + f] | 0x20) == 'e') return false;
+  out = static_cast<T>(static_cast<double>(decimals) / kPow10[f]);
   p += 2 + f;
   return true;
 }
@@ -657,14 +653,10 @@ template <class T>
   uint64_t digits = lead + 1;
   unsigned f = 0;
   if (*++r == '.') {
-    uint64_t v;
-    std::memcpy(&v, r + 1, 8);
-    const uint64_t x = v ^ 0x3030303030303030;
-    const uint64_t nondigit = ((x + 0x0606060606060606) | x) & 0xF0F0F0F0F0F0F0F0;
-    if (nondigit == 0) return false;  // 8 decimals or more
-    f = static_cast<unsigned>(__builtin_ctzll(nondigit)) >> 3;
-    if (f == 0) return false;  // "1.e5"
-    digits = digits * kScale[f] + digits_value(x, f);
+    uint64_t decimals = 0;
+    f = digit_run8(r + 1, decimals);
+    if (f == 0 || f == 8) return false;  // "1.e5", or 8 decimals or more
+    digits = digits * kScale[f] + decimals;
     r += 1 + f;
   }
   if ((*r | 0x20) != 'e') return false;
