@@ -6,6 +6,10 @@
 
 #include "net/wire.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace hir::net::wire {
 namespace {
 
@@ -31,35 +35,55 @@ constexpr std::array<uint8_t, 256> kClass = make_classes();
 
 bool is(char c, uint8_t cls) { return (kClass[static_cast<unsigned char>(c)] & cls) != 0; }
 
-// True when all 8 bytes of w are within SP..'~' (so kText), tested at once: the "hasless" word
-// test of Sean Anderson's Bit Twiddling Hacks for bytes below SP, and bit 7 of w and of w + 1 for
-// bytes from DEL up (a carry between bytes needs a 0xFF byte, which bit 7 flags already).
-bool plain_word(uint64_t w) {
-  constexpr uint64_t k01 = 0x0101010101010101u, k80 = 0x8080808080808080u;
-  const uint64_t below_space = (w - k01 * 0x20) & ~w;
-  return ((below_space | w | (w + k01)) & k80) == 0;
+#if defined(__SSE2__)
+// Sixteen bytes at a time (SSE2, which every x86-64 has), each test a 16-bit mask of the bytes
+// that pass. Signed byte compares: a byte from 0x80 up is negative, so below every lower bound.
+__m128i in_range(__m128i x, char lo, char hi) {
+  return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(static_cast<char>(lo - 1))),
+                       _mm_cmplt_epi8(x, _mm_set1_epi8(static_cast<char>(hi + 1))));
 }
+// Letters, digits and '-': nearly every byte of real methods and field names.
+int name_bytes(__m128i x) {
+  const __m128i letter = in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');
+  const __m128i digit = in_range(x, '0', '9');
+  const __m128i dash = _mm_cmpeq_epi8(x, _mm_set1_epi8('-'));
+  return _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(letter, digit), dash));
+}
+// The bytes of x in the common part of class Cls (each one of its bytes).
+template <uint8_t Cls>
+int fast_mask(__m128i x) {
+  if constexpr (Cls == kToken) return name_bytes(x);
+  if constexpr (Cls == kTarget) return _mm_movemask_epi8(in_range(x, '!', '~'));  // all of it
+  if constexpr (Cls == kText) return _mm_movemask_epi8(in_range(x, ' ', '~'));    // all but HTAB
+}
+#endif
 
 // A cursor over the head, which ends with its blank line's CRLF.
 struct Cursor {
   const char* p;
   const char* end;
 
-  // Consumes bytes of class `cls`; returns how many.
-  size_t run(uint8_t cls) {
+  // Consumes bytes of class Cls; returns how many. Sixteen bytes at a time while they are in the
+  // common part of the class (fast_mask), stopping exactly on the first byte outside it, so that
+  // the byte loop after it usually looks at one byte: the one that ends the run. (The byte loop
+  // alone cost ~8 instructions a byte; eight bytes a word with the byte loop for the word's tail
+  // was no better on real, short names.)
+  template <uint8_t Cls>
+  size_t run() {
     const char* s = p;
-    while (p < end && is(*p, cls)) ++p;
-    return static_cast<size_t>(p - s);
-  }
-  // run(kText), eight bytes at a time while they are plain: values are most of a head's bytes.
-  void run_text() {
-    while (end - p >= 8) {
-      uint64_t w;
-      std::memcpy(&w, p, sizeof w);
-      if (!plain_word(w)) break;
-      p += 8;
+#if defined(__SSE2__)
+    while (end - p >= 16) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+      const unsigned out = ~static_cast<unsigned>(fast_mask<Cls>(x)) & 0xFFFFu;
+      if (out != 0) {
+        p += __builtin_ctz(out);
+        break;
+      }
+      p += 16;
     }
-    run(kText);
+#endif
+    while (p < end && is(*p, Cls)) ++p;
+    return static_cast<size_t>(p - s);
   }
   bool eat(char c) {
     if (p >= end || *p != c) return false;
@@ -109,11 +133,11 @@ bool read_fields(Cursor& c, const HeadLimits& limits, Fields& f) {
     if (c.crlf()) return true;  // the blank line
     if (f.count == kMaxFields) return false;
     const char* name = c.p;
-    const size_t name_len = c.run(kToken);
+    const size_t name_len = c.run<kToken>();
     if (name_len == 0 || !c.eat(':')) return false;  // also a folded line (starts with SP/HTAB)
     while (c.p < c.end && (*c.p == ' ' || *c.p == '\t')) ++c.p;
     const char* value = c.p;
-    c.run_text();
+    c.run<kText>();
     const char* value_end = c.p;
     if (!c.crlf()) return false;  // a byte outside the plain set, or a bare CR or LF
     while (value_end > value && (value_end[-1] == ' ' || value_end[-1] == '\t')) --value_end;
@@ -173,10 +197,10 @@ bool keep_alive(int version, const Fields& f) { return version == 11 ? !f.close 
 bool read_request_head(std::string_view in, const HeadLimits& limits, HttpRequest& out, Head& h) {
   Cursor c = span_of(in, limits);
   const char* method = c.p;
-  const size_t method_len = c.run(kToken);
+  const size_t method_len = c.run<kToken>();
   if (method_len == 0 || !c.eat(' ')) return false;
   const char* target = c.p;
-  const size_t target_len = c.run(kTarget);
+  const size_t target_len = c.run<kTarget>();
   if (target_len == 0 || !c.eat(' ')) return false;
   const int version = c.version();
   if (version == 0 || !c.crlf()) return false;
@@ -202,7 +226,7 @@ bool read_response_head(std::string_view in, const HeadLimits& limits, HttpRespo
   const int status = (c.p[0] - '0') * 100 + (c.p[1] - '0') * 10 + (c.p[2] - '0');
   if (status == 204 || status == 304) return false;
   c.p += 4;
-  c.run(kText);  // the reason phrase, which nothing reads
+  c.run<kText>();  // the reason phrase, which nothing reads
   if (!c.crlf()) return false;
   Fields f;
   if (!read_fields(c, limits, f) || !f.has_length) return false;

@@ -281,17 +281,23 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
     if (key->has_id) req.id = key->id;
     return req;
   };
-  if (auto req = recall(json)) return std::move(*req);
+  // A body that is all JSON (no binary section) carries its tensors' values in data arrays, so
+  // it is looked up with them left out, first: its full text, numbers included, is seldom seen
+  // twice. A header with a binary section is looked up as it is first, and shortened only when
+  // it holds a data member: a raw-tensor header seen for the first time is not walked for nothing.
+  const bool all_json = !header_length.has_value();
+  if (!all_json)
+    if (auto req = recall(json)) return std::move(*req);
   std::string_view text = json;
-  // Only a header that holds a data member can be shortened: a raw-tensor header seen for the
-  // first time is not walked for nothing.
-  const bool hollowed = json.find("\"data\"") != std::string_view::npos &&
+  const bool hollowed = (all_json || json.find("\"data\"") != std::string_view::npos) &&
                         hollow_data_arrays(json, t_hollow, data_texts, data_commas) && t_hollow.size() < json.size();
   if (!hollowed && data_texts) data_texts->clear();
   if (!hollowed && data_commas) data_commas->clear();
   if (hollowed) {
     text = t_hollow;
     if (auto req = recall(text)) return std::move(*req);
+  } else if (all_json) {
+    if (auto req = recall(json)) return std::move(*req);
   }
   t_padded.assign(text);
   t_padded.append(simdjson::SIMDJSON_PADDING, '\0');

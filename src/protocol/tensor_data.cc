@@ -615,19 +615,31 @@ template <class T>
   return false;
 }
 
-// A value in [0, 1) with 1 to 7 decimals, "0.d…d", as normalized pixels and probabilities are
-// written: its decimals from one 8-byte load, with no integer part to find. Anything else (an
-// exponent, more decimals, fewer than 10 bytes left) is left to short_float. Gives what
-// short_float and token_value give: the decimals as an integer over an exact power of ten.
+// A value in [0, 1) with 1 to 15 decimals, "0.d…d", as normalized pixels and probabilities are
+// written (a float's shortest form takes up to 9 digits after its leading zeros, as in
+// "0.0043788864"): its decimals from one 8-byte load, or two, with no integer part to find.
+// Anything else (an exponent, 16 decimals or more, too few bytes left) is left to short_float.
+// Gives what short_float and token_value give: the decimals as an integer (below 10^15, so a
+// double holds it exactly) over an exact power of ten.
 template <class T>
 [[gnu::always_inline]] inline bool fraction_float(const char*& p, const char* end, T& out) {
   static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
+  static constexpr uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
   if constexpr (std::endian::native != std::endian::little) return false;
   if (end - p < 10 || p[0] != '0' || p[1] != '.') return false;
   uint64_t decimals = 0;
-  const unsigned f = digit_run8(p + 2, decimals);
-  // "0.", 8 decimals or more, or an exponent.
-  if (f == 0 || f == 8 || (p[2 + f] | 0x20) == 'e') return false;
+  unsigned f = digit_run8(p + 2, decimals);
+  if (f == 8) {
+    // The next 8 bytes: the rest of a longer fraction.
+    uint64_t more = 0;
+    if (end - p < 18) return false;
+    const unsigned g = digit_run8(p + 10, more);
+    if (g == 8) return false;  // 16 decimals or more
+    decimals = decimals * kScale[g] + more;
+    f += g;
+  }
+  // "0.", or an exponent.
+  if (f == 0 || (p[2 + f] | 0x20) == 'e') return false;
   out = static_cast<T>(static_cast<double>(decimals) / kPow10[f]);
   p += 2 + f;
   return true;

@@ -165,7 +165,11 @@ TEST(JsonNumbers, FractionsOfOneReadAsTheDomReadsThem) {
   const char* cases[] = {"0.5",       "0.25",       "0.1234567", "0.12345678", "0.123456789",
                          "0.5e1",     "0.25E-2",    "0.0000001", "0.00000001", "0.9999999",
                          "0.",        "0.x",        "0.5.5",     "0.5-1",      "0.1234567e3",
-                         "0.007",     "0.10539901", "0.7665536", "-0.5",       "00.5"};
+                         "0.007",     "0.10539901", "0.7665536", "-0.5",       "00.5",
+                         // Two loads: 8 to 15 decimals; from 16 on, the general reading.
+                         "0.0043788864", "0.12360847", "0.123456789012345", "0.999999999999999",
+                         "0.1234567890123456", "0.00000000000000001", "0.12345678e-3", "0.123456789E5",
+                         "0.12345678.5", "0.1234567812x"};
   for (const char* c : cases) {
     for (DataType dt : {DataType::kFp32, DataType::kFp64}) {
       // Alone, then among others, with the 10 bytes the one-load reading needs after it.
@@ -177,15 +181,33 @@ TEST(JsonNumbers, FractionsOfOneReadAsTheDomReadsThem) {
   EXPECT_TRUE(agrees("0.1234567,0.7665536,0.0000001,0.9999999,0.007,0.5", DataType::kFp32, {6}));
   // Exponents and long fractions are not declined: the general reading takes them.
   EXPECT_TRUE(agrees("0.5e1,0.25E-2,0.1234567e3,0.12345678,0.5", DataType::kFp32, {5}));
-  const Outcome got = by_text("0.1234567,0.7665536,0.0000001,0.5", DataType::kFp32, {4});
+  EXPECT_TRUE(agrees("0.0043788864,0.10539901,0.123456789012345,0.5", DataType::kFp64, {4}));
+  // Random fractions of 1 to 17 decimals (leading zeros included), each read as the DOM does.
+  std::mt19937_64 rng(11);
+  for (int round = 0; round < 3000; ++round) {
+    std::string text;
+    const int count = 1 + static_cast<int>(rng() % 6);
+    for (int k = 0; k < count; ++k) {
+      std::string d = std::to_string(rng() % 100000000000000000u);
+      const size_t decimals = 1 + rng() % 17;
+      d = d.size() >= decimals ? d.substr(0, decimals) : std::string(decimals - d.size(), '0') + d;
+      text += (k ? "," : "") + ("0." + d);
+    }
+    for (DataType dt : {DataType::kFp32, DataType::kFp64})
+      ASSERT_TRUE(agrees(text, dt, {count})) << text;
+  }
+  const Outcome got = by_text("0.1234567,0.7665536,0.0000001,0.0043788864,0.123456789012345,0.5",
+                              DataType::kFp32, {6});
   ASSERT_TRUE(got.ok);
-  float v[4];
+  float v[6];
   ASSERT_EQ(got.data.size(), sizeof v);
   std::memcpy(v, got.data.data(), sizeof v);
   EXPECT_EQ(v[0], static_cast<float>(0.1234567));
   EXPECT_EQ(v[1], static_cast<float>(0.7665536));
   EXPECT_EQ(v[2], static_cast<float>(0.0000001));
-  EXPECT_EQ(v[3], 0.5f);
+  EXPECT_EQ(v[3], static_cast<float>(0.0043788864));
+  EXPECT_EQ(v[4], static_cast<float>(0.123456789012345));
+  EXPECT_EQ(v[5], 0.5f);
 }
 
 // Shortest-form floats with an exponent ("1.6314436e-05", what a worker writes for a small
