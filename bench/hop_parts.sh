@@ -15,6 +15,12 @@
 #   PROXY=nginx bench/hop_parts.sh      # the same for nginx as bench/compare.sh starts it, run as
 #                                       # one process (master_process off); its parts are told by
 #                                       # its request phases and its upstream status line
+#   LINES=1 bench/hop_parts.sh          # also each part's code lines: the distinct 64-byte lines
+#                                       # of machine code it ran instructions in (median). At -c1
+#                                       # a proxy runs after other processes, so its code comes
+#                                       # from farther caches: how much of it a request runs
+#                                       # through counts beside how many instructions
+#                                       # (docs/perf/proxy.md, "Twenty-fifth pass")
 #
 # Not part of `make test` or `make bench`.
 set -euo pipefail
@@ -39,6 +45,9 @@ bench_one_target "$B/hir-worker" "$tmp/hir.yaml"
 mkdir -p "$tmp/cg"
 PROXY=${PROXY:-hir}
 cg=(valgrind --tool=callgrind --dump-before=epoll_wait --dump-before=sendmsg --callgrind-out-file="$tmp/cg/cg.%p")
+LINES=${LINES:-0}
+# Costs by instruction address, each written in full (no relative or shared positions).
+[ "$LINES" = 0 ] || cg+=(--dump-instr=yes --compress-pos=no --compress-strings=no)
 if [ "$PROXY" = nginx ]; then
   # start_nginx's nginx, under callgrind and without a master process, so that one process does
   # all the work (exec: start_nginx's pid is valgrind's, which the cleanup stops); nginx writes
@@ -73,16 +82,34 @@ for f in "$tmp"/cg/cg.*.*; do
   if grep -q "$answer_mark" "$f"; then part=answer
   elif grep -q "$request_mark" "$f"; then part=request
   else part=other; fi
-  echo "$part $total"
-done | sort -k1,1 -k2,2n | awk -v proxy="$PROXY" -v body="$BODY" -v rounds="$ROUNDS" '
-  { v[$1, ++n[$1]] = $2; sum[$1] += $2 }
+  lines=0
+  # A cost line starts with its instruction's address; the line after calls= is the call's
+  # inclusive cost, at the call's address, and is skipped. Addresses are told apart by object.
+  # (awk numbers are doubles: exact for addresses below 2^53.)
+  [ "$LINES" = 0 ] || lines=$(awk '
+    function hex(s,   i, x) { x = 0; for (i = 3; i <= length(s); ++i) x = x * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return x }
+    skip { skip = 0; next }
+    /^calls=/ { skip = 1; next }
+    /^ob=/ { ob = substr($0, 4); next }
+    /^0x[0-9a-f]+ / { key = ob SUBSEP int(hex($1) / 64); if (!(key in seen)) { seen[key] = 1; ++n } }
+    END { print n + 0 }' "$f")
+  echo "$part $total $lines"
+done | sort -k1,1 -k2,2n | awk -v proxy="$PROXY" -v body="$BODY" -v rounds="$ROUNDS" -v with_lines="$LINES" '
+  function median(a, p, c,   i, t, k, j) {  # of a[p, 1..c], sorted here
+    for (i = 1; i <= c; ++i) t[i] = a[p, i]
+    for (i = 2; i <= c; ++i) { k = t[i]; for (j = i - 1; j >= 1 && t[j] > k; --j) t[j + 1] = t[j]; t[j + 1] = k }
+    return (c % 2) ? t[(c + 1) / 2] : (t[c / 2] + t[c / 2 + 1]) / 2
+  }
+  { ++n[$1]; v[$1, n[$1]] = $2; l[$1, n[$1]] = $3; sum[$1] += $2 }
   END {
-    printf "hop_parts: %s, %s body, %d rounds; instructions per part (median, mean, profiles)\n", proxy, body, rounds
+    printf "hop_parts: %s, %s body, %d rounds; instructions per part (median, mean, profiles)%s\n", proxy, body, rounds,
+           with_lines != "0" ? "; code lines (median)" : ""
     split("request answer other", order, " ")
     for (i = 1; i <= 3; ++i) {
       p = order[i]; c = n[p]
       if (c == 0) continue
-      med = (c % 2) ? v[p, (c + 1) / 2] : (v[p, c / 2] + v[p, c / 2 + 1]) / 2
-      printf "  %-8s %8.0f %8.0f %6d\n", p, med, sum[p] / c, c
+      printf "  %-8s %8.0f %8.0f %6d", p, median(v, p, c), sum[p] / c, c
+      if (with_lines != "0") printf " %6.0f", median(l, p, c)
+      printf "\n"
     }
   }'
