@@ -278,17 +278,18 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   // routing needs, v2_codec.h) — unless this model's answers are cached (the key hashes the
   // tensors). Whatever the head reader refuses, the full parser reads or names the error.
   const bool raw = protocol::is_raw_binary(call->header_length);
-  Result<InferRequest> parsed = InvalidArgument("not parsed");
-  bool with_data = true;
   // A JSON body's data arrays, as the head reader found them: merging takes them from here.
   std::vector<std::string_view> data_texts;
   std::vector<int64_t> data_commas;
   const bool want_texts = cfg_.batching.on() && !call->header_length;
-  if (!raw && !(cache_ && cache_->caches(model.signature.name))) {
-    parsed = protocol::parse_infer_request_head(req.body, call->header_length, want_texts ? &data_texts : nullptr,
-                                              &data_commas);
-    with_data = !(parsed.ok() && validate_request(*parsed, model.signature, false).ok());
-  }
+  const bool head_only = !raw && !(cache_ && cache_->caches(model.signature.name));
+  // Made where it is kept (both branches are the same type), not assigned over a placeholder:
+  // that moved the whole request once more.
+  Result<InferRequest> parsed =
+      head_only ? protocol::parse_infer_request_head(req.body, call->header_length,
+                                                     want_texts ? &data_texts : nullptr, &data_commas)
+                : Result<InferRequest>(InvalidArgument("not parsed"));
+  bool with_data = !(head_only && parsed.ok() && validate_request(*parsed, model.signature, false).ok());
   if (with_data) {
     // Raw binary bodies (header length 0) carry no JSON: they are checked against the signature.
     parsed = raw ? protocol::parse_raw_binary_request(req.body, model.signature)
