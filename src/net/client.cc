@@ -61,8 +61,8 @@ struct Conn {
 
 // Calls the user's callback at most once, whatever path the coroutine takes.
 struct Once {
-  std::function<void(Result<HttpResponse>)> fn;
-  void operator()(Result<HttpResponse> r) {
+  ResponseCallback fn;
+  void operator()(Result<HttpResponse>&& r) {
     if (auto f = std::exchange(fn, nullptr)) f(std::move(r));
   }
 };
@@ -626,12 +626,12 @@ void Cancellation::disarm() {
 }
 
 void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
-                      std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel) {
+                      ResponseCallback done, std::shared_ptr<Cancellation> cancel) {
   send(url, std::move(req), timeout, std::move(done), std::move(cancel), std::string(), {});
 }
 
 void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
-                      std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel,
+                      ResponseCallback done, std::shared_ptr<Cancellation> cancel,
                       std::string head, std::string_view key) {
   auto once = std::make_shared<Once>(Once{std::move(done)});
   if (url.scheme != "http") {
@@ -647,7 +647,7 @@ void HttpClient::send(const Url& url, HttpRequest req, Duration timeout,
 }
 
 void HttpClient::send_prepared(const Url& url, std::string_view host, std::string head, std::string body, Duration timeout,
-                               std::function<void(Result<HttpResponse>)> done, std::shared_ptr<Cancellation> cancel) {
+                               ResponseCallback done, std::shared_ptr<Cancellation> cancel) {
   HttpRequest req;
   req.method = "POST";  // what the exchange reads of it: not HEAD, no Connection: close
   req.body = std::move(body);

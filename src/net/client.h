@@ -76,6 +76,10 @@ class Cancellation {
   std::function<void()> hook_;
 };
 
+// What a request's answer (or failure) is handed to. By reference to an rvalue: the response
+// passes through the client's layers to the caller's callback without a move at each one.
+using ResponseCallback = std::function<void(Result<HttpResponse>&&)>;
+
 class HttpClient {
  public:
   HttpClient(EventLoop& loop, ClientOptions opts = {});
@@ -92,19 +96,19 @@ class HttpClient {
   // waiting, done gets kResourceExhausted without waiting.
   // With `cancel`, Cancellation::cancel() abandons it (above).
   void send(const Url& url, HttpRequest req, Duration timeout,
-            std::function<void(Result<HttpResponse>)> done,
+            ResponseCallback done,
             std::shared_ptr<Cancellation> cancel = nullptr);
   // As send, for a request whose head the caller wrote (prepared_head, with url's base path in
   // its target and `host` as its Host): not a HEAD request, and kept alive. host is
   // url.authority(), which the caller keeps (it is also the pool's key).
   void send_prepared(const Url& url, std::string_view host, std::string head, std::string body, Duration timeout,
-                     std::function<void(Result<HttpResponse>)> done,
+                     ResponseCallback done,
                      std::shared_ptr<Cancellation> cancel = nullptr);
 
  private:
   // `head`: a prepared head, or "" for one written from req when it goes out; `key`:
   // url.authority(), made here when "".
-  void send(const Url& url, HttpRequest req, Duration timeout, std::function<void(Result<HttpResponse>)> done,
+  void send(const Url& url, HttpRequest req, Duration timeout, ResponseCallback done,
             std::shared_ptr<Cancellation> cancel, std::string head, std::string_view key);
   struct Impl;
   std::shared_ptr<Impl> impl_;

@@ -130,8 +130,10 @@ std::string prepared_head(std::string_view method, std::initializer_list<std::st
 // The path without the query string.
 std::string_view path_of(std::string_view target);
 
-// Completes one request. Call it exactly once, from any thread; later calls are ignored.
-using Responder = std::function<void(HttpResponse)>;
+// Completes one request. Call it exactly once, from any thread; later calls are ignored. The
+// response is taken by reference to an rvalue: it passes through the layers of the server to the
+// connection's coroutine without being moved at each one.
+using Responder = std::function<void(HttpResponse&&)>;
 // Handles one request. May respond before returning or later (from another thread).
 using Handler = std::function<void(HttpRequest&&, Responder)>;
 

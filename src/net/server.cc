@@ -125,14 +125,14 @@ struct Session : std::enable_shared_from_this<Session> {
   ~Session() { server->remove(this); }
 
   // From any thread: hands the handler's response to the coroutine, resuming it if it waits.
-  void deliver(HttpResponse r) {
+  void deliver(HttpResponse&& r) {
     // On the session's own thread (an upstream answer on a connection of the same context, the
     // usual case) it is handed over in place: a trip through the scheduler cost ~5k
     // instructions per request (docs/perf/proxy.md).
     if (ex.running_in_this_thread()) return accept(std::move(r));
     asio::post(ex, [self = shared_from_this(), r = std::move(r)]() mutable { self->accept(std::move(r)); });
   }
-  void accept(HttpResponse r) {
+  void accept(HttpResponse&& r) {
     if (aborted) return;
     response = std::move(r);
     wake();
@@ -225,7 +225,7 @@ struct Pending {
   std::weak_ptr<Session> session;
   std::shared_ptr<Gate> gate;
   std::atomic<bool> done{false};
-  void complete(HttpResponse r) {
+  void complete(HttpResponse&& r) {
     if (done.exchange(true, std::memory_order_acq_rel)) return;
     if (!gate->enter()) return;  // the server is gone: nobody to answer
     if (auto s = session.lock()) s->deliver(std::move(r));  // the reference ends before leave()
@@ -474,7 +474,7 @@ Awaitable<void> run_session(std::shared_ptr<Session> sp) {
       pending->session = sp;
       pending->gate = s.server->gate;
       Responder responder = [g = std::make_shared<ResponderGuard>(pending)](
-                                HttpResponse r) { g->p->complete(std::move(r)); };
+                                HttpResponse&& r) { g->p->complete(std::move(r)); };
       // The handler gets a copy: if it throws, unwinding drops its copy, and this one keeps
       // the guard from answering "dropped" before the catch can say what happened.
       try {

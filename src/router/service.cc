@@ -493,7 +493,7 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   // The time it waited for a batch is queueing, as the target's own queue is (finish_ok).
   call->waited = now - t0;
   client_.send_prepared(tg.url, tg.host, std::move(head), std::move(body), timeout,
-                        [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse> r) {
+                        [this, call, cand, t0, cancel, out_id, done = std::move(done)](Result<HttpResponse>&& r) {
     const int status = r.ok() ? r->status : 0;
     if (done) done(status);  // a batch queue's slot: freed first, as for a merged call
     answered(call, cand, t0, std::move(r), cancel && cancel->cancelled(), std::nullopt, out_id);
@@ -501,7 +501,7 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
 }
 
 void RouterService::answered(const std::shared_ptr<Call>& call, const Step& cand, TimePoint t0,
-                             Result<HttpResponse> r, bool cancelled, std::optional<Money> price, uint32_t out_id,
+                             Result<HttpResponse>&& r, bool cancelled, std::optional<Money> price, uint32_t out_id,
                              bool judged) {
   std::lock_guard<std::recursive_mutex> guard(call->mu);
   came_back(*call, out_id);  // under the lock that settle() takes: charged once, by one of them

@@ -166,7 +166,7 @@ class RouterService {
   // merged call (CoreRouting::result).
   static constexpr uint32_t kUntracked = ~uint32_t{0};
   void answered(const std::shared_ptr<Call>& call, const CoreRouting::Step& cand, TimePoint t0,
-                Result<net::HttpResponse> r, bool cancelled = false, std::optional<Money> price = std::nullopt,
+                Result<net::HttpResponse>&& r, bool cancelled = false, std::optional<Money> price = std::nullopt,
                 uint32_t out_id = kUntracked, bool judged = true);
   // What the request pays for an attempt: its cost, the routing core's spend rate, the target's
   // hir_cost_usd_total. An attempt is charged when its target may have run it: it answered

@@ -355,7 +355,7 @@ void RouterService::batch_answered(const GenPtr& gen, BatchQueue* q, std::vector
     // Each pays its share of the call (its time on the wire, not the members' waits before it).
     const double call_ms = to_ms(now - t0), n = static_cast<double>(taken.size());
     for (Waiting* m : taken)
-      answered(m->call, m->cand, m->since, r, false, Money::from_usd(attempt_cost(m->cand, call_ms).usd() / n),
+      answered(m->call, m->cand, m->since, Result<HttpResponse>(r), false, Money::from_usd(attempt_cost(m->cand, call_ms).usd() / n),
                kUntracked, !timed_out && m == taken.front());
     return;
   }
