@@ -410,11 +410,12 @@ bool digit(char c) { return static_cast<unsigned char>(c - '0') < 10; }
   return n;
 }
 
+// 10^n for the n digits (0 to 8) that digit_run8 reads at once.
+constexpr uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
+
 // Digits from p on, into m (m = m × 10^k + digits); returns how many. m is meaningful only
 // while the number's digits total 19 or fewer.
 [[gnu::always_inline]] inline size_t read_digits(const char*& p, const char* end, uint64_t& m) {
-  static constexpr uint64_t kScale[] = {1,      10,      100,      1000,     10000,
-                                        100000, 1000000, 10000000, 100000000};
   size_t count = 0;
   while (end - p >= 8) {
     uint64_t run = 0;
@@ -624,7 +625,6 @@ template <class T>
 template <class T>
 [[gnu::always_inline]] inline bool fraction_float(const char*& p, const char* end, T& out) {
   static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
-  static constexpr uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
   if constexpr (std::endian::native != std::endian::little) return false;
   if (end - p < 10 || p[0] != '0' || p[1] != '.') return false;
   uint64_t decimals = 0;
@@ -655,7 +655,6 @@ template <class T>
 template <class T>
 [[gnu::always_inline]] inline bool exponent_float(const char*& p, const char* end, T& out) {
   static_assert(FLT_EVAL_METHOD == 0, "double arithmetic must round to double");
-  static constexpr uint64_t kScale[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000};
   if constexpr (std::endian::native != std::endian::little) return false;
   if (end - p < 16) return false;
   const bool negative = *p == '-';
