@@ -67,19 +67,22 @@ class HeaderMemo {
   }
 
   // Keeps `json`, read successfully, with the value make(stored_copy, value) builds from the
-  // memo's own copy of it; nothing is kept when make returns false or the header is too long.
+  // memo's own copy of it, and returns the value kept (valid until kEntries more are added);
+  // nothing is kept, and null returned, when make returns false or the header is too long.
   template <typename Make>
-  void add(std::string_view json, size_t bin_size, Make&& make) {
+  const Value* add(std::string_view json, size_t bin_size, Make&& make) {
     auto k = header_key(json);
-    if (!k || json.size() > kMaxHeader) return;
+    if (!k || json.size() > kMaxHeader) return nullptr;
     auto e = std::make_unique<Entry>();
     e->text.assign(json);
     e->has_id = k->has_id;
     e->rest_at = json.size() - k->rest.size();
     e->bin_size = bin_size;
-    if (!make(std::string_view(e->text), e->value)) return;
+    if (!make(std::string_view(e->text), e->value)) return nullptr;
+    const Value* kept = &e->value;
     entries_[next_] = std::move(e);
     next_ = (next_ + 1) % kEntries;
+    return kept;
   }
 
  private:

@@ -255,10 +255,9 @@ Status read_head(od::document& doc, std::string_view& rest, InferRequest& req, s
 
 }  // namespace
 
-Result<InferRequest> parse_infer_request_head(std::string_view body,
-                                              std::optional<std::string_view> header_length,
-                                              std::vector<std::string_view>* data_texts,
-                                              std::vector<int64_t>* data_commas) {
+Result<HeadView> view_infer_request_head(std::string_view body, std::optional<std::string_view> header_length,
+                                         std::vector<std::string_view>* data_texts,
+                                         std::vector<int64_t>* data_commas) {
   if (data_texts) data_texts->clear();
   if (!data_texts) data_commas = nullptr;
   if (data_commas) data_commas->clear();
@@ -271,11 +270,10 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   // read either, so a header is also looked up, and read, with them left out (hollow.h): then
   // JSON requests of a kind share one entry too.
   thread_local HeaderMemo<InferRequest> memo;
+  thread_local InferRequest t_unkept;  // a head read but not kept in the memo, viewed until the next
   thread_local std::string t_hollow;
   KeepSmall keep_hollow{t_hollow};
-  // A header read before, found by its text; then the answer copied from it with this body's id,
-  // straight into the result (a copy through an optional moved it twice more: ~200 instructions
-  // on every request).
+  // A header read before, found by its text, is answered from the memo with this body's id.
   struct Seen {
     std::optional<HeaderKey> key;
     const InferRequest* req = nullptr;
@@ -286,9 +284,7 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
     return s;
   };
   auto answer = [](const Seen& s) {
-    Result<InferRequest> r(*s.req);
-    if (s.key->has_id) r->id = s.key->id;
-    return r;
+    return HeadView{s.req, s.key->has_id ? s.key->id : std::string_view(s.req->id)};
   };
   // A body that is all JSON (no binary section) carries its tensors' values in data arrays, so
   // it is looked up with them left out, first: its full text, numbers included, is seldom seen
@@ -324,13 +320,32 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
   // removed) writes it again from the members read, and they would be dropped instead of
   // reaching the target's parser.
   if (!nothing_after_root(text)) return refuse();
-  // Headers that hold tensor values, each seen once, are not kept.
+  // Headers that hold tensor values, each seen once, are not kept. The id read is this body's
+  // and is kept with the head (a view of it is this body's id, as it was read).
+  const InferRequest* kept = nullptr;
   if (hollowed || raw == req.inputs.size())
-    memo.add(text, bin_size, [&req](std::string_view, InferRequest& v) {
-      v = req;
+    kept = memo.add(text, bin_size, [&req](std::string_view, InferRequest& v) {
+      v = std::move(req);
       return true;
     });
-  return req;
+  if (!kept) {
+    t_unkept = std::move(req);
+    kept = &t_unkept;
+  }
+  return HeadView{kept, kept->id};
+}
+
+Result<InferRequest> parse_infer_request_head(std::string_view body,
+                                              std::optional<std::string_view> header_length,
+                                              std::vector<std::string_view>* data_texts,
+                                              std::vector<int64_t>* data_commas) {
+  auto view = view_infer_request_head(body, header_length, data_texts, data_commas);
+  if (!view.ok()) return view.status();
+  // Copied straight into the result, then given this body's id (a copy through an optional moved
+  // it twice more: ~200 instructions).
+  Result<InferRequest> r(*view->head);
+  r->id = view->id;
+  return r;
 }
 
 }  // namespace hir::protocol

@@ -59,6 +59,18 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
                                               std::optional<std::string_view> header_length,
                                               std::vector<std::string_view>* data_texts = nullptr,
                                               std::vector<int64_t>* data_commas = nullptr);
+// parse_infer_request_head without the copy it returns: the head as the reader keeps it. A
+// header read before is kept once for every request that shares it but for the id, so `head->id`
+// is whichever request's came first; this body's id is `id` (a view into body or into *head).
+// Both stay valid until this thread reads another head; a caller that keeps the request longer
+// copies it (with `id`).
+struct HeadView {
+  const InferRequest* head = nullptr;
+  std::string_view id;
+};
+Result<HeadView> view_infer_request_head(std::string_view body, std::optional<std::string_view> header_length,
+                                         std::vector<std::string_view>* data_texts = nullptr,
+                                         std::vector<int64_t>* data_commas = nullptr);
 // Raw-binary request (header length 0): the body is the single input's bytes (shared/protocol-v2.md
 // §3). Allowed for a model with one input and at most one variable dimension besides the batch
 // dimension (a batching model gets batch 1); a BYTES input must have one element, and the body is

@@ -62,9 +62,10 @@ std::string_view decode_error(std::string_view part, const PartErrors& says) {
   return slash ? says.slash : says.undecodable;
 }
 
-}  // namespace
+// Paths longer than this are read every time rather than kept.
+constexpr size_t kMaxKeptPath = 256;
 
-V2Path parse_v2_path(std::string_view path) {
+V2Path read_v2_path(std::string_view path) {
   V2Path r;
   const Parts p = split(path);
   if (p.too_many || p.empty() || p[0] != "v2") return r;
@@ -116,6 +117,28 @@ V2Path parse_v2_path(std::string_view path) {
   r.endpoint = e;
   r.model = std::move(*model);
   r.version = std::move(version);
+  return r;
+}
+
+}  // namespace
+
+V2Path parse_v2_path(std::string_view path) {
+  // A client posts to one model's path again and again: the last path read on this thread is kept
+  // with what it read, and the same path is not split and decoded again (~600 instructions and
+  // ~30 lines of code on every request, docs/perf/proxy.md, "Twenty-sixth pass").
+  struct Last {
+    bool set = false;
+    std::string path;
+    V2Path read;
+  };
+  thread_local Last last;
+  if (last.set && path == last.path) return last.read;
+  V2Path r = read_v2_path(path);
+  if (path.size() <= kMaxKeptPath) {
+    last.path.assign(path);
+    last.read = r;
+    last.set = true;
+  }
   return r;
 }
 

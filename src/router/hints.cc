@@ -64,19 +64,36 @@ Result<Priority> priority_hint(const Parameters& params, const net::Headers& hea
 
 }  // namespace
 
-size_t strip_hints(Parameters& params, std::vector<std::string>* removed) {
-  if (params.empty()) return 0;  // most requests: spares five lookups
+namespace {
+
+// Calls fn(it) for each of hir's hints among params.
+template <typename Map, typename Fn>
+void each_hint(Map& params, Fn&& fn) {
+  if (params.empty()) return;  // most requests: spares five lookups
+  for (const auto* name : {&kBudget, &kComplexity, &kMinAccuracy, &kMaxCost})
+    if (auto it = params.find(name->param); it != params.end()) fn(it);
+  if (auto it = params.find(kPriority.param); it != params.end() && std::holds_alternative<std::string>(it->second))
+    fn(it);
+}
+
+}  // namespace
+
+size_t count_hints(const Parameters& params, std::vector<std::string>* keys) {
   size_t n = 0;
-  auto drop = [&](Parameters::iterator it) {
+  each_hint(params, [&](Parameters::const_iterator it) {
+    if (keys) keys->push_back(it->first);
+    ++n;
+  });
+  return n;
+}
+
+size_t strip_hints(Parameters& params, std::vector<std::string>* removed) {
+  size_t n = 0;
+  each_hint(params, [&](Parameters::iterator it) {
     if (removed) removed->push_back(it->first);
     params.erase(it);  // map::erase takes no heterogeneous key before C++23
     ++n;
-  };
-  for (const auto* name : {&kBudget, &kComplexity, &kMinAccuracy, &kMaxCost})
-    if (auto it = params.find(name->param); it != params.end()) drop(it);
-  if (auto it = params.find(kPriority.param);
-      it != params.end() && std::holds_alternative<std::string>(it->second))
-    drop(it);
+  });
   return n;
 }
 

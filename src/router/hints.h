@@ -38,5 +38,7 @@ Result<RequestHints> parse_hints(const Parameters& params, const net::Headers& h
 // target rejects a string `priority`, and the others mean nothing there. Returns how many it
 // removed; `removed`, when given, gets their keys.
 size_t strip_hints(Parameters& params, std::vector<std::string>* removed = nullptr);
+// How many of hir's hints params holds (strip_hints would remove); `keys`, when given, gets them.
+size_t count_hints(const Parameters& params, std::vector<std::string>* keys = nullptr);
 
 }  // namespace hir::router

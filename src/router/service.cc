@@ -242,17 +242,16 @@ void RouterService::handle(HttpRequest&& req, net::Responder respond) {
 // counted and logged so that an operator sees a client sending bad requests (the log line has
 // the reason and the request's id, never the body). The answer carries that id as x-request-id,
 // as a 200 would: the client can name the refusal to whoever reads the log.
-void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond,
-                                   const InferRequest* parsed) {
+void RouterService::refuse_invalid(Call& call, const net::Headers& h, const Status& s, std::string_view client_id) {
   call.gen->model_metrics[model_pos(*call.gen, call.model)].invalid->inc();
   if (call.request_id.empty()) call.request_id = request_id_for(h);
   // The body's `id` once the body was read ("" before): the client's name for the request.
-  telemetry::log_info("request_invalid", {{"request_id", call.request_id}, {"client_id", parsed ? clip(parsed->id) : ""},
+  telemetry::log_info("request_invalid", {{"request_id", call.request_id}, {"client_id", clip(client_id)},
                                           {"model", call.model->signature.name}, {"status", http_status(s.code())},
                                           {"error", s.message()}});
   HttpResponse r = v2_error(s);
   r.headers.set("x-request-id", call.request_id);
-  respond(std::move(r));
+  call.respond(std::move(r));
 }
 
 // Shed (429 + Retry-After) or no target can serve (503), as the routing core decided.
@@ -272,6 +271,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   call->usage = std::move(usage);
   call->start = consulted.value_or(SteadyClock::now());
   call->model = &model;
+  call->respond = std::move(respond);
   if (auto h = req.headers.get("inference-header-content-length")) call->header_length = std::string(*h);
 
   // The body goes on as it came, so only its head is read (ids, hints, names, shapes: what
@@ -282,38 +282,63 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   std::vector<std::string_view> data_texts;
   std::vector<int64_t> data_commas;
   const bool want_texts = cfg_.batching.on() && !call->header_length;
-  const bool head_only = !raw && !(cache_ && cache_->caches(model.signature.name));
-  // Made where it is kept (both branches are the same type), not assigned over a placeholder:
-  // that moved the whole request once more.
-  Result<InferRequest> parsed =
-      head_only ? protocol::parse_infer_request_head(req.body, call->header_length,
-                                                     want_texts ? &data_texts : nullptr, &data_commas)
-                : Result<InferRequest>(InvalidArgument("not parsed"));
-  bool with_data = !(head_only && parsed.ok() && validate_request(*parsed, model.signature, false).ok());
-  if (with_data) {
+  const bool cached = cache_ && cache_->caches(model.signature.name);
+  const bool head_only = !raw && !cached;
+  // The head as the reader keeps it, not copied: a request that is only forwarded reads its id,
+  // hints and shapes there (the copy cost 3 allocations and ~700 instructions a request). It is
+  // valid while this call runs; `full` owns the request where one is needed beyond that.
+  Result<protocol::HeadView> view =
+      head_only ? protocol::view_infer_request_head(req.body, call->header_length,
+                                                    want_texts ? &data_texts : nullptr, &data_commas)
+                : Result<protocol::HeadView>(InvalidArgument("not parsed"));
+  bool with_data = !(head_only && view.ok() && validate_request(*view->head, model.signature, false).ok());
+  std::optional<InferRequest> full;
+  // Reads the whole body, tensors included, and checks them against the signature; a request
+  // refused is answered here (false).
+  auto read_full = [&](std::string_view body) {
     // Raw binary bodies (header length 0) carry no JSON: they are checked against the signature.
-    parsed = raw ? protocol::parse_raw_binary_request(req.body, model.signature)
-                 : protocol::parse_infer_request(req.body, call->header_length);
-    if (!parsed.ok()) return refuse_invalid(*call, req.headers, parsed.status(), respond);
-    if (Status s = validate_request(*parsed, model.signature); !s.ok())
-      return refuse_invalid(*call, req.headers, s, respond, &*parsed);
-  }
-  parsed->model_name = model.signature.name;
-  parsed->model_version = std::string(version);  // part of the cache key: "" is the server's choice
-  auto hints = parse_hints(parsed->parameters, req.headers);
-  if (!hints.ok()) return refuse_invalid(*call, req.headers, hints.status(), respond, &*parsed);
-  call->id = parsed->id;
+    auto r = raw ? protocol::parse_raw_binary_request(body, model.signature)
+                 : protocol::parse_infer_request(body, call->header_length);
+    Status s = r.ok() ? validate_request(*r, model.signature) : r.status();
+    if (!s.ok()) {
+      // Named by its id as read, or as the head reader read it when the full parser refused it.
+      refuse_invalid(*call, req.headers, s, r.ok() ? std::string_view(r->id) : view.ok() ? view->id : std::string_view());
+      return false;
+    }
+    r->model_name = model.signature.name;
+    r->model_version = std::string(version);  // part of the cache key: "" is the server's choice
+    full = std::move(*r);
+    with_data = true;
+    return true;
+  };
+  if (with_data && !read_full(req.body)) return;
+  const InferRequest* head = full ? &*full : view->head;
+  call->id = full ? std::string_view(full->id) : view->id;
+  bool hints_cut = false;  // hir's hints are out of the body that goes on, and out of `full`
+  // The request as this call keeps it: the head copied, with this body's id, model and version.
+  auto own = [&]() -> InferRequest& {
+    if (!full) {
+      full = *head;
+      full->id = call->id;
+      full->model_name = model.signature.name;
+      full->model_version = std::string(version);
+      if (hints_cut) strip_hints(full->parameters);
+      head = &*full;
+    }
+    return *full;
+  };
+  auto hints = parse_hints(head->parameters, req.headers);
+  if (!hints.ok()) return refuse_invalid(*call, req.headers, hints.status(), call->id);
   call->request_id = request_id_for(req.headers);
   if (call->usage) call->usage->rec.request_id = call->request_id;
   auto incoming = req.headers.get("traceparent");
   auto trace = incoming ? telemetry::TraceContext::parse(*incoming) : std::nullopt;
   call->traceparent = trace ? trace->child().header() : telemetry::TraceContext::new_header();
-  call->respond = std::move(respond);
-  if (cache_) {
-    call->cache_key = cache_->key_for(*parsed, model.signature.name);
+  if (cached) {  // then the whole request was read (`full`)
+    call->cache_key = cache_->key_for(own(), model.signature.name);
     if (call->cache_key) {
-      call->form.parameters = parsed->parameters;
-      call->form.outputs = parsed->outputs;
+      call->form.parameters = head->parameters;
+      call->form.outputs = head->outputs;
       call->min_accuracy = hints->min_accuracy;
       call->complexity = hints->complexity;
       bool ask_redis = false;
@@ -357,16 +382,8 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
 
   const bool mcu_step =
       std::any_of(plan->steps.begin(), plan->steps.end(), [](const Step& st) { return st.target->is_mcu_pool(); });
-  if (mcu_step && !with_data) {
-    // An MCU pool takes tensors, not the body: read them now, and refuse what they hold wrongly.
-    auto full = protocol::parse_infer_request(req.body, call->header_length);
-    Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
-    if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond, &*parsed);  // the head names it
-    full->model_name = parsed->model_name;
-    full->model_version = parsed->model_version;
-    parsed = std::move(full);
-    with_data = true;
-  }
+  // An MCU pool takes tensors, not the body: read them now, and refuse what they hold wrongly.
+  if (mcu_step && !with_data && !read_full(req.body)) return;
   call->content_type = std::string(req.headers.get("content-type").value_or("application/json"));
   const std::string_view before(req.body);
   call->body = std::move(req.body);
@@ -377,24 +394,17 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     call->data_commas = std::move(data_commas);
   }
   std::vector<std::string> hint_keys;
-  if (strip_hints(parsed->parameters, &hint_keys) > 0) {
+  if (count_hints(head->parameters, &hint_keys) > 0) {
     call->data_at.clear();  // the body is written anew below
     call->data_commas.clear();
     // Targets must not see hir's hints (Triton rejects a string `priority`): the request's JSON
     // header loses those keys and keeps every other byte; a header the scanner cannot take is
     // written again from the parsed request (binary tensors copied as they are, not converted).
     auto cut = protocol::remove_request_parameters(call->body, call->header_length, hint_keys);
-    if (!cut.ok() && !with_data) {
-      auto full = protocol::parse_infer_request(call->body, call->header_length);
-      Status s = full.ok() ? validate_request(*full, model.signature) : full.status();
-      if (!s.ok()) return refuse_invalid(*call, req.headers, s, call->respond, &*parsed);
-      strip_hints(full->parameters);
-      full->model_name = parsed->model_name;
-      full->model_version = parsed->model_version;
-      parsed = std::move(full);
-      with_data = true;
-    }
-    auto enc = cut.ok() ? std::move(*cut) : protocol::encode_infer_request(*parsed, call->header_length.has_value());
+    if (!cut.ok() && !with_data && !read_full(call->body)) return;
+    hints_cut = true;
+    if (full) strip_hints(full->parameters);  // what is kept below goes on without them too
+    auto enc = cut.ok() ? std::move(*cut) : protocol::encode_infer_request(*full, call->header_length.has_value());
     call->body = std::move(enc.body);
     call->header_length.reset();
     call->content_type = "application/json";
@@ -409,19 +419,19 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   // A hedged request is never merged: its copy must not wait for anyone else.
   if (cfg_.batching.on() && !call->hedge_after) {
     if (!call->header_length) {
-      call->batch = protocol::batch_form(*parsed, std::nullopt, model.signature);
+      call->batch = protocol::batch_form(*head, std::nullopt, model.signature);
     } else {
       const std::string& h = *call->header_length;
       size_t hl = 0;
       auto [end, ec] = std::from_chars(h.data(), h.data() + h.size(), hl);
       if (ec == std::errc() && end == h.data() + h.size() && hl > 0 && hl <= call->body.size()) {
-        call->batch = protocol::batch_form(*parsed, call->body.size() - hl, model.signature);
+        call->batch = protocol::batch_form(*head, call->body.size() - hl, model.signature);
         call->tensors_at = hl;
       }
     }
   }
   if (mcu_step || call->batch) {
-    auto kept = std::make_shared<const InferRequest>(std::move(*parsed));
+    auto kept = std::make_shared<const InferRequest>(std::move(own()));
     if (mcu_step) call->input = kept;
     if (call->batch) call->head = std::move(kept);
   }

@@ -111,8 +111,8 @@ class RouterService {
   net::HttpResponse model_list_response(const Generation& gen) const;
   net::HttpResponse explain_response(const GenPtr& gen, const net::HttpRequest& req);
   net::HttpResponse refusal(const Status& s, Duration retry_after);
-  void refuse_invalid(Call& call, const net::Headers& h, const Status& s, net::Responder& respond,
-                      const InferRequest* parsed = nullptr);
+  // Answers call 400 (s says why); client_id is the body's `id` once read ("" before).
+  void refuse_invalid(Call& call, const net::Headers& h, const Status& s, std::string_view client_id = {});
   GenPtr current() const;
   GenPtr build_generation(std::shared_ptr<const Config> cfg, int64_t version);
   void swap_generation(GenPtr next);

@@ -327,3 +327,49 @@ TEST(RemoveRequestParameters, RefusesWhatItCannotScan) {
 
 }  // namespace
 }  // namespace hir::protocol
+
+namespace hir::protocol {
+namespace {
+
+// The head without a copy: what the copy holds, and this body's id, whether the header was read
+// now, remembered (ids that lead the header or not), or read and not kept.
+TEST(RequestHead, ViewHoldsWhatTheCopyHoldsWithThisBodysId) {
+  InferRequest r = sample_request();
+  const Body raw = from(encode_infer_request(r, true));
+  const std::string first_id = r.id;
+  const std::vector<Body> bodies = {
+      raw,
+      // The same header with another id: remembered, and read with this id.
+      [&] { InferRequest o = r; o.id = "other-id"; return from(encode_infer_request(o, true)); }(),
+      // An id that does not lead the header is part of what is remembered.
+      [] {
+        const std::string json =
+            R"({"inputs":[{"name":"x","datatype":"FP32","shape":[1],"parameters":{"binary_data_size":4}}],"id":"late"})";
+        return Body{json + std::string(4, '\0'), std::to_string(json.size())};
+      }(),
+      // Empty data arrays: nothing to leave out, so the header is read and not kept.
+      Body{R"({"id":"e","inputs":[{"name":"x","datatype":"FP32","shape":[0],"data":[]}]})", std::nullopt},
+  };
+  for (int round = 0; round < 3; ++round) {
+    for (const Body& b : bodies) {
+      SCOPED_TRACE(b.text.substr(0, 120));
+      auto copy = parse_infer_request_head(b.text, b.hdr());
+      ASSERT_TRUE(copy.ok()) << copy.status().message();
+      auto view = view_infer_request_head(b.text, b.hdr());
+      ASSERT_TRUE(view.ok()) << view.status().message();
+      EXPECT_EQ(view->id, copy->id);
+      EXPECT_EQ(view->head->parameters, copy->parameters);
+      ASSERT_EQ(view->head->inputs.size(), copy->inputs.size());
+      EXPECT_EQ(view->head->inputs[0].name, copy->inputs[0].name);
+      EXPECT_EQ(view->head->inputs[0].shape, copy->inputs[0].shape);
+      EXPECT_EQ(view->head->outputs.size(), copy->outputs.size());
+    }
+  }
+  auto again = view_infer_request_head(bodies[1].text, bodies[1].hdr());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->id, "other-id");
+  EXPECT_NE(first_id, "other-id");
+}
+
+}  // namespace
+}  // namespace hir::protocol

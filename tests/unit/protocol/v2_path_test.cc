@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <string>
 #include <string_view>
 
 using hir::protocol::parse_v2_path;
@@ -100,4 +101,30 @@ TEST(V2Path, SixSegmentsAtMostAndAnyNumberOfSlashes) {
   for (const char* p : {"/v2/models/m/versions/7/infer/x", "/v2/models/m/versions/7/infer/x/y/z",
                         "/v2/models/m/infer/a/b/c/d/e/f/g/h"})
     EXPECT_EQ(parse_v2_path(p).endpoint, V2Endpoint::kUnknown) << p;
+}
+
+// The last path read is kept: read again, in turn with others, and past the kept length, each
+// path still reads as it does alone.
+TEST(V2Path, PathReadAgainReadsTheSame) {
+  const std::string long_name(300, 'm');
+  const std::string long_path = "/v2/models/" + long_name + "/versions/7/infer";
+  for (int round = 0; round < 3; ++round) {
+    for (int again = 0; again < 2; ++again) {
+      auto a = parse_v2_path("/v2/models/fmnist%2Dtiny/versions/1/infer");
+      EXPECT_EQ(a.endpoint, V2Endpoint::kInfer);
+      EXPECT_EQ(a.model, "fmnist-tiny");
+      EXPECT_EQ(a.version, "1");
+      auto b = parse_v2_path("/v2/models/fmnist/ready");
+      EXPECT_EQ(b.endpoint, V2Endpoint::kModelReady);
+      EXPECT_EQ(b.model, "fmnist");
+      EXPECT_EQ(b.version, "");
+      auto c = parse_v2_path("/v2/models/a%2Fb/infer");
+      EXPECT_EQ(c.endpoint, V2Endpoint::kUnknown);
+      EXPECT_EQ(c.model, "");
+      auto d = parse_v2_path(long_path);
+      EXPECT_EQ(d.endpoint, V2Endpoint::kInfer);
+      EXPECT_EQ(d.model, long_name);
+      EXPECT_EQ(d.version, "7");
+    }
+  }
 }
