@@ -13,6 +13,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,9 +61,14 @@ class HeaderMemo {
   static constexpr size_t kEntries = 8;       // replaced in turn
 
   // The value kept for a header with this key and binary section length; null when none.
-  const Value* find(const HeaderKey& k, size_t bin_size) const {
+  // `serial`, when given, gets the entry's: one per entry ever added to this memo, so that a
+  // caller can remember what it made of a value by it (an address could be a later entry's).
+  const Value* find(const HeaderKey& k, size_t bin_size, uint64_t* serial = nullptr) const {
     for (const auto& e : entries_)
-      if (e && e->has_id == k.has_id && e->bin_size == bin_size && e->rest() == k.rest) return &e->value;
+      if (e && e->has_id == k.has_id && e->bin_size == bin_size && e->rest() == k.rest) {
+        if (serial) *serial = e->serial;
+        return &e->value;
+      }
     return nullptr;
   }
 
@@ -70,7 +76,7 @@ class HeaderMemo {
   // memo's own copy of it, and returns the value kept (valid until kEntries more are added);
   // nothing is kept, and null returned, when make returns false or the header is too long.
   template <typename Make>
-  const Value* add(std::string_view json, size_t bin_size, Make&& make) {
+  const Value* add(std::string_view json, size_t bin_size, Make&& make, uint64_t* serial = nullptr) {
     auto k = header_key(json);
     if (!k || json.size() > kMaxHeader) return nullptr;
     auto e = std::make_unique<Entry>();
@@ -80,6 +86,8 @@ class HeaderMemo {
     e->bin_size = bin_size;
     if (!make(std::string_view(e->text), e->value)) return nullptr;
     const Value* kept = &e->value;
+    e->serial = next_serial_++;
+    if (serial) *serial = e->serial;
     entries_[next_] = std::move(e);
     next_ = (next_ + 1) % kEntries;
     return kept;
@@ -91,11 +99,13 @@ class HeaderMemo {
     bool has_id = false;
     size_t rest_at = 0;
     size_t bin_size = 0;
+    uint64_t serial = 0;
     Value value;
     std::string_view rest() const { return std::string_view(text).substr(rest_at); }
   };
   std::array<std::unique_ptr<Entry>, kEntries> entries_;
   size_t next_ = 0;
+  uint64_t next_serial_ = 1;
 };
 
 }  // namespace hir::protocol

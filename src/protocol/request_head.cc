@@ -277,14 +277,15 @@ Result<HeadView> view_infer_request_head(std::string_view body, std::optional<st
   struct Seen {
     std::optional<HeaderKey> key;
     const InferRequest* req = nullptr;
+    uint64_t serial = 0;
   };
   auto recall = [&rest](std::string_view text) {
     Seen s{header_key(text)};
-    if (s.key) s.req = memo.find(*s.key, rest.size());
+    if (s.key) s.req = memo.find(*s.key, rest.size(), &s.serial);
     return s;
   };
   auto answer = [](const Seen& s) {
-    return HeadView{s.req, s.key->has_id ? s.key->id : std::string_view(s.req->id)};
+    return HeadView{s.req, s.key->has_id ? s.key->id : std::string_view(s.req->id), s.serial};
   };
   // A body that is all JSON (no binary section) carries its tensors' values in data arrays, so
   // it is looked up with them left out, first: its full text, numbers included, is seldom seen
@@ -323,16 +324,20 @@ Result<HeadView> view_infer_request_head(std::string_view body, std::optional<st
   // Headers that hold tensor values, each seen once, are not kept. The id read is this body's
   // and is kept with the head (a view of it is this body's id, as it was read).
   const InferRequest* kept = nullptr;
+  uint64_t serial = 0;
   if (hollowed || raw == req.inputs.size())
-    kept = memo.add(text, bin_size, [&req](std::string_view, InferRequest& v) {
-      v = std::move(req);
-      return true;
-    });
+    kept = memo.add(
+        text, bin_size,
+        [&req](std::string_view, InferRequest& v) {
+          v = std::move(req);
+          return true;
+        },
+        &serial);
   if (!kept) {
     t_unkept = std::move(req);
     kept = &t_unkept;
   }
-  return HeadView{kept, kept->id};
+  return HeadView{kept, kept->id, serial};
 }
 
 Result<InferRequest> parse_infer_request_head(std::string_view body,

@@ -67,6 +67,9 @@ Result<InferRequest> parse_infer_request_head(std::string_view body,
 struct HeadView {
   const InferRequest* head = nullptr;
   std::string_view id;
+  // The same non-zero serial on this thread, the same head: a caller may remember what it made of
+  // it (a check against a signature) by it. 0: a head read and not kept, seen this once.
+  uint64_t serial = 0;
 };
 Result<HeadView> view_infer_request_head(std::string_view body, std::optional<std::string_view> header_length,
                                          std::vector<std::string_view>* data_texts = nullptr,

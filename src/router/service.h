@@ -33,6 +33,10 @@
 #include "router/mcu_glue.h"
 #include "store/ledger.h"
 #include "store/store.h"
+
+namespace hir::protocol {
+struct HeadView;
+}
 #include "telemetry/metrics.h"
 
 namespace hir::protocol {
@@ -111,6 +115,8 @@ class RouterService {
   net::HttpResponse model_list_response(const Generation& gen) const;
   net::HttpResponse explain_response(const GenPtr& gen, const net::HttpRequest& req);
   net::HttpResponse refusal(const Status& s, Duration retry_after);
+  // Whether a request head fits the model's signature (validate_request without the data).
+  static bool head_fits(const Generation& gen, const ModelConfig& model, const protocol::HeadView& head);
   // Answers call 400 (s says why); client_id is the body's `id` once read ("" before).
   void refuse_invalid(Call& call, const net::Headers& h, const Status& s, std::string_view client_id = {});
   GenPtr current() const;
@@ -262,6 +268,7 @@ class RouterService {
     std::vector<ModelMetrics> model_metrics;  // same order as cfg->models
     std::vector<TargetMetrics> target_metrics;  // same order as cfg->targets
     int64_t version = -1;                     // registry version; -1: the YAML configuration
+    uint64_t serial = 0;                      // one per generation this process built, never reused
     std::atomic<bool> polling{false};         // its load polls run; false once replaced
     std::vector<uint8_t> poll_disabled;       // targets that answered 404: no load endpoint
     std::mutex timers_mu;                     // guards poll_timers (any I/O thread)

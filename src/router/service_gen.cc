@@ -79,6 +79,8 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
   auto gen = std::make_shared<Generation>();
   gen->cfg = std::move(cfg);
   gen->version = version;
+  static std::atomic<uint64_t> serials{0};
+  gen->serial = ++serials;
   // A fresh seed per generation, derived from the service's, so two cores never share a stream.
   gen->routing = std::make_unique<CoreRouting>(*gen->cfg, seed_ + static_cast<uint64_t>(version + 1) * 0x9e3779b97f4a7c15ull);
   for (const auto& t : gen->cfg->targets) {

@@ -613,6 +613,35 @@ TEST_F(RouterIT, ARefusedInferenceRequestIsNamedAsItsLogLineIs) {
   EXPECT_NE(refused("/v2/models/nosuch/infer", int32, "", 404), "");
 }
 
+// A head that fit one model is remembered as fitting (it is not checked again), but only for that
+// model: the same head sent to a model whose input has another name is refused each time, before
+// and after it fits the first one, from one I/O thread (one memo).
+TEST_F(RouterIT, AHeadThatFitsOneModelIsCheckedAgainForAnother) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small"});
+  {
+    std::ofstream cfg(dir_ + "/router.yaml");
+    cfg << "server: {threads: 1}\ntargets:\n"
+        << "  - {name: edge-1, url: \"http://127.0.0.1:" << w.port << "\", class: edge-cpu, cost_per_request_usd: 0.0001}\n"
+        << "models:\n";
+    for (const char* m : {"fmnist", "other"})
+      cfg << "  - name: " << m << "\n    max_batch_size: 256\n"
+          << "    inputs: [{name: " << (std::string(m) == "fmnist" ? "input" : "pixels") << ", datatype: FP32, shape: [784]}]\n"
+          << "    outputs: [{name: probabilities, datatype: FP32, shape: [10]}]\n"
+          << "    variants:\n      - {name: fmnist-small, targets: [edge-1], accuracy: 0.9}\n";
+  }
+  auto r = start(HIR_BIN, {"serve", "--config", dir_ + "/router.yaml"}, dir_, "router");
+  net::Headers h;
+  h.set("Content-Type", "application/octet-stream");
+  h.set("Inference-Header-Content-Length", std::to_string(binary_[0].json_length.value_or(0)));
+  for (int round = 0; round < 3; ++round) {
+    auto other = call(r.port, "POST", "/v2/models/other/infer", binary_[0].body, h);
+    EXPECT_EQ(other.status, 400) << round << " " << other.body;
+    EXPECT_NE(other.body.find("unexpected inference input 'input' for model 'other'"), std::string::npos) << other.body;
+    auto fits = call(r.port, "POST", "/v2/models/fmnist/infer", binary_[0].body, h);
+    EXPECT_EQ(fits.status, 200) << round << " " << fits.body;
+  }
+}
+
 // The router reads only a forwarded body's head (protocol::parse_infer_request_head): a JSON
 // tensor whose values do not fit its shape is found by the target, whose 400 comes back as it is,
 // and counts against nobody: the target keeps serving.
