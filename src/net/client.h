@@ -98,7 +98,7 @@ class HttpClient {
   void send(const Url& url, HttpRequest req, Duration timeout,
             ResponseCallback done,
             std::shared_ptr<Cancellation> cancel = nullptr);
-  // As send, for a request whose head the caller wrote (prepared_head, with url's base path in
+  // As send, for a request whose head the caller wrote whole (the request line with url's base path in
   // its target and `host` as its Host): not a HEAD request, and kept alive. host is
   // url.authority(), which the caller keeps (it is also the pool's key).
   void send_prepared(const Url& url, std::string_view host, std::string head, std::string body, Duration timeout,

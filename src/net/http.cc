@@ -338,25 +338,4 @@ void append_request_head(std::string& out, const HttpRequest& req, std::string_v
 
 }  // namespace wire
 
-std::string prepared_head(std::string_view method, std::initializer_list<std::string_view> target,
-                          std::string_view host, std::initializer_list<HeadField> fields, size_t body_size) {
-  size_t bound = wire::kHeadFrame + method.size() + host.size();
-  for (std::string_view piece : target) bound += piece.size();
-  for (const HeadField& f : fields) bound += f.name.size() + f.value.size() + 4;
-  std::string out;
-  {
-    wire::HeadWriter w(out, bound);  // cuts `out` to what it wrote when it goes, before the return
-    w.put(method);
-    w.put(" ");
-    for (std::string_view piece : target) w.put(piece);
-    w.put(" HTTP/1.1\r\n");
-    w.field("Host", host);
-    for (const HeadField& f : fields)
-      if (!f.name.empty() && (f.trusted || wire::value_safe(f.value))) w.field(f.name, f.value);
-    w.number_field("Content-Length", body_size);
-    w.put("\r\n");
-  }
-  return out;
-}
-
 }  // namespace hir::net

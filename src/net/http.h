@@ -110,23 +110,6 @@ HttpResponse error_response(int status, std::string_view message);
 // 405 with the Allow header RFC 9110 §15.5.6 requires: the methods the resource does take.
 HttpResponse method_not_allowed(std::string_view allow);
 HttpResponse json_response(int status, std::string body);
-// One field of a request head written by its caller (prepared_head).
-struct HeadField {
-  std::string_view name, value;
-  bool trusted = false;  // the caller made the value and vouches for it: not checked again
-};
-
-// A request head as HttpClient::send_prepared (net/client.h) takes it: the request line (target: its pieces,
-// joined; the caller adds the url's base path), Host, the fields, Content-Length and the blank
-// line, in one string sized once. For a caller on a hot path whose fields are few and known: a
-// header list built, looked up, filtered and checked field by field cost ~3.5k instructions a
-// request (docs/perf/proxy.md, "Twentieth pass"). Names are the caller's constants and are not
-// checked; a value that would split the message (CR, LF or NUL) is left out with its field, as
-// send leaves such a header out, unless the field is marked trusted; a field with an empty name is
-// left out too (an optional one absent). At most 64 fields.
-std::string prepared_head(std::string_view method, std::initializer_list<std::string_view> target,
-                          std::string_view host, std::initializer_list<HeadField> fields, size_t body_size);
-
 // The path without the query string.
 std::string_view path_of(std::string_view target);
 

@@ -494,6 +494,13 @@ void RouterService::attempt(std::shared_ptr<Call> call) {
   send_alone(std::move(call), cand, tg, std::nullopt);
 }
 
+std::string_view RouterService::Target::prefix(const VariantConfig& variant, std::string& scratch) const {
+  for (const auto& [v, text] : prefixes)
+    if (v == &variant) return text;
+  scratch = upstream_prefix(url, host, variant.name, authorization);
+  return scratch;
+}
+
 void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, const Target& tg,
                                std::optional<TimePoint> committed, std::function<void(int)> done) {
   // Kept for a later attempt (a fallback or a hedge) while one may follow; the last step takes it.
@@ -501,8 +508,9 @@ void RouterService::send_alone(std::shared_ptr<Call> call, const Step& cand, con
   const auto now = SteadyClock::now();
   const auto t0 = committed.value_or(now);
   auto timeout = std::max(Duration::zero(), std::min(t0 + tg.cfg->timeout, call->deadline) - now);
-  std::string head = upstream_head(tg.url, tg.host, cand.variant->name, call->content_type, call->header_length,
-                                   call->request_id, call->traceparent, tg.authorization, timeout, body.size());
+  std::string scratch;
+  std::string head = upstream_head(tg.prefix(*cand.variant, scratch), call->content_type, call->header_length,
+                                   call->request_id, call->traceparent, timeout, body.size());
   if (!committed) {
     call->gen->routing->dispatched(cand.ti);
     ++call->outstanding;

@@ -100,6 +100,10 @@ class RouterService {
     std::string host;           // url.authority(): the Host of every request to it, written once
     std::string authorization;  // "Bearer <token>" from the environment, or empty
     std::shared_ptr<backends::McuPool> pool;  // an MCU pool target's devices (mcu_glue.h); else null
+    // Per variant it serves: the start of every request to it (upstream_prefix, service_call.h).
+    std::vector<std::pair<const VariantConfig*, std::string>> prefixes;
+    // The prefix for `variant`, written now if it has none kept.
+    std::string_view prefix(const VariantConfig& variant, std::string& scratch) const;
   };
   struct Call;
   struct Generation;

@@ -272,10 +272,11 @@ bool RouterService::send_batch(const GenPtr& gen, BatchQueue* q, std::vector<Wai
   batched_requests_->inc(static_cast<double>(live.size()));
   const auto t0 = SteadyClock::now();
   const Duration timeout = std::max(Duration::zero(), call_expiry - t0);
+  std::string scratch;
   std::string head = upstream_head(
-      tg.url, tg.host, live[0].cand.variant->name, merged->json_length ? "application/octet-stream" : "application/json",
+      tg.prefix(*live[0].cand.variant, scratch), merged->json_length ? "application/octet-stream" : "application/json",
       merged->json_length ? std::optional<std::string>(std::to_string(*merged->json_length)) : std::nullopt, batch_id,
-      live[0].call->traceparent, tg.authorization, timeout, merged->body.size());
+      live[0].call->traceparent, timeout, merged->body.size());
   client_.send_prepared(tg.url, tg.host, std::move(head), std::move(merged->body), timeout,
                         [this, gen, q, members = std::move(live), t0, call_expiry, done](Result<HttpResponse> r) mutable {
                           // The slot goes to what waits before this call's answers are split and written:

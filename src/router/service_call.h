@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/text_writer.h"
 #include "net/client.h"
+#include "net/wire.h"
 #include "protocol/batch.h"
 #include "router/service.h"
 
@@ -24,31 +26,64 @@ inline bool retryable(int status) {
          status == 404 || status == 407 || status == 408 || status == 429;
 }
 
-// The head of an inference request to a target (net::prepared_head): POST to the variant's infer
-// path with the body's content type and header length, the request's id and trace, the target's
-// credentials, and how long the router waits for it — a hir-worker skips a request still queued
-// past that (docs/worker.md): whole milliseconds, rounded up, at least 1. The fields hir writes
-// are safe by construction and marked trusted (the id is telemetry::usable_request_id's or a new
+// The head of an inference request to a target, in two parts. The prefix is the same for every
+// request to one target for one variant, and is written once per generation (service_gen.cc):
+// POST to the variant's infer path after the target's base path, Host, and the target's
+// credentials when it has a token (from the environment: left out, with its field, when it would
+// split the message). The head adds the body's content type and header length, the request's id
+// and trace, how long the router waits for it — a hir-worker skips a request still queued past
+// that (docs/worker.md): whole milliseconds, rounded up, at least 1 — and the body's length. The
+// fields hir writes are safe by construction (the id is telemetry::usable_request_id's or a new
 // one, the traceparent parsed or made by TraceContext, the variant named by the configuration);
-// the client's content type and header length, and the token from the environment, are checked
-// by prepared_head.
-inline std::string upstream_head(const net::Url& url, std::string_view host, std::string_view variant,
-                                 std::string_view content_type, const std::optional<std::string>& header_length,
-                                 std::string_view request_id, std::string_view traceparent,
-                                 std::string_view authorization, Duration timeout, size_t body_size) {
+// the client's content type and header length are left out, with their field, when they would
+// split the message. Written field by field from the constants here, in one string sized once: a
+// generic field list, pieces and all, cost ~2k instructions a request (docs/perf/proxy.md,
+// "Twenty-sixth pass").
+inline std::string upstream_prefix(const net::Url& url, std::string_view host, std::string_view variant,
+                                   std::string_view authorization) {
+  std::string s = "POST ";
+  s.append(url.base_path).append("/v2/models/").append(variant).append("/infer HTTP/1.1\r\nHost: ");
+  s.append(host).append("\r\n");
+  if (!authorization.empty() && net::wire::value_safe(authorization))
+    s.append("Authorization: ").append(authorization).append("\r\n");
+  return s;
+}
+
+inline std::string upstream_head(std::string_view prefix, std::string_view content_type,
+                                 const std::optional<std::string>& header_length, std::string_view request_id,
+                                 std::string_view traceparent, Duration timeout, size_t body_size) {
+  using namespace std::string_view_literals;
   const auto ms = std::max<int64_t>(1, std::chrono::ceil<std::chrono::milliseconds>(timeout).count());
-  char buf[24];
-  const std::string_view timeout_ms(buf, static_cast<size_t>(std::to_chars(buf, buf + sizeof buf, ms).ptr - buf));
-  // An empty name leaves its field out: the header length of a JSON body, a target without a token.
-  return net::prepared_head("POST", {url.base_path, "/v2/models/", variant, "/infer"}, host,
-                            {{"Content-Type", content_type},
-                             {header_length ? "Inference-Header-Content-Length" : "",
-                              header_length ? std::string_view(*header_length) : ""},
-                             {"x-request-id", request_id, true},
-                             {"traceparent", traceparent, true},
-                             {"x-hir-timeout-ms", timeout_ms, true},
-                             {authorization.empty() ? "" : "Authorization", authorization}},
-                            body_size);
+  const bool typed = net::wire::value_safe(content_type);
+  const bool split = header_length && net::wire::value_safe(*header_length);
+  // The names and separators below, and two numbers.
+  constexpr size_t kFixed = 160 + 2 * TextWriter::kMaxNumber;
+  std::string out;
+  {
+    TextWriter w(out, prefix.size() + content_type.size() + (header_length ? header_length->size() : 0) +
+                          request_id.size() + traceparent.size() + kFixed);
+    w.put(prefix);
+    if (typed) {
+      w.put("Content-Type: "sv);
+      w.put(content_type);
+      w.put("\r\n"sv);
+    }
+    if (split) {
+      w.put("Inference-Header-Content-Length: "sv);
+      w.put(*header_length);
+      w.put("\r\n"sv);
+    }
+    w.put("x-request-id: "sv);
+    w.put(request_id);
+    w.put("\r\ntraceparent: "sv);
+    w.put(traceparent);
+    w.put("\r\nx-hir-timeout-ms: "sv);
+    w.number(ms);
+    w.put("\r\nContent-Length: "sv);
+    w.number(body_size);
+    w.put("\r\n\r\n"sv);
+  }
+  return out;
 }
 
 // What a target's answer costs: per request plus per second of the attempt.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <unordered_map>
 
 #include "protocol/hir_messages.h"
 #include "router/admin_api.h"
@@ -104,6 +105,16 @@ RouterService::GenPtr RouterService::build_generation(std::shared_ptr<const Conf
     }
     gen->targets.push_back(std::move(tg));
   }
+  // Each deployment's request prefix, once (a target serves few variants: looked up in order).
+  std::unordered_map<std::string_view, Target*> by_name;
+  for (Target& tg : gen->targets)
+    if (!tg.cfg->is_mcu_pool()) by_name.emplace(tg.cfg->name, &tg);
+  for (const ModelConfig& m : gen->cfg->models)
+    for (const VariantConfig& v : m.variants)
+      for (const std::string& name : v.targets)
+        if (auto it = by_name.find(name); it != by_name.end())
+          it->second->prefixes.emplace_back(&v, upstream_prefix(it->second->url, it->second->host, v.name,
+                                                                it->second->authorization));
   attach_pools(*gen);
   gen->poll_disabled.assign(gen->cfg->targets.size(), 0);
   gen->poll_timers.resize(gen->cfg->targets.size());

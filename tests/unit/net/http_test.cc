@@ -147,40 +147,6 @@ TEST(Wire, RequestHeadSetsHostAndLength) {
   EXPECT_EQ(head, "POST /base/x HTTP/1.1\r\nHost: h:80\r\nX-Trace: 1\r\nContent-Length: 3\r\n\r\n");
 }
 
-// A prepared head is what append_request_head writes for the same fields: the target's pieces
-// joined, Host first, Content-Length last. A field with an empty name is absent; one whose value
-// would split the message is left out unless its writer vouched for it.
-TEST(Wire, PreparedHeadJoinsTheTargetAndLeavesOutWhatItMust) {
-  const std::string safe = prepared_head("POST", {"/base", "/v2/models/", "m", "/infer"}, "h:80",
-                                         {{"Content-Type", "application/json"}, {"", "absent"}, {"X-Id", "7", true}},
-                                         1234);
-  EXPECT_EQ(safe,
-            "POST /base/v2/models/m/infer HTTP/1.1\r\nHost: h:80\r\nContent-Type: application/json\r\n"
-            "X-Id: 7\r\nContent-Length: 1234\r\n\r\n");
-  HttpRequest req;
-  req.method = "POST";
-  req.body = std::string(1234, 'x');
-  req.headers.add("Content-Type", "application/json");
-  req.headers.add("X-Id", "7");
-  std::string head;
-  wire::append_request_head(head, req, "/base/v2/models/m/infer", "h:80");
-  EXPECT_EQ(safe, head);
-
-  const std::string cut = prepared_head("GET", {"/"}, "h:1", {{"A", "x\r\nInjected: 1"}, {"B", std::string_view("y\0", 2)}, {"C", "z"}}, 0);
-  EXPECT_EQ(cut, "GET / HTTP/1.1\r\nHost: h:1\r\nC: z\r\nContent-Length: 0\r\n\r\n");
-  // A trusted value is written as it is: the writer's promise, kept or not.
-  EXPECT_EQ(prepared_head("GET", {"/"}, "h:1", {{"T", "a b", true}}, 0),
-            "GET / HTTP/1.1\r\nHost: h:1\r\nT: a b\r\nContent-Length: 0\r\n\r\n");
-}
-
-}  // namespace
-}  // namespace hir::net
-
-namespace hir::net {
-namespace {
-
-// header_safe tests values eight bytes at a time: a CR, LF or NUL at any position of any length
-// must still be found, and every other byte (0x01-0xFF but those) passes.
 TEST(Wire, HeaderSafeFindsCrLfNulAtEveryPosition) {
   for (size_t len = 1; len <= 24; ++len) {
     for (size_t at = 0; at < len; ++at) {
