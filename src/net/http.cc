@@ -50,7 +50,6 @@ uint32_t Headers::put(std::string_view a, std::string_view b) {
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
-  checked_ = 0;  // the value set may be anyone's, and the fields move
   size_t found = 0;
   while (found < slots_.size() && !wire::iequals(name_of(slots_[found]), name)) ++found;
   if (found == slots_.size()) {
@@ -288,7 +287,7 @@ void append_response_head(std::string& out, const HttpResponse& res, int version
                           bool keep_alive, std::string_view server_name) {
   // A 1xx here would leave the client waiting for a final answer that never comes.
   const int status = (res.status >= 200 && res.status <= 999) ? res.status : 500;
-  HeadWriter w(out, head_size(res.headers) + server_name.size());
+  HeadWriter w(out, head_size(res.headers) + res.prewritten.size() + server_name.size());
   w.put(version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   const char code[3] = {static_cast<char>('0' + status / 100), static_cast<char>('0' + status / 10 % 10),
                         static_cast<char>('0' + status % 10)};
@@ -296,14 +295,11 @@ void append_response_head(std::string& out, const HttpResponse& res, int version
   w.put(" ");
   w.put(reason_phrase(status));
   w.put("\r\n");
+  w.put(res.prewritten);  // its maker's promise: checked where it was written
   bool has_server = false;
-  const size_t checked = res.headers.checked();
-  for (size_t i = 0; i < res.headers.size(); ++i) {
-    const auto [k, v] = res.headers[i];
-    if (i >= checked) {  // hir's own fields were checked where they were made (Headers::mark_checked)
-      if (framing_header(k) || !header_safe(k, v)) continue;
-      has_server = has_server || iequals(k, "Server");
-    }
+  for (const auto [k, v] : res.headers) {
+    if (framing_header(k) || !header_safe(k, v)) continue;
+    has_server = has_server || iequals(k, "Server");
     w.field(k, v);
   }
   if (!has_server && !server_name.empty()) w.field("Server", server_name);

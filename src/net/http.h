@@ -35,7 +35,6 @@ class Headers {
   // A parsed head's fields in one copy: `block` becomes the text, replacing any headers there
   // were, and each field is then added by its offsets into it.
   void adopt(std::string_view block, size_t count) {
-    checked_ = 0;
     text_.assign(block);
     slots_.clear();
     slots_.reserve(count < kTypicalCount ? kTypicalCount : count);
@@ -44,13 +43,6 @@ class Headers {
     slots_.push_back({static_cast<uint32_t>(name_at), static_cast<uint32_t>(name_len),
                       static_cast<uint32_t>(value_at), static_cast<uint32_t>(value_len)});
   }
-
-  // Marks the fields so far as hir's own, checked where they were made: none is a framing field
-  // (Content-Length, Transfer-Encoding, Connection) or Server, and no name or value holds a
-  // byte header_safe refuses. A head writer then writes them without looking again; fields added
-  // later are checked as any. A set() or adopt() drops the mark.
-  void mark_checked() { checked_ = slots_.size(); }
-  size_t checked() const { return checked_; }
 
   size_t size() const { return slots_.size(); }
   bool empty() const { return slots_.empty(); }
@@ -88,7 +80,6 @@ class Headers {
 
   std::string text_;
   std::vector<Slot> slots_;
-  size_t checked_ = 0;  // the first checked_ fields are hir's own (mark_checked)
 };
 
 struct HttpRequest {
@@ -103,6 +94,13 @@ struct HttpResponse {
   int status = 200;
   Headers headers;
   std::string body;
+  // Header lines ("Name: value\r\n" each) its maker wrote whole and vouches for: none is a framing
+  // field (Content-Length, Transfer-Encoding, Connection) or Server, and no name or value holds a
+  // byte header_safe refuses. Written as they are, before `headers`, and not seen by
+  // headers.get(). For an answer's few fixed fields on a hot path: a header list built, then
+  // written and checked field by field, cost ~500 instructions an answer (docs/perf/proxy.md,
+  // "Twenty-sixth pass").
+  std::string prewritten;
 };
 
 // A JSON response {"error": message} with the given status (the v2 error shape).

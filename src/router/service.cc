@@ -103,17 +103,24 @@ HirParameters hir_parameters(const Step& cand, Money cost, double total_ms, int 
 
 // A 200 answer for an encoded body, JSON or binary as its header length says.
 HttpResponse encoded_answer(protocol::Encoded&& enc, const std::string& request_id) {
+  using namespace std::string_view_literals;
   HttpResponse out{200, {}, std::move(enc.body)};
-  // Fresh headers, each name once: add, not set (which looks for an earlier one first).
-  if (enc.json_length) {
-    out.headers.add("Content-Type", "application/octet-stream");
-    out.headers.add("Inference-Header-Content-Length", std::to_string(*enc.json_length));
-  } else {
-    out.headers.add("Content-Type", "application/json");
+  // hir's own fields, written whole (HttpResponse::prewritten). The id is the client's only when
+  // usable_request_id passed it: printable, no CR or LF.
+  constexpr size_t kFixed = 96 + TextWriter::kMaxNumber;  // the names and separators, a number
+  {
+    TextWriter w(out.prewritten, kFixed + request_id.size());  // cuts it to size as it goes
+    if (enc.json_length) {
+      w.put("Content-Type: application/octet-stream\r\nInference-Header-Content-Length: "sv);
+      w.number(*enc.json_length);
+      w.put("\r\n"sv);
+    } else {
+      w.put("Content-Type: application/json\r\n"sv);
+    }
+    w.put("x-request-id: "sv);
+    w.put(request_id);
+    w.put("\r\n"sv);
   }
-  // The id is the client's only when usable_request_id passed it: printable, no CR or LF.
-  out.headers.add("x-request-id", request_id);
-  out.headers.mark_checked();
   return out;
 }
 
