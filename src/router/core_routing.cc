@@ -90,7 +90,7 @@ Result<CoreRouting::Decision> CoreRouting::decide(const ModelConfig& model, cons
     } else {
       d.hedge_after = plan_.hedge_after;
       d.best_effort = plan_.best_effort;
-      d.reason = plan_.reason;
+      if (explain) d.reason = plan_.reason;  // read only by an explanation
       d.steps.reserve(plan_.steps.size());
       for (const auto& st : plan_.steps)
         d.steps.push_back({&cfg_.targets[st.target], variant_cfg_[st.variant], st.target, st.variant,

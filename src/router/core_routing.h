@@ -37,7 +37,7 @@ class CoreRouting {
     std::vector<Step> steps;
     std::optional<Duration> hedge_after;
     bool best_effort = false;
-    std::string reason;
+    std::string reason;  // why this plan, in words: only when asked to explain (else empty)
   };
   // Errors: kInvalidArgument when the hints cannot be met by any configured variant at all
   // (min_accuracy above every variant, max_cost below every price) — the client's to fix;
