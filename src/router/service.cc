@@ -316,6 +316,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
                 : Result<protocol::HeadView>(InvalidArgument("not parsed"));
   bool with_data = !(head_only && view.ok() && head_fits(*call->gen, model, *view));
   std::optional<InferRequest> full;
+  const InferRequest* head = nullptr;  // what is read of the request: *full once there is one
   // Reads the whole body, tensors included, and checks them against the signature; a request
   // refused is answered here (false).
   auto read_full = [&](std::string_view body) {
@@ -331,11 +332,12 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     r->model_name = model.signature.name;
     r->model_version = std::string(version);  // part of the cache key: "" is the server's choice
     full = std::move(*r);
+    head = &*full;
     with_data = true;
     return true;
   };
   if (with_data && !read_full(req.body)) return;
-  const InferRequest* head = full ? &*full : view->head;
+  if (!full) head = view->head;
   call->id = full ? std::string_view(full->id) : view->id;
   bool hints_cut = false;  // hir's hints are out of the body that goes on, and out of `full`
   // The request as this call keeps it: the head copied, with this body's id, model and version.
@@ -441,6 +443,8 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   if (plan->hedge_after && call->steps.size() > 1) call->hedge_after = plan->hedge_after;
   // A hedged request is never merged: its copy must not wait for anyone else.
   if (cfg_.batching.on() && !call->hedge_after) {
+    // The form of the request as it goes on: without hir's hints, which would keep it alone.
+    if (hints_cut) own();
     if (!call->header_length) {
       call->batch = protocol::batch_form(*head, std::nullopt, model.signature);
     } else {

@@ -168,6 +168,27 @@ TEST_F(BatchingIT, EachClientGetsTheAnswerToItsOwnRequest) {
   EXPECT_LT(std::stod(targets.substr(at + 13)), 16.0) << targets;
 }
 
+// hir's hints in a body's parameters are cut out before it goes on, so they do not keep it from
+// being merged: requests that all carry them still share calls, and every one is answered.
+TEST_F(BatchingIT, RequestsWithHintsInTheirBodiesAreMergedToo) {
+  auto w = start_worker(dir_, "edge", {"--models", "fmnist-small", "--emulate-service-ms", "8"});
+  auto r = start_batching_router(dir_, {{"edge-1", w.port}});
+  auto json = bench::fmnist_test_requests(40, false);
+  ASSERT_TRUE(json.ok());
+  std::vector<bench::LoadItem> items = *json;
+  for (auto& item : items) {
+    ASSERT_EQ(item.body.front(), '{');
+    item.body.insert(1, R"("parameters":{"priority":"standard","latency_budget_ms":5000},)");
+  }
+  const auto routed = send_concurrently(r.port, items, 16);
+  for (size_t i = 0; i < items.size(); ++i) {
+    ASSERT_EQ(routed[i].status, 200) << i << ": " << routed[i].body;
+    EXPECT_EQ(decode(routed[i]).outputs[0].shape, (Shape{1, 10}));
+  }
+  EXPECT_GT(metric(r.port, "hir_batch_calls_total"), 0) << "requests with hints were never merged";
+  EXPECT_GT(metric(r.port, "hir_batched_requests_total"), metric(r.port, "hir_batch_calls_total"));
+}
+
 TEST_F(BatchingIT, SeveralIoThreadsMergeAndAnswerEveryRequest) {
   // Connections on three loops feed the same queue; its calls return on whichever thread.
   auto a = start_worker(dir_, "edge-a", {"--models", "fmnist-small", "--emulate-service-ms", "4"});
