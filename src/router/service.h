@@ -33,14 +33,11 @@
 #include "router/mcu_glue.h"
 #include "store/ledger.h"
 #include "store/store.h"
-
-namespace hir::protocol {
-struct HeadView;
-}
 #include "telemetry/metrics.h"
 
 namespace hir::protocol {
 struct BatchPart;
+struct HeadView;
 struct RowCuts;
 }  // namespace hir::protocol
 
