@@ -20,6 +20,14 @@ void expect_unknown(std::initializer_list<const char*> paths, std::string_view e
   }
 }
 
+// The path reads as `endpoint`, naming `model` and `version`.
+void expect_reads(std::string_view path, V2Endpoint endpoint, std::string_view model, std::string_view version) {
+  const auto v = parse_v2_path(path);
+  EXPECT_EQ(v.endpoint, endpoint) << path;
+  EXPECT_EQ(v.model, model) << path;
+  EXPECT_EQ(v.version, version) << path;
+}
+
 }  // namespace
 
 TEST(V2Path, ServerEndpoints) {
@@ -33,17 +41,9 @@ TEST(V2Path, ServerEndpoints) {
 }
 
 TEST(V2Path, ModelEndpointsWithAndWithoutVersion) {
-  auto m = parse_v2_path("/v2/models/fmnist");
-  EXPECT_EQ(m.endpoint, V2Endpoint::kModelMetadata);
-  EXPECT_EQ(m.model, "fmnist");
-  EXPECT_EQ(m.version, "");
-  auto r = parse_v2_path("/v2/models/fmnist/versions/3/ready");
-  EXPECT_EQ(r.endpoint, V2Endpoint::kModelReady);
-  EXPECT_EQ(r.version, "3");
-  auto i = parse_v2_path("/v2/models/a%20b/versions/v1.2/infer");
-  EXPECT_EQ(i.endpoint, V2Endpoint::kInfer);
-  EXPECT_EQ(i.model, "a b");
-  EXPECT_EQ(i.version, "v1.2");
+  expect_reads("/v2/models/fmnist", V2Endpoint::kModelMetadata, "fmnist", "");
+  expect_reads("/v2/models/fmnist/versions/3/ready", V2Endpoint::kModelReady, "fmnist", "3");
+  expect_reads("/v2/models/a%20b/versions/v1.2/infer", V2Endpoint::kInfer, "a b", "v1.2");
 }
 
 TEST(V2Path, UnknownShapes) {
@@ -110,21 +110,10 @@ TEST(V2Path, PathReadAgainReadsTheSame) {
   const std::string long_path = "/v2/models/" + long_name + "/versions/7/infer";
   for (int round = 0; round < 3; ++round) {
     for (int again = 0; again < 2; ++again) {
-      auto a = parse_v2_path("/v2/models/fmnist%2Dtiny/versions/1/infer");
-      EXPECT_EQ(a.endpoint, V2Endpoint::kInfer);
-      EXPECT_EQ(a.model, "fmnist-tiny");
-      EXPECT_EQ(a.version, "1");
-      auto b = parse_v2_path("/v2/models/fmnist/ready");
-      EXPECT_EQ(b.endpoint, V2Endpoint::kModelReady);
-      EXPECT_EQ(b.model, "fmnist");
-      EXPECT_EQ(b.version, "");
-      auto c = parse_v2_path("/v2/models/a%2Fb/infer");
-      EXPECT_EQ(c.endpoint, V2Endpoint::kUnknown);
-      EXPECT_EQ(c.model, "");
-      auto d = parse_v2_path(long_path);
-      EXPECT_EQ(d.endpoint, V2Endpoint::kInfer);
-      EXPECT_EQ(d.model, long_name);
-      EXPECT_EQ(d.version, "7");
+      expect_reads("/v2/models/fmnist%2Dtiny/versions/1/infer", V2Endpoint::kInfer, "fmnist-tiny", "1");
+      expect_reads("/v2/models/fmnist/ready", V2Endpoint::kModelReady, "fmnist", "");
+      expect_reads("/v2/models/a%2Fb/infer", V2Endpoint::kUnknown, "", "");
+      expect_reads(long_path, V2Endpoint::kInfer, long_name, "7");
     }
   }
 }
