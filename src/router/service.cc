@@ -317,6 +317,11 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
   bool with_data = !(head_only && view.ok() && head_fits(*call->gen, model, *view));
   std::optional<InferRequest> full;
   const InferRequest* head = nullptr;  // what is read of the request: *full once there is one
+  // The model and version come from the path: part of the cache key ("" is the server's choice).
+  auto name = [&](InferRequest& r) {
+    r.model_name = model.signature.name;
+    r.model_version = std::string(version);
+  };
   // Reads the whole body, tensors included, and checks them against the signature; a request
   // refused is answered here (false).
   auto read_full = [&](std::string_view body) {
@@ -329,8 +334,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
       refuse_invalid(*call, req.headers, s, r.ok() ? std::string_view(r->id) : view.ok() ? view->id : std::string_view());
       return false;
     }
-    r->model_name = model.signature.name;
-    r->model_version = std::string(version);  // part of the cache key: "" is the server's choice
+    name(*r);
     full = std::move(*r);
     head = &*full;
     with_data = true;
@@ -345,8 +349,7 @@ void RouterService::infer(GenPtr gen, HttpRequest&& req, const ModelConfig& mode
     if (!full) {
       full = *head;
       full->id = call->id;
-      full->model_name = model.signature.name;
-      full->model_version = std::string(version);
+      name(*full);
       if (hints_cut) strip_hints(full->parameters);
       head = &*full;
     }
