@@ -765,8 +765,12 @@ class NumberText {
       T v{};
       if (count + k == expected_) return false;
       if constexpr (std::is_floating_point_v<T>) {
-        if (!zero_then_comma(p, end) && !fraction_float(p, end, v) && !short_float(p, end, v) &&
-            !exponent_float(p, end, v) && (!scan_number(p, end, token) || !token_value(token, v)))
+        // The exponent form before the short one: a worker's small probabilities
+        // ("1.6314436e-05") are most of an answer's numbers, and short_number reads one of them
+        // through its digits before it declines; exponent_float declines a short number at its
+        // first byte ('0') or where the exponent should start.
+        if (!zero_then_comma(p, end) && !fraction_float(p, end, v) && !exponent_float(p, end, v) &&
+            !short_float(p, end, v) && (!scan_number(p, end, token) || !token_value(token, v)))
           return false;
       } else {
         if (!short_number(p, end, token) && !scan_number(p, end, token)) return false;

@@ -38,6 +38,24 @@ TEST(Hollow, EmptiesEveryDataArrayAndNothingElse) {
   EXPECT_EQ(hollow(R"({"parameters":{"data":[1]},"x":{"data":[[]]}})"), R"({"parameters":{"data":[]},"x":{"data":[]}})");
 }
 
+// Strings of every length up to three 16-byte steps, with escaped quotes and backslashes at every
+// place in them: each string ends where its unescaped quote is, so the `data` after it is found
+// and emptied, and a `data` inside one is not.
+TEST(Hollow, FindsEachStringsEndAtAnyLengthAndPlace) {
+  for (size_t len = 0; len <= 48; ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (std::string_view escape : {"\\\"", "\\\\", "\\\\\\\""}) {
+        std::string text(len, 'x');
+        text.insert(at, escape);
+        const std::string tail = R"(","data":[1,2]})";
+        const std::string in = "{\"" + text + "\":\"" + text + "\\\"data\\\":[3]" + tail;
+        const std::string want = "{\"" + text + "\":\"" + text + "\\\"data\\\":[3]" + R"(","data":[]})";
+        EXPECT_EQ(hollow(in), want) << in;
+      }
+    }
+  }
+}
+
 // The commas of each emptied array, counted by the scan that finds its end: every comma of a flat
 // array, at any place in the 16-byte steps and past 255 of them; -1 for nested arrays and
 // strings. With the widest scan the CPU has, and with SSE2 (or bytes) alone.
