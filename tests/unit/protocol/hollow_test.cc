@@ -51,6 +51,11 @@ TEST(Hollow, FindsEachStringsEndAtAnyLengthAndPlace) {
         const std::string in = "{\"" + text + "\":\"" + text + "\\\"data\\\":[3]" + tail;
         const std::string want = "{\"" + text + "\":\"" + text + "\\\"data\\\":[3]" + R"(","data":[]})";
         EXPECT_EQ(hollow(in), want) << in;
+        // The string last, so that its end falls at every place of the bytes after the last
+        // 16-byte step too.
+        const std::string last = "{\"k\":\"" + text + "\"}";
+        EXPECT_EQ(hollow(last), last) << last;
+        EXPECT_TRUE(nothing_after_root(last)) << last;
       }
     }
   }
